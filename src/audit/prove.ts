@@ -1,0 +1,107 @@
+/**
+ * `audit prove <key>`: an inclusion proof that a ledger reading is part of a committed batch whose root is
+ * in the hash chain, and that a signed checkpoint covers that entry. The proof is printed so an auditor can
+ * check it with any RFC 6962 implementation; it is also checked here.
+ */
+import type { KeyObject } from 'node:crypto';
+import type { LedgerRow, Store } from '../core/store.js';
+import { verifyCheckpoint } from './checkpoint.js';
+import { ChainVerifier } from './hash-chain.js';
+import { ledgerLeafData } from './leaves.js';
+import { inclusionProof, leafHash, verifyInclusion } from './merkle.js';
+
+export interface ReadingProof {
+  row: LedgerRow;
+  leafData: string;
+  leafHash: string;
+  leafIndex: number;
+  treeSize: number;
+  auditPath: string[];
+  ledgerRoot: string;
+  auditEntry: { seq: number; hash: string; prevHash: string; atMs: number };
+  checkpoint: { auditSeq: number; headHash: string; signatureValid: boolean } | null;
+  checks: {
+    inclusion: boolean;
+    rootMatchesEntry: boolean;
+    chainValid: boolean;
+    checkpointCovers: boolean;
+  };
+  verified: boolean;
+}
+
+export interface ProveReport {
+  idempotencyKey: string;
+  proofs: ReadingProof[];
+  verified: boolean;
+}
+
+async function chainIsValid(store: Store): Promise<boolean> {
+  const verifier = new ChainVerifier();
+  for await (const page of store.iterateAuditEntries()) {
+    for (const entry of page) if (verifier.push(entry) !== null) return false;
+  }
+  return true;
+}
+
+async function proveRow(
+  store: Store,
+  row: LedgerRow,
+  publicKey: KeyObject | null,
+  chainValid: boolean,
+): Promise<ReadingProof | null> {
+  const batch = await store.getBatch(row.batchId);
+  if (batch === null) return null;
+  const entry = await store.getAuditEntry(batch.auditSeq);
+  if (entry === null) return null;
+  const rows = await store.ledgerRowsOfBatch(row.batchId);
+  const leaves = rows.map((r) => leafHash(ledgerLeafData(r)));
+  const leaf = leafHash(ledgerLeafData(row));
+  const path = inclusionProof(leaves, row.batchPosition);
+  const claimedRoot = (JSON.parse(entry.payload) as { ledgerRoot: string }).ledgerRoot;
+  const inclusion = verifyInclusion(leaf, row.batchPosition, leaves.length, path, claimedRoot);
+  const checkpoints = await store.listCheckpoints();
+  const covering = checkpoints.find((c) => c.auditSeq >= entry.seq) ?? null;
+  const signatureValid =
+    covering !== null && publicKey !== null && verifyCheckpoint(publicKey, covering);
+  const checks = {
+    inclusion,
+    rootMatchesEntry: claimedRoot === batch.ledgerRoot,
+    chainValid,
+    checkpointCovers: signatureValid,
+  };
+  return {
+    row,
+    leafData: ledgerLeafData(row),
+    leafHash: leaf.toString('hex'),
+    leafIndex: row.batchPosition,
+    treeSize: leaves.length,
+    auditPath: path,
+    ledgerRoot: claimedRoot,
+    auditEntry: { seq: entry.seq, hash: entry.hash, prevHash: entry.prevHash, atMs: entry.atMs },
+    checkpoint:
+      covering === null
+        ? null
+        : { auditSeq: covering.auditSeq, headHash: covering.headHash, signatureValid },
+    checks,
+    verified: Object.values(checks).every(Boolean),
+  };
+}
+
+export async function proveReading(
+  store: Store,
+  key: string,
+  publicKey: KeyObject | null,
+): Promise<ProveReport> {
+  const rows = await store.findLedgerRowsByKey(key.toLowerCase());
+  const chainValid = rows.length > 0 && (await chainIsValid(store));
+  const proofs: ReadingProof[] = [];
+  for (const row of rows) {
+    const proof = await proveRow(store, row, publicKey, chainValid);
+    if (proof !== null) proofs.push(proof);
+  }
+  return {
+    idempotencyKey: key.toLowerCase(),
+    proofs,
+    verified: proofs.length > 0 && proofs.length === rows.length && proofs.every((p) => p.verified),
+  };
+}

@@ -1,0 +1,288 @@
+/**
+ * `audit verify`: recomputes everything the audit trail claims and names the first entry that does not
+ * hold. It checks the hash chain, every batch's ledger and quarantine Merkle roots against the rows now in
+ * the store, the batch rows against their entries, each ledger row's idempotency key against its fields,
+ * each quarantine row's raw bytes against its recorded hash, and every signed checkpoint.
+ */
+import { hash, type KeyObject } from 'node:crypto';
+import { idempotencyKey } from '../core/identity.js';
+import type { BatchCounts, LedgerRow, Store } from '../core/store.js';
+import { verifyCheckpoint } from './checkpoint.js';
+import { ChainVerifier } from './hash-chain.js';
+import { ledgerLeafData, quarantineLeafData } from './leaves.js';
+import { leafHash, merkleRoot } from './merkle.js';
+
+/** Problems listed in a report at most; verification itself reads everything. */
+const PROBLEMS_LISTED_MAX = 50;
+
+export interface AuditProblem {
+  /** The audit entry the problem belongs to; null when it belongs to none (a row no entry covers). */
+  auditSeq: number | null;
+  reason: string;
+}
+
+export interface VerifyReport {
+  ok: boolean;
+  entries: number;
+  batches: number;
+  ledgerRows: number;
+  quarantineRows: number;
+  checkpoints: number;
+  checkpointsVerified: number;
+  headSeq: number | null;
+  headHash: string | null;
+  firstProblem: AuditProblem | null;
+  problems: AuditProblem[];
+}
+
+interface BatchClaim {
+  auditSeq: number;
+  batch: number;
+  counts: BatchCounts;
+  ledgerRoot: string;
+  ledgerLeaves: number;
+  quarantineRoot: string;
+  quarantineLeaves: number;
+}
+
+class Problems {
+  readonly list: AuditProblem[] = [];
+  first: AuditProblem | null = null;
+
+  add(auditSeq: number | null, reason: string): void {
+    const problem = { auditSeq, reason };
+    const firstSeq = this.first?.auditSeq ?? Number.POSITIVE_INFINITY;
+    if (this.first === null || (auditSeq ?? Number.POSITIVE_INFINITY) < firstSeq) this.first = problem;
+    if (this.list.length < PROBLEMS_LISTED_MAX) this.list.push(problem);
+  }
+}
+
+function batchClaim(seq: number, payload: string): BatchClaim {
+  const parsed = JSON.parse(payload) as Omit<BatchClaim, 'auditSeq'>;
+  return { ...parsed, auditSeq: seq };
+}
+
+async function verifyChain(store: Store, problems: Problems) {
+  const verifier = new ChainVerifier();
+  const claims = new Map<number, BatchClaim>();
+  const hashes = new Map<number, string>();
+  let entries = 0;
+  let chainBroken = false;
+  for await (const page of store.iterateAuditEntries()) {
+    for (const entry of page) {
+      entries += 1;
+      const problem = verifier.push(entry);
+      if (problem !== null && !chainBroken) {
+        chainBroken = true;
+        problems.add(problem.seq, problem.reason);
+      }
+      if (!chainBroken) hashes.set(entry.seq, entry.hash);
+      // Claims past a break are still read, so that the rows they cover are not all reported again.
+      if (entry.kind !== 'batch') continue;
+      try {
+        const claim = batchClaim(entry.seq, entry.payload);
+        claims.set(claim.batch, claim);
+      } catch {
+        problems.add(entry.seq, `entry ${entry.seq}: payload is not valid JSON (edited)`);
+      }
+    }
+  }
+  return { claims, hashes, entries, head: verifier.head() };
+}
+
+function sameCounts(a: BatchCounts, b: BatchCounts): boolean {
+  return (
+    a.received === b.received &&
+    a.accepted === b.accepted &&
+    a.duplicates === b.duplicates &&
+    a.quarantined === b.quarantined &&
+    a.conflicts === b.conflicts &&
+    a.anomalyHeld === b.anomalyHeld &&
+    a.deadLettered === b.deadLettered &&
+    a.revisions === b.revisions
+  );
+}
+
+async function verifyBatchRows(store: Store, claims: Map<number, BatchClaim>, problems: Problems) {
+  const seen = new Set<number>();
+  let batches = 0;
+  for await (const page of store.iterateBatches()) {
+    for (const batch of page) {
+      batches += 1;
+      seen.add(batch.id);
+      const claim = claims.get(batch.id);
+      if (claim === undefined) {
+        problems.add(batch.auditSeq, `batch ${batch.id} has no audit entry (inserted or entry lost)`);
+        continue;
+      }
+      const matches =
+        claim.auditSeq === batch.auditSeq &&
+        claim.ledgerRoot === batch.ledgerRoot &&
+        claim.quarantineRoot === batch.quarantineRoot &&
+        sameCounts(claim.counts, batch.counts);
+      if (!matches) {
+        problems.add(claim.auditSeq, `entry ${claim.auditSeq}: batch ${batch.id} row differs from it`);
+      }
+    }
+  }
+  for (const claim of claims.values()) {
+    if (!seen.has(claim.batch)) {
+      problems.add(claim.auditSeq, `entry ${claim.auditSeq}: batch ${claim.batch} row is missing`);
+    }
+  }
+  return batches;
+}
+
+function checkLedgerGroup(
+  batchId: number,
+  rows: readonly LedgerRow[],
+  claim: BatchClaim | undefined,
+  problems: Problems,
+): void {
+  if (claim === undefined) {
+    problems.add(null, `ledger rows of batch ${batchId} are covered by no audit entry (inserted)`);
+    return;
+  }
+  const at = `entry ${claim.auditSeq} (batch ${batchId})`;
+  for (const [index, row] of rows.entries()) {
+    if (row.batchPosition !== index) {
+      problems.add(claim.auditSeq, `${at}: ledger row at position ${index} is out of place (reordered)`);
+      return;
+    }
+    const key = idempotencyKey(row.meterId, row.channel, row.intervalStartMs, row.seq);
+    if (key !== row.idempotencyKey) {
+      problems.add(claim.auditSeq, `${at}: ledger row ${index} key does not match its fields (edited)`);
+      return;
+    }
+  }
+  const root = merkleRoot(rows.map((row) => leafHash(ledgerLeafData(row))));
+  if (rows.length !== claim.ledgerLeaves || root !== claim.ledgerRoot) {
+    problems.add(
+      claim.auditSeq,
+      `${at}: ledger holds ${rows.length} rows with Merkle root ${root.slice(0, 12)}..., the entry ` +
+        `recorded ${claim.ledgerLeaves} rows with root ${claim.ledgerRoot.slice(0, 12)}... ` +
+        '(a ledger row was edited, deleted, inserted or reordered)',
+    );
+  }
+}
+
+async function verifyLedger(store: Store, claims: Map<number, BatchClaim>, problems: Problems) {
+  const finished = new Set<number>();
+  let group: LedgerRow[] = [];
+  let groupBatch: number | null = null;
+  let rowCount = 0;
+  const close = (): void => {
+    if (groupBatch === null) return;
+    if (finished.has(groupBatch)) {
+      const claim = claims.get(groupBatch);
+      problems.add(claim?.auditSeq ?? null, `ledger rows of batch ${groupBatch} are not contiguous (reordered)`);
+    }
+    checkLedgerGroup(groupBatch, group, claims.get(groupBatch), problems);
+    finished.add(groupBatch);
+  };
+  for await (const page of store.iterateLedgerByBatch()) {
+    for (const row of page) {
+      rowCount += 1;
+      if (row.batchId !== groupBatch) {
+        close();
+        group = [];
+        groupBatch = row.batchId;
+      }
+      group.push(row);
+    }
+  }
+  close();
+  for (const claim of claims.values()) {
+    if (claim.ledgerLeaves > 0 && !finished.has(claim.batch)) {
+      checkLedgerGroup(claim.batch, [], claim, problems);
+    }
+  }
+  return rowCount;
+}
+
+async function verifyQuarantine(store: Store, claims: Map<number, BatchClaim>, problems: Problems) {
+  let rowCount = 0;
+  for (const claim of claims.values()) {
+    const rows = await store.quarantineRowsOfBatch(claim.batch);
+    rowCount += rows.length;
+    const root = merkleRoot(rows.map((row) => leafHash(quarantineLeafData(row))));
+    if (rows.length !== claim.quarantineLeaves || root !== claim.quarantineRoot) {
+      problems.add(
+        claim.auditSeq,
+        `entry ${claim.auditSeq} (batch ${claim.batch}): quarantine rows do not match the recorded ` +
+          'Merkle root (a quarantine row was edited, deleted or inserted)',
+      );
+      continue;
+    }
+    for (const row of rows) {
+      if (row.rawSha256 === '' || row.location.byteLength === 0) continue;
+      const bytes = await store.readDeliveryBytes(
+        row.deliveryId,
+        row.location.byteOffset,
+        row.location.byteLength,
+      );
+      if (hash('sha256', bytes, 'hex') !== row.rawSha256) {
+        problems.add(
+          claim.auditSeq,
+          `entry ${claim.auditSeq}: raw bytes of quarantine row ${row.id} changed since they were kept`,
+        );
+      }
+    }
+  }
+  return rowCount;
+}
+
+async function verifyCheckpoints(
+  store: Store,
+  publicKey: KeyObject | null,
+  hashes: Map<number, string>,
+  problems: Problems,
+) {
+  const checkpoints = await store.listCheckpoints();
+  let verified = 0;
+  for (const checkpoint of checkpoints) {
+    const at = `checkpoint at entry ${checkpoint.auditSeq}`;
+    if (publicKey === null) {
+      problems.add(checkpoint.auditSeq, `${at}: no public key to check its signature`);
+      continue;
+    }
+    if (!verifyCheckpoint(publicKey, checkpoint)) {
+      problems.add(checkpoint.auditSeq, `${at}: signature does not verify with the public key`);
+      continue;
+    }
+    const recorded = hashes.get(checkpoint.auditSeq);
+    if (recorded === undefined) {
+      problems.add(checkpoint.auditSeq, `${at}: the signed entry is missing (entries were deleted)`);
+    } else if (recorded !== checkpoint.headHash) {
+      problems.add(checkpoint.auditSeq, `${at}: the signed head hash differs from entry ${checkpoint.auditSeq}`);
+    } else verified += 1;
+  }
+  return { count: checkpoints.length, verified };
+}
+
+export async function verifyAudit(store: Store, publicKey: KeyObject | null): Promise<VerifyReport> {
+  const problems = new Problems();
+  const chain = await verifyChain(store, problems);
+  const batches = await verifyBatchRows(store, chain.claims, problems);
+  const ledgerRows = await verifyLedger(store, chain.claims, problems);
+  const quarantineRows = await verifyQuarantine(store, chain.claims, problems);
+  const checkpoints = await verifyCheckpoints(store, publicKey, chain.hashes, problems);
+  const status = await store.status();
+  const quarantineTotal = Object.values(status.quarantine).reduce((sum, n) => sum + n, 0);
+  if (quarantineTotal !== quarantineRows) {
+    problems.add(null, `${quarantineTotal - quarantineRows} quarantine rows are covered by no entry`);
+  }
+  return {
+    ok: problems.first === null,
+    entries: chain.entries,
+    batches,
+    ledgerRows,
+    quarantineRows,
+    checkpoints: checkpoints.count,
+    checkpointsVerified: checkpoints.verified,
+    headSeq: chain.head?.seq ?? null,
+    headHash: chain.head?.hash ?? null,
+    firstProblem: problems.first,
+    problems: problems.list,
+  };
+}

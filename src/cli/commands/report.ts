@@ -1,0 +1,182 @@
+/**
+ * Reporting commands: status, ledger export, and the audit commands (verify, prove, export, public-key).
+ */
+import { createWriteStream, readFileSync } from 'node:fs';
+import { once } from 'node:events';
+import type { Writable } from 'node:stream';
+import { exportAudit } from '../../audit/export.js';
+import { proveReading } from '../../audit/prove.js';
+import { verifyAudit } from '../../audit/verify.js';
+import { AmisyncError } from '../../core/errors.js';
+import { formatMilliWhAsKwh } from '../../dictionary/decimal.js';
+import { isConserved } from '../../pipeline/commit.js';
+import { csvField, LEDGER_CSV_COLUMNS, ledgerCsvLine } from '../../pipeline/ledger-state.js';
+import {
+  openExistingStore,
+  publicKeyFor,
+  runtime,
+  signingKeyFor,
+  type GlobalOptions,
+} from '../context.js';
+import { printJson, printLines, table } from '../output.js';
+import { countsTable } from './ingest.js';
+
+export async function runStatus(options: GlobalOptions & { json?: boolean }) {
+  const store = openExistingStore(options, runtime.clock);
+  try {
+    const status = await store.status();
+    const deliveries = await store.listDeliveries(20);
+    const sequenceEvents = await store.listSequenceEvents(20);
+    const report = {
+      ...status,
+      conserved: isConserved(status.totals) && isConserved(status.operatorTotals),
+      ledger: { ...status.ledger, energyKwh: formatMilliWhAsKwh(status.ledger.energyMilliWh) },
+      recentDeliveries: deliveries.map((d) => ({
+        id: d.id,
+        name: d.name,
+        format: d.format,
+        status: d.status,
+        sha256: d.sha256,
+        sizeBytes: d.sizeBytes,
+        counts: d.counts,
+        conserved: isConserved(d.counts),
+      })),
+      recentSequenceEvents: sequenceEvents,
+    };
+    if (options.json === true) {
+      printJson(report);
+      return;
+    }
+    printLines([
+      ...countsTable(['ingested', status.totals], ['operator actions', status.operatorTotals]),
+      `conservation: ${report.conserved ? 'holds for every batch' : 'BROKEN'}`,
+      `ledger: ${status.ledger.readings} current readings, ${report.ledger.energyKwh} kWh, ` +
+        `${status.ledger.versions} versions, ${status.ledger.streams} meter channels`,
+      `quarantine: ${status.quarantine.open} open, ${status.quarantine.replayed} replayed, ` +
+        `${status.quarantine.accepted} accepted by override, ${status.quarantine.rejected} rejected`,
+      `sequence: ${status.sequence.gaps} gaps, ${status.sequence.regressions} regressions ` +
+        `(${status.sequence.streamsWithGaps} meter channels with gaps)`,
+      `deliveries: ${status.deliveries.complete} complete, ${status.deliveries.inProgress} interrupted or running`,
+      `audit: ${status.auditEntries} entries, last checkpoint at entry ` +
+        `${status.lastCheckpoint?.auditSeq ?? 'none'}`,
+    ]);
+  } finally {
+    await store.close();
+  }
+}
+
+async function write(out: Writable, text: string): Promise<void> {
+  if (!out.write(text)) await once(out, 'drain');
+}
+
+export async function runLedgerExport(
+  options: GlobalOptions & { format?: string; output?: string },
+) {
+  const format = options.format ?? 'csv';
+  if (format !== 'csv' && format !== 'ndjson') {
+    throw new AmisyncError('USAGE', '--format must be csv or ndjson');
+  }
+  const store = openExistingStore(options, runtime.clock);
+  const out: Writable =
+    options.output === undefined ? process.stdout : createWriteStream(options.output);
+  try {
+    if (format === 'csv') await write(out, `${LEDGER_CSV_COLUMNS.map(csvField).join(',')}\n`);
+    for await (const page of store.iterateCurrentLedger()) {
+      const lines = page.map((row) =>
+        format === 'csv'
+          ? ledgerCsvLine(row)
+          : JSON.stringify({ ...row, consumptionKwh: formatMilliWhAsKwh(row.energyMilliWh) }),
+      );
+      await write(out, `${lines.join('\n')}\n`);
+    }
+  } finally {
+    if (out !== process.stdout) {
+      out.end();
+      await once(out, 'finish');
+    }
+    await store.close();
+  }
+}
+
+type AuditOptions = GlobalOptions & { json?: boolean; publicKey?: string };
+
+export async function runAuditVerify(options: AuditOptions) {
+  const store = openExistingStore(options, runtime.clock);
+  try {
+    const report = await verifyAudit(store, publicKeyFor(options));
+    if (options.json === true) printJson(report);
+    else {
+      printLines([
+        `audit: ${report.entries} entries, ${report.batches} batches, ${report.ledgerRows} ledger ` +
+          `rows, ${report.quarantineRows} quarantine rows, ${report.checkpointsVerified}/` +
+          `${report.checkpoints} checkpoints verified`,
+        report.ok
+          ? `verified: chain head ${report.headSeq} ${report.headHash ?? ''}`
+          : `FAILED at ${report.firstProblem?.auditSeq === null ? 'a row no entry covers' : `entry ${report.firstProblem?.auditSeq}`}: ${report.firstProblem?.reason}`,
+      ]);
+    }
+    if (!report.ok) {
+      process.exitCode = new AmisyncError('AUDIT_VERIFY_FAILED', 'audit verify failed').exitCode;
+    }
+  } finally {
+    await store.close();
+  }
+}
+
+export async function runAuditProve(key: string, options: AuditOptions) {
+  if (!/^[0-9a-fA-F]{64}$/.test(key)) {
+    throw new AmisyncError('USAGE', 'an idempotency key is 64 hexadecimal characters');
+  }
+  const store = openExistingStore(options, runtime.clock);
+  try {
+    const report = await proveReading(store, key, publicKeyFor(options));
+    if (report.proofs.length === 0) {
+      throw new AmisyncError('NOT_FOUND', `no ledger reading has idempotency key ${key}`);
+    }
+    if (options.json === true) printJson(report);
+    else {
+      const lines: string[] = [];
+      for (const proof of report.proofs) {
+        lines.push(
+          `reading ${proof.row.meterId} ch ${proof.row.channel} version ${proof.row.version}: ` +
+            `leaf ${proof.leafIndex} of ${proof.treeSize} in batch ${proof.row.batchId}`,
+          `  audit entry ${proof.auditEntry.seq} ${proof.auditEntry.hash}`,
+          `  path: ${proof.auditPath.join(' ')}`,
+          `  checks: ${Object.entries(proof.checks).map(([k, v]) => `${k}=${v}`).join(' ')}`,
+        );
+      }
+      lines.push(report.verified ? 'proof verified' : 'proof FAILED');
+      printLines(lines);
+    }
+    if (!report.verified) {
+      process.exitCode = new AmisyncError('AUDIT_VERIFY_FAILED', 'proof failed').exitCode;
+    }
+  } finally {
+    await store.close();
+  }
+}
+
+export async function runAuditExport(options: AuditOptions & { out: string }) {
+  const store = openExistingStore(options, runtime.clock);
+  try {
+    const key = signingKeyFor(options);
+    const manifest = await exportAudit(store, options.out, key.publicKeyPem);
+    if (options.json === true) printJson(manifest);
+    else printLines([`wrote ${manifest.files.join(', ')} to ${options.out}`]);
+  } finally {
+    await store.close();
+  }
+}
+
+export function runAuditPublicKey(options: AuditOptions) {
+  const key = signingKeyFor(options);
+  if (options.json === true) printJson({ fingerprint: key.fingerprint, pem: key.publicKeyPem });
+  else process.stdout.write(key.publicKeyPem);
+}
+
+export function readJustification(options: { justification?: string; justificationFile?: string }) {
+  if (options.justificationFile !== undefined) return readFileSync(options.justificationFile, 'utf8');
+  return options.justification ?? '';
+}
+
+export { table };

@@ -1,0 +1,93 @@
+/**
+ * What every command needs: the store, the dictionary, the signing key, the clock. Paths come from flags,
+ * then environment variables, then defaults next to the database.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import { resolve } from 'node:path';
+import { loadOrCreateSigningKey, loadPublicKey, type SigningKey } from '../audit/checkpoint.js';
+import { systemClock, systemRandom, type Clock, type Random } from '../core/clock.js';
+import { AmisyncError } from '../core/errors.js';
+import type { Store } from '../core/store.js';
+import {
+  DEFAULT_DICTIONARY,
+  loadDictionary,
+  type DataDictionary,
+} from '../dictionary/dictionary.js';
+import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
+import type { KeyObject } from 'node:crypto';
+
+export interface GlobalOptions {
+  db?: string;
+  dictionary?: string;
+  signingKey?: string;
+  actor?: string;
+}
+
+export function databasePath(options: GlobalOptions): string {
+  return resolve(options.db ?? process.env.AMISYNC_DB ?? './amisync.db');
+}
+
+/** The private key lives beside the database by default, never inside it. */
+export function signingKeyPath(options: GlobalOptions): string {
+  return resolve(
+    options.signingKey ?? process.env.AMISYNC_SIGNING_KEY ?? `${databasePath(options)}.signing-key.pem`,
+  );
+}
+
+export function openStore(options: GlobalOptions, clock: Clock = systemClock): Store {
+  return openSqliteStore(databasePath(options), { nowMs: () => clock.nowMs() });
+}
+
+export function openExistingStore(options: GlobalOptions, clock: Clock = systemClock): Store {
+  const path = databasePath(options);
+  if (!existsSync(path)) {
+    throw new AmisyncError('NOT_FOUND', `no database at ${path} (pass --db or set AMISYNC_DB)`);
+  }
+  return openStore(options, clock);
+}
+
+export function dictionaryFor(options: GlobalOptions): DataDictionary {
+  const path = options.dictionary ?? process.env.AMISYNC_DICTIONARY;
+  if (path === undefined) return DEFAULT_DICTIONARY;
+  if (!existsSync(path)) throw new AmisyncError('CONFIG_INVALID', `data dictionary ${path} does not exist`);
+  try {
+    return loadDictionary(path);
+  } catch (error) {
+    throw new AmisyncError('CONFIG_INVALID', (error as Error).message);
+  }
+}
+
+export function signingKeyFor(options: GlobalOptions): SigningKey {
+  try {
+    return loadOrCreateSigningKey(signingKeyPath(options)).key;
+  } catch (error) {
+    throw new AmisyncError('SIGNING_KEY_INVALID', (error as Error).message);
+  }
+}
+
+/** The public key to verify with: an explicit PEM file, else the one derived from the signing key. */
+export function publicKeyFor(options: GlobalOptions & { publicKey?: string }): KeyObject | null {
+  try {
+    if (options.publicKey !== undefined) {
+      return loadPublicKey(readFileSync(options.publicKey, 'utf8')).publicKey;
+    }
+    const keyPath = signingKeyPath(options);
+    if (!existsSync(keyPath)) return null;
+    return loadOrCreateSigningKey(keyPath).key.publicKey;
+  } catch (error) {
+    throw new AmisyncError('SIGNING_KEY_INVALID', (error as Error).message);
+  }
+}
+
+export function actorFor(options: GlobalOptions): string {
+  if (options.actor !== undefined && options.actor.trim() !== '') return options.actor.trim();
+  if (process.env.AMISYNC_ACTOR !== undefined) return process.env.AMISYNC_ACTOR;
+  try {
+    return userInfo().username;
+  } catch {
+    return 'unknown';
+  }
+}
+
+export const runtime: { clock: Clock; random: Random } = { clock: systemClock, random: systemRandom };

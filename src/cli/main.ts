@@ -1,0 +1,136 @@
+#!/usr/bin/env node
+/**
+ * The `amisync` command line: parses flags and calls the parts. Every reporting command takes --json;
+ * errors map to exit codes in one place (output.ts, core/errors.ts).
+ */
+import { Command, Option } from 'commander';
+import { runDemo } from './commands/demo.js';
+import { printIngest, runIngest } from './commands/ingest.js';
+import {
+  runQuarantineDecision,
+  runQuarantineList,
+  runQuarantineReplay,
+  runQuarantineShow,
+} from './commands/quarantine.js';
+import {
+  readJustification,
+  runAuditExport,
+  runAuditProve,
+  runAuditPublicKey,
+  runAuditVerify,
+  runLedgerExport,
+  runStatus,
+} from './commands/report.js';
+import { handleError } from './output.js';
+
+type Opts = Record<string, unknown>;
+
+function withGlobals(command: Command): Command {
+  return command
+    .option('--db <path>', 'SQLite database file (default: $AMISYNC_DB or ./amisync.db)')
+    .option('--dictionary <path>', 'data dictionary JSON (default: $AMISYNC_DICTIONARY or built-in)')
+    .option('--signing-key <path>', 'Ed25519 checkpoint key (default: <db>.signing-key.pem)')
+    .option('--json', 'print one JSON document');
+}
+
+function action<A extends unknown[]>(fn: (...args: A) => Promise<void> | void) {
+  return async (...args: A): Promise<void> => {
+    const command = args[args.length - 1] as Command;
+    const json = command.opts<Opts>().json === true;
+    try {
+      await fn(...args);
+    } catch (error) {
+      handleError(error, json);
+    }
+  };
+}
+
+export function buildProgram(): Command {
+  const program = new Command('amisync')
+    .description('Smart-meter interval reads into a billing ledger: validated, idempotent, audited.')
+    .version('0.1.0')
+    .showHelpAfterError();
+
+  withGlobals(program.command('ingest <files...>'))
+    .description('ingest feed files (JSON array, NDJSON or CSV) into the ledger')
+    .addOption(new Option('--format <format>', 'input format').choices(['json', 'ndjson', 'csv']))
+    .option('--source <id>', 'source id recorded with each batch', 'file')
+    .action(
+      action(async (files: string[], opts: Opts) => {
+        printIngest(await runIngest(files, opts), opts.json === true);
+      }),
+    );
+
+  withGlobals(program.command('status'))
+    .description('conservation totals, ledger, quarantine, sequence gaps, audit head')
+    .action(action(async (opts: Opts) => runStatus(opts)));
+
+  const quarantine = program.command('quarantine').description('inspect and resolve rejected input');
+  withGlobals(quarantine.command('list'))
+    .option('--status <status>', 'open, replayed, accepted or rejected')
+    .option('--code <code>', 'first rule violated, e.g. consumption.range')
+    .option('--delivery <id>', 'only this delivery')
+    .option('--limit <n>', 'rows per page (max 1000)', '100')
+    .option('--after <id>', 'page after this id')
+    .action(action(async (opts: Opts) => runQuarantineList(opts)));
+  withGlobals(quarantine.command('show <id>'))
+    .description('one item with its raw bytes, every reason and its history')
+    .action(action(async (id: string, opts: Opts) => runQuarantineShow(id, opts)));
+  withGlobals(quarantine.command('replay [id]'))
+    .description('re-run kept bytes through the current dictionary')
+    .option('--all', 'replay every open item')
+    .option('--limit <n>', 'at most this many items with --all', '1000')
+    .option('--actor <name>', 'who is acting (default: $AMISYNC_ACTOR or the login name)')
+    .action(action(async (id: string | undefined, opts: Opts) => runQuarantineReplay(id, opts)));
+  for (const decision of ['accept', 'reject'] as const) {
+    withGlobals(quarantine.command(`${decision} <id>`))
+      .description(
+        decision === 'accept'
+          ? 'override: accept the item into the ledger (justification required)'
+          : 'close the item for good (justification required)',
+      )
+      .option('--justification <text>', 'why (at least 10 characters)')
+      .option('--justification-file <path>', 'read the justification from a file')
+      .option('--actor <name>', 'who is acting (default: $AMISYNC_ACTOR or the login name)')
+      .action(
+        action(async (id: string, opts: Opts) =>
+          runQuarantineDecision(decision, id, readJustification(opts), opts),
+        ),
+      );
+  }
+
+  const ledger = program.command('ledger').description('the billing ledger');
+  withGlobals(ledger.command('export'))
+    .description('current ledger readings, one row each, exact decimals')
+    .addOption(new Option('--format <format>', 'output format').choices(['csv', 'ndjson']).default('csv'))
+    .option('--output <path>', 'write to a file instead of stdout')
+    .action(action(async (opts: Opts) => runLedgerExport(opts)));
+
+  const audit = program.command('audit').description('the tamper-evident audit trail');
+  withGlobals(audit.command('verify'))
+    .description('recompute the chain, Merkle roots and signatures; name the first bad entry')
+    .option('--public-key <path>', 'verify checkpoints with this PEM public key')
+    .action(action(async (opts: Opts) => runAuditVerify(opts)));
+  withGlobals(audit.command('prove <idempotencyKey>'))
+    .description('inclusion proof of one ledger reading, checked')
+    .option('--public-key <path>', 'verify checkpoints with this PEM public key')
+    .action(action(async (key: string, opts: Opts) => runAuditProve(key, opts)));
+  withGlobals(audit.command('export'))
+    .description('write the chain, batches, checkpoints and public key for an auditor')
+    .requiredOption('--out <dir>', 'output directory')
+    .action(action(async (opts: Opts) => runAuditExport(opts as Opts & { out: string })));
+  withGlobals(audit.command('public-key'))
+    .description('print the checkpoint public key (PEM)')
+    .action(action(async (opts: Opts) => runAuditPublicKey(opts)));
+
+  withGlobals(program.command('demo'))
+    .description('generate a realistic feed, ingest it twice, show conservation and audit verify')
+    .option('--dir <path>', 'working directory for the demo', './demo-output')
+    .option('--meters <n>', 'meters', '200')
+    .option('--days <n>', 'days of 15-minute data', '7')
+    .action(action(async (opts: Opts) => runDemo(opts)));
+
+  return program;
+}
+
+await buildProgram().parseAsync(process.argv);

@@ -1,0 +1,76 @@
+/**
+ * Operating errors (STYLE 3): one registry of stable codes, each with its CLI exit code and HTTP status.
+ * Data errors are not here: they are Reject values (reject.ts). A test keeps this list and docs/errors.md
+ * in step.
+ */
+
+export const ERROR_CODES = {
+  USAGE: { exitCode: 64, httpStatus: 400, summary: 'The command or request was malformed.' },
+  INPUT_NOT_FOUND: { exitCode: 66, httpStatus: 404, summary: 'An input file does not exist.' },
+  INPUT_UNREADABLE: { exitCode: 74, httpStatus: 422, summary: 'An input could not be read.' },
+  FORMAT_UNKNOWN: {
+    exitCode: 65,
+    httpStatus: 415,
+    summary: 'The input format could not be detected; pass --format.',
+  },
+  CONFIG_INVALID: { exitCode: 78, httpStatus: 500, summary: 'The configuration is invalid.' },
+  STORE_UNAVAILABLE: {
+    exitCode: 69,
+    httpStatus: 503,
+    summary: 'The store could not be opened or is busy.',
+  },
+  STORE_SCHEMA_NEWER: {
+    exitCode: 69,
+    httpStatus: 503,
+    summary: 'The database was written by a newer amisync; upgrade before using it.',
+  },
+  NOT_FOUND: { exitCode: 3, httpStatus: 404, summary: 'The requested item does not exist.' },
+  INVALID_STATE: {
+    exitCode: 4,
+    httpStatus: 409,
+    summary: 'The item is not in a state that allows this action.',
+  },
+  AUDIT_VERIFY_FAILED: {
+    exitCode: 10,
+    httpStatus: 500,
+    summary: 'The audit trail does not verify: something was edited, deleted or reordered.',
+  },
+  SIGNING_KEY_INVALID: {
+    exitCode: 11,
+    httpStatus: 500,
+    summary: 'The checkpoint signing key is missing, unreadable or does not match.',
+  },
+  CONSERVATION_BROKEN: {
+    exitCode: 12,
+    httpStatus: 500,
+    summary: 'A batch does not balance: received differs from the sum of its outcomes.',
+  },
+  INTERNAL: { exitCode: 70, httpStatus: 500, summary: 'An unexpected internal error.' },
+} as const satisfies Record<string, { exitCode: number; httpStatus: number; summary: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** The one error type for operating errors. It carries a stable code; CLI and HTTP map it in one place. */
+export class AmisyncError extends Error {
+  readonly code: ErrorCode;
+  readonly details: Readonly<Record<string, unknown>>;
+
+  constructor(code: ErrorCode, message: string, details: Record<string, unknown> = {}) {
+    super(message);
+    this.name = 'AmisyncError';
+    this.code = code;
+    this.details = details;
+  }
+
+  get exitCode(): number {
+    return ERROR_CODES[this.code].exitCode;
+  }
+
+  get httpStatus(): number {
+    return ERROR_CODES[this.code].httpStatus;
+  }
+
+  toJSON(): Record<string, unknown> {
+    return { error: this.code, message: this.message, ...this.details };
+  }
+}

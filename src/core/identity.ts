@@ -1,0 +1,32 @@
+/**
+ * The idempotency key (ARCH 2.3): lowercase hex sha256 of the UTF-8 string
+ * `v1|meterId|channel|intervalStartUtc|seq`, where intervalStartUtc is `YYYY-MM-DDTHH:MM:SSZ`.
+ * docs/idempotency-key.md gives the same definition with test vectors, so anyone can recompute a key.
+ */
+import { hash } from 'node:crypto';
+
+export const IDEMPOTENCY_KEY_VERSION = 'v1';
+
+/** `YYYY-MM-DDTHH:MM:SSZ` for an epoch-millisecond instant; sub-second parts must already be zero. */
+export function formatUtcSeconds(epochMs: number): string {
+  return new Date(epochMs).toISOString().slice(0, 19) + 'Z';
+}
+
+export function idempotencyKeyInput(
+  meterId: string,
+  channel: string,
+  intervalStartMs: number,
+  seq: number,
+): string {
+  const start = formatUtcSeconds(intervalStartMs);
+  return `${IDEMPOTENCY_KEY_VERSION}|${meterId}|${channel}|${start}|${seq}`;
+}
+
+export function idempotencyKey(
+  meterId: string,
+  channel: string,
+  intervalStartMs: number,
+  seq: number,
+): string {
+  return hash('sha256', idempotencyKeyInput(meterId, channel, intervalStartMs, seq), 'hex');
+}

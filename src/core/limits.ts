@@ -1,0 +1,23 @@
+/**
+ * Every queue, batch, body, file and loop has a named limit (ARCH 2.8). They live here so an operator can
+ * read them in one place; docs/limits.md lists them with their reasons.
+ */
+
+/** Readings committed together in one database transaction. */
+export const BATCH_READINGS_MAX = 10_000;
+/** A single record (one JSON object, one CSV row) larger than this is rejected without being buffered. */
+export const RECORD_BYTES_MAX = 64 * 1024;
+/** A batch is cut early once its raw bytes reach this size, which bounds the memory one batch holds. */
+export const BATCH_BYTES_MAX = 8 * 1024 * 1024;
+/** Raw bytes are stored in content-addressed chunks of at most this size. */
+export const RAW_CHUNK_BYTES_MAX = 4 * 1024 * 1024;
+/** Bytes read from a file per read call. */
+export const READ_CHUNK_BYTES = 1024 * 1024;
+/** A JSON record nests objects or arrays at most this deep. */
+export const JSON_DEPTH_MAX = 16;
+/** A record has at most this many fields (CSV columns or JSON keys). */
+export const RECORD_FIELDS_MAX = 64;
+/** Rows a list command prints at most per page. */
+export const LIST_PAGE_ROWS_MAX = 1_000;
+/** Records replayed from quarantine in one replay command, per transaction. */
+export const REPLAY_BATCH_MAX = 10_000;

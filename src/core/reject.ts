@@ -1,0 +1,123 @@
+/**
+ * Data errors are values (STYLE 2). A reject names the rule that failed, the field and value it failed on,
+ * where the record stood, and a sentence a billing clerk can read. Rejects are kept in quarantine with the
+ * record's raw bytes, never dropped.
+ */
+import type { RecordLocation } from './reading.js';
+
+/** Every rule a record can fail, in one list. docs/quarantine.md explains each one. */
+export const REJECT_CODES = [
+  // The bytes could not be read as records at all.
+  'parse.syntax',
+  'parse.encoding',
+  'parse.record_too_large',
+  'parse.not_an_object',
+  'parse.csv_header',
+  'parse.csv_columns',
+  // Schema: which fields, of which type.
+  'field.missing',
+  'field.unknown',
+  'field.type',
+  // Semantics from the data dictionary.
+  'meter_id.pattern',
+  'channel.pattern',
+  'channel.not_allowed',
+  'timestamp.format',
+  'timestamp.no_offset',
+  'timestamp.dst_ambiguous',
+  'timestamp.dst_nonexistent',
+  'timestamp.future',
+  'timestamp.alignment',
+  'timestamp.range',
+  'interval_seconds.not_integer',
+  'interval_seconds.not_allowed',
+  'consumption.not_decimal',
+  'consumption.not_finite',
+  'consumption.negative_zero',
+  'consumption.precision',
+  'consumption.range',
+  'status_code.not_integer',
+  'status_code.range',
+  'seq.not_integer',
+  'seq.range',
+  'quality.unknown',
+  'quality.contradicts_status',
+  'checksum.format',
+  'checksum.mismatch',
+  // Identity against the ledger (ARCH 2.4).
+  'identity.conflict',
+  'identity.revision_held',
+] as const;
+
+export type RejectCode = (typeof REJECT_CODES)[number];
+
+/** One violated rule of one record. A record may carry several. */
+export interface Violation {
+  code: RejectCode;
+  /** The field in the reference feed's names (`meter_id`, `consumption_kwh`...), or `record`. */
+  field: string;
+  /** The offending value as text, cut to VIOLATION_VALUE_CHARS_MAX characters. */
+  value: string;
+  message: string;
+}
+
+/** A record that will not enter the ledger: its violations and where its raw bytes are. */
+export interface Reject {
+  violations: Violation[];
+  location: RecordLocation;
+  /** Best-effort identity of the record, for listing and search; null where unknown. */
+  meterId: string | null;
+  /** Set when the reject is about an existing ledger row (conflict, held revision). */
+  relatedIdempotencyKey: string | null;
+  /** Set when the record parsed and validated but was held for identity reasons. */
+  idempotencyKey: string | null;
+  /**
+   * True when this one reject stands for a span of bytes whose record count is unknown (a file, or the
+   * rest of one, that could not be parsed). It is counted once.
+   */
+  uncountedSpan: boolean;
+}
+
+export const VIOLATION_VALUE_CHARS_MAX = 200;
+
+/** Renders any value for a violation: strings as-is, others as JSON, cut to a bounded length. */
+export function describeValue(value: unknown): string {
+  let text: string;
+  if (value === undefined) text = '(absent)';
+  else if (typeof value === 'string') text = value;
+  else if (typeof value === 'number' && Object.is(value, -0)) text = '-0';
+  else {
+    try {
+      text = JSON.stringify(value) ?? String(value);
+    } catch {
+      text = String(value);
+    }
+  }
+  return text.length > VIOLATION_VALUE_CHARS_MAX
+    ? `${text.slice(0, VIOLATION_VALUE_CHARS_MAX)}... (${text.length} chars)`
+    : text;
+}
+
+export function violation(
+  code: RejectCode,
+  field: string,
+  value: unknown,
+  message: string,
+): Violation {
+  return { code, field, value: describeValue(value), message };
+}
+
+export function recordReject(
+  violations: Violation[],
+  location: RecordLocation,
+  meterId: string | null = null,
+): Reject {
+  return {
+    violations,
+    location,
+    meterId,
+    relatedIdempotencyKey: null,
+    idempotencyKey: null,
+    uncountedSpan: false,
+  };
+}

@@ -1,0 +1,265 @@
+/**
+ * The Store contract (ARCH 4). `transaction(fn)` is the only way to write: everything one batch does (ledger
+ * rows, quarantine rows, anomaly holds, per-stream state, the batch row with its counts, its audit entry)
+ * commits or rolls back together, and a source is acknowledged only after it returns.
+ *
+ * Every method is batch-shaped (arrays in, arrays out) so that a networked engine pays one round trip per
+ * batch, not per reading. Implementations: src/store/sqlite (embedded default). All run the conformance
+ * suite src/store/store.case.test.ts.
+ *
+ * Append-only tables (ledger, raw chunks, batches, audit, checkpoints, quarantine actions) reject UPDATE and
+ * DELETE in the engine itself. Quarantine rows may change only their status and current reasons.
+ */
+import type { Quality, Reading, RecordLocation } from './reading.js';
+import type { Violation } from './reject.js';
+
+/** One (meter, channel) series. Sequence numbers and high-water marks are tracked per stream. */
+export interface StreamRef {
+  meterId: string;
+  channel: string;
+}
+
+export interface IntervalRef extends StreamRef {
+  intervalStartMs: number;
+}
+
+export interface StreamState extends StreamRef {
+  /** Highest interval start the ledger holds for this stream; null when it holds none. */
+  lastIntervalStartMs: number | null;
+  /** Feed sequence number of the last accepted reading; null before the first. */
+  lastSeq: number | null;
+  seqGaps: number;
+  seqRegressions: number;
+  /** Intervals with a current ledger value, and the sum of those current values. */
+  currentReadings: number;
+  currentEnergyMilliWh: number;
+}
+
+/** A ledger row: an accepted reading, in the batch and at the version it was accepted. */
+export interface LedgerRow extends Reading {
+  /** 1 for the first value of an interval; each accepted revision adds one. */
+  version: number;
+  /** Idempotency key of the version this one supersedes; null for version 1. */
+  supersedesKey: string | null;
+  batchId: number;
+  /** 0-based position of the row in its batch: the order of the batch's Merkle leaves. */
+  batchPosition: number;
+}
+
+export const QUARANTINE_STATUSES = ['open', 'replayed', 'accepted', 'rejected'] as const;
+export type QuarantineStatus = (typeof QUARANTINE_STATUSES)[number];
+
+export interface QuarantineInsert {
+  deliveryId: string;
+  batchId: number;
+  /** 0-based position among the batch's quarantine rows: the order of its quarantine Merkle leaves. */
+  batchPosition: number;
+  location: RecordLocation;
+  violations: Violation[];
+  meterId: string | null;
+  idempotencyKey: string | null;
+  relatedIdempotencyKey: string | null;
+  uncountedSpan: boolean;
+  /** sha256 of the record's raw bytes, so the bytes can be proven unchanged. */
+  rawSha256: string;
+}
+
+export interface QuarantineRow extends QuarantineInsert {
+  id: number;
+  status: QuarantineStatus;
+  createdAtMs: number;
+  /** The reasons now: the original ones, or those of the latest failed replay. */
+  currentViolations: Violation[];
+  format: string;
+  resolvedBatchId: number | null;
+}
+
+export interface QuarantineActionInsert {
+  quarantineId: number;
+  action: 'replay' | 'accept' | 'reject';
+  outcome: QuarantineStatus;
+  actor: string;
+  justification: string;
+  violations: Violation[];
+  batchId: number | null;
+  atMs: number;
+}
+
+export interface AnomalyInsert {
+  reading: Reading;
+  batchId: number;
+  batchPosition: number;
+  findings: { detector: string; message: string }[];
+}
+
+export interface SequenceEvent extends StreamRef {
+  kind: 'gap' | 'regression';
+  expectedSeq: number;
+  receivedSeq: number;
+  intervalStartMs: number;
+  batchId: number;
+}
+
+export interface BatchCounts {
+  received: number;
+  accepted: number;
+  duplicates: number;
+  quarantined: number;
+  /** Of `quarantined`: same key, different content. */
+  conflicts: number;
+  anomalyHeld: number;
+  deadLettered: number;
+  /** Of `accepted`: new versions of intervals the ledger already held. */
+  revisions: number;
+}
+
+export interface BatchInsert {
+  id: number;
+  deliveryId: string;
+  sourceId: string;
+  /** What produced the batch: a delivery's records, or an operator's quarantine action. */
+  kind: 'ingest' | 'replay' | 'override';
+  counts: BatchCounts;
+  ledgerRoot: string;
+  quarantineRoot: string;
+  /** Byte range of the delivery this batch covers (replays: 0, 0). */
+  byteOffset: number;
+  byteLength: number;
+  committedAtMs: number;
+  auditSeq: number;
+}
+
+export type BatchRow = BatchInsert;
+
+export interface DeliveryInsert {
+  id: string;
+  sourceId: string;
+  name: string;
+  format: string;
+  formatContext: Readonly<Record<string, unknown>>;
+  startedAtMs: number;
+}
+
+export interface DeliveryRow extends DeliveryInsert {
+  status: 'in-progress' | 'complete';
+  sha256: string | null;
+  sizeBytes: number | null;
+  finishedAtMs: number | null;
+  /** Whether the delivery's records all fell into uncounted spans (an unparseable file). */
+  counts: BatchCounts;
+}
+
+export interface AuditEntryRow {
+  seq: number;
+  atMs: number;
+  kind: string;
+  payload: string;
+  prevHash: string;
+  hash: string;
+}
+
+export interface CheckpointRow {
+  auditSeq: number;
+  headHash: string;
+  atMs: number;
+  keyFingerprint: string;
+  signature: string;
+}
+
+export interface StoreTransaction {
+  allocateBatchId(): Promise<number>;
+  /** Stores raw bytes content-addressed (once per sha256) and maps them into the delivery. */
+  putRawChunk(deliveryId: string, byteOffset: number, bytes: Uint8Array): Promise<string>;
+  loadStreamStates(streams: readonly StreamRef[]): Promise<StreamState[]>;
+  saveStreamStates(states: readonly StreamState[]): Promise<void>;
+  /** Every ledger version of each given interval (superseded ones too). */
+  findIntervalVersions(intervals: readonly IntervalRef[]): Promise<LedgerRow[]>;
+  insertLedgerRows(rows: readonly LedgerRow[]): Promise<void>;
+  insertQuarantineRows(rows: readonly QuarantineInsert[], format: string, atMs: number): Promise<number[]>;
+  insertAnomalies(rows: readonly AnomalyInsert[]): Promise<void>;
+  insertSequenceEvents(events: readonly SequenceEvent[]): Promise<void>;
+  insertBatch(batch: BatchInsert): Promise<void>;
+  /** Adds the batch's counts to its delivery's running totals. */
+  addDeliveryCounts(deliveryId: string, counts: BatchCounts): Promise<void>;
+  auditHead(): Promise<{ seq: number; hash: string } | null>;
+  appendAuditEntry(entry: AuditEntryRow): Promise<void>;
+  insertCheckpoint(checkpoint: CheckpointRow): Promise<void>;
+  getQuarantineRow(id: number): Promise<QuarantineRow | null>;
+  setQuarantineStatus(
+    id: number,
+    status: QuarantineStatus,
+    currentViolations: readonly Violation[],
+    resolvedBatchId: number | null,
+  ): Promise<void>;
+  insertQuarantineAction(action: QuarantineActionInsert): Promise<void>;
+}
+
+export interface QuarantineFilter {
+  status?: QuarantineStatus;
+  deliveryId?: string;
+  code?: string;
+  afterId?: number;
+  limit: number;
+}
+
+export interface LedgerTotals {
+  /** Current (non-superseded) readings. */
+  readings: number;
+  energyMilliWh: bigint;
+  versions: number;
+  streams: number;
+}
+
+export interface StoreStatus {
+  /** Sums over ingest batches: what the feeds delivered and where each reading went. */
+  totals: BatchCounts;
+  /** Sums over replay and override batches: what operators moved out of quarantine. */
+  operatorTotals: BatchCounts;
+  ledger: LedgerTotals;
+  quarantine: Record<QuarantineStatus, number>;
+  deliveries: { complete: number; inProgress: number };
+  sequence: { gaps: number; regressions: number; streamsWithGaps: number };
+  batches: number;
+  auditEntries: number;
+  lastCheckpoint: CheckpointRow | null;
+}
+
+export interface Store {
+  readonly engine: string;
+  transaction<T>(fn: (tx: StoreTransaction) => Promise<T>): Promise<T>;
+
+  // Deliveries and raw bytes. Raw chunks are evidence, content-addressed and written idempotently; they may
+  // be committed ahead of the batch that refers to them.
+  createDelivery(delivery: DeliveryInsert): Promise<void>;
+  putRawChunk(deliveryId: string, byteOffset: number, bytes: Uint8Array): Promise<string>;
+  finishDelivery(deliveryId: string, sha256: string, sizeBytes: number, atMs: number): Promise<void>;
+  getDelivery(id: string): Promise<DeliveryRow | null>;
+  listDeliveries(limit: number): Promise<DeliveryRow[]>;
+  /** Bytes [byteOffset, byteOffset + byteLength) of a delivery, from its raw chunks. */
+  readDeliveryBytes(deliveryId: string, byteOffset: number, byteLength: number): Promise<Uint8Array>;
+
+  status(): Promise<StoreStatus>;
+  listQuarantine(filter: QuarantineFilter): Promise<QuarantineRow[]>;
+  getQuarantine(id: number): Promise<QuarantineRow | null>;
+  listQuarantineActions(quarantineId: number): Promise<QuarantineActionInsert[]>;
+  listSequenceEvents(limit: number): Promise<SequenceEvent[]>;
+
+  /** Current ledger rows (the highest version of each interval), in (interval start, meter, channel) order. */
+  iterateCurrentLedger(): AsyncIterable<LedgerRow[]>;
+  /** Every ledger row of every version, in batch order then batch position: what the audit covers. */
+  iterateLedgerByBatch(): AsyncIterable<LedgerRow[]>;
+  findLedgerRowsByKey(idempotencyKey: string): Promise<LedgerRow[]>;
+  ledgerRowsOfBatch(batchId: number): Promise<LedgerRow[]>;
+  quarantineRowsOfBatch(batchId: number): Promise<QuarantineRow[]>;
+  iterateBatches(): AsyncIterable<BatchRow[]>;
+  getBatch(id: number): Promise<BatchRow | null>;
+
+  iterateAuditEntries(): AsyncIterable<AuditEntryRow[]>;
+  getAuditEntry(seq: number): Promise<AuditEntryRow | null>;
+  latestAuditEntryOfKind(kind: string): Promise<AuditEntryRow | null>;
+  listCheckpoints(): Promise<CheckpointRow[]>;
+
+  close(): Promise<void>;
+}
+
+export type { Quality };

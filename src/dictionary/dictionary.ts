@@ -1,0 +1,436 @@
+/**
+ * The utility's data dictionary (ARCH 5): which meter ids, channels, interval lengths, consumption
+ * ranges, status codes and timestamps a record may carry. It is read once from a JSON config file,
+ * checked strictly (unknown keys are errors, so a misspelt key cannot silently fall back to a
+ * default), resolved against the defaults of the reference feed specification and frozen. Its
+ * fingerprint is recorded in the audit log so every verdict can be traced to the exact dictionary
+ * that gave it. README.md in this folder documents every key.
+ */
+import { hash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+
+import { Temporal } from 'temporal-polyfill';
+import { z } from 'zod';
+
+import { parseKwhToMilliWh } from './decimal.js';
+
+/** Status-code bit masks. A flag is set when any bit of its mask is set in the status code. */
+export interface StatusBits {
+  readonly estimated: number;
+  readonly outage: number;
+  readonly reverseFlow: number;
+  readonly tamper: number;
+}
+
+/** Per-channel replacements; each bound present here beats the meter class's and the default. */
+export interface ChannelOverride {
+  readonly consumptionKwhMin?: number;
+  readonly consumptionKwhMax?: number;
+  readonly intervalSecondsAllowed?: readonly number[];
+}
+
+/** A family of meters picked out by id; the first class whose pattern matches the id applies. */
+export interface MeterClass {
+  readonly name: string;
+  readonly meterIdPattern: string;
+  readonly consumptionKwhMin?: number;
+  readonly consumptionKwhMax?: number;
+}
+
+/** A fully resolved dictionary: every key present, defaults applied, deeply frozen. */
+export interface DataDictionary {
+  /** Must match the whole meter id. A meter id containing `|` is rejected whatever this says. */
+  readonly meterIdPattern: string;
+  /** Must match the whole channel name. A channel containing `|` is rejected whatever this says. */
+  readonly channelPattern: string;
+  /** Allow-list of channel names; null allows any channel matching channelPattern. */
+  readonly channels: readonly string[] | null;
+  /** The channel of a record that names none. */
+  readonly defaultChannel: string;
+  readonly intervalSecondsAllowed: readonly number[];
+  /** The interval length of a record that states none. */
+  readonly defaultIntervalSeconds: number;
+  /** Inclusive bounds on one interval's consumption, in kWh, at most six decimals. */
+  readonly consumptionKwhMin: number;
+  readonly consumptionKwhMax: number;
+  /** Status codes are integers 0..statusCodeMax. */
+  readonly statusCodeMax: number;
+  readonly statusBits: StatusBits;
+  /** How far past the validator's clock an interval may end (meter and head-end clocks drift). */
+  readonly clockSkewToleranceSeconds: number;
+  /** IANA zone for timestamps sent without an offset; null rejects such timestamps. */
+  readonly timeZone: string | null;
+  /** Interval starts must be multiples of the interval length since 1970-01-01T00:00:00Z. */
+  readonly requireIntervalAlignment: boolean;
+  /** When false, a field outside the reference feed's names rejects the record. */
+  readonly allowUnknownFields: boolean;
+  readonly channelOverrides: Readonly<Record<string, ChannelOverride>>;
+  readonly meterClasses: readonly MeterClass[];
+}
+
+/** The reference feed specification's values (ARCH 5). */
+export const DEFAULT_DICTIONARY: DataDictionary = deepFreeze({
+  meterIdPattern: '^MTR-[A-Z0-9]{8}$',
+  channelPattern: '^[A-Za-z0-9]{1,8}$',
+  channels: null,
+  defaultChannel: '1',
+  intervalSecondsAllowed: [300, 900, 1800, 3600],
+  defaultIntervalSeconds: 900,
+  consumptionKwhMin: 0,
+  consumptionKwhMax: 1000,
+  statusCodeMax: 255,
+  statusBits: { estimated: 1, outage: 2, reverseFlow: 4, tamper: 8 },
+  clockSkewToleranceSeconds: 300,
+  timeZone: null,
+  requireIntervalAlignment: true,
+  allowUnknownFields: false,
+  channelOverrides: {},
+  meterClasses: [],
+});
+
+export const PATTERN_CHARS_MAX = 512;
+export const CHANNELS_MAX = 256;
+export const CHANNEL_OVERRIDES_MAX = 256;
+export const METER_CLASSES_MAX = 64;
+export const INTERVAL_LENGTHS_MAX = 16;
+export const METER_CLASS_NAME_CHARS_MAX = 64;
+/** Interval lengths are whole seconds up to one day. */
+export const INTERVAL_SECONDS_MAX = 86_400;
+/** Status codes and masks stay within 31 bits so JavaScript's bitwise operators apply to them. */
+export const STATUS_CODE_MAX_LIMIT = 2 ** 31 - 1;
+export const CLOCK_SKEW_TOLERANCE_SECONDS_MAX = 86_400;
+/** A key or meter class name is at most this long. */
+const CHANNEL_NAME_CHARS_MAX = 64;
+
+/**
+ * Compiles a dictionary pattern so that it must match the whole value: `^(?:pattern)$`. Anchors in
+ * the pattern itself are harmless. The pattern is compiled alone first, so an unbalanced pattern
+ * such as `a)|(b` cannot escape the wrapping group.
+ */
+export function compilePattern(pattern: string): RegExp {
+  new RegExp(pattern);
+  return new RegExp(`^(?:${pattern})$`);
+}
+
+/** A channel name the dictionary can hold: it matches the pattern and has no `|` (ARCH 2.3). */
+export function isChannelName(name: string, channelRegex: RegExp): boolean {
+  return channelRegex.test(name) && !name.includes('|');
+}
+
+/**
+ * Checks and resolves a parsed JSON config. Throws an Error listing every problem, one per line,
+ * each with its path (`channelOverrides.2.consumptionKwhMax: ...`).
+ */
+export function parseDictionary(json: unknown): DataDictionary {
+  const result = dictionarySchema.safeParse(json);
+  if (!result.success) throw new Error(`Invalid data dictionary:\n${formatIssues(result.error.issues)}`);
+  // Rules relating several keys run only on a well-formed config, where every key has a usable
+  // value.
+  const issues = consistencyIssues(result.data);
+  if (issues.length > 0) throw new Error(`Invalid data dictionary:\n${formatIssues(issues)}`);
+  return deepFreeze(toDictionary(result.data));
+}
+
+/** Reads, checks and resolves a JSON config file; errors name the file. */
+export function loadDictionary(path: string): DataDictionary {
+  const text = readFileSync(path, 'utf8');
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new Error(`Data dictionary ${path} is not valid JSON: ${reason}`, { cause: error });
+  }
+  try {
+    return parseDictionary(json);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new Error(`Data dictionary ${path}: ${reason}`, { cause: error });
+  }
+}
+
+/**
+ * Lowercase hex sha256 of the dictionary's canonical JSON (object keys sorted by UTF-16 code units,
+ * arrays in order, no whitespace, values as JSON.stringify renders them). Two configs that resolve
+ * to the same dictionary have the same fingerprint, however their files were written.
+ */
+export function dictionaryFingerprint(dictionary: DataDictionary): string {
+  return hash('sha256', canonicalJson(dictionary), 'hex');
+}
+
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (typeof value === 'object' && value !== null) {
+    const entries = Object.entries(value)
+      .filter(([, item]) => item !== undefined)
+      .sort(([left], [right]) => (left < right ? -1 : left > right ? 1 : 0));
+    const members = entries.map(([key, item]) => `${JSON.stringify(key)}:${canonicalJson(item)}`);
+    return `{${members.join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    for (const item of Object.values(value)) deepFreeze(item);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/** A problem found in a config: zod's issues and the consistency rules' share this shape. */
+interface ConfigIssue {
+  readonly code?: string;
+  readonly keys?: readonly string[];
+  readonly path: readonly PropertyKey[];
+  readonly message: string;
+}
+
+function formatIssues(issues: readonly ConfigIssue[]): string {
+  const lines: string[] = [];
+  for (const issue of issues) {
+    if (issue.code === 'unrecognized_keys' && issue.keys !== undefined) {
+      for (const key of issue.keys) lines.push(`  - ${formatPath([...issue.path, key])}: unknown key`);
+    } else {
+      lines.push(`  - ${formatPath(issue.path)}: ${issue.message}`);
+    }
+  }
+  return lines.join('\n');
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  if (path.length === 0) return '(root)';
+  return path.map((segment) => String(segment)).join('.');
+}
+
+// ------------------------------------------------------------------------------------------------
+// Schema: the shape of the file, with each key's default.
+
+function compiles(pattern: string): boolean {
+  try {
+    compilePattern(pattern);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function isIanaTimeZone(timeZone: string): boolean {
+  // Temporal also accepts bare offsets such as "+05:00"; the dictionary wants a zone name.
+  if (timeZone.startsWith('+') || timeZone.startsWith('-')) return false;
+  try {
+    new Temporal.ZonedDateTime(0n, timeZone);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function hasNoRepeats(values: readonly unknown[]): boolean {
+  return new Set(values).size === values.length;
+}
+
+const patternSchema = z
+  .string()
+  .min(1)
+  .max(PATTERN_CHARS_MAX)
+  .refine(compiles, { error: 'is not a valid JavaScript regular expression' });
+
+const kwhSchema = z.number().superRefine((value, context) => {
+  const parsed = parseKwhToMilliWh(value);
+  if (!parsed.ok) context.addIssue({ code: 'custom', message: `the kWh value ${parsed.message}` });
+});
+
+const intervalSecondsSchema = z.int().min(1).max(INTERVAL_SECONDS_MAX);
+
+const intervalListSchema = z
+  .array(intervalSecondsSchema)
+  .min(1)
+  .max(INTERVAL_LENGTHS_MAX)
+  .refine(hasNoRepeats, { error: 'must not repeat an interval length' });
+
+const statusMaskSchema = z.int().min(1).max(STATUS_CODE_MAX_LIMIT);
+
+const channelNameSchema = z.string().min(1).max(CHANNEL_NAME_CHARS_MAX);
+
+const statusBitsSchema = z.strictObject({
+  estimated: statusMaskSchema.default(DEFAULT_DICTIONARY.statusBits.estimated),
+  outage: statusMaskSchema.default(DEFAULT_DICTIONARY.statusBits.outage),
+  reverseFlow: statusMaskSchema.default(DEFAULT_DICTIONARY.statusBits.reverseFlow),
+  tamper: statusMaskSchema.default(DEFAULT_DICTIONARY.statusBits.tamper),
+});
+
+const channelOverrideSchema = z.strictObject({
+  consumptionKwhMin: kwhSchema.optional(),
+  consumptionKwhMax: kwhSchema.optional(),
+  intervalSecondsAllowed: intervalListSchema.optional(),
+});
+
+// zod drops a record key named "__proto__" without an issue; a config must not lose an override
+// silently, so such a key is reported before the record is parsed.
+const channelOverridesSchema = z
+  .unknown()
+  .superRefine((input, context) => {
+    if (typeof input === 'object' && input !== null && Object.hasOwn(input, '__proto__')) {
+      context.addIssue({ code: 'custom', path: ['__proto__'], message: 'is not a usable channel name' });
+    }
+  })
+  .pipe(z.record(channelNameSchema, channelOverrideSchema));
+
+const meterClassSchema = z.strictObject({
+  name: z.string().min(1).max(METER_CLASS_NAME_CHARS_MAX),
+  meterIdPattern: patternSchema,
+  consumptionKwhMin: kwhSchema.optional(),
+  consumptionKwhMax: kwhSchema.optional(),
+});
+
+const timeZoneSchema = z
+  .string()
+  .refine(isIanaTimeZone, { error: 'is not an IANA time zone name (such as America/New_York)' });
+
+const defaults = DEFAULT_DICTIONARY;
+
+const dictionarySchema = z
+  .strictObject({
+    meterIdPattern: patternSchema.default(defaults.meterIdPattern),
+    channelPattern: patternSchema.default(defaults.channelPattern),
+    channels: z.array(channelNameSchema).min(1).max(CHANNELS_MAX).nullable().default(null),
+    defaultChannel: channelNameSchema.default(defaults.defaultChannel),
+    intervalSecondsAllowed: intervalListSchema.default(() => [...defaults.intervalSecondsAllowed]),
+    defaultIntervalSeconds: intervalSecondsSchema.default(defaults.defaultIntervalSeconds),
+    consumptionKwhMin: kwhSchema.default(defaults.consumptionKwhMin),
+    consumptionKwhMax: kwhSchema.default(defaults.consumptionKwhMax),
+    statusCodeMax: z.int().min(0).max(STATUS_CODE_MAX_LIMIT).default(defaults.statusCodeMax),
+    statusBits: statusBitsSchema.default(() => ({ ...defaults.statusBits })),
+    clockSkewToleranceSeconds: z
+      .int()
+      .min(0)
+      .max(CLOCK_SKEW_TOLERANCE_SECONDS_MAX)
+      .default(defaults.clockSkewToleranceSeconds),
+    timeZone: timeZoneSchema.nullable().default(defaults.timeZone),
+    requireIntervalAlignment: z.boolean().default(defaults.requireIntervalAlignment),
+    allowUnknownFields: z.boolean().default(defaults.allowUnknownFields),
+    channelOverrides: channelOverridesSchema
+      .refine((overrides) => Object.keys(overrides).length <= CHANNEL_OVERRIDES_MAX, {
+        error: `must override at most ${CHANNEL_OVERRIDES_MAX} channels`,
+      })
+      .default(() => ({})),
+    meterClasses: z.array(meterClassSchema).max(METER_CLASSES_MAX).default(() => []),
+  });
+
+type ParsedDictionary = z.output<typeof dictionarySchema>;
+type IssueSink = ConfigIssue[];
+
+// ------------------------------------------------------------------------------------------------
+// Consistency: rules that relate several keys, checked once every key has its value.
+
+function consistencyIssues(parsed: ParsedDictionary): ConfigIssue[] {
+  const context: IssueSink = [];
+  checkChannels(parsed, context);
+  checkIntervals(parsed, context);
+  checkRanges(parsed, context);
+  checkStatusBits(parsed, context);
+  const names = parsed.meterClasses.map((meterClass) => meterClass.name);
+  names.forEach((name, index) => {
+    if (names.indexOf(name) !== index) {
+      addIssue(context, ['meterClasses', index, 'name'], `repeats the class name "${name}"`);
+    }
+  });
+  return context;
+}
+
+function addIssue(context: IssueSink, path: PropertyKey[], message: string): void {
+  context.push({ path, message });
+}
+
+function checkChannels(parsed: ParsedDictionary, context: IssueSink): void {
+  const channelRegex = compilePattern(parsed.channelPattern);
+  const allowed = parsed.channels === null ? null : new Set(parsed.channels);
+  const checkName = (name: string, path: PropertyKey[]): void => {
+    if (!isChannelName(name, channelRegex)) {
+      addIssue(context, path, `"${name}" does not match channelPattern or contains "|"`);
+    } else if (allowed !== null && !allowed.has(name)) {
+      addIssue(context, path, `"${name}" is not in the channels allow-list`);
+    }
+  };
+  parsed.channels?.forEach((name, index) => {
+    if (!isChannelName(name, channelRegex)) {
+      addIssue(context, ['channels', index], `"${name}" does not match channelPattern or has "|"`);
+    }
+  });
+  if (parsed.channels !== null && !hasNoRepeats(parsed.channels)) {
+    addIssue(context, ['channels'], 'must not repeat a channel');
+  }
+  checkName(parsed.defaultChannel, ['defaultChannel']);
+  for (const name of Object.keys(parsed.channelOverrides)) checkName(name, ['channelOverrides', name]);
+}
+
+function checkIntervals(parsed: ParsedDictionary, context: IssueSink): void {
+  if (!parsed.intervalSecondsAllowed.includes(parsed.defaultIntervalSeconds)) {
+    addIssue(
+      context,
+      ['defaultIntervalSeconds'],
+      `${parsed.defaultIntervalSeconds} is not in intervalSecondsAllowed`,
+    );
+  }
+}
+
+/** Every combination of channel override and meter class must leave min <= max. */
+function checkRanges(parsed: ParsedDictionary, context: IssueSink): void {
+  const classes = [undefined, ...parsed.meterClasses];
+  const overrides = [undefined, ...Object.entries(parsed.channelOverrides)];
+  for (const override of overrides) {
+    for (const meterClass of classes) {
+      const min = override?.[1].consumptionKwhMin ?? meterClass?.consumptionKwhMin;
+      const max = override?.[1].consumptionKwhMax ?? meterClass?.consumptionKwhMax;
+      const effectiveMin = min ?? parsed.consumptionKwhMin;
+      const effectiveMax = max ?? parsed.consumptionKwhMax;
+      if (milliWh(effectiveMin) <= milliWh(effectiveMax)) continue;
+      const where = [
+        override === undefined ? null : `channel "${override[0]}"`,
+        meterClass === undefined ? null : `meter class "${meterClass.name}"`,
+      ].filter((part) => part !== null);
+      const path =
+        override !== undefined ? ['channelOverrides', override[0]]
+        : meterClass !== undefined ? ['meterClasses', parsed.meterClasses.indexOf(meterClass)]
+        : ['consumptionKwhMin'];
+      const scope = where.length === 0 ? 'by default' : `for ${where.join(' with ')}`;
+      addIssue(context, path, `the consumption range ${scope} is ${effectiveMin}..${effectiveMax}` +
+        ' kWh: its minimum is above its maximum');
+    }
+  }
+}
+
+function milliWh(kwh: number): number {
+  const parsed = parseKwhToMilliWh(kwh);
+  return parsed.ok ? parsed.milliWh : Number.NaN;
+}
+
+function checkStatusBits(parsed: ParsedDictionary, context: IssueSink): void {
+  for (const [name, mask] of Object.entries(parsed.statusBits)) {
+    if (mask > parsed.statusCodeMax) {
+      addIssue(context, ['statusBits', name], `mask ${mask} is above statusCodeMax, so it never occurs`);
+    }
+  }
+}
+
+function toDictionary(parsed: ParsedDictionary): DataDictionary {
+  // fromEntries defines properties, so a channel named "__proto__" stays a plain key.
+  const channelOverrides: Record<string, ChannelOverride> = Object.fromEntries(
+    Object.entries(parsed.channelOverrides).map(([name, item]) => [name, withoutUndefined(item)]),
+  );
+  return {
+    ...parsed,
+    statusBits: { ...parsed.statusBits },
+    channelOverrides,
+    meterClasses: parsed.meterClasses.map((meterClass) => withoutUndefined(meterClass)),
+  };
+}
+
+/** Drops keys whose value is undefined, which is how zod renders an absent optional key. */
+type Defined<T> = { [K in keyof T]: Exclude<T[K], undefined> };
+
+function withoutUndefined<T extends object>(value: T): Defined<T> {
+  const entries = Object.entries(value).filter(([, item]) => item !== undefined);
+  return Object.fromEntries(entries) as Defined<T>;
+}

@@ -1,0 +1,60 @@
+/**
+ * Builders for what parsers return, so every format words its rejects the same way. Parse rejects
+ * name the field `record`: the bytes could not be read as fields at all.
+ */
+import { Buffer } from 'node:buffer';
+import type { ParseItem } from '../core/parser.js';
+import type { RecordLocation } from '../core/reading.js';
+import { RECORD_BYTES_MAX } from '../core/limits.js';
+import { recordReject, violation, type RejectCode } from '../core/reject.js';
+
+export function recordItem(
+  fields: Readonly<Record<string, unknown>>,
+  location: RecordLocation,
+): ParseItem {
+  return { kind: 'record', record: { fields, location } };
+}
+
+/** One record that could not be read; the stream goes on after it. */
+export function rejectItem(
+  code: RejectCode,
+  value: unknown,
+  message: string,
+  location: RecordLocation,
+  meterId: string | null = null,
+): ParseItem {
+  const shown = violation(code, 'record', value, detached(message));
+  const reject = recordReject([{ ...shown, value: detached(shown.value) }], location, meterId);
+  return { kind: 'reject', reject };
+}
+
+/** A span of bytes whose record count is unknown (the rest of a delivery, say), counted once. */
+export function spanRejectItem(
+  code: RejectCode,
+  value: unknown,
+  message: string,
+  location: RecordLocation,
+): ParseItem {
+  const reject = recordReject([violation(code, 'record', value, detached(message))], location);
+  return { kind: 'reject', reject: { ...reject, uncountedSpan: true } };
+}
+
+export function tooLargeItem(location: RecordLocation): ParseItem {
+  const message =
+    `Line ${location.line}: the record is ${location.byteLength} bytes, more than the limit of ` +
+    `${RECORD_BYTES_MAX}; it was skipped without being read.`;
+  return rejectItem('parse.record_too_large', `${location.byteLength} bytes`, message, location);
+}
+
+export function encodingItem(shownText: string, location: RecordLocation): ParseItem {
+  const message = `Line ${location.line}: the record is not valid UTF-8.`;
+  return rejectItem('parse.encoding', shownText, message, location);
+}
+
+/**
+ * A copy of `text` that shares no memory with it. A record's text may be a slice of a whole chunk's
+ * text, and a reject may be held for a while: the copy keeps the chunk from being held with it.
+ */
+function detached(text: string): string {
+  return Buffer.from(text, 'utf8').toString('utf8');
+}

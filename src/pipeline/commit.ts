@@ -1,0 +1,295 @@
+/**
+ * Route (ARCH 1): one batch, one transaction. Identity and detection run inside the transaction against the
+ * state it reads, then the ledger rows, quarantine rows, anomaly holds, stream state, sequence events, raw
+ * bytes, the batch row with its counts and its audit entry (with the batch's Merkle roots) are written
+ * together. Nothing here acknowledges a source: the caller does that after this returns.
+ */
+import assert from 'node:assert/strict';
+import { leafHash, merkleRoot } from '../audit/merkle.js';
+import { nextEntry } from '../audit/hash-chain.js';
+import { ledgerLeafData, quarantineLeafData } from '../audit/leaves.js';
+import type { Reject } from '../core/reject.js';
+import type {
+  AnomalyInsert,
+  BatchCounts,
+  BatchInsert,
+  LedgerRow,
+  QuarantineInsert,
+  Store,
+  StoreTransaction,
+  StreamState,
+} from '../core/store.js';
+import type { Detector } from '../detect/detect.js';
+import {
+  identifyBatch,
+  intervalsToLookUp,
+  streamKey,
+  type Decision,
+  type IdentifiedReading,
+} from './identify.js';
+
+export interface PendingReject {
+  reject: Reject;
+  rawSha256: string;
+}
+
+export interface RawChunk {
+  byteOffset: number;
+  bytes: Uint8Array;
+}
+
+export interface BatchInput {
+  deliveryId: string;
+  sourceId: string;
+  kind: BatchInsert['kind'];
+  format: string;
+  readings: readonly IdentifiedReading[];
+  rejects: readonly PendingReject[];
+  /** Raw bytes to store in the same transaction (the batch's tail, not yet flushed). */
+  rawChunks: readonly RawChunk[];
+  byteOffset: number;
+  byteLength: number;
+  atMs: number;
+  detectors: readonly Detector[];
+  /** Operator override: accept the readings as new versions whatever the ledger holds. */
+  override?: boolean;
+  /** Extra facts for the audit entry (an operator's justification, the quarantine ids replayed). */
+  auditExtra?: Readonly<Record<string, unknown>>;
+  /** Writes that belong to the same transaction (quarantine status changes of a replay). */
+  alsoInTransaction?: (tx: StoreTransaction, result: BatchResult) => Promise<void>;
+}
+
+export interface BatchResult {
+  batchId: number;
+  counts: BatchCounts;
+  /** One per input reading, in order. */
+  decisions: Decision[];
+  /** Quarantine ids: first the input rejects in order, then identity holds in reading order. */
+  quarantineIds: number[];
+  auditSeq: number;
+}
+
+export function emptyCounts(): BatchCounts {
+  return {
+    received: 0,
+    accepted: 0,
+    duplicates: 0,
+    quarantined: 0,
+    conflicts: 0,
+    anomalyHeld: 0,
+    deadLettered: 0,
+    revisions: 0,
+  };
+}
+
+export function addCounts(total: BatchCounts, add: BatchCounts): void {
+  total.received += add.received;
+  total.accepted += add.accepted;
+  total.duplicates += add.duplicates;
+  total.quarantined += add.quarantined;
+  total.conflicts += add.conflicts;
+  total.anomalyHeld += add.anomalyHeld;
+  total.deadLettered += add.deadLettered;
+  total.revisions += add.revisions;
+}
+
+export function isConserved(counts: BatchCounts): boolean {
+  return (
+    counts.received ===
+    counts.accepted + counts.duplicates + counts.quarantined + counts.anomalyHeld + counts.deadLettered
+  );
+}
+
+interface Routed {
+  ledgerRows: LedgerRow[];
+  quarantineRows: QuarantineInsert[];
+  anomalies: AnomalyInsert[];
+  counts: BatchCounts;
+  revisions: [string, string][];
+}
+
+function route(
+  input: BatchInput,
+  batchId: number,
+  decisions: readonly Decision[],
+  holdRawSha256: (readingIndex: number) => string,
+): Routed {
+  const routed: Routed = {
+    ledgerRows: [],
+    quarantineRows: [],
+    anomalies: [],
+    counts: emptyCounts(),
+    revisions: [],
+  };
+  const counts = routed.counts;
+  counts.received = input.readings.length + input.rejects.length;
+  const quarantine = (pending: PendingReject): void => {
+    const reject = pending.reject;
+    routed.quarantineRows.push({
+      deliveryId: input.deliveryId,
+      batchId,
+      batchPosition: routed.quarantineRows.length,
+      location: reject.location,
+      violations: reject.violations,
+      meterId: reject.meterId,
+      idempotencyKey: reject.idempotencyKey,
+      relatedIdempotencyKey: reject.relatedIdempotencyKey,
+      uncountedSpan: reject.uncountedSpan,
+      rawSha256: pending.rawSha256,
+    });
+    counts.quarantined += 1;
+    if (reject.violations.some((v) => v.code === 'identity.conflict')) counts.conflicts += 1;
+  };
+  for (const pending of input.rejects) quarantine(pending);
+  decisions.forEach((decision, index) => {
+    const item = input.readings[index];
+    assert.ok(item !== undefined, 'one decision per reading');
+    switch (decision.kind) {
+      case 'accept': {
+        const supersedes = decision.supersedes;
+        const supersedesKey =
+          supersedes === null
+            ? null
+            : 'reading' in supersedes
+              ? supersedes.reading.idempotencyKey
+              : supersedes.idempotencyKey;
+        routed.ledgerRows.push({
+          ...item.reading,
+          version: decision.version,
+          supersedesKey,
+          batchId,
+          batchPosition: routed.ledgerRows.length,
+        });
+        counts.accepted += 1;
+        if (supersedesKey !== null) {
+          counts.revisions += 1;
+          routed.revisions.push([item.reading.idempotencyKey, supersedesKey]);
+        }
+        return;
+      }
+      case 'duplicate':
+        counts.duplicates += 1;
+        return;
+      case 'hold':
+        quarantine({ reject: decision.reject, rawSha256: holdRawSha256(index) });
+        return;
+      case 'anomaly':
+        routed.anomalies.push({
+          reading: item.reading,
+          batchId,
+          batchPosition: routed.anomalies.length,
+          findings: decision.findings,
+        });
+        counts.anomalyHeld += 1;
+        return;
+      default: {
+        const unreachable: never = decision;
+        assert.fail(`unknown decision ${String(unreachable)}`);
+      }
+    }
+  });
+  return routed;
+}
+
+function rootOf(leaves: readonly string[]): string {
+  return merkleRoot(leaves.map((data) => leafHash(data)));
+}
+
+function codeSummary(rows: readonly QuarantineInsert[]): Record<string, number> {
+  const summary: Record<string, number> = {};
+  for (const row of rows) {
+    for (const v of row.violations) summary[v.code] = (summary[v.code] ?? 0) + 1;
+  }
+  return summary;
+}
+
+/**
+ * Commits one batch. Identity holds need the raw sha256 of the record: the caller passes it via
+ * `holdRawSha256`, keyed by reading index.
+ */
+export async function commitBatch(
+  store: Store,
+  input: BatchInput,
+  holdRawSha256: (readingIndex: number) => string,
+): Promise<BatchResult> {
+  return store.transaction(async (tx) => {
+    for (const chunk of input.rawChunks) {
+      await tx.putRawChunk(input.deliveryId, chunk.byteOffset, chunk.bytes);
+    }
+    const batchId = await tx.allocateBatchId();
+    const readings = input.readings.map((item) => item.reading);
+    const streams = new Map<string, { meterId: string; channel: string }>();
+    for (const r of readings) streams.set(streamKey(r), { meterId: r.meterId, channel: r.channel });
+    const loaded = await tx.loadStreamStates([...streams.values()]);
+    const loadedStates = new Map<string, StreamState>(loaded.map((s) => [streamKey(s), s]));
+    const existing = await tx.findIntervalVersions(intervalsToLookUp(readings, loadedStates));
+    const identified = identifyBatch(
+      input.readings,
+      loadedStates,
+      existing,
+      input.detectors,
+      input.override === true,
+    );
+    const routed = route(input, batchId, identified.decisions, holdRawSha256);
+    assert.ok(isConserved(routed.counts), 'batch counts must balance');
+    const ledgerRoot = rootOf(routed.ledgerRows.map(ledgerLeafData));
+    const quarantineRoot = rootOf(routed.quarantineRows.map(quarantineLeafData));
+    const head = await tx.auditHead();
+    const entry = nextEntry(
+      head,
+      'batch',
+      {
+        batch: batchId,
+        kind: input.kind,
+        delivery: input.deliveryId,
+        source: input.sourceId,
+        counts: routed.counts,
+        ledgerRoot,
+        ledgerLeaves: routed.ledgerRows.length,
+        quarantineRoot,
+        quarantineLeaves: routed.quarantineRows.length,
+        byteOffset: input.byteOffset,
+        byteLength: input.byteLength,
+        revisions: routed.revisions,
+        quarantineCodes: codeSummary(routed.quarantineRows),
+        anomalyHeld: routed.anomalies.length,
+        ...input.auditExtra,
+      },
+      input.atMs,
+    );
+    await tx.insertLedgerRows(routed.ledgerRows);
+    const quarantineIds = await tx.insertQuarantineRows(
+      routed.quarantineRows,
+      input.format,
+      input.atMs,
+    );
+    await tx.insertAnomalies(routed.anomalies);
+    await tx.insertSequenceEvents(identified.sequenceEvents.map((e) => ({ ...e, batchId })));
+    await tx.saveStreamStates([...identified.states.values()]);
+    await tx.appendAuditEntry(entry);
+    await tx.insertBatch({
+      id: batchId,
+      deliveryId: input.deliveryId,
+      sourceId: input.sourceId,
+      kind: input.kind,
+      counts: routed.counts,
+      ledgerRoot,
+      quarantineRoot,
+      byteOffset: input.byteOffset,
+      byteLength: input.byteLength,
+      committedAtMs: input.atMs,
+      auditSeq: entry.seq,
+    });
+    // A delivery's totals describe its first ingestion; replays and overrides are counted in their batches.
+    if (input.kind === 'ingest') await tx.addDeliveryCounts(input.deliveryId, routed.counts);
+    const result: BatchResult = {
+      batchId,
+      counts: routed.counts,
+      decisions: identified.decisions,
+      quarantineIds,
+      auditSeq: entry.seq,
+    };
+    await input.alsoInTransaction?.(tx, result);
+    return result;
+  });
+}

@@ -1,0 +1,229 @@
+/**
+ * Identity (ARCH 2.3, 2.4): decides, for each validated reading of a batch, whether it is new, an exact
+ * retransmission, a conflict (same key, other content), an accepted revision (an actual replacing a
+ * non-actual) or a revision held for an operator. Pure: the caller supplies the streams' state and every
+ * existing ledger version of the intervals that could collide, and gets back decisions and new state.
+ */
+import type { Reading } from '../core/reading.js';
+import { violation, type Reject, type Violation } from '../core/reject.js';
+import type { IntervalRef, LedgerRow, SequenceEvent, StreamRef, StreamState } from '../core/store.js';
+import type { RecordLocation } from '../core/reading.js';
+import { inspectReading, type Detector, type Finding } from '../detect/detect.js';
+
+export interface IdentifiedReading {
+  reading: Reading;
+  location: RecordLocation;
+}
+
+export type Decision =
+  | { kind: 'accept'; version: number; supersedes: LedgerRow | Pending | null }
+  | { kind: 'duplicate'; of: string }
+  | { kind: 'anomaly'; findings: Finding[] }
+  | { kind: 'hold'; reject: Reject };
+
+/** A version accepted earlier in the same batch, not yet in the ledger. */
+export interface Pending {
+  reading: Reading;
+  version: number;
+}
+
+type Version = LedgerRow | Pending;
+
+export function streamKey(ref: StreamRef): string {
+  return `${ref.meterId}|${ref.channel}`;
+}
+
+export function intervalKey(ref: IntervalRef): string {
+  return `${ref.intervalStartMs}|${ref.meterId}|${ref.channel}`;
+}
+
+export function freshStreamState(ref: StreamRef): StreamState {
+  return {
+    meterId: ref.meterId,
+    channel: ref.channel,
+    lastIntervalStartMs: null,
+    lastSeq: null,
+    seqGaps: 0,
+    seqRegressions: 0,
+    currentReadings: 0,
+    currentEnergyMilliWh: 0,
+  };
+}
+
+/**
+ * Readings that might collide with the ledger: those at or before their stream's high-water mark. Readings
+ * past it cannot, which keeps the common in-order case free of lookups.
+ */
+export function intervalsToLookUp(
+  readings: readonly Reading[],
+  states: ReadonlyMap<string, StreamState>,
+): IntervalRef[] {
+  const wanted = new Map<string, IntervalRef>();
+  for (const reading of readings) {
+    const state = states.get(streamKey(reading));
+    const highWaterMs = state?.lastIntervalStartMs ?? null;
+    if (highWaterMs !== null && reading.intervalStartMs <= highWaterMs) {
+      wanted.set(intervalKey(reading), {
+        meterId: reading.meterId,
+        channel: reading.channel,
+        intervalStartMs: reading.intervalStartMs,
+      });
+    }
+  }
+  return [...wanted.values()];
+}
+
+function versionReading(version: Version): Reading {
+  return 'reading' in version ? version.reading : version;
+}
+
+function sameContent(a: Reading, b: Reading): boolean {
+  return (
+    a.energyMilliWh === b.energyMilliWh &&
+    a.statusCode === b.statusCode &&
+    a.quality === b.quality &&
+    a.intervalSeconds === b.intervalSeconds
+  );
+}
+
+function describeContent(reading: Reading): string {
+  return `${reading.energyMilliWh} mWh, status ${reading.statusCode}, ${reading.quality}, ` +
+    `${reading.intervalSeconds} s`;
+}
+
+function holdReject(item: IdentifiedReading, code: Violation['code'], related: Reading, message: string) {
+  const reject: Reject = {
+    violations: [violation(code, 'record', describeContent(item.reading), message)],
+    location: item.location,
+    meterId: item.reading.meterId,
+    relatedIdempotencyKey: related.idempotencyKey,
+    idempotencyKey: item.reading.idempotencyKey,
+    uncountedSpan: false,
+  };
+  return reject;
+}
+
+/** Decides one reading against the versions its interval already has (ledger and earlier in the batch). */
+export function decide(
+  item: IdentifiedReading,
+  versions: readonly Version[],
+  override = false,
+): Decision {
+  const reading = item.reading;
+  if (versions.length === 0) return { kind: 'accept', version: 1, supersedes: null };
+  if (override) return decideOverride(reading, versions);
+  const sameKey = versions.find((v) => versionReading(v).idempotencyKey === reading.idempotencyKey);
+  if (sameKey !== undefined) {
+    const existing = versionReading(sameKey);
+    if (sameContent(existing, reading)) return { kind: 'duplicate', of: existing.idempotencyKey };
+    const message =
+      `key ${reading.idempotencyKey.slice(0, 12)}... already in the ledger with different content ` +
+      `(${describeContent(existing)}); the ledger keeps the first value until an operator decides`;
+    return { kind: 'hold', reject: holdReject(item, 'identity.conflict', existing, message) };
+  }
+  const equal = versions.find((v) => sameContent(versionReading(v), reading));
+  if (equal !== undefined) return { kind: 'duplicate', of: versionReading(equal).idempotencyKey };
+  const current = versions[versions.length - 1] as Version;
+  const currentReading = versionReading(current);
+  if (reading.quality === 'actual' && currentReading.quality !== 'actual') {
+    return { kind: 'accept', version: current.version + 1, supersedes: current };
+  }
+  const message =
+    `interval already holds ${currentReading.quality} ${describeContent(currentReading)}; ` +
+    `a ${reading.quality} value replacing it needs an operator (only an actual replaces an estimate)`;
+  return { kind: 'hold', reject: holdReject(item, 'identity.revision_held', currentReading, message) };
+}
+
+/** An operator's override: the reading becomes the current version unless it already is. */
+function decideOverride(reading: Reading, versions: readonly Version[]): Decision {
+  const current = versions[versions.length - 1] as Version;
+  const currentReading = versionReading(current);
+  if (currentReading.idempotencyKey === reading.idempotencyKey && sameContent(currentReading, reading)) {
+    return { kind: 'duplicate', of: currentReading.idempotencyKey };
+  }
+  return { kind: 'accept', version: current.version + 1, supersedes: current };
+}
+
+export interface IdentifyResult {
+  decisions: Decision[];
+  states: Map<string, StreamState>;
+  sequenceEvents: Omit<SequenceEvent, 'batchId'>[];
+}
+
+/** Tracks the feed's sequence number per stream: gaps and regressions are recorded, never fatal. */
+function trackSequence(state: StreamState, reading: Reading, events: IdentifyResult['sequenceEvents']) {
+  if (reading.seq === 0) return;
+  if (state.lastSeq !== null) {
+    const expectedSeq = state.lastSeq + 1;
+    const base = { meterId: state.meterId, channel: state.channel, expectedSeq };
+    const at = { receivedSeq: reading.seq, intervalStartMs: reading.intervalStartMs };
+    if (reading.seq < expectedSeq) {
+      state.seqRegressions += 1;
+      events.push({ ...base, ...at, kind: 'regression' });
+    } else if (reading.seq > expectedSeq) {
+      state.seqGaps += 1;
+      events.push({ ...base, ...at, kind: 'gap' });
+    }
+  }
+  state.lastSeq = Math.max(state.lastSeq ?? 0, reading.seq);
+}
+
+function applyAccept(state: StreamState, reading: Reading, supersedes: Version | null): void {
+  if (supersedes === null) {
+    state.currentReadings += 1;
+    state.currentEnergyMilliWh += reading.energyMilliWh;
+  } else {
+    state.currentEnergyMilliWh += reading.energyMilliWh - versionReading(supersedes).energyMilliWh;
+  }
+  if (state.lastIntervalStartMs === null || reading.intervalStartMs > state.lastIntervalStartMs) {
+    state.lastIntervalStartMs = reading.intervalStartMs;
+  }
+}
+
+/**
+ * Decides a batch in order. `existing` holds the ledger versions of every interval intervalsToLookUp named,
+ * sorted by version. States are copied, never mutated in place.
+ */
+export function identifyBatch(
+  items: readonly IdentifiedReading[],
+  loadedStates: ReadonlyMap<string, StreamState>,
+  existing: readonly LedgerRow[],
+  detectors: readonly Detector[] = [],
+  override = false,
+): IdentifyResult {
+  const states = new Map<string, StreamState>();
+  for (const [key, state] of loadedStates) states.set(key, { ...state });
+  const versionsByInterval = new Map<string, Version[]>();
+  for (const row of existing) {
+    const key = intervalKey(row);
+    const list = versionsByInterval.get(key);
+    if (list === undefined) versionsByInterval.set(key, [row]);
+    else list.push(row);
+  }
+  const decisions: Decision[] = [];
+  const sequenceEvents: IdentifyResult['sequenceEvents'] = [];
+  for (const item of items) {
+    const reading = item.reading;
+    const sKey = streamKey(reading);
+    let state = states.get(sKey);
+    if (state === undefined) {
+      state = freshStreamState(reading);
+      states.set(sKey, state);
+    }
+    const iKey = intervalKey(reading);
+    const versions = versionsByInterval.get(iKey) ?? [];
+    let decision = decide(item, versions, override);
+    if (decision.kind === 'accept') {
+      const findings = inspectReading(detectors, reading, state);
+      if (findings.length > 0) decision = { kind: 'anomaly', findings };
+    }
+    decisions.push(decision);
+    if (decision.kind !== 'accept') continue;
+    const pending: Pending = { reading, version: decision.version };
+    if (versions.length === 0) versionsByInterval.set(iKey, [pending]);
+    else versions.push(pending);
+    trackSequence(state, reading, sequenceEvents);
+    applyAccept(state, reading, decision.supersedes);
+  }
+  return { decisions, states, sequenceEvents };
+}

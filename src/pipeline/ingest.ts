@@ -1,0 +1,290 @@
+/**
+ * The runner for one delivery (ARCH 1): bytes in order -> parser -> validator -> batches committed one
+ * transaction each. Memory is bounded by one batch (BATCH_READINGS_MAX readings, BATCH_BYTES_MAX bytes)
+ * whatever the delivery's size. The raw bytes are kept: every byte of the delivery lands in the raw store,
+ * cut into content-addressed chunks at batch boundaries, so any reject can be shown and replayed.
+ *
+ * The caller acknowledges its source only after this resolves (every batch committed).
+ */
+import { createHash, hash } from 'node:crypto';
+import type { Clock, Random } from '../core/clock.js';
+import {
+  BATCH_BYTES_MAX,
+  BATCH_READINGS_MAX,
+  RAW_CHUNK_BYTES_MAX,
+} from '../core/limits.js';
+import type { InputFormat, ParseItem, StreamParser } from '../core/parser.js';
+import type { BatchCounts, Store } from '../core/store.js';
+import type { Detector } from '../detect/detect.js';
+import type { DataDictionary } from '../dictionary/dictionary.js';
+import { createValidator } from '../dictionary/validator.js';
+import { PARSER_FACTORIES } from '../formats/formats.js';
+import {
+  addCounts,
+  commitBatch,
+  emptyCounts,
+  type BatchResult,
+  type PendingReject,
+  type RawChunk,
+} from './commit.js';
+import type { IdentifiedReading } from './identify.js';
+
+export interface IngestOptions {
+  store: Store;
+  dictionary: DataDictionary;
+  clock: Clock;
+  random: Random;
+  format: InputFormat;
+  /** The delivery's name as the operator knows it (a file name, a message id). */
+  name: string;
+  sourceId: string;
+  detectors?: readonly Detector[];
+  batchReadingsMax?: number;
+  onBatch?: (result: BatchResult, bytesRead: number) => void;
+}
+
+export interface DeliveryReport {
+  deliveryId: string;
+  name: string;
+  format: InputFormat;
+  sha256: string;
+  sizeBytes: number;
+  counts: BatchCounts;
+  batches: number;
+  /** Rejects that each stand for an unparseable span whose record count is unknown (counted once each). */
+  uncountedSpans: number;
+}
+
+/** Bytes read but not yet stored, from `start` (absolute offset) onwards. */
+class ByteWindow {
+  start = 0;
+  #parts: Buffer[] = [];
+  #length = 0;
+
+  push(chunk: Buffer): void {
+    this.#parts.push(chunk);
+    this.#length += chunk.byteLength;
+  }
+
+  get end(): number {
+    return this.start + this.#length;
+  }
+
+  /** Bytes [from, to) if they are all still held, else null. */
+  slice(from: number, to: number): Buffer | null {
+    if (from < this.start || to > this.end) return null;
+    const joined = this.#parts.length === 1 ? (this.#parts[0] as Buffer) : Buffer.concat(this.#parts);
+    this.#parts = [joined];
+    return joined.subarray(from - this.start, to - this.start);
+  }
+
+  /** Removes and returns bytes [start, to). */
+  take(to: number): Buffer {
+    const taken = this.slice(this.start, to) ?? Buffer.alloc(0);
+    const rest = (this.#parts[0] ?? Buffer.alloc(0)).subarray(to - this.start);
+    this.#parts = rest.byteLength > 0 ? [rest] : [];
+    this.#length = rest.byteLength;
+    this.start = to;
+    return Buffer.from(taken);
+  }
+}
+
+function splitChunks(byteOffset: number, bytes: Buffer): RawChunk[] {
+  const chunks: RawChunk[] = [];
+  for (let at = 0; at < bytes.byteLength; at += RAW_CHUNK_BYTES_MAX) {
+    chunks.push({ byteOffset: byteOffset + at, bytes: bytes.subarray(at, at + RAW_CHUNK_BYTES_MAX) });
+  }
+  return chunks;
+}
+
+async function hashStoredRange(
+  store: Store,
+  deliveryId: string,
+  byteOffset: number,
+  byteLength: number,
+): Promise<string> {
+  const hasher = createHash('sha256');
+  for (let at = 0; at < byteLength; at += RAW_CHUNK_BYTES_MAX) {
+    const length = Math.min(RAW_CHUNK_BYTES_MAX, byteLength - at);
+    hasher.update(await store.readDeliveryBytes(deliveryId, byteOffset + at, length));
+  }
+  return hasher.digest('hex');
+}
+
+class DeliveryRun {
+  readonly #options: IngestOptions;
+  readonly #parser: StreamParser;
+  readonly #validate: ReturnType<typeof createValidator>;
+  readonly #window = new ByteWindow();
+  readonly #hasher = createHash('sha256');
+  readonly #deliveryId: string;
+  readonly #batchMax: number;
+  #items: ParseItem[] = [];
+  #batchStart = 0;
+  #deliveryCreated = false;
+  #sizeBytes = 0;
+  readonly counts = emptyCounts();
+  batches = 0;
+  uncountedSpans = 0;
+
+  constructor(options: IngestOptions) {
+    this.#options = options;
+    this.#parser = PARSER_FACTORIES[options.format]();
+    this.#validate = createValidator(options.dictionary, options.clock);
+    this.#deliveryId = `dlv_${options.random.hex(10)}`;
+    this.#batchMax = options.batchReadingsMax ?? BATCH_READINGS_MAX;
+  }
+
+  get deliveryId(): string {
+    return this.#deliveryId;
+  }
+
+  async push(chunk: Buffer): Promise<void> {
+    this.#hasher.update(chunk);
+    this.#sizeBytes += chunk.byteLength;
+    this.#window.push(chunk);
+    await this.#accept(this.#parser.push(chunk));
+    if (this.#window.end - this.#window.start > BATCH_BYTES_MAX) await this.#relieve();
+  }
+
+  async end(): Promise<DeliveryReport> {
+    await this.#accept(this.#parser.end());
+    await this.#commit(this.#window.end);
+    const options = this.#options;
+    const sha256 = this.#hasher.digest('hex');
+    await options.store.finishDelivery(this.#deliveryId, sha256, this.#sizeBytes, options.clock.nowMs());
+    return {
+      deliveryId: this.#deliveryId,
+      name: options.name,
+      format: options.format,
+      sha256,
+      sizeBytes: this.#sizeBytes,
+      counts: this.counts,
+      batches: this.batches,
+      uncountedSpans: this.uncountedSpans,
+    };
+  }
+
+  async #accept(items: ParseItem[]): Promise<void> {
+    for (const item of items) {
+      this.#items.push(item);
+      if (this.#items.length >= this.#batchMax) await this.#commit(this.#itemsEnd());
+    }
+  }
+
+  #itemsEnd(): number {
+    const last = this.#items[this.#items.length - 1];
+    if (last === undefined) return this.#batchStart;
+    const location = last.kind === 'record' ? last.record.location : last.reject.location;
+    return location.byteOffset + location.byteLength;
+  }
+
+  /** Too many bytes held: commit what is complete, then store an incomplete giant record's bytes. */
+  async #relieve(): Promise<void> {
+    if (this.#items.length > 0) await this.#commit(this.#itemsEnd());
+    if (this.#window.end - this.#window.start <= BATCH_BYTES_MAX) return;
+    await this.#ensureDelivery();
+    const offset = this.#window.start;
+    const bytes = this.#window.take(this.#window.end);
+    for (const chunk of splitChunks(offset, bytes)) {
+      await this.#options.store.putRawChunk(this.#deliveryId, chunk.byteOffset, chunk.bytes);
+    }
+  }
+
+  async #ensureDelivery(): Promise<void> {
+    if (this.#deliveryCreated) return;
+    const options = this.#options;
+    await options.store.createDelivery({
+      id: this.#deliveryId,
+      sourceId: options.sourceId,
+      name: options.name,
+      format: options.format,
+      formatContext: this.#parser.context(),
+      startedAtMs: options.clock.nowMs(),
+    });
+    this.#deliveryCreated = true;
+  }
+
+  async #rawSha256(byteOffset: number, byteLength: number): Promise<string> {
+    const held = this.#window.slice(byteOffset, byteOffset + byteLength);
+    if (held !== null) return hash('sha256', held, 'hex');
+    return hashStoredRange(this.#options.store, this.#deliveryId, byteOffset, byteLength);
+  }
+
+  async #commit(end: number): Promise<void> {
+    await this.#ensureDelivery();
+    const items = this.#items;
+    this.#items = [];
+    const readings: IdentifiedReading[] = [];
+    const rejects: PendingReject[] = [];
+    for (const item of items) {
+      if (item.kind === 'reject') {
+        const location = item.reject.location;
+        if (item.reject.uncountedSpan) this.uncountedSpans += 1;
+        const rawSha256 = await this.#rawSha256(location.byteOffset, location.byteLength);
+        rejects.push({ reject: item.reject, rawSha256 });
+        continue;
+      }
+      const result = this.#validate(item.record);
+      if (result.ok) readings.push({ reading: result.reading, location: item.record.location });
+      else {
+        const location = result.reject.location;
+        const rawSha256 = await this.#rawSha256(location.byteOffset, location.byteLength);
+        rejects.push({ reject: result.reject, rawSha256 });
+      }
+    }
+    const options = this.#options;
+    const rawStart = this.#window.start;
+    const rawBytes = this.#window.slice(rawStart, end) ?? Buffer.alloc(0);
+    if (readings.length === 0 && rejects.length === 0) {
+      // Bytes that held no record (whitespace, a trailing newline) are still evidence: store them.
+      for (const chunk of splitChunks(rawStart, rawBytes)) {
+        await options.store.putRawChunk(this.#deliveryId, chunk.byteOffset, chunk.bytes);
+      }
+      this.#window.take(end);
+      this.#batchStart = end;
+      return;
+    }
+    const byteOffset = this.#batchStart;
+    const holdRawSha256 = (index: number): string => {
+      const location = readings[index]?.location;
+      if (location === undefined) return '';
+      const bytes = this.#window.slice(location.byteOffset, location.byteOffset + location.byteLength);
+      return bytes === null ? '' : hash('sha256', bytes, 'hex');
+    };
+    const result = await commitBatch(
+      options.store,
+      {
+        deliveryId: this.#deliveryId,
+        sourceId: options.sourceId,
+        kind: 'ingest',
+        format: options.format,
+        readings,
+        rejects,
+        rawChunks: splitChunks(rawStart, rawBytes),
+        byteOffset,
+        byteLength: end - byteOffset,
+        atMs: options.clock.nowMs(),
+        detectors: options.detectors ?? [],
+      },
+      holdRawSha256,
+    );
+    this.#window.take(end);
+    this.#batchStart = end;
+    this.batches += 1;
+    addCounts(this.counts, result.counts);
+    options.onBatch?.(result, this.#sizeBytes);
+  }
+}
+
+/** Ingests one delivery from its bytes. Resolves after the last batch has committed. */
+export async function ingestDelivery(
+  chunks: AsyncIterable<Uint8Array>,
+  options: IngestOptions,
+): Promise<DeliveryReport> {
+  const run = new DeliveryRun(options);
+  for await (const chunk of chunks) {
+    await run.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
+  }
+  return run.end();
+}

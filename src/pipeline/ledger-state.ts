@@ -1,0 +1,76 @@
+/**
+ * Ledger state: a hash over the current (billable) readings, independent of arrival order, and the exact
+ * CSV export. Two stores that hold the same current readings have the same state hash, however the
+ * readings got there (property-tested over permutations and retransmissions of a feed).
+ */
+import { createHash } from 'node:crypto';
+import { formatUtcSeconds } from '../core/identity.js';
+import type { LedgerRow, Store } from '../core/store.js';
+import { formatMilliWhAsKwh } from '../dictionary/decimal.js';
+
+function stateLine(row: LedgerRow): string {
+  return [
+    row.meterId,
+    row.channel,
+    formatUtcSeconds(row.intervalStartMs),
+    row.intervalSeconds,
+    row.energyMilliWh,
+    row.statusCode,
+    row.quality,
+    row.idempotencyKey,
+  ].join('|');
+}
+
+export interface LedgerState {
+  readings: number;
+  energyMilliWh: bigint;
+  sha256: string;
+}
+
+export async function ledgerState(store: Store): Promise<LedgerState> {
+  const hasher = createHash('sha256');
+  let readings = 0;
+  let energy = 0n;
+  for await (const page of store.iterateCurrentLedger()) {
+    for (const row of page) {
+      readings += 1;
+      energy += BigInt(row.energyMilliWh);
+      hasher.update(`${stateLine(row)}\n`);
+    }
+  }
+  return { readings, energyMilliWh: energy, sha256: hasher.digest('hex') };
+}
+
+export const LEDGER_CSV_COLUMNS = [
+  'meter_id',
+  'channel',
+  'interval_start_utc',
+  'interval_seconds',
+  'consumption_kwh',
+  'quality',
+  'status_code',
+  'seq',
+  'version',
+  'idempotency_key',
+] as const;
+
+/** Quotes a CSV field, and neutralises text a spreadsheet would run as a formula. */
+export function csvField(text: string): string {
+  const safe = /^[=+\-@\t\r]/.test(text) ? `'${text}` : text;
+  return /[",\r\n]/.test(safe) ? `"${safe.replaceAll('"', '""')}"` : safe;
+}
+
+export function ledgerCsvLine(row: LedgerRow): string {
+  return [
+    csvField(row.meterId),
+    csvField(row.channel),
+    formatUtcSeconds(row.intervalStartMs),
+    String(row.intervalSeconds),
+    formatMilliWhAsKwh(row.energyMilliWh),
+    row.quality,
+    String(row.statusCode),
+    String(row.seq),
+    String(row.version),
+    row.idempotencyKey,
+  ].join(',');
+}

@@ -1,0 +1,390 @@
+/**
+ * Operator actions on quarantine: replay (re-run the kept raw bytes through the current dictionary and
+ * identity), accept (an override with a required justification) and reject (closed, with a required
+ * justification). Every action writes an action row and an audit entry in the same transaction as its
+ * ledger effect. Nothing is deleted: a quarantine row only changes status.
+ */
+import { hash } from 'node:crypto';
+import type { Clock } from '../core/clock.js';
+import { AmisyncError } from '../core/errors.js';
+import { INPUT_FORMATS, type InputFormat, type ParseItem } from '../core/parser.js';
+import type { Violation } from '../core/reject.js';
+import type { DeliveryRow, QuarantineRow, Store } from '../core/store.js';
+import type { Detector } from '../detect/detect.js';
+import type { DataDictionary } from '../dictionary/dictionary.js';
+import { createValidator } from '../dictionary/validator.js';
+import { PARSER_FACTORIES, parseOneRecord } from '../formats/formats.js';
+import { nextEntry } from '../audit/hash-chain.js';
+import { commitBatch, type BatchResult, type PendingReject } from './commit.js';
+import type { IdentifiedReading } from './identify.js';
+
+export interface ActionContext {
+  store: Store;
+  dictionary: DataDictionary;
+  clock: Clock;
+  actor: string;
+  detectors?: readonly Detector[];
+}
+
+export interface ReplayOutcome {
+  quarantineId: number;
+  outcome: 'accepted' | 'duplicate' | 'held-again' | 'anomaly' | 'still-invalid' | 'reparsed';
+  batchId: number | null;
+  violations: Violation[];
+  newQuarantineIds: number[];
+}
+
+export interface ReplayReport {
+  replayed: number;
+  accepted: number;
+  duplicates: number;
+  stillQuarantined: number;
+  anomalyHeld: number;
+  outcomes: ReplayOutcome[];
+}
+
+function formatOf(row: QuarantineRow): InputFormat {
+  const format = row.format as InputFormat;
+  if (!(INPUT_FORMATS as readonly string[]).includes(format)) {
+    throw new AmisyncError('INVALID_STATE', `quarantine ${row.id}: unknown format ${row.format}`);
+  }
+  return format;
+}
+
+/** Re-parses a quarantined record (or an unparseable span) from its kept bytes. */
+function reparse(row: QuarantineRow, delivery: DeliveryRow, bytes: Uint8Array): ParseItem[] {
+  const format = formatOf(row);
+  if (!row.uncountedSpan) {
+    return [parseOneRecord(format, bytes, delivery.formatContext, row.location)];
+  }
+  const parser = PARSER_FACTORIES[format]();
+  const items = [...parser.push(bytes), ...parser.end()];
+  // The span is parsed alone: move its locations back to where they stand in the delivery.
+  for (const item of items) {
+    const location = item.kind === 'record' ? item.record.location : item.reject.location;
+    location.byteOffset += row.location.byteOffset;
+    location.line += row.location.line - 1;
+  }
+  return items;
+}
+
+async function loadOpen(store: Store, id: number): Promise<QuarantineRow> {
+  const row = await store.getQuarantine(id);
+  if (row === null) throw new AmisyncError('NOT_FOUND', `quarantine item ${id} does not exist`);
+  if (row.status !== 'open') {
+    throw new AmisyncError('INVALID_STATE', `quarantine item ${id} is ${row.status}, not open`, {
+      status: row.status,
+    });
+  }
+  return row;
+}
+
+async function recordBytes(store: Store, row: QuarantineRow): Promise<Uint8Array> {
+  return store.readDeliveryBytes(row.deliveryId, row.location.byteOffset, row.location.byteLength);
+}
+
+async function deliveryOf(store: Store, row: QuarantineRow): Promise<DeliveryRow> {
+  const delivery = await store.getDelivery(row.deliveryId);
+  if (delivery === null) {
+    throw new AmisyncError('NOT_FOUND', `delivery ${row.deliveryId} of quarantine ${row.id} is missing`);
+  }
+  return delivery;
+}
+
+function outcomeOf(result: BatchResult, index: number): ReplayOutcome['outcome'] {
+  const decision = result.decisions[index];
+  switch (decision?.kind) {
+    case 'accept':
+      return 'accepted';
+    case 'duplicate':
+      return 'duplicate';
+    case 'hold':
+      return 'held-again';
+    case 'anomaly':
+      return 'anomaly';
+    default:
+      return 'still-invalid';
+  }
+}
+
+/** Replays one open quarantine row. Its own batch and transaction; a failure leaves it open. */
+async function replayOne(context: ActionContext, row: QuarantineRow): Promise<ReplayOutcome> {
+  const { store, clock } = context;
+  const delivery = await deliveryOf(store, row);
+  const bytes = await recordBytes(store, row);
+  const items = reparse(row, delivery, bytes);
+  const validate = createValidator(context.dictionary, clock);
+  const readings: IdentifiedReading[] = [];
+  const rejects: PendingReject[] = [];
+  const rawShaOf = (offset: number, length: number): string => {
+    const from = offset - row.location.byteOffset;
+    return hash('sha256', bytes.subarray(from, from + length), 'hex');
+  };
+  for (const item of items) {
+    if (item.kind === 'reject') {
+      const location = item.reject.location;
+      rejects.push({ reject: item.reject, rawSha256: rawShaOf(location.byteOffset, location.byteLength) });
+      continue;
+    }
+    const result = validate(item.record);
+    if (result.ok) readings.push({ reading: result.reading, location: item.record.location });
+    else {
+      const location = result.reject.location;
+      rejects.push({ reject: result.reject, rawSha256: rawShaOf(location.byteOffset, location.byteLength) });
+    }
+  }
+  const atMs = clock.nowMs();
+  const stillUnparseable = readings.length === 0 && rejects.every((r) => r.reject.uncountedSpan);
+  if (!row.uncountedSpan || stillUnparseable) {
+    if (readings.length === 0) return keepOpen(context, row, rejects.flatMap((r) => r.reject.violations));
+  }
+  let outcome: ReplayOutcome | null = null;
+  await commitBatch(
+    store,
+    {
+      deliveryId: row.deliveryId,
+      sourceId: delivery.sourceId,
+      kind: 'replay',
+      format: row.format,
+      readings,
+      rejects: row.uncountedSpan ? rejects : [],
+      rawChunks: [],
+      byteOffset: row.location.byteOffset,
+      byteLength: row.location.byteLength,
+      atMs,
+      detectors: context.detectors ?? [],
+      auditExtra: { replayOf: row.id, actor: context.actor },
+      alsoInTransaction: async (tx, result) => {
+        const kind = row.uncountedSpan ? 'reparsed' : outcomeOf(result, 0);
+        outcome = {
+          quarantineId: row.id,
+          outcome: kind,
+          batchId: result.batchId,
+          violations: [],
+          newQuarantineIds: result.quarantineIds,
+        };
+        await tx.setQuarantineStatus(row.id, 'replayed', row.currentViolations, result.batchId);
+        await tx.insertQuarantineAction({
+          quarantineId: row.id,
+          action: 'replay',
+          outcome: 'replayed',
+          actor: context.actor,
+          justification: `replayed: ${kind}`,
+          violations: [],
+          batchId: result.batchId,
+          atMs,
+        });
+      },
+    },
+    (index) => {
+      const location = readings[index]?.location;
+      return location === undefined ? '' : rawShaOf(location.byteOffset, location.byteLength);
+    },
+  );
+  return outcome as unknown as ReplayOutcome;
+}
+
+async function keepOpen(
+  context: ActionContext,
+  row: QuarantineRow,
+  violations: Violation[],
+): Promise<ReplayOutcome> {
+  const atMs = context.clock.nowMs();
+  await context.store.transaction(async (tx) => {
+    await tx.setQuarantineStatus(row.id, 'open', violations, null);
+    await tx.insertQuarantineAction({
+      quarantineId: row.id,
+      action: 'replay',
+      outcome: 'open',
+      actor: context.actor,
+      justification: 'replay still fails validation',
+      violations,
+      batchId: null,
+      atMs,
+    });
+    const payload = {
+      quarantine: row.id,
+      outcome: 'still-invalid',
+      codes: violations.map((v) => v.code),
+      actor: context.actor,
+    };
+    await tx.appendAuditEntry(nextEntry(await tx.auditHead(), 'quarantine.replay', payload, atMs));
+  });
+  return { quarantineId: row.id, outcome: 'still-invalid', batchId: null, violations, newQuarantineIds: [] };
+}
+
+/** Replays the given open items (or every open item when `ids` is 'all'), oldest first. */
+export async function replayQuarantine(
+  context: ActionContext,
+  ids: readonly number[] | 'all',
+  limit: number,
+): Promise<ReplayReport> {
+  const rows: QuarantineRow[] = [];
+  if (ids === 'all') rows.push(...(await context.store.listQuarantine({ status: 'open', limit })));
+  else for (const id of ids) rows.push(await loadOpen(context.store, id));
+  const report: ReplayReport = {
+    replayed: 0,
+    accepted: 0,
+    duplicates: 0,
+    stillQuarantined: 0,
+    anomalyHeld: 0,
+    outcomes: [],
+  };
+  for (const row of rows) {
+    const outcome = await replayOne(context, row);
+    report.replayed += 1;
+    report.outcomes.push(outcome);
+    if (outcome.outcome === 'accepted') report.accepted += 1;
+    else if (outcome.outcome === 'duplicate') report.duplicates += 1;
+    else if (outcome.outcome === 'anomaly') report.anomalyHeld += 1;
+    else if (outcome.outcome !== 'reparsed') report.stillQuarantined += 1;
+  }
+  return report;
+}
+
+/** What an override may set aside: dictionary ranges and identity holds, never unreadable values. */
+function lenientDictionary(dictionary: DataDictionary): DataDictionary {
+  return {
+    ...dictionary,
+    meterIdPattern: '^[^|]{1,64}$',
+    channelPattern: '^[^|]{1,16}$',
+    channels: null,
+    consumptionKwhMin: -9_000_000_000,
+    consumptionKwhMax: 9_000_000_000,
+    clockSkewToleranceSeconds: 86_400,
+    requireIntervalAlignment: false,
+    allowUnknownFields: true,
+    channelOverrides: {},
+    meterClasses: [],
+  };
+}
+
+function requireJustification(justification: string): string {
+  const trimmed = justification.trim();
+  if (trimmed.length < 10) {
+    throw new AmisyncError('USAGE', 'a justification of at least 10 characters is required');
+  }
+  return trimmed;
+}
+
+export interface AcceptReport {
+  quarantineId: number;
+  batchId: number;
+  idempotencyKey: string;
+  version: number | null;
+  outcome: 'accepted' | 'duplicate';
+  overridden: string[];
+}
+
+/** Forces an open item into the ledger as the current version of its interval. */
+export async function acceptQuarantined(
+  context: ActionContext,
+  id: number,
+  justification: string,
+): Promise<AcceptReport> {
+  const reason = requireJustification(justification);
+  const { store, clock } = context;
+  const row = await loadOpen(store, id);
+  if (row.uncountedSpan) {
+    throw new AmisyncError('INVALID_STATE', `quarantine ${id} is an unparseable span; replay it instead`);
+  }
+  const delivery = await deliveryOf(store, row);
+  const bytes = await recordBytes(store, row);
+  const [item] = reparse(row, delivery, bytes);
+  if (item === undefined || item.kind === 'reject') {
+    throw new AmisyncError('INVALID_STATE', `quarantine ${id} cannot be read as a record; it can only be rejected`);
+  }
+  const result = createValidator(lenientDictionary(context.dictionary), clock)(item.record);
+  if (!result.ok) {
+    throw new AmisyncError(
+      'INVALID_STATE',
+      `quarantine ${id} has problems an override cannot set aside: ` +
+        result.reject.violations.map((v: Violation) => `${v.field} ${v.code}`).join(', '),
+      { violations: result.reject.violations },
+    );
+  }
+  const atMs = clock.nowMs();
+  const overridden = row.currentViolations.map((v) => v.code);
+  let report: AcceptReport | null = null;
+  await commitBatch(
+    store,
+    {
+      deliveryId: row.deliveryId,
+      sourceId: delivery.sourceId,
+      kind: 'override',
+      format: row.format,
+      readings: [{ reading: result.reading, location: row.location }],
+      rejects: [],
+      rawChunks: [],
+      byteOffset: row.location.byteOffset,
+      byteLength: row.location.byteLength,
+      atMs,
+      detectors: [],
+      override: true,
+      auditExtra: { overrideOf: id, actor: context.actor, justification: reason, overridden },
+      alsoInTransaction: async (tx, batch) => {
+        const decision = batch.decisions[0];
+        report = {
+          quarantineId: id,
+          batchId: batch.batchId,
+          idempotencyKey: result.reading.idempotencyKey,
+          version: decision?.kind === 'accept' ? decision.version : null,
+          outcome: decision?.kind === 'accept' ? 'accepted' : 'duplicate',
+          overridden,
+        };
+        await tx.setQuarantineStatus(id, 'accepted', row.currentViolations, batch.batchId);
+        await tx.insertQuarantineAction({
+          quarantineId: id,
+          action: 'accept',
+          outcome: 'accepted',
+          actor: context.actor,
+          justification: reason,
+          violations: row.currentViolations,
+          batchId: batch.batchId,
+          atMs,
+        });
+      },
+    },
+    () => hash('sha256', bytes, 'hex'),
+  );
+  return report as unknown as AcceptReport;
+}
+
+export interface RejectReport {
+  quarantineId: number;
+  auditSeq: number;
+}
+
+/** Closes an open item for good. Its bytes and reasons stay. */
+export async function rejectQuarantined(
+  context: ActionContext,
+  id: number,
+  justification: string,
+): Promise<RejectReport> {
+  const reason = requireJustification(justification);
+  const { store, clock } = context;
+  const row = await loadOpen(store, id);
+  const atMs = clock.nowMs();
+  const auditSeq = await store.transaction(async (tx) => {
+    await tx.setQuarantineStatus(id, 'rejected', row.currentViolations, null);
+    await tx.insertQuarantineAction({
+      quarantineId: id,
+      action: 'reject',
+      outcome: 'rejected',
+      actor: context.actor,
+      justification: reason,
+      violations: row.currentViolations,
+      batchId: null,
+      atMs,
+    });
+    const entry = nextEntry(
+      await tx.auditHead(),
+      'quarantine.reject',
+      { quarantine: id, actor: context.actor, justification: reason },
+      atMs,
+    );
+    await tx.appendAuditEntry(entry);
+    return entry.seq;
+  });
+  return { quarantineId: id, auditSeq };
+}

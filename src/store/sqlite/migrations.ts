@@ -1,0 +1,215 @@
+/**
+ * Versioned schema for the embedded SQLite store. Migrations only ever append: a released migration is never
+ * edited, so a database written by any version can be brought forward and its history still verifies.
+ *
+ * Layout choices (ARCH 8): the ledger's unique index is in time order (interval start, meter, channel,
+ * version) so inserts land at the right edge of the B-tree; the idempotency key is stored and derivable but
+ * is not indexed, because a random key as an index costs 4-10x in write amplification as the ledger grows.
+ */
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+function appendOnly(table: string): string {
+  return `
+CREATE TRIGGER ${table}_no_update BEFORE UPDATE ON ${table}
+BEGIN SELECT RAISE(ABORT, '${table} is append-only: rows cannot be updated'); END;
+CREATE TRIGGER ${table}_no_delete BEFORE DELETE ON ${table}
+BEGIN SELECT RAISE(ABORT, '${table} is append-only: rows cannot be deleted'); END;`;
+}
+
+const INITIAL_SCHEMA = `
+CREATE TABLE deliveries (
+  id TEXT PRIMARY KEY,
+  source_id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  format TEXT NOT NULL,
+  format_context TEXT NOT NULL,
+  started_at_ms INTEGER NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('in-progress', 'complete')),
+  sha256 TEXT,
+  size_bytes INTEGER,
+  finished_at_ms INTEGER,
+  received INTEGER NOT NULL DEFAULT 0,
+  accepted INTEGER NOT NULL DEFAULT 0,
+  duplicates INTEGER NOT NULL DEFAULT 0,
+  quarantined INTEGER NOT NULL DEFAULT 0,
+  conflicts INTEGER NOT NULL DEFAULT 0,
+  anomaly_held INTEGER NOT NULL DEFAULT 0,
+  dead_lettered INTEGER NOT NULL DEFAULT 0,
+  revisions INTEGER NOT NULL DEFAULT 0
+) STRICT;
+CREATE TRIGGER deliveries_no_delete BEFORE DELETE ON deliveries
+BEGIN SELECT RAISE(ABORT, 'deliveries cannot be deleted'); END;
+
+CREATE TABLE raw_chunks (
+  sha256 TEXT PRIMARY KEY,
+  bytes BLOB NOT NULL
+) STRICT;
+${appendOnly('raw_chunks')}
+
+CREATE TABLE delivery_chunks (
+  delivery_id TEXT NOT NULL,
+  byte_offset INTEGER NOT NULL,
+  byte_length INTEGER NOT NULL,
+  chunk_sha256 TEXT NOT NULL,
+  PRIMARY KEY (delivery_id, byte_offset)
+) STRICT, WITHOUT ROWID;
+${appendOnly('delivery_chunks')}
+
+CREATE TABLE ledger (
+  id INTEGER PRIMARY KEY,
+  interval_start_ms INTEGER NOT NULL,
+  meter_id TEXT NOT NULL,
+  channel TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  seq INTEGER NOT NULL,
+  interval_seconds INTEGER NOT NULL,
+  energy_milli_wh INTEGER NOT NULL,
+  status_code INTEGER NOT NULL,
+  quality TEXT NOT NULL,
+  checksum_sha256 TEXT,
+  idempotency_key TEXT NOT NULL,
+  supersedes_key TEXT,
+  batch_id INTEGER NOT NULL,
+  batch_position INTEGER NOT NULL
+) STRICT;
+CREATE UNIQUE INDEX ledger_interval ON ledger (interval_start_ms, meter_id, channel, version);
+${appendOnly('ledger')}
+
+CREATE TABLE batches (
+  id INTEGER PRIMARY KEY,
+  delivery_id TEXT NOT NULL,
+  source_id TEXT NOT NULL,
+  kind TEXT NOT NULL CHECK (kind IN ('ingest', 'replay', 'override')),
+  received INTEGER NOT NULL,
+  accepted INTEGER NOT NULL,
+  duplicates INTEGER NOT NULL,
+  quarantined INTEGER NOT NULL,
+  conflicts INTEGER NOT NULL,
+  anomaly_held INTEGER NOT NULL,
+  dead_lettered INTEGER NOT NULL,
+  revisions INTEGER NOT NULL,
+  ledger_root TEXT NOT NULL,
+  quarantine_root TEXT NOT NULL,
+  byte_offset INTEGER NOT NULL,
+  byte_length INTEGER NOT NULL,
+  committed_at_ms INTEGER NOT NULL,
+  audit_seq INTEGER NOT NULL,
+  ledger_first_id INTEGER,
+  ledger_last_id INTEGER,
+  CHECK (received = accepted + duplicates + quarantined + anomaly_held + dead_lettered)
+) STRICT;
+CREATE INDEX batches_delivery ON batches (delivery_id);
+${appendOnly('batches')}
+
+CREATE TABLE quarantine (
+  id INTEGER PRIMARY KEY,
+  delivery_id TEXT NOT NULL,
+  batch_id INTEGER NOT NULL,
+  batch_position INTEGER NOT NULL,
+  record_index INTEGER NOT NULL,
+  line INTEGER NOT NULL,
+  byte_offset INTEGER NOT NULL,
+  byte_length INTEGER NOT NULL,
+  violations TEXT NOT NULL,
+  first_code TEXT NOT NULL,
+  meter_id TEXT,
+  idempotency_key TEXT,
+  related_idempotency_key TEXT,
+  uncounted_span INTEGER NOT NULL,
+  raw_sha256 TEXT NOT NULL,
+  format TEXT NOT NULL,
+  created_at_ms INTEGER NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('open', 'replayed', 'accepted', 'rejected')),
+  current_violations TEXT NOT NULL,
+  resolved_batch_id INTEGER
+) STRICT;
+CREATE INDEX quarantine_status ON quarantine (status, id);
+CREATE INDEX quarantine_batch ON quarantine (batch_id);
+CREATE TRIGGER quarantine_no_delete BEFORE DELETE ON quarantine
+BEGIN SELECT RAISE(ABORT, 'quarantine rows are never deleted'); END;
+CREATE TRIGGER quarantine_evidence_fixed BEFORE UPDATE ON quarantine
+WHEN NEW.id IS NOT OLD.id OR NEW.delivery_id IS NOT OLD.delivery_id
+  OR NEW.batch_id IS NOT OLD.batch_id OR NEW.batch_position IS NOT OLD.batch_position
+  OR NEW.byte_offset IS NOT OLD.byte_offset OR NEW.byte_length IS NOT OLD.byte_length
+  OR NEW.violations IS NOT OLD.violations OR NEW.raw_sha256 IS NOT OLD.raw_sha256
+  OR NEW.idempotency_key IS NOT OLD.idempotency_key OR NEW.created_at_ms IS NOT OLD.created_at_ms
+BEGIN SELECT RAISE(ABORT, 'quarantine evidence cannot be changed; only its status'); END;
+
+CREATE TABLE quarantine_actions (
+  id INTEGER PRIMARY KEY,
+  quarantine_id INTEGER NOT NULL,
+  action TEXT NOT NULL,
+  outcome TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  justification TEXT NOT NULL,
+  violations TEXT NOT NULL,
+  batch_id INTEGER,
+  at_ms INTEGER NOT NULL
+) STRICT;
+CREATE INDEX quarantine_actions_item ON quarantine_actions (quarantine_id);
+${appendOnly('quarantine_actions')}
+
+CREATE TABLE anomalies (
+  id INTEGER PRIMARY KEY,
+  batch_id INTEGER NOT NULL,
+  batch_position INTEGER NOT NULL,
+  reading TEXT NOT NULL,
+  findings TEXT NOT NULL,
+  status TEXT NOT NULL DEFAULT 'held'
+) STRICT;
+CREATE TRIGGER anomalies_no_delete BEFORE DELETE ON anomalies
+BEGIN SELECT RAISE(ABORT, 'anomaly holds are never deleted'); END;
+
+CREATE TABLE stream_state (
+  meter_id TEXT NOT NULL,
+  channel TEXT NOT NULL,
+  last_interval_start_ms INTEGER,
+  last_seq INTEGER,
+  seq_gaps INTEGER NOT NULL,
+  seq_regressions INTEGER NOT NULL,
+  current_readings INTEGER NOT NULL,
+  current_energy_milli_wh INTEGER NOT NULL,
+  PRIMARY KEY (meter_id, channel)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE sequence_events (
+  id INTEGER PRIMARY KEY,
+  meter_id TEXT NOT NULL,
+  channel TEXT NOT NULL,
+  kind TEXT NOT NULL CHECK (kind IN ('gap', 'regression')),
+  expected_seq INTEGER NOT NULL,
+  received_seq INTEGER NOT NULL,
+  interval_start_ms INTEGER NOT NULL,
+  batch_id INTEGER NOT NULL
+) STRICT;
+${appendOnly('sequence_events')}
+
+CREATE TABLE audit_log (
+  seq INTEGER PRIMARY KEY,
+  at_ms INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  prev_hash TEXT NOT NULL,
+  hash TEXT NOT NULL
+) STRICT;
+${appendOnly('audit_log')}
+
+CREATE TABLE checkpoints (
+  id INTEGER PRIMARY KEY,
+  audit_seq INTEGER NOT NULL,
+  head_hash TEXT NOT NULL,
+  at_ms INTEGER NOT NULL,
+  key_fingerprint TEXT NOT NULL,
+  signature TEXT NOT NULL
+) STRICT;
+${appendOnly('checkpoints')}
+`;
+
+export const MIGRATIONS: readonly Migration[] = [
+  { version: 1, name: 'initial ledger, quarantine, audit', sql: INITIAL_SCHEMA },
+];

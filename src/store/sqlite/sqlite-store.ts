@@ -1,0 +1,842 @@
+/**
+ * The embedded default store: one SQLite file in WAL mode with synchronous=FULL, so that a committed batch
+ * survives power loss before any source is acknowledged. better-sqlite3 is synchronous; the Store contract
+ * is asynchronous for networked engines, so transactions here are serialised by a promise chain and run
+ * BEGIN IMMEDIATE ... COMMIT around the caller's function.
+ */
+import assert from 'node:assert/strict';
+import { hash } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { AmisyncError } from '../../core/errors.js';
+import type { Quality } from '../../core/reading.js';
+import type { Violation } from '../../core/reject.js';
+import type {
+  AnomalyInsert,
+  AuditEntryRow,
+  BatchCounts,
+  BatchInsert,
+  BatchRow,
+  CheckpointRow,
+  DeliveryInsert,
+  DeliveryRow,
+  IntervalRef,
+  LedgerRow,
+  QuarantineActionInsert,
+  QuarantineFilter,
+  QuarantineInsert,
+  QuarantineRow,
+  QuarantineStatus,
+  SequenceEvent,
+  Store,
+  StoreStatus,
+  StoreTransaction,
+  StreamRef,
+  StreamState,
+} from '../../core/store.js';
+import { MIGRATIONS } from './migrations.js';
+
+/** Rows fetched per step when streaming large tables. */
+const ITERATE_ROWS_PER_STEP = 5_000;
+/** Intervals looked up per statement; SQLite's default bound-parameter limit is 32,766. */
+const LOOKUP_INTERVALS_PER_STATEMENT = 500;
+
+export interface SqliteStoreOptions {
+  /** Clock for migration timestamps; the pipeline passes its own times for everything else. */
+  nowMs: () => number;
+  readonly?: boolean;
+}
+
+type Row = Record<string, unknown>;
+
+export function openSqliteStore(path: string, options: SqliteStoreOptions): SqliteStore {
+  if (path !== ':memory:' && options.readonly !== true) mkdirSync(dirname(path), { recursive: true });
+  let db: Database.Database;
+  try {
+    db = new Database(path, { readonly: options.readonly === true, fileMustExist: options.readonly === true });
+    db.pragma('busy_timeout = 10000');
+    if (options.readonly !== true) {
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = FULL');
+    }
+    db.pragma('cache_size = -65536');
+  } catch (error) {
+    throw new AmisyncError('STORE_UNAVAILABLE', `cannot open database ${path}: ${(error as Error).message}`);
+  }
+  if (options.readonly !== true) migrate(db, options.nowMs());
+  return new SqliteStore(db);
+}
+
+function migrate(db: Database.Database, nowMs: number): void {
+  db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+    version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at_ms INTEGER NOT NULL) STRICT`);
+  const applied = new Set(
+    (db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map(
+      (row) => row.version,
+    ),
+  );
+  const newest = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
+  for (const version of applied) {
+    if (version > newest) {
+      throw new AmisyncError(
+        'STORE_SCHEMA_NEWER',
+        `database schema version ${version} is newer than this amisync knows (${newest})`,
+      );
+    }
+  }
+  for (const migration of MIGRATIONS) {
+    if (applied.has(migration.version)) continue;
+    db.transaction(() => {
+      db.exec(migration.sql);
+      db.prepare('INSERT INTO schema_migrations (version, name, applied_at_ms) VALUES (?, ?, ?)').run(
+        migration.version,
+        migration.name,
+        nowMs,
+      );
+    }).immediate();
+  }
+}
+
+function countsFrom(row: Row): BatchCounts {
+  return {
+    received: Number(row.received),
+    accepted: Number(row.accepted),
+    duplicates: Number(row.duplicates),
+    quarantined: Number(row.quarantined),
+    conflicts: Number(row.conflicts),
+    anomalyHeld: Number(row.anomaly_held),
+    deadLettered: Number(row.dead_lettered),
+    revisions: Number(row.revisions),
+  };
+}
+
+function ledgerFrom(row: Row): LedgerRow {
+  return {
+    meterId: row.meter_id as string,
+    channel: row.channel as string,
+    intervalStartMs: row.interval_start_ms as number,
+    intervalSeconds: row.interval_seconds as number,
+    energyMilliWh: row.energy_milli_wh as number,
+    statusCode: row.status_code as number,
+    seq: row.seq as number,
+    quality: row.quality as Quality,
+    checksumSha256: (row.checksum_sha256 as string | null) ?? null,
+    idempotencyKey: row.idempotency_key as string,
+    version: row.version as number,
+    supersedesKey: (row.supersedes_key as string | null) ?? null,
+    batchId: row.batch_id as number,
+    batchPosition: row.batch_position as number,
+  };
+}
+
+function quarantineFrom(row: Row): QuarantineRow {
+  return {
+    id: row.id as number,
+    deliveryId: row.delivery_id as string,
+    batchId: row.batch_id as number,
+    batchPosition: row.batch_position as number,
+    location: {
+      recordIndex: row.record_index as number,
+      line: row.line as number,
+      byteOffset: row.byte_offset as number,
+      byteLength: row.byte_length as number,
+    },
+    violations: JSON.parse(row.violations as string) as Violation[],
+    currentViolations: JSON.parse(row.current_violations as string) as Violation[],
+    meterId: (row.meter_id as string | null) ?? null,
+    idempotencyKey: (row.idempotency_key as string | null) ?? null,
+    relatedIdempotencyKey: (row.related_idempotency_key as string | null) ?? null,
+    uncountedSpan: row.uncounted_span === 1,
+    rawSha256: row.raw_sha256 as string,
+    format: row.format as string,
+    status: row.status as QuarantineStatus,
+    createdAtMs: row.created_at_ms as number,
+    resolvedBatchId: (row.resolved_batch_id as number | null) ?? null,
+  };
+}
+
+function batchFrom(row: Row): BatchRow {
+  return {
+    id: row.id as number,
+    deliveryId: row.delivery_id as string,
+    sourceId: row.source_id as string,
+    kind: row.kind as BatchRow['kind'],
+    counts: countsFrom(row),
+    ledgerRoot: row.ledger_root as string,
+    quarantineRoot: row.quarantine_root as string,
+    byteOffset: row.byte_offset as number,
+    byteLength: row.byte_length as number,
+    committedAtMs: row.committed_at_ms as number,
+    auditSeq: row.audit_seq as number,
+  };
+}
+
+function deliveryFrom(row: Row): DeliveryRow {
+  return {
+    id: row.id as string,
+    sourceId: row.source_id as string,
+    name: row.name as string,
+    format: row.format as string,
+    formatContext: JSON.parse(row.format_context as string) as Record<string, unknown>,
+    startedAtMs: row.started_at_ms as number,
+    status: row.status as DeliveryRow['status'],
+    sha256: (row.sha256 as string | null) ?? null,
+    sizeBytes: (row.size_bytes as number | null) ?? null,
+    finishedAtMs: (row.finished_at_ms as number | null) ?? null,
+    counts: countsFrom(row),
+  };
+}
+
+function auditFrom(row: Row): AuditEntryRow {
+  return {
+    seq: row.seq as number,
+    atMs: row.at_ms as number,
+    kind: row.kind as string,
+    payload: row.payload as string,
+    prevHash: row.prev_hash as string,
+    hash: row.hash as string,
+  };
+}
+
+function checkpointFrom(row: Row): CheckpointRow {
+  return {
+    auditSeq: row.audit_seq as number,
+    headHash: row.head_hash as string,
+    atMs: row.at_ms as number,
+    keyFingerprint: row.key_fingerprint as string,
+    signature: row.signature as string,
+  };
+}
+
+/** Per-transaction memory: which ledger row ids the current batch wrote, so the batch row can point at them. */
+interface TransactionMemo {
+  ledgerFirstId: number | null;
+  ledgerLastId: number | null;
+}
+
+export class SqliteStore implements Store {
+  readonly engine = 'sqlite';
+  readonly db: Database.Database;
+  #queue: Promise<unknown> = Promise.resolve();
+  #statements = new Map<string, Database.Statement>();
+
+  constructor(db: Database.Database) {
+    this.db = db;
+  }
+
+  #statement(sql: string): Database.Statement {
+    let statement = this.#statements.get(sql);
+    if (statement === undefined) {
+      statement = this.db.prepare(sql);
+      this.#statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  transaction<T>(fn: (tx: StoreTransaction) => Promise<T>): Promise<T> {
+    const run = async (): Promise<T> => {
+      this.db.exec('BEGIN IMMEDIATE');
+      const memo: TransactionMemo = { ledgerFirstId: null, ledgerLastId: null };
+      try {
+        const result = await fn(this.#transactionApi(memo));
+        this.db.exec('COMMIT');
+        return result;
+      } catch (error) {
+        if (this.db.inTransaction) this.db.exec('ROLLBACK');
+        throw error;
+      }
+    };
+    const next = this.#queue.then(run, run);
+    this.#queue = next.catch(() => undefined);
+    return next;
+  }
+
+  #transactionApi(memo: TransactionMemo): StoreTransaction {
+    const statement = (sql: string): Database.Statement => this.#statement(sql);
+    const putRawChunk = (deliveryId: string, byteOffset: number, bytes: Uint8Array): string =>
+      this.#putRawChunk(deliveryId, byteOffset, bytes);
+    return {
+      allocateBatchId: async () => {
+        const row = statement('SELECT coalesce(max(id), 0) + 1 AS id FROM batches').get() as Row;
+        return row.id as number;
+      },
+      putRawChunk: async (deliveryId, byteOffset, bytes) => putRawChunk(deliveryId, byteOffset, bytes),
+      loadStreamStates: async (streams) => this.#loadStreamStates(streams),
+      saveStreamStates: async (states) => this.#saveStreamStates(states),
+      findIntervalVersions: async (intervals) => this.#findIntervalVersions(intervals),
+      insertLedgerRows: async (rows) => this.#insertLedgerRows(rows, memo),
+      insertQuarantineRows: async (rows, format, atMs) =>
+        this.#insertQuarantineRows(rows, format, atMs),
+      insertAnomalies: async (rows) => this.#insertAnomalies(rows),
+      insertSequenceEvents: async (events) => this.#insertSequenceEvents(events),
+      insertBatch: async (batch) => this.#insertBatch(batch, memo),
+      addDeliveryCounts: async (deliveryId, counts) => this.#addDeliveryCounts(deliveryId, counts),
+      auditHead: async () => {
+        const row = statement('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1').get() as
+          | Row
+          | undefined;
+        return row === undefined ? null : { seq: row.seq as number, hash: row.hash as string };
+      },
+      appendAuditEntry: async (entry) => {
+        statement(
+          'INSERT INTO audit_log (seq, at_ms, kind, payload, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?)',
+        ).run(entry.seq, entry.atMs, entry.kind, entry.payload, entry.prevHash, entry.hash);
+      },
+      insertCheckpoint: async (checkpoint) => {
+        statement(
+          `INSERT INTO checkpoints (audit_seq, head_hash, at_ms, key_fingerprint, signature)
+           VALUES (?, ?, ?, ?, ?)`,
+        ).run(
+          checkpoint.auditSeq,
+          checkpoint.headHash,
+          checkpoint.atMs,
+          checkpoint.keyFingerprint,
+          checkpoint.signature,
+        );
+      },
+      getQuarantineRow: async (id) => this.#getQuarantine(id),
+      setQuarantineStatus: async (id, status, currentViolations, resolvedBatchId) => {
+        statement(
+          'UPDATE quarantine SET status = ?, current_violations = ?, resolved_batch_id = ? WHERE id = ?',
+        ).run(status, JSON.stringify(currentViolations), resolvedBatchId, id);
+      },
+      insertQuarantineAction: async (action) => this.#insertQuarantineAction(action),
+    };
+  }
+
+  #putRawChunk(deliveryId: string, byteOffset: number, bytes: Uint8Array): string {
+    const sha256 = hash('sha256', bytes, 'hex');
+    this.#statement('INSERT OR IGNORE INTO raw_chunks (sha256, bytes) VALUES (?, ?)').run(
+      sha256,
+      bytes,
+    );
+    this.#statement(
+      `INSERT OR IGNORE INTO delivery_chunks (delivery_id, byte_offset, byte_length, chunk_sha256)
+       VALUES (?, ?, ?, ?)`,
+    ).run(deliveryId, byteOffset, bytes.byteLength, sha256);
+    return sha256;
+  }
+
+  #loadStreamStates(streams: readonly StreamRef[]): StreamState[] {
+    const select = this.#statement(
+      'SELECT * FROM stream_state WHERE meter_id = ? AND channel = ?',
+    );
+    const states: StreamState[] = [];
+    for (const stream of streams) {
+      const row = select.get(stream.meterId, stream.channel) as Row | undefined;
+      if (row === undefined) continue;
+      states.push({
+        meterId: row.meter_id as string,
+        channel: row.channel as string,
+        lastIntervalStartMs: (row.last_interval_start_ms as number | null) ?? null,
+        lastSeq: (row.last_seq as number | null) ?? null,
+        seqGaps: row.seq_gaps as number,
+        seqRegressions: row.seq_regressions as number,
+        currentReadings: row.current_readings as number,
+        currentEnergyMilliWh: row.current_energy_milli_wh as number,
+      });
+    }
+    return states;
+  }
+
+  #saveStreamStates(states: readonly StreamState[]): void {
+    const upsert = this.#statement(
+      `INSERT INTO stream_state (meter_id, channel, last_interval_start_ms, last_seq, seq_gaps,
+         seq_regressions, current_readings, current_energy_milli_wh)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (meter_id, channel) DO UPDATE SET
+         last_interval_start_ms = excluded.last_interval_start_ms, last_seq = excluded.last_seq,
+         seq_gaps = excluded.seq_gaps, seq_regressions = excluded.seq_regressions,
+         current_readings = excluded.current_readings,
+         current_energy_milli_wh = excluded.current_energy_milli_wh`,
+    );
+    for (const state of states) {
+      upsert.run(
+        state.meterId,
+        state.channel,
+        state.lastIntervalStartMs,
+        state.lastSeq,
+        state.seqGaps,
+        state.seqRegressions,
+        state.currentReadings,
+        state.currentEnergyMilliWh,
+      );
+    }
+  }
+
+  #findIntervalVersions(intervals: readonly IntervalRef[]): LedgerRow[] {
+    const rows: LedgerRow[] = [];
+    const select = this.#statement(
+      `SELECT * FROM ledger WHERE interval_start_ms = ? AND meter_id = ? AND channel = ?
+       ORDER BY version`,
+    );
+    assert.ok(LOOKUP_INTERVALS_PER_STATEMENT > 0);
+    for (const interval of intervals) {
+      for (const row of select.all(interval.intervalStartMs, interval.meterId, interval.channel)) {
+        rows.push(ledgerFrom(row as Row));
+      }
+    }
+    return rows;
+  }
+
+  #insertLedgerRows(rows: readonly LedgerRow[], memo: TransactionMemo): void {
+    const insert = this.#statement(
+      `INSERT INTO ledger (interval_start_ms, meter_id, channel, version, seq, interval_seconds,
+         energy_milli_wh, status_code, quality, checksum_sha256, idempotency_key, supersedes_key,
+         batch_id, batch_position)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    for (const row of rows) {
+      const result = insert.run(
+        row.intervalStartMs,
+        row.meterId,
+        row.channel,
+        row.version,
+        row.seq,
+        row.intervalSeconds,
+        row.energyMilliWh,
+        row.statusCode,
+        row.quality,
+        row.checksumSha256,
+        row.idempotencyKey,
+        row.supersedesKey,
+        row.batchId,
+        row.batchPosition,
+      );
+      const id = Number(result.lastInsertRowid);
+      if (memo.ledgerFirstId === null) memo.ledgerFirstId = id;
+      memo.ledgerLastId = id;
+    }
+  }
+
+  #insertQuarantineRows(rows: readonly QuarantineInsert[], format: string, atMs: number): number[] {
+    const insert = this.#statement(
+      `INSERT INTO quarantine (delivery_id, batch_id, batch_position, record_index, line, byte_offset,
+         byte_length, violations, first_code, meter_id, idempotency_key, related_idempotency_key,
+         uncounted_span, raw_sha256, format, created_at_ms, status, current_violations)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?)`,
+    );
+    const ids: number[] = [];
+    for (const row of rows) {
+      const violations = JSON.stringify(row.violations);
+      const result = insert.run(
+        row.deliveryId,
+        row.batchId,
+        row.batchPosition,
+        row.location.recordIndex,
+        row.location.line,
+        row.location.byteOffset,
+        row.location.byteLength,
+        violations,
+        row.violations[0]?.code ?? 'unknown',
+        row.meterId,
+        row.idempotencyKey,
+        row.relatedIdempotencyKey,
+        row.uncountedSpan ? 1 : 0,
+        row.rawSha256,
+        format,
+        atMs,
+        violations,
+      );
+      ids.push(Number(result.lastInsertRowid));
+    }
+    return ids;
+  }
+
+  #insertAnomalies(rows: readonly AnomalyInsert[]): void {
+    const insert = this.#statement(
+      'INSERT INTO anomalies (batch_id, batch_position, reading, findings) VALUES (?, ?, ?, ?)',
+    );
+    for (const row of rows) {
+      insert.run(row.batchId, row.batchPosition, JSON.stringify(row.reading), JSON.stringify(row.findings));
+    }
+  }
+
+  #insertSequenceEvents(events: readonly SequenceEvent[]): void {
+    const insert = this.#statement(
+      `INSERT INTO sequence_events (meter_id, channel, kind, expected_seq, received_seq,
+         interval_start_ms, batch_id) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    );
+    for (const event of events) {
+      insert.run(
+        event.meterId,
+        event.channel,
+        event.kind,
+        event.expectedSeq,
+        event.receivedSeq,
+        event.intervalStartMs,
+        event.batchId,
+      );
+    }
+  }
+
+  #insertBatch(batch: BatchInsert, memo: TransactionMemo): void {
+    const counts = batch.counts;
+    this.#statement(
+      `INSERT INTO batches (id, delivery_id, source_id, kind, received, accepted, duplicates,
+         quarantined, conflicts, anomaly_held, dead_lettered, revisions, ledger_root, quarantine_root,
+         byte_offset, byte_length, committed_at_ms, audit_seq, ledger_first_id, ledger_last_id)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(
+      batch.id,
+      batch.deliveryId,
+      batch.sourceId,
+      batch.kind,
+      counts.received,
+      counts.accepted,
+      counts.duplicates,
+      counts.quarantined,
+      counts.conflicts,
+      counts.anomalyHeld,
+      counts.deadLettered,
+      counts.revisions,
+      batch.ledgerRoot,
+      batch.quarantineRoot,
+      batch.byteOffset,
+      batch.byteLength,
+      batch.committedAtMs,
+      batch.auditSeq,
+      memo.ledgerFirstId,
+      memo.ledgerLastId,
+    );
+    memo.ledgerFirstId = null;
+    memo.ledgerLastId = null;
+  }
+
+  #addDeliveryCounts(deliveryId: string, counts: BatchCounts): void {
+    this.#statement(
+      `UPDATE deliveries SET received = received + ?, accepted = accepted + ?,
+         duplicates = duplicates + ?, quarantined = quarantined + ?, conflicts = conflicts + ?,
+         anomaly_held = anomaly_held + ?, dead_lettered = dead_lettered + ?,
+         revisions = revisions + ? WHERE id = ?`,
+    ).run(
+      counts.received,
+      counts.accepted,
+      counts.duplicates,
+      counts.quarantined,
+      counts.conflicts,
+      counts.anomalyHeld,
+      counts.deadLettered,
+      counts.revisions,
+      deliveryId,
+    );
+  }
+
+  #getQuarantine(id: number): QuarantineRow | null {
+    const row = this.#statement('SELECT * FROM quarantine WHERE id = ?').get(id) as Row | undefined;
+    return row === undefined ? null : quarantineFrom(row);
+  }
+
+  #insertQuarantineAction(action: QuarantineActionInsert): void {
+    this.#statement(
+      `INSERT INTO quarantine_actions (quarantine_id, action, outcome, actor, justification,
+         violations, batch_id, at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(
+      action.quarantineId,
+      action.action,
+      action.outcome,
+      action.actor,
+      action.justification,
+      JSON.stringify(action.violations),
+      action.batchId,
+      action.atMs,
+    );
+  }
+
+  async createDelivery(delivery: DeliveryInsert): Promise<void> {
+    await this.transaction(async () => {
+      this.#statement(
+        `INSERT INTO deliveries (id, source_id, name, format, format_context, started_at_ms, status)
+         VALUES (?, ?, ?, ?, ?, ?, 'in-progress')`,
+      ).run(
+        delivery.id,
+        delivery.sourceId,
+        delivery.name,
+        delivery.format,
+        JSON.stringify(delivery.formatContext),
+        delivery.startedAtMs,
+      );
+    });
+  }
+
+  async putRawChunk(deliveryId: string, byteOffset: number, bytes: Uint8Array): Promise<string> {
+    return this.transaction(async () => this.#putRawChunk(deliveryId, byteOffset, bytes));
+  }
+
+  async finishDelivery(
+    deliveryId: string,
+    sha256: string,
+    sizeBytes: number,
+    atMs: number,
+  ): Promise<void> {
+    await this.transaction(async () => {
+      this.#statement(
+        `UPDATE deliveries SET status = 'complete', sha256 = ?, size_bytes = ?, finished_at_ms = ?
+         WHERE id = ?`,
+      ).run(sha256, sizeBytes, atMs, deliveryId);
+    });
+  }
+
+  async getDelivery(id: string): Promise<DeliveryRow | null> {
+    const row = this.#statement('SELECT * FROM deliveries WHERE id = ?').get(id) as Row | undefined;
+    return row === undefined ? null : deliveryFrom(row);
+  }
+
+  async listDeliveries(limit: number): Promise<DeliveryRow[]> {
+    return (
+      this.#statement('SELECT * FROM deliveries ORDER BY started_at_ms DESC, id LIMIT ?').all(
+        limit,
+      ) as Row[]
+    ).map(deliveryFrom);
+  }
+
+  async readDeliveryBytes(
+    deliveryId: string,
+    byteOffset: number,
+    byteLength: number,
+  ): Promise<Uint8Array> {
+    const end = byteOffset + byteLength;
+    const chunks = this.#statement(
+      `SELECT c.byte_offset AS byte_offset, r.bytes AS bytes FROM delivery_chunks c
+       JOIN raw_chunks r ON r.sha256 = c.chunk_sha256
+       WHERE c.delivery_id = ? AND c.byte_offset < ? AND c.byte_offset + c.byte_length > ?
+       ORDER BY c.byte_offset`,
+    ).all(deliveryId, end, byteOffset) as { byte_offset: number; bytes: Buffer }[];
+    const out = Buffer.alloc(byteLength);
+    let filled = 0;
+    for (const chunk of chunks) {
+      const from = Math.max(byteOffset, chunk.byte_offset);
+      const to = Math.min(end, chunk.byte_offset + chunk.bytes.byteLength);
+      chunk.bytes.copy(out, from - byteOffset, from - chunk.byte_offset, to - chunk.byte_offset);
+      filled += to - from;
+    }
+    if (filled !== byteLength) {
+      throw new AmisyncError(
+        'NOT_FOUND',
+        `raw bytes ${byteOffset}..${end} of delivery ${deliveryId} are not in the raw store`,
+      );
+    }
+    return out;
+  }
+
+  async status(): Promise<StoreStatus> {
+    const sums = this.#statement(
+      `SELECT coalesce(sum(received), 0) AS received, coalesce(sum(accepted), 0) AS accepted,
+         coalesce(sum(duplicates), 0) AS duplicates, coalesce(sum(quarantined), 0) AS quarantined,
+         coalesce(sum(conflicts), 0) AS conflicts, coalesce(sum(anomaly_held), 0) AS anomaly_held,
+         coalesce(sum(dead_lettered), 0) AS dead_lettered, coalesce(sum(revisions), 0) AS revisions
+       FROM batches WHERE (kind = 'ingest') = ?`,
+    );
+    const totals = countsFrom(sums.get(1) as Row);
+    const operatorTotals = countsFrom(sums.get(0) as Row);
+    const batchCount = (this.#statement('SELECT count(*) AS n FROM batches').get() as Row)
+      .n as number;
+    const ledgerStatement = this.#statement(
+      `SELECT coalesce(sum(current_readings), 0) AS readings,
+         coalesce(sum(current_energy_milli_wh), 0) AS energy, count(*) AS streams,
+         coalesce(sum(seq_gaps), 0) AS gaps, coalesce(sum(seq_regressions), 0) AS regressions,
+         coalesce(sum(seq_gaps > 0), 0) AS streams_with_gaps
+       FROM stream_state`,
+    );
+    const ledger = ledgerStatement.safeIntegers(true).get() as Record<string, bigint>;
+    ledgerStatement.safeIntegers(false);
+    const versions = totals.accepted + operatorTotals.accepted;
+    const quarantine: Record<QuarantineStatus, number> = {
+      open: 0,
+      replayed: 0,
+      accepted: 0,
+      rejected: 0,
+    };
+    for (const row of this.#statement(
+      'SELECT status, count(*) AS n FROM quarantine GROUP BY status',
+    ).all() as Row[]) {
+      quarantine[row.status as QuarantineStatus] = row.n as number;
+    }
+    const deliveries = this.#statement(
+      `SELECT coalesce(sum(status = 'complete'), 0) AS complete,
+         coalesce(sum(status = 'in-progress'), 0) AS in_progress FROM deliveries`,
+    ).get() as Row;
+    const audit = this.#statement('SELECT count(*) AS n FROM audit_log').get() as Row;
+    const checkpoint = this.#statement('SELECT * FROM checkpoints ORDER BY id DESC LIMIT 1').get() as
+      | Row
+      | undefined;
+    return {
+      totals,
+      operatorTotals,
+      ledger: {
+        readings: Number(ledger.readings),
+        energyMilliWh: BigInt(ledger.energy ?? 0n),
+        versions,
+        streams: Number(ledger.streams),
+      },
+      quarantine,
+      deliveries: {
+        complete: deliveries.complete as number,
+        inProgress: deliveries.in_progress as number,
+      },
+      sequence: {
+        gaps: Number(ledger.gaps),
+        regressions: Number(ledger.regressions),
+        streamsWithGaps: Number(ledger.streams_with_gaps),
+      },
+      batches: batchCount,
+      auditEntries: audit.n as number,
+      lastCheckpoint: checkpoint === undefined ? null : checkpointFrom(checkpoint),
+    };
+  }
+
+  async listQuarantine(filter: QuarantineFilter): Promise<QuarantineRow[]> {
+    const clauses: string[] = ['id > ?'];
+    const params: unknown[] = [filter.afterId ?? 0];
+    if (filter.status !== undefined) {
+      clauses.push('status = ?');
+      params.push(filter.status);
+    }
+    if (filter.deliveryId !== undefined) {
+      clauses.push('delivery_id = ?');
+      params.push(filter.deliveryId);
+    }
+    if (filter.code !== undefined) {
+      clauses.push('first_code = ?');
+      params.push(filter.code);
+    }
+    params.push(filter.limit);
+    const sql = `SELECT * FROM quarantine WHERE ${clauses.join(' AND ')} ORDER BY id LIMIT ?`;
+    return (this.db.prepare(sql).all(...params) as Row[]).map(quarantineFrom);
+  }
+
+  async getQuarantine(id: number): Promise<QuarantineRow | null> {
+    return this.#getQuarantine(id);
+  }
+
+  async listQuarantineActions(quarantineId: number): Promise<QuarantineActionInsert[]> {
+    return (
+      this.#statement('SELECT * FROM quarantine_actions WHERE quarantine_id = ? ORDER BY id').all(
+        quarantineId,
+      ) as Row[]
+    ).map((row) => ({
+      quarantineId: row.quarantine_id as number,
+      action: row.action as QuarantineActionInsert['action'],
+      outcome: row.outcome as QuarantineStatus,
+      actor: row.actor as string,
+      justification: row.justification as string,
+      violations: JSON.parse(row.violations as string) as Violation[],
+      batchId: (row.batch_id as number | null) ?? null,
+      atMs: row.at_ms as number,
+    }));
+  }
+
+  async listSequenceEvents(limit: number): Promise<SequenceEvent[]> {
+    return (
+      this.#statement('SELECT * FROM sequence_events ORDER BY id DESC LIMIT ?').all(limit) as Row[]
+    ).map((row) => ({
+      meterId: row.meter_id as string,
+      channel: row.channel as string,
+      kind: row.kind as SequenceEvent['kind'],
+      expectedSeq: row.expected_seq as number,
+      receivedSeq: row.received_seq as number,
+      intervalStartMs: row.interval_start_ms as number,
+      batchId: row.batch_id as number,
+    }));
+  }
+
+  async *#iterate<T>(sql: string, map: (row: Row) => T, params: unknown[] = []): AsyncIterable<T[]> {
+    // Keyset paging would need a per-query cursor column; a dedicated read connection with iterate()
+    // streams in constant memory and sees one consistent snapshot.
+    const reader = new Database(this.db.name, { readonly: true, fileMustExist: true });
+    try {
+      let page: T[] = [];
+      for (const row of reader.prepare(sql).iterate(...params)) {
+        page.push(map(row as Row));
+        if (page.length >= ITERATE_ROWS_PER_STEP) {
+          yield page;
+          page = [];
+        }
+      }
+      if (page.length > 0) yield page;
+    } finally {
+      reader.close();
+    }
+  }
+
+  iterateCurrentLedger(): AsyncIterable<LedgerRow[]> {
+    return this.#iterate(
+      `SELECT * FROM ledger l WHERE NOT EXISTS (
+         SELECT 1 FROM ledger n WHERE n.interval_start_ms = l.interval_start_ms
+           AND n.meter_id = l.meter_id AND n.channel = l.channel AND n.version > l.version)
+       ORDER BY interval_start_ms, meter_id, channel`,
+      ledgerFrom,
+    );
+  }
+
+  iterateLedgerByBatch(): AsyncIterable<LedgerRow[]> {
+    // Batches write contiguous row ids in batch-position order, so row id order is batch order.
+    return this.#iterate('SELECT * FROM ledger ORDER BY id', ledgerFrom);
+  }
+
+  async findLedgerRowsByKey(idempotencyKey: string): Promise<LedgerRow[]> {
+    // The key is deliberately not indexed (see migrations.ts); proving one reading scans the ledger.
+    return (
+      this.#statement('SELECT * FROM ledger WHERE idempotency_key = ? ORDER BY version').all(
+        idempotencyKey,
+      ) as Row[]
+    ).map(ledgerFrom);
+  }
+
+  async ledgerRowsOfBatch(batchId: number): Promise<LedgerRow[]> {
+    const span = this.#statement(
+      'SELECT ledger_first_id AS first, ledger_last_id AS last FROM batches WHERE id = ?',
+    ).get(batchId) as { first: number | null; last: number | null } | undefined;
+    if (span === undefined || span.first === null || span.last === null) return [];
+    return (
+      this.#statement(
+        `SELECT * FROM ledger WHERE id BETWEEN ? AND ? AND batch_id = ? ORDER BY batch_position`,
+      ).all(span.first, span.last, batchId) as Row[]
+    ).map(ledgerFrom);
+  }
+
+  async quarantineRowsOfBatch(batchId: number): Promise<QuarantineRow[]> {
+    return (
+      this.#statement('SELECT * FROM quarantine WHERE batch_id = ? ORDER BY batch_position').all(
+        batchId,
+      ) as Row[]
+    ).map(quarantineFrom);
+  }
+
+  iterateBatches(): AsyncIterable<BatchRow[]> {
+    return this.#iterate('SELECT * FROM batches ORDER BY id', batchFrom);
+  }
+
+  async getBatch(id: number): Promise<BatchRow | null> {
+    const row = this.#statement('SELECT * FROM batches WHERE id = ?').get(id) as Row | undefined;
+    return row === undefined ? null : batchFrom(row);
+  }
+
+  iterateAuditEntries(): AsyncIterable<AuditEntryRow[]> {
+    return this.#iterate('SELECT * FROM audit_log ORDER BY seq', auditFrom);
+  }
+
+  async getAuditEntry(seq: number): Promise<AuditEntryRow | null> {
+    const row = this.#statement('SELECT * FROM audit_log WHERE seq = ?').get(seq) as Row | undefined;
+    return row === undefined ? null : auditFrom(row);
+  }
+
+  async latestAuditEntryOfKind(kind: string): Promise<AuditEntryRow | null> {
+    const row = this.#statement(
+      'SELECT * FROM audit_log WHERE kind = ? ORDER BY seq DESC LIMIT 1',
+    ).get(kind) as Row | undefined;
+    return row === undefined ? null : auditFrom(row);
+  }
+
+  async listCheckpoints(): Promise<CheckpointRow[]> {
+    return (this.#statement('SELECT * FROM checkpoints ORDER BY id').all() as Row[]).map(
+      checkpointFrom,
+    );
+  }
+
+  async close(): Promise<void> {
+    await this.#queue;
+    this.db.close();
+  }
+}

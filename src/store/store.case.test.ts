@@ -1,0 +1,282 @@
+// Goal: every Store implementation keeps the same contract (atomic batches, append-only evidence, reads).
+// Method: one suite, run against each engine in ENGINES on a fresh database per test; no mocks.
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { idempotencyKey } from '../core/identity.js';
+import type { LedgerRow, Store } from '../core/store.js';
+import { emptyCounts } from '../pipeline/commit.js';
+import { removeTempDirs, tempDir } from '../test-support/temp.js';
+import { openSqliteStore } from './sqlite/sqlite-store.js';
+
+interface Engine {
+  name: string;
+  open(): Promise<{ store: Store; attack(sql: string): void; reopen(): Promise<Store> }>;
+}
+
+const ENGINES: Engine[] = [
+  {
+    name: 'sqlite',
+    async open() {
+      const path = join(tempDir(), 'store.db');
+      const store = openSqliteStore(path, { nowMs: () => 1 });
+      return {
+        store,
+        // An attacker with file access runs SQL directly on the same file.
+        attack: (sql: string) => store.db.exec(sql),
+        reopen: async () => {
+          await store.close();
+          return openSqliteStore(path, { nowMs: () => 2 });
+        },
+      };
+    },
+  },
+];
+
+function row(meter: string, startMs: number, version: number, batchId: number, position: number): LedgerRow {
+  return {
+    meterId: meter,
+    channel: '1',
+    intervalStartMs: startMs,
+    intervalSeconds: 900,
+    energyMilliWh: 1000 * (version + position),
+    statusCode: 0,
+    seq: version,
+    quality: 'actual',
+    checksumSha256: null,
+    idempotencyKey: idempotencyKey(meter, '1', startMs, version),
+    version,
+    supersedesKey: null,
+    batchId,
+    batchPosition: position,
+  };
+}
+
+async function commitRows(store: Store, rows: LedgerRow[], deliveryId = 'd1'): Promise<number> {
+  return store.transaction(async (tx) => {
+    const batchId = await tx.allocateBatchId();
+    await tx.insertLedgerRows(rows.map((r) => ({ ...r, batchId })));
+    const counts = { ...emptyCounts(), received: rows.length, accepted: rows.length };
+    await tx.insertBatch({
+      id: batchId,
+      deliveryId,
+      sourceId: 's',
+      kind: 'ingest',
+      counts,
+      ledgerRoot: 'r',
+      quarantineRoot: 'q',
+      byteOffset: 0,
+      byteLength: 0,
+      committedAtMs: 1,
+      auditSeq: batchId,
+    });
+    return batchId;
+  });
+}
+
+afterAll(removeTempDirs);
+
+for (const engine of ENGINES) {
+  describe(`Store conformance: ${engine.name}`, () => {
+    it('commits a batch whole, or nothing when the function throws', async () => {
+      const { store } = await engine.open();
+      await commitRows(store, [row('MTR-AAAAAAAA', 0, 1, 0, 0)]);
+      await expect(
+        store.transaction(async (tx) => {
+          await tx.insertLedgerRows([row('MTR-AAAAAAAA', 900_000, 1, 2, 0)]);
+          await tx.appendAuditEntry({
+            seq: 1,
+            atMs: 1,
+            kind: 'batch',
+            payload: '{}',
+            prevHash: '0'.repeat(64),
+            hash: '1'.repeat(64),
+          });
+          throw new Error('crash mid-batch');
+        }),
+      ).rejects.toThrow('crash mid-batch');
+      const status = await store.status();
+      expect(status.batches).toBe(1);
+      expect(status.auditEntries).toBe(0);
+      const rows: LedgerRow[] = [];
+      for await (const page of store.iterateCurrentLedger()) rows.push(...page);
+      expect(rows).toHaveLength(1);
+      await store.close();
+    });
+
+    it('serialises concurrent transactions', async () => {
+      const { store } = await engine.open();
+      await Promise.all(
+        Array.from({ length: 5 }, (_, i) => commitRows(store, [row('MTR-AAAAAAAA', i * 900_000, 1, 0, 0)])),
+      );
+      const status = await store.status();
+      expect(status.batches).toBe(5);
+      expect(status.totals.received).toBe(5);
+      await store.close();
+    });
+
+    it('refuses UPDATE and DELETE on ledger, batches, audit, raw chunks and checkpoints', async () => {
+      const { store, attack } = await engine.open();
+      await commitRows(store, [row('MTR-AAAAAAAA', 0, 1, 0, 0)]);
+      await store.createDelivery({
+        id: 'd1',
+        sourceId: 's',
+        name: 'f',
+        format: 'ndjson',
+        formatContext: {},
+        startedAtMs: 1,
+      });
+      await store.putRawChunk('d1', 0, Buffer.from('hello'));
+      await store.transaction(async (tx) => {
+        await tx.appendAuditEntry({
+          seq: 1,
+          atMs: 1,
+          kind: 'batch',
+          payload: '{}',
+          prevHash: '0'.repeat(64),
+          hash: '1'.repeat(64),
+        });
+        await tx.insertCheckpoint({
+          auditSeq: 1,
+          headHash: '1'.repeat(64),
+          atMs: 1,
+          keyFingerprint: 'k',
+          signature: 's',
+        });
+      });
+      for (const table of ['ledger', 'batches', 'audit_log', 'raw_chunks', 'checkpoints']) {
+        expect(() => attack(`DELETE FROM ${table}`), table).toThrow(/append-only/);
+      }
+      expect(() => attack('UPDATE ledger SET energy_milli_wh = 0')).toThrow(/append-only/);
+      expect(() => attack("UPDATE audit_log SET payload = '{}'")).toThrow(/append-only/);
+      await store.close();
+    });
+
+    it('stores raw bytes once per content and reads ranges across chunks', async () => {
+      const { store } = await engine.open();
+      await store.createDelivery({
+        id: 'd1',
+        sourceId: 's',
+        name: 'f',
+        format: 'ndjson',
+        formatContext: { header: ['a'] },
+        startedAtMs: 1,
+      });
+      const first = await store.putRawChunk('d1', 0, Buffer.from('abcdef'));
+      const again = await store.putRawChunk('d1', 0, Buffer.from('abcdef'));
+      expect(again).toBe(first);
+      await store.putRawChunk('d1', 6, Buffer.from('ghij'));
+      expect(Buffer.from(await store.readDeliveryBytes('d1', 4, 4)).toString()).toBe('efgh');
+      await expect(store.readDeliveryBytes('d1', 8, 10)).rejects.toThrow(/not in the raw store/);
+      expect((await store.getDelivery('d1'))?.formatContext).toEqual({ header: ['a'] });
+      await store.close();
+    });
+
+    it('returns every version of an interval and only the highest as current', async () => {
+      const { store } = await engine.open();
+      const v1 = row('MTR-AAAAAAAA', 0, 1, 0, 0);
+      const other = row('MTR-BBBBBBBB', 0, 1, 0, 1);
+      await commitRows(store, [v1, other]);
+      const v2 = { ...row('MTR-AAAAAAAA', 0, 2, 0, 0), supersedesKey: v1.idempotencyKey };
+      await commitRows(store, [v2]);
+      const versions = await store.transaction((tx) =>
+        tx.findIntervalVersions([{ meterId: 'MTR-AAAAAAAA', channel: '1', intervalStartMs: 0 }]),
+      );
+      expect(versions.map((v) => v.version)).toEqual([1, 2]);
+      const current: LedgerRow[] = [];
+      for await (const page of store.iterateCurrentLedger()) current.push(...page);
+      expect(current.map((r) => [r.meterId, r.version])).toEqual([
+        ['MTR-AAAAAAAA', 2],
+        ['MTR-BBBBBBBB', 1],
+      ]);
+      const byBatch: LedgerRow[] = [];
+      for await (const page of store.iterateLedgerByBatch()) byBatch.push(...page);
+      expect(byBatch.map((r) => [r.batchId, r.batchPosition])).toEqual([
+        [1, 0],
+        [1, 1],
+        [2, 0],
+      ]);
+      expect((await store.ledgerRowsOfBatch(1)).map((r) => r.meterId)).toEqual([
+        'MTR-AAAAAAAA',
+        'MTR-BBBBBBBB',
+      ]);
+      expect(await store.findLedgerRowsByKey(v2.idempotencyKey)).toHaveLength(1);
+      await store.close();
+    });
+
+    it('keeps quarantine evidence fixed while its status moves', async () => {
+      const { store, attack } = await engine.open();
+      const [id] = await store.transaction((tx) =>
+        tx.insertQuarantineRows(
+          [
+            {
+              deliveryId: 'd1',
+              batchId: 1,
+              batchPosition: 0,
+              location: { recordIndex: 0, line: 1, byteOffset: 0, byteLength: 3 },
+              violations: [{ code: 'field.missing', field: 'seq', value: '(absent)', message: 'm' }],
+              meterId: null,
+              idempotencyKey: null,
+              relatedIdempotencyKey: null,
+              uncountedSpan: false,
+              rawSha256: 'x',
+            },
+          ],
+          'ndjson',
+          5,
+        ),
+      );
+      expect(id).toBeDefined();
+      await store.transaction((tx) => tx.setQuarantineStatus(id as number, 'rejected', [], null));
+      expect((await store.getQuarantine(id as number))?.status).toBe('rejected');
+      expect((await store.listQuarantine({ status: 'rejected', limit: 10 })).length).toBe(1);
+      expect(() => attack("UPDATE quarantine SET violations = '[]'")).toThrow(/evidence/);
+      expect(() => attack('DELETE FROM quarantine')).toThrow(/never deleted/);
+      await store.close();
+    });
+
+    it('round-trips stream state and sums it exactly in status', async () => {
+      const { store } = await engine.open();
+      const big = 4_000_000_000_000_000;
+      await store.transaction((tx) =>
+        tx.saveStreamStates([
+          {
+            meterId: 'MTR-AAAAAAAA',
+            channel: '1',
+            lastIntervalStartMs: 900_000,
+            lastSeq: 7,
+            seqGaps: 1,
+            seqRegressions: 2,
+            currentReadings: 3,
+            currentEnergyMilliWh: big,
+          },
+          {
+            meterId: 'MTR-BBBBBBBB',
+            channel: '1',
+            lastIntervalStartMs: null,
+            lastSeq: null,
+            seqGaps: 0,
+            seqRegressions: 0,
+            currentReadings: 1,
+            currentEnergyMilliWh: big,
+          },
+        ]),
+      );
+      const [state] = await store.transaction((tx) =>
+        tx.loadStreamStates([{ meterId: 'MTR-AAAAAAAA', channel: '1' }]),
+      );
+      expect(state?.lastSeq).toBe(7);
+      const status = await store.status();
+      expect(status.ledger.energyMilliWh).toBe(BigInt(big) * 2n);
+      expect(status.sequence).toEqual({ gaps: 1, regressions: 2, streamsWithGaps: 1 });
+      await store.close();
+    });
+
+    it('reopens an existing database without reapplying migrations', async () => {
+      const { store, reopen } = await engine.open();
+      await commitRows(store, [row('MTR-AAAAAAAA', 0, 1, 0, 0)]);
+      const again = await reopen();
+      expect((await again.status()).batches).toBe(1);
+      await again.close();
+    });
+  });
+}
