@@ -3,27 +3,15 @@
  * bytes are a versioned, `|`-separated line of every field that matters to billing or to the evidence, so
  * that changing any of them changes the batch root recorded in the audit chain.
  */
-import { formatUtcSeconds } from '../core/identity.js';
 import type { LedgerRow, QuarantineInsert } from '../core/store.js';
 
 export function ledgerLeafData(row: LedgerRow): string {
-  return [
-    'ledger-v1',
-    row.idempotencyKey,
-    row.meterId,
-    row.channel,
-    formatUtcSeconds(row.intervalStartMs),
-    row.seq,
-    row.intervalSeconds,
-    row.energyMilliWh,
-    row.statusCode,
-    row.quality,
-    row.checksumSha256 ?? '',
-    row.version,
-    row.supersedesKey ?? '',
-    row.batchId,
-    row.batchPosition,
-  ].join('|');
+  return (
+    `ledger-v1|${row.idempotencyKey}|${row.meterId}|${row.channel}|` +
+    `${row.intervalStartMs}|${row.seq}|${row.intervalSeconds}|` +
+    `${row.energyMilliWh}|${row.statusCode}|${row.quality}|${row.checksumSha256 ?? ''}|` +
+    `${row.version}|${row.supersedesKey ?? ''}|${row.batchId}|${row.batchPosition}`
+  );
 }
 
 export function quarantineLeafData(row: QuarantineInsert): string {

@@ -57,9 +57,39 @@ class Problems {
   }
 }
 
-function batchClaim(seq: number, payload: string): BatchClaim {
-  const parsed = JSON.parse(payload) as Omit<BatchClaim, 'auditSeq'>;
-  return { ...parsed, auditSeq: seq };
+const HEX_64 = /^[0-9a-f]{64}$/;
+const COUNT_NAMES = [
+  'received',
+  'accepted',
+  'duplicates',
+  'quarantined',
+  'conflicts',
+  'anomalyHeld',
+  'deadLettered',
+  'revisions',
+] as const;
+
+function isCount(value: unknown): value is number {
+  return Number.isSafeInteger(value) && (value as number) >= 0;
+}
+
+/** The claim a batch entry makes, or null when its payload does not have the shape of one. */
+function batchClaim(seq: number, payload: string): BatchClaim | null {
+  const parsed = JSON.parse(payload) as Record<string, unknown>;
+  const counts = parsed.counts as Record<string, unknown> | undefined;
+  const wellFormed =
+    isCount(parsed.batch) &&
+    typeof counts === 'object' &&
+    counts !== null &&
+    COUNT_NAMES.every((name) => isCount(counts[name])) &&
+    typeof parsed.ledgerRoot === 'string' &&
+    HEX_64.test(parsed.ledgerRoot) &&
+    typeof parsed.quarantineRoot === 'string' &&
+    HEX_64.test(parsed.quarantineRoot) &&
+    isCount(parsed.ledgerLeaves) &&
+    isCount(parsed.quarantineLeaves);
+  if (!wellFormed) return null;
+  return { ...(parsed as unknown as Omit<BatchClaim, 'auditSeq'>), auditSeq: seq };
 }
 
 async function verifyChain(store: Store, problems: Problems) {
@@ -79,12 +109,15 @@ async function verifyChain(store: Store, problems: Problems) {
       if (!chainBroken) hashes.set(entry.seq, entry.hash);
       // Claims past a break are still read, so that the rows they cover are not all reported again.
       if (entry.kind !== 'batch') continue;
+      let claim: BatchClaim | null = null;
       try {
-        const claim = batchClaim(entry.seq, entry.payload);
-        claims.set(claim.batch, claim);
+        claim = batchClaim(entry.seq, entry.payload);
       } catch {
-        problems.add(entry.seq, `entry ${entry.seq}: payload is not valid JSON (edited)`);
+        claim = null;
       }
+      if (claim === null) {
+        problems.add(entry.seq, `entry ${entry.seq}: batch payload is malformed (edited)`);
+      } else claims.set(claim.batch, claim);
     }
   }
   return { claims, hashes, entries, head: verifier.head() };
@@ -216,11 +249,21 @@ async function verifyQuarantine(store: Store, claims: Map<number, BatchClaim>, p
     }
     for (const row of rows) {
       if (row.rawSha256 === '' || row.location.byteLength === 0) continue;
-      const bytes = await store.readDeliveryBytes(
-        row.deliveryId,
-        row.location.byteOffset,
-        row.location.byteLength,
-      );
+      let bytes: Uint8Array;
+      try {
+        bytes = await store.readDeliveryBytes(
+          row.deliveryId,
+          row.location.byteOffset,
+          row.location.byteLength,
+        );
+      } catch (error) {
+        problems.add(
+          claim.auditSeq,
+          `entry ${claim.auditSeq}: raw bytes of quarantine row ${row.id} are missing ` +
+            `(${(error as Error).message})`,
+        );
+        continue;
+      }
       if (hash('sha256', bytes, 'hex') !== row.rawSha256) {
         problems.add(
           claim.auditSeq,
@@ -268,6 +311,18 @@ export async function verifyAudit(store: Store, publicKey: KeyObject | null): Pr
   const quarantineRows = await verifyQuarantine(store, chain.claims, problems);
   const checkpoints = await verifyCheckpoints(store, publicKey, chain.hashes, problems);
   const status = await store.status();
+  const recomputed = await store.recomputeLedgerTotals();
+  if (
+    recomputed.readings !== status.ledger.readings ||
+    recomputed.energyMilliWh !== status.ledger.energyMilliWh
+  ) {
+    problems.add(
+      null,
+      `the running totals (${status.ledger.readings} readings, ${status.ledger.energyMilliWh} mWh) ` +
+        `differ from the ledger rows (${recomputed.readings} readings, ` +
+        `${recomputed.energyMilliWh} mWh): stream state was edited`,
+    );
+  }
   const quarantineTotal = Object.values(status.quarantine).reduce((sum, n) => sum + n, 0);
   if (quarantineTotal !== quarantineRows) {
     problems.add(null, `${quarantineTotal - quarantineRows} quarantine rows are covered by no entry`);

@@ -7,9 +7,19 @@ import { hash } from 'node:crypto';
 
 export const IDEMPOTENCY_KEY_VERSION = 'v1';
 
+/** Recently formatted instants: a batch holds many meters' readings for the same few intervals. */
+const FORMATTED_CACHE_ENTRIES_MAX = 4096;
+const formatted = new Map<number, string>();
+
 /** `YYYY-MM-DDTHH:MM:SSZ` for an epoch-millisecond instant; sub-second parts must already be zero. */
 export function formatUtcSeconds(epochMs: number): string {
-  return new Date(epochMs).toISOString().slice(0, 19) + 'Z';
+  let text = formatted.get(epochMs);
+  if (text === undefined) {
+    text = new Date(epochMs).toISOString().slice(0, 19) + 'Z';
+    if (formatted.size >= FORMATTED_CACHE_ENTRIES_MAX) formatted.clear();
+    formatted.set(epochMs, text);
+  }
+  return text;
 }
 
 export function idempotencyKeyInput(

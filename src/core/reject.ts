@@ -86,6 +86,8 @@ export function describeValue(value: unknown): string {
   if (value === undefined) text = '(absent)';
   else if (typeof value === 'string') text = value;
   else if (typeof value === 'number' && Object.is(value, -0)) text = '-0';
+  // JSON would render NaN and Infinity (a literal 1e309, say) as null, hiding what was sent.
+  else if (typeof value === 'number' && !Number.isFinite(value)) text = String(value);
   else {
     try {
       text = JSON.stringify(value) ?? String(value);

@@ -249,6 +249,8 @@ export interface Store {
   /** Every ledger row of every version, in batch order then batch position: what the audit covers. */
   iterateLedgerByBatch(): AsyncIterable<LedgerRow[]>;
   findLedgerRowsByKey(idempotencyKey: string): Promise<LedgerRow[]>;
+  /** Current readings and their energy, computed from the ledger rows themselves (slow; for verify). */
+  recomputeLedgerTotals(): Promise<{ readings: number; energyMilliWh: bigint }>;
   ledgerRowsOfBatch(batchId: number): Promise<LedgerRow[]>;
   quarantineRowsOfBatch(batchId: number): Promise<QuarantineRow[]>;
   iterateBatches(): AsyncIterable<BatchRow[]>;

@@ -11,7 +11,7 @@ import { hash } from 'node:crypto';
 import type { Reading } from '../core/reading.js';
 import type { RejectCode } from '../core/reject.js';
 import { formatMilliWhAsKwh } from './decimal.js';
-import { formatIntervalStartUtc } from './timestamp.js';
+import { formatUtcSeconds } from '../core/identity.js';
 
 /** The reading values a checksum covers. A Reading has all of them. */
 export type ChecksumFields = Pick<
@@ -27,26 +27,17 @@ export type ChecksumCheckResult =
 
 export const CHECKSUM_HEX_CHARS = 64;
 
-/**
- * The exact UTF-8 text whose sha256 is the record checksum. A caller that already holds the start
- * as formatIntervalStartUtc would render it (the feed sent it that way) may pass it, to save
- * formatting.
- */
-export function canonicalChecksumInput(
-  fields: ChecksumFields,
-  intervalStartUtc: string = formatIntervalStartUtc(fields.intervalStartMs),
-): string {
-  const start = intervalStartUtc;
+/** The exact UTF-8 text whose sha256 is the record checksum. */
+export function canonicalChecksumInput(fields: ChecksumFields): string {
+  const intervalStartUtc = formatUtcSeconds(fields.intervalStartMs);
   const energyKwh = formatMilliWhAsKwh(fields.energyMilliWh);
-  return `${fields.meterId}|${fields.channel}|${start}|${energyKwh}|${fields.statusCode}|${fields.seq}`;
+  const { meterId, channel, statusCode, seq } = fields;
+  return `${meterId}|${channel}|${intervalStartUtc}|${energyKwh}|${statusCode}|${seq}`;
 }
 
-/** Lowercase hex sha256 of canonicalChecksumInput; `intervalStartUtc` as there. */
-export function computeRecordChecksum(
-  fields: ChecksumFields,
-  intervalStartUtc: string = formatIntervalStartUtc(fields.intervalStartMs),
-): string {
-  return hash('sha256', canonicalChecksumInput(fields, intervalStartUtc), 'hex');
+/** Lowercase hex sha256 of canonicalChecksumInput. */
+export function computeRecordChecksum(fields: ChecksumFields): string {
+  return hash('sha256', canonicalChecksumInput(fields), 'hex');
 }
 
 const CHAR_ZERO = 48;

@@ -43,7 +43,12 @@ const CHAR_DOT = 46;
 const CHAR_LOWER_E = 101;
 const CHAR_UPPER_E = 69;
 
-const NON_FINITE_TEXTS: ReadonlySet<string> = new Set(['Infinity', '-Infinity', '+Infinity', 'NaN']);
+const NON_FINITE_TEXTS: ReadonlySet<string> = new Set([
+  'Infinity',
+  '-Infinity',
+  '+Infinity',
+  'NaN',
+]);
 
 /**
  * Parses a consumption in kWh into exact milliWh. Accepts finite JSON numbers (read through their

@@ -99,7 +99,7 @@ export const INTERVAL_SECONDS_MAX = 86_400;
 /** Status codes and masks stay within 31 bits so JavaScript's bitwise operators apply to them. */
 export const STATUS_CODE_MAX_LIMIT = 2 ** 31 - 1;
 export const CLOCK_SKEW_TOLERANCE_SECONDS_MAX = 86_400;
-/** A key or meter class name is at most this long. */
+/** A channel name in the config is at most this long. */
 const CHANNEL_NAME_CHARS_MAX = 64;
 
 /**
@@ -123,9 +123,10 @@ export function isChannelName(name: string, channelRegex: RegExp): boolean {
  */
 export function parseDictionary(json: unknown): DataDictionary {
   const result = dictionarySchema.safeParse(json);
-  if (!result.success) throw new Error(`Invalid data dictionary:\n${formatIssues(result.error.issues)}`);
-  // Rules relating several keys run only on a well-formed config, where every key has a usable
-  // value.
+  if (!result.success) {
+    throw new Error(`Invalid data dictionary:\n${formatIssues(result.error.issues)}`);
+  }
+  // Rules relating several keys need every key well-formed, so they run only after the schema.
   const issues = consistencyIssues(result.data);
   if (issues.length > 0) throw new Error(`Invalid data dictionary:\n${formatIssues(issues)}`);
   return deepFreeze(toDictionary(result.data));
@@ -190,7 +191,9 @@ function formatIssues(issues: readonly ConfigIssue[]): string {
   const lines: string[] = [];
   for (const issue of issues) {
     if (issue.code === 'unrecognized_keys' && issue.keys !== undefined) {
-      for (const key of issue.keys) lines.push(`  - ${formatPath([...issue.path, key])}: unknown key`);
+      for (const key of issue.keys) {
+        lines.push(`  - ${formatPath([...issue.path, key])}: unknown key`);
+      }
     } else {
       lines.push(`  - ${formatPath(issue.path)}: ${issue.message}`);
     }
@@ -272,7 +275,8 @@ const channelOverridesSchema = z
   .unknown()
   .superRefine((input, context) => {
     if (typeof input === 'object' && input !== null && Object.hasOwn(input, '__proto__')) {
-      context.addIssue({ code: 'custom', path: ['__proto__'], message: 'is not a usable channel name' });
+      const message = 'is not a usable channel name';
+      context.addIssue({ code: 'custom', path: ['__proto__'], message });
     }
   })
   .pipe(z.record(channelNameSchema, channelOverrideSchema));
@@ -362,7 +366,9 @@ function checkChannels(parsed: ParsedDictionary, context: IssueSink): void {
     addIssue(context, ['channels'], 'must not repeat a channel');
   }
   checkName(parsed.defaultChannel, ['defaultChannel']);
-  for (const name of Object.keys(parsed.channelOverrides)) checkName(name, ['channelOverrides', name]);
+  for (const name of Object.keys(parsed.channelOverrides)) {
+    checkName(name, ['channelOverrides', name]);
+  }
 }
 
 function checkIntervals(parsed: ParsedDictionary, context: IssueSink): void {
@@ -409,7 +415,8 @@ function milliWh(kwh: number): number {
 function checkStatusBits(parsed: ParsedDictionary, context: IssueSink): void {
   for (const [name, mask] of Object.entries(parsed.statusBits)) {
     if (mask > parsed.statusCodeMax) {
-      addIssue(context, ['statusBits', name], `mask ${mask} is above statusCodeMax, so it never occurs`);
+      const message = `mask ${mask} is above statusCodeMax, so it never occurs`;
+      addIssue(context, ['statusBits', name], message);
     }
   }
 }

@@ -154,7 +154,8 @@ function pad4(value: number): string {
 function twoDigits(text: string, index: number): number {
   const high = text.charCodeAt(index) - CHAR_ZERO;
   const low = text.charCodeAt(index + 1) - CHAR_ZERO;
-  // `>>> 0` turns a negative difference (or NaN) into a large number, so one comparison checks both.
+  // `>>> 0` turns a negative difference (or NaN) into a large number, so one comparison checks
+  // both.
   return high >>> 0 <= 9 && low >>> 0 <= 9 ? high * 10 + low : -1;
 }
 
@@ -236,8 +237,8 @@ const OFFSET_NONE = 100_000;
 const OFFSET_INVALID = 200_000;
 
 /**
- * The offset that ends the text at `index`, in minutes east of UTC; OFFSET_NONE when there is none (a
- * naive local time) and OFFSET_INVALID when what follows is not `Z` or `+HH:MM` / `-HH:MM`.
+ * The offset that ends the text at `index`, in minutes east of UTC; OFFSET_NONE when there is none
+ * (a naive local time) and OFFSET_INVALID when what follows is not `Z` or `+HH:MM` / `-HH:MM`.
  */
 function scanOffsetMinutes(text: string, index: number): number {
   const remaining = text.length - index;

@@ -6,10 +6,9 @@
  * result.
  */
 import assert from 'node:assert/strict';
-import { hash } from 'node:crypto';
 
 import type { Clock } from '../core/clock.js';
-import { IDEMPOTENCY_KEY_VERSION } from '../core/identity.js';
+import { idempotencyKey } from '../core/identity.js';
 import {
   isQuality,
   QUALITIES,
@@ -28,12 +27,7 @@ import {
 import { checksumFormatMessage, computeRecordChecksum, normalizeChecksum } from './checksum.js';
 import { formatMilliWhAsKwh, kwhToMilliWhOrNaN, parseKwhToMilliWh } from './decimal.js';
 import { compilePattern, isChannelName, type DataDictionary } from './dictionary.js';
-import {
-  formatIntervalStartUtc,
-  isCanonicalUtcText,
-  parseTimestamp,
-  timestampToEpochMsOrNaN,
-} from './timestamp.js';
+import { parseTimestamp, timestampToEpochMsOrNaN } from './timestamp.js';
 
 export type ValidationResult = { ok: true; reading: Reading } | { ok: false; reject: Reject };
 
@@ -63,23 +57,6 @@ export function createValidator(dictionary: DataDictionary, clock: Clock): Recor
   };
 }
 
-/**
- * The idempotency key of core/identity.ts (`v1|meterId|channel|intervalStartUtc|seq`), with the
- * start formatted by integer arithmetic instead of Date#toISOString, which alone costs more than
- * this sha256. A caller holding the start exactly as formatIntervalStartUtc renders it (because the
- * feed sent it so) may pass it. validator.test.ts checks that both give the same key.
- */
-export function readingIdempotencyKey(
-  meterId: string,
-  channel: string,
-  intervalStartMs: number,
-  seq: number,
-  intervalStartUtc: string = formatIntervalStartUtc(intervalStartMs),
-): string {
-  const start = intervalStartUtc;
-  return hash('sha256', `${IDEMPOTENCY_KEY_VERSION}|${meterId}|${channel}|${start}|${seq}`, 'hex');
-}
-
 interface CompiledRange {
   /** Where the bounds come from, for messages: `channel "2"` or `meter class "industrial"`. */
   readonly label: string;
@@ -106,6 +83,7 @@ interface CompiledDictionary {
   readonly maxMilliWh: number;
   readonly statusCodeMax: number;
   readonly estimatedMask: number;
+  readonly clockSkewToleranceSeconds: number;
   readonly clockSkewToleranceMs: number;
   readonly timeZone: string | null;
   readonly requireIntervalAlignment: boolean;
@@ -162,6 +140,7 @@ function compileDictionary(dictionary: DataDictionary): CompiledDictionary {
     maxMilliWh: toMilliWh(dictionary.consumptionKwhMax),
     statusCodeMax: dictionary.statusCodeMax,
     estimatedMask: dictionary.statusBits.estimated,
+    clockSkewToleranceSeconds: dictionary.clockSkewToleranceSeconds,
     clockSkewToleranceMs: dictionary.clockSkewToleranceSeconds * MS_PER_SECOND,
     timeZone: dictionary.timeZone,
     requireIntervalAlignment: dictionary.requireIntervalAlignment,
@@ -186,20 +165,35 @@ const CHAR_MINUS = 45;
  * MAX_SAFE_INTEGER, which the caller's range check rejects.
  */
 function integerValue(value: number | string): number {
+  // Adding 0 turns -0 into 0, so a JSON -0 reads as the integer 0.
   if (typeof value === 'number') return Number.isInteger(value) ? value + 0 : Number.NaN;
   const length = value.length;
   const negative = value.charCodeAt(0) === CHAR_MINUS;
   let index = negative ? 1 : 0;
-  const first = value.charCodeAt(index);
-  if (first === CHAR_ZERO) return length === 1 ? 0 : Number.NaN;
-  let result = 0;
   if (index >= length) return Number.NaN;
+  if (value.charCodeAt(index) === CHAR_ZERO) return length === 1 ? 0 : Number.NaN;
+  let result = 0;
   for (; index < length; index += 1) {
     const charCode = value.charCodeAt(index);
     if (charCode < CHAR_ZERO || charCode > CHAR_NINE) return Number.NaN;
     result = result * 10 + (charCode - CHAR_ZERO);
   }
   return negative ? -result : result;
+}
+
+/** Names where the effective bounds came from, for a range message: empty for the defaults. */
+function boundsScope(
+  override: CompiledOverride | undefined,
+  meterClass: CompiledClass | undefined,
+): string {
+  const minSource = override?.minMilliWh !== undefined ? override
+    : meterClass?.minMilliWh !== undefined ? meterClass : undefined;
+  const maxSource = override?.maxMilliWh !== undefined ? override
+    : meterClass?.maxMilliWh !== undefined ? meterClass : undefined;
+  const labels = [minSource, maxSource]
+    .filter((source, index, sources) => source !== undefined && sources.indexOf(source) === index)
+    .map((source) => source?.label);
+  return labels.length === 0 ? '' : ` (bounds set for ${labels.join(' and ')})`;
 }
 
 function isNumberOrString(value: unknown): value is number | string {
@@ -211,9 +205,9 @@ function isoOrText(epochMs: number): string {
 }
 
 /**
- * One record's checks. The fields below `// Per record` are scratch state, reset at the start of
- * each validate call, so the happy path allocates nothing for intermediate values. Validation is
- * synchronous, so one instance is never used by two records at once.
+ * One record's checks. The fields marked "per record" are scratch state, reset by each check, so
+ * the happy path allocates nothing for intermediate values. Validation is synchronous, so one
+ * instance is never used by two records at once.
  */
 class RecordValidation {
   readonly #dictionary: CompiledDictionary;
@@ -225,8 +219,6 @@ class RecordValidation {
   #intervalSeconds = Number.NaN;
   #intervalAllowed = false;
   #intervalStartMs = Number.NaN;
-  /** The start as formatIntervalStartUtc renders it, when the feed sent it in exactly that form. */
-  #intervalStartUtc: string | undefined = undefined;
   #energyMilliWh = Number.NaN;
   #statusCode = Number.NaN;
   #seq = Number.NaN;
@@ -360,16 +352,16 @@ class RecordValidation {
   #checkTimestamp(value: unknown): void {
     const dictionary = this.#dictionary;
     this.#intervalStartMs = Number.NaN;
-    this.#intervalStartUtc = undefined;
     if (value === undefined) return this.#missing('timestamp_utc');
     const startMs = timestampToEpochMsOrNaN(value, dictionary.timeZone);
     if (Number.isNaN(startMs)) {
       const parsed = parseTimestamp(value, dictionary.timeZone);
-      if (!parsed.ok) this.#add(parsed.code, 'timestamp_utc', value, `timestamp_utc ${parsed.message}.`);
+      if (!parsed.ok) {
+        this.#add(parsed.code, 'timestamp_utc', value, `timestamp_utc ${parsed.message}.`);
+      }
       return;
     }
     this.#intervalStartMs = startMs;
-    this.#intervalStartUtc = isCanonicalUtcText(value as string) ? (value as string) : undefined;
     this.#checkFuture(value, startMs);
     const intervalMs = this.#intervalSeconds * MS_PER_SECOND;
     const aligned = !this.#intervalAllowed || startMs % intervalMs === 0;
@@ -392,7 +384,7 @@ class RecordValidation {
     if (endMs <= nowMs + this.#dictionary.clockSkewToleranceMs) return;
     const message =
       `the interval ends at ${isoOrText(endMs)}, later than the current time ${isoOrText(nowMs)} ` +
-      `plus the clock-skew tolerance of ${this.#dictionary.clockSkewToleranceMs / MS_PER_SECOND} s.`;
+      `plus the clock-skew tolerance of ${this.#dictionary.clockSkewToleranceSeconds} s.`;
     this.#add('timestamp.future', 'timestamp_utc', value, message);
   }
 
@@ -402,7 +394,9 @@ class RecordValidation {
     const energyMilliWh = kwhToMilliWhOrNaN(value);
     if (Number.isNaN(energyMilliWh)) {
       const parsed = parseKwhToMilliWh(value);
-      if (!parsed.ok) this.#add(parsed.code, 'consumption_kwh', value, `consumption_kwh ${parsed.message}.`);
+      if (!parsed.ok) {
+        this.#add(parsed.code, 'consumption_kwh', value, `consumption_kwh ${parsed.message}.`);
+      }
       return;
     }
     this.#energyMilliWh = energyMilliWh;
@@ -412,10 +406,7 @@ class RecordValidation {
     const minMilliWh = override?.minMilliWh ?? meterClass?.minMilliWh ?? dictionary.minMilliWh;
     const maxMilliWh = override?.maxMilliWh ?? meterClass?.maxMilliWh ?? dictionary.maxMilliWh;
     if (energyMilliWh >= minMilliWh && energyMilliWh <= maxMilliWh) return;
-    const sources = [override, meterClass]
-      .filter((range) => (range?.minMilliWh ?? range?.maxMilliWh) !== undefined)
-      .map((range) => range?.label);
-    const scope = sources.length === 0 ? '' : ` (bounds set for ${sources.join(' and ')})`;
+    const scope = boundsScope(override, meterClass);
     const message =
       `consumption_kwh ${formatMilliWhAsKwh(energyMilliWh)} kWh is outside the allowed range ` +
       `${formatMilliWhAsKwh(minMilliWh)}..${formatMilliWhAsKwh(maxMilliWh)} kWh${scope}.`;
@@ -453,7 +444,8 @@ class RecordValidation {
     }
     const seq = integerValue(value);
     if (Number.isNaN(seq)) {
-      const message = 'seq must be an integer, written without fraction, exponent or leading zeros.';
+      const message =
+        'seq must be an integer, written without fraction, exponent or leading zeros.';
       return this.#add('seq.not_integer', 'seq', value, message);
     }
     if (seq < 0 || seq > Number.MAX_SAFE_INTEGER) {
@@ -487,36 +479,41 @@ class RecordValidation {
     this.#checksumSha256 = null;
     if (isAbsent(value)) return;
     if (typeof value !== 'string') return this.#wrongType('checksum_sha256', value, 'a string');
+    const expected = this.#expectedChecksum();
+    // A lowercase checksum equal to the expected one is well-formed; only others are scanned.
+    if (expected !== null && value === expected) {
+      this.#checksumSha256 = expected;
+      return;
+    }
     const checksumSha256 = normalizeChecksum(value);
     if (checksumSha256 === null) {
       const message = `checksum_sha256 ${checksumFormatMessage()}.`;
       return this.#add('checksum.format', 'checksum_sha256', value, message);
     }
     this.#checksumSha256 = checksumSha256;
-    this.#checkChecksumMatches(value, checksumSha256);
+    if (expected === null || checksumSha256 === expected) return;
+    const message = `checksum_sha256 does not match the record's values; expected ${expected}.`;
+    this.#add('checksum.mismatch', 'checksum_sha256', value, message);
   }
 
   /**
-   * The checksum is compared whenever every value it covers parsed to something the ledger could
-   * hold, even when the meter id or channel breaks its pattern, the consumption its range or the
-   * timestamp the future or alignment rule: a mismatch then tells the operator the data changed in
-   * transit. Status codes and seqs out of range may not be exact integers, so they stop the
-   * comparison.
+   * The checksum the record's values call for, or null when one of them did not parse. It is
+   * compared whenever every value it covers parsed to something the ledger could hold, even when
+   * the meter id or channel breaks its pattern, the consumption its range or the timestamp the
+   * future or alignment rule: a mismatch then tells the operator the data changed in transit.
+   * Status codes and seqs out of range may not be exact integers, so they prevent the comparison.
    */
-  #checkChecksumMatches(value: string, checksumSha256: string): void {
+  #expectedChecksum(): string | null {
     const meterId = this.#meterId;
     const channel = this.#channel;
     const intervalStartMs = this.#intervalStartMs;
     const energyMilliWh = this.#energyMilliWh;
     const statusCode = this.#statusCode;
     const seq = this.#seq;
-    if (meterId === null || channel === null) return;
-    if (Number.isNaN(intervalStartMs + energyMilliWh + statusCode + seq)) return;
+    if (meterId === null || channel === null) return null;
+    if (Number.isNaN(intervalStartMs + energyMilliWh + statusCode + seq)) return null;
     const fields = { meterId, channel, intervalStartMs, energyMilliWh, statusCode, seq };
-    const expected = computeRecordChecksum(fields, this.#intervalStartUtc);
-    if (expected === checksumSha256) return;
-    const message = `checksum_sha256 does not match the record's values; expected ${expected}.`;
-    this.#add('checksum.mismatch', 'checksum_sha256', value, message);
+    return computeRecordChecksum(fields);
   }
 
   #checkUnknownFields(fields: Readonly<Record<string, unknown>>): void {
@@ -545,13 +542,7 @@ class RecordValidation {
       seq,
       quality: this.#quality ?? derived,
       checksumSha256: this.#checksumSha256,
-      idempotencyKey: readingIdempotencyKey(
-        meterId,
-        channel,
-        intervalStartMs,
-        seq,
-        this.#intervalStartUtc,
-      ),
+      idempotencyKey: idempotencyKey(meterId, channel, intervalStartMs, seq),
     };
   }
 }

@@ -6,6 +6,7 @@
  * A quote opens a quoted field only at the start of a field; elsewhere it is left for the row check
  * to reject, so a stray quote in the middle of a value costs one row, not the rest of the delivery.
  */
+import assert from 'node:assert/strict';
 import type { FormatContext, ParseItem, StreamParser } from '../core/parser.js';
 import type { RecordLocation } from '../core/reading.js';
 import { RECORD_BYTES_MAX, RECORD_FIELDS_MAX } from '../core/limits.js';
@@ -68,6 +69,7 @@ class CsvParser implements StreamParser {
   #previousByte = -1;
 
   push(chunk: Uint8Array): ParseItem[] {
+    assert.ok(!this.#ended, 'push() after end()');
     const items: ParseItem[] = [];
     for (const piece of this.#byteOrderMark.take(chunk)) this.#scan(piece, items);
     return items;
@@ -180,7 +182,8 @@ class CsvParser implements StreamParser {
     end: number,
     items: ParseItem[],
   ): void {
-    const lastByte = end > start ? bytes[end - 1] : this.#previousByte;
+    const earlierLastByte = this.#rowBytesEarlier > 0 ? this.#previousByte : -1;
+    const lastByte = end > start ? bytes[end - 1] : earlierLastByte;
     const totalBytes = this.#rowBytesEarlier + end - start;
     const length = lastByte === CARRIAGE_RETURN ? totalBytes - 1 : totalBytes;
     if (length === 0) return;
@@ -193,7 +196,7 @@ class CsvParser implements StreamParser {
     if (length > RECORD_BYTES_MAX) {
       this.#readRow(null, new Uint8Array(0), location, items);
     } else if (this.#rowBytesEarlier === 0 && chunk !== null) {
-      const text = chunk.ownText(start, start + length);
+      const text = chunk.text(start, start + length);
       const shown = text === null ? bytes.subarray(start, start + length) : bytes;
       this.#readRow(text, shown, location, items);
     } else {
@@ -248,7 +251,7 @@ class CsvParser implements StreamParser {
 
   #headerReject(): ParseItem {
     const header = this.#header;
-    if (header.kind !== 'failed') throw new Error('unreachable: only a failed header is rejected');
+    assert.ok(header.kind === 'failed', 'only a failed header is rejected');
     const location: RecordLocation = {
       recordIndex: this.#itemCount,
       line: 1,

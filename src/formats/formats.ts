@@ -2,6 +2,7 @@
  * The wire formats amisync reads, in one explicit table (STYLE 11), with format detection for
  * deliveries that do not say what they are and single-record re-parsing for replay from quarantine.
  */
+import assert from 'node:assert/strict';
 import type { FormatContext, InputFormat, ParseItem, StreamParser } from '../core/parser.js';
 import type { RecordLocation } from '../core/reading.js';
 import { createCsvParser, isCsvContext, parseCsvRowBytes } from './csv.js';
@@ -83,7 +84,7 @@ export function parseOneRecord(
     }
     default: {
       const unreachable: never = format;
-      throw new Error(`unreachable: unknown format ${String(unreachable)}`);
+      assert.fail(`unreachable: unknown format ${String(unreachable)}`);
     }
   }
 }

@@ -2,7 +2,6 @@
  * Builders for what parsers return, so every format words its rejects the same way. Parse rejects
  * name the field `record`: the bytes could not be read as fields at all.
  */
-import { Buffer } from 'node:buffer';
 import type { ParseItem } from '../core/parser.js';
 import type { RecordLocation } from '../core/reading.js';
 import { RECORD_BYTES_MAX } from '../core/limits.js';
@@ -23,8 +22,7 @@ export function rejectItem(
   location: RecordLocation,
   meterId: string | null = null,
 ): ParseItem {
-  const shown = violation(code, 'record', value, detached(message));
-  const reject = recordReject([{ ...shown, value: detached(shown.value) }], location, meterId);
+  const reject = recordReject([violation(code, 'record', value, message)], location, meterId);
   return { kind: 'reject', reject };
 }
 
@@ -35,7 +33,7 @@ export function spanRejectItem(
   message: string,
   location: RecordLocation,
 ): ParseItem {
-  const reject = recordReject([violation(code, 'record', value, detached(message))], location);
+  const reject = recordReject([violation(code, 'record', value, message)], location);
   return { kind: 'reject', reject: { ...reject, uncountedSpan: true } };
 }
 
@@ -51,10 +49,3 @@ export function encodingItem(shownText: string, location: RecordLocation): Parse
   return rejectItem('parse.encoding', shownText, message, location);
 }
 
-/**
- * A copy of `text` that shares no memory with it. A record's text may be a slice of a whole chunk's
- * text, and a reject may be held for a while: the copy keeps the chunk from being held with it.
- */
-function detached(text: string): string {
-  return Buffer.from(text, 'utf8').toString('utf8');
-}

@@ -26,6 +26,11 @@ export function parseJsonRecordText(text: string, location: RecordLocation): Par
     const message = `Line ${location.line}: the record is not valid JSON (${reason}).`;
     return rejectItem('parse.syntax', text, message, location);
   }
+  return jsonValueItem(value, text, location);
+}
+
+/** The verdict on a value JSON.parse returned for `text`: a record, or why it cannot be one. */
+export function jsonValueItem(value: unknown, text: string, location: RecordLocation): ParseItem {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     const kind = describeJsonKind(value);
     const message = `Line ${location.line}: the record is ${kind}, not an object.`;
@@ -42,16 +47,21 @@ export function parseJsonRecordText(text: string, location: RecordLocation): Par
 }
 
 function exceededLimit(record: Record<string, unknown>): string | null {
-  // One pass over the values serves both limits; Object.values measured faster than keys or for-in.
-  const values = Object.values(record);
-  if (values.length > RECORD_FIELDS_MAX) {
-    return `the record has ${values.length} fields, more than the limit of ${RECORD_FIELDS_MAX}.`;
-  }
-  for (const value of values) {
-    if (nestsDeeperThan(value, JSON_DEPTH_MAX - 1)) {
-      return `the record nests objects or arrays more than ${JSON_DEPTH_MAX} deep.`;
+  // One pass serves both limits. for-in over a JSON.parse result sees only its own keys (JSON.parse
+  // makes plain objects), and measured faster than Object.keys or Object.values.
+  let fieldCount = 0;
+  let tooDeep = false;
+  for (const key in record) {
+    fieldCount += 1;
+    const value = record[key];
+    if (typeof value === 'object' && value !== null && !tooDeep) {
+      tooDeep = nestsDeeperThan(value, JSON_DEPTH_MAX - 1);
     }
   }
+  if (fieldCount > RECORD_FIELDS_MAX) {
+    return `the record has ${fieldCount} fields, more than the limit of ${RECORD_FIELDS_MAX}.`;
+  }
+  if (tooDeep) return `the record nests objects or arrays more than ${JSON_DEPTH_MAX} deep.`;
   return null;
 }
 

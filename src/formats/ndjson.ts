@@ -2,6 +2,7 @@
  * NDJSON: one JSON object per line, LF or CRLF, blank lines skipped, a byte order mark at the start
  * skipped. Every line stands alone, so a bad line is one reject and the next line reads normally.
  */
+import assert from 'node:assert/strict';
 import type { FormatContext, ParseItem, StreamParser } from '../core/parser.js';
 import type { RecordLocation } from '../core/reading.js';
 import { RECORD_BYTES_MAX } from '../core/limits.js';
@@ -41,6 +42,7 @@ class NdjsonParser implements StreamParser {
   #ended = false;
 
   push(chunk: Uint8Array): ParseItem[] {
+    assert.ok(!this.#ended, 'push() after end()');
     const items: ParseItem[] = [];
     for (const piece of this.#byteOrderMark.take(chunk)) this.#scan(piece, items);
     return items;
@@ -117,7 +119,7 @@ class NdjsonParser implements StreamParser {
     }
     if (this.#lineBytesEarlier === 0 && chunk !== null) {
       if (isBlank(bytes, start, start + length)) return;
-      this.#pushLine(chunk.sharedText(start, start + length), bytes, start, length, items);
+      this.#pushLine(chunk.text(start, start + length), bytes, start, length, items);
       return;
     }
     this.#carried.append(bytes, start, end);

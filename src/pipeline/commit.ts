@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { leafHash, merkleRoot } from '../audit/merkle.js';
 import { nextEntry } from '../audit/hash-chain.js';
 import { ledgerLeafData, quarantineLeafData } from '../audit/leaves.js';
+import type { Reading } from '../core/reading.js';
 import type { Reject } from '../core/reject.js';
 import type {
   AnomalyInsert,
@@ -108,6 +109,38 @@ interface Routed {
   revisions: [string, string][];
 }
 
+/** Built field by field: a spread of the reading is several times slower on the hot path. */
+function ledgerRow(
+  reading: Reading,
+  decision: Extract<Decision, { kind: 'accept' }>,
+  batchId: number,
+  batchPosition: number,
+): LedgerRow {
+  const supersedes = decision.supersedes;
+  const supersedesKey =
+    supersedes === null
+      ? null
+      : 'reading' in supersedes
+        ? supersedes.reading.idempotencyKey
+        : supersedes.idempotencyKey;
+  return {
+    meterId: reading.meterId,
+    channel: reading.channel,
+    intervalStartMs: reading.intervalStartMs,
+    intervalSeconds: reading.intervalSeconds,
+    energyMilliWh: reading.energyMilliWh,
+    statusCode: reading.statusCode,
+    seq: reading.seq,
+    quality: reading.quality,
+    checksumSha256: reading.checksumSha256,
+    idempotencyKey: reading.idempotencyKey,
+    version: decision.version,
+    supersedesKey,
+    batchId,
+    batchPosition,
+  };
+}
+
 function route(
   input: BatchInput,
   batchId: number,
@@ -141,38 +174,26 @@ function route(
     if (reject.violations.some((v) => v.code === 'identity.conflict')) counts.conflicts += 1;
   };
   for (const pending of input.rejects) quarantine(pending);
-  decisions.forEach((decision, index) => {
-    const item = input.readings[index];
-    assert.ok(item !== undefined, 'one decision per reading');
+  for (let index = 0; index < decisions.length; index++) {
+    const decision = decisions[index] as Decision;
+    const item = input.readings[index] as IdentifiedReading;
     switch (decision.kind) {
       case 'accept': {
-        const supersedes = decision.supersedes;
-        const supersedesKey =
-          supersedes === null
-            ? null
-            : 'reading' in supersedes
-              ? supersedes.reading.idempotencyKey
-              : supersedes.idempotencyKey;
-        routed.ledgerRows.push({
-          ...item.reading,
-          version: decision.version,
-          supersedesKey,
-          batchId,
-          batchPosition: routed.ledgerRows.length,
-        });
+        const row = ledgerRow(item.reading, decision, batchId, routed.ledgerRows.length);
+        routed.ledgerRows.push(row);
         counts.accepted += 1;
-        if (supersedesKey !== null) {
+        if (row.supersedesKey !== null) {
           counts.revisions += 1;
-          routed.revisions.push([item.reading.idempotencyKey, supersedesKey]);
+          routed.revisions.push([row.idempotencyKey, row.supersedesKey]);
         }
-        return;
+        break;
       }
       case 'duplicate':
         counts.duplicates += 1;
-        return;
+        break;
       case 'hold':
         quarantine({ reject: decision.reject, rawSha256: holdRawSha256(index) });
-        return;
+        break;
       case 'anomaly':
         routed.anomalies.push({
           reading: item.reading,
@@ -181,13 +202,13 @@ function route(
           findings: decision.findings,
         });
         counts.anomalyHeld += 1;
-        return;
+        break;
       default: {
         const unreachable: never = decision;
         assert.fail(`unknown decision ${String(unreachable)}`);
       }
     }
-  });
+  }
   return routed;
 }
 
@@ -219,7 +240,10 @@ export async function commitBatch(
     const batchId = await tx.allocateBatchId();
     const readings = input.readings.map((item) => item.reading);
     const streams = new Map<string, { meterId: string; channel: string }>();
-    for (const r of readings) streams.set(streamKey(r), { meterId: r.meterId, channel: r.channel });
+    for (const r of readings) {
+      const key = streamKey(r);
+      if (!streams.has(key)) streams.set(key, { meterId: r.meterId, channel: r.channel });
+    }
     const loaded = await tx.loadStreamStates([...streams.values()]);
     const loadedStates = new Map<string, StreamState>(loaded.map((s) => [streamKey(s), s]));
     const existing = await tx.findIntervalVersions(intervalsToLookUp(readings, loadedStates));

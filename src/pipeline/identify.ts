@@ -181,8 +181,47 @@ function applyAccept(state: StreamState, reading: Reading, supersedes: Version |
 }
 
 /**
- * Decides a batch in order. `existing` holds the ledger versions of every interval intervalsToLookUp named,
- * sorted by version. States are copied, never mutated in place.
+ * The versions an interval already has, from the ledger (the rows looked up) and from earlier readings of
+ * the same batch. Built only when a reading falls at or before its stream's high-water mark, which in an
+ * in-order feed is rare, so the common path allocates nothing per reading.
+ */
+class IntervalIndex {
+  readonly #existing: readonly LedgerRow[];
+  readonly #accepted: Pending[] = [];
+  #byInterval: Map<string, Version[]> | null = null;
+
+  constructor(existing: readonly LedgerRow[]) {
+    this.#existing = existing;
+  }
+
+  versions(ref: IntervalRef): readonly Version[] {
+    if (this.#byInterval === null) {
+      this.#byInterval = new Map();
+      for (const row of this.#existing) this.#insert(row, row);
+      for (const pending of this.#accepted) this.#insert(pending.reading, pending);
+    }
+    return this.#byInterval.get(intervalKey(ref)) ?? NO_VERSIONS;
+  }
+
+  add(pending: Pending): void {
+    this.#accepted.push(pending);
+    if (this.#byInterval !== null) this.#insert(pending.reading, pending);
+  }
+
+  #insert(ref: IntervalRef, version: Version): void {
+    const map = this.#byInterval as Map<string, Version[]>;
+    const key = intervalKey(ref);
+    const list = map.get(key);
+    if (list === undefined) map.set(key, [version]);
+    else list.push(version);
+  }
+}
+
+const NO_VERSIONS: readonly Version[] = Object.freeze([]);
+
+/**
+ * Decides a batch in order. `existing` holds the ledger versions of every interval intervalsToLookUp
+ * named, sorted by version. States are copied, never mutated in place.
  */
 export function identifyBatch(
   items: readonly IdentifiedReading[],
@@ -193,13 +232,7 @@ export function identifyBatch(
 ): IdentifyResult {
   const states = new Map<string, StreamState>();
   for (const [key, state] of loadedStates) states.set(key, { ...state });
-  const versionsByInterval = new Map<string, Version[]>();
-  for (const row of existing) {
-    const key = intervalKey(row);
-    const list = versionsByInterval.get(key);
-    if (list === undefined) versionsByInterval.set(key, [row]);
-    else list.push(row);
-  }
+  const index = new IntervalIndex(existing);
   const decisions: Decision[] = [];
   const sequenceEvents: IdentifyResult['sequenceEvents'] = [];
   for (const item of items) {
@@ -210,18 +243,16 @@ export function identifyBatch(
       state = freshStreamState(reading);
       states.set(sKey, state);
     }
-    const iKey = intervalKey(reading);
-    const versions = versionsByInterval.get(iKey) ?? [];
-    let decision = decide(item, versions, override);
+    const highWaterMs = state.lastIntervalStartMs;
+    const mayCollide = highWaterMs !== null && reading.intervalStartMs <= highWaterMs;
+    let decision = decide(item, mayCollide ? index.versions(reading) : NO_VERSIONS, override);
     if (decision.kind === 'accept') {
       const findings = inspectReading(detectors, reading, state);
       if (findings.length > 0) decision = { kind: 'anomaly', findings };
     }
     decisions.push(decision);
     if (decision.kind !== 'accept') continue;
-    const pending: Pending = { reading, version: decision.version };
-    if (versions.length === 0) versionsByInterval.set(iKey, [pending]);
-    else versions.push(pending);
+    index.add({ reading, version: decision.version });
     trackSequence(state, reading, sequenceEvents);
     applyAccept(state, reading, decision.supersedes);
   }

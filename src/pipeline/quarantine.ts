@@ -15,6 +15,8 @@ import type { DataDictionary } from '../dictionary/dictionary.js';
 import { createValidator } from '../dictionary/validator.js';
 import { PARSER_FACTORIES, parseOneRecord } from '../formats/formats.js';
 import { nextEntry } from '../audit/hash-chain.js';
+import { recordConfig } from '../audit/record.js';
+import { dictionaryFingerprint } from '../dictionary/dictionary.js';
 import { commitBatch, type BatchResult, type PendingReject } from './commit.js';
 import type { IdentifiedReading } from './identify.js';
 
@@ -49,6 +51,13 @@ function formatOf(row: QuarantineRow): InputFormat {
     throw new AmisyncError('INVALID_STATE', `quarantine ${row.id}: unknown format ${row.format}`);
   }
   return format;
+}
+
+/** Every decision is traceable to the dictionary in force: record it when it changed. */
+async function recordDictionary(context: ActionContext): Promise<string> {
+  const fingerprint = dictionaryFingerprint(context.dictionary);
+  await recordConfig(context.store, fingerprint, context.dictionary, context.clock.nowMs());
+  return fingerprint;
 }
 
 /** Re-parses a quarantined record (or an unparseable span) from its kept bytes. */
@@ -153,7 +162,11 @@ async function replayOne(context: ActionContext, row: QuarantineRow): Promise<Re
       byteLength: row.location.byteLength,
       atMs,
       detectors: context.detectors ?? [],
-      auditExtra: { replayOf: row.id, actor: context.actor },
+      auditExtra: {
+        replayOf: row.id,
+        actor: context.actor,
+        dictionary: dictionaryFingerprint(context.dictionary),
+      },
       alsoInTransaction: async (tx, result) => {
         const kind = row.uncountedSpan ? 'reparsed' : outcomeOf(result, 0);
         outcome = {
@@ -219,6 +232,7 @@ export async function replayQuarantine(
   ids: readonly number[] | 'all',
   limit: number,
 ): Promise<ReplayReport> {
+  await recordDictionary(context);
   const rows: QuarantineRow[] = [];
   if (ids === 'all') rows.push(...(await context.store.listQuarantine({ status: 'open', limit })));
   else for (const id of ids) rows.push(await loadOpen(context.store, id));
@@ -285,6 +299,7 @@ export async function acceptQuarantined(
   const reason = requireJustification(justification);
   const { store, clock } = context;
   const row = await loadOpen(store, id);
+  const fingerprint = await recordDictionary(context);
   if (row.uncountedSpan) {
     throw new AmisyncError('INVALID_STATE', `quarantine ${id} is an unparseable span; replay it instead`);
   }
@@ -321,7 +336,13 @@ export async function acceptQuarantined(
       atMs,
       detectors: [],
       override: true,
-      auditExtra: { overrideOf: id, actor: context.actor, justification: reason, overridden },
+      auditExtra: {
+        overrideOf: id,
+        actor: context.actor,
+        justification: reason,
+        overridden,
+        dictionary: fingerprint,
+      },
       alsoInTransaction: async (tx, batch) => {
         const decision = batch.decisions[0];
         report = {

@@ -1,0 +1,271 @@
+/**
+ * `npm run bench`: reads per second for each pipeline stage and end to end, beside the ceiling measured in
+ * the same run (a raw insert of the same rows into a SQLite table with the ledger's columns and unique
+ * index, WAL, synchronous=FULL, same transaction size), as a ratio. One core, generated data.
+ *
+ *   npm run bench                                  1,000,000 readings on an empty ledger
+ *   npm run bench -- --readings 2000000
+ *   npm run bench -- --ledger-rows 20000000         the same with 20 M readings already in the ledger
+ *
+ * Not part of the test suite.
+ */
+import { createReadStream, mkdirSync, rmSync, statSync } from 'node:fs';
+import { createWriteStream } from 'node:fs';
+import { once } from 'node:events';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import Database from 'better-sqlite3';
+import { ManualClock, CountingRandom } from '../core/clock.js';
+import { BATCH_READINGS_MAX, READ_CHUNK_BYTES } from '../core/limits.js';
+import type { StreamState } from '../core/store.js';
+import { DEFAULT_DICTIONARY } from '../dictionary/dictionary.js';
+import { createValidator } from '../dictionary/validator.js';
+import { createNdjsonParser } from '../formats/ndjson.js';
+import { commitBatch } from '../pipeline/commit.js';
+import { identifyBatch, type IdentifiedReading } from '../pipeline/identify.js';
+import { ingestDelivery } from '../pipeline/ingest.js';
+import { generateFeedRecords, generateMeterIds, toNdjson } from '../simulator/feed-generator.js';
+import { ledgerInsertSql, openSqliteStore } from '../store/sqlite/sqlite-store.js';
+import { MIGRATIONS } from '../store/sqlite/migrations.js';
+
+const INTERVAL_MS = 900_000;
+const METERS = 1_000;
+const SEED = 7;
+
+interface Row {
+  stage: string;
+  readings: number;
+  seconds: number;
+}
+
+function rate(row: Row): number {
+  return row.readings / row.seconds;
+}
+
+function seconds(startNs: bigint): number {
+  return Number(process.hrtime.bigint() - startNs) / 1e9;
+}
+
+async function writeFeed(path: string, readings: number, startMs: number): Promise<number> {
+  const out = createWriteStream(path);
+  const records = generateFeedRecords({ seed: SEED, meters: METERS, startMs, intervals: readings / METERS });
+  for (const line of toNdjson(records)) if (!out.write(line)) await once(out, 'drain');
+  out.end();
+  await once(out, 'finish');
+  return statSync(path).size;
+}
+
+/** Fills the ledger (and stream state) with `rows` older readings of the same meters, in SQL. */
+function prefillLedger(path: string, rows: number, meterIds: string[], beforeMs: number): void {
+  if (rows === 0) return;
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = OFF');
+  const intervals = Math.ceil(rows / meterIds.length);
+  const firstMs = beforeMs - intervals * INTERVAL_MS;
+  db.exec('CREATE TEMP TABLE bench_meters (meter_id TEXT)');
+  const insert = db.prepare('INSERT INTO bench_meters VALUES (?)');
+  for (const id of meterIds) insert.run(id);
+  db.exec(`DROP TRIGGER IF EXISTS ledger_no_update; DROP TRIGGER IF EXISTS ledger_no_delete;`);
+  const step = 1_000;
+  for (let at = 0; at < intervals; at += step) {
+    const to = Math.min(intervals, at + step);
+    db.exec(`
+      WITH RECURSIVE i(n) AS (SELECT ${at} UNION ALL SELECT n + 1 FROM i WHERE n + 1 < ${to})
+      INSERT INTO ledger (interval_start_ms, meter_id, channel, version, seq, interval_seconds,
+        energy_milli_wh, status_code, quality, checksum_sha256, idempotency_key, supersedes_key,
+        batch_id, batch_position)
+      SELECT ${firstMs} + n * ${INTERVAL_MS}, meter_id, '1', 1, n + 1, 900, 250000, 0, 'actual', NULL,
+        lower(hex(randomblob(32))), NULL, 0, 0
+      FROM i CROSS JOIN bench_meters ORDER BY n, meter_id`);
+    process.stderr.write(`\r  prefilled ${(to * meterIds.length).toLocaleString()} rows`);
+  }
+  process.stderr.write('\n');
+  db.prepare(
+    `INSERT INTO stream_state (meter_id, channel, last_interval_start_ms, last_seq, seq_gaps,
+       seq_regressions, current_readings, current_energy_milli_wh)
+     SELECT meter_id, '1', ?, ?, 0, 0, ?, ? FROM bench_meters`,
+  ).run(beforeMs - INTERVAL_MS, intervals, intervals, intervals * 250000);
+  // The triggers come back exactly as the migration defines them.
+  const sql = MIGRATIONS[0]?.sql ?? '';
+  const triggers = sql.match(/CREATE TRIGGER ledger_no_\w+[\s\S]*?END;/g) ?? [];
+  for (const trigger of triggers) db.exec(trigger);
+  db.pragma('wal_checkpoint(TRUNCATE)');
+  db.close();
+}
+
+const CEILING_ROWS_PER_STATEMENT = 32;
+
+/**
+ * The ceiling: the same rows into a table with the ledger's columns and unique index, with the ledger's
+ * own multi-row INSERT statement, in transactions of the same size; nothing else.
+ */
+function rawInsertCeiling(
+  path: string,
+  readings: IdentifiedReading[][],
+  prefillRows: number,
+  meterIds: string[],
+  beforeMs: number,
+): Row {
+  void openSqliteStore(path, { nowMs: () => 0 }).close();
+  prefillLedger(path, prefillRows, meterIds, beforeMs);
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.pragma('cache_size = -65536');
+  db.exec('DROP TRIGGER IF EXISTS ledger_no_update; DROP TRIGGER IF EXISTS ledger_no_delete;');
+  const many = db.prepare(ledgerInsertSql(CEILING_ROWS_PER_STATEMENT));
+  const one = db.prepare(ledgerInsertSql(1));
+  const columns = 14;
+  const params: unknown[] = new Array(CEILING_ROWS_PER_STATEMENT * columns);
+  const put = (at: number, r: IdentifiedReading['reading'], batchId: number, position: number) => {
+    params[at] = r.intervalStartMs;
+    params[at + 1] = r.meterId;
+    params[at + 2] = r.channel;
+    params[at + 3] = 1;
+    params[at + 4] = r.seq;
+    params[at + 5] = r.intervalSeconds;
+    params[at + 6] = r.energyMilliWh;
+    params[at + 7] = r.statusCode;
+    params[at + 8] = r.quality;
+    params[at + 9] = r.checksumSha256;
+    params[at + 10] = r.idempotencyKey;
+    params[at + 11] = null;
+    params[at + 12] = batchId;
+    params[at + 13] = position;
+  };
+  let count = 0;
+  const start = process.hrtime.bigint();
+  for (const [batchIndex, batch] of readings.entries()) {
+    db.transaction(() => {
+      let at = 0;
+      for (; at + CEILING_ROWS_PER_STATEMENT <= batch.length; at += CEILING_ROWS_PER_STATEMENT) {
+        for (let k = 0; k < CEILING_ROWS_PER_STATEMENT; k++) {
+          put(k * columns, (batch[at + k] as IdentifiedReading).reading, batchIndex + 1, at + k);
+        }
+        many.run(params);
+      }
+      for (; at < batch.length; at++) {
+        put(0, (batch[at] as IdentifiedReading).reading, batchIndex + 1, at);
+        one.run(params.slice(0, columns));
+      }
+      count += batch.length;
+    }).immediate();
+  }
+  const row = { stage: 'ceiling: raw INSERT, same rows/index', readings: count, seconds: seconds(start) };
+  db.close();
+  return row;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      readings: { type: 'string', default: '1000000' },
+      'ledger-rows': { type: 'string', default: '0' },
+      dir: { type: 'string', default: join(tmpdir(), 'amisync-bench') },
+    },
+  });
+  const readings = Math.max(METERS, Math.round(Number(values.readings) / METERS) * METERS);
+  const prefillRows = Number(values['ledger-rows']);
+  const dir = values.dir;
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const startMs = Date.UTC(2026, 0, 1);
+  const clock = new ManualClock(Date.UTC(2030, 0, 1));
+  const meterIds = generateMeterIds(SEED, METERS);
+  process.stderr.write(`generating ${readings.toLocaleString()} readings...\n`);
+  const feedPath = join(dir, 'feed.ndjson');
+  const feedBytes = await writeFeed(feedPath, readings, startMs);
+  // End to end first, on a fresh heap, through the real runner: file -> ledger, raw bytes kept.
+  const e2ePath = join(dir, 'e2e.db');
+  await openSqliteStore(e2ePath, { nowMs: () => 0 }).close();
+  prefillLedger(e2ePath, prefillRows, meterIds, startMs);
+  const e2eStore = openSqliteStore(e2ePath, { nowMs: () => 0 });
+  let start = process.hrtime.bigint();
+  const report = await ingestDelivery(createReadStream(feedPath, { highWaterMark: READ_CHUNK_BYTES }), {
+    store: e2eStore, dictionary: DEFAULT_DICTIONARY, clock, random: new CountingRandom(),
+    format: 'ndjson', name: 'feed.ndjson', sourceId: 'bench',
+  });
+  const e2e: Row = { stage: 'END TO END (file -> ledger, raw kept)', readings: report.counts.received, seconds: seconds(start) };
+  await e2eStore.close();
+  if (report.counts.accepted !== readings) throw new Error(`accepted ${report.counts.accepted} of ${readings}`);
+
+  // The same pipeline again, stage by stage, each stage's time accumulated separately.
+  const stagedPath = join(dir, 'staged.db');
+  await openSqliteStore(stagedPath, { nowMs: () => 0 }).close();
+  prefillLedger(stagedPath, prefillRows, meterIds, startMs);
+  const store = openSqliteStore(stagedPath, { nowMs: () => 0 });
+  await store.createDelivery({ id: 'bench', sourceId: 'bench', name: 'bench', format: 'ndjson', formatContext: {}, startedAtMs: 0 });
+  const parser = createNdjsonParser();
+  const validate = createValidator(DEFAULT_DICTIONARY, clock);
+  const stageNs = { parse: 0n, validate: 0n, identify: 0n, commit: 0n };
+  let states = new Map<string, StreamState>();
+  const allBatches: IdentifiedReading[][] = [];
+  let batch: IdentifiedReading[] = [];
+  const runBatch = async (items: IdentifiedReading[]): Promise<void> => {
+    let t = process.hrtime.bigint();
+    states = identifyBatch(items, states, []).states;
+    stageNs.identify += process.hrtime.bigint() - t;
+    t = process.hrtime.bigint();
+    await commitBatch(store, {
+      deliveryId: 'bench', sourceId: 'bench', kind: 'ingest', format: 'ndjson', readings: items,
+      rejects: [], rawChunks: [], byteOffset: 0, byteLength: 0, atMs: clock.nowMs(), detectors: [],
+    }, () => '');
+    stageNs.commit += process.hrtime.bigint() - t;
+    allBatches.push(items);
+  };
+  const handle = async (items: ReturnType<typeof parser.push>): Promise<void> => {
+    const t = process.hrtime.bigint();
+    for (const item of items) {
+      if (item.kind !== 'record') throw new Error('bench feed has a parse reject');
+      const result = validate(item.record);
+      if (!result.ok) throw new Error(`bench record invalid: ${JSON.stringify(result.reject)}`);
+      batch.push({ reading: result.reading, location: item.record.location });
+    }
+    stageNs.validate += process.hrtime.bigint() - t;
+    while (batch.length >= BATCH_READINGS_MAX) {
+      await runBatch(batch.slice(0, BATCH_READINGS_MAX));
+      batch = batch.slice(BATCH_READINGS_MAX);
+    }
+  };
+  for await (const chunk of createReadStream(feedPath, { highWaterMark: READ_CHUNK_BYTES })) {
+    const t = process.hrtime.bigint();
+    const items = parser.push(chunk as Buffer);
+    stageNs.parse += process.hrtime.bigint() - t;
+    await handle(items);
+  }
+  await handle(parser.end());
+  if (batch.length > 0) await runBatch(batch);
+  await store.close();
+  const stage = (name: string, ns: bigint): Row => ({ stage: name, readings, seconds: Number(ns) / 1e9 });
+  const rows: Row[] = [
+    stage('parse (NDJSON)', stageNs.parse),
+    stage('validate (dictionary + idempotency key)', stageNs.validate),
+    stage('identify (duplicates, revisions, sequence)', stageNs.identify),
+    stage('commit (route, Merkle, audit, SQL)', stageNs.commit),
+  ];
+
+  const ceiling = rawInsertCeiling(join(dir, 'ceiling.db'), allBatches, prefillRows, meterIds, startMs);
+  rows.push(e2e, ceiling);
+
+  const ceilingRate = rate(ceiling);
+  const lines = [
+    `amisync bench: ${readings.toLocaleString()} readings (${(feedBytes / 1e6).toFixed(0)} MB NDJSON), ` +
+      `${prefillRows.toLocaleString()} rows already in the ledger, batches of ${BATCH_READINGS_MAX}, ` +
+      `WAL + synchronous=FULL, node ${process.version}`,
+    '',
+    `${'stage'.padEnd(42)}${'reads/s'.padStart(12)}${'seconds'.padStart(10)}${'x ceiling'.padStart(11)}`,
+    ...rows.map((row) =>
+      `${row.stage.padEnd(42)}${Math.round(rate(row)).toLocaleString().padStart(12)}` +
+        `${row.seconds.toFixed(2).padStart(10)}${(rate(row) / ceilingRate).toFixed(2).padStart(11)}`,
+    ),
+    '',
+    `end to end / ceiling = ${(rate(e2e) / ceilingRate).toFixed(2)} (target >= 0.60); ` +
+      `peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`,
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+  rmSync(dir, { recursive: true, force: true });
+}
+
+await main();
