@@ -5,7 +5,14 @@ import { AssertionError } from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { inclusionProof, leafHash, merkleRoot, nodeHash, verifyInclusion } from './merkle.js';
+import {
+  inclusionProof,
+  leafHash,
+  merkleRoot,
+  merkleRootOfLeafData,
+  nodeHash,
+  verifyInclusion,
+} from './merkle.js';
 
 // Test vectors from transparency-dev/merkle testonly/constants.go (the CT reference leaves and the
 // RFC 6962 roots of each prefix of them), used as data.
@@ -263,5 +270,15 @@ describe('merkleRoot speed', () => {
     // The target is a few milliseconds; the bound is loose so a busy machine does not fail the
     // build.
     expect(performance.now() - startMs).toBeLessThan(200);
+  });
+});
+
+describe('merkleRootOfLeafData', () => {
+  it('equals merkleRoot over the leaf hashes of the same data', () => {
+    fc.assert(
+      fc.property(fc.array(fc.string(), { maxLength: 70 }), (data) => {
+        expect(merkleRootOfLeafData(data)).toBe(merkleRoot(data.map((d) => leafHash(d))));
+      }),
+    );
   });
 });

@@ -10,7 +10,7 @@ import type { BatchCounts, LedgerRow, Store } from '../core/store.js';
 import { verifyCheckpoint } from './checkpoint.js';
 import { ChainVerifier } from './hash-chain.js';
 import { ledgerLeafData, quarantineLeafData } from './leaves.js';
-import { leafHash, merkleRoot } from './merkle.js';
+import { merkleRootOfLeafData } from './merkle.js';
 
 /** Problems listed in a report at most; verification itself reads everything. */
 const PROBLEMS_LISTED_MAX = 50;
@@ -188,7 +188,7 @@ function checkLedgerGroup(
       return;
     }
   }
-  const root = merkleRoot(rows.map((row) => leafHash(ledgerLeafData(row))));
+  const root = merkleRootOfLeafData(rows.map(ledgerLeafData));
   if (rows.length !== claim.ledgerLeaves || root !== claim.ledgerRoot) {
     problems.add(
       claim.auditSeq,
@@ -238,7 +238,7 @@ async function verifyQuarantine(store: Store, claims: Map<number, BatchClaim>, p
   for (const claim of claims.values()) {
     const rows = await store.quarantineRowsOfBatch(claim.batch);
     rowCount += rows.length;
-    const root = merkleRoot(rows.map((row) => leafHash(quarantineLeafData(row))));
+    const root = merkleRootOfLeafData(rows.map(quarantineLeafData));
     if (rows.length !== claim.quarantineLeaves || root !== claim.quarantineRoot) {
       problems.add(
         claim.auditSeq,

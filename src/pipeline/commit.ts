@@ -5,7 +5,7 @@
  * together. Nothing here acknowledges a source: the caller does that after this returns.
  */
 import assert from 'node:assert/strict';
-import { leafHash, merkleRoot } from '../audit/merkle.js';
+import { merkleRootOfLeafData } from '../audit/merkle.js';
 import { nextEntry } from '../audit/hash-chain.js';
 import { ledgerLeafData, quarantineLeafData } from '../audit/leaves.js';
 import type { Reading } from '../core/reading.js';
@@ -212,9 +212,6 @@ function route(
   return routed;
 }
 
-function rootOf(leaves: readonly string[]): string {
-  return merkleRoot(leaves.map((data) => leafHash(data)));
-}
 
 function codeSummary(rows: readonly QuarantineInsert[]): Record<string, number> {
   const summary: Record<string, number> = {};
@@ -256,8 +253,8 @@ export async function commitBatch(
     );
     const routed = route(input, batchId, identified.decisions, holdRawSha256);
     assert.ok(isConserved(routed.counts), 'batch counts must balance');
-    const ledgerRoot = rootOf(routed.ledgerRows.map(ledgerLeafData));
-    const quarantineRoot = rootOf(routed.quarantineRows.map(quarantineLeafData));
+    const ledgerRoot = merkleRootOfLeafData(routed.ledgerRows.map(ledgerLeafData));
+    const quarantineRoot = merkleRootOfLeafData(routed.quarantineRows.map(quarantineLeafData));
     const head = await tx.auditHead();
     const entry = nextEntry(
       head,

@@ -21,6 +21,13 @@ export type Decision =
   | { kind: 'anomaly'; findings: Finding[] }
   | { kind: 'hold'; reject: Reject };
 
+/** The common decision, shared rather than allocated per reading. */
+const ACCEPT_FIRST_VERSION: Decision = Object.freeze({
+  kind: 'accept',
+  version: 1,
+  supersedes: null,
+});
+
 /** A version accepted earlier in the same batch, not yet in the ledger. */
 export interface Pending {
   reading: Reading;
@@ -110,7 +117,7 @@ export function decide(
   override = false,
 ): Decision {
   const reading = item.reading;
-  if (versions.length === 0) return { kind: 'accept', version: 1, supersedes: null };
+  if (versions.length === 0) return ACCEPT_FIRST_VERSION;
   if (override) return decideOverride(reading, versions);
   const sameKey = versions.find((v) => versionReading(v).idempotencyKey === reading.idempotencyKey);
   if (sameKey !== undefined) {

@@ -6,7 +6,7 @@
  *
  * The caller acknowledges its source only after this resolves (every batch committed).
  */
-import { createHash, hash } from 'node:crypto';
+import { createHash, hash, type Hash } from 'node:crypto';
 import type { Clock, Random } from '../core/clock.js';
 import {
   BATCH_BYTES_MAX,
@@ -102,13 +102,13 @@ async function hashStoredRange(
   deliveryId: string,
   byteOffset: number,
   byteLength: number,
-): Promise<string> {
+): Promise<Hash> {
   const hasher = createHash('sha256');
   for (let at = 0; at < byteLength; at += RAW_CHUNK_BYTES_MAX) {
     const length = Math.min(RAW_CHUNK_BYTES_MAX, byteLength - at);
     hasher.update(await store.readDeliveryBytes(deliveryId, byteOffset + at, length));
   }
-  return hasher.digest('hex');
+  return hasher;
 }
 
 class DeliveryRun {
@@ -183,7 +183,8 @@ class DeliveryRun {
   async #relieve(): Promise<void> {
     if (this.#items.length > 0) await this.#commit(this.#itemsEnd());
     if (this.#window.end - this.#window.start <= BATCH_BYTES_MAX) return;
-    await this.#ensureDelivery();
+    // The delivery row is created at the first batch, once the parser knows its context (a CSV
+    // header may come after this many bytes); raw chunks do not need it to exist.
     const offset = this.#window.start;
     const bytes = this.#window.take(this.#window.end);
     for (const chunk of splitChunks(offset, bytes)) {
@@ -205,10 +206,20 @@ class DeliveryRun {
     this.#deliveryCreated = true;
   }
 
+  /** The record's bytes may be partly stored already (a giant record) and partly still held. */
   async #rawSha256(byteOffset: number, byteLength: number): Promise<string> {
-    const held = this.#window.slice(byteOffset, byteOffset + byteLength);
+    const end = byteOffset + byteLength;
+    const held = this.#window.slice(byteOffset, end);
     if (held !== null) return hash('sha256', held, 'hex');
-    return hashStoredRange(this.#options.store, this.#deliveryId, byteOffset, byteLength);
+    const storedEnd = Math.min(end, this.#window.start);
+    const hasher = await hashStoredRange(
+      this.#options.store,
+      this.#deliveryId,
+      byteOffset,
+      storedEnd - byteOffset,
+    );
+    if (end > storedEnd) hasher.update(this.#window.slice(storedEnd, end) ?? Buffer.alloc(0));
+    return hasher.digest('hex');
   }
 
   async #commit(end: number): Promise<void> {
