@@ -8,10 +8,10 @@
  */
 import { hash } from 'node:crypto';
 
+import { formatUtcSeconds } from '../core/identity.js';
 import type { Reading } from '../core/reading.js';
 import type { RejectCode } from '../core/reject.js';
 import { formatMilliWhAsKwh } from './decimal.js';
-import { formatUtcSeconds } from '../core/identity.js';
 
 /** The reading values a checksum covers. A Reading has all of them. */
 export type ChecksumFields = Pick<

@@ -77,55 +77,6 @@ export function timestampToEpochMsOrNaN(value: unknown, timeZone: string | null)
   return scanned >= 0 ? scanned : Number.NaN;
 }
 
-/**
- * `YYYY-MM-DDTHH:MM:SSZ` for a whole-second instant in years 0000..9999: the same text as
- * core/identity.ts formatUtcSeconds, computed with integer calendar arithmetic instead of a Date
- * and toISOString, which costs about as much as the sha256 of the idempotency key on the hot path.
- */
-export function formatIntervalStartUtc(epochMs: number): string {
-  const epochSeconds = Math.floor(epochMs / MS_PER_SECOND);
-  const days = Math.floor(epochSeconds / SECONDS_PER_DAY);
-  const secondOfDay = epochSeconds - days * SECONDS_PER_DAY;
-  const hour = Math.floor(secondOfDay / 3600);
-  const minute = Math.floor((secondOfDay - hour * 3600) / 60);
-  const second = secondOfDay - hour * 3600 - minute * 60;
-  return `${datePrefix(days)}${pad2(hour)}:${pad2(minute)}:${pad2(second)}Z`;
-}
-
-/**
- * True when `text`, which parseTimestamp accepted, is already in the form formatIntervalStartUtc
- * gives: an accepted text of 20 characters ending in `Z` has neither fraction nor offset.
- */
-export function isCanonicalUtcText(text: string): boolean {
-  return text.length === 20 && text.charCodeAt(19) === CHAR_Z;
-}
-
-// Readings arrive grouped by day, so the date part of the last formatted instant is kept.
-let cachedDays = Number.NaN;
-let cachedDatePrefix = '';
-
-/** `YYYY-MM-DDT` for a count of days since 1970-01-01. */
-function datePrefix(days: number): string {
-  if (days === cachedDays) return cachedDatePrefix;
-  // Civil-from-days (H. Hinnant): eras of 400 years, each starting on March 1st.
-  const shifted = days + 719_468;
-  const era = Math.floor(shifted / 146_097);
-  const dayOfEra = shifted - era * 146_097;
-  const yearOfEra = Math.floor(
-    (dayOfEra - Math.floor(dayOfEra / 1460) + Math.floor(dayOfEra / 36_524) -
-      Math.floor(dayOfEra / 146_096)) / 365,
-  );
-  const dayOfYear =
-    dayOfEra - (365 * yearOfEra + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100));
-  const monthFromMarch = Math.floor((5 * dayOfYear + 2) / 153);
-  const day = dayOfYear - Math.floor((153 * monthFromMarch + 2) / 5) + 1;
-  const month = monthFromMarch < 10 ? monthFromMarch + 3 : monthFromMarch - 9;
-  const year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0);
-  cachedDatePrefix = `${pad4(year)}-${pad2(month)}-${pad2(day)}T`;
-  cachedDays = days;
-  return cachedDatePrefix;
-}
-
 /** Days since 1970-01-01 of a proleptic Gregorian date (days-from-civil, H. Hinnant). */
 function daysFromCivil(year: number, month: number, day: number): number {
   const marchYear = month <= 2 ? year - 1 : year;
@@ -136,18 +87,6 @@ function daysFromCivil(year: number, month: number, day: number): number {
   const dayOfEra =
     yearOfEra * 365 + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100) + dayOfYear;
   return era * 146_097 + dayOfEra - 719_468;
-}
-
-const TWO_DIGITS: readonly string[] = Array.from({ length: 100 }, (_, n) =>
-  String(n).padStart(2, '0'),
-);
-
-function pad2(value: number): string {
-  return TWO_DIGITS[value] ?? String(value).padStart(2, '0');
-}
-
-function pad4(value: number): string {
-  return value >= 1000 ? String(value) : String(value).padStart(4, '0');
 }
 
 /** Two decimal digits at `index` as a number, or -1 when either character is not a digit. */
