@@ -25,6 +25,7 @@ import { encodingItem, recordItem, rejectItem, spanRejectItem, tooLargeItem } fr
 const QUOTE = 0x22;
 const COMMA = 0x2c;
 
+/** A parser for one CSV delivery; `context()` gives the header once the header row is read. */
 export function createCsvParser(): StreamParser {
   return new CsvParser();
 }
@@ -312,8 +313,9 @@ function parseCsvRowText(
     return rejectItem('parse.syntax', text, `Line ${location.line}: the row ${values}.`, location);
   }
   if (values.length !== header.length) {
+    const noun = values.length === 1 ? 'field' : 'fields';
     const message =
-      `Line ${location.line}: the row has ${values.length} fields but the header has ` +
+      `Line ${location.line}: the row has ${values.length} ${noun} but the header has ` +
       `${header.length}.`;
     const meterIndex = header.indexOf('meter_id');
     const meterId = meterIndex === -1 ? null : (values[meterIndex] ?? null);

@@ -20,6 +20,7 @@ import {
 import { encodingItem, spanRejectItem, tooLargeItem } from './items.js';
 import { jsonValueItem, parseJsonRecordText } from './json-record.js';
 
+/** A parser for one delivery holding a JSON array of records. */
 export function createJsonArrayParser(): StreamParser {
   return new JsonArrayParser();
 }

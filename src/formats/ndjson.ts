@@ -18,6 +18,7 @@ import {
 import { encodingItem, tooLargeItem } from './items.js';
 import { parseJsonRecordText } from './json-record.js';
 
+/** A parser for one NDJSON delivery. */
 export function createNdjsonParser(): StreamParser {
   return new NdjsonParser();
 }
