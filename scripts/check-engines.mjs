@@ -4,10 +4,16 @@ import { readFileSync } from 'node:fs';
 
 const log = readFileSync(process.argv[2], 'utf8');
 const pkg = JSON.parse(readFileSync('package.json', 'utf8'));
-const direct = new Set([...Object.keys(pkg.dependencies ?? {}), ...Object.keys(pkg.devDependencies ?? {})]);
-const flagged = [...log.matchAll(/EBADENGINE\s+package:\s*'((?:@[^/']+\/)?[^@']+)@/g)].map((m) => m[1]);
+const direct = new Set([
+  ...Object.keys(pkg.dependencies ?? {}),
+  ...Object.keys(pkg.devDependencies ?? {}),
+]);
+const flagged = [...log.matchAll(/EBADENGINE\s+package:\s*'((?:@[^/']+\/)?[^@']+)@/g)].map(
+  (m) => m[1],
+);
 const bad = flagged.filter((name) => direct.has(name));
-for (const name of flagged) console.log(`engine warning: ${name}${direct.has(name) ? ' (direct)' : ''}`);
+for (const name of flagged)
+  console.log(`engine warning: ${name}${direct.has(name) ? ' (direct)' : ''}`);
 if (bad.length > 0) {
   console.error(`direct dependencies need a newer Node: ${bad.join(', ')}`);
   process.exit(1);

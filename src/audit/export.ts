@@ -1,6 +1,6 @@
 /**
- * `audit export`: writes what an auditor needs to check the trail without amisync: the chain as NDJSON,
- * the checkpoints, the batch rows, the public key, and a manifest with counts and the head.
+ * `audit export`: writes what an auditor needs to check the trail without amisync: the chain as
+ * NDJSON, the checkpoints, the batch rows, the public key, and a manifest with counts and the head.
  */
 import { createWriteStream } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -38,7 +38,10 @@ export async function exportAudit(
   publicKeyPem: string | null,
 ): Promise<ExportManifest> {
   await mkdir(directory, { recursive: true });
-  const entries = await writeNdjson(join(directory, 'audit-log.ndjson'), store.iterateAuditEntries());
+  const entries = await writeNdjson(
+    join(directory, 'audit-log.ndjson'),
+    store.iterateAuditEntries(),
+  );
   const batches = await writeNdjson(join(directory, 'batches.ndjson'), store.iterateBatches());
   const checkpoints = await store.listCheckpoints();
   await writeFile(join(directory, 'checkpoints.json'), `${JSON.stringify(checkpoints, null, 2)}\n`);

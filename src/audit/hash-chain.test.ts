@@ -154,12 +154,14 @@ describe('ChainVerifier finds tampering at the right seq', () => {
   });
 
   it('reports two swapped entries at the earlier position', () => {
-    const chainAndTwoPositions = fc.integer({ min: 2, max: 25 }).chain((length) =>
-      fc.tuple(
-        fc.constant(length),
-        fc.uniqueArray(fc.integer({ min: 0, max: length - 1 }), { minLength: 2, maxLength: 2 }),
-      ),
-    );
+    const chainAndTwoPositions = fc
+      .integer({ min: 2, max: 25 })
+      .chain((length) =>
+        fc.tuple(
+          fc.constant(length),
+          fc.uniqueArray(fc.integer({ min: 0, max: length - 1 }), { minLength: 2, maxLength: 2 }),
+        ),
+      );
     fc.assert(
       fc.property(chainAndTwoPositions, ([length, positions]) => {
         const [first, second] = [...positions].sort((left, right) => left - right) as [

@@ -1,7 +1,7 @@
 /**
- * What a batch's Merkle leaves commit to. Each ledger row and each quarantine row becomes one leaf whose
- * bytes are a versioned, `|`-separated line of every field that matters to billing or to the evidence, so
- * that changing any of them changes the batch root recorded in the audit chain.
+ * What a batch's Merkle leaves commit to. Each ledger row and each quarantine row becomes one leaf
+ * whose bytes are a versioned, `|`-separated line of every field that matters to billing or to the
+ * evidence, so that changing any of them changes the batch root recorded in the audit chain.
  */
 import type { LedgerRow, QuarantineInsert } from '../core/store.js';
 

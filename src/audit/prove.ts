@@ -1,7 +1,7 @@
 /**
- * `audit prove <key>`: an inclusion proof that a ledger reading is part of a committed batch whose root is
- * in the hash chain, and that a signed checkpoint covers that entry. The proof is printed so an auditor can
- * check it with any RFC 6962 implementation; it is also checked here.
+ * `audit prove <key>`: an inclusion proof that a ledger reading is part of a committed batch whose
+ * root is in the hash chain, and that a signed checkpoint covers that entry. The proof is printed
+ * so an auditor can check it with any RFC 6962 implementation; it is also checked here.
  */
 import type { KeyObject } from 'node:crypto';
 import type { LedgerRow, Store } from '../core/store.js';

@@ -22,8 +22,8 @@ export async function writeCheckpoint(
 }
 
 /**
- * Appends a `config` entry when the dictionary in force differs from the last one recorded. Returns the
- * entry's seq, or null when nothing changed.
+ * Appends a `config` entry when the dictionary in force differs from the last one recorded. Returns
+ * the entry's seq, or null when nothing changed.
  */
 export async function recordConfig(
   store: Store,
@@ -32,17 +32,27 @@ export async function recordConfig(
   atMs: number,
 ): Promise<number | null> {
   const last = await store.latestAuditEntryOfKind('config');
-  if (last !== null && (JSON.parse(last.payload) as { fingerprint?: string }).fingerprint === fingerprint) {
+  if (
+    last !== null &&
+    (JSON.parse(last.payload) as { fingerprint?: string }).fingerprint === fingerprint
+  ) {
     return null;
   }
   return store.transaction(async (tx) => {
-    const entry = nextEntry(await tx.auditHead(), 'config', { fingerprint, dictionary: config }, atMs);
+    const entry = nextEntry(
+      await tx.auditHead(),
+      'config',
+      { fingerprint, dictionary: config },
+      atMs,
+    );
     await tx.appendAuditEntry(entry);
     return entry.seq;
   });
 }
 
-/** Appends one entry of any kind in its own transaction (operator actions that write nothing else). */
+/**
+ * Appends one entry of any kind in its own transaction (operator actions that write nothing else).
+ */
 export async function appendAuditEntry(
   store: Store,
   kind: string,

@@ -1,8 +1,9 @@
 /**
- * `audit verify`: recomputes everything the audit trail claims and names the first entry that does not
- * hold. It checks the hash chain, every batch's ledger and quarantine Merkle roots against the rows now in
- * the store, the batch rows against their entries, each ledger row's idempotency key against its fields,
- * each quarantine row's raw bytes against its recorded hash, and every signed checkpoint.
+ * `audit verify`: recomputes everything the audit trail claims and names the first entry that does
+ * not hold. It checks the hash chain, every batch's ledger and quarantine Merkle roots against the
+ * rows now in the store, the batch rows against their entries, each ledger row's idempotency key
+ * against its fields, each quarantine row's raw bytes against its recorded hash, and every signed
+ * checkpoint.
  */
 import { hash, type KeyObject } from 'node:crypto';
 import { idempotencyKey } from '../core/identity.js';
@@ -16,7 +17,9 @@ import { merkleRootOfLeafData } from './merkle.js';
 const PROBLEMS_LISTED_MAX = 50;
 
 export interface AuditProblem {
-  /** The audit entry the problem belongs to; null when it belongs to none (a row no entry covers). */
+  /**
+   * The audit entry the problem belongs to; null when it belongs to none (a row no entry covers).
+   */
   auditSeq: number | null;
   reason: string;
 }
@@ -52,7 +55,8 @@ class Problems {
   add(auditSeq: number | null, reason: string): void {
     const problem = { auditSeq, reason };
     const firstSeq = this.first?.auditSeq ?? Number.POSITIVE_INFINITY;
-    if (this.first === null || (auditSeq ?? Number.POSITIVE_INFINITY) < firstSeq) this.first = problem;
+    if (this.first === null || (auditSeq ?? Number.POSITIVE_INFINITY) < firstSeq)
+      this.first = problem;
     if (this.list.length < PROBLEMS_LISTED_MAX) this.list.push(problem);
   }
 }
@@ -145,7 +149,10 @@ async function verifyBatchRows(store: Store, claims: Map<number, BatchClaim>, pr
       seen.add(batch.id);
       const claim = claims.get(batch.id);
       if (claim === undefined) {
-        problems.add(batch.auditSeq, `batch ${batch.id} has no audit entry (inserted or entry lost)`);
+        problems.add(
+          batch.auditSeq,
+          `batch ${batch.id} has no audit entry (inserted or entry lost)`,
+        );
         continue;
       }
       const matches =
@@ -154,7 +161,10 @@ async function verifyBatchRows(store: Store, claims: Map<number, BatchClaim>, pr
         claim.quarantineRoot === batch.quarantineRoot &&
         sameCounts(claim.counts, batch.counts);
       if (!matches) {
-        problems.add(claim.auditSeq, `entry ${claim.auditSeq}: batch ${batch.id} row differs from it`);
+        problems.add(
+          claim.auditSeq,
+          `entry ${claim.auditSeq}: batch ${batch.id} row differs from it`,
+        );
       }
     }
   }
@@ -179,12 +189,18 @@ function checkLedgerGroup(
   const at = `entry ${claim.auditSeq} (batch ${batchId})`;
   for (const [index, row] of rows.entries()) {
     if (row.batchPosition !== index) {
-      problems.add(claim.auditSeq, `${at}: ledger row at position ${index} is out of place (reordered)`);
+      problems.add(
+        claim.auditSeq,
+        `${at}: ledger row at position ${index} is out of place (reordered)`,
+      );
       return;
     }
     const key = idempotencyKey(row.meterId, row.channel, row.intervalStartMs, row.seq);
     if (key !== row.idempotencyKey) {
-      problems.add(claim.auditSeq, `${at}: ledger row ${index} key does not match its fields (edited)`);
+      problems.add(
+        claim.auditSeq,
+        `${at}: ledger row ${index} key does not match its fields (edited)`,
+      );
       return;
     }
   }
@@ -208,7 +224,10 @@ async function verifyLedger(store: Store, claims: Map<number, BatchClaim>, probl
     if (groupBatch === null) return;
     if (finished.has(groupBatch)) {
       const claim = claims.get(groupBatch);
-      problems.add(claim?.auditSeq ?? null, `ledger rows of batch ${groupBatch} are not contiguous (reordered)`);
+      problems.add(
+        claim?.auditSeq ?? null,
+        `ledger rows of batch ${groupBatch} are not contiguous (reordered)`,
+      );
     }
     checkLedgerGroup(groupBatch, group, claims.get(groupBatch), problems);
     finished.add(groupBatch);
@@ -295,15 +314,24 @@ async function verifyCheckpoints(
     }
     const recorded = hashes.get(checkpoint.auditSeq);
     if (recorded === undefined) {
-      problems.add(checkpoint.auditSeq, `${at}: the signed entry is missing (entries were deleted)`);
+      problems.add(
+        checkpoint.auditSeq,
+        `${at}: the signed entry is missing (entries were deleted)`,
+      );
     } else if (recorded !== checkpoint.headHash) {
-      problems.add(checkpoint.auditSeq, `${at}: the signed head hash differs from entry ${checkpoint.auditSeq}`);
+      problems.add(
+        checkpoint.auditSeq,
+        `${at}: the signed head hash differs from entry ${checkpoint.auditSeq}`,
+      );
     } else verified += 1;
   }
   return { count: checkpoints.length, verified };
 }
 
-export async function verifyAudit(store: Store, publicKey: KeyObject | null): Promise<VerifyReport> {
+export async function verifyAudit(
+  store: Store,
+  publicKey: KeyObject | null,
+): Promise<VerifyReport> {
   const problems = new Problems();
   const chain = await verifyChain(store, problems);
   const batches = await verifyBatchRows(store, chain.claims, problems);
@@ -325,7 +353,10 @@ export async function verifyAudit(store: Store, publicKey: KeyObject | null): Pr
   }
   const quarantineTotal = Object.values(status.quarantine).reduce((sum, n) => sum + n, 0);
   if (quarantineTotal !== quarantineRows) {
-    problems.add(null, `${quarantineTotal - quarantineRows} quarantine rows are covered by no entry`);
+    problems.add(
+      null,
+      `${quarantineTotal - quarantineRows} quarantine rows are covered by no entry`,
+    );
   }
   return {
     ok: problems.first === null,

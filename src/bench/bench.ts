@@ -1,11 +1,13 @@
 /**
- * `npm run bench`: reads per second for each pipeline stage and end to end, beside the ceiling measured in
- * the same run (a raw insert of the same rows into a SQLite table with the ledger's columns and unique
- * index, WAL, synchronous=FULL, same transaction size), as a ratio. One core, generated data.
+ * `npm run bench`: reads per second for each pipeline stage and end to end, beside the ceiling
+ * measured in the same run (a raw insert of the same rows into a SQLite table with the ledger's
+ * columns and unique index, WAL, synchronous=FULL, same transaction size), as a ratio. One core,
+ * generated data.
  *
  *   npm run bench                                  1,000,000 readings on an empty ledger
  *   npm run bench -- --readings 2000000
- *   npm run bench -- --ledger-rows 20000000         the same with 20 M readings already in the ledger
+ *   npm run bench -- --ledger-rows 20000000         the same with 20 M readings already in the
+ * ledger
  *
  * Not part of the test suite.
  */
@@ -49,7 +51,12 @@ function seconds(startNs: bigint): number {
 
 async function writeFeed(path: string, readings: number, startMs: number): Promise<number> {
   const out = createWriteStream(path);
-  const records = generateFeedRecords({ seed: SEED, meters: METERS, startMs, intervals: readings / METERS });
+  const records = generateFeedRecords({
+    seed: SEED,
+    meters: METERS,
+    startMs,
+    intervals: readings / METERS,
+  });
   for (const line of toNdjson(records)) if (!out.write(line)) await once(out, 'drain');
   out.end();
   await once(out, 'finish');
@@ -98,8 +105,8 @@ function prefillLedger(path: string, rows: number, meterIds: string[], beforeMs:
 const CEILING_ROWS_PER_STATEMENT = 32;
 
 /**
- * The ceiling: the same rows into a table with the ledger's columns and unique index, with the ledger's
- * own multi-row INSERT statement, in transactions of the same size; nothing else.
+ * The ceiling: the same rows into a table with the ledger's columns and unique index, with the
+ * ledger's own multi-row INSERT statement, in transactions of the same size; nothing else.
  */
 function rawInsertCeiling(
   path: string,
@@ -153,7 +160,11 @@ function rawInsertCeiling(
       count += batch.length;
     }).immediate();
   }
-  const row = { stage: 'ceiling: raw INSERT, same rows/index', readings: count, seconds: seconds(start) };
+  const row = {
+    stage: 'ceiling: raw INSERT, same rows/index',
+    readings: count,
+    seconds: seconds(start),
+  };
   db.close();
   return row;
 }
@@ -182,21 +193,41 @@ async function main(): Promise<void> {
   await openSqliteStore(e2ePath, { nowMs: () => 0 }).close();
   prefillLedger(e2ePath, prefillRows, meterIds, startMs);
   const e2eStore = openSqliteStore(e2ePath, { nowMs: () => 0 });
-  let start = process.hrtime.bigint();
-  const report = await ingestDelivery(createReadStream(feedPath, { highWaterMark: READ_CHUNK_BYTES }), {
-    store: e2eStore, dictionary: DEFAULT_DICTIONARY, clock, random: new CountingRandom(),
-    format: 'ndjson', name: 'feed.ndjson', sourceId: 'bench',
-  });
-  const e2e: Row = { stage: 'END TO END (file -> ledger, raw kept)', readings: report.counts.received, seconds: seconds(start) };
+  const start = process.hrtime.bigint();
+  const report = await ingestDelivery(
+    createReadStream(feedPath, { highWaterMark: READ_CHUNK_BYTES }),
+    {
+      store: e2eStore,
+      dictionary: DEFAULT_DICTIONARY,
+      clock,
+      random: new CountingRandom(),
+      format: 'ndjson',
+      name: 'feed.ndjson',
+      sourceId: 'bench',
+    },
+  );
+  const e2e: Row = {
+    stage: 'END TO END (file -> ledger, raw kept)',
+    readings: report.counts.received,
+    seconds: seconds(start),
+  };
   await e2eStore.close();
-  if (report.counts.accepted !== readings) throw new Error(`accepted ${report.counts.accepted} of ${readings}`);
+  if (report.counts.accepted !== readings)
+    throw new Error(`accepted ${report.counts.accepted} of ${readings}`);
 
   // The same pipeline again, stage by stage, each stage's time accumulated separately.
   const stagedPath = join(dir, 'staged.db');
   await openSqliteStore(stagedPath, { nowMs: () => 0 }).close();
   prefillLedger(stagedPath, prefillRows, meterIds, startMs);
   const store = openSqliteStore(stagedPath, { nowMs: () => 0 });
-  await store.createDelivery({ id: 'bench', sourceId: 'bench', name: 'bench', format: 'ndjson', formatContext: {}, startedAtMs: 0 });
+  await store.createDelivery({
+    id: 'bench',
+    sourceId: 'bench',
+    name: 'bench',
+    format: 'ndjson',
+    formatContext: {},
+    startedAtMs: 0,
+  });
   const parser = createNdjsonParser();
   const validate = createValidator(DEFAULT_DICTIONARY, clock);
   const stageNs = { parse: 0n, validate: 0n, identify: 0n, commit: 0n };
@@ -208,10 +239,23 @@ async function main(): Promise<void> {
     states = identifyBatch(items, states, []).states;
     stageNs.identify += process.hrtime.bigint() - t;
     t = process.hrtime.bigint();
-    await commitBatch(store, {
-      deliveryId: 'bench', sourceId: 'bench', kind: 'ingest', format: 'ndjson', readings: items,
-      rejects: [], rawChunks: [], byteOffset: 0, byteLength: 0, atMs: clock.nowMs(), detectors: [],
-    }, () => '');
+    await commitBatch(
+      store,
+      {
+        deliveryId: 'bench',
+        sourceId: 'bench',
+        kind: 'ingest',
+        format: 'ndjson',
+        readings: items,
+        rejects: [],
+        rawChunks: [],
+        byteOffset: 0,
+        byteLength: 0,
+        atMs: clock.nowMs(),
+        detectors: [],
+      },
+      () => '',
+    );
     stageNs.commit += process.hrtime.bigint() - t;
     allBatches.push(items);
   };
@@ -238,7 +282,11 @@ async function main(): Promise<void> {
   await handle(parser.end());
   if (batch.length > 0) await runBatch(batch);
   await store.close();
-  const stage = (name: string, ns: bigint): Row => ({ stage: name, readings, seconds: Number(ns) / 1e9 });
+  const stage = (name: string, ns: bigint): Row => ({
+    stage: name,
+    readings,
+    seconds: Number(ns) / 1e9,
+  });
   const rows: Row[] = [
     stage('parse (NDJSON)', stageNs.parse),
     stage('validate (dictionary + idempotency key)', stageNs.validate),
@@ -246,7 +294,13 @@ async function main(): Promise<void> {
     stage('commit (route, Merkle, audit, SQL)', stageNs.commit),
   ];
 
-  const ceiling = rawInsertCeiling(join(dir, 'ceiling.db'), allBatches, prefillRows, meterIds, startMs);
+  const ceiling = rawInsertCeiling(
+    join(dir, 'ceiling.db'),
+    allBatches,
+    prefillRows,
+    meterIds,
+    startMs,
+  );
   rows.push(e2e, ceiling);
 
   const ceilingRate = rate(ceiling);
@@ -256,8 +310,9 @@ async function main(): Promise<void> {
       `WAL + synchronous=FULL, node ${process.version}`,
     '',
     `${'stage'.padEnd(42)}${'reads/s'.padStart(12)}${'seconds'.padStart(10)}${'x ceiling'.padStart(11)}`,
-    ...rows.map((row) =>
-      `${row.stage.padEnd(42)}${Math.round(rate(row)).toLocaleString().padStart(12)}` +
+    ...rows.map(
+      (row) =>
+        `${row.stage.padEnd(42)}${Math.round(rate(row)).toLocaleString().padStart(12)}` +
         `${row.seconds.toFixed(2).padStart(10)}${(rate(row) / ceilingRate).toFixed(2).padStart(11)}`,
     ),
     '',

@@ -134,7 +134,10 @@ function workspace(lines: readonly string[], fileName = 'feed.ndjson') {
 
 function conservationHolds(counts: Counts): boolean {
   const outcomes =
-    counts.accepted + counts.duplicates + counts.quarantined + counts.anomalyHeld +
+    counts.accepted +
+    counts.duplicates +
+    counts.quarantined +
+    counts.anomalyHeld +
     counts.deadLettered;
   return counts.received === outcomes;
 }
@@ -256,18 +259,48 @@ interface BadCase {
 
 const METER = 'MTR-CLI00002';
 const BAD_CASES: BadCase[] = [
-  { name: '"12abc"', line: record(METER, 0, '"12abc"'), code: 'consumption.not_decimal',
-    field: 'consumption_kwh', value: '12abc' },
-  { name: 'an empty string', line: record(METER, 1, '""'), code: 'consumption.not_decimal',
-    field: 'consumption_kwh', value: '' },
-  { name: '"NaN"', line: record(METER, 2, '"NaN"'), code: 'consumption.not_finite',
-    field: 'consumption_kwh', value: 'NaN' },
-  { name: '"Infinity"', line: record(METER, 3, '"Infinity"'), code: 'consumption.not_finite',
-    field: 'consumption_kwh', value: 'Infinity' },
-  { name: '-0', line: record(METER, 5, '-0'), code: 'consumption.negative_zero',
-    field: 'consumption_kwh', value: '-0' },
-  { name: '0.0000001', line: record(METER, 6, '0.0000001'), code: 'consumption.precision',
-    field: 'consumption_kwh', value: '1e-7' },
+  {
+    name: '"12abc"',
+    line: record(METER, 0, '"12abc"'),
+    code: 'consumption.not_decimal',
+    field: 'consumption_kwh',
+    value: '12abc',
+  },
+  {
+    name: 'an empty string',
+    line: record(METER, 1, '""'),
+    code: 'consumption.not_decimal',
+    field: 'consumption_kwh',
+    value: '',
+  },
+  {
+    name: '"NaN"',
+    line: record(METER, 2, '"NaN"'),
+    code: 'consumption.not_finite',
+    field: 'consumption_kwh',
+    value: 'NaN',
+  },
+  {
+    name: '"Infinity"',
+    line: record(METER, 3, '"Infinity"'),
+    code: 'consumption.not_finite',
+    field: 'consumption_kwh',
+    value: 'Infinity',
+  },
+  {
+    name: '-0',
+    line: record(METER, 5, '-0'),
+    code: 'consumption.negative_zero',
+    field: 'consumption_kwh',
+    value: '-0',
+  },
+  {
+    name: '0.0000001',
+    line: record(METER, 6, '0.0000001'),
+    code: 'consumption.precision',
+    field: 'consumption_kwh',
+    value: '1e-7',
+  },
   {
     name: 'a timestamp without offset',
     line: record(METER, 7, '1', { timestamp_utc: JSON.stringify(intervalStart(7).slice(0, -1)) }),
@@ -275,12 +308,27 @@ const BAD_CASES: BadCase[] = [
     field: 'timestamp_utc',
     value: intervalStart(7).slice(0, -1),
   },
-  { name: 'a meter id off the pattern', line: record('MTR-bad!', 8, '1'),
-    code: 'meter_id.pattern', field: 'meter_id', value: 'MTR-bad!' },
-  { name: 'status 256', line: record(METER, 9, '1', { status_code: '256' }),
-    code: 'status_code.range', field: 'status_code', value: '256' },
-  { name: 'seq -1', line: record(METER, 10, '1', { seq: '-1' }), code: 'seq.range',
-    field: 'seq', value: '-1' },
+  {
+    name: 'a meter id off the pattern',
+    line: record('MTR-bad!', 8, '1'),
+    code: 'meter_id.pattern',
+    field: 'meter_id',
+    value: 'MTR-bad!',
+  },
+  {
+    name: 'status 256',
+    line: record(METER, 9, '1', { status_code: '256' }),
+    code: 'status_code.range',
+    field: 'status_code',
+    value: '256',
+  },
+  {
+    name: 'seq -1',
+    line: record(METER, 10, '1', { seq: '-1' }),
+    code: 'seq.range',
+    field: 'seq',
+    value: '-1',
+  },
   {
     name: 'a checksum mismatch',
     line: record(METER, 11, '1', { checksum_sha256: JSON.stringify('ab'.repeat(32)) }),
@@ -288,8 +336,13 @@ const BAD_CASES: BadCase[] = [
     field: 'checksum_sha256',
     value: 'ab'.repeat(32),
   },
-  { name: 'an unknown field', line: record(METER, 12, '1', { foo: '"bar"' }),
-    code: 'field.unknown', field: 'foo', value: 'bar' },
+  {
+    name: 'an unknown field',
+    line: record(METER, 12, '1', { foo: '"bar"' }),
+    code: 'field.unknown',
+    field: 'foo',
+    value: 'bar',
+  },
 ];
 /** 1e309 is written literally: JSON.parse reads it as Infinity. */
 const HUGE_LINE = record(METER, 4, '1e309');
@@ -394,9 +447,15 @@ describe('amisync quarantine replay', () => {
 
   it('accepts a range reject once the dictionary allows it, and records every replay', () => {
     const [rangeId = 0, textId = 0, otherRangeId = 0] = ids;
-    const replay = ok<ReplayJson>(
-      ['quarantine', 'replay', String(rangeId), '--db', db, '--dictionary', dictionary],
-    );
+    const replay = ok<ReplayJson>([
+      'quarantine',
+      'replay',
+      String(rangeId),
+      '--db',
+      db,
+      '--dictionary',
+      dictionary,
+    ]);
     expect(replay).toMatchObject({ replayed: 1, accepted: 1, stillQuarantined: 0 });
     expect(replay.outcomes[0]).toMatchObject({ quarantineId: rangeId, outcome: 'accepted' });
     const shown = ok<ShowJson>(['quarantine', 'show', String(rangeId), '--db', db]);
@@ -404,9 +463,15 @@ describe('amisync quarantine replay', () => {
     expect(shown.actions).toEqual([expect.objectContaining({ action: 'replay', actor: ACTOR })]);
     expect(ledgerCsv(db).rows.map((row) => row.consumption_kwh)).toEqual(['1500.000000']);
 
-    const still = ok<ReplayJson>(
-      ['quarantine', 'replay', String(textId), '--db', db, '--dictionary', dictionary],
-    );
+    const still = ok<ReplayJson>([
+      'quarantine',
+      'replay',
+      String(textId),
+      '--db',
+      db,
+      '--dictionary',
+      dictionary,
+    ]);
     expect(still).toMatchObject({ replayed: 1, accepted: 0, stillQuarantined: 1 });
     const open = ok<ShowJson>(['quarantine', 'show', String(textId), '--db', db]);
     expect(open.status).toBe('open');
@@ -473,10 +538,22 @@ describe('amisync quarantine accept and reject', () => {
     const closing = 'meter was decommissioned';
     ok(['quarantine', 'reject', String(invalidId), '--db', db, '--justification', closing]);
 
-    for (const [decision, id] of [['reject', invalidId], ['accept', invalidId],
-      ['accept', conflictId], ['reject', conflictId]] as const) {
-      const again = cli(['quarantine', decision, String(id), '--db', db,
-        '--justification', 'acting on a closed item', '--json']);
+    for (const [decision, id] of [
+      ['reject', invalidId],
+      ['accept', invalidId],
+      ['accept', conflictId],
+      ['reject', conflictId],
+    ] as const) {
+      const again = cli([
+        'quarantine',
+        decision,
+        String(id),
+        '--db',
+        db,
+        '--justification',
+        'acting on a closed item',
+        '--json',
+      ]);
       expect(again.status, `${decision} ${id}`).toBe(4);
       expect(parsed<{ error: string }>(again).error).toBe('INVALID_STATE');
     }
@@ -484,14 +561,22 @@ describe('amisync quarantine accept and reject', () => {
     const accepted = ok<ShowJson>(['quarantine', 'show', String(conflictId), '--db', db]);
     expect(accepted.status).toBe('accepted');
     expect(accepted.actions).toEqual([
-      expect.objectContaining({ action: 'accept', outcome: 'accepted', actor: ACTOR,
-        justification: why }),
+      expect.objectContaining({
+        action: 'accept',
+        outcome: 'accepted',
+        actor: ACTOR,
+        justification: why,
+      }),
     ]);
     const rejected = ok<ShowJson>(['quarantine', 'show', String(invalidId), '--db', db]);
     expect(rejected.status).toBe('rejected');
     expect(rejected.actions).toEqual([
-      expect.objectContaining({ action: 'reject', outcome: 'rejected', actor: ACTOR,
-        justification: closing }),
+      expect.objectContaining({
+        action: 'reject',
+        outcome: 'rejected',
+        actor: ACTOR,
+        justification: closing,
+      }),
     ]);
 
     const entries = auditEntries(db);
@@ -569,9 +654,13 @@ describe('amisync audit', () => {
     expect(verify.status).toBe(0);
     expect(parsed<VerifyJson>(verify)).toMatchObject({ ok: true, firstProblem: null });
     const key = ledgerCsv(db).rows[1]?.idempotency_key ?? '';
-    const proof = ok<{ verified: boolean; proofs: { checks: Record<string, boolean> }[] }>(
-      ['audit', 'prove', key, '--db', db],
-    );
+    const proof = ok<{ verified: boolean; proofs: { checks: Record<string, boolean> }[] }>([
+      'audit',
+      'prove',
+      key,
+      '--db',
+      db,
+    ]);
     expect(proof.verified).toBe(true);
     expect(Object.values(proof.proofs[0]?.checks ?? {})).not.toContain(false);
     const unknown = cli(['audit', 'prove', 'f'.repeat(64), '--db', db, '--json']);

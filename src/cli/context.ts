@@ -1,6 +1,6 @@
 /**
- * What every command needs: the store, the dictionary, the signing key, the clock. Paths come from flags,
- * then environment variables, then defaults next to the database.
+ * What every command needs: the store, the dictionary, the signing key, the clock. Paths come from
+ * flags, then environment variables, then defaults next to the database.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
@@ -31,7 +31,9 @@ export function databasePath(options: GlobalOptions): string {
 /** The private key lives beside the database by default, never inside it. */
 export function signingKeyPath(options: GlobalOptions): string {
   return resolve(
-    options.signingKey ?? process.env.AMISYNC_SIGNING_KEY ?? `${databasePath(options)}.signing-key.pem`,
+    options.signingKey ??
+      process.env.AMISYNC_SIGNING_KEY ??
+      `${databasePath(options)}.signing-key.pem`,
   );
 }
 
@@ -50,7 +52,8 @@ export function openExistingStore(options: GlobalOptions, clock: Clock = systemC
 export function dictionaryFor(options: GlobalOptions): DataDictionary {
   const path = options.dictionary ?? process.env.AMISYNC_DICTIONARY;
   if (path === undefined) return DEFAULT_DICTIONARY;
-  if (!existsSync(path)) throw new AmisyncError('CONFIG_INVALID', `data dictionary ${path} does not exist`);
+  if (!existsSync(path))
+    throw new AmisyncError('CONFIG_INVALID', `data dictionary ${path} does not exist`);
   try {
     return loadDictionary(path);
   } catch (error) {
@@ -66,7 +69,9 @@ export function signingKeyFor(options: GlobalOptions): SigningKey {
   }
 }
 
-/** The public key to verify with: an explicit PEM file, else the one derived from the signing key. */
+/**
+ * The public key to verify with: an explicit PEM file, else the one derived from the signing key.
+ */
 export function publicKeyFor(options: GlobalOptions & { publicKey?: string }): KeyObject | null {
   try {
     if (options.publicKey !== undefined) {
@@ -90,4 +95,7 @@ export function actorFor(options: GlobalOptions): string {
   }
 }
 
-export const runtime: { clock: Clock; random: Random } = { clock: systemClock, random: systemRandom };
+export const runtime: { clock: Clock; random: Random } = {
+  clock: systemClock,
+  random: systemRandom,
+};

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
- * The `amisync` command line: parses flags and calls the parts. Every reporting command takes --json;
- * errors map to exit codes in one place (output.ts, core/errors.ts).
+ * The `amisync` command line: parses flags and calls the parts. Every reporting command takes
+ * --json; errors map to exit codes in one place (output.ts, core/errors.ts).
  */
 import { Command, Option } from 'commander';
 import { runDemo } from './commands/demo.js';
@@ -28,7 +28,10 @@ type Opts = Record<string, unknown>;
 function withGlobals(command: Command): Command {
   return command
     .option('--db <path>', 'SQLite database file (default: $AMISYNC_DB or ./amisync.db)')
-    .option('--dictionary <path>', 'data dictionary JSON (default: $AMISYNC_DICTIONARY or built-in)')
+    .option(
+      '--dictionary <path>',
+      'data dictionary JSON (default: $AMISYNC_DICTIONARY or built-in)',
+    )
     .option('--signing-key <path>', 'Ed25519 checkpoint key (default: <db>.signing-key.pem)')
     .option('--json', 'print one JSON document');
 }
@@ -47,7 +50,9 @@ function action<A extends unknown[]>(fn: (...args: A) => Promise<void> | void) {
 
 export function buildProgram(): Command {
   const program = new Command('amisync')
-    .description('Smart-meter interval reads into a billing ledger: validated, idempotent, audited.')
+    .description(
+      'Smart-meter interval reads into a billing ledger: validated, idempotent, audited.',
+    )
     .version('0.1.0')
     .showHelpAfterError();
 
@@ -65,7 +70,9 @@ export function buildProgram(): Command {
     .description('conservation totals, ledger, quarantine, sequence gaps, audit head')
     .action(action(async (opts: Opts) => runStatus(opts)));
 
-  const quarantine = program.command('quarantine').description('inspect and resolve rejected input');
+  const quarantine = program
+    .command('quarantine')
+    .description('inspect and resolve rejected input');
   withGlobals(quarantine.command('list'))
     .option('--status <status>', 'open, replayed, accepted or rejected')
     .option('--code <code>', 'first rule violated, e.g. consumption.range')
@@ -102,7 +109,9 @@ export function buildProgram(): Command {
   const ledger = program.command('ledger').description('the billing ledger');
   withGlobals(ledger.command('export'))
     .description('current ledger readings, one row each, exact decimals')
-    .addOption(new Option('--format <format>', 'output format').choices(['csv', 'ndjson']).default('csv'))
+    .addOption(
+      new Option('--format <format>', 'output format').choices(['csv', 'ndjson']).default('csv'),
+    )
     .option('--output <path>', 'write to a file instead of stdout')
     .action(action(async (opts: Opts) => runLedgerExport(opts)));
 

@@ -1,6 +1,7 @@
 /**
- * Output and errors for every command, in one place: `--json` prints one JSON document on stdout; errors
- * print a sentence on stderr (or a JSON error object with --json) and exit with the code of their class.
+ * Output and errors for every command, in one place: `--json` prints one JSON document on stdout;
+ * errors print a sentence on stderr (or a JSON error object with --json) and exit with the code of
+ * their class.
  */
 import { AmisyncError } from '../core/errors.js';
 
@@ -23,7 +24,12 @@ export function table(rows: readonly (readonly string[])[]): string[] {
       widths[index] = Math.max(widths[index] ?? 0, cell.length);
     });
   }
-  return rows.map((row) => row.map((cell, index) => cell.padEnd(widths[index] ?? 0)).join('  ').trimEnd());
+  return rows.map((row) =>
+    row
+      .map((cell, index) => cell.padEnd(widths[index] ?? 0))
+      .join('  ')
+      .trimEnd(),
+  );
 }
 
 export function handleError(error: unknown, json: boolean): never {

@@ -1,6 +1,6 @@
 /**
- * Time and randomness, injected. Nothing else in the tree may read the wall clock or Math.random (the lint
- * config enforces it), so tests can run days of feed in a second and replay exactly.
+ * Time and randomness, injected. Nothing else in the tree may read the wall clock or Math.random
+ * (the lint config enforces it), so tests can run days of feed in a second and replay exactly.
  */
 import { randomBytes } from 'node:crypto';
 
@@ -46,6 +46,9 @@ export class CountingRandom implements Random {
 
   hex(byteCount: number): string {
     this.#counter += 1;
-    return this.#counter.toString(16).padStart(byteCount * 2, '0').slice(-byteCount * 2);
+    return this.#counter
+      .toString(16)
+      .padStart(byteCount * 2, '0')
+      .slice(-byteCount * 2);
   }
 }

@@ -1,5 +1,6 @@
 // Goal: the error registry, the reject codes and docs/errors.md never drift apart.
-// Method: read the document and check every code (with its exit and HTTP status) appears in it, and back.
+// Method: read the document and check every code (with its exit and HTTP status) appears in it, and
+// back.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { AmisyncError, ERROR_CODES } from './errors.js';

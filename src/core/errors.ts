@@ -1,7 +1,7 @@
 /**
- * Operating errors (STYLE 3): one registry of stable codes, each with its CLI exit code and HTTP status.
- * Data errors are not here: they are Reject values (reject.ts). A test keeps this list and docs/errors.md
- * in step.
+ * Operating errors (STYLE 3): one registry of stable codes, each with its CLI exit code and HTTP
+ * status. Data errors are not here: they are Reject values (reject.ts). A test keeps this list and
+ * docs/errors.md in step.
  */
 
 export const ERROR_CODES = {
@@ -50,7 +50,10 @@ export const ERROR_CODES = {
 
 export type ErrorCode = keyof typeof ERROR_CODES;
 
-/** The one error type for operating errors. It carries a stable code; CLI and HTTP map it in one place. */
+/**
+ * The one error type for operating errors. It carries a stable code; CLI and HTTP map it in one
+ * place.
+ */
 export class AmisyncError extends Error {
   readonly code: ErrorCode;
   readonly details: Readonly<Record<string, unknown>>;

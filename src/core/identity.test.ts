@@ -1,5 +1,6 @@
-// Goal: the idempotency key is exactly the documented form, so vendors and auditors can recompute it.
-// Method: the test vectors of docs/idempotency-key.md, plus properties over generated identities.
+// Goal: the idempotency key is exactly the documented form, so vendors and auditors can recompute
+// it. Method: the test vectors of docs/idempotency-key.md, plus properties over generated
+// identities.
 import { hash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
@@ -7,9 +8,27 @@ import { describe, expect, it } from 'vitest';
 import { formatUtcSeconds, idempotencyKey, idempotencyKeyInput } from './identity.js';
 
 const VECTORS: [string, string, string, number, string][] = [
-  ['MTR-0A1B2C3D', '1', '2026-03-01T00:00:00Z', 0, '3c7dc16c773727db4c15c34adb5747b84f00ca95b69fea7a07d96739df9a5ce1'],
-  ['MTR-0A1B2C3D', '1', '2026-03-01T00:15:00Z', 42, 'abe4072d7c8d604c21da3718f3ac45b528b7abf9d75bf3d2fb1fe97d4890d94e'],
-  ['MTR-ZZZZ9999', 'E1', '2026-11-01T06:30:00Z', 1234567, '18bcc56e4e236b3ec5573215a5c67141823d8d85138144acc2e0967e095c6b2b'],
+  [
+    'MTR-0A1B2C3D',
+    '1',
+    '2026-03-01T00:00:00Z',
+    0,
+    '3c7dc16c773727db4c15c34adb5747b84f00ca95b69fea7a07d96739df9a5ce1',
+  ],
+  [
+    'MTR-0A1B2C3D',
+    '1',
+    '2026-03-01T00:15:00Z',
+    42,
+    'abe4072d7c8d604c21da3718f3ac45b528b7abf9d75bf3d2fb1fe97d4890d94e',
+  ],
+  [
+    'MTR-ZZZZ9999',
+    'E1',
+    '2026-11-01T06:30:00Z',
+    1234567,
+    '18bcc56e4e236b3ec5573215a5c67141823d8d85138144acc2e0967e095c6b2b',
+  ],
 ];
 
 describe('idempotency key', () => {

@@ -1,7 +1,8 @@
 /**
  * The idempotency key (ARCH 2.3): lowercase hex sha256 of the UTF-8 string
  * `v1|meterId|channel|intervalStartUtc|seq`, where intervalStartUtc is `YYYY-MM-DDTHH:MM:SSZ`.
- * docs/idempotency-key.md gives the same definition with test vectors, so anyone can recompute a key.
+ * docs/idempotency-key.md gives the same definition with test vectors, so anyone can recompute a
+ * key.
  */
 import { hash } from 'node:crypto';
 
@@ -11,7 +12,9 @@ export const IDEMPOTENCY_KEY_VERSION = 'v1';
 const FORMATTED_CACHE_ENTRIES_MAX = 4096;
 const formatted = new Map<number, string>();
 
-/** `YYYY-MM-DDTHH:MM:SSZ` for an epoch-millisecond instant; sub-second parts must already be zero. */
+/**
+ * `YYYY-MM-DDTHH:MM:SSZ` for an epoch-millisecond instant; sub-second parts must already be zero.
+ */
 export function formatUtcSeconds(epochMs: number): string {
   let text = formatted.get(epochMs);
   if (text === undefined) {

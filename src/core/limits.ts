@@ -1,16 +1,23 @@
 /**
- * Every queue, batch, body, file and loop has a named limit (ARCH 2.8). They live here so an operator can
- * read them in one place; docs/limits.md lists them with their reasons.
+ * Every queue, batch, body, file and loop has a named limit (ARCH 2.8). They live here so an
+ * operator can read them in one place; docs/limits.md lists them with their reasons.
  */
 
 /** Readings committed together in one database transaction. */
 export const BATCH_READINGS_MAX = 10_000;
-/** A single record (one JSON object, one CSV row) larger than this is rejected without being buffered. */
+/**
+ * A single record (one JSON object, one CSV row) larger than this is rejected without being
+ * buffered.
+ */
 export const RECORD_BYTES_MAX = 64 * 1024;
-/** A batch is cut early once its raw bytes reach this size, which bounds the memory one batch holds. */
+/**
+ * A batch is cut early once its raw bytes reach this size, which bounds the memory one batch holds.
+ */
 export const BATCH_BYTES_MAX = 8 * 1024 * 1024;
 /** Raw bytes are stored in content-addressed chunks of at most this size. */
 export const RAW_CHUNK_BYTES_MAX = 4 * 1024 * 1024;
+/** Bytes handed to a parser at a time; smaller pieces keep parsed records short-lived. */
+export const PARSE_SLICE_BYTES = 64 * 1024;
 /** Bytes read from a file per read call. */
 export const READ_CHUNK_BYTES = 1024 * 1024;
 /** A JSON record nests objects or arrays at most this deep. */

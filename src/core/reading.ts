@@ -1,9 +1,12 @@
 /**
- * The canonical reading: one interval value of one meter channel, after validation. Every wire format is
- * turned into this shape before identity, detection and routing see it.
+ * The canonical reading: one interval value of one meter channel, after validation. Every wire
+ * format is turned into this shape before identity, detection and routing see it.
  */
 
-/** How the value was obtained. Only an `actual` may replace a non-actual without an operator (ARCH 2.4). */
+/**
+ * How the value was obtained. Only an `actual` may replace a non-actual without an operator (ARCH
+ * 2.4).
+ */
 export const QUALITIES = ['actual', 'estimated', 'substituted'] as const;
 export type Quality = (typeof QUALITIES)[number];
 
@@ -12,8 +15,9 @@ export function isQuality(value: unknown): value is Quality {
 }
 
 /**
- * Energy resolution: integers of milliwatt-hours (watt-hours x 1000), i.e. kWh to six decimals (ARCH 2.7).
- * One reading's value is at most a few 1e9 and stays a safe integer; sums over a ledger use bigint.
+ * Energy resolution: integers of milliwatt-hours (watt-hours x 1000), i.e. kWh to six decimals
+ * (ARCH 2.7). One reading's value is at most a few 1e9 and stays a safe integer; sums over a ledger
+ * use bigint.
  */
 export const ENERGY_MILLI_WH_PER_KWH = 1_000_000;
 export const ENERGY_DECIMALS = 6;
@@ -37,7 +41,9 @@ export interface Reading {
   idempotencyKey: string;
 }
 
-/** Where a record stood in its delivery, so a reject can be found and replayed from the raw bytes. */
+/**
+ * Where a record stood in its delivery, so a reject can be found and replayed from the raw bytes.
+ */
 export interface RecordLocation {
   /** 0-based index of the record in the delivery. */
   recordIndex: number;
@@ -49,8 +55,9 @@ export interface RecordLocation {
 }
 
 /**
- * A record as a parser found it: field values exactly as the wire gave them (strings for CSV, JSON values
- * for JSON), under the reference feed's field names. Untrusted until the dictionary validates it.
+ * A record as a parser found it: field values exactly as the wire gave them (strings for CSV, JSON
+ * values for JSON), under the reference feed's field names. Untrusted until the dictionary
+ * validates it.
  */
 export interface SourceRecord {
   fields: Readonly<Record<string, unknown>>;

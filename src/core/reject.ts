@@ -1,7 +1,7 @@
 /**
- * Data errors are values (STYLE 2). A reject names the rule that failed, the field and value it failed on,
- * where the record stood, and a sentence a billing clerk can read. Rejects are kept in quarantine with the
- * record's raw bytes, never dropped.
+ * Data errors are values (STYLE 2). A reject names the rule that failed, the field and value it
+ * failed on, where the record stood, and a sentence a billing clerk can read. Rejects are kept in
+ * quarantine with the record's raw bytes, never dropped.
  */
 import type { RecordLocation } from './reading.js';
 
@@ -72,8 +72,8 @@ export interface Reject {
   /** Set when the record parsed and validated but was held for identity reasons. */
   idempotencyKey: string | null;
   /**
-   * True when this one reject stands for a span of bytes whose record count is unknown (a file, or the
-   * rest of one, that could not be parsed). It is counted once.
+   * True when this one reject stands for a span of bytes whose record count is unknown (a file, or
+   * the rest of one, that could not be parsed). It is counted once.
    */
   uncountedSpan: boolean;
 }

@@ -1,14 +1,16 @@
 /**
- * The Store contract (ARCH 4). `transaction(fn)` is the only way to write: everything one batch does (ledger
- * rows, quarantine rows, anomaly holds, per-stream state, the batch row with its counts, its audit entry)
- * commits or rolls back together, and a source is acknowledged only after it returns.
+ * The Store contract (ARCH 4). `transaction(fn)` is the only way to write: everything one batch
+ * does (ledger rows, quarantine rows, anomaly holds, per-stream state, the batch row with its
+ * counts, its audit entry) commits or rolls back together, and a source is acknowledged only after
+ * it returns.
  *
- * Every method is batch-shaped (arrays in, arrays out) so that a networked engine pays one round trip per
- * batch, not per reading. Implementations: src/store/sqlite (embedded default). All run the conformance
- * suite src/store/store.case.test.ts.
+ * Every method is batch-shaped (arrays in, arrays out) so that a networked engine pays one round
+ * trip per batch, not per reading. Implementations: src/store/sqlite (embedded default). All run
+ * the conformance suite src/store/store.case.test.ts.
  *
- * Append-only tables (ledger, raw chunks, batches, audit, checkpoints, quarantine actions) reject UPDATE and
- * DELETE in the engine itself. Quarantine rows may change only their status and current reasons.
+ * Append-only tables (ledger, raw chunks, batches, audit, checkpoints, quarantine actions) reject
+ * UPDATE and DELETE in the engine itself. Quarantine rows may change only their status and current
+ * reasons.
  */
 import type { Quality, Reading, RecordLocation } from './reading.js';
 import type { Violation } from './reject.js';
@@ -52,7 +54,9 @@ export type QuarantineStatus = (typeof QUARANTINE_STATUSES)[number];
 export interface QuarantineInsert {
   deliveryId: string;
   batchId: number;
-  /** 0-based position among the batch's quarantine rows: the order of its quarantine Merkle leaves. */
+  /**
+   * 0-based position among the batch's quarantine rows: the order of its quarantine Merkle leaves.
+   */
   batchPosition: number;
   location: RecordLocation;
   violations: Violation[];
@@ -175,7 +179,11 @@ export interface StoreTransaction {
   /** Every ledger version of each given interval (superseded ones too). */
   findIntervalVersions(intervals: readonly IntervalRef[]): Promise<LedgerRow[]>;
   insertLedgerRows(rows: readonly LedgerRow[]): Promise<void>;
-  insertQuarantineRows(rows: readonly QuarantineInsert[], format: string, atMs: number): Promise<number[]>;
+  insertQuarantineRows(
+    rows: readonly QuarantineInsert[],
+    format: string,
+    atMs: number,
+  ): Promise<number[]>;
   insertAnomalies(rows: readonly AnomalyInsert[]): Promise<void>;
   insertSequenceEvents(events: readonly SequenceEvent[]): Promise<void>;
   insertBatch(batch: BatchInsert): Promise<void>;
@@ -228,15 +236,24 @@ export interface Store {
   readonly engine: string;
   transaction<T>(fn: (tx: StoreTransaction) => Promise<T>): Promise<T>;
 
-  // Deliveries and raw bytes. Raw chunks are evidence, content-addressed and written idempotently; they may
-  // be committed ahead of the batch that refers to them.
+  // Deliveries and raw bytes. Raw chunks are evidence, content-addressed and written idempotently;
+  // they may be committed ahead of the batch that refers to them.
   createDelivery(delivery: DeliveryInsert): Promise<void>;
   putRawChunk(deliveryId: string, byteOffset: number, bytes: Uint8Array): Promise<string>;
-  finishDelivery(deliveryId: string, sha256: string, sizeBytes: number, atMs: number): Promise<void>;
+  finishDelivery(
+    deliveryId: string,
+    sha256: string,
+    sizeBytes: number,
+    atMs: number,
+  ): Promise<void>;
   getDelivery(id: string): Promise<DeliveryRow | null>;
   listDeliveries(limit: number): Promise<DeliveryRow[]>;
   /** Bytes [byteOffset, byteOffset + byteLength) of a delivery, from its raw chunks. */
-  readDeliveryBytes(deliveryId: string, byteOffset: number, byteLength: number): Promise<Uint8Array>;
+  readDeliveryBytes(
+    deliveryId: string,
+    byteOffset: number,
+    byteLength: number,
+  ): Promise<Uint8Array>;
 
   status(): Promise<StoreStatus>;
   listQuarantine(filter: QuarantineFilter): Promise<QuarantineRow[]>;
@@ -244,12 +261,19 @@ export interface Store {
   listQuarantineActions(quarantineId: number): Promise<QuarantineActionInsert[]>;
   listSequenceEvents(limit: number): Promise<SequenceEvent[]>;
 
-  /** Current ledger rows (the highest version of each interval), in (interval start, meter, channel) order. */
+  /**
+   * Current ledger rows (the highest version of each interval), in (interval start, meter, channel)
+   * order.
+   */
   iterateCurrentLedger(): AsyncIterable<LedgerRow[]>;
-  /** Every ledger row of every version, in batch order then batch position: what the audit covers. */
+  /**
+   * Every ledger row of every version, in batch order then batch position: what the audit covers.
+   */
   iterateLedgerByBatch(): AsyncIterable<LedgerRow[]>;
   findLedgerRowsByKey(idempotencyKey: string): Promise<LedgerRow[]>;
-  /** Current readings and their energy, computed from the ledger rows themselves (slow; for verify). */
+  /**
+   * Current readings and their energy, computed from the ledger rows themselves (slow; for verify).
+   */
   recomputeLedgerTotals(): Promise<{ readings: number; energyMilliWh: bigint }>;
   ledgerRowsOfBatch(batchId: number): Promise<LedgerRow[]>;
   quarantineRowsOfBatch(batchId: number): Promise<QuarantineRow[]>;

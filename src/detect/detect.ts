@@ -1,8 +1,9 @@
 /**
- * The Detector contract (ARCH 4): a pure look at one reading that identity would accept, against its
- * stream's state. A non-empty list of findings holds the reading in the anomaly ledger, apart from billing,
- * until an operator releases it. The detectors themselves (z-score, IQR, zero runs, reverse flow, spikes)
- * arrive with validation, estimation and editing; the pipeline already routes their findings.
+ * The Detector contract (ARCH 4): a pure look at one reading that identity would accept, against
+ * its stream's state. A non-empty list of findings holds the reading in the anomaly ledger, apart
+ * from billing, until an operator releases it. The detectors themselves (z-score, IQR, zero runs,
+ * reverse flow, spikes) arrive with validation, estimation and editing; the pipeline already routes
+ * their findings.
  */
 import type { Reading } from '../core/reading.js';
 import type { StreamState } from '../core/store.js';

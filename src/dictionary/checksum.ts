@@ -22,8 +22,7 @@ export type ChecksumFields = Pick<
 export type ChecksumRejectCode = Extract<RejectCode, 'checksum.format' | 'checksum.mismatch'>;
 
 export type ChecksumCheckResult =
-  | { ok: true; checksumSha256: string }
-  | { ok: false; code: ChecksumRejectCode; message: string };
+  { ok: true; checksumSha256: string } | { ok: false; code: ChecksumRejectCode; message: string };
 
 export const CHECKSUM_HEX_CHARS = 64;
 

@@ -18,8 +18,7 @@ export type KwhRejectCode = Extract<
 >;
 
 export type KwhParseResult =
-  | { ok: true; milliWh: number }
-  | { ok: false; code: KwhRejectCode; message: string };
+  { ok: true; milliWh: number } | { ok: false; code: KwhRejectCode; message: string };
 
 /** A milliWh value must stay a safe integer; larger magnitudes are rejected as not finite. */
 const MILLI_WH_DIGITS_MAX = String(Number.MAX_SAFE_INTEGER).length;
@@ -195,15 +194,21 @@ function failureCode(scanned: number): KwhRejectCode {
 function failureMessage(code: KwhRejectCode): string {
   switch (code) {
     case 'consumption.not_decimal':
-      return 'is not a decimal number in kWh (expected digits with an optional fraction and ' +
-        'exponent, such as 1.25 or 1.5e-3, with no spaces, plus sign, commas or hex)';
+      return (
+        'is not a decimal number in kWh (expected digits with an optional fraction and ' +
+        'exponent, such as 1.25 or 1.5e-3, with no spaces, plus sign, commas or hex)'
+      );
     case 'consumption.not_finite':
-      return 'is not finite, or its magnitude exceeds ' +
-        `${formatMilliWhAsKwh(Number.MAX_SAFE_INTEGER)} kWh`;
+      return (
+        'is not finite, or its magnitude exceeds ' +
+        `${formatMilliWhAsKwh(Number.MAX_SAFE_INTEGER)} kWh`
+      );
     case 'consumption.negative_zero':
       return 'is negative zero, which says a direction the value does not have; send 0';
     case 'consumption.precision':
-      return `has digits below ${ENERGY_DECIMALS} decimal places of a kWh (1 milliwatt-hour), ` +
-        'which the ledger cannot store without rounding';
+      return (
+        `has digits below ${ENERGY_DECIMALS} decimal places of a kWh (1 milliwatt-hour), ` +
+        'which the ledger cannot store without rounding'
+      );
   }
 }

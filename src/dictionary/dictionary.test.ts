@@ -201,7 +201,12 @@ describe('config errors list every problem with its path', () => {
     ],
     [
       'repeated class name',
-      { meterClasses: [{ name: 'a', meterIdPattern: 'A' }, { name: 'a', meterIdPattern: 'B' }] },
+      {
+        meterClasses: [
+          { name: 'a', meterIdPattern: 'A' },
+          { name: 'a', meterIdPattern: 'B' },
+        ],
+      },
       'meterClasses.1.name: repeats the class name "a"',
     ],
   ])('consistency: %s', (_name, config, expected) => {

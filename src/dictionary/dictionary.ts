@@ -294,33 +294,35 @@ const timeZoneSchema = z
 
 const defaults = DEFAULT_DICTIONARY;
 
-const dictionarySchema = z
-  .strictObject({
-    meterIdPattern: patternSchema.default(defaults.meterIdPattern),
-    channelPattern: patternSchema.default(defaults.channelPattern),
-    channels: z.array(channelNameSchema).min(1).max(CHANNELS_MAX).nullable().default(null),
-    defaultChannel: channelNameSchema.default(defaults.defaultChannel),
-    intervalSecondsAllowed: intervalListSchema.default(() => [...defaults.intervalSecondsAllowed]),
-    defaultIntervalSeconds: intervalSecondsSchema.default(defaults.defaultIntervalSeconds),
-    consumptionKwhMin: kwhSchema.default(defaults.consumptionKwhMin),
-    consumptionKwhMax: kwhSchema.default(defaults.consumptionKwhMax),
-    statusCodeMax: z.int().min(0).max(STATUS_CODE_MAX_LIMIT).default(defaults.statusCodeMax),
-    statusBits: statusBitsSchema.default(() => ({ ...defaults.statusBits })),
-    clockSkewToleranceSeconds: z
-      .int()
-      .min(0)
-      .max(CLOCK_SKEW_TOLERANCE_SECONDS_MAX)
-      .default(defaults.clockSkewToleranceSeconds),
-    timeZone: timeZoneSchema.nullable().default(defaults.timeZone),
-    requireIntervalAlignment: z.boolean().default(defaults.requireIntervalAlignment),
-    allowUnknownFields: z.boolean().default(defaults.allowUnknownFields),
-    channelOverrides: channelOverridesSchema
-      .refine((overrides) => Object.keys(overrides).length <= CHANNEL_OVERRIDES_MAX, {
-        error: `must override at most ${CHANNEL_OVERRIDES_MAX} channels`,
-      })
-      .default(() => ({})),
-    meterClasses: z.array(meterClassSchema).max(METER_CLASSES_MAX).default(() => []),
-  });
+const dictionarySchema = z.strictObject({
+  meterIdPattern: patternSchema.default(defaults.meterIdPattern),
+  channelPattern: patternSchema.default(defaults.channelPattern),
+  channels: z.array(channelNameSchema).min(1).max(CHANNELS_MAX).nullable().default(null),
+  defaultChannel: channelNameSchema.default(defaults.defaultChannel),
+  intervalSecondsAllowed: intervalListSchema.default(() => [...defaults.intervalSecondsAllowed]),
+  defaultIntervalSeconds: intervalSecondsSchema.default(defaults.defaultIntervalSeconds),
+  consumptionKwhMin: kwhSchema.default(defaults.consumptionKwhMin),
+  consumptionKwhMax: kwhSchema.default(defaults.consumptionKwhMax),
+  statusCodeMax: z.int().min(0).max(STATUS_CODE_MAX_LIMIT).default(defaults.statusCodeMax),
+  statusBits: statusBitsSchema.default(() => ({ ...defaults.statusBits })),
+  clockSkewToleranceSeconds: z
+    .int()
+    .min(0)
+    .max(CLOCK_SKEW_TOLERANCE_SECONDS_MAX)
+    .default(defaults.clockSkewToleranceSeconds),
+  timeZone: timeZoneSchema.nullable().default(defaults.timeZone),
+  requireIntervalAlignment: z.boolean().default(defaults.requireIntervalAlignment),
+  allowUnknownFields: z.boolean().default(defaults.allowUnknownFields),
+  channelOverrides: channelOverridesSchema
+    .refine((overrides) => Object.keys(overrides).length <= CHANNEL_OVERRIDES_MAX, {
+      error: `must override at most ${CHANNEL_OVERRIDES_MAX} channels`,
+    })
+    .default(() => ({})),
+  meterClasses: z
+    .array(meterClassSchema)
+    .max(METER_CLASSES_MAX)
+    .default(() => []),
+});
 
 type ParsedDictionary = z.output<typeof dictionarySchema>;
 type IssueSink = ConfigIssue[];
@@ -397,12 +399,18 @@ function checkRanges(parsed: ParsedDictionary, context: IssueSink): void {
         meterClass === undefined ? null : `meter class "${meterClass.name}"`,
       ].filter((part) => part !== null);
       const path =
-        override !== undefined ? ['channelOverrides', override[0]]
-        : meterClass !== undefined ? ['meterClasses', parsed.meterClasses.indexOf(meterClass)]
-        : ['consumptionKwhMin'];
+        override !== undefined
+          ? ['channelOverrides', override[0]]
+          : meterClass !== undefined
+            ? ['meterClasses', parsed.meterClasses.indexOf(meterClass)]
+            : ['consumptionKwhMin'];
       const scope = where.length === 0 ? 'by default' : `for ${where.join(' with ')}`;
-      addIssue(context, path, `the consumption range ${scope} is ${effectiveMin}..${effectiveMax}` +
-        ' kWh: its minimum is above its maximum');
+      addIssue(
+        context,
+        path,
+        `the consumption range ${scope} is ${effectiveMin}..${effectiveMax}` +
+          ' kWh: its minimum is above its maximum',
+      );
     }
   }
 }

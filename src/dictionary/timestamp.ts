@@ -22,8 +22,7 @@ export type TimestampRejectCode = Extract<
 >;
 
 export type TimestampParseResult =
-  | { ok: true; epochMs: number }
-  | { ok: false; code: TimestampRejectCode; message: string };
+  { ok: true; epochMs: number } | { ok: false; code: TimestampRejectCode; message: string };
 
 /** Interval starts are accepted from 2000-01-01T00:00:00Z (inclusive) ... */
 export const TIMESTAMP_YEAR_MIN = 2000;
@@ -241,16 +240,22 @@ function failureMessage(code: TimestampRejectCode, timeZone: string | null): str
     case 'field.type':
       return 'must be an ISO 8601 timestamp string';
     case 'timestamp.format':
-      return 'is not a valid ISO 8601 timestamp YYYY-MM-DDTHH:MM:SS with optional fraction and ' +
-        'Z or +HH:MM offset (and a real calendar date and time of day)';
+      return (
+        'is not a valid ISO 8601 timestamp YYYY-MM-DDTHH:MM:SS with optional fraction and ' +
+        'Z or +HH:MM offset (and a real calendar date and time of day)'
+      );
     case 'timestamp.no_offset':
       return 'has no UTC offset, and the data dictionary sets no time zone to read local times in';
     case 'timestamp.dst_ambiguous':
-      return `occurs twice in ${timeZone ?? 'the time zone'} (daylight saving time ends), so ` +
-        'the instant is ambiguous; send it with a UTC offset';
+      return (
+        `occurs twice in ${timeZone ?? 'the time zone'} (daylight saving time ends), so ` +
+        'the instant is ambiguous; send it with a UTC offset'
+      );
     case 'timestamp.dst_nonexistent':
-      return `does not exist in ${timeZone ?? 'the time zone'} (skipped when daylight saving ` +
-        'time starts); send it with a UTC offset';
+      return (
+        `does not exist in ${timeZone ?? 'the time zone'} (skipped when daylight saving ` +
+        'time starts); send it with a UTC offset'
+      );
     case 'timestamp.range':
       return `is outside the years ${TIMESTAMP_YEAR_MIN}..${TIMESTAMP_YEAR_MAX} (UTC)`;
     case 'timestamp.alignment':

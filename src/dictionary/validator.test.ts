@@ -289,8 +289,11 @@ describe('a record with several problems', () => {
   });
 
   it('reports a future interval and an out-of-range value together', () => {
-    const codes = violationsOf({ ...GOOD, timestamp_utc: '2027-01-01T00:00:00Z', status_code: 300 })
-      .map(({ code }) => code);
+    const codes = violationsOf({
+      ...GOOD,
+      timestamp_utc: '2027-01-01T00:00:00Z',
+      status_code: 300,
+    }).map(({ code }) => code);
     expect(codes).toEqual(['timestamp.future', 'status_code.range']);
   });
 });
@@ -369,7 +372,7 @@ describe('tailored dictionaries', () => {
     expect(reading.intervalStartMs).toBe(Date.UTC(2026, 0, 1, 0, 7));
   });
 
-  it('aligns to the record\'s own interval length', () => {
+  it("aligns to the record's own interval length", () => {
     const fields = { ...GOOD, timestamp_utc: '2026-01-01T00:05:00Z', interval_seconds: '300' };
     expect(readingOf(fields)).toMatchObject({ intervalSeconds: 300 });
   });
@@ -516,10 +519,14 @@ describe('checksum_sha256', () => {
 
   it('is not compared when a value it covers did not parse, but its format still is', () => {
     const unparsed = { ...vectorOne, timestamp_utc: 'soon', status_code: 1e3 };
-    expect(violationsOf({ ...unparsed, checksum_sha256: '1'.repeat(64) }).map(({ code }) => code))
-      .toEqual(['timestamp.format', 'status_code.range']);
-    expect(violationsOf({ ...unparsed, checksum_sha256: 'nope' }).map(({ code }) => code))
-      .toEqual(['timestamp.format', 'status_code.range', 'checksum.format']);
+    expect(
+      violationsOf({ ...unparsed, checksum_sha256: '1'.repeat(64) }).map(({ code }) => code),
+    ).toEqual(['timestamp.format', 'status_code.range']);
+    expect(violationsOf({ ...unparsed, checksum_sha256: 'nope' }).map(({ code }) => code)).toEqual([
+      'timestamp.format',
+      'status_code.range',
+      'checksum.format',
+    ]);
   });
 });
 

@@ -186,10 +186,18 @@ function boundsScope(
   override: CompiledOverride | undefined,
   meterClass: CompiledClass | undefined,
 ): string {
-  const minSource = override?.minMilliWh !== undefined ? override
-    : meterClass?.minMilliWh !== undefined ? meterClass : undefined;
-  const maxSource = override?.maxMilliWh !== undefined ? override
-    : meterClass?.maxMilliWh !== undefined ? meterClass : undefined;
+  const minSource =
+    override?.minMilliWh !== undefined
+      ? override
+      : meterClass?.minMilliWh !== undefined
+        ? meterClass
+        : undefined;
+  const maxSource =
+    override?.maxMilliWh !== undefined
+      ? override
+      : meterClass?.maxMilliWh !== undefined
+        ? meterClass
+        : undefined;
   const labels = [minSource, maxSource]
     .filter((source, index, sources) => source !== undefined && sources.indexOf(source) === index)
     .map((source) => source?.label);
@@ -330,7 +338,8 @@ class RecordValidation {
       }
       seconds = integerValue(value);
       if (Number.isNaN(seconds)) {
-        const message = 'interval_seconds must be a whole number of seconds, written without ' +
+        const message =
+          'interval_seconds must be a whole number of seconds, written without ' +
           'sign, fraction, exponent or leading zeros.';
         return this.#add('interval_seconds.not_integer', 'interval_seconds', value, message);
       }
@@ -343,8 +352,8 @@ class RecordValidation {
       return;
     }
     const scope = override?.intervalSecondsAllowed === undefined ? '' : ` on ${override.label}`;
-    const message = `an interval of ${seconds} s is not allowed${scope}; allowed: ` +
-      `${allowed.join(', ')} s.`;
+    const message =
+      `an interval of ${seconds} s is not allowed${scope}; allowed: ` + `${allowed.join(', ')} s.`;
     const shown = isAbsent(value) ? seconds : value;
     this.#add('interval_seconds.not_allowed', 'interval_seconds', shown, message);
   }
@@ -366,7 +375,8 @@ class RecordValidation {
     const intervalMs = this.#intervalSeconds * MS_PER_SECOND;
     const aligned = !this.#intervalAllowed || startMs % intervalMs === 0;
     if (dictionary.requireIntervalAlignment && !aligned) {
-      const message = `timestamp_utc is not on a ${this.#intervalSeconds} s interval boundary ` +
+      const message =
+        `timestamp_utc is not on a ${this.#intervalSeconds} s interval boundary ` +
         '(a multiple of the interval length since 1970-01-01T00:00:00Z).';
       this.#add('timestamp.alignment', 'timestamp_utc', value, message);
     }
@@ -421,8 +431,8 @@ class RecordValidation {
     }
     const statusCode = integerValue(value);
     if (Number.isNaN(statusCode)) {
-      const message = 'status_code must be an integer, written without fraction, exponent or ' +
-        'leading zeros.';
+      const message =
+        'status_code must be an integer, written without fraction, exponent or ' + 'leading zeros.';
       return this.#add('status_code.not_integer', 'status_code', value, message);
     }
     const statusCodeMax = this.#dictionary.statusCodeMax;
@@ -469,7 +479,8 @@ class RecordValidation {
     }
     this.#quality = value;
     if (value === 'actual' && !Number.isNaN(this.#statusCode) && this.#hasEstimatedBit()) {
-      const message = `quality says actual, but status_code ${this.#statusCode} has the ` +
+      const message =
+        `quality says actual, but status_code ${this.#statusCode} has the ` +
         `estimated bit (mask ${this.#dictionary.estimatedMask}) set.`;
       this.#add('quality.contradicts_status', 'quality', value, message);
     }
@@ -519,7 +530,8 @@ class RecordValidation {
   #checkUnknownFields(fields: Readonly<Record<string, unknown>>): void {
     for (const name in fields) {
       if (KNOWN_FIELDS.has(name)) continue;
-      const message = `${name} is not a field of the reference feed, and the dictionary does not ` +
+      const message =
+        `${name} is not a field of the reference feed, and the dictionary does not ` +
         'allow unknown fields.';
       this.#add('field.unknown', name, fields[name], message);
     }

@@ -119,9 +119,7 @@ describe('csv parser', () => {
   it('rejects a duplicate header name once, for the whole delivery', () => {
     const text = '\ufeffmeter_id,seq, meter_id\nMTR-1,1,2\nMTR-2,2,3\n';
     const items = parseEverySplit(text);
-    expect(summary(items)).toEqual([
-      { code: 'parse.csv_header', span: true, ...at(0, 1, 0, 46) },
-    ]);
+    expect(summary(items)).toEqual([{ code: 'parse.csv_header', span: true, ...at(0, 1, 0, 46) }]);
     const violation = items[0]?.kind === 'reject' ? items[0].reject.violations[0] : undefined;
     expect(violation?.message).toMatch(
       /^Line 1: the header names the column "meter_id" more than once/,

@@ -52,9 +52,11 @@ function deliveryArbitrary(format: InputFormat, loud: boolean): fc.Arbitrary<Del
   const text = fc.string({ unit: fc.constantFrom(...units), maxLength: 12 });
   const value: fc.Arbitrary<Value> =
     format === 'csv' ? text : fc.oneof(text, fc.integer({ min: -1e6, max: 1e6 }));
-  const record = fc.tuple(...FIELD_NAMES.map(() => value)).map((values) =>
-    Object.fromEntries(FIELD_NAMES.map((name, index) => [name, values[index] ?? ''])),
-  );
+  const record = fc
+    .tuple(...FIELD_NAMES.map(() => value))
+    .map((values) =>
+      Object.fromEntries(FIELD_NAMES.map((name, index) => [name, values[index] ?? ''])),
+    );
   const layout = fc.record({
     byteOrderMark: fc.boolean(),
     crlf: fc.boolean(),

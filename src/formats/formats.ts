@@ -76,8 +76,7 @@ export function parseOneRecord(
       return parseJsonRecordBytes(bytes, location);
     case 'csv': {
       if (!isCsvContext(context) || context.header.length === 0) {
-        const message =
-          `Line ${location.line}: the row cannot be read without its delivery's header.`;
+        const message = `Line ${location.line}: the row cannot be read without its delivery's header.`;
         return spanRejectItem('parse.csv_header', '(no header)', message, location);
       }
       return parseCsvRowBytes(bytes, context.header, location);

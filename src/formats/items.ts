@@ -48,4 +48,3 @@ export function encodingItem(shownText: string, location: RecordLocation): Parse
   const message = `Line ${location.line}: the record is not valid UTF-8.`;
   return rejectItem('parse.encoding', shownText, message, location);
 }
-

@@ -109,16 +109,12 @@ describe('json-array parser', () => {
   it('rejects a document that is not an array once, spanning the whole delivery', () => {
     const text = '\n {"seq":1}\n';
     const items = parseEverySplit(text);
-    expect(summary(items)).toEqual([
-      { code: 'parse.syntax', span: true, ...at(0, 2, 2, 10) },
-    ]);
+    expect(summary(items)).toEqual([{ code: 'parse.syntax', span: true, ...at(0, 2, 2, 10) }]);
     expect(messages(items)[0]).toMatch(/^Line 2, byte 2: expected '\[' to open the JSON array/);
   });
 
   it('rejects an empty delivery: there is no array in it', () => {
-    expect(summary(parse(''))).toEqual([
-      { code: 'parse.syntax', span: true, ...at(0, 1, 0, 0) },
-    ]);
+    expect(summary(parse(''))).toEqual([{ code: 'parse.syntax', span: true, ...at(0, 1, 0, 0) }]);
   });
 
   it('spans the rest of the delivery from garbage between elements, counting every byte', () => {
@@ -127,7 +123,7 @@ describe('json-array parser', () => {
     expect(summary(items)).toEqual([
       { fields: { seq: 1 }, ...at(0, 1, 1, 9) },
       { fields: { seq: 2 }, ...at(1, 2, 12, 9) },
-      { code: "parse.syntax", span: true, ...at(2, 2, 22, 23) },
+      { code: 'parse.syntax', span: true, ...at(2, 2, 22, 23) },
     ]);
     expect(messages(items)[0]).toMatch(/^Line 2, byte 22: expected ',' or '\]' after an element/);
   });

@@ -55,9 +55,7 @@ describe('ndjson parser', () => {
   it('skips a byte order mark at the start, even split across chunks, and offsets count it', () => {
     const text = '\ufeff{"seq":1}\n';
     for (const chunkBytes of [1, 2, 3, 100]) {
-      expect(summary(parse(text, chunkBytes))).toEqual([
-        { fields: { seq: 1 }, ...at(0, 1, 3, 9) },
-      ]);
+      expect(summary(parse(text, chunkBytes))).toEqual([{ fields: { seq: 1 }, ...at(0, 1, 3, 9) }]);
     }
   });
 
@@ -118,7 +116,7 @@ describe('ndjson parser', () => {
     for (let chunkBytes = 1; chunkBytes <= 6; chunkBytes++) {
       expect(summary(parse(text, chunkBytes))).toEqual(summary(parse(text)));
     }
-    expect(summary(parse(text))[0]).toMatchObject({ fields: { m: "é€😀" }, byteLength: 17 });
+    expect(summary(parse(text))[0]).toMatchObject({ fields: { m: 'é€😀' }, byteLength: 17 });
   });
 
   it('rejects an oversized line without holding it, and reads the next line', () => {

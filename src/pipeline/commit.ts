@@ -1,8 +1,9 @@
 /**
- * Route (ARCH 1): one batch, one transaction. Identity and detection run inside the transaction against the
- * state it reads, then the ledger rows, quarantine rows, anomaly holds, stream state, sequence events, raw
- * bytes, the batch row with its counts and its audit entry (with the batch's Merkle roots) are written
- * together. Nothing here acknowledges a source: the caller does that after this returns.
+ * Route (ARCH 1): one batch, one transaction. Identity and detection run inside the transaction
+ * against the state it reads, then the ledger rows, quarantine rows, anomaly holds, stream state,
+ * sequence events, raw bytes, the batch row with its counts and its audit entry (with the batch's
+ * Merkle roots) are written together. Nothing here acknowledges a source: the caller does that
+ * after this returns.
  */
 import assert from 'node:assert/strict';
 import { merkleRootOfLeafData } from '../audit/merkle.js';
@@ -97,7 +98,11 @@ export function addCounts(total: BatchCounts, add: BatchCounts): void {
 export function isConserved(counts: BatchCounts): boolean {
   return (
     counts.received ===
-    counts.accepted + counts.duplicates + counts.quarantined + counts.anomalyHeld + counts.deadLettered
+    counts.accepted +
+      counts.duplicates +
+      counts.quarantined +
+      counts.anomalyHeld +
+      counts.deadLettered
   );
 }
 
@@ -212,7 +217,6 @@ function route(
   return routed;
 }
 
-
 function codeSummary(rows: readonly QuarantineInsert[]): Record<string, number> {
   const summary: Record<string, number> = {};
   for (const row of rows) {
@@ -301,7 +305,8 @@ export async function commitBatch(
       committedAtMs: input.atMs,
       auditSeq: entry.seq,
     });
-    // A delivery's totals describe its first ingestion; replays and overrides are counted in their batches.
+    // A delivery's totals describe its first ingestion; replays and overrides are counted in their
+    // batches.
     if (input.kind === 'ingest') await tx.addDeliveryCounts(input.deliveryId, routed.counts);
     const result: BatchResult = {
       batchId,

@@ -230,9 +230,9 @@ async function inspect(dbPath: string) {
     expect(status.ledger.readings).toBe(state.readings);
     expect(status.ledger.energyMilliWh).toBe(state.energyMilliWh);
     const completeReceived = (
-      store.db
-        .prepare("SELECT received FROM deliveries WHERE status = 'complete'")
-        .all() as { received: number }[]
+      store.db.prepare("SELECT received FROM deliveries WHERE status = 'complete'").all() as {
+        received: number;
+      }[]
     ).map((row) => row.received);
     return { status, state, audit, completeReceived };
   } finally {
@@ -240,9 +240,11 @@ async function inspect(dbPath: string) {
   }
 }
 
-function generateFeedFile(
-  dir: string,
-): { feedPath: string; records: number; expected: FeedExpectation } {
+function generateFeedFile(dir: string): {
+  feedPath: string;
+  records: number;
+  expected: FeedExpectation;
+} {
   const feed = generateFeed(FEED);
   const feedPath = join(dir, 'feed.ndjson');
   writeFileSync(feedPath, [...toNdjson(feed.records)].join(''));

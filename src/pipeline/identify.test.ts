@@ -382,35 +382,36 @@ describe('identifyBatch: stream state', () => {
       quality: fc.constantFrom('actual' as const, 'estimated' as const, 'substituted' as const),
     });
     fc.assert(
-      fc.property(fc.array(fc.array(arbitraryReading, { maxLength: 6 }), { maxLength: 4 }), (
-        batches,
-      ) => {
-        const ledger = new Map<number, { reading: Reading; version: number }[]>();
-        let states = new Map<string, StreamState>();
-        for (const batch of batches) {
-          const readings = batch.map((spec) => makeReading(spec));
-          const existing = intervalsToLookUp(readings, states).flatMap((ref) =>
-            (ledger.get(ref.intervalStartMs) ?? []).map((v) => asLedgerRow(v.reading, v.version)),
-          );
-          const result = identifyBatch(asItems(readings), states, existing);
-          result.decisions.forEach((decision, index) => {
-            const reading = readings[index] as Reading;
-            if (decision.kind !== 'accept') return;
-            const versions = ledger.get(reading.intervalStartMs) ?? [];
-            versions.push({ reading, version: decision.version });
-            ledger.set(reading.intervalStartMs, versions);
-          });
-          states = result.states;
-        }
-        const current = [...ledger.values()].map((versions) => versions[versions.length - 1]);
-        const energy = current.reduce((sum, v) => sum + (v?.reading.energyMilliWh ?? 0), 0);
-        const state = states.get(streamKey(STREAM)) ?? freshStreamState(STREAM);
-        expect(state.currentReadings).toBe(ledger.size);
-        expect(state.currentEnergyMilliWh).toBe(energy);
-        for (const versions of ledger.values()) {
-          expect(versions.map((v) => v.version)).toEqual(versions.map((_, i) => i + 1));
-        }
-      }),
+      fc.property(
+        fc.array(fc.array(arbitraryReading, { maxLength: 6 }), { maxLength: 4 }),
+        (batches) => {
+          const ledger = new Map<number, { reading: Reading; version: number }[]>();
+          let states = new Map<string, StreamState>();
+          for (const batch of batches) {
+            const readings = batch.map((spec) => makeReading(spec));
+            const existing = intervalsToLookUp(readings, states).flatMap((ref) =>
+              (ledger.get(ref.intervalStartMs) ?? []).map((v) => asLedgerRow(v.reading, v.version)),
+            );
+            const result = identifyBatch(asItems(readings), states, existing);
+            result.decisions.forEach((decision, index) => {
+              const reading = readings[index] as Reading;
+              if (decision.kind !== 'accept') return;
+              const versions = ledger.get(reading.intervalStartMs) ?? [];
+              versions.push({ reading, version: decision.version });
+              ledger.set(reading.intervalStartMs, versions);
+            });
+            states = result.states;
+          }
+          const current = [...ledger.values()].map((versions) => versions[versions.length - 1]);
+          const energy = current.reduce((sum, v) => sum + (v?.reading.energyMilliWh ?? 0), 0);
+          const state = states.get(streamKey(STREAM)) ?? freshStreamState(STREAM);
+          expect(state.currentReadings).toBe(ledger.size);
+          expect(state.currentEnergyMilliWh).toBe(energy);
+          for (const versions of ledger.values()) {
+            expect(versions.map((v) => v.version)).toEqual(versions.map((_, i) => i + 1));
+          }
+        },
+      ),
       { numRuns: 200 },
     );
   });

@@ -1,12 +1,19 @@
 /**
- * Identity (ARCH 2.3, 2.4): decides, for each validated reading of a batch, whether it is new, an exact
- * retransmission, a conflict (same key, other content), an accepted revision (an actual replacing a
- * non-actual) or a revision held for an operator. Pure: the caller supplies the streams' state and every
- * existing ledger version of the intervals that could collide, and gets back decisions and new state.
+ * Identity (ARCH 2.3, 2.4): decides, for each validated reading of a batch, whether it is new, an
+ * exact retransmission, a conflict (same key, other content), an accepted revision (an actual
+ * replacing a non-actual) or a revision held for an operator. Pure: the caller supplies the
+ * streams' state and every existing ledger version of the intervals that could collide, and gets
+ * back decisions and new state.
  */
 import type { Reading } from '../core/reading.js';
 import { violation, type Reject, type Violation } from '../core/reject.js';
-import type { IntervalRef, LedgerRow, SequenceEvent, StreamRef, StreamState } from '../core/store.js';
+import type {
+  IntervalRef,
+  LedgerRow,
+  SequenceEvent,
+  StreamRef,
+  StreamState,
+} from '../core/store.js';
 import type { RecordLocation } from '../core/reading.js';
 import { inspectReading, type Detector, type Finding } from '../detect/detect.js';
 
@@ -58,8 +65,8 @@ export function freshStreamState(ref: StreamRef): StreamState {
 }
 
 /**
- * Readings that might collide with the ledger: those at or before their stream's high-water mark. Readings
- * past it cannot, which keeps the common in-order case free of lookups.
+ * Readings that might collide with the ledger: those at or before their stream's high-water mark.
+ * Readings past it cannot, which keeps the common in-order case free of lookups.
  */
 export function intervalsToLookUp(
   readings: readonly Reading[],
@@ -94,11 +101,18 @@ function sameContent(a: Reading, b: Reading): boolean {
 }
 
 function describeContent(reading: Reading): string {
-  return `${reading.energyMilliWh} mWh, status ${reading.statusCode}, ${reading.quality}, ` +
-    `${reading.intervalSeconds} s`;
+  return (
+    `${reading.energyMilliWh} mWh, status ${reading.statusCode}, ${reading.quality}, ` +
+    `${reading.intervalSeconds} s`
+  );
 }
 
-function holdReject(item: IdentifiedReading, code: Violation['code'], related: Reading, message: string) {
+function holdReject(
+  item: IdentifiedReading,
+  code: Violation['code'],
+  related: Reading,
+  message: string,
+) {
   const reject: Reject = {
     violations: [violation(code, 'record', describeContent(item.reading), message)],
     location: item.location,
@@ -110,7 +124,10 @@ function holdReject(item: IdentifiedReading, code: Violation['code'], related: R
   return reject;
 }
 
-/** Decides one reading against the versions its interval already has (ledger and earlier in the batch). */
+/**
+ * Decides one reading against the versions its interval already has (ledger and earlier in the
+ * batch).
+ */
 export function decide(
   item: IdentifiedReading,
   versions: readonly Version[],
@@ -138,14 +155,20 @@ export function decide(
   const message =
     `interval already holds ${currentReading.quality} ${describeContent(currentReading)}; ` +
     `a ${reading.quality} value replacing it needs an operator (only an actual replaces an estimate)`;
-  return { kind: 'hold', reject: holdReject(item, 'identity.revision_held', currentReading, message) };
+  return {
+    kind: 'hold',
+    reject: holdReject(item, 'identity.revision_held', currentReading, message),
+  };
 }
 
 /** An operator's override: the reading becomes the current version unless it already is. */
 function decideOverride(reading: Reading, versions: readonly Version[]): Decision {
   const current = versions[versions.length - 1] as Version;
   const currentReading = versionReading(current);
-  if (currentReading.idempotencyKey === reading.idempotencyKey && sameContent(currentReading, reading)) {
+  if (
+    currentReading.idempotencyKey === reading.idempotencyKey &&
+    sameContent(currentReading, reading)
+  ) {
     return { kind: 'duplicate', of: currentReading.idempotencyKey };
   }
   return { kind: 'accept', version: current.version + 1, supersedes: current };
@@ -158,7 +181,11 @@ export interface IdentifyResult {
 }
 
 /** Tracks the feed's sequence number per stream: gaps and regressions are recorded, never fatal. */
-function trackSequence(state: StreamState, reading: Reading, events: IdentifyResult['sequenceEvents']) {
+function trackSequence(
+  state: StreamState,
+  reading: Reading,
+  events: IdentifyResult['sequenceEvents'],
+) {
   if (reading.seq === 0) return;
   if (state.lastSeq !== null) {
     const expectedSeq = state.lastSeq + 1;
@@ -188,9 +215,9 @@ function applyAccept(state: StreamState, reading: Reading, supersedes: Version |
 }
 
 /**
- * The versions an interval already has, from the ledger (the rows looked up) and from earlier readings of
- * the same batch. Built only when a reading falls at or before its stream's high-water mark, which in an
- * in-order feed is rare, so the common path allocates nothing per reading.
+ * The versions an interval already has, from the ledger (the rows looked up) and from earlier
+ * readings of the same batch. Built only when a reading falls at or before its stream's high-water
+ * mark, which in an in-order feed is rare, so the common path allocates nothing per reading.
  */
 class IntervalIndex {
   readonly #existing: readonly LedgerRow[];
@@ -227,8 +254,8 @@ class IntervalIndex {
 const NO_VERSIONS: readonly Version[] = Object.freeze([]);
 
 /**
- * Decides a batch in order. `existing` holds the ledger versions of every interval intervalsToLookUp
- * named, sorted by version. States are copied, never mutated in place.
+ * Decides a batch in order. `existing` holds the ledger versions of every interval
+ * intervalsToLookUp named, sorted by version. States are copied, never mutated in place.
  */
 export function identifyBatch(
   items: readonly IdentifiedReading[],

@@ -133,24 +133,15 @@ function cellRecords(cell: CellSpec, nextSeq: () => number): [WireRecord[], numb
     case 'estimate':
       return [[wireRecord(cell, nextSeq(), first, nonActual)], first];
     case 'pair':
-      return [
-        [record(nextSeq(), first, nonActual), record(nextSeq(), second, 'actual')],
-        second,
-      ];
+      return [[record(nextSeq(), first, nonActual), record(nextSeq(), second, 'actual')], second];
     case 'conflict': {
       const seq = nextSeq();
       return [[record(seq, first, 'actual'), record(seq, second, 'actual')], -1];
     }
     case 'two_actuals':
-      return [
-        [record(nextSeq(), first, 'actual'), record(nextSeq(), second, 'actual')],
-        -1,
-      ];
+      return [[record(nextSeq(), first, 'actual'), record(nextSeq(), second, 'actual')], -1];
     case 'renumbered':
-      return [
-        [record(nextSeq(), first, 'actual'), record(nextSeq(), first, 'actual')],
-        -1,
-      ];
+      return [[record(nextSeq(), first, 'actual'), record(nextSeq(), first, 'actual')], -1];
     default: {
       const unreachable: never = cell.kind;
       throw new Error(`unknown kind ${String(unreachable)}`);

@@ -1,8 +1,9 @@
 /**
- * The runner for one delivery (ARCH 1): bytes in order -> parser -> validator -> batches committed one
- * transaction each. Memory is bounded by one batch (BATCH_READINGS_MAX readings, BATCH_BYTES_MAX bytes)
- * whatever the delivery's size. The raw bytes are kept: every byte of the delivery lands in the raw store,
- * cut into content-addressed chunks at batch boundaries, so any reject can be shown and replayed.
+ * The runner for one delivery (ARCH 1): bytes in order -> parser -> validator -> batches committed
+ * one transaction each. Memory is bounded by one batch (BATCH_READINGS_MAX readings,
+ * BATCH_BYTES_MAX bytes) whatever the delivery's size. The raw bytes are kept: every byte of the
+ * delivery lands in the raw store, cut into content-addressed chunks at batch boundaries, so any
+ * reject can be shown and replayed.
  *
  * The caller acknowledges its source only after this resolves (every batch committed).
  */
@@ -11,9 +12,12 @@ import type { Clock, Random } from '../core/clock.js';
 import {
   BATCH_BYTES_MAX,
   BATCH_READINGS_MAX,
+  PARSE_SLICE_BYTES,
   RAW_CHUNK_BYTES_MAX,
 } from '../core/limits.js';
 import type { InputFormat, ParseItem, StreamParser } from '../core/parser.js';
+import type { RecordLocation } from '../core/reading.js';
+import type { Reject } from '../core/reject.js';
 import type { BatchCounts, Store } from '../core/store.js';
 import type { Detector } from '../detect/detect.js';
 import type { DataDictionary } from '../dictionary/dictionary.js';
@@ -51,7 +55,10 @@ export interface DeliveryReport {
   sizeBytes: number;
   counts: BatchCounts;
   batches: number;
-  /** Rejects that each stand for an unparseable span whose record count is unknown (counted once each). */
+  /**
+   * Rejects that each stand for an unparseable span whose record count is unknown (counted once
+   * each).
+   */
   uncountedSpans: number;
 }
 
@@ -73,7 +80,8 @@ class ByteWindow {
   /** Bytes [from, to) if they are all still held, else null. */
   slice(from: number, to: number): Buffer | null {
     if (from < this.start || to > this.end) return null;
-    const joined = this.#parts.length === 1 ? (this.#parts[0] as Buffer) : Buffer.concat(this.#parts);
+    const joined =
+      this.#parts.length === 1 ? (this.#parts[0] as Buffer) : Buffer.concat(this.#parts);
     this.#parts = [joined];
     return joined.subarray(from - this.start, to - this.start);
   }
@@ -92,7 +100,10 @@ class ByteWindow {
 function splitChunks(byteOffset: number, bytes: Buffer): RawChunk[] {
   const chunks: RawChunk[] = [];
   for (let at = 0; at < bytes.byteLength; at += RAW_CHUNK_BYTES_MAX) {
-    chunks.push({ byteOffset: byteOffset + at, bytes: bytes.subarray(at, at + RAW_CHUNK_BYTES_MAX) });
+    chunks.push({
+      byteOffset: byteOffset + at,
+      bytes: bytes.subarray(at, at + RAW_CHUNK_BYTES_MAX),
+    });
   }
   return chunks;
 }
@@ -119,7 +130,10 @@ class DeliveryRun {
   readonly #hasher = createHash('sha256');
   readonly #deliveryId: string;
   readonly #batchMax: number;
-  #items: ParseItem[] = [];
+  /** The current batch: validated readings and rejects (their raw hashes are taken at commit). */
+  #readings: IdentifiedReading[] = [];
+  #rejects: Reject[] = [];
+  #itemsEnd = 0;
   #batchStart = 0;
   #deliveryCreated = false;
   #sizeBytes = 0;
@@ -143,7 +157,10 @@ class DeliveryRun {
     this.#hasher.update(chunk);
     this.#sizeBytes += chunk.byteLength;
     this.#window.push(chunk);
-    await this.#accept(this.#parser.push(chunk));
+    // Small slices keep each parse result short-lived, so parsed records die young in the heap.
+    for (let at = 0; at < chunk.byteLength; at += PARSE_SLICE_BYTES) {
+      await this.#accept(this.#parser.push(chunk.subarray(at, at + PARSE_SLICE_BYTES)));
+    }
     if (this.#window.end - this.#window.start > BATCH_BYTES_MAX) await this.#relieve();
   }
 
@@ -152,7 +169,12 @@ class DeliveryRun {
     await this.#commit(this.#window.end);
     const options = this.#options;
     const sha256 = this.#hasher.digest('hex');
-    await options.store.finishDelivery(this.#deliveryId, sha256, this.#sizeBytes, options.clock.nowMs());
+    await options.store.finishDelivery(
+      this.#deliveryId,
+      sha256,
+      this.#sizeBytes,
+      options.clock.nowMs(),
+    );
     return {
       deliveryId: this.#deliveryId,
       name: options.name,
@@ -165,23 +187,36 @@ class DeliveryRun {
     };
   }
 
-  async #accept(items: ParseItem[]): Promise<void> {
+  /** Validates as records arrive, so only readings (not raw records) wait for the batch. */
+  async #accept(items: readonly ParseItem[]): Promise<void> {
     for (const item of items) {
-      this.#items.push(item);
-      if (this.#items.length >= this.#batchMax) await this.#commit(this.#itemsEnd());
+      let location: RecordLocation;
+      if (item.kind === 'reject') {
+        location = item.reject.location;
+        if (item.reject.uncountedSpan) this.uncountedSpans += 1;
+        this.#rejects.push(item.reject);
+      } else {
+        location = item.record.location;
+        const result = this.#validate(item.record);
+        if (result.ok) this.#readings.push({ reading: result.reading, location });
+        else this.#rejects.push(result.reject);
+      }
+      this.#itemsEnd = location.byteOffset + location.byteLength;
+      if (this.#readings.length + this.#rejects.length >= this.#batchMax) {
+        await this.#commit(this.#itemsEnd);
+      }
     }
   }
 
-  #itemsEnd(): number {
-    const last = this.#items[this.#items.length - 1];
-    if (last === undefined) return this.#batchStart;
-    const location = last.kind === 'record' ? last.record.location : last.reject.location;
-    return location.byteOffset + location.byteLength;
+  #hasItems(): boolean {
+    return this.#readings.length > 0 || this.#rejects.length > 0;
   }
 
-  /** Too many bytes held: commit what is complete, then store an incomplete giant record's bytes. */
+  /**
+   * Too many bytes held: commit what is complete, then store an incomplete giant record's bytes.
+   */
   async #relieve(): Promise<void> {
-    if (this.#items.length > 0) await this.#commit(this.#itemsEnd());
+    if (this.#hasItems()) await this.#commit(this.#itemsEnd);
     if (this.#window.end - this.#window.start <= BATCH_BYTES_MAX) return;
     // The delivery row is created at the first batch, once the parser knows its context (a CSV
     // header may come after this many bytes); raw chunks do not need it to exist.
@@ -224,26 +259,17 @@ class DeliveryRun {
 
   async #commit(end: number): Promise<void> {
     await this.#ensureDelivery();
-    const items = this.#items;
-    this.#items = [];
-    const readings: IdentifiedReading[] = [];
+    const readings = this.#readings;
+    this.#readings = [];
     const rejects: PendingReject[] = [];
-    for (const item of items) {
-      if (item.kind === 'reject') {
-        const location = item.reject.location;
-        if (item.reject.uncountedSpan) this.uncountedSpans += 1;
-        const rawSha256 = await this.#rawSha256(location.byteOffset, location.byteLength);
-        rejects.push({ reject: item.reject, rawSha256 });
-        continue;
-      }
-      const result = this.#validate(item.record);
-      if (result.ok) readings.push({ reading: result.reading, location: item.record.location });
-      else {
-        const location = result.reject.location;
-        const rawSha256 = await this.#rawSha256(location.byteOffset, location.byteLength);
-        rejects.push({ reject: result.reject, rawSha256 });
-      }
+    for (const reject of this.#rejects) {
+      const location = reject.location;
+      rejects.push({
+        reject,
+        rawSha256: await this.#rawSha256(location.byteOffset, location.byteLength),
+      });
     }
+    this.#rejects = [];
     const options = this.#options;
     const rawStart = this.#window.start;
     const rawBytes = this.#window.slice(rawStart, end) ?? Buffer.alloc(0);
@@ -260,7 +286,10 @@ class DeliveryRun {
     const holdRawSha256 = (index: number): string => {
       const location = readings[index]?.location;
       if (location === undefined) return '';
-      const bytes = this.#window.slice(location.byteOffset, location.byteOffset + location.byteLength);
+      const bytes = this.#window.slice(
+        location.byteOffset,
+        location.byteOffset + location.byteLength,
+      );
       return bytes === null ? '' : hash('sha256', bytes, 'hex');
     };
     const result = await commitBatch(

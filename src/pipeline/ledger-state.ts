@@ -1,7 +1,7 @@
 /**
- * Ledger state: a hash over the current (billable) readings, independent of arrival order, and the exact
- * CSV export. Two stores that hold the same current readings have the same state hash, however the
- * readings got there (property-tested over permutations and retransmissions of a feed).
+ * Ledger state: a hash over the current (billable) readings, independent of arrival order, and the
+ * exact CSV export. Two stores that hold the same current readings have the same state hash,
+ * however the readings got there (property-tested over permutations and retransmissions of a feed).
  */
 import { createHash } from 'node:crypto';
 import { formatUtcSeconds } from '../core/identity.js';

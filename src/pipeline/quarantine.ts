@@ -1,8 +1,8 @@
 /**
- * Operator actions on quarantine: replay (re-run the kept raw bytes through the current dictionary and
- * identity), accept (an override with a required justification) and reject (closed, with a required
- * justification). Every action writes an action row and an audit entry in the same transaction as its
- * ledger effect. Nothing is deleted: a quarantine row only changes status.
+ * Operator actions on quarantine: replay (re-run the kept raw bytes through the current dictionary
+ * and identity), accept (an override with a required justification) and reject (closed, with a
+ * required justification). Every action writes an action row and an audit entry in the same
+ * transaction as its ledger effect. Nothing is deleted: a quarantine row only changes status.
  */
 import { hash } from 'node:crypto';
 import type { Clock } from '../core/clock.js';
@@ -95,7 +95,10 @@ async function recordBytes(store: Store, row: QuarantineRow): Promise<Uint8Array
 async function deliveryOf(store: Store, row: QuarantineRow): Promise<DeliveryRow> {
   const delivery = await store.getDelivery(row.deliveryId);
   if (delivery === null) {
-    throw new AmisyncError('NOT_FOUND', `delivery ${row.deliveryId} of quarantine ${row.id} is missing`);
+    throw new AmisyncError(
+      'NOT_FOUND',
+      `delivery ${row.deliveryId} of quarantine ${row.id} is missing`,
+    );
   }
   return delivery;
 }
@@ -132,20 +135,31 @@ async function replayOne(context: ActionContext, row: QuarantineRow): Promise<Re
   for (const item of items) {
     if (item.kind === 'reject') {
       const location = item.reject.location;
-      rejects.push({ reject: item.reject, rawSha256: rawShaOf(location.byteOffset, location.byteLength) });
+      rejects.push({
+        reject: item.reject,
+        rawSha256: rawShaOf(location.byteOffset, location.byteLength),
+      });
       continue;
     }
     const result = validate(item.record);
     if (result.ok) readings.push({ reading: result.reading, location: item.record.location });
     else {
       const location = result.reject.location;
-      rejects.push({ reject: result.reject, rawSha256: rawShaOf(location.byteOffset, location.byteLength) });
+      rejects.push({
+        reject: result.reject,
+        rawSha256: rawShaOf(location.byteOffset, location.byteLength),
+      });
     }
   }
   const atMs = clock.nowMs();
   const stillUnparseable = readings.length === 0 && rejects.every((r) => r.reject.uncountedSpan);
   if (!row.uncountedSpan || stillUnparseable) {
-    if (readings.length === 0) return keepOpen(context, row, rejects.flatMap((r) => r.reject.violations));
+    if (readings.length === 0)
+      return keepOpen(
+        context,
+        row,
+        rejects.flatMap((r) => r.reject.violations),
+      );
   }
   let outcome: ReplayOutcome | null = null;
   await commitBatch(
@@ -223,7 +237,13 @@ async function keepOpen(
     };
     await tx.appendAuditEntry(nextEntry(await tx.auditHead(), 'quarantine.replay', payload, atMs));
   });
-  return { quarantineId: row.id, outcome: 'still-invalid', batchId: null, violations, newQuarantineIds: [] };
+  return {
+    quarantineId: row.id,
+    outcome: 'still-invalid',
+    batchId: null,
+    violations,
+    newQuarantineIds: [],
+  };
 }
 
 /** Replays the given open items (or every open item when `ids` is 'all'), oldest first. */
@@ -256,7 +276,9 @@ export async function replayQuarantine(
   return report;
 }
 
-/** What an override may set aside: dictionary ranges and identity holds, never unreadable values. */
+/**
+ * What an override may set aside: dictionary ranges and identity holds, never unreadable values.
+ */
 function lenientDictionary(dictionary: DataDictionary): DataDictionary {
   return {
     ...dictionary,
@@ -301,13 +323,19 @@ export async function acceptQuarantined(
   const row = await loadOpen(store, id);
   const fingerprint = await recordDictionary(context);
   if (row.uncountedSpan) {
-    throw new AmisyncError('INVALID_STATE', `quarantine ${id} is an unparseable span; replay it instead`);
+    throw new AmisyncError(
+      'INVALID_STATE',
+      `quarantine ${id} is an unparseable span; replay it instead`,
+    );
   }
   const delivery = await deliveryOf(store, row);
   const bytes = await recordBytes(store, row);
   const [item] = reparse(row, delivery, bytes);
   if (item === undefined || item.kind === 'reject') {
-    throw new AmisyncError('INVALID_STATE', `quarantine ${id} cannot be read as a record; it can only be rejected`);
+    throw new AmisyncError(
+      'INVALID_STATE',
+      `quarantine ${id} cannot be read as a record; it can only be rejected`,
+    );
   }
   const result = createValidator(lenientDictionary(context.dictionary), clock)(item.record);
   if (!result.ok) {

@@ -67,8 +67,14 @@ function recount(records: readonly FeedRecord[], meterIds: ReadonlySet<string>):
   const byKey = new Map<string, string>();
   const current = new Map<string, { wh: number; estimated: boolean }>();
   const result: Recount = {
-    currentReadings: 0, energyMilliWh: 0n, duplicates: 0, conflicts: 0, invalid: 0, revisions: 0,
-    estimates: 0, newSeqs: new Map(),
+    currentReadings: 0,
+    energyMilliWh: 0n,
+    duplicates: 0,
+    conflicts: 0,
+    invalid: 0,
+    revisions: 0,
+    estimates: 0,
+    newSeqs: new Map(),
   };
   for (const record of records) {
     const meterId = record['meter_id'];
@@ -138,8 +144,13 @@ describe('generateFeed', () => {
     let energyMilliWh = 0n;
     for (const [index, record] of records.entries()) {
       const kwh = record['consumption_kwh'] as number;
-      expect(Object.keys(record)).toEqual(['meter_id', 'timestamp_utc', 'consumption_kwh',
-        'status_code', 'seq']);
+      expect(Object.keys(record)).toEqual([
+        'meter_id',
+        'timestamp_utc',
+        'consumption_kwh',
+        'status_code',
+        'seq',
+      ]);
       expect(kwh >= 0 && kwh <= 1000).toBe(true);
       expect(String(kwh)).toMatch(/^\d+(\.\d{1,3})?$/);
       expect(record['status_code']).toBe(0);
@@ -147,18 +158,32 @@ describe('generateFeed', () => {
       energyMilliWh += BigInt(whOf(record)) * 1000n;
     }
     expect(expected).toEqual({
-      currentReadings: 40 * 96 * 3, energyMilliWh, duplicates: 0, conflicts: 0, invalid: 0,
-      revisions: 0, received: records.length,
+      currentReadings: 40 * 96 * 3,
+      energyMilliWh,
+      duplicates: 0,
+      conflicts: 0,
+      invalid: 0,
+      revisions: 0,
+      received: records.length,
     });
   });
 
   it('orders the clean feed by interval, then meter, with timestamps on the interval grid', () => {
-    const options = { seed: 5, meters: 3, startMs: START_MS, intervals: 4, intervalSeconds: 300,
-      channel: 'kwh' };
+    const options = {
+      seed: 5,
+      meters: 3,
+      startMs: START_MS,
+      intervals: 4,
+      intervalSeconds: 300,
+      channel: 'kwh',
+    };
     const { records } = generateFeed(options);
     const stamps = records.map((record) => record['timestamp_utc']);
-    expect(stamps).toEqual(['00:00', '00:05', '00:10', '00:15'].flatMap((time) =>
-      Array.from({ length: 3 }, () => `2025-01-06T${time}:00Z`)));
+    expect(stamps).toEqual(
+      ['00:00', '00:05', '00:10', '00:15'].flatMap((time) =>
+        Array.from({ length: 3 }, () => `2025-01-06T${time}:00Z`),
+      ),
+    );
     for (const record of records) {
       expect(record['channel']).toBe('kwh');
       expect(record['interval_seconds']).toBe(300);
@@ -197,8 +222,8 @@ describe('generateFeed', () => {
     const faulty = generateFeed({ ...base, ...FAULTY });
     const readings = 50 * 200;
     expect(faulty.expected.energyMilliWh).toBe(clean.expected.energyMilliWh);
-    const near = (count: number, rate: number) => expect(Math.abs(count / readings - rate))
-      .toBeLessThan(0.015);
+    const near = (count: number, rate: number) =>
+      expect(Math.abs(count / readings - rate)).toBeLessThan(0.015);
     near(faulty.expected.revisions, 0.1);
     near(faulty.expected.duplicates, 0.05);
     // Conflicts repeat only readings that were not estimates.
@@ -270,8 +295,12 @@ describe('generateFeedRecords', () => {
     fc.assert(
       fc.property(optionsArbitrary, fc.boolean(), (options, clean) => {
         const chosen = clean
-          ? { seed: options.seed, meters: options.meters, startMs: options.startMs,
-            intervals: options.intervals }
+          ? {
+              seed: options.seed,
+              meters: options.meters,
+              startMs: options.startMs,
+              intervals: options.intervals,
+            }
           : options;
         expect([...generateFeedRecords(chosen)]).toEqual(generateFeed(chosen).records);
       }),
@@ -287,7 +316,8 @@ describe('generateFeedRecords', () => {
       if (first.length === 25) break;
     }
     expect(first.map((record) => record['seq'])).toEqual(
-      Array.from({ length: 25 }, (_, index) => Math.floor(index / 10) + 1));
+      Array.from({ length: 25 }, (_, index) => Math.floor(index / 10) + 1),
+    );
   });
 });
 
@@ -297,8 +327,12 @@ function parseWith(format: InputFormat, text: string) {
 }
 
 function serialize(format: InputFormat, records: readonly FeedRecord[]): string {
-  const lines = format === 'csv' ? toCsv(records)
-    : format === 'json' ? toJsonArray(records) : toNdjson(records);
+  const lines =
+    format === 'csv'
+      ? toCsv(records)
+      : format === 'json'
+        ? toJsonArray(records)
+        : toNdjson(records);
   return [...lines].join('');
 }
 
@@ -308,12 +342,14 @@ describe('serializers', () => {
 
   it('write NDJSON and JSON arrays that JSON.parse reads back', () => {
     const ndjson = [...toNdjson(feed.records)];
-    expect(ndjson.every((line) => line.endsWith('\n') && !line.slice(0, -1).includes('\n')))
-      .toBe(true);
+    expect(ndjson.every((line) => line.endsWith('\n') && !line.slice(0, -1).includes('\n'))).toBe(
+      true,
+    );
     expect(ndjson.map((line) => JSON.parse(line) as unknown)).toEqual(feed.records);
     expect(JSON.parse(serialize('json', feed.records))).toEqual(feed.records);
     expect(serialize('json', feed.records.slice(0, 2))).toBe(
-      `[\n${JSON.stringify(feed.records[0])},\n${JSON.stringify(feed.records[1])}\n]\n`);
+      `[\n${JSON.stringify(feed.records[0])},\n${JSON.stringify(feed.records[1])}\n]\n`,
+    );
     expect(JSON.parse(serialize('json', []))).toEqual([]);
   });
 
@@ -338,7 +374,7 @@ describe('serializers', () => {
   });
 
   it.each(['ndjson', 'json', 'csv'] as const)(
-    'give, through the real %s parser and validator, exactly the oracle\'s invalid records',
+    "give, through the real %s parser and validator, exactly the oracle's invalid records",
     (format) => {
       const endMs = validIntervalEndMs(options);
       const validate = createValidator(DEFAULT_DICTIONARY, new ManualClock(endMs));
@@ -389,8 +425,10 @@ describe('oracle against the real identity stage', () => {
       currentReadings,
       energyMilliWh,
       duplicates: count((decision) => decision.kind === 'duplicate'),
-      conflicts: count((decision) => decision.kind === 'hold' &&
-        decision.reject.violations[0]?.code === 'identity.conflict'),
+      conflicts: count(
+        (decision) =>
+          decision.kind === 'hold' && decision.reject.violations[0]?.code === 'identity.conflict',
+      ),
       invalid,
       revisions: count((decision) => decision.kind === 'accept' && decision.supersedes !== null),
       received: feed.records.length,

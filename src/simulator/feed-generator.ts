@@ -193,11 +193,13 @@ function bell(hour: number, peakHour: number, widthHours: number): number {
  */
 export function residentialKwhPer15Min(hour: number, weekend: boolean): number {
   if (weekend) {
-    return 0.1 + 0.28 * bell(hour, 9.5, 1.5) + 0.2 * bell(hour, 13.5, 2.5) +
-      0.5 * bell(hour, 18.5, 1.8);
+    return (
+      0.1 + 0.28 * bell(hour, 9.5, 1.5) + 0.2 * bell(hour, 13.5, 2.5) + 0.5 * bell(hour, 18.5, 1.8)
+    );
   }
-  return 0.09 + 0.32 * bell(hour, 7.5, 0.9) + 0.1 * bell(hour, 13, 2.5) +
-    0.55 * bell(hour, 19, 1.5);
+  return (
+    0.09 + 0.32 * bell(hour, 7.5, 0.9) + 0.1 * bell(hour, 13, 2.5) + 0.55 * bell(hour, 19, 1.5)
+  );
 }
 
 /** Small-commercial load at scale 1: a flat base and a business-hours plateau on weekdays. */
@@ -250,16 +252,24 @@ function resolveOptions(options: FeedOptions): ResolvedOptions {
   const { seed, meters, startMs, intervals } = options;
   assert.ok(Number.isSafeInteger(seed), `seed must be a safe integer, got ${seed}`);
   assert.ok(Number.isInteger(meters) && meters >= 0 && meters <= FEED_METERS_MAX, 'meters');
-  assert.ok(Number.isInteger(intervals) && intervals >= 0 && intervals <= FEED_INTERVALS_MAX,
-    'intervals');
+  assert.ok(
+    Number.isInteger(intervals) && intervals >= 0 && intervals <= FEED_INTERVALS_MAX,
+    'intervals',
+  );
   const intervalSeconds = options.intervalSeconds ?? DEFAULT_INTERVAL_SECONDS;
   assert.ok(Number.isInteger(intervalSeconds) && intervalSeconds > 0, 'intervalSeconds');
-  assert.ok(Number.isSafeInteger(startMs) && startMs % (intervalSeconds * 1000) === 0,
-    `startMs must be aligned to ${intervalSeconds} s, got ${startMs}`);
+  assert.ok(
+    Number.isSafeInteger(startMs) && startMs % (intervalSeconds * 1000) === 0,
+    `startMs must be aligned to ${intervalSeconds} s, got ${startMs}`,
+  );
   const channel = options.channel;
   assert.ok(channel === undefined || CHANNEL_PATTERN.test(channel), `channel ${channel}`);
   return {
-    seed, meters, startMs, intervals, intervalSeconds,
+    seed,
+    meters,
+    startMs,
+    intervals,
+    intervalSeconds,
     intervalSecondsField: options.intervalSeconds,
     channelField: channel,
     channel: channel ?? '1',
@@ -287,8 +297,7 @@ export function feedRecordChecksum(
   statusCode: number,
   seq: number,
 ): string {
-  const text =
-    `${meterId}|${channel}|${intervalStartUtc}|${whAsKwhSixDecimals(wh)}|${statusCode}|${seq}`;
+  const text = `${meterId}|${channel}|${intervalStartUtc}|${whAsKwhSixDecimals(wh)}|${statusCode}|${seq}`;
   return hash('sha256', text, 'hex');
 }
 
@@ -315,24 +324,47 @@ const REQUIRED_FIELDS = ['meter_id', 'timestamp_utc', 'consumption_kwh', 'status
 /** Applies one defect to a valid record, in place. `pick` chooses which field goes missing. */
 function applyDefect(record: FeedRecord, kind: BadRecordKind, pick: number): void {
   switch (kind) {
-    case 'meter_id_character': record['meter_id'] = 'MTR-bad!'; return;
-    case 'meter_id_lowercase': record['meter_id'] = 'mtr-1234'; return;
-    case 'consumption_text': record['consumption_kwh'] = '12abc'; return;
-    case 'consumption_empty': record['consumption_kwh'] = ''; return;
-    case 'consumption_negative': record['consumption_kwh'] = -1; return;
-    case 'consumption_too_large': record['consumption_kwh'] = 1000.5; return;
-    case 'consumption_precision': record['consumption_kwh'] = 0.0000001; return;
-    case 'timestamp_month': record['timestamp_utc'] = '2026-13-01T00:00:00Z'; return;
+    case 'meter_id_character':
+      record['meter_id'] = 'MTR-bad!';
+      return;
+    case 'meter_id_lowercase':
+      record['meter_id'] = 'mtr-1234';
+      return;
+    case 'consumption_text':
+      record['consumption_kwh'] = '12abc';
+      return;
+    case 'consumption_empty':
+      record['consumption_kwh'] = '';
+      return;
+    case 'consumption_negative':
+      record['consumption_kwh'] = -1;
+      return;
+    case 'consumption_too_large':
+      record['consumption_kwh'] = 1000.5;
+      return;
+    case 'consumption_precision':
+      record['consumption_kwh'] = 0.0000001;
+      return;
+    case 'timestamp_month':
+      record['timestamp_utc'] = '2026-13-01T00:00:00Z';
+      return;
     case 'timestamp_no_offset':
       record['timestamp_utc'] = String(record['timestamp_utc']).slice(0, -1);
       return;
-    case 'status_code_range': record['status_code'] = 256; return;
-    case 'status_code_text': record['status_code'] = 'x'; return;
+    case 'status_code_range':
+      record['status_code'] = 256;
+      return;
+    case 'status_code_text':
+      record['status_code'] = 'x';
+      return;
     case 'field_missing':
       delete record[REQUIRED_FIELDS[pick % REQUIRED_FIELDS.length] as string];
       return;
-    case 'field_unknown': record['foo'] = 'bar'; return;
-    default: assert.fail(`unknown bad record kind ${String(kind satisfies never)}`);
+    case 'field_unknown':
+      record['foo'] = 'bar';
+      return;
+    default:
+      assert.fail(`unknown bad record kind ${String(kind satisfies never)}`);
   }
 }
 
@@ -353,7 +385,12 @@ interface Tally {
 
 function emptyTally(): Tally {
   return {
-    currentReadings: 0, energyWh: 0n, duplicates: 0, conflicts: 0, invalid: 0, revisions: 0,
+    currentReadings: 0,
+    energyWh: 0n,
+    duplicates: 0,
+    conflicts: 0,
+    invalid: 0,
+    revisions: 0,
     received: 0,
   };
 }
@@ -497,8 +534,14 @@ class FeedRun {
       record['interval_seconds'] = options.intervalSecondsField;
     }
     if (withChecksum) {
-      record['checksum_sha256'] =
-        feedRecordChecksum(meterId, options.channel, intervalStartUtc, wh, statusCode, seq);
+      record['checksum_sha256'] = feedRecordChecksum(
+        meterId,
+        options.channel,
+        intervalStartUtc,
+        wh,
+        statusCode,
+        seq,
+      );
     }
     return record;
   }
@@ -550,7 +593,11 @@ class FeedRun {
       case 'actual':
         this.#tally.revisions += 1;
         return this.#newRecord(
-          followUp.meter, followUp.intervalStartUtc, followUp.wh, STATUS_ACTUAL);
+          followUp.meter,
+          followUp.intervalStartUtc,
+          followUp.wh,
+          STATUS_ACTUAL,
+        );
       default:
         assert.fail(`unknown follow-up ${String(followUp satisfies never)}`);
     }
@@ -611,8 +658,12 @@ const CSV_COLUMN_SET: ReadonlySet<string> = new Set(CSV_COLUMNS);
 
 function csvCell(value: unknown): string {
   if (value === undefined || value === null) return '';
-  const text = typeof value === 'string' ? value : typeof value === 'number' ? String(value)
-    : JSON.stringify(value);
+  const text =
+    typeof value === 'string'
+      ? value
+      : typeof value === 'number'
+        ? String(value)
+        : JSON.stringify(value);
   return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
 

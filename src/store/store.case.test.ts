@@ -1,5 +1,6 @@
-// Goal: every Store implementation keeps the same contract (atomic batches, append-only evidence, reads).
-// Method: one suite, run against each engine in ENGINES on a fresh database per test; no mocks.
+// Goal: every Store implementation keeps the same contract (atomic batches, append-only evidence,
+// reads). Method: one suite, run against each engine in ENGINES on a fresh database per test; no
+// mocks.
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { idempotencyKey } from '../core/identity.js';
@@ -32,7 +33,13 @@ const ENGINES: Engine[] = [
   },
 ];
 
-function row(meter: string, startMs: number, version: number, batchId: number, position: number): LedgerRow {
+function row(
+  meter: string,
+  startMs: number,
+  version: number,
+  batchId: number,
+  position: number,
+): LedgerRow {
   return {
     meterId: meter,
     channel: '1',
@@ -106,7 +113,9 @@ for (const engine of ENGINES) {
     it('serialises concurrent transactions', async () => {
       const { store } = await engine.open();
       await Promise.all(
-        Array.from({ length: 5 }, (_, i) => commitRows(store, [row('MTR-AAAAAAAA', i * 900_000, 1, 0, 0)])),
+        Array.from({ length: 5 }, (_, i) =>
+          commitRows(store, [row('MTR-AAAAAAAA', i * 900_000, 1, 0, 0)]),
+        ),
       );
       const status = await store.status();
       expect(status.batches).toBe(5);
@@ -213,7 +222,9 @@ for (const engine of ENGINES) {
               batchId: 1,
               batchPosition: 0,
               location: { recordIndex: 0, line: 1, byteOffset: 0, byteLength: 3 },
-              violations: [{ code: 'field.missing', field: 'seq', value: '(absent)', message: 'm' }],
+              violations: [
+                { code: 'field.missing', field: 'seq', value: '(absent)', message: 'm' },
+              ],
               meterId: null,
               idempotencyKey: null,
               relatedIdempotencyKey: null,

@@ -1,8 +1,9 @@
 /**
- * `amisync demo`: the whole promise in one command. Generates a realistic week of 15-minute reads for a
- * few hundred meters (with estimates later corrected, retransmissions, conflicts and bad records, plus a
- * truncated file), ingests everything twice, and shows that the second pass changed nothing, that every
- * batch balances, that the ledger equals an independent oracle, and that the audit trail verifies.
+ * `amisync demo`: the whole promise in one command. Generates a realistic week of 15-minute reads
+ * for a few hundred meters (with estimates later corrected, retransmissions, conflicts and bad
+ * records, plus a truncated file), ingests everything twice, and shows that the second pass changed
+ * nothing, that every batch balances, that the ledger equals an independent oracle, and that the
+ * audit trail verifies.
  */
 import { createWriteStream, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
@@ -12,7 +13,13 @@ import { formatMilliWhAsKwh } from '../../dictionary/decimal.js';
 import { ledgerState } from '../../pipeline/ledger-state.js';
 import { verifyAudit } from '../../audit/verify.js';
 import { proveReading } from '../../audit/prove.js';
-import { generateFeed, toCsv, toJsonArray, toNdjson, type FeedRecord } from '../../simulator/feed-generator.js';
+import {
+  generateFeed,
+  toCsv,
+  toJsonArray,
+  toNdjson,
+  type FeedRecord,
+} from '../../simulator/feed-generator.js';
 import { openStore, publicKeyFor, runtime, type GlobalOptions } from '../context.js';
 import { printLines } from '../output.js';
 import { countsTable, runIngest } from './ingest.js';
@@ -34,7 +41,9 @@ function positiveInteger(text: unknown, name: string, max: number): number {
   return value;
 }
 
-export async function runDemo(options: GlobalOptions & { dir?: string; meters?: string; days?: string }) {
+export async function runDemo(
+  options: GlobalOptions & { dir?: string; meters?: string; days?: string },
+) {
   const dir = resolve(options.dir ?? './demo-output');
   const meters = positiveInteger(options.meters ?? '200', 'meters', 10_000);
   const days = positiveInteger(options.days ?? '7', 'days', 366);
@@ -84,7 +93,9 @@ export async function runDemo(options: GlobalOptions & { dir?: string; meters?: 
       ['same files again', second],
     ).map((line) => `  ${line}`),
   );
-  const notes = first.files.filter((f) => f.note !== null).map((f) => `  note (${f.name}): ${f.note}`);
+  const notes = first.files
+    .filter((f) => f.note !== null)
+    .map((f) => `  note (${f.name}): ${f.note}`);
   lines.push(...notes);
 
   const store = openStore(context, runtime.clock);
@@ -113,7 +124,9 @@ export async function runDemo(options: GlobalOptions & { dir?: string; meters?: 
       `second delivery accepted ${second.accepted} readings (retransmissions never inflate totals)`,
       `ledger: ${state.readings} current readings, ${ledgerKwh} kWh; independent oracle: ` +
         `${feed.expected.currentReadings} readings, ${expectedKwh} kWh -> ` +
-        (ledgerKwh === expectedKwh && state.readings === feed.expected.currentReadings ? 'equal' : 'DIFFERENT'),
+        (ledgerKwh === expectedKwh && state.readings === feed.expected.currentReadings
+          ? 'equal'
+          : 'DIFFERENT'),
       `revisions applied (actual replacing estimate): ${status.totals.revisions}`,
       `quarantine: ${status.quarantine.open} open items, for example:`,
       ...sample,

@@ -1,6 +1,6 @@
 /**
- * `amisync ingest FILE...`: streams each file through the pipeline, then signs a checkpoint of the chain.
- * Prints the conservation counts summed over the files and per file.
+ * `amisync ingest FILE...`: streams each file through the pipeline, then signs a checkpoint of the
+ * chain. Prints the conservation counts summed over the files and per file.
  */
 import { createReadStream, existsSync, openSync, readSync, closeSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
@@ -78,7 +78,12 @@ export async function runIngest(files: readonly string[], options: IngestCommand
   const store = openStore(options, runtime.clock);
   try {
     await recordConfig(store, dictionaryFingerprint(dictionary), dictionary, runtime.clock.nowMs());
-    const summary: IngestSummary = { ...emptyCounts(), conserved: true, files: [], checkpoint: null };
+    const summary: IngestSummary = {
+      ...emptyCounts(),
+      conserved: true,
+      files: [],
+      checkpoint: null,
+    };
     for (const [index, file] of files.entries()) {
       const report = await ingestDelivery(
         createReadStream(file, { highWaterMark: READ_CHUNK_BYTES }),

@@ -21,7 +21,8 @@ import { printJson, printLines, table } from '../output.js';
 type Options = GlobalOptions & { json?: boolean };
 
 function parseId(text: string): number {
-  if (!/^[1-9][0-9]{0,15}$/.test(text)) throw new AmisyncError('USAGE', `not a quarantine id: ${text}`);
+  if (!/^[1-9][0-9]{0,15}$/.test(text))
+    throw new AmisyncError('USAGE', `not a quarantine id: ${text}`);
   return Number(text);
 }
 
@@ -35,9 +36,18 @@ function parseLimit(text: string | undefined): number {
 }
 
 export async function runQuarantineList(
-  options: Options & { status?: string; code?: string; delivery?: string; limit?: string; after?: string },
+  options: Options & {
+    status?: string;
+    code?: string;
+    delivery?: string;
+    limit?: string;
+    after?: string;
+  },
 ) {
-  if (options.status !== undefined && !(QUARANTINE_STATUSES as readonly string[]).includes(options.status)) {
+  if (
+    options.status !== undefined &&
+    !(QUARANTINE_STATUSES as readonly string[]).includes(options.status)
+  ) {
     throw new AmisyncError('USAGE', `--status must be one of ${QUARANTINE_STATUSES.join(', ')}`);
   }
   const store = openExistingStore(options, runtime.clock);
@@ -77,14 +87,25 @@ export async function runQuarantineShow(id: string, options: Options) {
     const row = await store.getQuarantine(parseId(id));
     if (row === null) throw new AmisyncError('NOT_FOUND', `quarantine item ${id} does not exist`);
     const bytes = Buffer.from(
-      await store.readDeliveryBytes(row.deliveryId, row.location.byteOffset, row.location.byteLength),
+      await store.readDeliveryBytes(
+        row.deliveryId,
+        row.location.byteOffset,
+        row.location.byteLength,
+      ),
     );
     const delivery = await store.getDelivery(row.deliveryId);
     const actions = await store.listQuarantineActions(row.id);
     const report = {
       ...row,
-      delivery: delivery === null ? null : { id: delivery.id, name: delivery.name, sha256: delivery.sha256 },
-      raw: { text: bytes.toString('utf8'), base64: bytes.toString('base64'), bytes: bytes.byteLength },
+      delivery:
+        delivery === null
+          ? null
+          : { id: delivery.id, name: delivery.name, sha256: delivery.sha256 },
+      raw: {
+        text: bytes.toString('utf8'),
+        base64: bytes.toString('base64'),
+        bytes: bytes.byteLength,
+      },
       actions,
     };
     if (options.json === true) {
@@ -94,7 +115,9 @@ export async function runQuarantineShow(id: string, options: Options) {
     printLines([
       `quarantine ${row.id} (${row.status}) from ${delivery?.name ?? row.deliveryId}, line ` +
         `${row.location.line}, bytes ${row.location.byteOffset}+${row.location.byteLength}`,
-      ...row.currentViolations.map((v) => `  ${v.field} ${v.code}: ${v.message} (value: ${v.value})`),
+      ...row.currentViolations.map(
+        (v) => `  ${v.field} ${v.code}: ${v.message} (value: ${v.value})`,
+      ),
       `raw: ${bytes.toString('utf8')}`,
       ...actions.map((a) => `  ${a.action} by ${a.actor}: ${a.outcome} - ${a.justification}`),
     ]);
@@ -148,7 +171,10 @@ export async function runQuarantineDecision(
         ? await acceptQuarantined(context, parseId(id), justification)
         : await rejectQuarantined(context, parseId(id), justification);
     if (options.json === true) printJson(report);
-    else printLines([`quarantine ${id} ${decision === 'accept' ? 'accepted into the ledger' : 'rejected'}`]);
+    else
+      printLines([
+        `quarantine ${id} ${decision === 'accept' ? 'accepted into the ledger' : 'rejected'}`,
+      ]);
   } finally {
     await store.close();
   }

@@ -1,5 +1,6 @@
 /**
- * Reporting commands: status, ledger export, and the audit commands (verify, prove, export, public-key).
+ * Reporting commands: status, ledger export, and the audit commands (verify, prove, export,
+ * public-key).
  */
 import { createWriteStream, readFileSync } from 'node:fs';
 import { once } from 'node:events';
@@ -142,7 +143,9 @@ export async function runAuditProve(key: string, options: AuditOptions) {
             `leaf ${proof.leafIndex} of ${proof.treeSize} in batch ${proof.row.batchId}`,
           `  audit entry ${proof.auditEntry.seq} ${proof.auditEntry.hash}`,
           `  path: ${proof.auditPath.join(' ')}`,
-          `  checks: ${Object.entries(proof.checks).map(([k, v]) => `${k}=${v}`).join(' ')}`,
+          `  checks: ${Object.entries(proof.checks)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(' ')}`,
         );
       }
       lines.push(report.verified ? 'proof verified' : 'proof FAILED');
@@ -175,7 +178,8 @@ export function runAuditPublicKey(options: AuditOptions) {
 }
 
 export function readJustification(options: { justification?: string; justificationFile?: string }) {
-  if (options.justificationFile !== undefined) return readFileSync(options.justificationFile, 'utf8');
+  if (options.justificationFile !== undefined)
+    return readFileSync(options.justificationFile, 'utf8');
   return options.justification ?? '';
 }
 

@@ -1,10 +1,12 @@
 /**
- * Versioned schema for the embedded SQLite store. Migrations only ever append: a released migration is never
- * edited, so a database written by any version can be brought forward and its history still verifies.
+ * Versioned schema for the embedded SQLite store. Migrations only ever append: a released migration
+ * is never edited, so a database written by any version can be brought forward and its history
+ * still verifies.
  *
- * Layout choices (ARCH 8): the ledger's unique index is in time order (interval start, meter, channel,
- * version) so inserts land at the right edge of the B-tree; the idempotency key is stored and derivable but
- * is not indexed, because a random key as an index costs 4-10x in write amplification as the ledger grows.
+ * Layout choices (ARCH 8): the ledger's unique index is in time order (interval start, meter,
+ * channel, version) so inserts land at the right edge of the B-tree; the idempotency key is stored
+ * and derivable but is not indexed, because a random key as an index costs 4-10x in write
+ * amplification as the ledger grows.
  */
 
 export interface Migration {

@@ -1,10 +1,9 @@
 /**
- * The embedded default store: one SQLite file in WAL mode with synchronous=FULL, so that a committed batch
- * survives power loss before any source is acknowledged. better-sqlite3 is synchronous; the Store contract
- * is asynchronous for networked engines, so transactions here are serialised by a promise chain and run
- * BEGIN IMMEDIATE ... COMMIT around the caller's function.
+ * The embedded default store: one SQLite file in WAL mode with synchronous=FULL, so that a
+ * committed batch survives power loss before any source is acknowledged. better-sqlite3 is
+ * synchronous; the Store contract is asynchronous for networked engines, so transactions here are
+ * serialised by a promise chain and run BEGIN IMMEDIATE ... COMMIT around the caller's function.
  */
-import assert from 'node:assert/strict';
 import { hash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -40,8 +39,9 @@ import { MIGRATIONS } from './migrations.js';
 /** Rows fetched per step when streaming large tables. */
 const ITERATE_ROWS_PER_STEP = 5_000;
 /**
- * Rows per multi-row statement. One statement per row costs a native call each; a few dozen rows per
- * statement measured about 1.4x faster here. SQLite's bound-parameter limit (32,766) is far above these.
+ * Rows per multi-row statement. One statement per row costs a native call each; a few dozen rows
+ * per statement measured about 1.4x faster here. SQLite's bound-parameter limit (32,766) is far
+ * above these.
  */
 const LEDGER_ROWS_PER_STATEMENT = 32;
 const STREAMS_PER_STATEMENT = 100;
@@ -111,10 +111,14 @@ export interface SqliteStoreOptions {
 type Row = Record<string, unknown>;
 
 export function openSqliteStore(path: string, options: SqliteStoreOptions): SqliteStore {
-  if (path !== ':memory:' && options.readonly !== true) mkdirSync(dirname(path), { recursive: true });
+  if (path !== ':memory:' && options.readonly !== true)
+    mkdirSync(dirname(path), { recursive: true });
   let db: Database.Database;
   try {
-    db = new Database(path, { readonly: options.readonly === true, fileMustExist: options.readonly === true });
+    db = new Database(path, {
+      readonly: options.readonly === true,
+      fileMustExist: options.readonly === true,
+    });
     db.pragma('busy_timeout = 10000');
     if (options.readonly !== true) {
       db.pragma('journal_mode = WAL');
@@ -122,7 +126,10 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions): Sqli
     }
     db.pragma('cache_size = -65536');
   } catch (error) {
-    throw new AmisyncError('STORE_UNAVAILABLE', `cannot open database ${path}: ${(error as Error).message}`);
+    throw new AmisyncError(
+      'STORE_UNAVAILABLE',
+      `cannot open database ${path}: ${(error as Error).message}`,
+    );
   }
   if (options.readonly !== true) migrate(db, options.nowMs());
   return new SqliteStore(db);
@@ -149,11 +156,9 @@ function migrate(db: Database.Database, nowMs: number): void {
     if (applied.has(migration.version)) continue;
     db.transaction(() => {
       db.exec(migration.sql);
-      db.prepare('INSERT INTO schema_migrations (version, name, applied_at_ms) VALUES (?, ?, ?)').run(
-        migration.version,
-        migration.name,
-        nowMs,
-      );
+      db.prepare(
+        'INSERT INTO schema_migrations (version, name, applied_at_ms) VALUES (?, ?, ?)',
+      ).run(migration.version, migration.name, nowMs);
     }).immediate();
   }
 }
@@ -269,7 +274,10 @@ function checkpointFrom(row: Row): CheckpointRow {
   };
 }
 
-/** Per-transaction memory: which ledger row ids the current batch wrote, so the batch row can point at them. */
+/**
+ * Per-transaction memory: which ledger row ids the current batch wrote, so the batch row can point
+ * at them.
+ */
 interface TransactionMemo {
   ledgerFirstId: number | null;
   ledgerLastId: number | null;
@@ -321,7 +329,8 @@ export class SqliteStore implements Store {
         const row = statement('SELECT coalesce(max(id), 0) + 1 AS id FROM batches').get() as Row;
         return row.id as number;
       },
-      putRawChunk: async (deliveryId, byteOffset, bytes) => putRawChunk(deliveryId, byteOffset, bytes),
+      putRawChunk: async (deliveryId, byteOffset, bytes) =>
+        putRawChunk(deliveryId, byteOffset, bytes),
       loadStreamStates: async (streams) => this.#loadStreamStates(streams),
       saveStreamStates: async (states) => this.#saveStreamStates(states),
       findIntervalVersions: async (intervals) => this.#findIntervalVersions(intervals),
@@ -334,8 +343,7 @@ export class SqliteStore implements Store {
       addDeliveryCounts: async (deliveryId, counts) => this.#addDeliveryCounts(deliveryId, counts),
       auditHead: async () => {
         const row = statement('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1').get() as
-          | Row
-          | undefined;
+          Row | undefined;
         return row === undefined ? null : { seq: row.seq as number, hash: row.hash as string };
       },
       appendAuditEntry: async (entry) => {
@@ -487,7 +495,12 @@ export class SqliteStore implements Store {
       'INSERT INTO anomalies (batch_id, batch_position, reading, findings) VALUES (?, ?, ?, ?)',
     );
     for (const row of rows) {
-      insert.run(row.batchId, row.batchPosition, JSON.stringify(row.reading), JSON.stringify(row.findings));
+      insert.run(
+        row.batchId,
+        row.batchPosition,
+        JSON.stringify(row.reading),
+        JSON.stringify(row.findings),
+      );
     }
   }
 
@@ -696,9 +709,9 @@ export class SqliteStore implements Store {
          coalesce(sum(status = 'in-progress'), 0) AS in_progress FROM deliveries`,
     ).get() as Row;
     const audit = this.#statement('SELECT count(*) AS n FROM audit_log').get() as Row;
-    const checkpoint = this.#statement('SELECT * FROM checkpoints ORDER BY id DESC LIMIT 1').get() as
-      | Row
-      | undefined;
+    const checkpoint = this.#statement(
+      'SELECT * FROM checkpoints ORDER BY id DESC LIMIT 1',
+    ).get() as Row | undefined;
     return {
       totals,
       operatorTotals,
@@ -779,9 +792,13 @@ export class SqliteStore implements Store {
     }));
   }
 
-  async *#iterate<T>(sql: string, map: (row: Row) => T, params: unknown[] = []): AsyncIterable<T[]> {
-    // Keyset paging would need a per-query cursor column; a dedicated read connection with iterate()
-    // streams in constant memory and sees one consistent snapshot.
+  async *#iterate<T>(
+    sql: string,
+    map: (row: Row) => T,
+    params: unknown[] = [],
+  ): AsyncIterable<T[]> {
+    // Keyset paging would need a per-query cursor column; a dedicated read connection with
+    // iterate() streams in constant memory and sees one consistent snapshot.
     const reader = new Database(this.db.name, { readonly: true, fileMustExist: true });
     try {
       let page: T[] = [];
@@ -814,7 +831,8 @@ export class SqliteStore implements Store {
   }
 
   async findLedgerRowsByKey(idempotencyKey: string): Promise<LedgerRow[]> {
-    // The key is deliberately not indexed (see migrations.ts); proving one reading scans the ledger.
+    // The key is deliberately not indexed (see migrations.ts); proving one reading scans the
+    // ledger.
     return (
       this.#statement('SELECT * FROM ledger WHERE idempotency_key = ? ORDER BY version').all(
         idempotencyKey,
@@ -866,7 +884,8 @@ export class SqliteStore implements Store {
   }
 
   async getAuditEntry(seq: number): Promise<AuditEntryRow | null> {
-    const row = this.#statement('SELECT * FROM audit_log WHERE seq = ?').get(seq) as Row | undefined;
+    const row = this.#statement('SELECT * FROM audit_log WHERE seq = ?').get(seq) as
+      Row | undefined;
     return row === undefined ? null : auditFrom(row);
   }
 
