@@ -11,7 +11,7 @@
  *
  * Not part of the test suite.
  */
-import { createReadStream, mkdirSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, createReadStream, existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
@@ -63,6 +63,17 @@ async function writeFeed(path: string, readings: number, startMs: number): Promi
   return statSync(path).size;
 }
 
+/**
+ * A fresh database for one measurement: a copy of the template (schema, and the prefilled ledger
+ * when --ledger-rows is given), so every measurement starts from the same state.
+ */
+function freshDatabase(template: string, path: string): void {
+  copyFileSync(template, path);
+  for (const suffix of ['-wal', '-shm']) {
+    if (existsSync(path + suffix)) rmSync(path + suffix);
+  }
+}
+
 /** Fills the ledger (and stream state) with `rows` older readings of the same meters, in SQL. */
 function prefillLedger(path: string, rows: number, meterIds: string[], beforeMs: number): void {
   if (rows === 0) return;
@@ -108,15 +119,7 @@ const CEILING_ROWS_PER_STATEMENT = 32;
  * The ceiling: the same rows into a table with the ledger's columns and unique index, with the
  * ledger's own multi-row INSERT statement, in transactions of the same size; nothing else.
  */
-function rawInsertCeiling(
-  path: string,
-  readings: IdentifiedReading[][],
-  prefillRows: number,
-  meterIds: string[],
-  beforeMs: number,
-): Row {
-  void openSqliteStore(path, { nowMs: () => 0 }).close();
-  prefillLedger(path, prefillRows, meterIds, beforeMs);
+function rawInsertCeiling(path: string, readings: IdentifiedReading[][]): Row {
   const db = new Database(path);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
@@ -189,9 +192,11 @@ async function main(): Promise<void> {
   const feedPath = join(dir, 'feed.ndjson');
   const feedBytes = await writeFeed(feedPath, readings, startMs);
   // End to end first, on a fresh heap, through the real runner: file -> ledger, raw bytes kept.
+  const template = join(dir, 'template.db');
+  await openSqliteStore(template, { nowMs: () => 0 }).close();
+  prefillLedger(template, prefillRows, meterIds, startMs);
   const e2ePath = join(dir, 'e2e.db');
-  await openSqliteStore(e2ePath, { nowMs: () => 0 }).close();
-  prefillLedger(e2ePath, prefillRows, meterIds, startMs);
+  freshDatabase(template, e2ePath);
   const e2eStore = openSqliteStore(e2ePath, { nowMs: () => 0 });
   const start = process.hrtime.bigint();
   const report = await ingestDelivery(
@@ -217,8 +222,7 @@ async function main(): Promise<void> {
 
   // The same pipeline again, stage by stage, each stage's time accumulated separately.
   const stagedPath = join(dir, 'staged.db');
-  await openSqliteStore(stagedPath, { nowMs: () => 0 }).close();
-  prefillLedger(stagedPath, prefillRows, meterIds, startMs);
+  freshDatabase(template, stagedPath);
   const store = openSqliteStore(stagedPath, { nowMs: () => 0 });
   await store.createDelivery({
     id: 'bench',
@@ -294,13 +298,9 @@ async function main(): Promise<void> {
     stage('commit (route, Merkle, audit, SQL)', stageNs.commit),
   ];
 
-  const ceiling = rawInsertCeiling(
-    join(dir, 'ceiling.db'),
-    allBatches,
-    prefillRows,
-    meterIds,
-    startMs,
-  );
+  const ceilingPath = join(dir, 'ceiling.db');
+  freshDatabase(template, ceilingPath);
+  const ceiling = rawInsertCeiling(ceilingPath, allBatches);
   rows.push(e2e, ceiling);
 
   const ceilingRate = rate(ceiling);

@@ -12,6 +12,7 @@ export const REJECT_CODES = [
   'parse.encoding',
   'parse.record_too_large',
   'parse.not_an_object',
+  'parse.inexact_number',
   'parse.csv_header',
   'parse.csv_columns',
   // Schema: which fields, of which type.

@@ -7,6 +7,7 @@ import type { ParseItem } from '../core/parser.js';
 import type { RecordLocation } from '../core/reading.js';
 import { JSON_DEPTH_MAX, RECORD_BYTES_MAX, RECORD_FIELDS_MAX } from '../core/limits.js';
 import { decodeUtf8, decodeUtf8Lenient } from './bytes.js';
+import { recordReject, violation } from '../core/reject.js';
 import { encodingItem, recordItem, rejectItem, tooLargeItem } from './items.js';
 
 export function parseJsonRecordBytes(bytes: Uint8Array, location: RecordLocation): ParseItem {
@@ -37,13 +38,89 @@ export function jsonValueItem(value: unknown, text: string, location: RecordLoca
     return rejectItem('parse.not_an_object', value, message, location);
   }
   const record = value as Record<string, unknown>;
+  const meterId = typeof record['meter_id'] === 'string' ? record['meter_id'] : null;
   const limitMessage = exceededLimit(record);
   if (limitMessage !== null) {
-    const meterId = typeof record['meter_id'] === 'string' ? record['meter_id'] : null;
     const message = `Line ${location.line}: ${limitMessage}`;
     return rejectItem('parse.record_too_large', text, message, location, meterId);
   }
+  if (LONG_NUMBER_RUN.test(text)) {
+    const inexact = inexactNumber(record, text);
+    if (inexact !== null) {
+      const message =
+        `Line ${location.line}: the number ${inexact.literal} given for ${inexact.field} has more ` +
+        `digits than a JSON number carries exactly (it would read as ${inexact.read}); send it ` +
+        'with fewer digits or as a decimal string.';
+      return {
+        kind: 'reject',
+        reject: recordReject(
+          [violation('parse.inexact_number', inexact.field, inexact.literal, message)],
+          location,
+          meterId,
+        ),
+      };
+    }
+  }
   return recordItem(record, location);
+}
+
+/**
+ * JSON.parse reads numbers as doubles, which carry 15 to 17 significant digits: a longer literal
+ * such as 100.000000000000001 silently reads as 100, and exact-decimal checks downstream never see
+ * what was sent. Only a run of at least 17 digits and dots can be such a literal, so the precise
+ * check runs on the rare record that has one (a long hexadecimal checksum, say).
+ */
+const LONG_NUMBER_RUN = /[0-9.]{17,}/;
+
+interface InexactNumber {
+  field: string;
+  literal: string;
+  read: string;
+}
+
+/** A top-level number field whose literal in `text` is not what JSON.parse read; null when none. */
+function inexactNumber(record: Record<string, unknown>, text: string): InexactNumber | null {
+  for (const field in record) {
+    const value = record[field];
+    if (typeof value !== 'number' || !Number.isFinite(value)) continue;
+    const literal = numberLiteral(text, field);
+    if (literal === null || Number(literal) !== value) continue;
+    if (!sameDecimal(literal, String(value))) return { field, literal, read: String(value) };
+  }
+  return null;
+}
+
+/** The number literal after the last `"field":` in `text` (JSON.parse keeps the last duplicate). */
+function numberLiteral(text: string, field: string): string | null {
+  const key = JSON.stringify(field);
+  let at = text.lastIndexOf(key);
+  if (at === -1) return null;
+  at += key.length;
+  while (at < text.length && /[\s:]/.test(text.charAt(at))) at += 1;
+  const match = /^-?[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?/.exec(text.slice(at, at + 400));
+  return match === null ? null : match[0];
+}
+
+/** Whether two decimal literals denote the same number, compared digit by digit (no floats). */
+function sameDecimal(a: string, b: string): boolean {
+  return normalizeDecimal(a) === normalizeDecimal(b);
+}
+
+/** `-`?digits`e`exponent with no leading or trailing zeros in the digits: a canonical decimal. */
+function normalizeDecimal(literal: string): string {
+  const match = /^(-?)([0-9]*)(?:\.([0-9]*))?(?:[eE]([-+]?[0-9]+))?$/.exec(literal);
+  if (match === null) return literal;
+  const sign = match[1] ?? '';
+  const whole = match[2] ?? '';
+  const fraction = match[3] ?? '';
+  let exponent = Number(match[4] ?? '0') - fraction.length;
+  let digits = (whole + fraction).replace(/^0+/, '');
+  if (digits === '') return '0';
+  while (digits.endsWith('0')) {
+    digits = digits.slice(0, -1);
+    exponent += 1;
+  }
+  return `${sign}${digits}e${exponent}`;
 }
 
 function exceededLimit(record: Record<string, unknown>): string | null {

@@ -11,7 +11,13 @@ import { openSqliteStore } from './sqlite/sqlite-store.js';
 
 interface Engine {
   name: string;
-  open(): Promise<{ store: Store; attack(sql: string): void; reopen(): Promise<Store> }>;
+  open(): Promise<{
+    store: Store;
+    attack(sql: string): void;
+    reopen(): Promise<Store>;
+    /** A second, independent connection to the same database (another worker process). */
+    another(): Promise<Store>;
+  }>;
 }
 
 const ENGINES: Engine[] = [
@@ -28,6 +34,7 @@ const ENGINES: Engine[] = [
           await store.close();
           return openSqliteStore(path, { nowMs: () => 2 });
         },
+        another: async () => openSqliteStore(path, { nowMs: () => 3 }),
       };
     },
   },
@@ -279,6 +286,34 @@ for (const engine of ENGINES) {
       const status = await store.status();
       expect(status.ledger.energyMilliWh).toBe(BigInt(big) * 2n);
       expect(status.sequence).toEqual({ gaps: 1, regressions: 2, streamsWithGaps: 1 });
+      await store.close();
+    });
+
+    it('sees stream state that another connection committed in between', async () => {
+      const { store, another } = await engine.open();
+      const ref = { meterId: 'MTR-AAAAAAAA', channel: '1' };
+      const state = (lastSeq: number) => ({
+        ...ref,
+        lastIntervalStartMs: 0,
+        lastSeq,
+        seqGaps: 0,
+        seqRegressions: 0,
+        currentReadings: 1,
+        currentEnergyMilliWh: 5,
+      });
+      await store.transaction((tx) => tx.saveStreamStates([state(1)]));
+      expect((await store.transaction((tx) => tx.loadStreamStates([ref])))[0]?.lastSeq).toBe(1);
+      const other = await another();
+      await other.transaction((tx) => tx.saveStreamStates([state(9)]));
+      await other.close();
+      expect((await store.transaction((tx) => tx.loadStreamStates([ref])))[0]?.lastSeq).toBe(9);
+      await expect(
+        store.transaction(async (tx) => {
+          await tx.saveStreamStates([state(20)]);
+          throw new Error('rolled back');
+        }),
+      ).rejects.toThrow('rolled back');
+      expect((await store.transaction((tx) => tx.loadStreamStates([ref])))[0]?.lastSeq).toBe(9);
       await store.close();
     });
 

@@ -287,6 +287,13 @@ export class SqliteStore implements Store {
   readonly engine = 'sqlite';
   readonly db: Database.Database;
   #queue: Promise<unknown> = Promise.resolve();
+  /**
+   * Stream state as last committed by this connection. Valid while no other connection has written:
+   * SQLite's data_version changes exactly when another connection commits, so it is checked under
+   * the write lock at the start of every transaction.
+   */
+  #streamCache = new Map<string, StreamState>();
+  #cacheDataVersion: number | null = null;
   #statements = new Map<string, Database.Statement>();
 
   constructor(db: Database.Database) {
@@ -305,6 +312,7 @@ export class SqliteStore implements Store {
   transaction<T>(fn: (tx: StoreTransaction) => Promise<T>): Promise<T> {
     const run = async (): Promise<T> => {
       this.db.exec('BEGIN IMMEDIATE');
+      this.#validateStreamCache();
       const memo: TransactionMemo = { ledgerFirstId: null, ledgerLastId: null };
       try {
         const result = await fn(this.#transactionApi(memo));
@@ -312,6 +320,7 @@ export class SqliteStore implements Store {
         return result;
       } catch (error) {
         if (this.db.inTransaction) this.db.exec('ROLLBACK');
+        this.#streamCache.clear();
         throw error;
       }
     };
@@ -386,7 +395,28 @@ export class SqliteStore implements Store {
     return sha256;
   }
 
+  #validateStreamCache(): void {
+    const dataVersion = this.db.pragma('data_version', { simple: true }) as number;
+    if (dataVersion !== this.#cacheDataVersion) this.#streamCache.clear();
+    this.#cacheDataVersion = dataVersion;
+  }
+
   #loadStreamStates(streams: readonly StreamRef[]): StreamState[] {
+    const states: StreamState[] = [];
+    const missing: StreamRef[] = [];
+    for (const stream of streams) {
+      const cached = this.#streamCache.get(`${stream.meterId}|${stream.channel}`);
+      if (cached === undefined) missing.push(stream);
+      else states.push({ ...cached });
+    }
+    for (const state of this.#queryStreamStates(missing)) {
+      this.#streamCache.set(`${state.meterId}|${state.channel}`, state);
+      states.push(state);
+    }
+    return states;
+  }
+
+  #queryStreamStates(streams: readonly StreamRef[]): StreamState[] {
     const states: StreamState[] = [];
     for (let at = 0; at < streams.length; at += STREAMS_PER_STATEMENT) {
       const part = streams.slice(at, at + STREAMS_PER_STATEMENT);
@@ -416,6 +446,9 @@ export class SqliteStore implements Store {
       const params: unknown[] = new Array(part.length * STREAM_COLUMN_COUNT);
       part.forEach((state, index) => putStreamParams(params, index * STREAM_COLUMN_COUNT, state));
       upsert.run(params);
+    }
+    for (const state of states) {
+      this.#streamCache.set(`${state.meterId}|${state.channel}`, { ...state });
     }
   }
 
