@@ -25,6 +25,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { dirname } from 'node:path';
+import type { CheckpointRow } from '../core/store.js';
 
 /** Hex characters of the public key fingerprint. */
 const FINGERPRINT_HEX_LENGTH = 16;
@@ -92,13 +93,7 @@ export function loadPublicKey(pem: string): { publicKey: KeyObject; fingerprint:
  * the base64 Ed25519 signature over {@link checkpointMessage}. A checkpoint of an empty chain has
  * `auditSeq` 0 and the genesis hash.
  */
-export interface Checkpoint {
-  auditSeq: number;
-  headHash: string;
-  atMs: number;
-  keyFingerprint: string;
-  signature: string;
-}
+export type Checkpoint = CheckpointRow;
 
 /**
  * The exact text signed, as UTF-8 bytes (all ASCII):

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { hash } from 'node:crypto';
+import type { AuditEntryRow } from '../core/store.js';
 import { canonicalJson } from './canonical-json.js';
 
 /**
@@ -18,14 +19,7 @@ import { canonicalJson } from './canonical-json.js';
  * - `prevHash`: `hash` of the entry with `seq - 1`, or {@link GENESIS_HASH} for entry 1.
  * - `hash`: {@link computeEntryHash} over the other fields.
  */
-export interface AuditEntry {
-  seq: number;
-  atMs: number;
-  kind: string;
-  payload: string;
-  prevHash: string;
-  hash: string;
-}
+export type AuditEntry = AuditEntryRow;
 
 /** The `prevHash` of entry 1: 64 zero hex digits, standing for "nothing before". */
 export const GENESIS_HASH = '0'.repeat(64);

@@ -26,5 +26,3 @@ export const JSON_DEPTH_MAX = 16;
 export const RECORD_FIELDS_MAX = 64;
 /** Rows a list command prints at most per page. */
 export const LIST_PAGE_ROWS_MAX = 1_000;
-/** Records replayed from quarantine in one replay command, per transaction. */
-export const REPLAY_BATCH_MAX = 10_000;

@@ -5,7 +5,7 @@
  */
 import type { RecordLocation } from './reading.js';
 
-/** Every rule a record can fail, in one list. docs/quarantine.md explains each one. */
+/** Every rule a record can fail, in one list. docs/errors.md explains each one. */
 export const REJECT_CODES = [
   // The bytes could not be read as records at all.
   'parse.syntax',

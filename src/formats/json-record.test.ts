@@ -10,6 +10,13 @@ function verdict(text: string) {
 }
 
 describe('exact JSON numbers', () => {
+  it('finds a literal of 17 digits wherever it starts in the record', () => {
+    for (let pad = 0; pad < 20; pad++) {
+      const text = `{"a":"${'x'.repeat(pad)}","consumption_kwh":100.000000000000001}`;
+      expect(verdict(text).kind, `pad ${pad}`).toBe('reject');
+    }
+  });
+
   it.each([
     ['{"meter_id":"MTR-AAAAAAAA","consumption_kwh":100.000000000000001}', 'consumption_kwh'],
     ['{"consumption_kwh":0.1000000000000000055511151231257827}', 'consumption_kwh'],

@@ -44,7 +44,7 @@ export function jsonValueItem(value: unknown, text: string, location: RecordLoca
     const message = `Line ${location.line}: ${limitMessage}`;
     return rejectItem('parse.record_too_large', text, message, location, meterId);
   }
-  if (LONG_NUMBER_RUN.test(text)) {
+  if (hasLongNumberRun(text)) {
     const inexact = inexactNumber(record, text);
     if (inexact !== null) {
       const message =
@@ -70,7 +70,35 @@ export function jsonValueItem(value: unknown, text: string, location: RecordLoca
  * what was sent. Only a run of at least 17 digits and dots can be such a literal, so the precise
  * check runs on the rare record that has one (a long hexadecimal checksum, say).
  */
-const LONG_NUMBER_RUN = /[0-9.]{17,}/;
+const NUMBER_RUN_CHARS_MIN = 17;
+const RUN_SAMPLE_STEP = 8;
+
+/**
+ * Whether `text` has a run of NUMBER_RUN_CHARS_MIN digits and dots. Such a run covers at least two
+ * consecutive positions of every RUN_SAMPLE_STEP-th character, so only those are looked at first: a
+ * regular expression over the whole record cost a fifth of the parse.
+ */
+function hasLongNumberRun(text: string): boolean {
+  let previousInRun = false;
+  for (let at = 0; at < text.length; at += RUN_SAMPLE_STEP) {
+    const inRun = isDigitOrDot(text.charCodeAt(at));
+    if (inRun && previousInRun && runLengthAround(text, at) >= NUMBER_RUN_CHARS_MIN) return true;
+    previousInRun = inRun;
+  }
+  return false;
+}
+
+function isDigitOrDot(charCode: number): boolean {
+  return (charCode >= 48 && charCode <= 57) || charCode === 46;
+}
+
+function runLengthAround(text: string, at: number): number {
+  let start = at;
+  while (start > 0 && isDigitOrDot(text.charCodeAt(start - 1))) start -= 1;
+  let end = at;
+  while (end < text.length && isDigitOrDot(text.charCodeAt(end))) end += 1;
+  return end - start;
+}
 
 interface InexactNumber {
   field: string;
