@@ -4,6 +4,7 @@
  */
 import { createReadStream, existsSync, openSync, readSync, closeSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
+import { SingleBar } from 'cli-progress';
 import { recordConfig, writeCheckpoint } from '../../audit/record.js';
 import { AmisyncError } from '../../core/errors.js';
 import { READ_CHUNK_BYTES } from '../../core/limits.js';
@@ -58,6 +59,25 @@ function formatForFile(path: string, forced: string | undefined): InputFormat {
   return detected;
 }
 
+/** A progress bar on stderr for a person watching a terminal; nothing for scripts or --json. */
+function progressFor(file: string, json: boolean) {
+  if (json || process.stderr.isTTY !== true) return null;
+  const bar = new SingleBar({
+    format: `${basename(file)} [{bar}] {percentage}% | {readings} readings`,
+    stream: process.stderr,
+    hideCursor: true,
+  });
+  bar.start(statSync(file).size, 0, { readings: 0 });
+  let readings = 0;
+  return {
+    onBatch: (result: { counts: BatchCounts }, bytesRead: number) => {
+      readings += result.counts.received;
+      bar.update(bytesRead, { readings });
+    },
+    stop: () => bar.stop(),
+  };
+}
+
 function noteFor(report: DeliveryReport): string | null {
   if (report.uncountedSpans === 0) return null;
   return (
@@ -85,6 +105,7 @@ export async function runIngest(files: readonly string[], options: IngestCommand
       checkpoint: null,
     };
     for (const [index, file] of files.entries()) {
+      const progress = progressFor(file, options.json === true);
       const report = await ingestDelivery(
         createReadStream(file, { highWaterMark: READ_CHUNK_BYTES }),
         {
@@ -95,8 +116,9 @@ export async function runIngest(files: readonly string[], options: IngestCommand
           format: formats[index] as InputFormat,
           name: basename(file),
           sourceId: options.source ?? 'file',
+          ...(progress === null ? {} : { onBatch: progress.onBatch }),
         },
-      );
+      ).finally(() => progress?.stop());
       addCounts(summary, report.counts);
       summary.files.push({ ...report, file, note: noteFor(report) });
     }
