@@ -161,8 +161,9 @@ async function replayOne(context: ActionContext, row: QuarantineRow): Promise<Re
         rejects.flatMap((r) => r.reject.violations),
       );
   }
-  let outcome: ReplayOutcome | null = null;
-  await commitBatch(
+  const outcomeFor = (result: BatchResult): ReplayOutcome['outcome'] =>
+    row.uncountedSpan ? 'reparsed' : outcomeOf(result, 0);
+  const result = await commitBatch(
     store,
     {
       deliveryId: row.deliveryId,
@@ -182,14 +183,7 @@ async function replayOne(context: ActionContext, row: QuarantineRow): Promise<Re
         dictionary: dictionaryFingerprint(context.dictionary),
       },
       alsoInTransaction: async (tx, result) => {
-        const kind = row.uncountedSpan ? 'reparsed' : outcomeOf(result, 0);
-        outcome = {
-          quarantineId: row.id,
-          outcome: kind,
-          batchId: result.batchId,
-          violations: [],
-          newQuarantineIds: result.quarantineIds,
-        };
+        const kind = outcomeFor(result);
         await tx.setQuarantineStatus(row.id, 'replayed', row.currentViolations, result.batchId);
         await tx.insertQuarantineAction({
           quarantineId: row.id,
@@ -208,7 +202,13 @@ async function replayOne(context: ActionContext, row: QuarantineRow): Promise<Re
       return location === undefined ? '' : rawShaOf(location.byteOffset, location.byteLength);
     },
   );
-  return outcome as unknown as ReplayOutcome;
+  return {
+    quarantineId: row.id,
+    outcome: outcomeFor(result),
+    batchId: result.batchId,
+    violations: [],
+    newQuarantineIds: result.quarantineIds,
+  };
 }
 
 async function keepOpen(
@@ -348,8 +348,7 @@ export async function acceptQuarantined(
   }
   const atMs = clock.nowMs();
   const overridden = row.currentViolations.map((v) => v.code);
-  let report: AcceptReport | null = null;
-  await commitBatch(
+  const batch = await commitBatch(
     store,
     {
       deliveryId: row.deliveryId,
@@ -371,17 +370,8 @@ export async function acceptQuarantined(
         overridden,
         dictionary: fingerprint,
       },
-      alsoInTransaction: async (tx, batch) => {
-        const decision = batch.decisions[0];
-        report = {
-          quarantineId: id,
-          batchId: batch.batchId,
-          idempotencyKey: result.reading.idempotencyKey,
-          version: decision?.kind === 'accept' ? decision.version : null,
-          outcome: decision?.kind === 'accept' ? 'accepted' : 'duplicate',
-          overridden,
-        };
-        await tx.setQuarantineStatus(id, 'accepted', row.currentViolations, batch.batchId);
+      alsoInTransaction: async (tx, committed) => {
+        await tx.setQuarantineStatus(id, 'accepted', row.currentViolations, committed.batchId);
         await tx.insertQuarantineAction({
           quarantineId: id,
           action: 'accept',
@@ -389,14 +379,22 @@ export async function acceptQuarantined(
           actor: context.actor,
           justification: reason,
           violations: row.currentViolations,
-          batchId: batch.batchId,
+          batchId: committed.batchId,
           atMs,
         });
       },
     },
     () => hash('sha256', bytes, 'hex'),
   );
-  return report as unknown as AcceptReport;
+  const decision = batch.decisions[0];
+  return {
+    quarantineId: id,
+    batchId: batch.batchId,
+    idempotencyKey: result.reading.idempotencyKey,
+    version: decision?.kind === 'accept' ? decision.version : null,
+    outcome: decision?.kind === 'accept' ? 'accepted' : 'duplicate',
+    overridden,
+  };
 }
 
 export interface RejectReport {
