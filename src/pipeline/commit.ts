@@ -240,20 +240,25 @@ export async function commitBatch(
     }
     const batchId = await tx.allocateBatchId();
     const readings = input.readings.map((item) => item.reading);
+    // Each reading's stream key is built once and shared by the lookups below.
+    const streamKeys = readings.map(streamKey);
     const streams = new Map<string, { meterId: string; channel: string }>();
-    for (const r of readings) {
-      const key = streamKey(r);
+    for (const [index, r] of readings.entries()) {
+      const key = streamKeys[index] as string;
       if (!streams.has(key)) streams.set(key, { meterId: r.meterId, channel: r.channel });
     }
     const loaded = await tx.loadStreamStates([...streams.values()]);
     const loadedStates = new Map<string, StreamState>(loaded.map((s) => [streamKey(s), s]));
-    const existing = await tx.findIntervalVersions(intervalsToLookUp(readings, loadedStates));
+    const existing = await tx.findIntervalVersions(
+      intervalsToLookUp(readings, loadedStates, streamKeys),
+    );
     const identified = identifyBatch(
       input.readings,
       loadedStates,
       existing,
       input.detectors,
       input.override === true,
+      streamKeys,
     );
     const routed = route(input, batchId, identified.decisions, holdRawSha256);
     assert.ok(isConserved(routed.counts), 'batch counts must balance');

@@ -71,10 +71,11 @@ export function freshStreamState(ref: StreamRef): StreamState {
 export function intervalsToLookUp(
   readings: readonly Reading[],
   states: ReadonlyMap<string, StreamState>,
+  streamKeys: readonly string[] = readings.map(streamKey),
 ): IntervalRef[] {
   const wanted = new Map<string, IntervalRef>();
-  for (const reading of readings) {
-    const state = states.get(streamKey(reading));
+  for (const [index, reading] of readings.entries()) {
+    const state = states.get(streamKeys[index] as string);
     const highWaterMs = state?.lastIntervalStartMs ?? null;
     if (highWaterMs !== null && reading.intervalStartMs <= highWaterMs) {
       wanted.set(intervalKey(reading), {
@@ -263,15 +264,17 @@ export function identifyBatch(
   existing: readonly LedgerRow[],
   detectors: readonly Detector[] = [],
   override = false,
+  streamKeys: readonly string[] = items.map((item) => streamKey(item.reading)),
 ): IdentifyResult {
   const states = new Map<string, StreamState>();
   for (const [key, state] of loadedStates) states.set(key, { ...state });
   const index = new IntervalIndex(existing);
   const decisions: Decision[] = [];
   const sequenceEvents: IdentifyResult['sequenceEvents'] = [];
-  for (const item of items) {
+  for (let position = 0; position < items.length; position++) {
+    const item = items[position] as IdentifiedReading;
     const reading = item.reading;
-    const sKey = streamKey(reading);
+    const sKey = streamKeys[position] as string;
     let state = states.get(sKey);
     if (state === undefined) {
       state = freshStreamState(reading);
