@@ -86,14 +86,14 @@ class ByteWindow {
     return joined.subarray(from - this.start, to - this.start);
   }
 
-  /** Removes and returns bytes [start, to). */
+  /** Removes and returns bytes [start, to); the result shares memory with what was pushed. */
   take(to: number): Buffer {
     const taken = this.slice(this.start, to) ?? Buffer.alloc(0);
     const rest = (this.#parts[0] ?? Buffer.alloc(0)).subarray(to - this.start);
     this.#parts = rest.byteLength > 0 ? [rest] : [];
     this.#length = rest.byteLength;
     this.start = to;
-    return Buffer.from(taken);
+    return taken;
   }
 }
 
