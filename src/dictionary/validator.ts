@@ -208,8 +208,13 @@ function isNumberOrString(value: unknown): value is number | string {
   return typeof value === 'number' || typeof value === 'string';
 }
 
+/** The largest instant a Date can hold (ECMAScript 21.4.1.1); beyond it toISOString throws. */
+const DATE_MS_MAX = 8.64e15;
+
 function isoOrText(epochMs: number): string {
-  return Number.isFinite(epochMs) ? new Date(epochMs).toISOString() : String(epochMs);
+  return Number.isFinite(epochMs) && Math.abs(epochMs) <= DATE_MS_MAX
+    ? new Date(epochMs).toISOString()
+    : String(epochMs);
 }
 
 /**
@@ -230,6 +235,11 @@ class RecordValidation {
   #energyMilliWh = Number.NaN;
   #statusCode = Number.NaN;
   #seq = Number.NaN;
+  /**
+   * Parsed integers kept for the checksum even when out of range: a mismatch still shows transit.
+   */
+  #statusCodeSent = Number.NaN;
+  #seqSent = Number.NaN;
   #quality: Quality | null = null;
   #checksumSha256: string | null = null;
 
@@ -425,6 +435,7 @@ class RecordValidation {
 
   #checkStatusCode(value: unknown): void {
     this.#statusCode = Number.NaN;
+    this.#statusCodeSent = Number.NaN;
     if (value === undefined) return this.#missing('status_code');
     if (!isNumberOrString(value)) {
       return this.#wrongType('status_code', value, 'an integer or an integer string');
@@ -435,6 +446,7 @@ class RecordValidation {
         'status_code must be an integer, written without fraction, exponent or ' + 'leading zeros.';
       return this.#add('status_code.not_integer', 'status_code', value, message);
     }
+    if (Number.isSafeInteger(statusCode)) this.#statusCodeSent = statusCode;
     const statusCodeMax = this.#dictionary.statusCodeMax;
     if (statusCode < 0 || statusCode > statusCodeMax) {
       const message = `status_code must be between 0 and ${statusCodeMax}.`;
@@ -445,8 +457,10 @@ class RecordValidation {
 
   #checkSeq(value: unknown): void {
     this.#seq = Number.NaN;
+    this.#seqSent = Number.NaN;
     if (isAbsent(value)) {
       this.#seq = 0;
+      this.#seqSent = 0;
       return;
     }
     if (!isNumberOrString(value)) {
@@ -458,6 +472,7 @@ class RecordValidation {
         'seq must be an integer, written without fraction, exponent or leading zeros.';
       return this.#add('seq.not_integer', 'seq', value, message);
     }
+    if (Number.isSafeInteger(seq)) this.#seqSent = seq;
     if (seq < 0 || seq > Number.MAX_SAFE_INTEGER) {
       const message = `seq must be between 0 and ${Number.MAX_SAFE_INTEGER}.`;
       return this.#add('seq.range', 'seq', value, message);
@@ -519,8 +534,8 @@ class RecordValidation {
     const channel = this.#channel;
     const intervalStartMs = this.#intervalStartMs;
     const energyMilliWh = this.#energyMilliWh;
-    const statusCode = this.#statusCode;
-    const seq = this.#seq;
+    const statusCode = this.#statusCodeSent;
+    const seq = this.#seqSent;
     if (meterId === null || channel === null) return null;
     if (Number.isNaN(intervalStartMs + energyMilliWh + statusCode + seq)) return null;
     const fields = { meterId, channel, intervalStartMs, energyMilliWh, statusCode, seq };

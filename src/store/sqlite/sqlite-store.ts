@@ -121,7 +121,7 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions): Sqli
     });
     db.pragma('busy_timeout = 10000');
     if (options.readonly !== true) {
-      db.pragma('journal_mode = WAL');
+      enterWalMode(db);
       db.pragma('synchronous = FULL');
     }
     db.pragma('cache_size = -65536');
@@ -135,32 +135,60 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions): Sqli
   return new SqliteStore(db);
 }
 
-function migrate(db: Database.Database, nowMs: number): void {
-  db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
-    version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at_ms INTEGER NOT NULL) STRICT`);
-  const applied = new Set(
-    (db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map(
-      (row) => row.version,
-    ),
-  );
-  const newest = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
-  for (const version of applied) {
-    if (version > newest) {
-      throw new AmisyncError(
-        'STORE_SCHEMA_NEWER',
-        `database schema version ${version} is newer than this amisync knows (${newest})`,
-      );
+/** Attempts at switching a new database to WAL while another process does the same. */
+const WAL_SWITCH_ATTEMPTS_MAX = 50;
+const WAL_SWITCH_WAIT_MS = 20;
+
+/**
+ * Switching to WAL needs an exclusive lock and SQLite does not wait for it (no busy handler), so
+ * two processes creating one database at once can see "database is locked". The loser finds the
+ * mode already switched on a later look.
+ */
+function enterWalMode(db: Database.Database): void {
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (let attempt = 1; attempt <= WAL_SWITCH_ATTEMPTS_MAX; attempt++) {
+    if (db.pragma('journal_mode', { simple: true }) === 'wal') return;
+    try {
+      // When it cannot switch, SQLite returns the old mode instead of throwing; look again later.
+      if (db.pragma('journal_mode = WAL', { simple: true }) === 'wal') return;
+    } catch (error) {
+      if ((error as { code?: string }).code !== 'SQLITE_BUSY') throw error;
     }
+    Atomics.wait(pause, 0, 0, WAL_SWITCH_WAIT_MS);
   }
-  for (const migration of MIGRATIONS) {
-    if (applied.has(migration.version)) continue;
-    db.transaction(() => {
+  throw new Error(`could not switch to WAL mode after ${WAL_SWITCH_ATTEMPTS_MAX} attempts`);
+}
+
+/**
+ * Brings the schema forward. All of it runs under the write lock (BEGIN IMMEDIATE), and the applied
+ * versions are read inside it: two processes opening a new database at once must not both apply.
+ */
+function migrate(db: Database.Database, nowMs: number): void {
+  db.transaction(() => {
+    db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at_ms INTEGER NOT NULL) STRICT`);
+    const applied = new Set(
+      (db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map(
+        (row) => row.version,
+      ),
+    );
+    const newest = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
+    for (const version of applied) {
+      if (version > newest) {
+        throw new AmisyncError(
+          'STORE_SCHEMA_NEWER',
+          `database schema version ${version} is newer than this amisync knows (${newest})`,
+        );
+      }
+    }
+    for (const migration of MIGRATIONS) {
+      if (applied.has(migration.version)) continue;
       db.exec(migration.sql);
       db.prepare(
         'INSERT INTO schema_migrations (version, name, applied_at_ms) VALUES (?, ?, ?)',
       ).run(migration.version, migration.name, nowMs);
-    }).immediate();
-  }
+    }
+  }).immediate();
 }
 
 function countsFrom(row: Row): BatchCounts {
