@@ -56,7 +56,8 @@ export async function runStatus(options: GlobalOptions & { json?: boolean }) {
       `quarantine: ${status.quarantine.open} open, ${status.quarantine.replayed} replayed, ` +
         `${status.quarantine.accepted} accepted by override, ${status.quarantine.rejected} rejected`,
       `sequence: ${status.sequence.gaps} gaps, ${status.sequence.regressions} regressions ` +
-        `(${status.sequence.streamsWithGaps} meter channels with gaps)`,
+        `(${status.sequence.streamsWithGaps} meter channels with gaps; a gap is a feed sequence ` +
+        'number the ledger has not accepted: never sent, or still in quarantine)',
       `deliveries: ${status.deliveries.complete} complete, ${status.deliveries.inProgress} interrupted or running`,
       `audit: ${status.auditEntries} entries, last checkpoint at entry ` +
         `${status.lastCheckpoint?.auditSeq ?? 'none'}`,
