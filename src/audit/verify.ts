@@ -305,7 +305,10 @@ async function verifyCheckpoints(
   for (const checkpoint of checkpoints) {
     const at = `checkpoint at entry ${checkpoint.auditSeq}`;
     if (publicKey === null) {
-      problems.add(checkpoint.auditSeq, `${at}: no public key to check its signature`);
+      problems.add(
+        checkpoint.auditSeq,
+        `${at}: no public key to check its signature (pass --public-key or --signing-key)`,
+      );
       continue;
     }
     if (!verifyCheckpoint(publicKey, checkpoint)) {
