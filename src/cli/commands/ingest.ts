@@ -2,18 +2,19 @@
  * `amisync ingest FILE...`: streams each file through the pipeline, then signs a checkpoint of the
  * chain. Prints the conservation counts summed over the files and per file.
  */
-import { createReadStream, existsSync, openSync, readSync, closeSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import { recordConfig, writeCheckpoint } from '../../audit/record.js';
 import { AmisyncError } from '../../core/errors.js';
-import { READ_CHUNK_BYTES } from '../../core/limits.js';
 import { INPUT_FORMATS, type InputFormat } from '../../core/parser.js';
 import type { BatchCounts } from '../../core/store.js';
 import { dictionaryFingerprint } from '../../dictionary/dictionary.js';
 import { detectFormat } from '../../formats/formats.js';
 import { addCounts, emptyCounts, isConserved } from '../../pipeline/commit.js';
-import { ingestDelivery, type DeliveryReport } from '../../pipeline/ingest.js';
+import type { DeliveryReport } from '../../pipeline/ingest.js';
+import { runSource } from '../../pipeline/run-source.js';
+import { FileSource } from '../../sources/file/file-source.js';
 import {
   dictionaryFor,
   openStore,
@@ -104,23 +105,31 @@ export async function runIngest(files: readonly string[], options: IngestCommand
       files: [],
       checkpoint: null,
     };
-    for (const [index, file] of files.entries()) {
-      const progress = progressFor(file, options.json === true);
-      const report = await ingestDelivery(
-        createReadStream(file, { highWaterMark: READ_CHUNK_BYTES }),
-        {
-          store,
-          dictionary,
-          clock: runtime.clock,
-          random: runtime.random,
-          format: formats[index] as InputFormat,
-          name: basename(file),
-          sourceId: options.source ?? 'file',
-          ...(progress === null ? {} : { onBatch: progress.onBatch }),
+    const source = new FileSource(
+      options.source ?? 'file',
+      files.map((path, index) => ({ path, format: formats[index] as InputFormat })),
+    );
+    let progress: ReturnType<typeof progressFor> = null;
+    try {
+      await runSource(source, {
+        store,
+        dictionary,
+        clock: runtime.clock,
+        random: runtime.random,
+        onDeliveryStart: (delivery) => {
+          progress = progressFor(delivery.sourceDeliveryId, options.json === true);
         },
-      ).finally(() => progress?.stop());
-      addCounts(summary, report.counts);
-      summary.files.push({ ...report, file, note: noteFor(report) });
+        onBatch: (result, bytesRead) => progress?.onBatch(result, bytesRead),
+        onDelivery: (report) => {
+          progress?.stop();
+          progress = null;
+          const file = files[summary.files.length] as string;
+          addCounts(summary, report.counts);
+          summary.files.push({ ...report, file, note: noteFor(report) });
+        },
+      });
+    } finally {
+      (progress as ReturnType<typeof progressFor>)?.stop();
     }
     summary.conserved = isConserved(summary);
     const checkpoint = await writeCheckpoint(store, key, runtime.clock.nowMs());
