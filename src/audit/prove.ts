@@ -61,8 +61,14 @@ async function proveRow(
   const inclusion = verifyInclusion(leaf, row.batchPosition, leaves.length, path, claimedRoot);
   const checkpoints = await store.listCheckpoints();
   const covering = checkpoints.find((c) => c.auditSeq >= entry.seq) ?? null;
+  // The signed head must still be the stored entry at its seq; a chain rewritten after signing,
+  // however consistent in itself, fails here.
+  const signedEntry = covering === null ? null : await store.getAuditEntry(covering.auditSeq);
   const signatureValid =
-    covering !== null && publicKey !== null && verifyCheckpoint(publicKey, covering);
+    covering !== null &&
+    publicKey !== null &&
+    signedEntry?.hash === covering.headHash &&
+    verifyCheckpoint(publicKey, covering);
   const checks = {
     inclusion,
     rootMatchesEntry: claimedRoot === batch.ledgerRoot,

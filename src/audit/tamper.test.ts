@@ -20,6 +20,11 @@ import {
   type Checkpoint,
   type SigningKey,
 } from './checkpoint.js';
+import type { LedgerRow } from '../core/store.js';
+import { canonicalJson } from './canonical-json.js';
+import { computeEntryHash } from './hash-chain.js';
+import { ledgerLeafData } from './leaves.js';
+import { merkleRootOfLeafData } from './merkle.js';
 import { proveReading } from './prove.js';
 import { recordConfig, writeCheckpoint } from './record.js';
 import { verifyAudit, type VerifyReport } from './verify.js';
@@ -515,19 +520,22 @@ describe('verifyAudit on a real SQLite ledger', () => {
     });
   }
 
-  it('reports a truncated chain through the checkpoint, and the chain alone cannot', async () => {
+  it('reports a truncated chain through the checkpoint and the decisions it held', async () => {
     const lastBatchSeq = Math.max(...facts.batches.map((b) => b.auditSeq));
     const truncated = await attack((db) => {
       db.prepare('DELETE FROM audit_log WHERE seq > ?').run(lastBatchSeq);
     });
     expect(truncated.firstProblem?.reason).toMatch(/checkpoint/);
-    // An attacker who also deletes the stored checkpoint leaves a chain that verifies: only a
-    // checkpoint kept outside the database (as audit export hands out) still shows the cut.
+    // An attacker who also deletes the stored checkpoint still leaves the quarantine decisions the
+    // cut entries recorded without their entries. (Had the tail held only batches, their rows
+    // would be uncovered; deleting those rows too leaves only a checkpoint kept outside the
+    // database, as audit export hands out, to show the cut.)
     const alsoCheckpoint = await attack((db) => {
       db.prepare('DELETE FROM audit_log WHERE seq > ?').run(lastBatchSeq);
       db.prepare('DELETE FROM checkpoints').run();
     });
-    expect(alsoCheckpoint.ok).toBe(true);
+    expect(alsoCheckpoint.ok).toBe(false);
+    expect(alsoCheckpoint.firstProblem?.reason).toMatch(/no audit entry records that decision/);
     expect(alsoCheckpoint.headSeq).toBeLessThan(facts.checkpoint.auditSeq);
   });
 
@@ -607,6 +615,99 @@ describe('verifyAudit against attacks it does not yet report', () => {
     });
     expect(report.ok).toBe(false);
     expect(report.firstProblem?.auditSeq).toBe(b.auditSeq);
+  });
+});
+
+describe('verifyAudit against quarantine decisions taken outside amisync', () => {
+  it('reports an open quarantine row closed with no audited decision', async () => {
+    const record = invalidRecord();
+    const report = await attack((db) => {
+      db.prepare(
+        "UPDATE quarantine SET status = 'rejected', current_violations = '[]' WHERE id = ?",
+      ).run(record.id);
+    });
+    expect(report.ok).toBe(false);
+    expect(report.firstProblem?.reason).toMatch(
+      new RegExp(`quarantine row ${record.id} is rejected but no audit entry records`),
+    );
+  });
+});
+
+/**
+ * What an attacker who can rewrite the whole database does: edit a ledger row, recompute its
+ * batch's root, and rehash every entry from that batch's on, so the chain is consistent in itself
+ * again.
+ */
+function rewriteHistory(db: Db, target: LedgerFact): void {
+  db.prepare('UPDATE ledger SET energy_milli_wh = energy_milli_wh + 5 WHERE id = ?').run(target.id);
+  const rows = (
+    db
+      .prepare('SELECT * FROM ledger WHERE batch_id = ? ORDER BY batch_position')
+      .all(target.batchId) as Row[]
+  ).map(ledgerRowFrom);
+  const root = merkleRootOfLeafData(rows.map(ledgerLeafData));
+  db.prepare('UPDATE batches SET ledger_root = ? WHERE id = ?').run(root, target.batchId);
+  const entries = db.prepare('SELECT * FROM audit_log ORDER BY seq').all() as Row[];
+  let prevHash = '0'.repeat(64);
+  const write = db.prepare(
+    'UPDATE audit_log SET payload = ?, prev_hash = ?, hash = ? WHERE seq = ?',
+  );
+  for (const entry of entries) {
+    let payload = entry.payload as string;
+    const parsed = JSON.parse(payload) as Record<string, unknown>;
+    if (entry.kind === 'batch' && parsed.batch === target.batchId) {
+      payload = canonicalJson({ ...parsed, ledgerRoot: root });
+    }
+    const seq = entry.seq as number;
+    const hash = computeEntryHash(
+      prevHash,
+      seq,
+      entry.at_ms as number,
+      entry.kind as string,
+      payload,
+    );
+    write.run(payload, prevHash, hash, seq);
+    prevHash = hash;
+  }
+}
+
+function ledgerRowFrom(row: Row): LedgerRow {
+  return {
+    meterId: row.meter_id as string,
+    channel: row.channel as string,
+    intervalStartMs: row.interval_start_ms as number,
+    intervalSeconds: row.interval_seconds as number,
+    energyMilliWh: row.energy_milli_wh as number,
+    statusCode: row.status_code as number,
+    seq: row.seq as number,
+    quality: row.quality as LedgerRow['quality'],
+    checksumSha256: (row.checksum_sha256 as string | null) ?? null,
+    idempotencyKey: row.idempotency_key as string,
+    version: row.version as number,
+    supersedesKey: (row.supersedes_key as string | null) ?? null,
+    batchId: row.batch_id as number,
+    batchPosition: row.batch_position as number,
+  };
+}
+
+describe('a history rewritten after it was signed', () => {
+  it('fails verify and proof through the signed checkpoint alone', async () => {
+    const target = at(rowsOf(at(richBatches(), 0).id), 0);
+    const path = join(tempDir(), 'rewritten.db');
+    tamperCopy(basePath, path, (db) => rewriteHistory(db, target));
+    const store = openSqliteStore(path, { nowMs: () => clock.nowMs() });
+    try {
+      const report = await verifyAudit(store, key.publicKey);
+      expect(report.ok).toBe(false);
+      expect(report.firstProblem?.reason).toMatch(/signed head hash differs/);
+      const proof = await proveReading(store, target.row.idempotency_key as string, key.publicKey);
+      expect(proof.proofs[0]?.checks.inclusion).toBe(true);
+      expect(proof.proofs[0]?.checks.chainValid).toBe(true);
+      expect(proof.proofs[0]?.checks.checkpointCovers).toBe(false);
+      expect(proof.verified).toBe(false);
+    } finally {
+      await store.close();
+    }
   });
 });
 

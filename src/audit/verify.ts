@@ -100,6 +100,7 @@ async function verifyChain(store: Store, problems: Problems) {
   const verifier = new ChainVerifier();
   const claims = new Map<number, BatchClaim>();
   const hashes = new Map<number, string>();
+  const decisions = new QuarantineDecisions();
   let entries = 0;
   let chainBroken = false;
   for await (const page of store.iterateAuditEntries()) {
@@ -111,6 +112,7 @@ async function verifyChain(store: Store, problems: Problems) {
         problems.add(problem.seq, problem.reason);
       }
       if (!chainBroken) hashes.set(entry.seq, entry.hash);
+      decisions.read(entry.kind, entry.payload);
       // Claims past a break are still read, so that the rows they cover are not all reported again.
       if (entry.kind !== 'batch') continue;
       let claim: BatchClaim | null = null;
@@ -124,7 +126,77 @@ async function verifyChain(store: Store, problems: Problems) {
       } else claims.set(claim.batch, claim);
     }
   }
-  return { claims, hashes, entries, head: verifier.head() };
+  return { claims, hashes, entries, decisions, head: verifier.head() };
+}
+
+/** The quarantine decisions the chain records: what each closed quarantine row must match. */
+class QuarantineDecisions {
+  /** Quarantine id to the batch that replayed it or accepted it by override. */
+  readonly replayed = new Map<number, number>();
+  readonly accepted = new Map<number, number>();
+  readonly rejected = new Set<number>();
+
+  read(kind: string, payload: string): void {
+    let parsed: Record<string, unknown>;
+    try {
+      parsed = JSON.parse(payload) as Record<string, unknown>;
+    } catch {
+      return;
+    }
+    const id = (key: string): number | null =>
+      Number.isSafeInteger(parsed[key]) ? (parsed[key] as number) : null;
+    const batch = id('batch');
+    if (kind === 'batch' && batch !== null) {
+      const replayOf = id('replayOf');
+      const overrideOf = id('overrideOf');
+      if (replayOf !== null) this.replayed.set(replayOf, batch);
+      if (overrideOf !== null) this.accepted.set(overrideOf, batch);
+    }
+    const rejected = id('quarantine');
+    if (kind === 'quarantine.reject' && rejected !== null) this.rejected.add(rejected);
+  }
+}
+
+/** Paging size when reading closed quarantine rows. */
+const QUARANTINE_PAGE_ROWS = 1_000;
+
+/**
+ * A quarantine row may change only its status, and every change is an audited decision: a closed
+ * row without the entry that closed it was changed outside amisync (dropped from the worklist).
+ */
+async function verifyQuarantineDecisions(
+  store: Store,
+  decisions: QuarantineDecisions,
+  problems: Problems,
+): Promise<void> {
+  for (const status of ['replayed', 'accepted', 'rejected'] as const) {
+    let afterId = 0;
+    for (;;) {
+      const rows = await store.listQuarantine({ status, afterId, limit: QUARANTINE_PAGE_ROWS });
+      for (const row of rows) {
+        const closedBy =
+          status === 'replayed'
+            ? decisions.replayed.get(row.id)
+            : status === 'accepted'
+              ? decisions.accepted.get(row.id)
+              : decisions.rejected.has(row.id)
+                ? null
+                : undefined;
+        const matches =
+          closedBy !== undefined && (closedBy === null || closedBy === row.resolvedBatchId);
+        if (!matches) {
+          problems.add(
+            null,
+            `quarantine row ${row.id} is ${status} but no audit entry records that decision ` +
+              '(changed outside amisync)',
+          );
+        }
+      }
+      const last = rows[rows.length - 1];
+      if (last === undefined || rows.length < QUARANTINE_PAGE_ROWS) break;
+      afterId = last.id;
+    }
+  }
 }
 
 function sameCounts(a: BatchCounts, b: BatchCounts): boolean {
@@ -267,7 +339,14 @@ async function verifyQuarantine(store: Store, claims: Map<number, BatchClaim>, p
       continue;
     }
     for (const row of rows) {
-      if (row.rawSha256 === '' || row.location.byteLength === 0) continue;
+      if (row.location.byteLength === 0) continue;
+      if (row.rawSha256 === '') {
+        problems.add(
+          claim.auditSeq,
+          `entry ${claim.auditSeq}: quarantine row ${row.id} keeps no hash of its raw bytes`,
+        );
+        continue;
+      }
       let bytes: Uint8Array;
       try {
         bytes = await store.readDeliveryBytes(
@@ -340,6 +419,7 @@ export async function verifyAudit(
   const batches = await verifyBatchRows(store, chain.claims, problems);
   const ledgerRows = await verifyLedger(store, chain.claims, problems);
   const quarantineRows = await verifyQuarantine(store, chain.claims, problems);
+  await verifyQuarantineDecisions(store, chain.decisions, problems);
   const checkpoints = await verifyCheckpoints(store, publicKey, chain.hashes, problems);
   const status = await store.status();
   const recomputed = await store.recomputeLedgerTotals();

@@ -363,6 +363,18 @@ describe('bounded memory for big deliveries', () => {
     expect(stored.equals(text)).toBe(true);
   });
 
+  it('hashes a conflict that arrives after BATCH_BYTES_MAX of blank lines from held bytes', async () => {
+    await harness.ingest(Buffer.from(`${recordJson(good(0, 1))}\n`), { chunkBytes: MIB });
+    const changed = recordJson(good(0, 1, '0.999'));
+    // The record starts 40 bytes before a chunk boundary at which the held bytes are flushed.
+    const text = Buffer.from(`${'\n'.repeat(BATCH_BYTES_MAX + MIB - 40)}${changed}\n`);
+    const report = await harness.ingest(text, { chunkBytes: MIB });
+    expect(report.counts).toMatchObject({ received: 1, quarantined: 1, conflicts: 1 });
+    const rows = await quarantineOf(harness, report.deliveryId);
+    expect(rows[0]?.rawSha256).toBe(sha256Hex(changed));
+    await expectRawBytesKept(harness, rows, text);
+  });
+
   it('quarantines an unparseable tail longer than BATCH_BYTES_MAX as one span', async () => {
     const text = Buffer.from(`[${recordJson(good(0, 1))} x${' '.repeat(BATCH_BYTES_MAX + MIB)}]`);
     const report = await harness.ingest(text, { format: 'json', chunkBytes: MIB });

@@ -14,6 +14,7 @@ import {
   BATCH_READINGS_MAX,
   PARSE_SLICE_BYTES,
   RAW_CHUNK_BYTES_MAX,
+  RECORD_BYTES_MAX,
 } from '../core/limits.js';
 import type { InputFormat, ParseItem, StreamParser } from '../core/parser.js';
 import type { RecordLocation } from '../core/reading.js';
@@ -220,8 +221,10 @@ class DeliveryRun {
     if (this.#window.end - this.#window.start <= BATCH_BYTES_MAX) return;
     // The delivery row is created at the first batch, once the parser knows its context (a CSV
     // header may come after this many bytes); raw chunks do not need it to exist.
+    // The last RECORD_BYTES_MAX bytes stay held: a record not yet complete that can still be valid
+    // starts within them, and its hash must come from held bytes when identity quarantines it.
     const offset = this.#window.start;
-    const bytes = this.#window.take(this.#window.end);
+    const bytes = this.#window.take(this.#window.end - RECORD_BYTES_MAX);
     for (const chunk of splitChunks(offset, bytes)) {
       await this.#options.store.putRawChunk(this.#deliveryId, chunk.byteOffset, chunk.bytes);
     }

@@ -8,7 +8,7 @@ import { hash } from 'node:crypto';
 import type { Clock } from '../core/clock.js';
 import { AmisyncError } from '../core/errors.js';
 import { INPUT_FORMATS, type InputFormat, type ParseItem } from '../core/parser.js';
-import type { Violation } from '../core/reject.js';
+import { violation, type Violation } from '../core/reject.js';
 import type { DeliveryRow, QuarantineRow, Store } from '../core/store.js';
 import type { Detector } from '../detect/detect.js';
 import type { DataDictionary } from '../dictionary/dictionary.js';
@@ -152,6 +152,10 @@ async function replayOne(context: ActionContext, row: QuarantineRow): Promise<Re
     }
   }
   const atMs = clock.nowMs();
+  if (items.length === 0) {
+    const reason = 'the kept bytes hold no record at all';
+    return keepOpen(context, row, [violation('parse.syntax', 'record', '', reason)]);
+  }
   const stillUnparseable = readings.length === 0 && rejects.every((r) => r.reject.uncountedSpan);
   if (!row.uncountedSpan || stillUnparseable) {
     if (readings.length === 0)

@@ -135,6 +135,18 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions): Sqli
   return new SqliteStore(db);
 }
 
+/** SQLite result codes that mean the store, not the data or the program, is at fault. */
+const UNAVAILABLE_CODES = /^SQLITE_(BUSY|LOCKED|FULL|IOERR|CANTOPEN|READONLY|NOMEM)/;
+
+/** Operating errors of the engine become STORE_UNAVAILABLE; others pass unchanged. */
+function asStoreError(error: unknown): unknown {
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && UNAVAILABLE_CODES.test(code)) {
+    return new AmisyncError('STORE_UNAVAILABLE', `${(error as Error).message} (${code})`, { code });
+  }
+  return error;
+}
+
 /** Attempts at switching a new database to WAL while another process does the same. */
 const WAL_SWITCH_ATTEMPTS_MAX = 50;
 const WAL_SWITCH_WAIT_MS = 20;
@@ -339,7 +351,11 @@ export class SqliteStore implements Store {
 
   transaction<T>(fn: (tx: StoreTransaction) => Promise<T>): Promise<T> {
     const run = async (): Promise<T> => {
-      this.db.exec('BEGIN IMMEDIATE');
+      try {
+        this.db.exec('BEGIN IMMEDIATE');
+      } catch (error) {
+        throw asStoreError(error);
+      }
       this.#validateStreamCache();
       const memo: TransactionMemo = { ledgerFirstId: null, ledgerLastId: null };
       try {
@@ -349,7 +365,7 @@ export class SqliteStore implements Store {
       } catch (error) {
         if (this.db.inTransaction) this.db.exec('ROLLBACK');
         this.#streamCache.clear();
-        throw error;
+        throw asStoreError(error);
       }
     };
     const next = this.#queue.then(run, run);
