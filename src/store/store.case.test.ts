@@ -163,6 +163,10 @@ for (const engine of ENGINES) {
         expect(() => attack(`DELETE FROM ${table}`), table).toThrow(/append-only/);
       }
       expect(() => attack('UPDATE ledger SET energy_milli_wh = 0')).toThrow(/append-only/);
+      attack(`INSERT INTO anomalies (batch_id, batch_position, reading, findings)
+        VALUES (1, 0, '{}', '[]')`);
+      expect(() => attack("UPDATE anomalies SET findings = '[1]'")).toThrow(/evidence/);
+      expect(() => attack('DELETE FROM anomalies')).toThrow(/never deleted/);
       expect(() => attack("UPDATE audit_log SET payload = '{}'")).toThrow(/append-only/);
       await store.close();
     });

@@ -212,6 +212,16 @@ CREATE TABLE checkpoints (
 ${appendOnly('checkpoints')}
 `;
 
+/** Anomaly holds keep their evidence; only their status may move (when release arrives). */
+const ANOMALY_EVIDENCE_FIXED = `
+CREATE TRIGGER anomalies_evidence_fixed BEFORE UPDATE ON anomalies
+WHEN NEW.id IS NOT OLD.id OR NEW.batch_id IS NOT OLD.batch_id
+  OR NEW.batch_position IS NOT OLD.batch_position OR NEW.reading IS NOT OLD.reading
+  OR NEW.findings IS NOT OLD.findings
+BEGIN SELECT RAISE(ABORT, 'anomaly evidence cannot be changed; only its status'); END;
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial ledger, quarantine, audit', sql: INITIAL_SCHEMA },
+  { version: 2, name: 'anomaly holds keep their evidence', sql: ANOMALY_EVIDENCE_FIXED },
 ];
