@@ -3,7 +3,7 @@
  * whose bytes are a versioned, `|`-separated line of every field that matters to billing or to the
  * evidence, so that changing any of them changes the batch root recorded in the audit chain.
  */
-import type { LedgerRow, QuarantineInsert } from '../core/store.js';
+import type { AnomalyInsert, LedgerRow, QuarantineInsert } from '../core/store.js';
 
 export function ledgerLeafData(row: LedgerRow): string {
   return (
@@ -30,5 +30,15 @@ export function quarantineLeafData(row: QuarantineInsert): string {
     row.idempotencyKey ?? '',
     row.relatedIdempotencyKey ?? '',
     row.uncountedSpan ? 1 : 0,
+  ].join('|');
+}
+
+export function anomalyLeafData(row: AnomalyInsert): string {
+  return [
+    'anomaly-v1',
+    row.batchId,
+    row.batchPosition,
+    JSON.stringify(row.reading),
+    JSON.stringify(row.findings),
   ].join('|');
 }

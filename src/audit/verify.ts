@@ -10,7 +10,7 @@ import { idempotencyKey } from '../core/identity.js';
 import type { BatchCounts, LedgerRow, Store } from '../core/store.js';
 import { verifyCheckpoint } from './checkpoint.js';
 import { ChainVerifier } from './hash-chain.js';
-import { ledgerLeafData, quarantineLeafData } from './leaves.js';
+import { anomalyLeafData, ledgerLeafData, quarantineLeafData } from './leaves.js';
 import { merkleRootOfLeafData } from './merkle.js';
 
 /** Problems listed in a report at most; verification itself reads everything. */
@@ -46,6 +46,7 @@ interface BatchClaim {
   ledgerLeaves: number;
   quarantineRoot: string;
   quarantineLeaves: number;
+  anomalyRoot: string;
 }
 
 class Problems {
@@ -91,7 +92,9 @@ function batchClaim(seq: number, payload: string): BatchClaim | null {
     typeof parsed.quarantineRoot === 'string' &&
     HEX_64.test(parsed.quarantineRoot) &&
     isCount(parsed.ledgerLeaves) &&
-    isCount(parsed.quarantineLeaves);
+    isCount(parsed.quarantineLeaves) &&
+    typeof parsed.anomalyRoot === 'string' &&
+    HEX_64.test(parsed.anomalyRoot);
   if (!wellFormed) return null;
   return { ...(parsed as unknown as Omit<BatchClaim, 'auditSeq'>), auditSeq: seq };
 }
@@ -324,6 +327,21 @@ async function verifyLedger(store: Store, claims: Map<number, BatchClaim>, probl
   return rowCount;
 }
 
+/** Anomaly holds against each batch's anomaly root and count. */
+async function verifyAnomalies(store: Store, claims: Map<number, BatchClaim>, problems: Problems) {
+  for (const claim of claims.values()) {
+    const rows = await store.anomalyRowsOfBatch(claim.batch);
+    const root = merkleRootOfLeafData(rows.map(anomalyLeafData));
+    if (rows.length !== claim.counts.anomalyHeld || root !== claim.anomalyRoot) {
+      problems.add(
+        claim.auditSeq,
+        `entry ${claim.auditSeq} (batch ${claim.batch}): anomaly holds do not match the recorded ` +
+          'Merkle root (a held reading was edited, deleted or inserted)',
+      );
+    }
+  }
+}
+
 async function verifyQuarantine(store: Store, claims: Map<number, BatchClaim>, problems: Problems) {
   let rowCount = 0;
   for (const claim of claims.values()) {
@@ -419,6 +437,7 @@ export async function verifyAudit(
   const batches = await verifyBatchRows(store, chain.claims, problems);
   const ledgerRows = await verifyLedger(store, chain.claims, problems);
   const quarantineRows = await verifyQuarantine(store, chain.claims, problems);
+  await verifyAnomalies(store, chain.claims, problems);
   await verifyQuarantineDecisions(store, chain.decisions, problems);
   const checkpoints = await verifyCheckpoints(store, publicKey, chain.hashes, problems);
   const status = await store.status();

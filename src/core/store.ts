@@ -277,6 +277,8 @@ export interface Store {
   recomputeLedgerTotals(): Promise<{ readings: number; energyMilliWh: bigint }>;
   ledgerRowsOfBatch(batchId: number): Promise<LedgerRow[]>;
   quarantineRowsOfBatch(batchId: number): Promise<QuarantineRow[]>;
+  /** The batch's anomaly holds in batch-position order: the order of its anomaly Merkle leaves. */
+  anomalyRowsOfBatch(batchId: number): Promise<AnomalyInsert[]>;
   iterateBatches(): AsyncIterable<BatchRow[]>;
   getBatch(id: number): Promise<BatchRow | null>;
 

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { merkleRootOfLeafData } from '../audit/merkle.js';
 import { nextEntry } from '../audit/hash-chain.js';
-import { ledgerLeafData, quarantineLeafData } from '../audit/leaves.js';
+import { anomalyLeafData, ledgerLeafData, quarantineLeafData } from '../audit/leaves.js';
 import type { Reading } from '../core/reading.js';
 import type { Reject } from '../core/reject.js';
 import type {
@@ -264,6 +264,7 @@ export async function commitBatch(
     assert.ok(isConserved(routed.counts), 'batch counts must balance');
     const ledgerRoot = merkleRootOfLeafData(routed.ledgerRows.map(ledgerLeafData));
     const quarantineRoot = merkleRootOfLeafData(routed.quarantineRows.map(quarantineLeafData));
+    const anomalyRoot = merkleRootOfLeafData(routed.anomalies.map(anomalyLeafData));
     const head = await tx.auditHead();
     const entry = nextEntry(
       head,
@@ -282,7 +283,7 @@ export async function commitBatch(
         byteLength: input.byteLength,
         revisions: routed.revisions,
         quarantineCodes: codeSummary(routed.quarantineRows),
-        anomalyHeld: routed.anomalies.length,
+        anomalyRoot,
         ...input.auditExtra,
       },
       input.atMs,

@@ -224,4 +224,9 @@ BEGIN SELECT RAISE(ABORT, 'anomaly evidence cannot be changed; only its status')
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial ledger, quarantine, audit', sql: INITIAL_SCHEMA },
   { version: 2, name: 'anomaly holds keep their evidence', sql: ANOMALY_EVIDENCE_FIXED },
+  {
+    version: 3,
+    name: 'anomaly holds found by batch, for their Merkle root',
+    sql: 'CREATE INDEX anomalies_batch ON anomalies (batch_id, batch_position);',
+  },
 ];

@@ -947,6 +947,19 @@ export class SqliteStore implements Store {
     ).map(quarantineFrom);
   }
 
+  async anomalyRowsOfBatch(batchId: number): Promise<AnomalyInsert[]> {
+    return (
+      this.#statement('SELECT * FROM anomalies WHERE batch_id = ? ORDER BY batch_position').all(
+        batchId,
+      ) as Row[]
+    ).map((row) => ({
+      batchId: row.batch_id as number,
+      batchPosition: row.batch_position as number,
+      reading: JSON.parse(row.reading as string) as AnomalyInsert['reading'],
+      findings: JSON.parse(row.findings as string) as AnomalyInsert['findings'],
+    }));
+  }
+
   iterateBatches(): AsyncIterable<BatchRow[]> {
     return this.#iterate('SELECT * FROM batches ORDER BY id', batchFrom);
   }
