@@ -27,7 +27,10 @@ beforeAll(async () => {
   const store = openSqliteStore(basePath, { nowMs: () => 0 });
   const feed = generateFeed({ seed: 9, meters: 10, intervals: 40, startMs: Date.UTC(2025, 6, 7) });
   const bytes = Buffer.from([...toNdjson(feed.records)].join(''));
-  const report = await ingestDelivery([bytes], {
+  async function* chunks() {
+    yield bytes;
+  }
+  const report = await ingestDelivery(chunks(), {
     store,
     dictionary: DEFAULT_DICTIONARY,
     clock: new ManualClock(Date.UTC(2026, 0, 1)),
