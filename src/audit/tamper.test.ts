@@ -11,7 +11,7 @@ import { DEFAULT_DICTIONARY, dictionaryFingerprint } from '../dictionary/diction
 import { ingestDelivery } from '../pipeline/ingest.js';
 import { acceptQuarantined, rejectQuarantined } from '../pipeline/quarantine.js';
 import { generateFeed, toNdjson } from '../simulator/feed-generator.js';
-import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
+import { ledgerFrom, openSqliteStore } from '../store/sqlite/sqlite-store.js';
 import { APPEND_ONLY_TRIGGERS, dropAllTriggers, tamperCopy } from '../test-support/attacker.js';
 import { removeTempDirs, tempDir } from '../test-support/temp.js';
 import {
@@ -20,7 +20,6 @@ import {
   type Checkpoint,
   type SigningKey,
 } from './checkpoint.js';
-import type { LedgerRow } from '../core/store.js';
 import { canonicalJson } from './canonical-json.js';
 import { computeEntryHash } from './hash-chain.js';
 import { ledgerLeafData } from './leaves.js';
@@ -644,7 +643,7 @@ function rewriteHistory(db: Db, target: LedgerFact): void {
     db
       .prepare('SELECT * FROM ledger WHERE batch_id = ? ORDER BY batch_position')
       .all(target.batchId) as Row[]
-  ).map(ledgerRowFrom);
+  ).map(ledgerFrom);
   const root = merkleRootOfLeafData(rows.map(ledgerLeafData));
   db.prepare('UPDATE batches SET ledger_root = ? WHERE id = ?').run(root, target.batchId);
   const entries = db.prepare('SELECT * FROM audit_log ORDER BY seq').all() as Row[];
@@ -669,25 +668,6 @@ function rewriteHistory(db: Db, target: LedgerFact): void {
     write.run(payload, prevHash, hash, seq);
     prevHash = hash;
   }
-}
-
-function ledgerRowFrom(row: Row): LedgerRow {
-  return {
-    meterId: row.meter_id as string,
-    channel: row.channel as string,
-    intervalStartMs: row.interval_start_ms as number,
-    intervalSeconds: row.interval_seconds as number,
-    energyMilliWh: row.energy_milli_wh as number,
-    statusCode: row.status_code as number,
-    seq: row.seq as number,
-    quality: row.quality as LedgerRow['quality'],
-    checksumSha256: (row.checksum_sha256 as string | null) ?? null,
-    idempotencyKey: row.idempotency_key as string,
-    version: row.version as number,
-    supersedesKey: (row.supersedes_key as string | null) ?? null,
-    batchId: row.batch_id as number,
-    batchPosition: row.batch_position as number,
-  };
 }
 
 describe('a history rewritten after it was signed', () => {

@@ -216,7 +216,8 @@ function countsFrom(row: Row): BatchCounts {
   };
 }
 
-function ledgerFrom(row: Row): LedgerRow {
+/** A ledger row as SQLite returns it, as the Store contract gives it. */
+export function ledgerFrom(row: Row): LedgerRow {
   return {
     meterId: row.meter_id as string,
     channel: row.channel as string,
