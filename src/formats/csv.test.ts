@@ -1,6 +1,7 @@
 // Goal: the CSV parser reads RFC 4180 rows under a sound header with exact locations, rejects bad
 // rows one by one and a bad header once. Method: hand-made deliveries, pushed whole and in pieces.
 import { describe, expect, it } from 'vitest';
+import { at, parseEverySplitWith, parseWith, summary } from '../test-support/parse-items.js';
 import type { ParseItem } from '../core/parser.js';
 import { RECORD_BYTES_MAX, RECORD_FIELDS_MAX } from '../core/limits.js';
 import { createCsvParser, splitCsvRow } from './csv.js';
@@ -8,38 +9,11 @@ import { createCsvParser, splitCsvRow } from './csv.js';
 const encoder = new TextEncoder();
 
 function parse(input: string | Uint8Array, chunkBytes = Infinity): ParseItem[] {
-  const bytes = typeof input === 'string' ? encoder.encode(input) : input;
-  const parser = createCsvParser();
-  const items: ParseItem[] = [];
-  for (let start = 0; start < bytes.length; start += chunkBytes) {
-    items.push(...parser.push(bytes.subarray(start, start + chunkBytes)));
-  }
-  return [...items, ...parser.end()];
+  return parseWith(createCsvParser, input, chunkBytes);
 }
 
-/** The same items for every chunk size from 1 byte up: the parse does not depend on boundaries. */
 function parseEverySplit(text: string): ParseItem[] {
-  const whole = parse(text);
-  for (let chunkBytes = 1; chunkBytes <= 8; chunkBytes++) {
-    expect(parse(text, chunkBytes)).toEqual(whole);
-  }
-  return whole;
-}
-
-function at(recordIndex: number, line: number, byteOffset: number, byteLength: number) {
-  return { recordIndex, line, byteOffset, byteLength };
-}
-
-function summary(items: ParseItem[]): unknown[] {
-  return items.map((item) =>
-    item.kind === 'record'
-      ? { fields: item.record.fields, ...item.record.location }
-      : {
-          code: item.reject.violations[0]?.code,
-          span: item.reject.uncountedSpan,
-          ...item.reject.location,
-        },
-  );
+  return parseEverySplitWith(createCsvParser, text);
 }
 
 describe('csv parser', () => {

@@ -1,6 +1,7 @@
 // Goal: the JSON-array parser finds each element's exact bytes, rejects bad elements one by one and
 // a broken structure once for the rest. Method: hand-made documents, pushed whole and in pieces.
 import { describe, expect, it } from 'vitest';
+import { at, parseEverySplitWith, parseWith, summary } from '../test-support/parse-items.js';
 import type { ParseItem } from '../core/parser.js';
 import { JSON_DEPTH_MAX, RECORD_BYTES_MAX } from '../core/limits.js';
 import { createJsonArrayParser } from './json-array.js';
@@ -8,29 +9,7 @@ import { createJsonArrayParser } from './json-array.js';
 const encoder = new TextEncoder();
 
 function parse(input: string | Uint8Array, chunkBytes = Infinity): ParseItem[] {
-  const bytes = typeof input === 'string' ? encoder.encode(input) : input;
-  const parser = createJsonArrayParser();
-  const items: ParseItem[] = [];
-  for (let start = 0; start < bytes.length; start += chunkBytes) {
-    items.push(...parser.push(bytes.subarray(start, start + chunkBytes)));
-  }
-  return [...items, ...parser.end()];
-}
-
-function at(recordIndex: number, line: number, byteOffset: number, byteLength: number) {
-  return { recordIndex, line, byteOffset, byteLength };
-}
-
-function summary(items: ParseItem[]): unknown[] {
-  return items.map((item) =>
-    item.kind === 'record'
-      ? { fields: item.record.fields, ...item.record.location }
-      : {
-          code: item.reject.violations[0]?.code,
-          span: item.reject.uncountedSpan,
-          ...item.reject.location,
-        },
-  );
+  return parseWith(createJsonArrayParser, input, chunkBytes);
 }
 
 function messages(items: ParseItem[]): string[] {
@@ -39,13 +18,8 @@ function messages(items: ParseItem[]): string[] {
   );
 }
 
-/** The same items for every chunk size from 1 byte up: the parse does not depend on boundaries. */
 function parseEverySplit(text: string): ParseItem[] {
-  const whole = parse(text);
-  for (let chunkBytes = 1; chunkBytes <= 8; chunkBytes++) {
-    expect(parse(text, chunkBytes)).toEqual(whole);
-  }
-  return whole;
+  return parseEverySplitWith(createJsonArrayParser, text);
 }
 
 describe('json-array parser', () => {

@@ -1,6 +1,7 @@
 // Goal: the NDJSON parser reads each line alone, with exact locations, and makes each bad line one
 // reject without losing its neighbours. Method: hand-made deliveries pushed whole and in pieces.
 import { describe, expect, it } from 'vitest';
+import { at, parseWith, summary as summarize } from '../test-support/parse-items.js';
 import type { ParseItem } from '../core/parser.js';
 import { JSON_DEPTH_MAX, RECORD_BYTES_MAX, RECORD_FIELDS_MAX } from '../core/limits.js';
 import { createNdjsonParser } from './ndjson.js';
@@ -8,25 +9,11 @@ import { createNdjsonParser } from './ndjson.js';
 const encoder = new TextEncoder();
 
 function parse(input: string | Uint8Array, chunkBytes = Infinity): ParseItem[] {
-  const bytes = typeof input === 'string' ? encoder.encode(input) : input;
-  const parser = createNdjsonParser();
-  const items: ParseItem[] = [];
-  for (let start = 0; start < bytes.length; start += chunkBytes) {
-    items.push(...parser.push(bytes.subarray(start, start + chunkBytes)));
-  }
-  return [...items, ...parser.end()];
-}
-
-function at(recordIndex: number, line: number, byteOffset: number, byteLength: number) {
-  return { recordIndex, line, byteOffset, byteLength };
+  return parseWith(createNdjsonParser, input, chunkBytes);
 }
 
 function summary(items: ParseItem[]): unknown[] {
-  return items.map((item) =>
-    item.kind === 'record'
-      ? { fields: item.record.fields, ...item.record.location }
-      : { code: item.reject.violations[0]?.code, ...item.reject.location },
-  );
+  return summarize(items, false);
 }
 
 describe('ndjson parser', () => {
