@@ -239,6 +239,14 @@ describe('amisync ingest', () => {
     expect(existsSync(db)).toBe(false);
   });
 
+  it('exits 74 with INPUT_UNREADABLE for a directory given as a file', () => {
+    const { dir, db } = workspace([]);
+    const run = cli(['ingest', dir, '--db', db, '--json']);
+    expect(run.status).toBe(74);
+    expect(parsed<{ error: string }>(run).error).toBe('INPUT_UNREADABLE');
+    expect(existsSync(db)).toBe(false);
+  });
+
   it('exits 65 with FORMAT_UNKNOWN for a file whose format cannot be detected', () => {
     const { dir, db } = workspace([]);
     const file = join(dir, 'feed.bin');

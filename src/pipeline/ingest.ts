@@ -150,10 +150,6 @@ class DeliveryRun {
     this.#batchMax = options.batchReadingsMax ?? BATCH_READINGS_MAX;
   }
 
-  get deliveryId(): string {
-    return this.#deliveryId;
-  }
-
   async push(chunk: Buffer): Promise<void> {
     this.#hasher.update(chunk);
     this.#sizeBytes += chunk.byteLength;

@@ -2,7 +2,15 @@
  * `amisync ingest FILE...`: streams each file through the pipeline, then signs a checkpoint of the
  * chain. Prints the conservation counts summed over the files and per file.
  */
-import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
+import {
+  accessSync,
+  closeSync,
+  constants,
+  existsSync,
+  openSync,
+  readSync,
+  statSync,
+} from 'node:fs';
 import { basename } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import { recordConfig, writeCheckpoint } from '../../audit/record.js';
@@ -89,8 +97,16 @@ function noteFor(report: DeliveryReport): string | null {
 
 export async function runIngest(files: readonly string[], options: IngestCommandOptions) {
   for (const file of files) {
-    if (!existsSync(file) || !statSync(file).isFile()) {
+    if (!existsSync(file)) {
       throw new AmisyncError('INPUT_NOT_FOUND', `input file ${file} does not exist`);
+    }
+    if (!statSync(file).isFile()) {
+      throw new AmisyncError('INPUT_UNREADABLE', `${file} is not a regular file`);
+    }
+    try {
+      accessSync(file, constants.R_OK);
+    } catch {
+      throw new AmisyncError('INPUT_UNREADABLE', `input file ${file} cannot be read`);
     }
   }
   const formats = files.map((file) => formatForFile(file, options.format));

@@ -19,7 +19,7 @@ import {
   signingKeyFor,
   type GlobalOptions,
 } from '../context.js';
-import { printJson, printLines, table } from '../output.js';
+import { printJson, printLines } from '../output.js';
 import { countsTable } from './ingest.js';
 
 export async function runStatus(options: GlobalOptions & { json?: boolean }) {
@@ -183,5 +183,3 @@ export function readJustification(options: { justification?: string; justificati
     return readFileSync(options.justificationFile, 'utf8');
   return options.justification ?? '';
 }
-
-export { table };
