@@ -7,9 +7,11 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   inclusionProof,
+  leafBlockData,
   leafHash,
   merkleRoot,
   merkleRootOfLeafData,
+  merkleRootOfLineBlocks,
   nodeHash,
   verifyInclusion,
 } from './merkle.js';
@@ -280,5 +282,45 @@ describe('merkleRootOfLeafData', () => {
         expect(merkleRootOfLeafData(data)).toBe(merkleRoot(data.map((d) => leafHash(d))));
       }),
     );
+  });
+});
+
+describe('merkleRootOfLineBlocks', () => {
+  it('equals merkleRoot over the leaf hashes of the blocks, each its lines joined by a newline', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.string({ unit: 'grapheme', maxLength: 40 }), { maxLength: 90 }),
+        fc.integer({ min: 1, max: 20 }),
+        (lines, perLeaf) => {
+          const blocks: string[] = [];
+          for (let at = 0; at < lines.length; at += perLeaf) {
+            blocks.push(lines.slice(at, at + perLeaf).join('\n'));
+          }
+          expect(merkleRootOfLineBlocks(lines, perLeaf)).toBe(
+            merkleRoot(blocks.map((block) => leafHash(block))),
+          );
+          blocks.forEach((block, index) => {
+            expect(leafBlockData(lines, index, perLeaf)).toBe(block);
+          });
+        },
+      ),
+    );
+  });
+
+  it('grows its scratch buffer for a block larger than it', () => {
+    const lines = Array.from({ length: 5 }, (_, i) => `${i}`.repeat(20_000) + '\u00e9\u4e2d');
+    expect(merkleRootOfLineBlocks(lines, 4)).toBe(
+      merkleRoot([leafHash(lines.slice(0, 4).join('\n')), leafHash(lines[4] ?? '')]),
+    );
+  });
+
+  it('changes when any line changes, or when lines move between blocks', () => {
+    const lines = Array.from({ length: 33 }, (_, i) => `line ${i}`);
+    const root = merkleRootOfLineBlocks(lines, 16);
+    const edited = [...lines];
+    edited[20] = 'line 20 edited';
+    expect(merkleRootOfLineBlocks(edited, 16)).not.toBe(root);
+    expect(merkleRootOfLineBlocks(lines, 8)).not.toBe(root);
+    expect(merkleRootOfLineBlocks([...lines].reverse(), 16)).not.toBe(root);
   });
 });

@@ -8,10 +8,15 @@ import type { LedgerRow, Store } from '../core/store.js';
 import { verifyCheckpoint } from './checkpoint.js';
 import { ChainVerifier } from './hash-chain.js';
 import { ledgerLeafData } from './leaves.js';
-import { inclusionProof, leafHash, verifyInclusion } from './merkle.js';
+import { inclusionProof, leafBlockData, leafHash, verifyInclusion } from './merkle.js';
 
 export interface ReadingProof {
   row: LedgerRow;
+  /** The row's own line; it is line `rowInLeaf` (from 0) of `leafData`. */
+  rowLine: string;
+  rowInLeaf: number;
+  rowsPerLeaf: number;
+  /** The leaf's entry bytes as text: the lines of its rows joined by a newline. */
   leafData: string;
   leafHash: string;
   leafIndex: number;
@@ -54,11 +59,27 @@ async function proveRow(
   const entry = await store.getAuditEntry(batch.auditSeq);
   if (entry === null) return null;
   const rows = await store.ledgerRowsOfBatch(row.batchId);
-  const leaves = rows.map((r) => leafHash(ledgerLeafData(r)));
-  const leaf = leafHash(ledgerLeafData(row));
-  const path = inclusionProof(leaves, row.batchPosition);
-  const claimedRoot = (JSON.parse(entry.payload) as { ledgerRoot: string }).ledgerRoot;
-  const inclusion = verifyInclusion(leaf, row.batchPosition, leaves.length, path, claimedRoot);
+  const claim = JSON.parse(entry.payload) as { ledgerRoot: string; ledgerRowsPerLeaf?: number };
+  const claimedRoot = claim.ledgerRoot;
+  // The claim is untrusted: a rows-per-leaf it cannot mean is read as 1, and the proof fails.
+  const perLeaf = claim.ledgerRowsPerLeaf;
+  const rowsPerLeaf =
+    Number.isSafeInteger(perLeaf) && (perLeaf as number) >= 1 ? (perLeaf as number) : 1;
+  const lines = rows.map(ledgerLeafData);
+  const treeSize = Math.ceil(lines.length / rowsPerLeaf);
+  const leaves: Buffer[] = [];
+  for (let index = 0; index < treeSize; index++) {
+    leaves.push(leafHash(leafBlockData(lines, index, rowsPerLeaf)));
+  }
+  const leafIndex = Math.floor(row.batchPosition / rowsPerLeaf);
+  const leafData = leafBlockData(lines, leafIndex, rowsPerLeaf);
+  const rowLine = ledgerLeafData(row);
+  const rowInLeaf = row.batchPosition - leafIndex * rowsPerLeaf;
+  const leaf = leafHash(leafData);
+  const path = inclusionProof(leaves, leafIndex);
+  const inclusion =
+    leafData.split('\n')[rowInLeaf] === rowLine &&
+    verifyInclusion(leaf, leafIndex, treeSize, path, claimedRoot);
   const checkpoints = await store.listCheckpoints();
   const covering = checkpoints.find((c) => c.auditSeq >= entry.seq) ?? null;
   // The signed head must still be the stored entry at its seq; a chain rewritten after signing,
@@ -77,10 +98,13 @@ async function proveRow(
   };
   return {
     row,
-    leafData: ledgerLeafData(row),
+    rowLine,
+    rowInLeaf,
+    rowsPerLeaf,
+    leafData,
     leafHash: leaf.toString('hex'),
-    leafIndex: row.batchPosition,
-    treeSize: leaves.length,
+    leafIndex,
+    treeSize,
     auditPath: path,
     ledgerRoot: claimedRoot,
     auditEntry: { seq: entry.seq, hash: entry.hash, prevHash: entry.prevHash, atMs: entry.atMs },

@@ -22,8 +22,7 @@ import {
 } from './checkpoint.js';
 import { canonicalJson } from './canonical-json.js';
 import { computeEntryHash } from './hash-chain.js';
-import { ledgerLeafData } from './leaves.js';
-import { merkleRootOfLeafData } from './merkle.js';
+import { LEDGER_ROWS_PER_LEAF, ledgerRootOf } from './leaves.js';
 import { proveReading } from './prove.js';
 import { recordConfig, writeCheckpoint } from './record.js';
 import { verifyAudit, type VerifyReport } from './verify.js';
@@ -644,7 +643,7 @@ function rewriteHistory(db: Db, target: LedgerFact): void {
       .prepare('SELECT * FROM ledger WHERE batch_id = ? ORDER BY batch_position')
       .all(target.batchId) as Row[]
   ).map(ledgerFrom);
-  const root = merkleRootOfLeafData(rows.map(ledgerLeafData));
+  const root = ledgerRootOf(rows, LEDGER_ROWS_PER_LEAF);
   db.prepare('UPDATE batches SET ledger_root = ? WHERE id = ?').run(root, target.batchId);
   const entries = db.prepare('SELECT * FROM audit_log ORDER BY seq').all() as Row[];
   let prevHash = '0'.repeat(64);

@@ -10,11 +10,13 @@ import { idempotencyKey } from '../core/identity.js';
 import type { BatchCounts, LedgerRow, Store } from '../core/store.js';
 import { verifyCheckpoint } from './checkpoint.js';
 import { ChainVerifier } from './hash-chain.js';
-import { anomalyLeafData, ledgerLeafData, quarantineLeafData } from './leaves.js';
+import { anomalyLeafData, ledgerRootOf, quarantineLeafData } from './leaves.js';
 import { merkleRootOfLeafData } from './merkle.js';
 
 /** Problems listed in a report at most; verification itself reads everything. */
 const PROBLEMS_LISTED_MAX = 50;
+/** The largest `ledgerRowsPerLeaf` an entry may claim; more would make a proof carry a batch. */
+const LEDGER_ROWS_PER_LEAF_MAX = 1_024;
 
 export interface AuditProblem {
   /**
@@ -44,6 +46,8 @@ interface BatchClaim {
   counts: BatchCounts;
   ledgerRoot: string;
   ledgerLeaves: number;
+  /** Ledger rows per Merkle leaf; 1 for entries written before leaves held blocks of rows. */
+  ledgerRowsPerLeaf: number;
   quarantineRoot: string;
   quarantineLeaves: number;
   anomalyRoot: string;
@@ -92,11 +96,19 @@ function batchClaim(seq: number, payload: string): BatchClaim | null {
     typeof parsed.quarantineRoot === 'string' &&
     HEX_64.test(parsed.quarantineRoot) &&
     isCount(parsed.ledgerLeaves) &&
+    (parsed.ledgerRowsPerLeaf === undefined ||
+      (isCount(parsed.ledgerRowsPerLeaf) &&
+        parsed.ledgerRowsPerLeaf >= 1 &&
+        parsed.ledgerRowsPerLeaf <= LEDGER_ROWS_PER_LEAF_MAX)) &&
     isCount(parsed.quarantineLeaves) &&
     typeof parsed.anomalyRoot === 'string' &&
     HEX_64.test(parsed.anomalyRoot);
   if (!wellFormed) return null;
-  return { ...(parsed as unknown as Omit<BatchClaim, 'auditSeq'>), auditSeq: seq };
+  return {
+    ...(parsed as unknown as Omit<BatchClaim, 'auditSeq'>),
+    ledgerRowsPerLeaf: (parsed.ledgerRowsPerLeaf as number | undefined) ?? 1,
+    auditSeq: seq,
+  };
 }
 
 async function verifyChain(store: Store, problems: Problems) {
@@ -279,7 +291,7 @@ function checkLedgerGroup(
       return;
     }
   }
-  const root = merkleRootOfLeafData(rows.map(ledgerLeafData));
+  const root = ledgerRootOf(rows, claim.ledgerRowsPerLeaf);
   if (rows.length !== claim.ledgerLeaves || root !== claim.ledgerRoot) {
     problems.add(
       claim.auditSeq,

@@ -8,7 +8,12 @@
 import assert from 'node:assert/strict';
 import { merkleRootOfLeafData } from '../audit/merkle.js';
 import { nextEntry } from '../audit/hash-chain.js';
-import { anomalyLeafData, ledgerLeafData, quarantineLeafData } from '../audit/leaves.js';
+import {
+  LEDGER_ROWS_PER_LEAF,
+  anomalyLeafData,
+  ledgerRootOf,
+  quarantineLeafData,
+} from '../audit/leaves.js';
 import type { Reading } from '../core/reading.js';
 import type { Reject } from '../core/reject.js';
 import type {
@@ -262,7 +267,7 @@ export async function commitBatch(
     );
     const routed = route(input, batchId, identified.decisions, holdRawSha256);
     assert.ok(isConserved(routed.counts), 'batch counts must balance');
-    const ledgerRoot = merkleRootOfLeafData(routed.ledgerRows.map(ledgerLeafData));
+    const ledgerRoot = ledgerRootOf(routed.ledgerRows, LEDGER_ROWS_PER_LEAF);
     const quarantineRoot = merkleRootOfLeafData(routed.quarantineRows.map(quarantineLeafData));
     const anomalyRoot = merkleRootOfLeafData(routed.anomalies.map(anomalyLeafData));
     const head = await tx.auditHead();
@@ -277,6 +282,7 @@ export async function commitBatch(
         counts: routed.counts,
         ledgerRoot,
         ledgerLeaves: routed.ledgerRows.length,
+        ledgerRowsPerLeaf: LEDGER_ROWS_PER_LEAF,
         quarantineRoot,
         quarantineLeaves: routed.quarantineRows.length,
         byteOffset: input.byteOffset,

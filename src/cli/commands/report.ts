@@ -141,7 +141,7 @@ export async function runAuditProve(key: string, options: AuditOptions) {
       for (const proof of report.proofs) {
         lines.push(
           `reading ${proof.row.meterId} ch ${proof.row.channel} version ${proof.row.version}: ` +
-            `leaf ${proof.leafIndex} of ${proof.treeSize} in batch ${proof.row.batchId}`,
+            `row ${proof.rowInLeaf} of leaf ${proof.leafIndex} (of ${proof.treeSize}) in batch ${proof.row.batchId}`,
           `  audit entry ${proof.auditEntry.seq} ${proof.auditEntry.hash}`,
           `  path: ${proof.auditPath.join(' ')}`,
           `  checks: ${Object.entries(proof.checks)
