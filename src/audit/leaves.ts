@@ -4,7 +4,7 @@
  * evidence, so that changing any of them changes the batch root recorded in the audit chain.
  */
 import type { AnomalyInsert, LedgerRow, QuarantineInsert } from '../core/store.js';
-import { merkleRootOfLineBlocks } from './merkle.js';
+import { merkleRootOfBlocks } from './merkle.js';
 
 /**
  * Ledger rows per Merkle leaf in the batches this version writes (recorded in each batch entry as
@@ -26,7 +26,7 @@ export function ledgerLeafData(row: LedgerRow): string {
 
 /** The Merkle root of a batch's ledger rows (in batch-position order), `rowsPerLeaf` per leaf. */
 export function ledgerRootOf(rows: readonly LedgerRow[], rowsPerLeaf: number): string {
-  return merkleRootOfLineBlocks(rows.map(ledgerLeafData), rowsPerLeaf);
+  return merkleRootOfBlocks(rows, ledgerLeafData, rowsPerLeaf);
 }
 
 export function quarantineLeafData(row: QuarantineInsert): string {

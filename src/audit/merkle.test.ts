@@ -11,7 +11,7 @@ import {
   leafHash,
   merkleRoot,
   merkleRootOfLeafData,
-  merkleRootOfLineBlocks,
+  merkleRootOfBlocks,
   nodeHash,
   verifyInclusion,
 } from './merkle.js';
@@ -285,7 +285,7 @@ describe('merkleRootOfLeafData', () => {
   });
 });
 
-describe('merkleRootOfLineBlocks', () => {
+describe('merkleRootOfBlocks', () => {
   it('equals merkleRoot over the leaf hashes of the blocks, each its lines joined by a newline', () => {
     fc.assert(
       fc.property(
@@ -296,7 +296,7 @@ describe('merkleRootOfLineBlocks', () => {
           for (let at = 0; at < lines.length; at += perLeaf) {
             blocks.push(lines.slice(at, at + perLeaf).join('\n'));
           }
-          expect(merkleRootOfLineBlocks(lines, perLeaf)).toBe(
+          expect(merkleRootOfBlocks(lines, String, perLeaf)).toBe(
             merkleRoot(blocks.map((block) => leafHash(block))),
           );
           blocks.forEach((block, index) => {
@@ -307,20 +307,20 @@ describe('merkleRootOfLineBlocks', () => {
     );
   });
 
-  it('grows its scratch buffer for a block larger than it', () => {
+  it('hashes a large block of non-ASCII lines as UTF-8', () => {
     const lines = Array.from({ length: 5 }, (_, i) => `${i}`.repeat(20_000) + '\u00e9\u4e2d');
-    expect(merkleRootOfLineBlocks(lines, 4)).toBe(
+    expect(merkleRootOfBlocks(lines, String, 4)).toBe(
       merkleRoot([leafHash(lines.slice(0, 4).join('\n')), leafHash(lines[4] ?? '')]),
     );
   });
 
   it('changes when any line changes, or when lines move between blocks', () => {
     const lines = Array.from({ length: 33 }, (_, i) => `line ${i}`);
-    const root = merkleRootOfLineBlocks(lines, 16);
+    const root = merkleRootOfBlocks(lines, String, 16);
     const edited = [...lines];
     edited[20] = 'line 20 edited';
-    expect(merkleRootOfLineBlocks(edited, 16)).not.toBe(root);
-    expect(merkleRootOfLineBlocks(lines, 8)).not.toBe(root);
-    expect(merkleRootOfLineBlocks([...lines].reverse(), 16)).not.toBe(root);
+    expect(merkleRootOfBlocks(edited, String, 16)).not.toBe(root);
+    expect(merkleRootOfBlocks(lines, String, 8)).not.toBe(root);
+    expect(merkleRootOfBlocks([...lines].reverse(), String, 16)).not.toBe(root);
   });
 });

@@ -69,23 +69,32 @@ export function merkleRootOfLeafData(leaves: readonly string[]): string {
 }
 
 /**
- * The root over leaves that are each a block of up to `linesPerLeaf` consecutive lines: leaf i is
- * the lines [i * linesPerLeaf, (i + 1) * linesPerLeaf) joined by a newline (no trailing one), as
- * {@link leafBlockData} writes it. Equal to
+ * The root over leaves that are each a block of up to `linesPerLeaf` consecutive lines, the line of
+ * item k being `toLine(items[k])`: leaf i is lines [i * linesPerLeaf, (i + 1) * linesPerLeaf)
+ * joined by a newline (no trailing one), as {@link leafBlockData} writes it. Equal to
  * `merkleRoot(blocks.map((block) => leafHash(block.join('\n'))))`.
  *
  * Grouping rows into leaves is what keeps the Merkle tree off the ingestion hot path: one SHA-256
  * call has a fixed cost several times that of hashing a 150-byte line, so a tree over single rows
  * costs about 2 calls per row, and one over blocks of 16 rows about 1/8 call per row for the same
- * bytes. A proof then carries the block's lines and the RFC 6962 path of the block.
+ * bytes. A proof then carries the block's lines and the RFC 6962 path of the block. Each block's
+ * lines are built and joined together, which V8 does several times faster than hashing lines that
+ * were all built first.
  */
-export function merkleRootOfLineBlocks(lines: readonly string[], linesPerLeaf: number): string {
+export function merkleRootOfBlocks<T>(
+  items: readonly T[],
+  toLine: (item: T) => string,
+  linesPerLeaf: number,
+): string {
   assert.ok(Number.isSafeInteger(linesPerLeaf) && linesPerLeaf >= 1, 'linesPerLeaf >= 1');
-  if (lines.length === 0) return hash('sha256', '', 'hex');
-  if (linesPerLeaf === 1) return merkleRootOfLeafData(lines);
+  if (items.length === 0) return hash('sha256', '', 'hex');
   const level: string[] = [];
-  for (let first = 0; first < lines.length; first += linesPerLeaf) {
-    level.push(blockHashBinary(lines, first, Math.min(lines.length, first + linesPerLeaf)));
+  const block: string[] = [];
+  for (let first = 0; first < items.length; first += linesPerLeaf) {
+    const end = Math.min(items.length, first + linesPerLeaf);
+    block.length = 0;
+    for (let index = first; index < end; index++) block.push(toLine(items[index] as T));
+    level.push(leafHashBinary(block.join('\n')));
   }
   let size = level.length;
   while (size > 1) size = reduceLevel(level, size);
@@ -233,28 +242,6 @@ function leafHashBinary(data: string | Uint8Array): string {
   // A string's UTF-8 encoding is what `hash` hashes, and U+0000 encodes as the single byte 0x00.
   const input = typeof data === 'string' ? `\u0000${data}` : Buffer.concat([LEAF_PREFIX, data]);
   return hash('sha256', input, 'binary');
-}
-
-/** A block's leaf input is assembled here; it grows to the largest block seen. */
-let blockScratch = Buffer.alloc(16 * 1024);
-
-/** SHA-256(0x00 || lines[first..end) joined by '\n'), as a 'binary' string. */
-function blockHashBinary(lines: readonly string[], first: number, end: number): string {
-  let length = 1;
-  for (let index = first; index < end; index++) {
-    const line = lines[index] ?? '';
-    // A UTF-16 code unit is at most 3 UTF-8 bytes; one more for the newline.
-    const room = 3 * line.length + 1;
-    if (length + room > blockScratch.length) {
-      const grown = Buffer.alloc(2 * (length + room));
-      blockScratch.copy(grown, 0, 0, length);
-      blockScratch = grown;
-    }
-    if (index > first) blockScratch[length++] = 0x0a;
-    length += blockScratch.write(line, length, 'utf8');
-  }
-  blockScratch[0] = 0x00;
-  return hash('sha256', blockScratch.subarray(0, length), 'binary');
 }
 
 function nodeHashBinary(left: string, right: string): string {
