@@ -16,7 +16,7 @@ import { verifyAudit } from './verify.js';
 const LARGE: Detector = {
   name: 'large',
   inspect: (reading) =>
-    reading.energyMilliWh > 300_000 ? [{ detector: 'large', message: 'above 0.3 kWh' }] : [],
+    reading.valueMicro > 300_000 ? [{ detector: 'large', message: 'above 0.3 kWh' }] : [],
 };
 
 let basePath = '';

@@ -15,18 +15,48 @@ import { merkleRootOfBlocks } from './merkle.js';
  */
 export const LEDGER_ROWS_PER_LEAF = 16;
 
+/** The ledger line version this version writes (`ledgerLineVersion` in each batch entry). */
+export const LEDGER_LINE_VERSION = 2;
+export type LedgerLineVersion = 1 | 2;
+
+/**
+ * A ledger row's line. Version 2 adds the commodity, unit and quality detail to version 1's
+ * fields; an entry without `ledgerLineVersion` was written with version 1, when every reading was
+ * electricity in kWh with no quality detail.
+ */
+export function ledgerLine(row: LedgerRow, version: LedgerLineVersion): string {
+  if (version === 1) return ledgerLeafData(row);
+  return (
+    `ledger-v2|${row.idempotencyKey}|${row.meterId}|${row.channel}|` +
+    `${row.intervalStartMs}|${row.seq}|${row.intervalSeconds}|` +
+    `${row.valueMicro}|${row.statusCode}|${row.quality}|${row.checksumSha256 ?? ''}|` +
+    `${row.version}|${row.supersedesKey ?? ''}|${row.batchId}|${row.batchPosition}|` +
+    `${row.commodity}|${row.unit}|${row.qualityDetail ?? ''}`
+  );
+}
+
+/** A ledger row's version 1 line. */
 export function ledgerLeafData(row: LedgerRow): string {
   return (
     `ledger-v1|${row.idempotencyKey}|${row.meterId}|${row.channel}|` +
     `${row.intervalStartMs}|${row.seq}|${row.intervalSeconds}|` +
-    `${row.energyMilliWh}|${row.statusCode}|${row.quality}|${row.checksumSha256 ?? ''}|` +
+    `${row.valueMicro}|${row.statusCode}|${row.quality}|${row.checksumSha256 ?? ''}|` +
     `${row.version}|${row.supersedesKey ?? ''}|${row.batchId}|${row.batchPosition}`
   );
 }
 
 /** The Merkle root of a batch's ledger rows (in batch-position order), `rowsPerLeaf` per leaf. */
-export function ledgerRootOf(rows: readonly LedgerRow[], rowsPerLeaf: number): string {
-  return merkleRootOfBlocks(rows, ledgerLeafData, rowsPerLeaf);
+export function ledgerRootOf(
+  rows: readonly LedgerRow[],
+  rowsPerLeaf: number,
+  lineVersion: LedgerLineVersion,
+): string {
+  const toLine = lineVersion === 1 ? ledgerLeafData : ledgerLineV2;
+  return merkleRootOfBlocks(rows, toLine, rowsPerLeaf);
+}
+
+function ledgerLineV2(row: LedgerRow): string {
+  return ledgerLine(row, 2);
 }
 
 export function quarantineLeafData(row: QuarantineInsert): string {

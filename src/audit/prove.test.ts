@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openHarness, type Harness } from '../test-support/ingest-harness.js';
 import { removeTempDirs } from '../test-support/temp.js';
 import { toNdjsonText, kwhText } from '../test-support/wire-text.js';
-import { LEDGER_ROWS_PER_LEAF, ledgerLeafData } from './leaves.js';
+import { LEDGER_LINE_VERSION, LEDGER_ROWS_PER_LEAF, ledgerLine } from './leaves.js';
 import { proveReading } from './prove.js';
 
 afterAll(removeTempDirs);
@@ -78,7 +78,7 @@ describe('audit prove with blocks of rows per leaf', () => {
       expect(proof.leafIndex).toBe(Math.floor(row.batchPosition / LEDGER_ROWS_PER_LEAF));
       expect(proof.rowInLeaf).toBe(row.batchPosition % LEDGER_ROWS_PER_LEAF);
       expect(proof.treeSize).toBe(Math.ceil(ROWS / LEDGER_ROWS_PER_LEAF));
-      expect(proof.rowLine).toBe(ledgerLeafData(row));
+      expect(proof.rowLine).toBe(ledgerLine(row, LEDGER_LINE_VERSION));
       expect(proof.leafData.split('\n')[proof.rowInLeaf]).toBe(proof.rowLine);
       const leaf = sha256(Buffer.of(0), Buffer.from(proof.leafData, 'utf8'));
       expect(leaf.toString('hex')).toBe(proof.leafHash);
@@ -98,7 +98,7 @@ describe('audit prove with blocks of rows per leaf', () => {
     if (target === undefined || otherBlock === undefined) throw new Error('rows missing');
     const db = harness.store.db;
     db.exec('DROP TRIGGER ledger_no_update');
-    db.prepare('UPDATE ledger SET energy_milli_wh = energy_milli_wh + 1 WHERE id = ?').run(
+    db.prepare('UPDATE ledger SET value_micro = value_micro + 1 WHERE id = ?').run(
       // The first row of the target's block.
       (
         db

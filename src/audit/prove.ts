@@ -7,7 +7,7 @@ import type { KeyObject } from 'node:crypto';
 import type { LedgerRow, Store } from '../core/store.js';
 import { verifyCheckpoint } from './checkpoint.js';
 import { ChainVerifier } from './hash-chain.js';
-import { ledgerLeafData } from './leaves.js';
+import { ledgerLine, type LedgerLineVersion } from './leaves.js';
 import { inclusionProof, leafBlockData, leafHash, verifyInclusion } from './merkle.js';
 
 export interface ReadingProof {
@@ -59,13 +59,18 @@ async function proveRow(
   const entry = await store.getAuditEntry(batch.auditSeq);
   if (entry === null) return null;
   const rows = await store.ledgerRowsOfBatch(row.batchId);
-  const claim = JSON.parse(entry.payload) as { ledgerRoot: string; ledgerRowsPerLeaf?: number };
+  const claim = JSON.parse(entry.payload) as {
+    ledgerRoot: string;
+    ledgerRowsPerLeaf?: number;
+    ledgerLineVersion?: number;
+  };
+  const lineVersion: LedgerLineVersion = claim.ledgerLineVersion === 2 ? 2 : 1;
   const claimedRoot = claim.ledgerRoot;
   // The claim is untrusted: a rows-per-leaf it cannot mean is read as 1, and the proof fails.
   const perLeaf = claim.ledgerRowsPerLeaf;
   const rowsPerLeaf =
     Number.isSafeInteger(perLeaf) && (perLeaf as number) >= 1 ? (perLeaf as number) : 1;
-  const lines = rows.map(ledgerLeafData);
+  const lines = rows.map((r) => ledgerLine(r, lineVersion));
   const treeSize = Math.ceil(lines.length / rowsPerLeaf);
   const leaves: Buffer[] = [];
   for (let index = 0; index < treeSize; index++) {
@@ -73,7 +78,7 @@ async function proveRow(
   }
   const leafIndex = Math.floor(row.batchPosition / rowsPerLeaf);
   const leafData = leafBlockData(lines, leafIndex, rowsPerLeaf);
-  const rowLine = ledgerLeafData(row);
+  const rowLine = ledgerLine(row, lineVersion);
   const rowInLeaf = row.batchPosition - leafIndex * rowsPerLeaf;
   const leaf = leafHash(leafData);
   const path = inclusionProof(leaves, leafIndex);

@@ -22,7 +22,7 @@ import {
 } from './checkpoint.js';
 import { canonicalJson } from './canonical-json.js';
 import { computeEntryHash } from './hash-chain.js';
-import { LEDGER_ROWS_PER_LEAF, ledgerRootOf } from './leaves.js';
+import { LEDGER_LINE_VERSION, LEDGER_ROWS_PER_LEAF, ledgerRootOf } from './leaves.js';
 import { proveReading } from './prove.js';
 import { recordConfig, writeCheckpoint } from './record.js';
 import { verifyAudit, type VerifyReport } from './verify.js';
@@ -66,7 +66,7 @@ interface Facts {
 const START_MS = Date.UTC(2026, 1, 2);
 const clock = new ManualClock(Date.UTC(2026, 2, 1));
 const LEDGER_COLUMNS_TAMPERED = [
-  'energy_milli_wh',
+  'value_micro',
   'meter_id',
   'interval_start_ms',
   'quality',
@@ -280,9 +280,7 @@ const ATTACKS: Attack[] = [
     name: "edits one ledger row's energy",
     tamper: (db) => {
       const target = at(rowsOf(at(richBatches(), 0).id), 2);
-      db.prepare('UPDATE ledger SET energy_milli_wh = energy_milli_wh + 1 WHERE id = ?').run(
-        target.id,
-      );
+      db.prepare('UPDATE ledger SET value_micro = value_micro + 1 WHERE id = ?').run(target.id);
     },
     expectedSeq: () => at(richBatches(), 0).auditSeq,
   },
@@ -560,7 +558,7 @@ describe('verifyAudit on a real SQLite ledger', () => {
 /** A different value of the same type that collides with no other row's unique interval. */
 function changedValue(column: (typeof LEDGER_COLUMNS_TAMPERED)[number], value: unknown): unknown {
   switch (column) {
-    case 'energy_milli_wh':
+    case 'value_micro':
       return (value as number) + 1;
     case 'meter_id':
       return 'MTR-TAMPERED';
@@ -637,13 +635,13 @@ describe('verifyAudit against quarantine decisions taken outside amisync', () =>
  * again.
  */
 function rewriteHistory(db: Db, target: LedgerFact): void {
-  db.prepare('UPDATE ledger SET energy_milli_wh = energy_milli_wh + 5 WHERE id = ?').run(target.id);
+  db.prepare('UPDATE ledger SET value_micro = value_micro + 5 WHERE id = ?').run(target.id);
   const rows = (
     db
       .prepare('SELECT * FROM ledger WHERE batch_id = ? ORDER BY batch_position')
       .all(target.batchId) as Row[]
   ).map(ledgerFrom);
-  const root = ledgerRootOf(rows, LEDGER_ROWS_PER_LEAF);
+  const root = ledgerRootOf(rows, LEDGER_ROWS_PER_LEAF, LEDGER_LINE_VERSION);
   db.prepare('UPDATE batches SET ledger_root = ? WHERE id = ?').run(root, target.batchId);
   const entries = db.prepare('SELECT * FROM audit_log ORDER BY seq').all() as Row[];
   let prevHash = '0'.repeat(64);
@@ -708,9 +706,7 @@ describe('proveReading on a real SQLite ledger', () => {
 
     const path = join(tempDir(), 'proved.db');
     tamperCopy(basePath, path, (db) => {
-      db.prepare('UPDATE ledger SET energy_milli_wh = energy_milli_wh + 5 WHERE id = ?').run(
-        sibling.id,
-      );
+      db.prepare('UPDATE ledger SET value_micro = value_micro + 5 WHERE id = ?').run(sibling.id);
     });
     const tampered = openSqliteStore(path, { nowMs: () => clock.nowMs() });
     try {

@@ -7,10 +7,15 @@
  */
 import { hash, type KeyObject } from 'node:crypto';
 import { idempotencyKey } from '../core/identity.js';
-import type { BatchCounts, LedgerRow, Store } from '../core/store.js';
+import type { BatchCounts, LedgerRow, Store, UnitTotal } from '../core/store.js';
 import { verifyCheckpoint } from './checkpoint.js';
 import { ChainVerifier } from './hash-chain.js';
-import { anomalyLeafData, ledgerRootOf, quarantineLeafData } from './leaves.js';
+import {
+  anomalyLeafData,
+  ledgerRootOf,
+  quarantineLeafData,
+  type LedgerLineVersion,
+} from './leaves.js';
 import { merkleRootOfLeafData } from './merkle.js';
 
 /** Problems listed in a report at most; verification itself reads everything. */
@@ -48,6 +53,8 @@ interface BatchClaim {
   ledgerLeaves: number;
   /** Ledger rows per Merkle leaf; 1 for entries written before leaves held blocks of rows. */
   ledgerRowsPerLeaf: number;
+  /** The ledger line version of its leaves; 1 for entries written before version 2. */
+  ledgerLineVersion: LedgerLineVersion;
   quarantineRoot: string;
   quarantineLeaves: number;
   anomalyRoot: string;
@@ -100,6 +107,9 @@ function batchClaim(seq: number, payload: string): BatchClaim | null {
       (isCount(parsed.ledgerRowsPerLeaf) &&
         parsed.ledgerRowsPerLeaf >= 1 &&
         parsed.ledgerRowsPerLeaf <= LEDGER_ROWS_PER_LEAF_MAX)) &&
+    (parsed.ledgerLineVersion === undefined ||
+      parsed.ledgerLineVersion === 1 ||
+      parsed.ledgerLineVersion === 2) &&
     isCount(parsed.quarantineLeaves) &&
     typeof parsed.anomalyRoot === 'string' &&
     HEX_64.test(parsed.anomalyRoot);
@@ -107,6 +117,7 @@ function batchClaim(seq: number, payload: string): BatchClaim | null {
   return {
     ...(parsed as unknown as Omit<BatchClaim, 'auditSeq'>),
     ledgerRowsPerLeaf: (parsed.ledgerRowsPerLeaf as number | undefined) ?? 1,
+    ledgerLineVersion: (parsed.ledgerLineVersion as LedgerLineVersion | undefined) ?? 1,
     auditSeq: seq,
   };
 }
@@ -291,7 +302,7 @@ function checkLedgerGroup(
       return;
     }
   }
-  const root = ledgerRootOf(rows, claim.ledgerRowsPerLeaf);
+  const root = ledgerRootOf(rows, claim.ledgerRowsPerLeaf, claim.ledgerLineVersion);
   if (rows.length !== claim.ledgerLeaves || root !== claim.ledgerRoot) {
     problems.add(
       claim.auditSeq,
@@ -454,15 +465,17 @@ export async function verifyAudit(
   const checkpoints = await verifyCheckpoints(store, publicKey, chain.hashes, problems);
   const status = await store.status();
   const recomputed = await store.recomputeLedgerTotals();
-  if (
-    recomputed.readings !== status.ledger.readings ||
-    recomputed.energyMilliWh !== status.ledger.energyMilliWh
-  ) {
+  const describe = (totals: readonly UnitTotal[]): string =>
+    totals
+      .map((t) => `${t.readings} ${t.commodity} readings, ${t.valueMicro} µ${t.unit}`)
+      .join('; ');
+  const running = describe(status.ledger.byUnit);
+  const fromRows = describe(recomputed.byUnit);
+  if (recomputed.readings !== status.ledger.readings || running !== fromRows) {
     problems.add(
       null,
-      `the running totals (${status.ledger.readings} readings, ${status.ledger.energyMilliWh} mWh) ` +
-        `differ from the ledger rows (${recomputed.readings} readings, ` +
-        `${recomputed.energyMilliWh} mWh): stream state was edited`,
+      `the running totals (${running || 'none'}) differ from the ledger rows ` +
+        `(${fromRows || 'none'}): stream state was edited`,
     );
   }
   const quarantineTotal = Object.values(status.quarantine).reduce((sum, n) => sum + n, 0);

@@ -106,7 +106,7 @@ function prefillLedger(path: string, rows: number, meterIds: string[], beforeMs:
     db.exec(`
       WITH RECURSIVE i(n) AS (SELECT ${at} UNION ALL SELECT n + 1 FROM i WHERE n + 1 < ${to})
       INSERT INTO ledger (interval_start_ms, meter_id, channel, version, seq, interval_seconds,
-        energy_milli_wh, status_code, quality, checksum_sha256, idempotency_key, supersedes_key,
+        value_micro, status_code, quality, checksum_sha256, idempotency_key, supersedes_key,
         batch_id, batch_position)
       SELECT ${firstMs} + n * ${INTERVAL_MS}, meter_id, '1', 1, n + 1, 900, 250000, 0, 'actual', NULL,
         lower(hex(randomblob(32))), NULL, 0, 0
@@ -116,7 +116,7 @@ function prefillLedger(path: string, rows: number, meterIds: string[], beforeMs:
   process.stderr.write('\n');
   db.prepare(
     `INSERT INTO stream_state (meter_id, channel, last_interval_start_ms, last_seq, seq_gaps,
-       seq_regressions, current_readings, current_energy_milli_wh)
+       seq_regressions, current_readings, current_value_micro)
      SELECT meter_id, '1', ?, 0, 0, 0, ?, ? FROM bench_meters`,
     // The generated feed numbers each meter's readings from 1: the prefilled history ends at 0, so
     // the measured readings continue the sequence instead of all being recorded as regressions.
@@ -159,7 +159,7 @@ function rawInsertCeiling(
     params[at + 3] = 1;
     params[at + 4] = r.seq;
     params[at + 5] = r.intervalSeconds;
-    params[at + 6] = r.energyMilliWh;
+    params[at + 6] = r.valueMicro;
     params[at + 7] = r.statusCode;
     params[at + 8] = r.quality;
     params[at + 9] = r.checksumSha256;

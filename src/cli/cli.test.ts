@@ -710,7 +710,7 @@ describe('amisync audit', () => {
     copyFileSync(db, copy);
     copyFileSync(`${db}.signing-key.pem`, `${copy}.signing-key.pem`);
     tamperFile(copy, (attacked) => {
-      attacked.prepare('UPDATE ledger SET energy_milli_wh = 1 WHERE id = ?').run(target.id);
+      attacked.prepare('UPDATE ledger SET value_micro = 1 WHERE id = ?').run(target.id);
     });
     const run = cli(['audit', 'verify', '--db', copy, '--json']);
     expect(run.status).toBe(10);

@@ -15,12 +15,46 @@ export function isQuality(value: unknown): value is Quality {
 }
 
 /**
- * Energy resolution: integers of milliwatt-hours (watt-hours x 1000), i.e. kWh to six decimals
- * (ARCH 2.7). One reading's value is at most a few 1e9 and stays a safe integer; sums over a ledger
- * use bigint.
+ * Value resolution (ARCH 2.7): integers of millionths of the reading's unit. For kWh that is
+ * milliwatt-hours (watt-hours x 1000), i.e. kWh to six decimals. One reading's value is at most a
+ * few 1e9 and stays a safe integer; sums over a ledger use bigint, per unit.
  */
-export const ENERGY_MILLI_WH_PER_KWH = 1_000_000;
-export const ENERGY_DECIMALS = 6;
+export const VALUE_MICRO_PER_UNIT = 1_000_000;
+export const VALUE_DECIMALS = 6;
+/** The same resolution named for the common case: milliwatt-hours per kWh. */
+export const ENERGY_MILLI_WH_PER_KWH = VALUE_MICRO_PER_UNIT;
+export const ENERGY_DECIMALS = VALUE_DECIMALS;
+
+/** What is metered. Readings of different commodities are never summed together. */
+export const COMMODITIES = ['electricity', 'gas', 'water'] as const;
+export type Commodity = (typeof COMMODITIES)[number];
+
+/**
+ * The canonical unit of a reading's value, one per quantity: every wire unit is converted exactly
+ * to one of these (Wh and MWh to kWh, VArh to kVArh, and so on) or the record is quarantined.
+ * Energy units are summed for billing; the others (demand, voltage, power factor, volume) are kept
+ * as their own channels and never summed into energy.
+ */
+export const UNITS = {
+  kWh: { commodity: 'electricity', energy: true },
+  kVArh: { commodity: 'electricity', energy: false },
+  kVAh: { commodity: 'electricity', energy: false },
+  kW: { commodity: 'electricity', energy: false },
+  kVAr: { commodity: 'electricity', energy: false },
+  kVA: { commodity: 'electricity', energy: false },
+  V: { commodity: 'electricity', energy: false },
+  A: { commodity: 'electricity', energy: false },
+  pf: { commodity: 'electricity', energy: false },
+  therm: { commodity: 'gas', energy: false },
+  m3: { commodity: null, energy: false },
+  ft3: { commodity: null, energy: false },
+  gal: { commodity: 'water', energy: false },
+} as const satisfies Record<string, { commodity: Commodity | null; energy: boolean }>;
+export type Unit = keyof typeof UNITS;
+
+export function isUnit(value: unknown): value is Unit {
+  return typeof value === 'string' && Object.hasOwn(UNITS, value);
+}
 
 export interface Reading {
   meterId: string;
@@ -29,12 +63,21 @@ export interface Reading {
   /** Start of the interval, UTC, milliseconds since the epoch. Always the start, never the end. */
   intervalStartMs: number;
   intervalSeconds: number;
-  energyMilliWh: number;
+  /** What is metered; a stream (meter, channel) keeps one commodity and unit. */
+  commodity: Commodity;
+  unit: Unit;
+  /** The value in millionths of `unit` (for kWh: milliwatt-hours). */
+  valueMicro: number;
   /** Vendor status byte, 0..255; its bits are interpreted by the data dictionary. */
   statusCode: number;
   /** The feed's own sequence number; 0 when it has none. Never assigned at ingestion. */
   seq: number;
   quality: Quality;
+  /**
+   * The feed's own quality marks as sent, when it has more than `quality` says (a NEM12 quality
+   * flag with its method and reason, `S14 51`); null when it has none.
+   */
+  qualityDetail: string | null;
   /** Lowercase hex sha256 as sent by the vendor, already verified; null when absent. */
   checksumSha256: string | null;
   /** Derived from meterId, channel, intervalStartMs and seq (see identity.ts). */

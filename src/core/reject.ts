@@ -48,6 +48,7 @@ export const REJECT_CODES = [
   // Identity against the ledger (ARCH 2.4).
   'identity.conflict',
   'identity.revision_held',
+  'identity.unit_changed',
 ] as const;
 
 export type RejectCode = (typeof REJECT_CODES)[number];

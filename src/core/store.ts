@@ -12,7 +12,7 @@
  * UPDATE and DELETE in the engine itself. Quarantine rows may change only their status and current
  * reasons.
  */
-import type { Quality, Reading, RecordLocation } from './reading.js';
+import type { Commodity, Quality, Reading, RecordLocation, Unit } from './reading.js';
 import type { Violation } from './reject.js';
 
 /** One (meter, channel) series. Sequence numbers and high-water marks are tracked per stream. */
@@ -34,7 +34,10 @@ export interface StreamState extends StreamRef {
   seqRegressions: number;
   /** Intervals with a current ledger value, and the sum of those current values. */
   currentReadings: number;
-  currentEnergyMilliWh: number;
+  currentValueMicro: number;
+  /** Fixed by the stream's first accepted reading: a stream never mixes commodities or units. */
+  commodity: Commodity;
+  unit: Unit;
 }
 
 /** A ledger row: an accepted reading, in the batch and at the version it was accepted. */
@@ -210,10 +213,22 @@ export interface QuarantineFilter {
   limit: number;
 }
 
+/** Current readings of one commodity and unit, and the exact sum of their values. */
+export interface UnitTotal {
+  commodity: Commodity;
+  unit: Unit;
+  readings: number;
+  /** Millionths of `unit`. */
+  valueMicro: bigint;
+}
+
 export interface LedgerTotals {
   /** Current (non-superseded) readings. */
   readings: number;
+  /** Electricity in kWh, in milliwatt-hours: the energy that is billed. */
   energyMilliWh: bigint;
+  /** Every commodity and unit the ledger holds, each summed on its own. */
+  byUnit: UnitTotal[];
   versions: number;
   streams: number;
 }
@@ -274,7 +289,7 @@ export interface Store {
   /**
    * Current readings and their energy, computed from the ledger rows themselves (slow; for verify).
    */
-  recomputeLedgerTotals(): Promise<{ readings: number; energyMilliWh: bigint }>;
+  recomputeLedgerTotals(): Promise<{ readings: number; byUnit: UnitTotal[] }>;
   ledgerRowsOfBatch(batchId: number): Promise<LedgerRow[]>;
   quarantineRowsOfBatch(batchId: number): Promise<QuarantineRow[]>;
   /** The batch's anomaly holds in batch-position order: the order of its anomaly Merkle leaves. */

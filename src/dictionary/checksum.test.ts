@@ -18,7 +18,7 @@ const VECTORS: { fields: ChecksumFields; input: string; checksum: string }[] = [
       meterId: 'MTR-00000001',
       channel: '1',
       intervalStartMs: Date.UTC(2026, 0, 1, 0, 0, 0),
-      energyMilliWh: 1_250_000,
+      valueMicro: 1_250_000,
       statusCode: 0,
       seq: 0,
     },
@@ -30,7 +30,7 @@ const VECTORS: { fields: ChecksumFields; input: string; checksum: string }[] = [
       meterId: 'MTR-ABCD1234',
       channel: 'A2',
       intervalStartMs: Date.UTC(2026, 2, 8, 7, 15, 0),
-      energyMilliWh: 1,
+      valueMicro: 1,
       statusCode: 9,
       seq: 42,
     },
@@ -56,7 +56,7 @@ describe('record checksum test vectors', () => {
   });
 
   it('renders negative energy and large seq exactly', () => {
-    const fields = { ...VECTORS[0]?.fields, energyMilliWh: -1, seq: 2 ** 53 - 1 } as ChecksumFields;
+    const fields = { ...VECTORS[0]?.fields, valueMicro: -1, seq: 2 ** 53 - 1 } as ChecksumFields;
     expect(canonicalChecksumInput(fields)).toBe(
       'MTR-00000001|1|2026-01-01T00:00:00Z|-0.000001|0|9007199254740991',
     );

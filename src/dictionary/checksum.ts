@@ -16,7 +16,7 @@ import { formatMilliWhAsKwh } from './decimal.js';
 /** The reading values a checksum covers. A Reading has all of them. */
 export type ChecksumFields = Pick<
   Reading,
-  'meterId' | 'channel' | 'intervalStartMs' | 'energyMilliWh' | 'statusCode' | 'seq'
+  'meterId' | 'channel' | 'intervalStartMs' | 'valueMicro' | 'statusCode' | 'seq'
 >;
 
 export type ChecksumRejectCode = Extract<RejectCode, 'checksum.format' | 'checksum.mismatch'>;
@@ -29,7 +29,7 @@ export const CHECKSUM_HEX_CHARS = 64;
 /** The exact UTF-8 text whose sha256 is the record checksum. */
 export function canonicalChecksumInput(fields: ChecksumFields): string {
   const intervalStartUtc = formatUtcSeconds(fields.intervalStartMs);
-  const energyKwh = formatMilliWhAsKwh(fields.energyMilliWh);
+  const energyKwh = formatMilliWhAsKwh(fields.valueMicro);
   const { meterId, channel, statusCode, seq } = fields;
   return `${meterId}|${channel}|${intervalStartUtc}|${energyKwh}|${statusCode}|${seq}`;
 }

@@ -69,6 +69,14 @@ export function kwhToMilliWhOrNaN(value: unknown): number {
   return Math.abs(scanned) <= Number.MAX_SAFE_INTEGER ? scanned : Number.NaN;
 }
 
+/**
+ * Renders a value in millionths of its unit with exactly six decimals: the same digits as
+ * {@link formatMilliWhAsKwh}, named for values of any unit.
+ */
+export function formatValueMicro(valueMicro: number | bigint): string {
+  return formatMilliWhAsKwh(valueMicro);
+}
+
 /** Renders milliWh as kWh with exactly six decimals ("1.250000", "-0.000001"); exact for bigint. */
 export function formatMilliWhAsKwh(milliWh: number | bigint): string {
   if (typeof milliWh === 'number') {

@@ -144,7 +144,7 @@ const PLAN_PARTS = {
     { weight: 1, arbitrary: fc.constantFrom(-1, 0, 1) },
   ),
   timestampForm: fc.constantFrom(...TIMESTAMP_FORMS),
-  energyMilliWh: fc.oneof(
+  valueMicro: fc.oneof(
     { weight: 6, arbitrary: fc.integer({ min: 0, max: 2_500_000 }) },
     {
       weight: 2,
@@ -386,7 +386,7 @@ function absentForm(form: string): unknown {
  * only the mix of values would suffer, since both sides judge every record.
  */
 function plannedEnergyMilliWh(dictionary: DataDictionary, plan: Plan, channel: string): number {
-  if (plan.energyAtBound === null) return plan.energyMilliWh;
+  if (plan.energyAtBound === null) return plan.valueMicro;
   const override = Object.hasOwn(dictionary.channelOverrides, channel)
     ? dictionary.channelOverrides[channel]
     : undefined;
@@ -452,8 +452,8 @@ function draftOf(dictionary: DataDictionary, plan: Plan): Draft {
   const form =
     plan.timestampForm === 'naive' && dictionary.timeZone === null ? 'Z' : plan.timestampForm;
   fields['timestamp_utc'] = renderTimestamp(startMs, form, dictionary.timeZone);
-  const energyMilliWh = plannedEnergyMilliWh(dictionary, plan, channel);
-  fields['consumption_kwh'] = renderEnergy(energyMilliWh, plan.energyForm);
+  const valueMicro = plannedEnergyMilliWh(dictionary, plan, channel);
+  fields['consumption_kwh'] = renderEnergy(valueMicro, plan.energyForm);
   fields['status_code'] = plan.statusForm === 'number' ? plan.statusCode : String(plan.statusCode);
   const seq = plan.seq ?? 0;
   if (plan.seq !== null && (plan.seqForm === 'number' || plan.seqForm === 'string')) {
@@ -470,7 +470,7 @@ function draftOf(dictionary: DataDictionary, plan: Plan): Draft {
       meterId: plan.meterId,
       channel,
       intervalStartMs: startMs,
-      energyMilliWh,
+      valueMicro,
       statusCode: plan.statusCode,
       seq,
     });

@@ -429,10 +429,10 @@ function checkValues(
   read: ReadValues,
   report: Report,
 ): void {
-  const energyMilliWh = read.consumption_kwh;
-  if (energyMilliWh !== undefined) {
+  const valueMicro = read.consumption_kwh;
+  if (valueMicro !== undefined) {
     const [minMilliWh, maxMilliWh] = consumptionRangeMilliWh(dictionary, patterns, read);
-    if (energyMilliWh < minMilliWh || energyMilliWh > maxMilliWh) {
+    if (valueMicro < minMilliWh || valueMicro > maxMilliWh) {
       report('consumption_kwh', 'consumption.range', 'consumption_kwh is outside its range');
     }
   }
@@ -463,13 +463,13 @@ function checkValues(
  */
 function checkChecksum(read: ReadValues, report: Report): void {
   const { checksum_sha256: sent, meter_id: meterId, channel, seq } = read;
-  const { timestamp_utc: intervalStartMs, consumption_kwh: energyMilliWh } = read;
+  const { timestamp_utc: intervalStartMs, consumption_kwh: valueMicro } = read;
   const statusCode = read.status_code;
   if (sent === undefined || sent === null) return;
   if (meterId === undefined || channel === undefined || intervalStartMs === undefined) return;
-  if (energyMilliWh === undefined || statusCode === undefined || seq === undefined) return;
+  if (valueMicro === undefined || statusCode === undefined || seq === undefined) return;
   if (!Number.isSafeInteger(statusCode) || !Number.isSafeInteger(seq)) return;
-  const fields = { meterId, channel, intervalStartMs, energyMilliWh, statusCode, seq };
+  const fields = { meterId, channel, intervalStartMs, valueMicro, statusCode, seq };
   if (sent !== computeRecordChecksum(fields)) {
     report('checksum_sha256', 'checksum.mismatch', 'checksum_sha256 does not match the values');
   }
@@ -529,10 +529,10 @@ function toReading(dictionary: DataDictionary, read: ReadValues): Reading {
   const meterId = read.meter_id;
   const channel = read.channel;
   const intervalStartMs = read.timestamp_utc;
-  const { interval_seconds: intervalSeconds, consumption_kwh: energyMilliWh } = read;
+  const { interval_seconds: intervalSeconds, consumption_kwh: valueMicro } = read;
   const { status_code: statusCode, seq, quality, checksum_sha256: checksumSha256 } = read;
   assert.ok(meterId !== undefined && channel !== undefined && intervalStartMs !== undefined);
-  assert.ok(intervalSeconds !== undefined && energyMilliWh !== undefined);
+  assert.ok(intervalSeconds !== undefined && valueMicro !== undefined);
   assert.ok(statusCode !== undefined && seq !== undefined);
   assert.ok(quality !== undefined && checksumSha256 !== undefined);
   const derived: Quality = hasEstimatedBit(dictionary, statusCode) ? 'estimated' : 'actual';
@@ -541,10 +541,13 @@ function toReading(dictionary: DataDictionary, read: ReadValues): Reading {
     channel,
     intervalStartMs,
     intervalSeconds,
-    energyMilliWh,
+    valueMicro,
     statusCode,
     seq,
+    commodity: 'electricity',
+    unit: 'kWh',
     quality: quality ?? derived,
+    qualityDetail: null,
     checksumSha256,
     idempotencyKey: idempotencyKey(meterId, channel, intervalStartMs, seq),
   };

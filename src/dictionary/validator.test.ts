@@ -53,10 +53,13 @@ describe('a good record', () => {
     channel: '1',
     intervalStartMs: START_MS,
     intervalSeconds: 900,
-    energyMilliWh: 1_250_000,
+    valueMicro: 1_250_000,
     statusCode: 0,
     seq: 7,
     quality: 'actual',
+    qualityDetail: null,
+    commodity: 'electricity',
+    unit: 'kWh',
     checksumSha256: null,
     idempotencyKey: idempotencyKey('MTR-00000001', '1', START_MS, 7),
   };
@@ -480,7 +483,7 @@ describe('checksum_sha256', () => {
     expect(readingOf(vectorTwo)).toMatchObject({
       checksumSha256: vectorTwo.checksum_sha256,
       quality: 'estimated',
-      energyMilliWh: 1,
+      valueMicro: 1,
     });
   });
 
@@ -497,7 +500,7 @@ describe('checksum_sha256', () => {
       meterId: 'MTR-00000001',
       channel: '1',
       intervalStartMs: Date.UTC(2026, 0, 1),
-      energyMilliWh: 1_260_000,
+      valueMicro: 1_260_000,
       statusCode: 0,
       seq: 0,
     });
@@ -511,7 +514,7 @@ describe('checksum_sha256', () => {
       'checksum.mismatch',
     ]);
     const reading = { meterId: 'MTR-00000001', channel: '1', intervalStartMs: START_MS, seq: 7 };
-    const right = computeRecordChecksum({ ...reading, energyMilliWh: 2e9, statusCode: 0 });
+    const right = computeRecordChecksum({ ...reading, valueMicro: 2e9, statusCode: 0 });
     expect(violationsOf({ ...fields, checksum_sha256: right }).map(({ code }) => code)).toEqual([
       'consumption.range',
     ]);

@@ -232,7 +232,7 @@ class RecordValidation {
   #intervalSeconds = Number.NaN;
   #intervalAllowed = false;
   #intervalStartMs = Number.NaN;
-  #energyMilliWh = Number.NaN;
+  #valueMicro = Number.NaN;
   #statusCode = Number.NaN;
   #seq = Number.NaN;
   /**
@@ -409,26 +409,26 @@ class RecordValidation {
   }
 
   #checkConsumption(value: unknown): void {
-    this.#energyMilliWh = Number.NaN;
+    this.#valueMicro = Number.NaN;
     if (value === undefined) return this.#missing('consumption_kwh');
-    const energyMilliWh = kwhToMilliWhOrNaN(value);
-    if (Number.isNaN(energyMilliWh)) {
+    const valueMicro = kwhToMilliWhOrNaN(value);
+    if (Number.isNaN(valueMicro)) {
       const parsed = parseKwhToMilliWh(value);
       if (!parsed.ok) {
         this.#add(parsed.code, 'consumption_kwh', value, `consumption_kwh ${parsed.message}.`);
       }
       return;
     }
-    this.#energyMilliWh = energyMilliWh;
+    this.#valueMicro = valueMicro;
     const dictionary = this.#dictionary;
     const override = this.#override();
     const meterClass = dictionary.classes.length === 0 ? undefined : this.#meterClass();
     const minMilliWh = override?.minMilliWh ?? meterClass?.minMilliWh ?? dictionary.minMilliWh;
     const maxMilliWh = override?.maxMilliWh ?? meterClass?.maxMilliWh ?? dictionary.maxMilliWh;
-    if (energyMilliWh >= minMilliWh && energyMilliWh <= maxMilliWh) return;
+    if (valueMicro >= minMilliWh && valueMicro <= maxMilliWh) return;
     const scope = boundsScope(override, meterClass);
     const message =
-      `consumption_kwh ${formatMilliWhAsKwh(energyMilliWh)} kWh is outside the allowed range ` +
+      `consumption_kwh ${formatMilliWhAsKwh(valueMicro)} kWh is outside the allowed range ` +
       `${formatMilliWhAsKwh(minMilliWh)}..${formatMilliWhAsKwh(maxMilliWh)} kWh${scope}.`;
     this.#add('consumption.range', 'consumption_kwh', value, message);
   }
@@ -533,12 +533,12 @@ class RecordValidation {
     const meterId = this.#meterId;
     const channel = this.#channel;
     const intervalStartMs = this.#intervalStartMs;
-    const energyMilliWh = this.#energyMilliWh;
+    const valueMicro = this.#valueMicro;
     const statusCode = this.#statusCodeSent;
     const seq = this.#seqSent;
     if (meterId === null || channel === null) return null;
-    if (Number.isNaN(intervalStartMs + energyMilliWh + statusCode + seq)) return null;
-    const fields = { meterId, channel, intervalStartMs, energyMilliWh, statusCode, seq };
+    if (Number.isNaN(intervalStartMs + valueMicro + statusCode + seq)) return null;
+    const fields = { meterId, channel, intervalStartMs, valueMicro, statusCode, seq };
     return computeRecordChecksum(fields);
   }
 
@@ -564,10 +564,13 @@ class RecordValidation {
       channel,
       intervalStartMs,
       intervalSeconds: this.#intervalSeconds,
-      energyMilliWh: this.#energyMilliWh,
+      valueMicro: this.#valueMicro,
       statusCode: this.#statusCode,
       seq,
+      commodity: 'electricity',
+      unit: 'kWh',
       quality: this.#quality ?? derived,
+      qualityDetail: null,
       checksumSha256: this.#checksumSha256,
       idempotencyKey: idempotencyKey(meterId, channel, intervalStartMs, seq),
     };

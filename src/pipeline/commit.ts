@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { merkleRootOfLeafData } from '../audit/merkle.js';
 import { nextEntry } from '../audit/hash-chain.js';
 import {
+  LEDGER_LINE_VERSION,
   LEDGER_ROWS_PER_LEAF,
   anomalyLeafData,
   ledgerRootOf,
@@ -138,10 +139,13 @@ function ledgerRow(
     channel: reading.channel,
     intervalStartMs: reading.intervalStartMs,
     intervalSeconds: reading.intervalSeconds,
-    energyMilliWh: reading.energyMilliWh,
+    commodity: reading.commodity,
+    unit: reading.unit,
+    valueMicro: reading.valueMicro,
     statusCode: reading.statusCode,
     seq: reading.seq,
     quality: reading.quality,
+    qualityDetail: reading.qualityDetail,
     checksumSha256: reading.checksumSha256,
     idempotencyKey: reading.idempotencyKey,
     version: decision.version,
@@ -267,7 +271,7 @@ export async function commitBatch(
     );
     const routed = route(input, batchId, identified.decisions, holdRawSha256);
     assert.ok(isConserved(routed.counts), 'batch counts must balance');
-    const ledgerRoot = ledgerRootOf(routed.ledgerRows, LEDGER_ROWS_PER_LEAF);
+    const ledgerRoot = ledgerRootOf(routed.ledgerRows, LEDGER_ROWS_PER_LEAF, LEDGER_LINE_VERSION);
     const quarantineRoot = merkleRootOfLeafData(routed.quarantineRows.map(quarantineLeafData));
     const anomalyRoot = merkleRootOfLeafData(routed.anomalies.map(anomalyLeafData));
     const head = await tx.auditHead();
@@ -283,6 +287,7 @@ export async function commitBatch(
         ledgerRoot,
         ledgerLeaves: routed.ledgerRows.length,
         ledgerRowsPerLeaf: LEDGER_ROWS_PER_LEAF,
+        ledgerLineVersion: LEDGER_LINE_VERSION,
         quarantineRoot,
         quarantineLeaves: routed.quarantineRows.length,
         byteOffset: input.byteOffset,

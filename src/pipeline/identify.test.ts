@@ -20,7 +20,6 @@ import {
 } from '../test-support/reading-builder.js';
 import {
   decide,
-  freshStreamState,
   identifyBatch,
   intervalsToLookUp,
   streamKey,
@@ -45,9 +44,9 @@ function acceptOf(decision: Decision | undefined) {
 }
 
 describe('decide: one reading against the versions its interval holds', () => {
-  const actual = makeReading({ seq: 7, energyMilliWh: 412_000 });
-  const estimate = makeReading({ seq: 3, energyMilliWh: 400_000, quality: 'estimated' });
-  const substituted = makeReading({ seq: 4, energyMilliWh: 390_000, quality: 'substituted' });
+  const actual = makeReading({ seq: 7, valueMicro: 412_000 });
+  const estimate = makeReading({ seq: 3, valueMicro: 400_000, quality: 'estimated' });
+  const substituted = makeReading({ seq: 4, valueMicro: 390_000, quality: 'substituted' });
 
   it('accepts a reading for an empty interval as version 1, superseding nothing', () => {
     expect(decide(asItem(actual), [])).toEqual({ kind: 'accept', version: 1, supersedes: null });
@@ -59,13 +58,13 @@ describe('decide: one reading against the versions its interval holds', () => {
   });
 
   it('holds the same key with other content as identity.conflict naming the ledger key', () => {
-    const other = withChanges(actual, { energyMilliWh: 999_000 });
+    const other = withChanges(actual, { valueMicro: 999_000 });
     const item = asItem(other, 4);
     const reject = holdOf(decide(item, [asLedgerRow(actual, 1)]));
     expect(reject.violations).toHaveLength(1);
     expect(reject.violations[0]).toMatchObject({ code: 'identity.conflict', field: 'record' });
-    expect(reject.violations[0]?.value).toContain('999000 mWh');
-    expect(reject.violations[0]?.message).toContain('412000 mWh');
+    expect(reject.violations[0]?.value).toContain('0.999000 kWh');
+    expect(reject.violations[0]?.message).toContain('0.412000 kWh');
     expect(reject.relatedIdempotencyKey).toBe(actual.idempotencyKey);
     expect(reject.idempotencyKey).toBe(actual.idempotencyKey);
     expect(reject.meterId).toBe(TEST_METER);
@@ -77,14 +76,14 @@ describe('decide: one reading against the versions its interval holds', () => {
     ['status code', { statusCode: 4 }],
     ['quality', { quality: 'substituted' }],
     ['interval length', { intervalSeconds: 1800 }],
-    ['energy by one milliwatt-hour', { energyMilliWh: 412_001 }],
+    ['energy by one milliwatt-hour', { valueMicro: 412_001 }],
   ])('treats a different %s under the same key as a conflict', (_name, changes) => {
     const reject = holdOf(decide(asItem(withChanges(actual, changes)), [asLedgerRow(actual, 1)]));
     expect(reject.violations[0]?.code).toBe('identity.conflict');
   });
 
   it('counts another seq with the same content as a duplicate of the held key', () => {
-    const renumbered = makeReading({ seq: 8, energyMilliWh: 412_000 });
+    const renumbered = makeReading({ seq: 8, valueMicro: 412_000 });
     expect(renumbered.idempotencyKey).not.toBe(actual.idempotencyKey);
     const decision = decide(asItem(renumbered), [asLedgerRow(actual, 1)]);
     expect(decision).toEqual({ kind: 'duplicate', of: actual.idempotencyKey });
@@ -113,7 +112,7 @@ describe('decide: one reading against the versions its interval holds', () => {
   });
 
   it('accepts an actual as version n + 1 after a longer chain, superseding the current', () => {
-    const second = makeReading({ seq: 5, energyMilliWh: 401_000, quality: 'substituted' });
+    const second = makeReading({ seq: 5, valueMicro: 401_000, quality: 'substituted' });
     const versions = [asLedgerRow(estimate, 1), asLedgerRow(second, 2, estimate)];
     // A substituted value can only reach version 2 by an operator's override; the chain is legal.
     const decision = acceptOf(decide(asItem(actual), versions));
@@ -131,12 +130,12 @@ describe('decide: one reading against the versions its interval holds', () => {
     [
       'an actual replacing an actual with another value',
       actual,
-      makeReading({ seq: 9, energyMilliWh: 1 }),
+      makeReading({ seq: 9, valueMicro: 1 }),
     ],
     [
       'an estimate replacing an estimate',
       estimate,
-      makeReading({ seq: 9, quality: 'estimated', energyMilliWh: 1 }),
+      makeReading({ seq: 9, quality: 'estimated', valueMicro: 1 }),
     ],
     ['a substituted value replacing an estimate', estimate, substituted],
   ])('holds %s as identity.revision_held naming the current key', (_name, held, arriving) => {
@@ -148,7 +147,7 @@ describe('decide: one reading against the versions its interval holds', () => {
 
   it('compares a revision with the current version, not with a superseded one', () => {
     const versions = versionChain([estimate, actual]);
-    const another = makeReading({ seq: 11, energyMilliWh: 500_000 });
+    const another = makeReading({ seq: 11, valueMicro: 500_000 });
     const reject = holdOf(decide(asItem(another), versions));
     expect(reject.violations[0]?.code).toBe('identity.revision_held');
     expect(reject.relatedIdempotencyKey).toBe(actual.idempotencyKey);
@@ -156,7 +155,7 @@ describe('decide: one reading against the versions its interval holds', () => {
 
   it('finds a conflict with a superseded version by its key', () => {
     const versions = versionChain([estimate, actual]);
-    const changedEstimate = withChanges(estimate, { energyMilliWh: 1 });
+    const changedEstimate = withChanges(estimate, { valueMicro: 1 });
     const reject = holdOf(decide(asItem(changedEstimate), versions));
     expect(reject.violations[0]?.code).toBe('identity.conflict');
     expect(reject.relatedIdempotencyKey).toBe(estimate.idempotencyKey);
@@ -164,7 +163,7 @@ describe('decide: one reading against the versions its interval holds', () => {
 });
 
 describe('decide in override mode (an operator accepting a quarantined reading)', () => {
-  const actual = makeReading({ seq: 7, energyMilliWh: 412_000 });
+  const actual = makeReading({ seq: 7, valueMicro: 412_000 });
 
   it('accepts into an empty interval as version 1', () => {
     const decision = decide(asItem(actual), [], true);
@@ -173,8 +172,8 @@ describe('decide in override mode (an operator accepting a quarantined reading)'
 
   it.each<[string, Reading]>([
     ['an estimate over an actual', makeReading({ seq: 9, quality: 'estimated' })],
-    ['the same key with other content', withChanges(actual, { energyMilliWh: 1 })],
-    ['another actual value', makeReading({ seq: 9, energyMilliWh: 1 })],
+    ['the same key with other content', withChanges(actual, { valueMicro: 1 })],
+    ['another actual value', makeReading({ seq: 9, valueMicro: 1 })],
   ])('makes %s the current version', (_name, arriving) => {
     const versions = versionChain([actual]);
     const decision = acceptOf(decide(asItem(arriving), versions, true));
@@ -199,15 +198,15 @@ describe('decide in override mode (an operator accepting a quarantined reading)'
       lastIntervalStartMs: slotMs(0),
       lastSeq: 7,
       currentReadings: 1,
-      currentEnergyMilliWh: 412_000,
+      currentValueMicro: 412_000,
     });
-    const lower = makeReading({ seq: 9, energyMilliWh: 100_000, quality: 'estimated' });
+    const lower = makeReading({ seq: 9, valueMicro: 100_000, quality: 'estimated' });
     const ledger = versionChain([actual]);
     const result = identifyBatch(asItems([lower]), statesOf(state), ledger, [], true);
     expect(acceptOf(result.decisions[0]).version).toBe(2);
     expect(result.states.get(streamKey(STREAM))).toMatchObject({
       currentReadings: 1,
-      currentEnergyMilliWh: 100_000,
+      currentValueMicro: 100_000,
       lastSeq: 9,
     });
   });
@@ -223,13 +222,13 @@ describe('identifyBatch: collisions inside one batch', () => {
     ]);
     expect(result.states.get(streamKey(STREAM))).toMatchObject({
       currentReadings: 1,
-      currentEnergyMilliWh: reading.energyMilliWh,
+      currentValueMicro: reading.valueMicro,
     });
   });
 
   it('accepts an estimate then its actual as a revision superseding the pending estimate', () => {
-    const estimate = makeReading({ seq: 1, quality: 'estimated', energyMilliWh: 300_000 });
-    const actual = makeReading({ seq: 2, energyMilliWh: 320_000 });
+    const estimate = makeReading({ seq: 1, quality: 'estimated', valueMicro: 300_000 });
+    const actual = makeReading({ seq: 2, valueMicro: 320_000 });
     const result = identifyBatch(asItems([estimate, actual]), new Map(), []);
     expect(result.decisions[0]).toEqual({ kind: 'accept', version: 1, supersedes: null });
     const revision = acceptOf(result.decisions[1]);
@@ -237,28 +236,28 @@ describe('identifyBatch: collisions inside one batch', () => {
     expect(revision.supersedes).toEqual<Pending>({ reading: estimate, version: 1 });
     expect(result.states.get(streamKey(STREAM))).toMatchObject({
       currentReadings: 1,
-      currentEnergyMilliWh: 320_000,
+      currentValueMicro: 320_000,
     });
   });
 
   it('holds an estimate that follows its actual in the same batch', () => {
-    const actual = makeReading({ seq: 1, energyMilliWh: 320_000 });
-    const estimate = makeReading({ seq: 2, quality: 'estimated', energyMilliWh: 300_000 });
+    const actual = makeReading({ seq: 1, valueMicro: 320_000 });
+    const estimate = makeReading({ seq: 2, quality: 'estimated', valueMicro: 300_000 });
     const result = identifyBatch(asItems([actual, estimate]), new Map(), []);
     expect(result.decisions[0]?.kind).toBe('accept');
     const reject = holdOf(result.decisions[1]);
     expect(reject.violations[0]?.code).toBe('identity.revision_held');
     expect(reject.relatedIdempotencyKey).toBe(actual.idempotencyKey);
     expect(reject.location.recordIndex).toBe(1);
-    expect(result.states.get(streamKey(STREAM))?.currentEnergyMilliWh).toBe(320_000);
+    expect(result.states.get(streamKey(STREAM))?.currentValueMicro).toBe(320_000);
   });
 
   it('holds a same-key reading with other content that follows in the same batch', () => {
-    const first = makeReading({ seq: 4, energyMilliWh: 1_000 });
-    const second = withChanges(first, { energyMilliWh: 2_000 });
+    const first = makeReading({ seq: 4, valueMicro: 1_000 });
+    const second = withChanges(first, { valueMicro: 2_000 });
     const result = identifyBatch(asItems([first, second]), new Map(), []);
     expect(holdOf(result.decisions[1]).violations[0]?.code).toBe('identity.conflict');
-    expect(result.states.get(streamKey(STREAM))?.currentEnergyMilliWh).toBe(1_000);
+    expect(result.states.get(streamKey(STREAM))?.currentValueMicro).toBe(1_000);
   });
 
   it('keeps streams apart: the same slot and seq on another meter or channel is new', () => {
@@ -323,7 +322,7 @@ describe('identifyBatch: the feed sequence number', () => {
 
   it('moves the sequence only for readings that enter the ledger', () => {
     const first = makeReading({ seq: 1, slot: 0 });
-    const conflict = withChanges(first, { energyMilliWh: 1 });
+    const conflict = withChanges(first, { valueMicro: 1 });
     const renumbered = withChanges(first, {
       seq: 40,
       idempotencyKey: makeReading({ seq: 40 }).idempotencyKey,
@@ -337,15 +336,15 @@ describe('identifyBatch: the feed sequence number', () => {
 
 describe('identifyBatch: stream state', () => {
   it('counts current readings and energy across new readings and revisions', () => {
-    const estimate = makeReading({ slot: 1, seq: 2, quality: 'estimated', energyMilliWh: 200_000 });
+    const estimate = makeReading({ slot: 1, seq: 2, quality: 'estimated', valueMicro: 200_000 });
     const loaded = streamStateOf(STREAM, {
       lastIntervalStartMs: slotMs(1),
       lastSeq: 2,
       currentReadings: 2,
-      currentEnergyMilliWh: 300_000,
+      currentValueMicro: 300_000,
     });
-    const revision = makeReading({ slot: 1, seq: 3, energyMilliWh: 250_000 });
-    const next = makeReading({ slot: 2, seq: 4, energyMilliWh: 50_000 });
+    const revision = makeReading({ slot: 1, seq: 3, valueMicro: 250_000 });
+    const next = makeReading({ slot: 2, seq: 4, valueMicro: 50_000 });
     const ledger = versionChain([estimate]);
     const result = identifyBatch(asItems([revision, next]), statesOf(loaded), ledger);
     expect(acceptOf(result.decisions[0]).version).toBe(2);
@@ -354,7 +353,7 @@ describe('identifyBatch: stream state', () => {
       lastIntervalStartMs: slotMs(2),
       lastSeq: 4,
       currentReadings: 3,
-      currentEnergyMilliWh: 400_000,
+      currentValueMicro: 400_000,
     });
   });
 
@@ -378,7 +377,7 @@ describe('identifyBatch: stream state', () => {
     const arbitraryReading = fc.record({
       slot: fc.integer({ min: 0, max: 3 }),
       seq: fc.integer({ min: 0, max: 6 }),
-      energyMilliWh: fc.constantFrom(0, 1, 1_000, 250_000),
+      valueMicro: fc.constantFrom(0, 1, 1_000, 250_000),
       quality: fc.constantFrom('actual' as const, 'estimated' as const, 'substituted' as const),
     });
     fc.assert(
@@ -403,10 +402,10 @@ describe('identifyBatch: stream state', () => {
             states = result.states;
           }
           const current = [...ledger.values()].map((versions) => versions[versions.length - 1]);
-          const energy = current.reduce((sum, v) => sum + (v?.reading.energyMilliWh ?? 0), 0);
-          const state = states.get(streamKey(STREAM)) ?? freshStreamState(STREAM);
+          const energy = current.reduce((sum, v) => sum + (v?.reading.valueMicro ?? 0), 0);
+          const state = states.get(streamKey(STREAM)) ?? streamStateOf(STREAM);
           expect(state.currentReadings).toBe(ledger.size);
-          expect(state.currentEnergyMilliWh).toBe(energy);
+          expect(state.currentValueMicro).toBe(energy);
           for (const versions of ledger.values()) {
             expect(versions.map((v) => v.version)).toEqual(versions.map((_, i) => i + 1));
           }
@@ -414,6 +413,41 @@ describe('identifyBatch: stream state', () => {
       ),
       { numRuns: 200 },
     );
+  });
+});
+
+describe('identifyBatch: one commodity and unit per stream', () => {
+  it('holds a reading in another unit than its stream carried, and leaves the state alone', () => {
+    const kwh = makeReading({ slot: 0, seq: 1 });
+    const kvarh = { ...makeReading({ slot: 1, seq: 2 }), unit: 'kVArh' as const };
+    const gas = {
+      ...makeReading({ slot: 2, seq: 3 }),
+      commodity: 'gas' as const,
+      unit: 'kWh' as const,
+    };
+    const result = identifyBatch(asItems([kwh, kvarh, gas]), new Map(), []);
+    expect(result.decisions.map((d) => d.kind)).toEqual(['accept', 'hold', 'hold']);
+    const held = result.decisions[1];
+    if (held?.kind !== 'hold') throw new Error('expected a hold');
+    expect(held.reject.violations[0]).toMatchObject({
+      code: 'identity.unit_changed',
+      field: 'unit',
+      value: 'kVArh',
+    });
+    expect(result.states.get(streamKey(STREAM))).toMatchObject({
+      unit: 'kWh',
+      commodity: 'electricity',
+      currentReadings: 1,
+      currentValueMicro: kwh.valueMicro,
+    });
+  });
+
+  it('starts a new stream in the unit of its first reading', () => {
+    const first = { ...makeReading({ slot: 0, seq: 1 }), unit: 'kVArh' as const };
+    const second = { ...makeReading({ slot: 1, seq: 2 }), unit: 'kVArh' as const };
+    const result = identifyBatch(asItems([first, second]), new Map(), []);
+    expect(result.decisions.map((d) => d.kind)).toEqual(['accept', 'accept']);
+    expect(result.states.get(streamKey(STREAM))?.unit).toBe('kVArh');
   });
 });
 
@@ -445,7 +479,7 @@ describe('identifyBatch with detectors', () => {
   const bigOnly: Detector = {
     name: 'big',
     inspect: (reading) =>
-      reading.energyMilliWh > 900_000 ? [{ detector: 'big', message: 'over 0.9 kWh' }] : [],
+      reading.valueMicro > 900_000 ? [{ detector: 'big', message: 'over 0.9 kWh' }] : [],
   };
 
   it('turns an accept into an anomaly and leaves the state untouched', () => {
@@ -453,9 +487,9 @@ describe('identifyBatch with detectors', () => {
       lastIntervalStartMs: slotMs(0),
       lastSeq: 1,
       currentReadings: 1,
-      currentEnergyMilliWh: 10_000,
+      currentValueMicro: 10_000,
     });
-    const spike = makeReading({ slot: 1, seq: 2, energyMilliWh: 950_000 });
+    const spike = makeReading({ slot: 1, seq: 2, valueMicro: 950_000 });
     const result = identifyBatch(asItems([spike, { ...spike }]), statesOf(loaded), [], [bigOnly]);
     const anomaly = { kind: 'anomaly', findings: [{ detector: 'big', message: 'over 0.9 kWh' }] };
     // Held readings are not pending versions, so the copy is inspected (and held) again.
@@ -465,14 +499,14 @@ describe('identifyBatch with detectors', () => {
   });
 
   it('inspects revisions too, and keeps the superseded value current when it holds one', () => {
-    const estimate = makeReading({ seq: 1, quality: 'estimated', energyMilliWh: 100_000 });
+    const estimate = makeReading({ seq: 1, quality: 'estimated', valueMicro: 100_000 });
     const loaded = streamStateOf(STREAM, {
       lastIntervalStartMs: slotMs(0),
       lastSeq: 1,
       currentReadings: 1,
-      currentEnergyMilliWh: 100_000,
+      currentValueMicro: 100_000,
     });
-    const actual = makeReading({ seq: 2, energyMilliWh: 960_000 });
+    const actual = makeReading({ seq: 2, valueMicro: 960_000 });
     const result = identifyBatch(asItems([actual]), statesOf(loaded), versionChain([estimate]), [
       bigOnly,
     ]);
@@ -491,7 +525,7 @@ describe('identifyBatch with detectors', () => {
     };
     const a = makeReading({ slot: 0, seq: 1 });
     const b = makeReading({ slot: 1, seq: 2 });
-    const conflict = withChanges(a, { energyMilliWh: 1 });
+    const conflict = withChanges(a, { valueMicro: 1 });
     const result = identifyBatch(asItems([a, { ...a }, conflict, b]), new Map(), [], [spy]);
     expect(result.decisions.map((d) => d.kind)).toEqual(['accept', 'duplicate', 'hold', 'accept']);
     expect(seen).toEqual([

@@ -6,6 +6,7 @@
  * back decisions and new state.
  */
 import type { Reading } from '../core/reading.js';
+import { formatValueMicro } from '../dictionary/decimal.js';
 import { violation, type Reject, type Violation } from '../core/reject.js';
 import type {
   IntervalRef,
@@ -51,16 +52,19 @@ export function intervalKey(ref: IntervalRef): string {
   return `${ref.intervalStartMs}|${ref.meterId}|${ref.channel}`;
 }
 
-export function freshStreamState(ref: StreamRef): StreamState {
+/** A stream before its first reading: it takes that reading's commodity and unit. */
+export function freshStreamState(reading: Reading): StreamState {
   return {
-    meterId: ref.meterId,
-    channel: ref.channel,
+    meterId: reading.meterId,
+    channel: reading.channel,
+    commodity: reading.commodity,
+    unit: reading.unit,
     lastIntervalStartMs: null,
     lastSeq: null,
     seqGaps: 0,
     seqRegressions: 0,
     currentReadings: 0,
-    currentEnergyMilliWh: 0,
+    currentValueMicro: 0,
   };
 }
 
@@ -94,18 +98,39 @@ function versionReading(version: Version): Reading {
 
 function sameContent(a: Reading, b: Reading): boolean {
   return (
-    a.energyMilliWh === b.energyMilliWh &&
+    a.valueMicro === b.valueMicro &&
     a.statusCode === b.statusCode &&
     a.quality === b.quality &&
-    a.intervalSeconds === b.intervalSeconds
+    a.intervalSeconds === b.intervalSeconds &&
+    a.unit === b.unit &&
+    a.qualityDetail === b.qualityDetail
   );
 }
 
 function describeContent(reading: Reading): string {
+  const detail = reading.qualityDetail === null ? '' : ` (${reading.qualityDetail})`;
   return (
-    `${reading.energyMilliWh} mWh, status ${reading.statusCode}, ${reading.quality}, ` +
-    `${reading.intervalSeconds} s`
+    `${formatValueMicro(reading.valueMicro)} ${reading.unit}, status ${reading.statusCode}, ` +
+    `${reading.quality}${detail}, ${reading.intervalSeconds} s`
   );
+}
+
+/** A reading of another commodity or unit than its stream has carried so far. */
+function unitChangedHold(item: IdentifiedReading, state: StreamState): Decision {
+  const reading = item.reading;
+  const message =
+    `meter ${reading.meterId} channel ${reading.channel} has carried ${state.commodity} in ` +
+    `${state.unit}; a ${reading.commodity} reading in ${reading.unit} on the same channel is held ` +
+    'for an operator (a channel never mixes units, so its totals stay meaningful)';
+  const reject: Reject = {
+    violations: [violation('identity.unit_changed', 'unit', reading.unit, message)],
+    location: item.location,
+    meterId: reading.meterId,
+    relatedIdempotencyKey: null,
+    idempotencyKey: reading.idempotencyKey,
+    uncountedSpan: false,
+  };
+  return { kind: 'hold', reject };
 }
 
 function holdReject(
@@ -206,9 +231,9 @@ function trackSequence(
 function applyAccept(state: StreamState, reading: Reading, supersedes: Version | null): void {
   if (supersedes === null) {
     state.currentReadings += 1;
-    state.currentEnergyMilliWh += reading.energyMilliWh;
+    state.currentValueMicro += reading.valueMicro;
   } else {
-    state.currentEnergyMilliWh += reading.energyMilliWh - versionReading(supersedes).energyMilliWh;
+    state.currentValueMicro += reading.valueMicro - versionReading(supersedes).valueMicro;
   }
   if (state.lastIntervalStartMs === null || reading.intervalStartMs > state.lastIntervalStartMs) {
     state.lastIntervalStartMs = reading.intervalStartMs;
@@ -279,6 +304,10 @@ export function identifyBatch(
     if (state === undefined) {
       state = freshStreamState(reading);
       states.set(sKey, state);
+    }
+    if (state.unit !== reading.unit || state.commodity !== reading.commodity) {
+      decisions.push(unitChangedHold(item, state));
+      continue;
     }
     const highWaterMs = state.lastIntervalStartMs;
     const mayCollide = highWaterMs !== null && reading.intervalStartMs <= highWaterMs;

@@ -385,7 +385,7 @@ describe('a conflicting pair (property)', () => {
           const key = idempotencyKey(PAIR_METER, '1', FEED_START_MS + slot * INTERVAL_MS, seq);
           const rows = (await allLedgerRows(harness)).filter((row) => row.meterId === PAIR_METER);
           expect(rows).toHaveLength(1);
-          expect(kwhText(rows[0]!.energyMilliWh)).toBe(winner);
+          expect(kwhText(rows[0]!.valueMicro)).toBe(winner);
           expect(rows[0]!.idempotencyKey).toBe(key);
           const conflicts = (await quarantineOf(harness)).filter((row: QuarantineRow) =>
             row.violations.some((v) => v.code === 'identity.conflict'),
@@ -479,7 +479,7 @@ describe('exact arithmetic (property)', () => {
           const bySeq = new Map(rows.map((row) => [row.seq, row]));
           values.forEach(({ meter, slot, value }, index) => {
             const row = bySeq.get(index + 1)!;
-            expect(BigInt(row.energyMilliWh)).toBe(decimalMilliWh(value));
+            expect(BigInt(row.valueMicro)).toBe(decimalMilliWh(value));
             expect(ledgerCsvLine(row)).toBe(
               [
                 METERS[meter],
@@ -492,6 +492,10 @@ describe('exact arithmetic (property)', () => {
                 String(index + 1),
                 '1',
                 row.idempotencyKey,
+                'electricity',
+                'kWh',
+                sixDecimals(value),
+                '',
               ].join(','),
             );
           });

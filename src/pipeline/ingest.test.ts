@@ -110,7 +110,7 @@ describe('a delivery mixing good and bad records', () => {
     expect(report.sizeBytes).toBe(Buffer.byteLength(text));
 
     const ledger = await currentLedgerRows(harness);
-    expect(ledger.map((row) => [row.seq, row.energyMilliWh])).toEqual([
+    expect(ledger.map((row) => [row.seq, row.valueMicro])).toEqual([
       [1, 250_000],
       [3, 1_500_000],
       [6, 0],
@@ -431,7 +431,7 @@ describe('CSV input', () => {
     const report = await harness.ingest(text, { format: 'csv', chunkBytes: 16 });
     expect(report.counts).toMatchObject({ received: 5, accepted: 3, quarantined: 2 });
     const ledger = await currentLedgerRows(harness);
-    expect(ledger.map((row) => [row.seq, row.energyMilliWh, row.quality])).toEqual([
+    expect(ledger.map((row) => [row.seq, row.valueMicro, row.quality])).toEqual([
       [1, 500_000, 'actual'],
       [2, 1_250_000, 'estimated'],
       [5, 2_000_000, 'actual'],
@@ -474,7 +474,7 @@ describe('detectors and the feed sequence through the runner', () => {
   const overOneKwh: Detector = {
     name: 'over-1-kwh',
     inspect: (reading) =>
-      reading.energyMilliWh > 1_000_000 ? [{ detector: 'over-1-kwh', message: 'spike' }] : [],
+      reading.valueMicro > 1_000_000 ? [{ detector: 'over-1-kwh', message: 'spike' }] : [],
   };
 
   it('holds flagged readings apart from the ledger and counts them in the balance', async () => {
@@ -489,7 +489,7 @@ describe('detectors and the feed sequence through the runner', () => {
     }[];
     expect(held).toHaveLength(1);
     const reading: unknown = JSON.parse(held[0]?.reading ?? '{}');
-    expect(reading).toMatchObject({ seq: 2, energyMilliWh: 7_500_000 });
+    expect(reading).toMatchObject({ seq: 2, valueMicro: 7_500_000 });
     const findings: unknown = JSON.parse(held[0]?.findings ?? '[]');
     expect(findings).toEqual([{ detector: 'over-1-kwh', message: 'spike' }]);
     const ledger = (await harness.store.status()).ledger;
@@ -551,7 +551,7 @@ describe('operator actions on quarantine', () => {
       expect(after).toMatchObject({ status: 'replayed', resolvedBatchId: batchId });
       expect(after?.violations[0]?.code).toBe('consumption.range');
       const ledger = await currentLedgerRows(harness);
-      expect(ledger.map((r) => [r.seq, r.energyMilliWh, r.batchId])).toEqual([
+      expect(ledger.map((r) => [r.seq, r.valueMicro, r.batchId])).toEqual([
         [1, 1_000_000, 1],
         [2, 1_500_000_000, batchId],
       ]);
@@ -605,7 +605,7 @@ describe('operator actions on quarantine', () => {
     const key = idempotencyKey(METER, '1', FEED_START_MS, 1);
     expect(accepted.idempotencyKey).toBe(key);
     const versions = await allLedgerRows(harness);
-    expect(versions.map((r) => [r.version, r.energyMilliWh, r.supersedesKey])).toEqual([
+    expect(versions.map((r) => [r.version, r.valueMicro, r.supersedesKey])).toEqual([
       [1, 500_000, null],
       [2, 750_000, key],
     ]);
@@ -637,7 +637,7 @@ describe('operator actions on quarantine', () => {
     });
     const actions = await harness.store.listQuarantineActions(unreadable!.id);
     expect(actions.map((a) => [a.action, a.outcome])).toEqual([['reject', 'rejected']]);
-    expect((await currentLedgerRows(harness)).map((r) => r.energyMilliWh)).toEqual([750_000]);
+    expect((await currentLedgerRows(harness)).map((r) => r.valueMicro)).toEqual([750_000]);
     await expect(
       rejectQuarantined(context(), conflict!.id, 'changed my mind entirely'),
     ).rejects.toMatchObject({ code: 'INVALID_STATE' });
@@ -686,7 +686,7 @@ describe('operator actions on quarantine', () => {
     const flagBig: Detector = {
       name: 'big',
       inspect: (reading) =>
-        reading.energyMilliWh > 1_700_000_000 ? [{ detector: 'big', message: 'too big' }] : [],
+        reading.valueMicro > 1_700_000_000 ? [{ detector: 'big', message: 'too big' }] : [],
     };
     const replay = await replayQuarantine({ ...context(raised), detectors: [flagBig] }, ids, 10);
     expect(replay.outcomes.map((o) => o.outcome)).toEqual([
@@ -745,6 +745,10 @@ describe('operator actions on quarantine', () => {
         '1',
         '1',
         idempotencyKey('=SUM(A1)', '-x,y', FEED_START_MS, 1),
+        'electricity',
+        'kWh',
+        '2.500000',
+        '',
       ].join(','),
     );
   });
@@ -754,7 +758,7 @@ describe('operator actions on quarantine', () => {
     const [row] = await quarantineOf(harness, report.deliveryId);
     const accepted = await acceptQuarantined(context(), row!.id, 'industrial meter, verified');
     expect(accepted).toMatchObject({ outcome: 'accepted', version: 1 });
-    expect((await currentLedgerRows(harness)).map((r) => r.energyMilliWh)).toEqual([1_500_000_000]);
+    expect((await currentLedgerRows(harness)).map((r) => r.valueMicro)).toEqual([1_500_000_000]);
     expect((await verifyAudit(harness.store, null)).ok).toBe(true);
   });
 });

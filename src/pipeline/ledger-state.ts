@@ -14,15 +14,19 @@ function stateLine(row: LedgerRow): string {
     row.channel,
     formatUtcSeconds(row.intervalStartMs),
     row.intervalSeconds,
-    row.energyMilliWh,
+    row.valueMicro,
     row.statusCode,
     row.quality,
     row.idempotencyKey,
+    row.commodity,
+    row.unit,
+    row.qualityDetail ?? '',
   ].join('|');
 }
 
 export interface LedgerState {
   readings: number;
+  /** Electricity in kWh, in milliwatt-hours: the energy that is billed. */
   energyMilliWh: bigint;
   sha256: string;
 }
@@ -34,7 +38,7 @@ export async function ledgerState(store: Store): Promise<LedgerState> {
   for await (const page of store.iterateCurrentLedger()) {
     for (const row of page) {
       readings += 1;
-      energy += BigInt(row.energyMilliWh);
+      if (row.unit === 'kWh') energy += BigInt(row.valueMicro);
       hasher.update(`${stateLine(row)}\n`);
     }
   }
@@ -52,6 +56,10 @@ export const LEDGER_CSV_COLUMNS = [
   'seq',
   'version',
   'idempotency_key',
+  'commodity',
+  'unit',
+  'value',
+  'quality_detail',
 ] as const;
 
 /** Quotes a CSV field, and neutralises text a spreadsheet would run as a formula. */
@@ -66,11 +74,16 @@ export function ledgerCsvLine(row: LedgerRow): string {
     csvField(row.channel),
     formatUtcSeconds(row.intervalStartMs),
     String(row.intervalSeconds),
-    formatMilliWhAsKwh(row.energyMilliWh),
+    // consumption_kwh is the energy billed; a reading in another unit leaves it empty.
+    row.unit === 'kWh' ? formatMilliWhAsKwh(row.valueMicro) : '',
     row.quality,
     String(row.statusCode),
     String(row.seq),
     String(row.version),
     row.idempotencyKey,
+    row.commodity,
+    row.unit,
+    formatMilliWhAsKwh(row.valueMicro),
+    csvField(row.qualityDetail ?? ''),
   ].join(',');
 }

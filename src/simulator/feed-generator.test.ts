@@ -418,7 +418,7 @@ describe('oracle against the real identity stage', () => {
     let energyMilliWh = 0n;
     let currentReadings = 0;
     for (const state of states.values()) {
-      energyMilliWh += BigInt(state.currentEnergyMilliWh);
+      energyMilliWh += BigInt(state.currentValueMicro);
       currentReadings += state.currentReadings;
     }
     expect({

@@ -52,10 +52,13 @@ function row(
     channel: '1',
     intervalStartMs: startMs,
     intervalSeconds: 900,
-    energyMilliWh: 1000 * (version + position),
+    commodity: 'electricity',
+    unit: 'kWh',
+    valueMicro: 1000 * (version + position),
     statusCode: 0,
     seq: version,
     quality: 'actual',
+    qualityDetail: null,
     checksumSha256: null,
     idempotencyKey: idempotencyKey(meter, '1', startMs, version),
     version,
@@ -162,7 +165,7 @@ for (const engine of ENGINES) {
       for (const table of ['ledger', 'batches', 'audit_log', 'raw_chunks', 'checkpoints']) {
         expect(() => attack(`DELETE FROM ${table}`), table).toThrow(/append-only/);
       }
-      expect(() => attack('UPDATE ledger SET energy_milli_wh = 0')).toThrow(/append-only/);
+      expect(() => attack('UPDATE ledger SET value_micro = 0')).toThrow(/append-only/);
       attack(`INSERT INTO anomalies (batch_id, batch_position, reading, findings)
         VALUES (1, 0, '{}', '[]')`);
       expect(() => attack("UPDATE anomalies SET findings = '[1]'")).toThrow(/evidence/);
@@ -269,7 +272,9 @@ for (const engine of ENGINES) {
             seqGaps: 1,
             seqRegressions: 2,
             currentReadings: 3,
-            currentEnergyMilliWh: big,
+            currentValueMicro: big,
+            commodity: 'electricity',
+            unit: 'kWh',
           },
           {
             meterId: 'MTR-BBBBBBBB',
@@ -279,7 +284,9 @@ for (const engine of ENGINES) {
             seqGaps: 0,
             seqRegressions: 0,
             currentReadings: 1,
-            currentEnergyMilliWh: big,
+            currentValueMicro: big,
+            commodity: 'electricity',
+            unit: 'kWh',
           },
         ]),
       );
@@ -303,7 +310,9 @@ for (const engine of ENGINES) {
         seqGaps: 0,
         seqRegressions: 0,
         currentReadings: 1,
-        currentEnergyMilliWh: 5,
+        currentValueMicro: 5,
+        commodity: 'electricity' as const,
+        unit: 'kWh' as const,
       });
       await store.transaction((tx) => tx.saveStreamStates([state(1)]));
       expect((await store.transaction((tx) => tx.loadStreamStates([ref])))[0]?.lastSeq).toBe(1);

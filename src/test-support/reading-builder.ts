@@ -20,7 +20,7 @@ export interface ReadingSpec {
   channel?: string;
   /** Interval index from SLOT_ZERO_MS. */
   slot?: number;
-  energyMilliWh?: number;
+  valueMicro?: number;
   seq?: number;
   quality?: Quality;
   /** Defaults to 1 (the estimated bit) for an estimate, else 0. */
@@ -43,10 +43,13 @@ export function makeReading(spec: ReadingSpec = {}): Reading {
     channel,
     intervalStartMs,
     intervalSeconds: spec.intervalSeconds ?? SLOT_SECONDS,
-    energyMilliWh: spec.energyMilliWh ?? 250_000,
+    commodity: 'electricity',
+    unit: 'kWh',
+    valueMicro: spec.valueMicro ?? 250_000,
     statusCode: spec.statusCode ?? (quality === 'estimated' ? 1 : 0),
     seq,
     quality,
+    qualityDetail: null,
     checksumSha256: null,
     idempotencyKey: idempotencyKey(meterId, channel, intervalStartMs, seq),
   };
@@ -102,7 +105,9 @@ export function streamStateOf(
     seqGaps: 0,
     seqRegressions: 0,
     currentReadings: 0,
-    currentEnergyMilliWh: 0,
+    currentValueMicro: 0,
+    commodity: 'electricity',
+    unit: 'kWh',
     ...changes,
   };
 }

@@ -9,7 +9,7 @@ import { exportAudit } from '../../audit/export.js';
 import { proveReading } from '../../audit/prove.js';
 import { verifyAudit } from '../../audit/verify.js';
 import { AmisyncError } from '../../core/errors.js';
-import { formatMilliWhAsKwh } from '../../dictionary/decimal.js';
+import { formatMilliWhAsKwh, formatValueMicro } from '../../dictionary/decimal.js';
 import { isConserved } from '../../pipeline/commit.js';
 import { csvField, LEDGER_CSV_COLUMNS, ledgerCsvLine } from '../../pipeline/ledger-state.js';
 import {
@@ -31,7 +31,14 @@ export async function runStatus(options: GlobalOptions & { json?: boolean }) {
     const report = {
       ...status,
       conserved: isConserved(status.totals) && isConserved(status.operatorTotals),
-      ledger: { ...status.ledger, energyKwh: formatMilliWhAsKwh(status.ledger.energyMilliWh) },
+      ledger: {
+        ...status.ledger,
+        energyKwh: formatMilliWhAsKwh(status.ledger.energyMilliWh),
+        byUnit: status.ledger.byUnit.map((total) => ({
+          ...total,
+          value: formatValueMicro(total.valueMicro),
+        })),
+      },
       recentDeliveries: deliveries.map((d) => ({
         id: d.id,
         name: d.name,
@@ -53,6 +60,13 @@ export async function runStatus(options: GlobalOptions & { json?: boolean }) {
       `conservation: ${report.conserved ? 'holds for every batch' : 'BROKEN'}`,
       `ledger: ${status.ledger.readings} current readings, ${report.ledger.energyKwh} kWh, ` +
         `${status.ledger.versions} versions, ${status.ledger.streams} meter channels`,
+      ...report.ledger.byUnit
+        .filter((total) => total.unit !== 'kWh')
+        .map(
+          (total) =>
+            `  also ${total.readings} ${total.commodity} readings in ${total.unit}, ` +
+            `${total.value} ${total.unit} (never summed into kWh)`,
+        ),
       `quarantine: ${status.quarantine.open} open, ${status.quarantine.replayed} replayed, ` +
         `${status.quarantine.accepted} accepted by override, ${status.quarantine.rejected} rejected`,
       `sequence: ${status.sequence.gaps} gaps, ${status.sequence.regressions} regressions ` +
@@ -87,7 +101,7 @@ export async function runLedgerExport(
       const lines = page.map((row) =>
         format === 'csv'
           ? ledgerCsvLine(row)
-          : JSON.stringify({ ...row, consumptionKwh: formatMilliWhAsKwh(row.energyMilliWh) }),
+          : JSON.stringify({ ...row, consumptionKwh: formatMilliWhAsKwh(row.valueMicro) }),
       );
       await write(out, `${lines.join('\n')}\n`);
     }

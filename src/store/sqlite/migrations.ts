@@ -221,6 +221,21 @@ WHEN NEW.id IS NOT OLD.id OR NEW.batch_id IS NOT OLD.batch_id
 BEGIN SELECT RAISE(ABORT, 'anomaly evidence cannot be changed; only its status'); END;
 `;
 
+/**
+ * Readings carry their commodity and unit (a NEM12 kVArh channel or a Green Button gas feed is
+ * never summed into kWh), and the feed's own quality marks. Values are millionths of the unit, so
+ * the kWh-only names are renamed; existing rows are kWh of electricity with no quality detail.
+ */
+const UNITS_AND_QUALITY_DETAIL = `
+ALTER TABLE ledger RENAME COLUMN energy_milli_wh TO value_micro;
+ALTER TABLE ledger ADD COLUMN commodity TEXT NOT NULL DEFAULT 'electricity';
+ALTER TABLE ledger ADD COLUMN unit TEXT NOT NULL DEFAULT 'kWh';
+ALTER TABLE ledger ADD COLUMN quality_detail TEXT;
+ALTER TABLE stream_state RENAME COLUMN current_energy_milli_wh TO current_value_micro;
+ALTER TABLE stream_state ADD COLUMN commodity TEXT NOT NULL DEFAULT 'electricity';
+ALTER TABLE stream_state ADD COLUMN unit TEXT NOT NULL DEFAULT 'kWh';
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial ledger, quarantine, audit', sql: INITIAL_SCHEMA },
   { version: 2, name: 'anomaly holds keep their evidence', sql: ANOMALY_EVIDENCE_FIXED },
@@ -229,4 +244,5 @@ export const MIGRATIONS: readonly Migration[] = [
     name: 'anomaly holds found by batch, for their Merkle root',
     sql: 'CREATE INDEX anomalies_batch ON anomalies (batch_id, batch_position);',
   },
+  { version: 4, name: 'commodity, unit, quality detail', sql: UNITS_AND_QUALITY_DETAIL },
 ];

@@ -9,7 +9,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { AmisyncError } from '../../core/errors.js';
-import type { Quality } from '../../core/reading.js';
+import type { Commodity, Quality, Unit } from '../../core/reading.js';
 import type { Violation } from '../../core/reject.js';
 import type {
   AnomalyInsert,
@@ -33,6 +33,7 @@ import type {
   StoreTransaction,
   StreamRef,
   StreamState,
+  UnitTotal,
 } from '../../core/store.js';
 import { MIGRATIONS } from './migrations.js';
 
@@ -46,10 +47,10 @@ const ITERATE_ROWS_PER_STEP = 5_000;
 const LEDGER_ROWS_PER_STATEMENT = 32;
 const STREAMS_PER_STATEMENT = 100;
 const LEDGER_COLUMNS = `interval_start_ms, meter_id, channel, version, seq, interval_seconds,
-  energy_milli_wh, status_code, quality, checksum_sha256, idempotency_key, supersedes_key,
-  batch_id, batch_position`;
-const LEDGER_COLUMN_COUNT = 14;
-const STREAM_COLUMN_COUNT = 8;
+  value_micro, status_code, quality, checksum_sha256, idempotency_key, supersedes_key,
+  batch_id, batch_position, commodity, unit, quality_detail`;
+const LEDGER_COLUMN_COUNT = 17;
+const STREAM_COLUMN_COUNT = 10;
 
 function placeholders(rows: number, columns: number): string {
   const row = `(${new Array(columns).fill('?').join(', ')})`;
@@ -68,7 +69,7 @@ function putLedgerParams(params: unknown[], at: number, row: LedgerRow): void {
   params[at + 3] = row.version;
   params[at + 4] = row.seq;
   params[at + 5] = row.intervalSeconds;
-  params[at + 6] = row.energyMilliWh;
+  params[at + 6] = row.valueMicro;
   params[at + 7] = row.statusCode;
   params[at + 8] = row.quality;
   params[at + 9] = row.checksumSha256;
@@ -76,6 +77,9 @@ function putLedgerParams(params: unknown[], at: number, row: LedgerRow): void {
   params[at + 11] = row.supersedesKey;
   params[at + 12] = row.batchId;
   params[at + 13] = row.batchPosition;
+  params[at + 14] = row.commodity;
+  params[at + 15] = row.unit;
+  params[at + 16] = row.qualityDetail;
 }
 
 function putStreamParams(params: unknown[], at: number, state: StreamState): void {
@@ -86,7 +90,14 @@ function putStreamParams(params: unknown[], at: number, state: StreamState): voi
   params[at + 4] = state.seqGaps;
   params[at + 5] = state.seqRegressions;
   params[at + 6] = state.currentReadings;
-  params[at + 7] = state.currentEnergyMilliWh;
+  params[at + 7] = state.currentValueMicro;
+  params[at + 8] = state.commodity;
+  params[at + 9] = state.unit;
+}
+
+/** The billed energy among unit totals: electricity in kWh, as milliwatt-hours. */
+function kwhOf(byUnit: readonly UnitTotal[]): bigint {
+  return byUnit.find((total) => total.unit === 'kWh')?.valueMicro ?? 0n;
 }
 
 function streamFrom(row: Row): StreamState {
@@ -98,7 +109,9 @@ function streamFrom(row: Row): StreamState {
     seqGaps: row.seq_gaps as number,
     seqRegressions: row.seq_regressions as number,
     currentReadings: row.current_readings as number,
-    currentEnergyMilliWh: row.current_energy_milli_wh as number,
+    currentValueMicro: row.current_value_micro as number,
+    commodity: row.commodity as Commodity,
+    unit: row.unit as Unit,
   };
 }
 
@@ -223,10 +236,13 @@ export function ledgerFrom(row: Row): LedgerRow {
     channel: row.channel as string,
     intervalStartMs: row.interval_start_ms as number,
     intervalSeconds: row.interval_seconds as number,
-    energyMilliWh: row.energy_milli_wh as number,
+    commodity: row.commodity as Commodity,
+    unit: row.unit as Unit,
+    valueMicro: row.value_micro as number,
     statusCode: row.status_code as number,
     seq: row.seq as number,
     quality: row.quality as Quality,
+    qualityDetail: (row.quality_detail as string | null) ?? null,
     checksumSha256: (row.checksum_sha256 as string | null) ?? null,
     idempotencyKey: row.idempotency_key as string,
     version: row.version as number,
@@ -480,13 +496,13 @@ export class SqliteStore implements Store {
       const part = states.slice(at, at + STREAMS_PER_STATEMENT);
       const upsert = this.#statement(
         `INSERT INTO stream_state (meter_id, channel, last_interval_start_ms, last_seq, seq_gaps,
-           seq_regressions, current_readings, current_energy_milli_wh)
+           seq_regressions, current_readings, current_value_micro, commodity, unit)
          VALUES ${placeholders(part.length, STREAM_COLUMN_COUNT)}
          ON CONFLICT (meter_id, channel) DO UPDATE SET
            last_interval_start_ms = excluded.last_interval_start_ms, last_seq = excluded.last_seq,
            seq_gaps = excluded.seq_gaps, seq_regressions = excluded.seq_regressions,
            current_readings = excluded.current_readings,
-           current_energy_milli_wh = excluded.current_energy_milli_wh`,
+           current_value_micro = excluded.current_value_micro`,
       );
       const params: unknown[] = new Array(part.length * STREAM_COLUMN_COUNT);
       part.forEach((state, index) => putStreamParams(params, index * STREAM_COLUMN_COUNT, state));
@@ -763,13 +779,18 @@ export class SqliteStore implements Store {
       .n as number;
     const ledgerStatement = this.#statement(
       `SELECT coalesce(sum(current_readings), 0) AS readings,
-         coalesce(sum(current_energy_milli_wh), 0) AS energy, count(*) AS streams,
+         coalesce(sum(current_value_micro), 0) AS energy, count(*) AS streams,
          coalesce(sum(seq_gaps), 0) AS gaps, coalesce(sum(seq_regressions), 0) AS regressions,
          coalesce(sum(seq_gaps > 0), 0) AS streams_with_gaps
        FROM stream_state`,
     );
     const ledger = ledgerStatement.safeIntegers(true).get() as Record<string, bigint>;
     ledgerStatement.safeIntegers(false);
+    const byUnit = this.#unitTotals(
+      `SELECT commodity, unit, sum(current_readings) AS readings,
+         sum(current_value_micro) AS value FROM stream_state
+       GROUP BY commodity, unit HAVING sum(current_readings) > 0 ORDER BY commodity, unit`,
+    );
     const versions = totals.accepted + operatorTotals.accepted;
     const quarantine: Record<QuarantineStatus, number> = {
       open: 0,
@@ -795,7 +816,8 @@ export class SqliteStore implements Store {
       operatorTotals,
       ledger: {
         readings: Number(ledger.readings),
-        energyMilliWh: BigInt(ledger.energy ?? 0n),
+        energyMilliWh: kwhOf(byUnit),
+        byUnit,
         versions,
         streams: Number(ledger.streams),
       },
@@ -918,14 +940,25 @@ export class SqliteStore implements Store {
     ).map(ledgerFrom);
   }
 
-  async recomputeLedgerTotals(): Promise<{ readings: number; energyMilliWh: bigint }> {
-    const statement = this.db.prepare(
-      `SELECT count(*) AS readings, coalesce(sum(energy_milli_wh), 0) AS energy FROM ledger l
+  async recomputeLedgerTotals(): Promise<{ readings: number; byUnit: UnitTotal[] }> {
+    const byUnit = this.#unitTotals(
+      `SELECT commodity, unit, count(*) AS readings, sum(value_micro) AS value FROM ledger l
        WHERE NOT EXISTS (SELECT 1 FROM ledger n WHERE n.interval_start_ms = l.interval_start_ms
-         AND n.meter_id = l.meter_id AND n.channel = l.channel AND n.version > l.version)`,
+         AND n.meter_id = l.meter_id AND n.channel = l.channel AND n.version > l.version)
+       GROUP BY commodity, unit ORDER BY commodity, unit`,
     );
-    const row = statement.safeIntegers(true).get() as { readings: bigint; energy: bigint };
-    return { readings: Number(row.readings), energyMilliWh: row.energy };
+    return { readings: byUnit.reduce((sum, total) => sum + total.readings, 0), byUnit };
+  }
+
+  /** Runs a query of (commodity, unit, readings, value) rows, summing values exactly. */
+  #unitTotals(sql: string): UnitTotal[] {
+    const statement = this.db.prepare(sql).safeIntegers(true);
+    return (statement.all() as Record<string, bigint | string>[]).map((row) => ({
+      commodity: row.commodity as Commodity,
+      unit: row.unit as Unit,
+      readings: Number(row.readings),
+      valueMicro: BigInt(row.value ?? 0n),
+    }));
   }
 
   async ledgerRowsOfBatch(batchId: number): Promise<LedgerRow[]> {
