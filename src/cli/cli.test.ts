@@ -357,6 +357,71 @@ const HUGE_LINE = record(METER, 4, '1e309');
 const TWO_FAULTS_LINE = record(METER, 13, '"abc"', { status_code: '300' });
 const GOOD_LINE = record(METER, 14, '2.5');
 
+describe('amisync ingest of typed formats', () => {
+  const FIXTURES = join(ROOT, 'test', 'fixtures');
+
+  it('reads a NEM12 file named .csv as NEM12, and keeps kVArh apart from kWh', () => {
+    const { dir, db } = workspace([]);
+    const file = join(dir, 'meters.csv');
+    copyFileSync(
+      join(FIXTURES, 'nem12', 'valid', 'nemreader-Example_NEM12_multiple_meters.csv'),
+      file,
+    );
+    const summary = ok<IngestJson & { files: { format: string }[] }>(['ingest', file, '--db', db]);
+    expect(summary.files[0]?.format).toBe('nem12');
+    expect(summary).toMatchObject({ received: 1152, accepted: 1152, quarantined: 0 });
+    const status = ok<{ ledger: { energyKwh: string; byUnit: { unit: string; value: string }[] } }>(
+      ['status', '--db', db],
+    );
+    expect(status.ledger.energyKwh).toBe('26.880000');
+    expect(status.ledger.byUnit.map((t) => `${t.unit} ${t.value}`)).toEqual([
+      'kVArh 19.200000',
+      'kWh 26.880000',
+    ]);
+    const csv = cli(['ledger', 'export', '--db', db, '--format', 'csv']);
+    const kvarh = csv.stdout.split('\n').find((line) => line.includes(',kVArh,'));
+    // A kVArh reading leaves consumption_kwh empty and carries its value in its own unit.
+    expect(kvarh).toMatch(
+      /^NCDE001111,Q1,[^,]+,900,,actual,0,\d+,1,[0-9a-f]{64},electricity,kVArh,0\.050000,A$/,
+    );
+    expect(ok<VerifyJson>(['audit', 'verify', '--db', db]).ok).toBe(true);
+  });
+
+  it('needs a dialect for --format csv-dialect, and refuses a bad one before reading', () => {
+    const { dir, db } = workspace([]);
+    const file = join(dir, 'export.csv');
+    copyFileSync(join(FIXTURES, 'csv-dialect', 'headerless-pipe-fixed-offset.csv'), file);
+    const missing = cli(['ingest', file, '--format', 'csv-dialect', '--db', db, '--json']);
+    expect(missing.status).toBe(64);
+    const badDialect = join(dir, 'bad.json');
+    writeFileSync(badDialect, '{"name": "x"}');
+    const bad = cli([
+      'ingest',
+      file,
+      '--format',
+      'csv-dialect',
+      '--dialect',
+      badDialect,
+      '--db',
+      db,
+    ]);
+    expect(bad.status).toBe(78);
+    expect(bad.stderr).toMatch(/CSV dialect/);
+    const dialect = join(FIXTURES, 'csv-dialect', 'headerless-pipe-fixed-offset.dialect.json');
+    const good = ok<IngestJson>([
+      'ingest',
+      file,
+      '--format',
+      'csv-dialect',
+      '--dialect',
+      dialect,
+      '--db',
+      db,
+    ]);
+    expect(good).toMatchObject({ received: 8, accepted: 8 });
+  });
+});
+
 describe('amisync quarantine of bad values', () => {
   const lines = [...BAD_CASES.map((c) => c.line), HUGE_LINE, TWO_FAULTS_LINE, GOOD_LINE];
   let db = '';

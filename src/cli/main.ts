@@ -4,6 +4,7 @@
  * --json; errors map to exit codes in one place (output.ts, core/errors.ts).
  */
 import { Command, Option } from 'commander';
+import { INPUT_FORMATS } from '../core/parser.js';
 import { runDemo } from './commands/demo.js';
 import { printIngest, runIngest } from './commands/ingest.js';
 import {
@@ -57,8 +58,11 @@ export function buildProgram(): Command {
     .showHelpAfterError();
 
   withGlobals(program.command('ingest <files...>'))
-    .description('ingest feed files (JSON array, NDJSON or CSV) into the ledger')
-    .addOption(new Option('--format <format>', 'input format').choices(['json', 'ndjson', 'csv']))
+    .description(
+      'ingest feed files (JSON array, NDJSON, CSV, AEMO NEM12/NEM13, CMEP, a vendor CSV dialect)',
+    )
+    .addOption(new Option('--format <format>', 'input format').choices([...INPUT_FORMATS]))
+    .option('--dialect <file>', 'a vendor CSV dialect (JSON), for --format csv-dialect')
     .option('--source <id>', 'source id recorded with each batch', 'file')
     .action(
       action(async (files: string[], opts: Opts) => {

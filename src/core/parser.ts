@@ -16,10 +16,24 @@
  * - `context()` returns what replaying one record needs besides its bytes (a CSV header, say).
  */
 import type { Reject } from './reject.js';
-import type { SourceRecord } from './reading.js';
+import type { CandidateReading, RecordLocation, SourceRecord } from './reading.js';
 
 export type ParseItem =
-  { kind: 'record'; record: SourceRecord } | { kind: 'reject'; reject: Reject };
+  | { kind: 'record'; record: SourceRecord }
+  | { kind: 'candidate'; candidate: CandidateReading }
+  | { kind: 'reject'; reject: Reject };
+
+/** Where an item stood in its delivery. */
+export function itemLocation(item: ParseItem): RecordLocation {
+  switch (item.kind) {
+    case 'record':
+      return item.record.location;
+    case 'candidate':
+      return item.candidate.location;
+    case 'reject':
+      return item.reject.location;
+  }
+}
 
 export interface StreamParser {
   push(chunk: Uint8Array): ParseItem[];
@@ -30,5 +44,15 @@ export interface StreamParser {
 /** Format-specific facts needed to re-parse one record alone (JSON: none; CSV: the header). */
 export type FormatContext = Readonly<Record<string, unknown>>;
 
-export const INPUT_FORMATS = ['json', 'ndjson', 'csv'] as const;
+/** Formats of records with the reference feed's field names, judged by the record validator. */
+export const RECORD_FORMATS = ['json', 'ndjson', 'csv'] as const;
+/** Typed formats whose readers yield candidate readings (CandidateReading). */
+export const TYPED_FORMATS = ['nem12', 'cmep', 'csv-dialect'] as const;
+export type RecordFormat = (typeof RECORD_FORMATS)[number];
+export type TypedFormat = (typeof TYPED_FORMATS)[number];
+export const INPUT_FORMATS = [...RECORD_FORMATS, ...TYPED_FORMATS] as const;
 export type InputFormat = (typeof INPUT_FORMATS)[number];
+
+export function isTypedFormat(format: string): format is TypedFormat {
+  return (TYPED_FORMATS as readonly string[]).includes(format);
+}

@@ -98,6 +98,30 @@ export interface RecordLocation {
 }
 
 /**
+ * A reading as a typed format (NEM12, CMEP, a vendor CSV dialect) states it, before the data
+ * dictionary has judged it: the format's reader has already read its fields exactly (times as UTC
+ * interval starts, the value as an exact decimal in a canonical unit). Untrusted until validated:
+ * the dictionary still decides the meter id, channel, interval length, range and time rules.
+ */
+export interface CandidateReading {
+  /** The meter as the format identifies it (a NEM12 NMI); the dictionary may map it. */
+  meterId: string;
+  channel: string;
+  intervalStartMs: number;
+  intervalSeconds: number;
+  commodity: Commodity;
+  unit: Unit;
+  /** Exact decimal text in `unit`, as converted from the wire without floats. */
+  value: string;
+  quality: Quality;
+  qualityDetail: string | null;
+  statusCode: number;
+  /** The feed's own version of the data (a NEM12 UpdateDateTime as digits); 0 when none. */
+  seq: number;
+  location: RecordLocation;
+}
+
+/**
  * A record as a parser found it: field values exactly as the wire gave them (strings for CSV, JSON
  * values for JSON), under the reference feed's field names. Untrusted until the dictionary
  * validates it.

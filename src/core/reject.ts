@@ -15,6 +15,9 @@ export const REJECT_CODES = [
   'parse.inexact_number',
   'parse.csv_header',
   'parse.csv_columns',
+  // A typed format's reader (NEM12, CMEP, a CSV dialect) found the line malformed; the violation's
+  // field holds the reader's own problem code (`nem12.interval_count_mismatch`).
+  'parse.format',
   // Schema: which fields, of which type.
   'field.missing',
   'field.unknown',

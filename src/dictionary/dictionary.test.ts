@@ -42,6 +42,24 @@ describe('defaults', () => {
       allowUnknownFields: false,
       channelOverrides: {},
       meterClasses: [],
+      formats: {
+        nem12: {
+          meterIdPattern: '^[A-HJ-NP-Z0-9]{10}$',
+          channelPattern: '^[A-HJ-NP-Z][1-9A-HJ-NP-Z]$',
+          meterIds: {},
+        },
+        cmep: {
+          meterIdPattern: '^[A-Za-z0-9._-]{1,64}$',
+          channelPattern: '^[A-Za-z0-9._-]{1,32}$',
+          meterIds: {},
+          timeZone: 'UTC',
+        },
+        'csv-dialect': {
+          meterIdPattern: '^[A-Za-z0-9._-]{1,64}$',
+          channelPattern: '^[A-Za-z0-9._-]{1,32}$',
+          meterIds: {},
+        },
+      },
     });
   });
 
@@ -86,6 +104,16 @@ describe('a full config', () => {
       '2': { consumptionKwhMin: -50, consumptionKwhMax: 0, intervalSecondsAllowed: [900] },
     },
     meterClasses: [{ name: 'generator', meterIdPattern: '^GEN-.*$', consumptionKwhMax: 5000 }],
+    formats: {
+      nem12: { meterIdPattern: null, channelPattern: '^[EBQ][1-9]$', meterIds: { A: 'MTR-A' } },
+      cmep: {
+        meterIdPattern: '^[0-9]{8}$',
+        channelPattern: null,
+        meterIds: {},
+        timeZone: 'America/Los_Angeles',
+      },
+      'csv-dialect': { meterIdPattern: null, channelPattern: null, meterIds: {} },
+    },
   };
 
   it('resolves to itself', () => {
@@ -104,7 +132,7 @@ describe('a full config', () => {
 
 describe('dictionaryFingerprint', () => {
   it('of the defaults is the value the README documents', () => {
-    const fingerprint = 'a0efa23536befac3f492f0dfc6aec65e76e96b2c50a1711d296a65d349345f37';
+    const fingerprint = '7d79817ff19c95f75050215497d689992c5a861382674b5e26e18bb66e6d5d11';
     expect(dictionaryFingerprint(DEFAULT_DICTIONARY)).toBe(fingerprint);
     expect(dictionaryFingerprint(parseDictionary({ defaultChannel: '1' }))).toBe(fingerprint);
   });

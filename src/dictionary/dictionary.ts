@@ -37,6 +37,27 @@ export interface MeterClass {
   readonly consumptionKwhMax?: number;
 }
 
+/**
+ * How readings of one typed format (NEM12, CMEP, a vendor CSV dialect) are identified. Such a
+ * format names meters and channels its own way (a NEM12 NMI and suffix), so it is checked by its
+ * own patterns; a utility that bills by its own meter ids maps them here.
+ */
+export interface FormatRules {
+  /** The format's meter ids must match this whole; null checks them by meterIdPattern. */
+  readonly meterIdPattern: string | null;
+  /** The format's channels must match this whole; null checks them by channelPattern. */
+  readonly channelPattern: string | null;
+  /** The format's meter id to the utility's; a mapped id must match meterIdPattern. */
+  readonly meterIds: Readonly<Record<string, string>>;
+}
+
+export interface FormatsRules {
+  readonly nem12: FormatRules;
+  /** CMEP times are UTC by its specification; many senders use local time, named here. */
+  readonly cmep: FormatRules & { readonly timeZone: string };
+  readonly 'csv-dialect': FormatRules;
+}
+
 /** A fully resolved dictionary: every key present, defaults applied, deeply frozen. */
 export interface DataDictionary {
   /** Must match the whole meter id. A meter id containing `|` is rejected whatever this says. */
@@ -66,6 +87,7 @@ export interface DataDictionary {
   readonly allowUnknownFields: boolean;
   readonly channelOverrides: Readonly<Record<string, ChannelOverride>>;
   readonly meterClasses: readonly MeterClass[];
+  readonly formats: FormatsRules;
 }
 
 /** The reference feed specification's values (ARCH 5). */
@@ -86,6 +108,26 @@ export const DEFAULT_DICTIONARY: DataDictionary = deepFreeze({
   allowUnknownFields: false,
   channelOverrides: {},
   meterClasses: [],
+  formats: {
+    // AEMO's NMI: 10 characters of A-Z and 0-9 without O and I; the suffix names the data stream
+    // (E1 import, B1 export, Q1 reactive...).
+    nem12: {
+      meterIdPattern: '^[A-HJ-NP-Z0-9]{10}$',
+      channelPattern: '^[A-HJ-NP-Z][1-9A-HJ-NP-Z]$',
+      meterIds: {},
+    },
+    cmep: {
+      meterIdPattern: '^[A-Za-z0-9._-]{1,64}$',
+      channelPattern: '^[A-Za-z0-9._-]{1,32}$',
+      meterIds: {},
+      timeZone: 'UTC',
+    },
+    'csv-dialect': {
+      meterIdPattern: '^[A-Za-z0-9._-]{1,64}$',
+      channelPattern: '^[A-Za-z0-9._-]{1,32}$',
+      meterIds: {},
+    },
+  },
 });
 
 export const PATTERN_CHARS_MAX = 512;
@@ -94,6 +136,8 @@ export const CHANNEL_OVERRIDES_MAX = 256;
 export const METER_CLASSES_MAX = 64;
 export const INTERVAL_LENGTHS_MAX = 16;
 export const METER_CLASS_NAME_CHARS_MAX = 64;
+/** A format's meter id map: enough for a utility's NMIs, bounded so a config stays a config. */
+export const METER_ID_MAP_ENTRIES_MAX = 100_000;
 /** Interval lengths are whole seconds up to one day. */
 export const INTERVAL_SECONDS_MAX = 86_400;
 /** Status codes and masks stay within 31 bits so JavaScript's bitwise operators apply to them. */
@@ -294,6 +338,39 @@ const timeZoneSchema = z
 
 const defaults = DEFAULT_DICTIONARY;
 
+const meterIdMapSchema = z
+  .record(z.string().min(1).max(PATTERN_CHARS_MAX), z.string().min(1).max(PATTERN_CHARS_MAX))
+  .refine((map) => Object.keys(map).length <= METER_ID_MAP_ENTRIES_MAX, {
+    error: `must map at most ${METER_ID_MAP_ENTRIES_MAX} meter ids`,
+  });
+
+function formatRulesSchema(rules: FormatRules) {
+  return z.strictObject({
+    meterIdPattern: patternSchema.nullable().default(rules.meterIdPattern),
+    channelPattern: patternSchema.nullable().default(rules.channelPattern),
+    meterIds: meterIdMapSchema.default(() => ({ ...rules.meterIds })),
+  });
+}
+
+const formatsSchema = z.strictObject({
+  nem12: formatRulesSchema(defaults.formats.nem12).default(() => defaultRules('nem12')),
+  cmep: formatRulesSchema(defaults.formats.cmep)
+    .extend({ timeZone: z.union([z.literal('UTC'), timeZoneSchema]).default('UTC') })
+    .default(() => ({ ...defaultRules('cmep'), timeZone: defaults.formats.cmep.timeZone })),
+  'csv-dialect': formatRulesSchema(defaults.formats['csv-dialect']).default(() =>
+    defaultRules('csv-dialect'),
+  ),
+});
+
+function defaultRules(format: keyof FormatsRules): FormatRules {
+  const rules = defaults.formats[format];
+  return {
+    meterIdPattern: rules.meterIdPattern,
+    channelPattern: rules.channelPattern,
+    meterIds: { ...rules.meterIds },
+  };
+}
+
 const dictionarySchema = z.strictObject({
   meterIdPattern: patternSchema.default(defaults.meterIdPattern),
   channelPattern: patternSchema.default(defaults.channelPattern),
@@ -322,6 +399,11 @@ const dictionarySchema = z.strictObject({
     .array(meterClassSchema)
     .max(METER_CLASSES_MAX)
     .default(() => []),
+  formats: formatsSchema.default(() => ({
+    nem12: defaultRules('nem12'),
+    cmep: { ...defaultRules('cmep'), timeZone: defaults.formats.cmep.timeZone },
+    'csv-dialect': defaultRules('csv-dialect'),
+  })),
 });
 
 type ParsedDictionary = z.output<typeof dictionarySchema>;

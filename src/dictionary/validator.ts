@@ -57,22 +57,22 @@ export function createValidator(dictionary: DataDictionary, clock: Clock): Recor
   };
 }
 
-interface CompiledRange {
+export interface CompiledRange {
   /** Where the bounds come from, for messages: `channel "2"` or `meter class "industrial"`. */
   readonly label: string;
   readonly minMilliWh: number | undefined;
   readonly maxMilliWh: number | undefined;
 }
 
-interface CompiledOverride extends CompiledRange {
+export interface CompiledOverride extends CompiledRange {
   readonly intervalSecondsAllowed: readonly number[] | undefined;
 }
 
-interface CompiledClass extends CompiledRange {
+export interface CompiledClass extends CompiledRange {
   readonly meterIdRegex: RegExp;
 }
 
-interface CompiledDictionary {
+export interface CompiledDictionary {
   readonly meterIdRegex: RegExp;
   readonly channelRegex: RegExp;
   readonly channels: ReadonlySet<string> | null;
@@ -106,7 +106,7 @@ function optionalMilliWh(kwh: number | undefined): number | undefined {
   return kwh === undefined ? undefined : toMilliWh(kwh);
 }
 
-function compileDictionary(dictionary: DataDictionary): CompiledDictionary {
+export function compileDictionary(dictionary: DataDictionary): CompiledDictionary {
   const channelRegex = compilePattern(dictionary.channelPattern);
   const defaultChannel = dictionary.defaultChannel;
   assert.ok(
@@ -182,7 +182,7 @@ function integerValue(value: number | string): number {
 }
 
 /** Names where the effective bounds came from, for a range message: empty for the defaults. */
-function boundsScope(
+export function boundsScope(
   override: CompiledOverride | undefined,
   meterClass: CompiledClass | undefined,
 ): string {

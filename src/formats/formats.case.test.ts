@@ -2,7 +2,12 @@
 // with locations that re-parse alone, and survives corruption. Method: fast-check over all formats.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { InputFormat, ParseItem, StreamParser } from '../core/parser.js';
+import {
+  itemLocation,
+  type RecordFormat,
+  type ParseItem,
+  type StreamParser,
+} from '../core/parser.js';
 import type { RecordLocation } from '../core/reading.js';
 import { PARSER_FACTORIES, parseOneRecord } from './formats.js';
 
@@ -19,7 +24,7 @@ type Delivery = { bytes: Uint8Array; records: Record<string, Value>[] };
 
 const encoder = new TextEncoder();
 
-function parse(format: InputFormat, bytes: Uint8Array, cuts: number[] = []): ParseItem[] {
+function parse(format: RecordFormat, bytes: Uint8Array, cuts: number[] = []): ParseItem[] {
   const parser: StreamParser = PARSER_FACTORIES[format]();
   const items: ParseItem[] = [];
   let start = 0;
@@ -32,7 +37,7 @@ function parse(format: InputFormat, bytes: Uint8Array, cuts: number[] = []): Par
 }
 
 function locationOf(item: ParseItem): RecordLocation {
-  return item.kind === 'record' ? item.record.location : item.reject.location;
+  return itemLocation(item);
 }
 
 function lineOf(bytes: Uint8Array, offset: number): number {
@@ -47,7 +52,7 @@ function lineOf(bytes: Uint8Array, offset: number): number {
 const LOUD_UNITS = ['"', ',', '\\', '\n', '\r', '{', '}', '[', ']', '\t'];
 const QUIET_UNITS = ['a', 'Z', '0', ' ', '-', ':', '.', 'é', '€', '😀', '\u2028', '\ufeff'];
 
-function deliveryArbitrary(format: InputFormat, loud: boolean): fc.Arbitrary<Delivery> {
+function deliveryArbitrary(format: RecordFormat, loud: boolean): fc.Arbitrary<Delivery> {
   const units = loud ? [...QUIET_UNITS, ...LOUD_UNITS] : QUIET_UNITS;
   const text = fc.string({ unit: fc.constantFrom(...units), maxLength: 12 });
   const value: fc.Arbitrary<Value> =
@@ -78,7 +83,7 @@ interface Layout {
 }
 
 function serialise(
-  format: InputFormat,
+  format: RecordFormat,
   records: Record<string, Value>[],
   layout: Layout,
 ): Uint8Array {
@@ -113,7 +118,10 @@ function serialise(
   return encoder.encode((layout.byteOrderMark ? '\ufeff' : '') + text);
 }
 
-function expectedFields(format: InputFormat, record: Record<string, Value>): Record<string, Value> {
+function expectedFields(
+  format: RecordFormat,
+  record: Record<string, Value>,
+): Record<string, Value> {
   if (format !== 'csv') return record;
   return Object.fromEntries(Object.entries(record).map(([name, value]) => [name, String(value)]));
 }

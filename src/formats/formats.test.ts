@@ -1,7 +1,7 @@
 // Goal: the registry covers every input format, detection goes by extension then content, and
 // replay of one record gives the stream's verdict. Method: examples, including per-record rejects.
 import { describe, expect, it } from 'vitest';
-import { INPUT_FORMATS, type ParseItem } from '../core/parser.js';
+import { INPUT_FORMATS, RECORD_FORMATS, itemLocation, type ParseItem } from '../core/parser.js';
 import { RECORD_BYTES_MAX } from '../core/limits.js';
 import { PARSER_FACTORIES, detectFormat, parseOneRecord } from './formats.js';
 
@@ -10,7 +10,7 @@ const encoder = new TextEncoder();
 describe('PARSER_FACTORIES', () => {
   it('has one factory per input format, each making a fresh parser', () => {
     expect(Object.keys(PARSER_FACTORIES).sort()).toEqual([...INPUT_FORMATS].sort());
-    for (const format of INPUT_FORMATS) {
+    for (const format of RECORD_FORMATS) {
       expect(PARSER_FACTORIES[format]()).not.toBe(PARSER_FACTORIES[format]());
     }
   });
@@ -54,7 +54,7 @@ describe('parseOneRecord', () => {
       const format = (['ndjson', 'json', 'csv'] as const)[index] ?? 'json';
       expect(items.length).toBeGreaterThanOrEqual(3);
       for (const item of items) {
-        const location = item.kind === 'record' ? item.record.location : item.reject.location;
+        const location = itemLocation(item);
         const alone = bytes.slice(location.byteOffset, location.byteOffset + location.byteLength);
         expect(parseOneRecord(format, alone, context, location)).toEqual(item);
       }
@@ -64,7 +64,7 @@ describe('parseOneRecord', () => {
   it('rejects an oversized record again without reading it', () => {
     const location = { recordIndex: 0, line: 1, byteOffset: 0, byteLength: RECORD_BYTES_MAX + 1 };
     const bytes = new Uint8Array(RECORD_BYTES_MAX + 1).fill(0x20);
-    for (const format of INPUT_FORMATS) {
+    for (const format of RECORD_FORMATS) {
       const item = parseOneRecord(format, bytes, { header: ['a'] }, location);
       const code = item.kind === 'reject' ? item.reject.violations[0]?.code : undefined;
       expect(code).toBe('parse.record_too_large');

@@ -3,7 +3,18 @@
  * deliveries that do not say what they are and single-record re-parsing for replay from quarantine.
  */
 import assert from 'node:assert/strict';
-import type { FormatContext, InputFormat, ParseItem, StreamParser } from '../core/parser.js';
+import {
+  itemLocation,
+  type FormatContext,
+  type InputFormat,
+  type ParseItem,
+  type RecordFormat,
+  type StreamParser,
+  type TypedFormat,
+} from '../core/parser.js';
+import { createCmepParser } from './cmep/cmep-parser.js';
+import { createCsvDialectParser } from './csv-dialect/csv-dialect-parser.js';
+import { createNem12Parser } from './nem12/nem12-parser.js';
 import type { RecordLocation } from '../core/reading.js';
 import { createCsvParser, isCsvContext, parseCsvRowBytes } from './csv.js';
 import { spanRejectItem } from './items.js';
@@ -11,10 +22,20 @@ import { createJsonArrayParser } from './json-array.js';
 import { parseJsonRecordBytes } from './json-record.js';
 import { createNdjsonParser } from './ndjson.js';
 
-export const PARSER_FACTORIES: Readonly<Record<InputFormat, () => StreamParser>> = {
+/**
+ * One factory per format. The context is what the format needs besides bytes: a CMEP delivery's
+ * time zone, a CSV dialect's config; the parser's own `context()` returns it again, so a delivery
+ * is always re-read as it was read.
+ */
+export const PARSER_FACTORIES: Readonly<
+  Record<InputFormat, (context?: FormatContext) => StreamParser>
+> = {
   json: createJsonArrayParser,
   ndjson: createNdjsonParser,
   csv: createCsvParser,
+  nem12: createNem12Parser,
+  cmep: (context = {}) => createCmepParser(context),
+  'csv-dialect': (context = {}) => createCsvDialectParser(context),
 };
 
 const FORMAT_BY_EXTENSION: Readonly<Record<string, InputFormat>> = {
@@ -22,6 +43,9 @@ const FORMAT_BY_EXTENSION: Readonly<Record<string, InputFormat>> = {
   '.ndjson': 'ndjson',
   '.jsonl': 'ndjson',
   '.csv': 'csv',
+  '.nem12': 'nem12',
+  '.nem13': 'nem12',
+  '.cmep': 'cmep',
 };
 
 /**
@@ -30,10 +54,15 @@ const FORMAT_BY_EXTENSION: Readonly<Record<string, InputFormat>> = {
 export const DETECT_HEAD_BYTES_MAX = 4096;
 
 /**
- * The format of a delivery from its file name's extension, else from its first bytes: `[` is a JSON
- * array, `{` NDJSON, and a first line naming `meter_id` a CSV header. Null when neither tells.
+ * The format of a delivery: NEM12 or CMEP when its first record says so (whatever the file is
+ * called), else from the file name's extension, else from its first bytes: `[` is a JSON array,
+ * `{` NDJSON, and a first line naming `meter_id` a CSV header. Null when none of these tells. A
+ * vendor CSV dialect is never guessed: it is named with its dialect config.
  */
 export function detectFormat(fileName: string, head: Uint8Array): InputFormat | null {
+  // NEM12 and CMEP files are often named .csv: their first record says what they are.
+  const typed = detectTypedFormat(head.subarray(0, DETECT_HEAD_BYTES_MAX));
+  if (typed !== null) return typed;
   const dot = fileName.lastIndexOf('.');
   const extension = dot === -1 ? '' : fileName.slice(dot).toLowerCase();
   const byExtension = FORMAT_BY_EXTENSION[extension];
@@ -54,8 +83,53 @@ function detectFormatFromContent(head: Uint8Array): InputFormat | null {
   return null;
 }
 
+/** NEM12 or NEM13 by its 100 header record, CMEP by its MEPMD01 record type; else null. */
+function detectTypedFormat(head: Uint8Array): InputFormat | null {
+  const text = new TextDecoder()
+    .decode(head)
+    .replace(/^\ufeff/, '')
+    .trimStart()
+    .slice(0, 16);
+  if (/^100,NEM1[23](,|\r|\n|$)/i.test(text)) return 'nem12';
+  if (/^MEPMD01,/i.test(text)) return 'cmep';
+  return null;
+}
+
 function isWhitespace(byte: number): boolean {
   return byte === 0x20 || byte === 0x09 || byte === 0x0a || byte === 0x0d;
+}
+
+/**
+ * Re-reads a typed format's delivery, from its first byte, to the item numbered `recordIndex`:
+ * such a record depends on what came before it (a NEM12 300 on its 200) and may hold several
+ * readings, so it is replayed from the whole delivery, read with the context it was read with.
+ * `readBytes` gives the delivery's bytes from an offset, in order; an empty array ends them.
+ * Returns the item, or null when the delivery no longer yields one at that index.
+ */
+export async function reparseTypedItem(
+  format: TypedFormat,
+  context: FormatContext,
+  readBytes: (offset: number) => Promise<Uint8Array>,
+  recordIndex: number,
+): Promise<ParseItem | null> {
+  const parser = PARSER_FACTORIES[format](context);
+  const pick = (items: readonly ParseItem[]): ParseItem | null | undefined => {
+    for (const item of items) {
+      const index = itemLocation(item).recordIndex;
+      if (index === recordIndex) return item;
+      if (index > recordIndex) return null;
+    }
+    return undefined;
+  };
+  let offset = 0;
+  for (;;) {
+    const bytes = await readBytes(offset);
+    if (bytes.byteLength === 0) break;
+    offset += bytes.byteLength;
+    const found = pick(parser.push(bytes));
+    if (found !== undefined) return found;
+  }
+  return pick(parser.end()) ?? null;
 }
 
 /**
@@ -65,7 +139,7 @@ function isWhitespace(byte: number): boolean {
  * replay them by running the format's stream parser over the delivery.
  */
 export function parseOneRecord(
-  format: InputFormat,
+  format: RecordFormat,
   bytes: Uint8Array,
   context: FormatContext,
   location: RecordLocation,

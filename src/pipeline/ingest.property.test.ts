@@ -3,7 +3,7 @@
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { formatUtcSeconds, idempotencyKey } from '../core/identity.js';
-import type { InputFormat } from '../core/parser.js';
+import type { RecordFormat } from '../core/parser.js';
 import type { Quality } from '../core/reading.js';
 import type { BatchCounts, QuarantineRow } from '../core/store.js';
 import { verifyAudit } from '../audit/verify.js';
@@ -35,7 +35,7 @@ afterAll(removeTempDirs);
 const METERS = ['MTR-AAAA0001', 'MTR-BBBB0002', 'MTR-CCCC0003'] as const;
 const SLOTS_MAX = 12;
 const INTERVAL_MS = 900_000;
-const FORMATS: readonly InputFormat[] = ['ndjson', 'json', 'csv'];
+const FORMATS: readonly RecordFormat[] = ['ndjson', 'json', 'csv'];
 /** An interval's value stays within the default dictionary's 0..1000 kWh. */
 const ENERGY_MILLI_WH_MAX = 1_000_000_000;
 
@@ -192,7 +192,7 @@ const feedArbitrary = (kinds: readonly CellKind[], cellsMax: number): fc.Arbitra
 // Deliveries: the feed shuffled, repeated, cut anywhere, each piece in any format and batch size.
 
 interface DeliveryPlan {
-  format: InputFormat;
+  format: RecordFormat;
   batchReadingsMax: number;
   chunkBytes: number;
 }
@@ -341,7 +341,7 @@ describe('ingestion through the real pipeline (property)', () => {
 // ------------------------------------------------------------------------------------------------
 // c. A conflicting pair: the first to arrive stays, the other is quarantined as a conflict.
 
-function consumptionTextOf(raw: Buffer, format: InputFormat): string {
+function consumptionTextOf(raw: Buffer, format: RecordFormat): string {
   const text = raw.toString('utf8');
   if (format !== 'csv') {
     return String((JSON.parse(text) as Record<string, unknown>).consumption_kwh);
@@ -396,7 +396,7 @@ describe('a conflicting pair (property)', () => {
           expect(conflict.idempotencyKey).toBe(key);
           expect(conflict.meterId).toBe(PAIR_METER);
           const delivery = delivered.find((d) => d.report.deliveryId === conflict.deliveryId);
-          const format = delivery?.report.format ?? 'ndjson';
+          const format = (delivery?.report.format ?? 'ndjson') as RecordFormat;
           const raw = await rawBytesOf(harness, conflict);
           expect(sha256Hex(raw)).toBe(conflict.rawSha256);
           expect(consumptionTextOf(raw, format)).toBe(loser);

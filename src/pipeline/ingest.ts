@@ -16,13 +16,17 @@ import {
   RAW_CHUNK_BYTES_MAX,
   RECORD_BYTES_MAX,
 } from '../core/limits.js';
-import type { InputFormat, ParseItem, StreamParser } from '../core/parser.js';
-import type { RecordLocation } from '../core/reading.js';
+import {
+  itemLocation,
+  type FormatContext,
+  type InputFormat,
+  type ParseItem,
+  type StreamParser,
+} from '../core/parser.js';
 import type { Reject } from '../core/reject.js';
 import type { BatchCounts, Store } from '../core/store.js';
 import type { Detector } from '../detect/detect.js';
 import type { DataDictionary } from '../dictionary/dictionary.js';
-import { createValidator } from '../dictionary/validator.js';
 import { PARSER_FACTORIES } from '../formats/formats.js';
 import {
   addCounts,
@@ -33,6 +37,7 @@ import {
   type RawChunk,
 } from './commit.js';
 import type { IdentifiedReading } from './identify.js';
+import { createJudge, type Judge } from './judge.js';
 
 export interface IngestOptions {
   store: Store;
@@ -40,6 +45,8 @@ export interface IngestOptions {
   clock: Clock;
   random: Random;
   format: InputFormat;
+  /** What the format needs besides bytes (a CMEP time zone, a CSV dialect); see formats.ts. */
+  formatContext?: FormatContext;
   /** The delivery's name as the operator knows it (a file name, a message id). */
   name: string;
   sourceId: string;
@@ -126,7 +133,7 @@ async function hashStoredRange(
 class DeliveryRun {
   readonly #options: IngestOptions;
   readonly #parser: StreamParser;
-  readonly #validate: ReturnType<typeof createValidator>;
+  readonly #judge: Judge;
   readonly #window = new ByteWindow();
   readonly #hasher = createHash('sha256');
   readonly #deliveryId: string;
@@ -144,8 +151,8 @@ class DeliveryRun {
 
   constructor(options: IngestOptions) {
     this.#options = options;
-    this.#parser = PARSER_FACTORIES[options.format]();
-    this.#validate = createValidator(options.dictionary, options.clock);
+    this.#parser = PARSER_FACTORIES[options.format](options.formatContext ?? {});
+    this.#judge = createJudge(options.dictionary, options.clock, options.format);
     this.#deliveryId = `dlv_${options.random.hex(10)}`;
     this.#batchMax = options.batchReadingsMax ?? BATCH_READINGS_MAX;
   }
@@ -187,17 +194,11 @@ class DeliveryRun {
   /** Validates as records arrive, so only readings (not raw records) wait for the batch. */
   async #accept(items: readonly ParseItem[]): Promise<void> {
     for (const item of items) {
-      let location: RecordLocation;
-      if (item.kind === 'reject') {
-        location = item.reject.location;
-        if (item.reject.uncountedSpan) this.uncountedSpans += 1;
-        this.#rejects.push(item.reject);
-      } else {
-        location = item.record.location;
-        const result = this.#validate(item.record);
-        if (result.ok) this.#readings.push({ reading: result.reading, location });
-        else this.#rejects.push(result.reject);
-      }
+      const location = itemLocation(item);
+      if (item.kind === 'reject' && item.reject.uncountedSpan) this.uncountedSpans += 1;
+      const verdict = this.#judge(item);
+      if (verdict.ok) this.#readings.push(verdict.item);
+      else this.#rejects.push(verdict.reject);
       this.#itemsEnd = location.byteOffset + location.byteLength;
       if (this.#readings.length + this.#rejects.length >= this.#batchMax) {
         await this.#commit(this.#itemsEnd);

@@ -7,18 +7,25 @@
 import { hash } from 'node:crypto';
 import type { Clock } from '../core/clock.js';
 import { AmisyncError } from '../core/errors.js';
-import { INPUT_FORMATS, type InputFormat, type ParseItem } from '../core/parser.js';
+import {
+  INPUT_FORMATS,
+  isTypedFormat,
+  itemLocation,
+  type InputFormat,
+  type ParseItem,
+} from '../core/parser.js';
+import { RAW_CHUNK_BYTES_MAX } from '../core/limits.js';
 import { violation, type Violation } from '../core/reject.js';
 import type { DeliveryRow, QuarantineRow, Store } from '../core/store.js';
 import type { Detector } from '../detect/detect.js';
 import type { DataDictionary } from '../dictionary/dictionary.js';
-import { createValidator } from '../dictionary/validator.js';
-import { PARSER_FACTORIES, parseOneRecord } from '../formats/formats.js';
+import { PARSER_FACTORIES, parseOneRecord, reparseTypedItem } from '../formats/formats.js';
 import { nextEntry } from '../audit/hash-chain.js';
 import { recordConfig } from '../audit/record.js';
 import { dictionaryFingerprint } from '../dictionary/dictionary.js';
 import { commitBatch, type BatchResult, type PendingReject } from './commit.js';
 import type { IdentifiedReading } from './identify.js';
+import { createJudge } from './judge.js';
 
 export interface ActionContext {
   store: Store;
@@ -61,8 +68,27 @@ async function recordDictionary(context: ActionContext): Promise<string> {
 }
 
 /** Re-parses a quarantined record (or an unparseable span) from its kept bytes. */
-function reparse(row: QuarantineRow, delivery: DeliveryRow, bytes: Uint8Array): ParseItem[] {
+async function reparse(
+  store: Store,
+  row: QuarantineRow,
+  delivery: DeliveryRow,
+  bytes: Uint8Array,
+): Promise<ParseItem[]> {
   const format = formatOf(row);
+  if (isTypedFormat(format)) {
+    const end = delivery.sizeBytes ?? row.location.byteOffset + row.location.byteLength;
+    const readBytes = async (offset: number): Promise<Uint8Array> =>
+      offset >= end
+        ? new Uint8Array(0)
+        : store.readDeliveryBytes(
+            row.deliveryId,
+            offset,
+            Math.min(RAW_CHUNK_BYTES_MAX, end - offset),
+          );
+    const context = delivery.formatContext;
+    const item = await reparseTypedItem(format, context, readBytes, row.location.recordIndex);
+    return item === null ? [] : [item];
+  }
   if (!row.uncountedSpan) {
     return [parseOneRecord(format, bytes, delivery.formatContext, row.location)];
   }
@@ -70,7 +96,7 @@ function reparse(row: QuarantineRow, delivery: DeliveryRow, bytes: Uint8Array): 
   const items = [...parser.push(bytes), ...parser.end()];
   // The span is parsed alone: move its locations back to where they stand in the delivery.
   for (const item of items) {
-    const location = item.kind === 'record' ? item.record.location : item.reject.location;
+    const location = itemLocation(item);
     location.byteOffset += row.location.byteOffset;
     location.line += row.location.line - 1;
   }
@@ -124,8 +150,8 @@ async function replayOne(context: ActionContext, row: QuarantineRow): Promise<Re
   const { store, clock } = context;
   const delivery = await deliveryOf(store, row);
   const bytes = await recordBytes(store, row);
-  const items = reparse(row, delivery, bytes);
-  const validate = createValidator(context.dictionary, clock);
+  const items = await reparse(store, row, delivery, bytes);
+  const judge = createJudge(context.dictionary, clock, formatOf(row));
   const readings: IdentifiedReading[] = [];
   const rejects: PendingReject[] = [];
   const rawShaOf = (offset: number, length: number): string => {
@@ -133,20 +159,12 @@ async function replayOne(context: ActionContext, row: QuarantineRow): Promise<Re
     return hash('sha256', bytes.subarray(from, from + length), 'hex');
   };
   for (const item of items) {
-    if (item.kind === 'reject') {
-      const location = item.reject.location;
-      rejects.push({
-        reject: item.reject,
-        rawSha256: rawShaOf(location.byteOffset, location.byteLength),
-      });
-      continue;
-    }
-    const result = validate(item.record);
-    if (result.ok) readings.push({ reading: result.reading, location: item.record.location });
+    const verdict = judge(item);
+    if (verdict.ok) readings.push(verdict.item);
     else {
-      const location = result.reject.location;
+      const location = verdict.reject.location;
       rejects.push({
-        reject: result.reject,
+        reject: verdict.reject,
         rawSha256: rawShaOf(location.byteOffset, location.byteLength),
       });
     }
@@ -296,8 +314,15 @@ function lenientDictionary(dictionary: DataDictionary): DataDictionary {
     allowUnknownFields: true,
     channelOverrides: {},
     meterClasses: [],
+    formats: {
+      nem12: { ...dictionary.formats.nem12, ...LENIENT_FORMAT_IDENTITY },
+      cmep: { ...dictionary.formats.cmep, ...LENIENT_FORMAT_IDENTITY },
+      'csv-dialect': { ...dictionary.formats['csv-dialect'], ...LENIENT_FORMAT_IDENTITY },
+    },
   };
 }
+
+const LENIENT_FORMAT_IDENTITY = { meterIdPattern: '^[^|]{1,64}$', channelPattern: '^[^|]{1,32}$' };
 
 function requireJustification(justification: string): string {
   const trimmed = justification.trim();
@@ -334,14 +359,14 @@ export async function acceptQuarantined(
   }
   const delivery = await deliveryOf(store, row);
   const bytes = await recordBytes(store, row);
-  const [item] = reparse(row, delivery, bytes);
+  const [item] = await reparse(store, row, delivery, bytes);
   if (item === undefined || item.kind === 'reject') {
     throw new AmisyncError(
       'INVALID_STATE',
       `quarantine ${id} cannot be read as a record; it can only be rejected`,
     );
   }
-  const result = createValidator(lenientDictionary(context.dictionary), clock)(item.record);
+  const result = createJudge(lenientDictionary(context.dictionary), clock, formatOf(row))(item);
   if (!result.ok) {
     throw new AmisyncError(
       'INVALID_STATE',
@@ -359,7 +384,7 @@ export async function acceptQuarantined(
       sourceId: delivery.sourceId,
       kind: 'override',
       format: row.format,
-      readings: [{ reading: result.reading, location: row.location }],
+      readings: [{ reading: result.item.reading, location: row.location }],
       rejects: [],
       rawChunks: [],
       byteOffset: row.location.byteOffset,
@@ -394,7 +419,7 @@ export async function acceptQuarantined(
   return {
     quarantineId: id,
     batchId: batch.batchId,
-    idempotencyKey: result.reading.idempotencyKey,
+    idempotencyKey: result.item.reading.idempotencyKey,
     version: decision?.kind === 'accept' ? decision.version : null,
     outcome: decision?.kind === 'accept' ? 'accepted' : 'duplicate',
     overridden,

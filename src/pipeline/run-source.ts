@@ -3,10 +3,16 @@
  * acknowledged. A delivery whose batches could not all commit is nacked and the error is rethrown
  * after the source is closed, so nothing is acknowledged that the store does not hold.
  */
+import type { FormatContext, InputFormat } from '../core/parser.js';
 import { END, type Delivery, type Source } from '../core/source.js';
 import { ingestDelivery, type DeliveryReport, type IngestOptions } from './ingest.js';
 
-export type SourceRunOptions = Omit<IngestOptions, 'format' | 'name' | 'sourceId'> & {
+export type SourceRunOptions = Omit<
+  IngestOptions,
+  'format' | 'formatContext' | 'name' | 'sourceId'
+> & {
+  /** What each format needs besides bytes (a CMEP time zone, a CSV dialect), by format. */
+  formatContexts?: Partial<Record<InputFormat, FormatContext>>;
   /** Called before a delivery is read, e.g. to start a progress display. */
   onDeliveryStart?: (delivery: Delivery) => void;
   /** Called after a delivery was committed and acknowledged. */
@@ -33,6 +39,7 @@ export async function runSource(
         report = await ingestDelivery(delivery.bytes(), {
           ...options,
           format: delivery.format,
+          formatContext: options.formatContexts?.[delivery.format] ?? {},
           name: delivery.name,
           sourceId: source.id,
         });

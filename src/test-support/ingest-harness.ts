@@ -7,7 +7,7 @@
 import { hash } from 'node:crypto';
 import { join } from 'node:path';
 import { CountingRandom, ManualClock } from '../core/clock.js';
-import type { InputFormat } from '../core/parser.js';
+import type { FormatContext, InputFormat } from '../core/parser.js';
 import type { BatchCounts, BatchRow, LedgerRow, QuarantineRow } from '../core/store.js';
 import type { Detector } from '../detect/detect.js';
 import { DEFAULT_DICTIONARY, type DataDictionary } from '../dictionary/dictionary.js';
@@ -29,6 +29,7 @@ export interface IngestCall {
   /** Bytes handed to the pipeline per chunk; the whole input at once when absent. */
   chunkBytes?: number;
   detectors?: readonly Detector[];
+  formatContext?: FormatContext;
 }
 
 export interface Harness {
@@ -62,6 +63,7 @@ export function openHarness(): Harness {
         sourceId: 'test',
         ...(call.batchReadingsMax === undefined ? {} : { batchReadingsMax: call.batchReadingsMax }),
         ...(call.detectors === undefined ? {} : { detectors: call.detectors }),
+        ...(call.formatContext === undefined ? {} : { formatContext: call.formatContext }),
       });
     },
     close: () => store.close(),

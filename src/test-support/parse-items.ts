@@ -39,6 +39,7 @@ export function at(recordIndex: number, line: number, byteOffset: number, byteLe
 export function summary(items: readonly ParseItem[], withSpan = true): unknown[] {
   return items.map((item) => {
     if (item.kind === 'record') return { fields: item.record.fields, ...item.record.location };
+    if (item.kind === 'candidate') return { candidate: item.candidate };
     const code = item.reject.violations[0]?.code;
     return withSpan
       ? { code, span: item.reject.uncountedSpan, ...item.reject.location }

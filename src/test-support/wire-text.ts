@@ -3,7 +3,7 @@
  * may be a JSON literal written verbatim (`{ literal: '1e309' }`), which JSON.stringify could never
  * produce. CSV cells hold the literal's text; an absent value is an empty cell.
  */
-import type { InputFormat } from '../core/parser.js';
+import type { RecordFormat } from '../core/parser.js';
 
 export type WireValue = string | number | { literal: string };
 export type WireRecord = Readonly<Record<string, WireValue | undefined>>;
@@ -58,7 +58,7 @@ export function toCsvText(
   return `${lines.join('\n')}\n`;
 }
 
-export function toWireText(format: InputFormat, records: readonly WireRecord[]): string {
+export function toWireText(format: RecordFormat, records: readonly WireRecord[]): string {
   switch (format) {
     case 'ndjson':
       return toNdjsonText(records);

@@ -8,6 +8,7 @@ import {
   constants,
   existsSync,
   openSync,
+  readFileSync,
   readSync,
   statSync,
 } from 'node:fs';
@@ -18,6 +19,7 @@ import { AmisyncError } from '../../core/errors.js';
 import { INPUT_FORMATS, type InputFormat } from '../../core/parser.js';
 import type { BatchCounts } from '../../core/store.js';
 import { dictionaryFingerprint } from '../../dictionary/dictionary.js';
+import { parseCsvDialect } from '../../formats/csv-dialect/csv-dialect-config.js';
 import { detectFormat } from '../../formats/formats.js';
 import { addCounts, emptyCounts, isConserved } from '../../pipeline/commit.js';
 import type { DeliveryReport } from '../../pipeline/ingest.js';
@@ -34,6 +36,8 @@ import { printJson, printLines, table } from '../output.js';
 
 export interface IngestCommandOptions extends GlobalOptions {
   format?: string;
+  /** A CSV dialect's JSON config file, for --format csv-dialect. */
+  dialect?: string;
   source?: string;
   json?: boolean;
 }
@@ -66,6 +70,24 @@ function formatForFile(path: string, forced: string | undefined): InputFormat {
     );
   }
   return detected;
+}
+
+/** The dialect config, checked now so that a bad one stops the run before any file is read. */
+function dialectFor(options: IngestCommandOptions, formats: readonly InputFormat[]): unknown {
+  const needed = formats.includes('csv-dialect');
+  if (options.dialect === undefined) {
+    if (needed) throw new AmisyncError('USAGE', '--format csv-dialect needs --dialect FILE');
+    return undefined;
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(options.dialect, 'utf8'));
+    parseCsvDialect(json);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new AmisyncError('CONFIG_INVALID', `CSV dialect ${options.dialect}: ${reason}`);
+  }
+  return json;
 }
 
 /** A progress bar on stderr for a person watching a terminal; nothing for scripts or --json. */
@@ -111,6 +133,10 @@ export async function runIngest(files: readonly string[], options: IngestCommand
   }
   const formats = files.map((file) => formatForFile(file, options.format));
   const dictionary = dictionaryFor(options);
+  const formatContexts = {
+    cmep: { timeZone: dictionary.formats.cmep.timeZone },
+    'csv-dialect': { dialect: dialectFor(options, formats) },
+  };
   const key = signingKeyFor(options);
   const store = openStore(options, runtime.clock);
   try {
@@ -130,6 +156,7 @@ export async function runIngest(files: readonly string[], options: IngestCommand
       await runSource(source, {
         store,
         dictionary,
+        formatContexts,
         clock: runtime.clock,
         random: runtime.random,
         onDeliveryStart: (delivery) => {

@@ -137,6 +137,7 @@ export class CsvRecordStream {
       );
       return this.#rows.interpret(values, this.#source(item.record.location));
     }
+    assert.ok(item.kind === 'reject', 'the CSV scanner yields records and rejects only');
     const { reject } = item;
     const source = this.#source(reject.location);
     const violation = reject.violations[0];

@@ -77,8 +77,16 @@ const KWH_EXPONENT_BY_UNIT: ReadonlyMap<string, number> = new Map([
  */
 export function toKwhDecimal(value: string, unit: string): string | null {
   const exponent = KWH_EXPONENT_BY_UNIT.get(unit.toLowerCase());
+  return exponent === undefined ? null : shiftDecimalPoint(value, exponent);
+}
+
+/**
+ * `value` times 10^exponent, exactly, by moving its decimal point; null when it is not a decimal.
+ * Canonical like {@link toKwhDecimal}'s results.
+ */
+export function shiftDecimalPoint(value: string, exponent: number): string | null {
   const match = SIGNED_DECIMAL.exec(value);
-  if (exponent === undefined || match === null) return null;
+  if (match === null) return null;
   const integerDigits = match[2] ?? '';
   const fractionDigits = match[3] ?? '';
   if (integerDigits.length + fractionDigits.length === 0) return null;
