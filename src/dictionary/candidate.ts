@@ -117,16 +117,15 @@ export function createCandidateValidator(
   function checkTime(candidate: CandidateReading, intervalAllowed: boolean, add: AddViolation) {
     const startMs = candidate.intervalStartMs;
     const seconds = candidate.intervalSeconds;
-    const start = new Date(startMs).toISOString();
     const endMs = startMs + seconds * MS_PER_SECOND;
     const nowMs = clock.nowMs();
     if (endMs > nowMs + compiled.clockSkewToleranceMs) {
       add(
         'timestamp.future',
         'timestamp_utc',
-        start,
-        `the interval ends at ${new Date(endMs).toISOString()}, later than the current time ` +
-          `${new Date(nowMs).toISOString()} plus the clock-skew tolerance of ` +
+        isoText(startMs),
+        `the interval ends at ${isoText(endMs)}, later than the current time ` +
+          `${isoText(nowMs)} plus the clock-skew tolerance of ` +
           `${compiled.clockSkewToleranceSeconds} s.`,
       );
     }
@@ -135,7 +134,7 @@ export function createCandidateValidator(
       add(
         'timestamp.alignment',
         'timestamp_utc',
-        start,
+        isoText(startMs),
         `the interval start is not on a ${seconds} s boundary (a multiple of the interval ` +
           'length since 1970-01-01T00:00:00Z).',
       );
@@ -176,6 +175,13 @@ export function createCandidateValidator(
     }
     return valueMicro;
   }
+}
+
+/** An instant as ISO 8601 text for a message, or its number when no Date can hold it. */
+function isoText(epochMs: number): string {
+  return Number.isFinite(epochMs) && Math.abs(epochMs) <= 8.64e15
+    ? new Date(epochMs).toISOString()
+    : String(epochMs);
 }
 
 type AddViolation = (code: RejectCode, field: string, value: unknown, message: string) => void;

@@ -59,6 +59,11 @@ export interface BatchInput {
   byteLength: number;
   atMs: number;
   detectors: readonly Detector[];
+  /**
+   * Whether the readings' seq numbers each reading (the reference feed) and gaps are tracked;
+   * false for typed formats, whose seq is a version stamp. Absent means true.
+   */
+  sequenced?: boolean;
   /** Operator override: accept the readings as new versions whatever the ledger holds. */
   override?: boolean;
   /** Extra facts for the audit entry (an operator's justification, the quarantine ids replayed). */
@@ -268,6 +273,7 @@ export async function commitBatch(
       input.detectors,
       input.override === true,
       streamKeys,
+      input.sequenced !== false,
     );
     const routed = route(input, batchId, identified.decisions, holdRawSha256);
     assert.ok(isConserved(routed.counts), 'batch counts must balance');

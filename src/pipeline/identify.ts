@@ -282,6 +282,8 @@ const NO_VERSIONS: readonly Version[] = Object.freeze([]);
 /**
  * Decides a batch in order. `existing` holds the ledger versions of every interval
  * intervalsToLookUp named, sorted by version. States are copied, never mutated in place.
+ * `sequenced` is false for feeds whose seq is a version stamp shared by many readings (a NEM12
+ * UpdateDateTime), not a number per reading: their gaps and regressions would mean nothing.
  */
 export function identifyBatch(
   items: readonly IdentifiedReading[],
@@ -290,6 +292,7 @@ export function identifyBatch(
   detectors: readonly Detector[] = [],
   override = false,
   streamKeys: readonly string[] = items.map((item) => streamKey(item.reading)),
+  sequenced = true,
 ): IdentifyResult {
   const states = new Map<string, StreamState>();
   for (const [key, state] of loadedStates) states.set(key, { ...state });
@@ -319,7 +322,7 @@ export function identifyBatch(
     decisions.push(decision);
     if (decision.kind !== 'accept') continue;
     index.add({ reading, version: decision.version });
-    trackSequence(state, reading, sequenceEvents);
+    if (sequenced) trackSequence(state, reading, sequenceEvents);
     applyAccept(state, reading, decision.supersedes);
   }
   return { decisions, states, sequenceEvents };

@@ -17,6 +17,7 @@ import {
   RECORD_BYTES_MAX,
 } from '../core/limits.js';
 import {
+  isTypedFormat,
   itemLocation,
   type FormatContext,
   type InputFormat,
@@ -306,6 +307,7 @@ class DeliveryRun {
         byteLength: end - byteOffset,
         atMs: options.clock.nowMs(),
         detectors: options.detectors ?? [],
+        sequenced: !isTypedFormat(options.format),
       },
       holdRawSha256,
     );

@@ -199,6 +199,7 @@ async function replayOne(context: ActionContext, row: QuarantineRow): Promise<Re
       byteLength: row.location.byteLength,
       atMs,
       detectors: context.detectors ?? [],
+      sequenced: !isTypedFormat(row.format),
       auditExtra: {
         replayOf: row.id,
         actor: context.actor,
@@ -391,6 +392,7 @@ export async function acceptQuarantined(
       byteLength: row.location.byteLength,
       atMs,
       detectors: [],
+      sequenced: !isTypedFormat(row.format),
       override: true,
       auditExtra: {
         overrideOf: id,

@@ -146,6 +146,13 @@ describe('NEM12 through the pipeline', () => {
     expect(new Date(first.intervalStartMs).toISOString()).toBe('2005-02-28T14:00:00.000Z');
     expect(first).toMatchObject({ channel: 'E1', intervalSeconds: 1800, quality: 'actual' });
     expect(first.meterId).toBe('NEM1201009');
+    // Every interval of a day shares its UpdateDateTime: a version stamp, not a sequence, so no
+    // gap or regression is recorded for it.
+    expect((await harness.store.status()).sequence).toEqual({
+      gaps: 0,
+      regressions: 0,
+      streamsWithGaps: 0,
+    });
   });
 
   it('takes a V day\u2019s qualities from its 400 records, with method and reason', async () => {

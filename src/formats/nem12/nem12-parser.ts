@@ -55,6 +55,7 @@ const CANONICAL_UNITS: Readonly<Record<Nem12Unit, readonly [Unit, number]>> = {
 };
 
 const SECONDS_PER_MINUTE = 60;
+const MS_PER_MINUTE = 60_000;
 
 interface PendingDay {
   day: Nem12IntervalDayEvent;
@@ -144,14 +145,17 @@ class Nem12Parser implements StreamParser {
     if (pending === null) return;
     this.#pending = null;
     const { day } = pending;
+    const dayStartMs = intervalStartUtcMs(day.intervalDate, 0, day.channel.intervalMinutes);
     day.values.forEach((value, index) => {
-      items.push(this.#interval(day, index, value, pending.qualities[index] ?? null));
+      const quality = pending.qualities[index] ?? null;
+      items.push(this.#interval(day, dayStartMs, index, value, quality));
     });
     items.push(...pending.trailing);
   }
 
   #interval(
     day: Nem12IntervalDayEvent,
+    dayStartMs: number,
     index: number,
     value: string,
     quality: Nem12Quality | null,
@@ -159,7 +163,7 @@ class Nem12Parser implements StreamParser {
     const channel = day.channel;
     const [unit, exponent] = CANONICAL_UNITS[channel.unit];
     const location = this.#location(day);
-    const startMs = intervalStartUtcMs(day.intervalDate, index, channel.intervalMinutes);
+    const startMs = dayStartMs + index * channel.intervalMinutes * MS_PER_MINUTE;
     const at = `NMI ${channel.nmi} ${channel.nmiSuffix} ${day.intervalDate} interval ${index + 1}`;
     if (quality === null) {
       const message = `Line ${day.line}: ${at} has quality V but no 400 record covers it.`;
