@@ -796,5 +796,8 @@ describe('amisync demo', () => {
     expect(run.stdout).toMatch(/audit verify: verified/);
     expect(run.stdout).toMatch(/conservation: holds/);
     expect(run.stdout).toMatch(/audit prove [0-9a-f]+\.\.\.: verified/);
+    expect(run.stdout).toMatch(/independent oracle: .* -> equal/);
+    expect(run.stdout).toMatch(/kVArh; oracle [0-9.]+ kVArh -> equal/);
+    expect(run.stdout).toMatch(/distributor-NEM12\.csv +\d+/);
   });
 });

@@ -9,7 +9,7 @@ import { createWriteStream, existsSync, mkdirSync, rmSync, writeFileSync } from 
 import { once } from 'node:events';
 import { join, resolve } from 'node:path';
 import { AmisyncError } from '../../core/errors.js';
-import { formatMilliWhAsKwh } from '../../dictionary/decimal.js';
+import { formatMilliWhAsKwh, formatValueMicro } from '../../dictionary/decimal.js';
 import { ledgerState } from '../../pipeline/ledger-state.js';
 import { verifyAudit } from '../../audit/verify.js';
 import { proveReading } from '../../audit/prove.js';
@@ -20,6 +20,7 @@ import {
   toNdjson,
   type FeedRecord,
 } from '../../simulator/feed-generator.js';
+import { generateNem12Feed } from '../../simulator/nem12-generator.js';
 import { openStore, publicKeyFor, runtime, type GlobalOptions } from '../context.js';
 import { printLines } from '../output.js';
 import { countsTable, runIngest } from './ingest.js';
@@ -77,6 +78,12 @@ export async function runDemo(
   const truncatedPath = join(dir, 'interrupted-upload.json');
   writeFileSync(truncatedPath, truncated);
   files.push(truncatedPath);
+  // A distributor's NEM12 file for other meters: kWh and kVArh, an estimate later corrected,
+  // per-interval qualities and a day of null data. Named .csv, as such files often are.
+  const nem12 = generateNem12Feed({ nmis: 20, days: Math.min(days, 7), firstDayMs: startMs });
+  const nem12Path = join(dir, 'distributor-NEM12.csv');
+  writeFileSync(nem12Path, nem12.text);
+  files.push(nem12Path);
 
   const lines: string[] = [
     `demo: ${meters} meters x ${days * 96} intervals of 15 minutes, ${feed.records.length} records ` +
@@ -115,18 +122,25 @@ export async function runDemo(
       }
       break;
     }
-    const expectedKwh = formatMilliWhAsKwh(feed.expected.energyMilliWh);
+    const expectedKwh = formatMilliWhAsKwh(feed.expected.energyMilliWh + nem12.expected.kwhMicro);
+    const expectedReadings =
+      feed.expected.currentReadings +
+      nem12.expected.currentKwhReadings +
+      nem12.expected.currentKvarhReadings;
     const ledgerKwh = formatMilliWhAsKwh(state.energyMilliWh);
+    const kvarh = status.ledger.byUnit.find((total) => total.unit === 'kVArh')?.valueMicro ?? 0n;
+    const kvarhText = formatValueMicro(kvarh);
+    const expectedKvarh = formatValueMicro(nem12.expected.kvarhMicro);
     lines.push(
       '',
       `conservation: ${first.conserved && second.conserved ? 'holds' : 'BROKEN'} ` +
         '(received = accepted + duplicates + quarantined + anomaly-held + dead-lettered, every batch)',
       `second delivery accepted ${second.accepted} readings (retransmissions never inflate totals)`,
       `ledger: ${state.readings} current readings, ${ledgerKwh} kWh; independent oracle: ` +
-        `${feed.expected.currentReadings} readings, ${expectedKwh} kWh -> ` +
-        (ledgerKwh === expectedKwh && state.readings === feed.expected.currentReadings
-          ? 'equal'
-          : 'DIFFERENT'),
+        `${expectedReadings} readings, ${expectedKwh} kWh -> ` +
+        (ledgerKwh === expectedKwh && state.readings === expectedReadings ? 'equal' : 'DIFFERENT'),
+      `reactive energy (NEM12 Q1 channels, never summed into kWh): ${kvarhText} kVArh; oracle ` +
+        `${expectedKvarh} kVArh -> ${kvarhText === expectedKvarh ? 'equal' : 'DIFFERENT'}`,
       `revisions applied (actual replacing estimate): ${status.totals.revisions}`,
       `quarantine: ${status.quarantine.open} open items, for example:`,
       ...sample,
