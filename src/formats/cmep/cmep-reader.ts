@@ -64,7 +64,8 @@
  */
 import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
-import { ByteOrderMarkSkipper, CARRIAGE_RETURN, LINE_FEED, decodeUtf8 } from '../bytes.js';
+import { decodeUtf8 } from '../bytes.js';
+import { LineScanner, type ScannedLine } from '../lines.js';
 import type { CmepEvent, CmepSource, CmepTolerance } from './cmep-events.js';
 import { CmepRecordInterpreter, type CmepLine } from './cmep-records.js';
 import { canonicalTimeZone } from './cmep-values.js';
@@ -97,19 +98,10 @@ export function createCmepReader(options: CmepReaderOptions): CmepReader {
 }
 
 class CmepByteReader implements CmepReader {
-  readonly #byteOrderMark = new ByteOrderMarkSkipper();
+  readonly #lines = new LineScanner(CMEP_LINE_BYTES_MAX);
   readonly #records: CmepRecordInterpreter;
-  /** Pieces of the current line seen in earlier chunks; emptied once the line is oversized. */
-  #carried: Buffer[] = [];
-  #carriedBytes = 0;
-  #lineOversized = false;
-  #lineLastByte = -1;
-  #chunkOffset = 0;
-  #started = false;
-  #lineOffset = 0;
-  #lineNumber = 1;
   #blankLinesSkipped = 0;
-  #markNotePending = false;
+  #markNoted = false;
   #ended = false;
 
   constructor(timeZone: string) {
@@ -119,7 +111,7 @@ class CmepByteReader implements CmepReader {
   push(chunk: Uint8Array): CmepEvent[] {
     assert.ok(!this.#ended, 'push() after end()');
     const events: CmepEvent[] = [];
-    for (const piece of this.#byteOrderMark.take(chunk)) this.#scan(piece, events);
+    for (const line of this.#lines.push(chunk)) this.#finishLine(line, events);
     return events;
   }
 
@@ -127,97 +119,29 @@ class CmepByteReader implements CmepReader {
     const events: CmepEvent[] = [];
     if (this.#ended) return events;
     this.#ended = true;
-    for (const piece of this.#byteOrderMark.flush()) this.#scan(piece, events);
-    if (this.#carriedBytes > 0) {
-      this.#finishLine(Buffer.alloc(0), 0, 0, false, events);
-      this.#startLine(this.#lineOffset + this.#carriedBytes);
-    }
+    for (const line of this.#lines.end()) this.#finishLine(line, events);
     const source: CmepSource = {
-      line: Math.max(1, this.#lineNumber - 1),
-      byteOffset: this.#chunkOffset,
+      line: Math.max(1, this.#lines.nextLine - 1),
+      byteOffset: this.#lines.bytesSeen,
       byteLength: 0,
     };
     events.push(...this.#records.finish(source));
     return events;
   }
 
-  #scan(piece: Uint8Array, events: CmepEvent[]): void {
-    if (!this.#started) {
-      this.#started = true;
-      this.#chunkOffset = this.#byteOrderMark.skippedBytes;
-      this.#lineOffset = this.#chunkOffset;
-      this.#markNotePending = this.#byteOrderMark.skippedBytes > 0;
-    }
-    const bytes = Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength);
-    let start = 0;
-    for (;;) {
-      const lineFeed = bytes.indexOf(LINE_FEED, start);
-      if (lineFeed === -1) break;
-      this.#finishLine(bytes, start, lineFeed, true, events);
-      this.#startLine(this.#chunkOffset + lineFeed + 1);
-      start = lineFeed + 1;
-    }
-    this.#carry(bytes, start);
-    this.#chunkOffset += bytes.length;
-  }
-
-  #carry(bytes: Buffer, start: number): void {
-    const added = bytes.length - start;
-    if (added === 0) return;
-    // One byte past the limit is held, since it may be the carriage return of a CRLF.
-    if (!this.#lineOversized && this.#carriedBytes + added > CMEP_LINE_BYTES_MAX + 1) {
-      this.#lineOversized = true;
-      this.#carried = [];
-    }
-    // A copy, so that the caller may reuse its chunk buffer after push() returns.
-    if (!this.#lineOversized) this.#carried.push(Buffer.from(bytes.subarray(start)));
-    this.#carriedBytes += added;
-    this.#lineLastByte = bytes[bytes.length - 1] ?? -1;
-  }
-
-  #startLine(offset: number): void {
-    this.#lineOffset = offset;
-    this.#lineNumber += 1;
-    this.#carried = [];
-    this.#carriedBytes = 0;
-    this.#lineOversized = false;
-    this.#lineLastByte = -1;
-  }
-
-  /**
-   * The current line ends at `end` of `bytes`, its line feed (if `terminated`) not included. A
-   * carriage return before the end is part of the terminator, even on an unterminated last line.
-   */
-  #finishLine(
-    bytes: Buffer,
-    start: number,
-    end: number,
-    terminated: boolean,
-    events: CmepEvent[],
-  ): void {
-    const lastByte = end > start ? (bytes[end - 1] ?? -1) : this.#lineLastByte;
-    const crlf = lastByte === CARRIAGE_RETURN;
-    const totalBytes = this.#carriedBytes + end - start;
-    const byteLength = crlf ? totalBytes - 1 : totalBytes;
-    const source: CmepSource = {
-      line: this.#lineNumber,
-      byteOffset: this.#lineOffset,
-      byteLength,
-    };
-    if (byteLength > CMEP_LINE_BYTES_MAX) {
+  #finishLine(scanned: ScannedLine, events: CmepEvent[]): void {
+    const { line, byteOffset, byteLength, terminated, crlf } = scanned;
+    const source: CmepSource = { line, byteOffset, byteLength };
+    if (scanned.bytes === null) {
       const message =
         `Line ${source.line} is ${byteLength} bytes long, over the ${CMEP_LINE_BYTES_MAX}-byte ` +
         `limit; it is skipped unread.`;
-      const line = this.#unreadLine(source, terminated);
-      events.push(...this.#records.interpretUnreadable(line, 'line_too_long', message));
+      const unread = this.#unreadLine(source, terminated);
+      events.push(...this.#records.interpretUnreadable(unread, 'line_too_long', message));
       return;
     }
-    const lineBytes =
-      this.#carriedBytes === 0
-        ? bytes.subarray(start, start + byteLength)
-        : Buffer.concat([...this.#carried, bytes.subarray(start, end)]).subarray(0, byteLength);
     const lineFeedOnly = terminated && !crlf;
-    this.#readLine(lineBytes, source, terminated, lineFeedOnly, events);
+    this.#readLine(scanned.bytes, source, terminated, lineFeedOnly, events);
   }
 
   #unreadLine(source: CmepSource, terminated: boolean): CmepLine {
@@ -263,8 +187,8 @@ class CmepByteReader implements CmepReader {
   /** The notes that belong to the next non-blank line: a byte order mark, blank lines skipped. */
   #takeNotes(): CmepTolerance[] {
     const tolerated: CmepTolerance[] = [];
-    if (this.#markNotePending) {
-      this.#markNotePending = false;
+    if (!this.#markNoted && this.#lines.skippedMark) {
+      this.#markNoted = true;
       tolerated.push({ code: 'byte_order_mark', message: 'A UTF-8 byte order mark was skipped.' });
     }
     if (this.#blankLinesSkipped > 0) {

@@ -143,8 +143,10 @@ describe('NEM12 parser properties', () => {
           const line = bytes.toString('latin1', byteOffset, byteOffset + byteLength);
           expect(line.startsWith('300,')).toBe(true);
           const micro = (value: string): bigint | null => {
-            const match = /^(\d+)(?:\.(\d{0,6}))?$/.exec(value.trim());
-            return match === null ? null : BigInt(`${match[1]}${(match[2] ?? '').padEnd(6, '0')}`);
+            // NEM12 decimals may omit the integer part (".651") or the fraction ("7.").
+            const match = /^(\d*)(?:\.(\d{0,6}))?$/.exec(value.trim());
+            if (match === null || value.trim().replace('.', '') === '') return null;
+            return BigInt(`${match[1] ?? ''}${(match[2] ?? '').padEnd(6, '0')}` || '0');
           };
           const held = line.split(',').map(micro);
           expect(held).toContain(micro(candidate.value));

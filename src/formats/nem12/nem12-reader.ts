@@ -17,7 +17,8 @@
  */
 import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
-import { ByteOrderMarkSkipper, CARRIAGE_RETURN, LINE_FEED, decodeUtf8 } from '../bytes.js';
+import { decodeUtf8 } from '../bytes.js';
+import { LineScanner, type ScannedLine } from '../lines.js';
 import type { Nem12Event, Nem12Source, Nem12Tolerance } from './nem12-events.js';
 import { Nem12RecordInterpreter, type Nem12Line } from './nem12-records.js';
 
@@ -38,24 +39,15 @@ export function createNem12Reader(): Nem12Reader {
 }
 
 class Nem12ByteReader implements Nem12Reader {
-  readonly #byteOrderMark = new ByteOrderMarkSkipper();
+  readonly #lines = new LineScanner(NEM12_LINE_BYTES_MAX);
   readonly #records = new Nem12RecordInterpreter();
-  /** Pieces of the current line seen in earlier chunks; emptied once the line is oversized. */
-  #carried: Buffer[] = [];
-  #carriedBytes = 0;
-  #lineOversized = false;
-  #lineLastByte = -1;
-  #chunkOffset = 0;
-  #started = false;
-  #lineOffset = 0;
-  #lineNumber = 1;
   #blankLinesSkipped = 0;
   #ended = false;
 
   push(chunk: Uint8Array): Nem12Event[] {
     assert.ok(!this.#ended, 'push() after end()');
     const events: Nem12Event[] = [];
-    for (const piece of this.#byteOrderMark.take(chunk)) this.#scan(piece, events);
+    for (const line of this.#lines.push(chunk)) this.#finishLine(line, events);
     return events;
   }
 
@@ -63,87 +55,28 @@ class Nem12ByteReader implements Nem12Reader {
     const events: Nem12Event[] = [];
     if (this.#ended) return events;
     this.#ended = true;
-    for (const piece of this.#byteOrderMark.flush()) this.#scan(piece, events);
-    if (this.#carriedBytes > 0) {
-      this.#finishLine(Buffer.alloc(0), 0, 0, events);
-      this.#startLine(this.#lineOffset + this.#carriedBytes);
-    }
+    for (const line of this.#lines.end()) this.#finishLine(line, events);
     const source: Nem12Source = {
-      line: Math.max(1, this.#lineNumber - 1),
-      byteOffset: this.#chunkOffset,
+      line: Math.max(1, this.#lines.nextLine - 1),
+      byteOffset: this.#lines.bytesSeen,
       byteLength: 0,
     };
     events.push(...this.#records.finish(source));
     return events;
   }
 
-  #scan(piece: Uint8Array, events: Nem12Event[]): void {
-    if (!this.#started) {
-      this.#started = true;
-      this.#chunkOffset = this.#byteOrderMark.skippedBytes;
-      this.#lineOffset = this.#chunkOffset;
-    }
-    const bytes = Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength);
-    let start = 0;
-    for (;;) {
-      const lineFeed = bytes.indexOf(LINE_FEED, start);
-      if (lineFeed === -1) break;
-      this.#finishLine(bytes, start, lineFeed, events);
-      this.#startLine(this.#chunkOffset + lineFeed + 1);
-      start = lineFeed + 1;
-    }
-    this.#carry(bytes, start);
-    this.#chunkOffset += bytes.length;
-  }
-
-  #carry(bytes: Buffer, start: number): void {
-    const added = bytes.length - start;
-    if (added === 0) return;
-    // One byte past the limit is held, since it may be the carriage return of a CRLF.
-    if (!this.#lineOversized && this.#carriedBytes + added > NEM12_LINE_BYTES_MAX + 1) {
-      this.#lineOversized = true;
-      this.#carried = [];
-    }
-    // A copy, so that the caller may reuse its chunk buffer after push() returns.
-    if (!this.#lineOversized) this.#carried.push(Buffer.from(bytes.subarray(start)));
-    this.#carriedBytes += added;
-    this.#lineLastByte = bytes[bytes.length - 1] ?? -1;
-  }
-
-  #startLine(offset: number): void {
-    this.#lineOffset = offset;
-    this.#lineNumber += 1;
-    this.#carried = [];
-    this.#carriedBytes = 0;
-    this.#lineOversized = false;
-    this.#lineLastByte = -1;
-  }
-
-  /** The current line ends at `end` of `bytes`, its line feed (if any) not included. */
-  #finishLine(bytes: Buffer, start: number, end: number, events: Nem12Event[]): void {
-    const lastByte = end > start ? (bytes[end - 1] ?? -1) : this.#lineLastByte;
-    const crlf = lastByte === CARRIAGE_RETURN;
-    const totalBytes = this.#carriedBytes + end - start;
-    const byteLength = crlf ? totalBytes - 1 : totalBytes;
-    const source: Nem12Source = {
-      line: this.#lineNumber,
-      byteOffset: this.#lineOffset,
-      byteLength,
-    };
-    const tolerated: Nem12Tolerance[] = [];
-    if (byteLength > NEM12_LINE_BYTES_MAX) {
+  #finishLine(scanned: ScannedLine, events: Nem12Event[]): void {
+    const { line, byteOffset, byteLength } = scanned;
+    const source: Nem12Source = { line, byteOffset, byteLength };
+    if (scanned.bytes === null) {
       const message =
         `Line ${source.line} is ${byteLength} bytes long, over the ${NEM12_LINE_BYTES_MAX}-byte ` +
         `limit; it is skipped unread.`;
-      const line = { fields: [], source, tolerated };
-      events.push(...this.#records.interpretUnreadable(line, 'line_too_long', message));
+      const unread = { fields: [], source, tolerated: [] };
+      events.push(...this.#records.interpretUnreadable(unread, 'line_too_long', message));
       return;
     }
-    const lineBytes =
-      this.#carriedBytes === 0
-        ? bytes.subarray(start, start + byteLength)
-        : Buffer.concat([...this.#carried, bytes.subarray(start, end)]).subarray(0, byteLength);
-    this.#readLine(lineBytes, source, crlf, events);
+    this.#readLine(scanned.bytes, source, scanned.crlf, events);
   }
 
   #readLine(lineBytes: Buffer, source: Nem12Source, crlf: boolean, events: Nem12Event[]): void {
