@@ -59,7 +59,7 @@ export function buildProgram(): Command {
 
   withGlobals(program.command('ingest <files...>'))
     .description(
-      'ingest feed files (JSON array, NDJSON, CSV, AEMO NEM12/NEM13, CMEP, a vendor CSV dialect)',
+      'ingest feed files (JSON, NDJSON, CSV, NEM12/NEM13, Green Button, CMEP, a vendor CSV dialect)',
     )
     .addOption(new Option('--format <format>', 'input format').choices([...INPUT_FORMATS]))
     .option('--dialect <file>', 'a vendor CSV dialect (JSON), for --format csv-dialect')

@@ -47,7 +47,7 @@ export type FormatContext = Readonly<Record<string, unknown>>;
 /** Formats of records with the reference feed's field names, judged by the record validator. */
 export const RECORD_FORMATS = ['json', 'ndjson', 'csv'] as const;
 /** Typed formats whose readers yield candidate readings (CandidateReading). */
-export const TYPED_FORMATS = ['nem12', 'cmep', 'csv-dialect'] as const;
+export const TYPED_FORMATS = ['nem12', 'cmep', 'csv-dialect', 'green-button'] as const;
 export type RecordFormat = (typeof RECORD_FORMATS)[number];
 export type TypedFormat = (typeof TYPED_FORMATS)[number];
 export const INPUT_FORMATS = [...RECORD_FORMATS, ...TYPED_FORMATS] as const;

@@ -59,6 +59,11 @@ describe('defaults', () => {
           channelPattern: '^[A-Za-z0-9._-]{1,32}$',
           meterIds: {},
         },
+        'green-button': {
+          meterIdPattern: '^[A-Za-z0-9._:/-]{1,128}$',
+          channelPattern: '^[A-Za-z0-9._-]{1,64}$',
+          meterIds: {},
+        },
       },
     });
   });
@@ -113,6 +118,11 @@ describe('a full config', () => {
         timeZone: 'America/Los_Angeles',
       },
       'csv-dialect': { meterIdPattern: null, channelPattern: null, meterIds: {} },
+      'green-button': {
+        meterIdPattern: '^[A-Za-z0-9/]{1,128}$',
+        channelPattern: null,
+        meterIds: { 'RetailCustomer/3/UsagePoint/1': 'MTR-GB000001' },
+      },
     },
   };
 
@@ -130,9 +140,48 @@ describe('a full config', () => {
   });
 });
 
+describe('formats["green-button"]', () => {
+  it('fills in what a config leaves out, and keeps what it says', () => {
+    const dictionary = parseDictionary({
+      formats: { 'green-button': { meterIds: { 'User/1/UsagePoint/01': 'MTR-GB000001' } } },
+    });
+    expect(dictionary.formats['green-button']).toEqual({
+      ...DEFAULT_DICTIONARY.formats['green-button'],
+      meterIds: { 'User/1/UsagePoint/01': 'MTR-GB000001' },
+    });
+    expect(dictionary.formats.nem12).toEqual(DEFAULT_DICTIONARY.formats.nem12);
+  });
+
+  it('accepts href-path meter ids and refuses others by default', () => {
+    const meterIds = compilePattern(
+      DEFAULT_DICTIONARY.formats['green-button'].meterIdPattern ?? '',
+    );
+    expect(meterIds.test('RetailCustomer/3/UsagePoint/1')).toBe(true);
+    expect(meterIds.test('v1/BillingAccount/1234567890/UsagePoint/NET_USAGE')).toBe(true);
+    expect(meterIds.test('a|b')).toBe(false);
+    expect(meterIds.test('x'.repeat(129))).toBe(false);
+    const channels = compilePattern(
+      DEFAULT_DICTIONARY.formats['green-button'].channelPattern ?? '',
+    );
+    expect(channels.test('01.reverse')).toBe(true);
+    expect(channels.test('01/2')).toBe(false);
+  });
+
+  it('reports its problems with their paths', () => {
+    const message = errorOf({
+      formats: { 'green-button': { meterIdPattern: '(', timeZone: 'UTC', meterIds: { a: '' } } },
+    });
+    expect(message).toContain(
+      '  - formats.green-button.meterIdPattern: is not a valid JavaScript regular expression',
+    );
+    expect(message).toContain('  - formats.green-button.timeZone: unknown key');
+    expect(message).toContain('  - formats.green-button.meterIds.a:');
+  });
+});
+
 describe('dictionaryFingerprint', () => {
   it('of the defaults is the value the README documents', () => {
-    const fingerprint = '7d79817ff19c95f75050215497d689992c5a861382674b5e26e18bb66e6d5d11';
+    const fingerprint = 'f5ccb2fe249c5ea08b0f8fb816124eced05c221472706ba023e7f701fa08bcb3';
     expect(dictionaryFingerprint(DEFAULT_DICTIONARY)).toBe(fingerprint);
     expect(dictionaryFingerprint(parseDictionary({ defaultChannel: '1' }))).toBe(fingerprint);
   });

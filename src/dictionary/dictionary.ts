@@ -56,6 +56,8 @@ export interface FormatsRules {
   /** CMEP times are UTC by its specification; many senders use local time, named here. */
   readonly cmep: FormatRules & { readonly timeZone: string };
   readonly 'csv-dialect': FormatRules;
+  /** Meter ids are UsagePoint href paths (`RetailCustomer/3/UsagePoint/1`). */
+  readonly 'green-button': FormatRules;
 }
 
 /** A fully resolved dictionary: every key present, defaults applied, deeply frozen. */
@@ -125,6 +127,12 @@ export const DEFAULT_DICTIONARY: DataDictionary = deepFreeze({
     'csv-dialect': {
       meterIdPattern: '^[A-Za-z0-9._-]{1,64}$',
       channelPattern: '^[A-Za-z0-9._-]{1,32}$',
+      meterIds: {},
+    },
+    // A UsagePoint's href path and a MeterReading's id with its flow direction (`01.reverse`).
+    'green-button': {
+      meterIdPattern: '^[A-Za-z0-9._:/-]{1,128}$',
+      channelPattern: '^[A-Za-z0-9._-]{1,64}$',
       meterIds: {},
     },
   },
@@ -360,6 +368,9 @@ const formatsSchema = z.strictObject({
   'csv-dialect': formatRulesSchema(defaults.formats['csv-dialect']).default(() =>
     defaultRules('csv-dialect'),
   ),
+  'green-button': formatRulesSchema(defaults.formats['green-button']).default(() =>
+    defaultRules('green-button'),
+  ),
 });
 
 function defaultRules(format: keyof FormatsRules): FormatRules {
@@ -403,6 +414,7 @@ const dictionarySchema = z.strictObject({
     nem12: defaultRules('nem12'),
     cmep: { ...defaultRules('cmep'), timeZone: defaults.formats.cmep.timeZone },
     'csv-dialect': defaultRules('csv-dialect'),
+    'green-button': defaultRules('green-button'),
   })),
 });
 

@@ -14,6 +14,8 @@ import {
 } from '../core/parser.js';
 import { createCmepParser } from './cmep/cmep-parser.js';
 import { createCsvDialectParser } from './csv-dialect/csv-dialect-parser.js';
+import { isGreenButtonHead } from './green-button/green-button-detect.js';
+import { createGreenButtonParser } from './green-button/green-button-parser.js';
 import { createNem12Parser } from './nem12/nem12-parser.js';
 import type { RecordLocation } from '../core/reading.js';
 import { createCsvParser, isCsvContext, parseCsvRowBytes } from './csv.js';
@@ -36,6 +38,7 @@ export const PARSER_FACTORIES: Readonly<
   nem12: createNem12Parser,
   cmep: (context = {}) => createCmepParser(context),
   'csv-dialect': (context = {}) => createCsvDialectParser(context),
+  'green-button': () => createGreenButtonParser(),
 };
 
 const FORMAT_BY_EXTENSION: Readonly<Record<string, InputFormat>> = {
@@ -54,10 +57,11 @@ const FORMAT_BY_EXTENSION: Readonly<Record<string, InputFormat>> = {
 export const DETECT_HEAD_BYTES_MAX = 4096;
 
 /**
- * The format of a delivery: NEM12 or CMEP when its first record says so (whatever the file is
- * called), else from the file name's extension, else from its first bytes: `[` is a JSON array,
- * `{` NDJSON, and a first line naming `meter_id` a CSV header. Null when none of these tells. A
- * vendor CSV dialect is never guessed: it is named with its dialect config.
+ * The format of a delivery: NEM12 or CMEP when its first record says so, Green Button when its
+ * root element is an Atom feed or entry or an ESPI resource (whatever the file is called; `.xml`
+ * alone says nothing), else from the file name's extension, else from its first bytes: `[` is a
+ * JSON array, `{` NDJSON, and a first line naming `meter_id` a CSV header. Null when none of these
+ * tells. A vendor CSV dialect is never guessed: it is named with its dialect config.
  */
 export function detectFormat(fileName: string, head: Uint8Array): InputFormat | null {
   // NEM12 and CMEP files are often named .csv: their first record says what they are.
@@ -83,15 +87,19 @@ function detectFormatFromContent(head: Uint8Array): InputFormat | null {
   return null;
 }
 
-/** NEM12 or NEM13 by its 100 header record, CMEP by its MEPMD01 record type; else null. */
+/**
+ * NEM12 or NEM13 by its 100 header record, CMEP by its MEPMD01 record type, Green Button by its
+ * root element; else null.
+ */
 function detectTypedFormat(head: Uint8Array): InputFormat | null {
-  const text = new TextDecoder()
-    .decode(head)
+  const decoded = new TextDecoder().decode(head);
+  const text = decoded
     .replace(/^\ufeff/, '')
     .trimStart()
     .slice(0, 16);
   if (/^100,NEM1[23](,|\r|\n|$)/i.test(text)) return 'nem12';
   if (/^MEPMD01,/i.test(text)) return 'cmep';
+  if (isGreenButtonHead(decoded)) return 'green-button';
   return null;
 }
 

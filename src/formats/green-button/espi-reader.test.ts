@@ -1,11 +1,17 @@
 // Goal: the ESPI reader gives exactly the intervals of real Green Button feeds; hostile XML stops.
 // Method: greenbutton_objects oracle files, chunk-split and corruption properties, attack inputs.
-import { readFileSync, readdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createEspiReader, type EspiReaderLimits } from './espi-reader.js';
 import { scaledValue, uomName } from './espi-units.js';
+import {
+  GREEN_BUTTON_INPUT_NAMES as INPUT_NAMES,
+  formatG,
+  formatTimedelta,
+  greenButtonExpected,
+  greenButtonInput,
+  type OracleInterval,
+} from './green-button-fixtures.js';
 import type {
   EntryRef,
   EspiEvent,
@@ -14,8 +20,6 @@ import type {
   ReadingTypeEvent,
 } from './green-button.js';
 
-const FIXTURES = fileURLToPath(new URL('../../../test/fixtures/greenbutton/', import.meta.url));
-const INPUT_NAMES = readdirSync(`${FIXTURES}input`).filter((name) => name.endsWith('.xml'));
 const encoder = new TextEncoder();
 
 function readAll(bytes: Uint8Array, chunkBytes = bytes.length, limits = {}): EspiEvent[] {
@@ -62,75 +66,15 @@ const QUALITY_NAMES: Record<string, string> = {
   '19': 'BILLING_ACCEPTABLE',
 };
 
-interface OracleInterval {
-  startUtc: string;
-  duration: string;
-  value: string;
-  unit: string;
-  cost: string | null;
-  quality: string | null;
-}
-
-// "    2014-01-01 05:00:00+00:00, 1:00:00: 273 Wh($0.00819) [VALIDATED]", cost, quality optional.
-const ORACLE_LINE = new RegExp(
-  String.raw`^ {4}(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\+00:00, (.+?): (\S+) (\S+?)` +
-    String.raw`(?:\(\$(\S+)\))?(?: \[(\w+)\])?$`,
-);
-
-function parseOracle(text: string): OracleInterval[] {
-  return text
-    .split('\n')
-    .filter((line) => line.startsWith('    '))
-    .map((line) => {
-      const match = ORACLE_LINE.exec(line);
-      if (match === null) throw new Error(`oracle line not understood: ${line}`);
-      const [, startUtc = '', duration = '', value = '', unit = '', cost, quality] = match;
-      return {
-        startUtc,
-        duration,
-        value,
-        unit,
-        cost: cost === undefined ? null : canonicalDecimal(cost),
-        quality: quality ?? null,
-      };
-    });
-}
-
-function canonicalDecimal(text: string): string {
-  return text.includes('.') ? text.replace(/0+$/, '').replace(/\.$/, '') : text;
-}
-
-/** Python's `%g`: six significant digits, trailing zeros dropped. */
-function formatG(value: number): string {
-  const rounded = Number(value.toPrecision(6));
-  const magnitude = Math.abs(rounded);
-  if (rounded === 0 || (magnitude >= 1e-4 && magnitude < 1e6)) return String(rounded);
-  const [mantissa = '', exponent = ''] = rounded.toExponential(5).split('e');
-  const digits = exponent.replace(/^([+-])(\d)$/, '$10$2');
-  return `${canonicalDecimal(mantissa)}e${digits}`;
-}
-
-/** Python's `str(timedelta(seconds=n))`. */
-function formatTimedelta(seconds: number): string {
-  const days = Math.floor(seconds / 86_400);
-  const rest = seconds - days * 86_400;
-  const clock = `${Math.floor(rest / 3600)}:${pad2(Math.floor(rest / 60) % 60)}:${pad2(rest % 60)}`;
-  return days === 0 ? clock : `${days} day${days === 1 ? '' : 's'}, ${clock}`;
-}
-
-function pad2(value: number): string {
-  return String(value).padStart(2, '0');
-}
-
 function utcText(epochSeconds: string): string {
   const wholeSeconds = Number(epochSeconds.split('.')[0]);
   return new Date(wholeSeconds * 1000).toISOString().slice(0, 19).replace('T', ' ');
 }
 
 /**
- * The join the mapping step will do: an IntervalBlock entry belongs to the MeterReading whose
- * related hrefs name the block's self or up href, and that MeterReading's related hrefs name its
- * ReadingType's self href.
+ * A plain join, independent of the parser's (green-button-links.ts): an IntervalBlock entry
+ * belongs to the MeterReading whose related hrefs name the block's self or up href, and that
+ * MeterReading's related hrefs name its ReadingType's self href.
  */
 function readingTypeOfEachReading(
   events: EspiEvent[],
@@ -197,10 +141,8 @@ describe('real Green Button feeds against the greenbutton_objects oracle', () =>
   });
 
   it.each(INPUT_NAMES)('%s gives exactly the expected intervals', (name) => {
-    const bytes = readFileSync(`${FIXTURES}input/${name}`);
-    const expected = parseOracle(
-      readFileSync(`${FIXTURES}expected/${name.replace(/\.xml$/, '.txt')}`, 'utf8'),
-    );
+    const bytes = greenButtonInput(name);
+    const expected = greenButtonExpected(name);
     const events = readAll(bytes, 65_536);
     expect(problems(events)).toEqual([]);
     expect(expected.length).toBeGreaterThan(0);
@@ -208,7 +150,7 @@ describe('real Green Button feeds against the greenbutton_objects oracle', () =>
   });
 
   it('reports what it tolerated in gas_containerized', () => {
-    const events = readAll(readFileSync(`${FIXTURES}input/gas_containerized.xml`));
+    const events = readAll(greenButtonInput('gas_containerized.xml'));
     const codes = events.flatMap((event) => (event.kind === 'tolerated' ? [event.code] : []));
     expect(new Set(codes)).toEqual(
       new Set(['element.empty', 'epoch.fractional', 'reading_type.empty']),
@@ -312,12 +254,95 @@ describe('document shapes', () => {
   });
 });
 
+// A byte order mark, multi-byte text before and inside readings, CRLF line ends, an empty
+// IntervalReading element and one under a prefix: each reading's bytes are cut out exactly.
+const LOCATED_FEED =
+  '\ufeff<?xml version="1.0" encoding="UTF-8"?>\r\n' +
+  '<feed xmlns="http://www.w3.org/2005/Atom" xmlns:e="http://naesb.org/espi">\r\n' +
+  '<title>Zürich ☃ 𝄞</title><entry><updated>2024-06-21T10:00:00+02:00</updated>\r\n' +
+  '<content><UsagePoint xmlns="http://naesb.org/espi"><MeterReading>\r\n' +
+  '<IntervalBlock><IntervalReading><value>7</value><!-- é --><timePeriod><start>0</start>' +
+  '</timePeriod></IntervalReading>\r\n<e:IntervalReading ><e:value>€8</e:value></e:IntervalReading\r\n>' +
+  '<IntervalReading/></IntervalBlock></MeterReading></UsagePoint></content></entry></feed>';
+
+describe('byte locations, entry dates and nesting', () => {
+  const bytes = encoder.encode(LOCATED_FEED);
+  const readings = readAll(bytes).filter(
+    (event): event is IntervalReadingEvent => event.kind === 'intervalReading',
+  );
+  const decoder = new TextDecoder();
+  const textOf = (reading: IntervalReadingEvent): string =>
+    decoder.decode(bytes.subarray(reading.byteOffset, reading.byteOffset + reading.byteLength));
+
+  it('gives each IntervalReading the exact bytes of its element, a BOM and multi-byte text counted', () => {
+    expect(readings.map(textOf)).toEqual([
+      '<IntervalReading><value>7</value><!-- é --><timePeriod><start>0</start></timePeriod></IntervalReading>',
+      '<e:IntervalReading ><e:value>€8</e:value></e:IntervalReading\r\n>',
+      '<IntervalReading/>',
+    ]);
+    expect(readings.map((reading) => [reading.line, reading.endLine])).toEqual([
+      [5, 5],
+      [6, 7],
+      [7, 7],
+    ]);
+  });
+
+  it('gives the same locations whatever the split points', () => {
+    fc.assert(
+      fc.property(fc.array(fc.nat({ max: bytes.length }), { maxLength: 30 }), (cuts) => {
+        expect(readSplit(bytes, cuts)).toEqual(readAll(bytes));
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it("keeps the entry's updated date and numbers the elements readings sit in", () => {
+    const events = readAll(bytes);
+    expect(events.find((event) => event.kind === 'entry')).toMatchObject({
+      entry: { updated: '2024-06-21T10:00:00+02:00' },
+    });
+    expect(readings.map((reading) => [reading.meterReadingIndex, reading.usagePointIndex])).toEqual(
+      [
+        [0, 0],
+        [0, 0],
+        [0, 0],
+      ],
+    );
+    expect(events.find((event) => event.kind === 'meterReading')).toMatchObject({
+      meterReadingIndex: 0,
+      usagePointIndex: 0,
+    });
+    expect(events.find((event) => event.kind === 'usagePoint')).toMatchObject({
+      usagePointIndex: 0,
+    });
+  });
+
+  it('locates every reading of the real feeds at an element holding its value', () => {
+    for (const name of INPUT_NAMES) {
+      const input = greenButtonInput(name);
+      const located = readAll(input, 4096).filter(
+        (event): event is IntervalReadingEvent => event.kind === 'intervalReading',
+      );
+      expect(located.length).toBeGreaterThan(0);
+      for (const reading of located) {
+        const text = input.toString(
+          'utf8',
+          reading.byteOffset,
+          reading.byteOffset + reading.byteLength,
+        );
+        expect(text).toMatch(/^<(\w+:)?IntervalReading>[^]*<\/(\w+:)?IntervalReading>$/);
+        expect(text).toContain(`value>${reading.value}</`);
+      }
+    }
+  });
+});
+
 describe('chunking', () => {
   const samples = [
     encoder.encode(DIRECT_DOCUMENT),
     encoder.encode(UNBOUND_PREFIX_FEED),
-    readFileSync(`${FIXTURES}input/gas_containerized.xml`),
-    readFileSync(`${FIXTURES}input/electric_containerized.xml`),
+    greenButtonInput('gas_containerized.xml'),
+    greenButtonInput('electric_containerized.xml'),
   ];
 
   it('gives identical events whatever the split points, inside characters and tags too', () => {
@@ -441,7 +466,7 @@ describe('hostile input', () => {
   });
 
   it('never throws on random corruption, and stops at most once', () => {
-    const original = readFileSync(`${FIXTURES}input/electric_containerized.xml`);
+    const original = greenButtonInput('electric_containerized.xml');
     fc.assert(
       fc.property(
         fc.array(fc.tuple(fc.nat({ max: original.length - 1 }), fc.nat({ max: 255 })), {

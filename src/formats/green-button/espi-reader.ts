@@ -2,7 +2,8 @@
  * Reads Green Button (ESPI) Atom feeds and direct ESPI documents into the event model of
  * green-button.ts, incrementally, with saxes. Bytes are decoded with a streaming UTF-8 decoder,
  * screened by the markup guard (DOCTYPE, token length), then parsed; resources are recognised by
- * local name in the ESPI namespace, or in no namespace, wherever they sit.
+ * local name in the ESPI namespace, or in no namespace, wherever they sit. The guard also counts
+ * bytes and marks where tags start and end, which gives each IntervalReading its exact bytes.
  */
 import { SaxesParser, type SaxesTagNS } from 'saxes';
 import {
@@ -18,7 +19,7 @@ import {
   type FieldValues,
   type TextPosition,
 } from './green-button.js';
-import { createMarkupGuard } from './markup-guard.js';
+import { createMarkupGuard, type TagMark } from './markup-guard.js';
 
 /** Deepest element nesting read; real feeds need about 10 levels. */
 export const ELEMENT_DEPTH_MAX = 64;
@@ -65,16 +66,22 @@ const FIELD_PATHS: Record<CollectorKind, ReadonlySet<string>> = {
     'ReadingQuality/quality',
   ]),
 };
-const ENTRY_CHILDREN = new Set(['id', 'title', 'link']);
+const ENTRY_CHILDREN = new Set(['id', 'title', 'link', 'updated']);
 const EPOCH_PATHS = new Set(['interval/start', 'timePeriod/start']);
 const FRACTIONAL_PATTERN = /^[+-]?\d+\.\d+$/;
 const INTEGER_PATTERN = /^[+-]?\d+$/;
+const BYTE_ORDER_MARK = '\ufeff';
+const BYTE_ORDER_MARK_BYTES = 3;
 
 interface Collector {
   kind: CollectorKind;
   fields: Map<string, string>;
   qualities: string[];
   position: TextPosition;
+  /** The `<` of the element's start tag. */
+  start: TagMark;
+  /** Ordinal among elements of its kind, for UsagePoint and MeterReading; else null. */
+  ordinal: number | null;
   blockIndex: number | null;
   blockEmitted: boolean;
   readingCount: number;
@@ -85,7 +92,7 @@ interface Frame {
   relativePath: string | null;
   /** Text is kept only for fields of interest, so memory stays bounded by the token limit. */
   text: string[] | null;
-  entryField: 'id' | 'title' | null;
+  entryField: 'id' | 'title' | 'updated' | null;
   opensCollector: boolean;
   opensEntry: boolean;
 }
@@ -100,7 +107,8 @@ class ReadingStopped extends Error {}
 
 export function createEspiReader(limits: Partial<EspiReaderLimits> = {}): EspiReader {
   const resolved: EspiReaderLimits = { ...DEFAULT_ESPI_READER_LIMITS, ...limits };
-  const decoder = new TextDecoder('utf-8', { fatal: true });
+  // The byte order mark is kept in the decoded text, so that its bytes are counted when dropped.
+  const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
   const guard = createMarkupGuard(resolved.tokenCharsMax);
   const unboundPrefixes = new Set<string>();
   const parser = new SaxesParser({
@@ -124,7 +132,12 @@ export function createEspiReader(limits: Partial<EspiReaderLimits> = {}): EspiRe
   let elementCount = 0;
   let entryCount = 0;
   let blockCount = 0;
+  let usagePointCount = 0;
+  let meterReadingCount = 0;
   let entry: EntryState | null = null;
+  let textStarted = false;
+  let startTag: TagMark = { byteOffset: 0, line: 1 };
+  let emptyTagEnd: TagMark = startTag;
 
   function here(): TextPosition {
     return { line: parser.line, column: parser.column };
@@ -157,6 +170,7 @@ export function createEspiReader(limits: Partial<EspiReaderLimits> = {}): EspiRe
     stop('xml.syntax', `The XML is not well-formed: ${error.message}`);
   });
   parser.on('opentagstart', () => {
+    startTag = guard.takeStartTag();
     elementCount += 1;
     if (frames.length + 1 > resolved.elementDepthMax) {
       stop(
@@ -173,10 +187,16 @@ export function createEspiReader(limits: Partial<EspiReaderLimits> = {}): EspiRe
       );
     }
   });
-  parser.on('opentag', (tag) => frames.push(openFrame(tag)));
+  parser.on('opentag', (tag) => {
+    const end = guard.takeTagEnd();
+    if (tag.isSelfClosing) emptyTagEnd = end;
+    frames.push(openFrame(tag));
+  });
   parser.on('text', (text) => appendText(text));
   parser.on('cdata', (text) => appendText(text));
-  parser.on('closetag', (tag) => closeFrame(tag));
+  parser.on('closetag', (tag) =>
+    closeFrame(tag, tag.isSelfClosing ? emptyTagEnd : guard.takeTagEnd()),
+  );
 
   function appendText(text: string): void {
     frames.at(-1)?.text?.push(text);
@@ -219,7 +239,7 @@ export function createEspiReader(limits: Partial<EspiReaderLimits> = {}): EspiRe
   }
 
   function openEntryChild(tag: SaxesTagNS, frame: Frame): void {
-    if (tag.local === 'id' || tag.local === 'title') {
+    if (tag.local === 'id' || tag.local === 'title' || tag.local === 'updated') {
       frame.entryField = tag.local;
       frame.text = [];
     }
@@ -246,6 +266,8 @@ export function createEspiReader(limits: Partial<EspiReaderLimits> = {}): EspiRe
       fields: new Map(),
       qualities: [],
       position: here(),
+      start: startTag,
+      ordinal: null,
       blockIndex: null,
       blockEmitted: false,
       readingCount: 0,
@@ -253,15 +275,21 @@ export function createEspiReader(limits: Partial<EspiReaderLimits> = {}): EspiRe
     if (kind === 'IntervalBlock') {
       collector.blockIndex = blockCount;
       blockCount += 1;
+    } else if (kind === 'UsagePoint') {
+      collector.ordinal = usagePointCount;
+      usagePointCount += 1;
+    } else if (kind === 'MeterReading') {
+      collector.ordinal = meterReadingCount;
+      meterReadingCount += 1;
     }
     collectors.push(collector);
   }
 
-  function closeFrame(tag: SaxesTagNS): void {
+  function closeFrame(tag: SaxesTagNS, end: TagMark): void {
     const frame = frames.pop();
     if (frame === undefined) return;
     if (frame.opensEntry) closeEntry();
-    else if (frame.opensCollector) closeCollector();
+    else if (frame.opensCollector) closeCollector(end);
     else if (frame.text !== null) closeField(tag, frame, frame.text.join('').trim());
     // An IntervalBlock's interval precedes its readings, so the block is emitted when it closes.
     const collector = collectors.at(-1);
@@ -295,12 +323,12 @@ export function createEspiReader(limits: Partial<EspiReaderLimits> = {}): EspiRe
     else collector.fields.set(path, text);
   }
 
-  function closeCollector(): void {
+  function closeCollector(end: TagMark): void {
     const collector = collectors.pop();
     if (collector === undefined) return;
     switch (collector.kind) {
       case 'IntervalReading':
-        emitReading(collector);
+        emitReading(collector, end);
         return;
       case 'IntervalBlock':
         emitBlock(collector);
@@ -328,6 +356,7 @@ export function createEspiReader(limits: Partial<EspiReaderLimits> = {}): EspiRe
           kind: 'readingType',
           entry: entryRef,
           nestedIn: collectors.at(-1)?.kind === 'MeterReading' ? 'MeterReading' : null,
+          meterReadingIndex: enclosingOrdinal('MeterReading'),
           fields: pick(collector.fields, READING_TYPE_FIELDS),
           position,
         };
@@ -339,13 +368,25 @@ export function createEspiReader(limits: Partial<EspiReaderLimits> = {}): EspiRe
         return {
           kind: 'usagePoint',
           entry: entryRef,
+          usagePointIndex: collector.ordinal ?? 0,
           serviceKind: collector.fields.get('ServiceCategory/kind') ?? null,
           status: collector.fields.get('status') ?? null,
           position,
         };
       default:
-        return { kind: 'meterReading', entry: entryRef, position };
+        return {
+          kind: 'meterReading',
+          entry: entryRef,
+          meterReadingIndex: collector.ordinal ?? 0,
+          usagePointIndex: enclosingOrdinal('UsagePoint'),
+          position,
+        };
     }
+  }
+
+  /** The ordinal of the innermost open element of a kind (the collector itself is popped). */
+  function enclosingOrdinal(kind: 'UsagePoint' | 'MeterReading'): number | null {
+    return collectors.findLast((collector) => collector.kind === kind)?.ordinal ?? null;
   }
 
   function emitResource(event: EspiEvent): void {
@@ -366,7 +407,7 @@ export function createEspiReader(limits: Partial<EspiReaderLimits> = {}): EspiRe
     });
   }
 
-  function emitReading(reading: Collector): void {
+  function emitReading(reading: Collector, end: TagMark): void {
     const block = collectors.findLast((collector) => collector.kind === 'IntervalBlock') ?? null;
     const value = reading.fields.get('value') ?? null;
     const start = reading.fields.get('timePeriod/start') ?? null;
@@ -390,6 +431,12 @@ export function createEspiReader(limits: Partial<EspiReaderLimits> = {}): EspiRe
       value,
       cost: reading.fields.get('cost') ?? null,
       qualities: reading.qualities,
+      meterReadingIndex: enclosingOrdinal('MeterReading'),
+      usagePointIndex: enclosingOrdinal('UsagePoint'),
+      byteOffset: reading.start.byteOffset,
+      byteLength: end.byteOffset - reading.start.byteOffset,
+      line: reading.start.line,
+      endLine: end.line,
       position: reading.position,
     });
     if (block !== null) block.readingCount += 1;
@@ -401,7 +448,15 @@ export function createEspiReader(limits: Partial<EspiReaderLimits> = {}): EspiRe
     entry = null;
   }
 
-  function feed(text: string): void {
+  function feed(decoded: string): void {
+    let text = decoded;
+    if (!textStarted && text !== '') {
+      textStarted = true;
+      if (text.startsWith(BYTE_ORDER_MARK)) {
+        text = text.slice(BYTE_ORDER_MARK.length);
+        guard.skipBytes(BYTE_ORDER_MARK_BYTES);
+      }
+    }
     const guardStop = guard.scan(text);
     const accepted = guardStop === null ? text : text.slice(0, guardStop.index);
     try {
@@ -479,7 +534,15 @@ function attributeValue(tag: SaxesTagNS, local: string): string | null {
 }
 
 function emptyEntry(entryIndex: number): EntryRef {
-  return { entryIndex, id: null, title: null, selfHref: null, upHref: null, relatedHrefs: [] };
+  return {
+    entryIndex,
+    id: null,
+    title: null,
+    selfHref: null,
+    upHref: null,
+    relatedHrefs: [],
+    updated: null,
+  };
 }
 
 function pick<F extends string>(fields: Map<string, string>, names: readonly F[]): FieldValues<F> {

@@ -14,6 +14,12 @@
  *   carry `entryIndex` and `blockIndex`; the `entry` event with the same `entryIndex` follows when
  *   the entry closes. A MeterReading's `related` hrefs name its ReadingType's `self` href and the
  *   `up` href of its IntervalBlock entries.
+ * - Resources nested in one another (a direct document: UsagePoint > MeterReading > ReadingType,
+ *   IntervalBlock) are tied by ordinals: each UsagePoint and MeterReading element is numbered in
+ *   document order, and what is nested in one carries its number.
+ * - Each IntervalReading carries the exact bytes of its element in the delivery (from the `<` of
+ *   its start tag to just past the `>` of its end tag, a byte order mark counted), so the raw
+ *   evidence of one reading can be cut out of the delivery.
  *
  * Data errors are values: a `problem` with `fatal: true` ends the delivery (nothing after it is
  * read), other problems and `tolerated` notes ride along. Positions are 1-based lines and columns
@@ -63,6 +69,8 @@ export interface EntryRef {
   selfHref: string | null;
   upHref: string | null;
   relatedHrefs: string[];
+  /** The entry's Atom `updated` date-time, as sent. */
+  updated: string | null;
 }
 
 export const READING_TYPE_FIELDS = [
@@ -70,6 +78,7 @@ export const READING_TYPE_FIELDS = [
   'commodity',
   'currency',
   'dataQualifier',
+  'defaultQuality',
   'flowDirection',
   'intervalLength',
   'kind',
@@ -96,6 +105,8 @@ export interface ReadingTypeEvent {
   entry: EntryRef | null;
   /** Set when the ReadingType sat inside a MeterReading instead of its own entry. */
   nestedIn: 'MeterReading' | null;
+  /** The ordinal of the MeterReading element it sat in, null when in none. */
+  meterReadingIndex: number | null;
   fields: FieldValues<ReadingTypeField>;
   position: TextPosition;
 }
@@ -110,6 +121,8 @@ export interface LocalTimeParametersEvent {
 export interface UsagePointEvent {
   kind: 'usagePoint';
   entry: EntryRef | null;
+  /** Ordinal of the UsagePoint element in the delivery, from 0. */
+  usagePointIndex: number;
   /** ServiceCategory/kind: 0 electricity, 1 gas, 2 water... */
   serviceKind: string | null;
   status: string | null;
@@ -119,6 +132,10 @@ export interface UsagePointEvent {
 export interface MeterReadingEvent {
   kind: 'meterReading';
   entry: EntryRef | null;
+  /** Ordinal of the MeterReading element in the delivery, from 0. */
+  meterReadingIndex: number;
+  /** The ordinal of the UsagePoint element it sat in, null when in none. */
+  usagePointIndex: number | null;
   position: TextPosition;
 }
 
@@ -155,6 +172,15 @@ export interface IntervalReadingEvent {
   cost: string | null;
   /** ReadingQuality/quality codes in document order (0 = valid, 8 = estimated...). */
   qualities: string[];
+  /** Ordinals of the MeterReading and UsagePoint elements it sat in, null when in none. */
+  meterReadingIndex: number | null;
+  usagePointIndex: number | null;
+  /** Where the element's bytes start in the delivery and how many they are. */
+  byteOffset: number;
+  byteLength: number;
+  /** 1-based lines of the element's first and last bytes. */
+  line: number;
+  endLine: number;
   position: TextPosition;
 }
 
