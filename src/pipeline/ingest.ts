@@ -7,6 +7,7 @@
  *
  * The caller acknowledges its source only after this resolves (every batch committed).
  */
+import assert from 'node:assert/strict';
 import { createHash, hash, type Hash } from 'node:crypto';
 import type { Clock, Random } from '../core/clock.js';
 import {
@@ -97,6 +98,7 @@ class ByteWindow {
 
   /** Removes and returns bytes [start, to); the result shares memory with what was pushed. */
   take(to: number): Buffer {
+    assert.ok(to >= this.start, `the byte window cannot move back from ${this.start} to ${to}`);
     const taken = this.slice(this.start, to) ?? Buffer.alloc(0);
     const rest = (this.#parts[0] ?? Buffer.alloc(0)).subarray(to - this.start);
     this.#parts = rest.byteLength > 0 ? [rest] : [];
@@ -200,7 +202,9 @@ class DeliveryRun {
       const verdict = this.#judge(item);
       if (verdict.ok) this.#readings.push(verdict.item);
       else this.#rejects.push(verdict.reject);
-      this.#itemsEnd = location.byteOffset + location.byteLength;
+      // A parser may hand over an item after later bytes were stored (a Green Button reading
+      // waits for its ReadingType): the batch still ends no earlier than what was read.
+      this.#itemsEnd = Math.max(this.#itemsEnd, location.byteOffset + location.byteLength);
       if (this.#readings.length + this.#rejects.length >= this.#batchMax) {
         await this.#commit(this.#itemsEnd);
       }
@@ -258,7 +262,12 @@ class DeliveryRun {
     return hasher.digest('hex');
   }
 
-  async #commit(end: number): Promise<void> {
+  /**
+   * Commits the current batch, covering bytes up to `itemsEnd`, or up to what #relieve already
+   * stored when an item came late: the window never moves back.
+   */
+  async #commit(itemsEnd: number): Promise<void> {
+    const end = Math.max(itemsEnd, this.#window.start);
     await this.#ensureDelivery();
     const readings = this.#readings;
     this.#readings = [];
