@@ -30,7 +30,7 @@ import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
 import { ManualClock, CountingRandom } from '../core/clock.js';
 import { BATCH_READINGS_MAX, READ_CHUNK_BYTES } from '../core/limits.js';
-import type { StreamState } from '../core/store.js';
+import type { LedgerRow, StreamState } from '../core/store.js';
 import { DEFAULT_DICTIONARY } from '../dictionary/dictionary.js';
 import { createValidator } from '../dictionary/validator.js';
 import { createNdjsonParser } from '../formats/ndjson.js';
@@ -38,7 +38,12 @@ import { commitBatch } from '../pipeline/commit.js';
 import { identifyBatch, type IdentifiedReading } from '../pipeline/identify.js';
 import { ingestDelivery } from '../pipeline/ingest.js';
 import { generateFeedRecords, generateMeterIds, toNdjson } from '../simulator/feed-generator.js';
-import { ledgerInsertSql, openSqliteStore } from '../store/sqlite/sqlite-store.js';
+import {
+  LEDGER_COLUMN_COUNT,
+  ledgerInsertSql,
+  openSqliteStore,
+  putLedgerParams,
+} from '../store/sqlite/sqlite-store.js';
 import { MIGRATIONS } from '../store/sqlite/migrations.js';
 
 const INTERVAL_MS = 900_000;
@@ -150,37 +155,32 @@ function rawInsertCeiling(
   db.exec('DROP TRIGGER IF EXISTS ledger_no_update; DROP TRIGGER IF EXISTS ledger_no_delete;');
   const many = db.prepare(ledgerInsertSql(rowsPerStatement));
   const one = db.prepare(ledgerInsertSql(1));
-  const columns = 14;
+  const columns = LEDGER_COLUMN_COUNT;
   const params: unknown[] = new Array(rowsPerStatement * columns);
-  const put = (at: number, r: IdentifiedReading['reading'], batchId: number, position: number) => {
-    params[at] = r.intervalStartMs;
-    params[at + 1] = r.meterId;
-    params[at + 2] = r.channel;
-    params[at + 3] = 1;
-    params[at + 4] = r.seq;
-    params[at + 5] = r.intervalSeconds;
-    params[at + 6] = r.valueMicro;
-    params[at + 7] = r.statusCode;
-    params[at + 8] = r.quality;
-    params[at + 9] = r.checksumSha256;
-    params[at + 10] = r.idempotencyKey;
-    params[at + 11] = null;
-    params[at + 12] = batchId;
-    params[at + 13] = position;
-  };
+  // The rows are built before the clock starts, and put in the ledger's own parameter layout, so
+  // the ceiling times exactly the insert of the columns the ledger has.
+  const batches: LedgerRow[][] = readings.map((batch, batchIndex) =>
+    batch.map(({ reading }, position) => ({
+      ...reading,
+      version: 1,
+      supersedesKey: null,
+      batchId: batchIndex + 1,
+      batchPosition: position,
+    })),
+  );
   let count = 0;
   const start = process.hrtime.bigint();
-  for (const [batchIndex, batch] of readings.entries()) {
+  for (const batch of batches) {
     db.transaction(() => {
       let at = 0;
       for (; at + rowsPerStatement <= batch.length; at += rowsPerStatement) {
         for (let k = 0; k < rowsPerStatement; k++) {
-          put(k * columns, (batch[at + k] as IdentifiedReading).reading, batchIndex + 1, at + k);
+          putLedgerParams(params, k * columns, batch[at + k] as LedgerRow);
         }
         many.run(params);
       }
       for (; at < batch.length; at++) {
-        put(0, (batch[at] as IdentifiedReading).reading, batchIndex + 1, at);
+        putLedgerParams(params, 0, batch[at] as LedgerRow);
         one.run(params.slice(0, columns));
       }
       count += batch.length;

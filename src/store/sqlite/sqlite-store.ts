@@ -49,7 +49,7 @@ const STREAMS_PER_STATEMENT = 100;
 const LEDGER_COLUMNS = `interval_start_ms, meter_id, channel, version, seq, interval_seconds,
   value_micro, status_code, quality, checksum_sha256, idempotency_key, supersedes_key,
   batch_id, batch_position, commodity, unit, quality_detail`;
-const LEDGER_COLUMN_COUNT = 17;
+export const LEDGER_COLUMN_COUNT = 17;
 const STREAM_COLUMN_COUNT = 10;
 
 function placeholders(rows: number, columns: number): string {
@@ -62,7 +62,8 @@ export function ledgerInsertSql(rows: number): string {
   return `INSERT INTO ledger (${LEDGER_COLUMNS}) VALUES ${placeholders(rows, LEDGER_COLUMN_COUNT)}`;
 }
 
-function putLedgerParams(params: unknown[], at: number, row: LedgerRow): void {
+/** Puts a ledger row at `at` of a multi-row INSERT's parameters; the bench's ceiling too. */
+export function putLedgerParams(params: unknown[], at: number, row: LedgerRow): void {
   params[at] = row.intervalStartMs;
   params[at + 1] = row.meterId;
   params[at + 2] = row.channel;
