@@ -30,7 +30,8 @@ import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
 import { ManualClock, CountingRandom } from '../core/clock.js';
 import { BATCH_READINGS_MAX, READ_CHUNK_BYTES } from '../core/limits.js';
-import type { LedgerRow, StreamState } from '../core/store.js';
+import type { Reading } from '../core/reading.js';
+import type { StreamState } from '../core/store.js';
 import { DEFAULT_DICTIONARY } from '../dictionary/dictionary.js';
 import { createValidator } from '../dictionary/validator.js';
 import { createNdjsonParser } from '../formats/ndjson.js';
@@ -42,7 +43,7 @@ import {
   LEDGER_COLUMN_COUNT,
   ledgerInsertSql,
   openSqliteStore,
-  putLedgerParams,
+  putReadingParams,
 } from '../store/sqlite/sqlite-store.js';
 import { MIGRATIONS } from '../store/sqlite/migrations.js';
 
@@ -157,30 +158,24 @@ function rawInsertCeiling(
   const one = db.prepare(ledgerInsertSql(1));
   const columns = LEDGER_COLUMN_COUNT;
   const params: unknown[] = new Array(rowsPerStatement * columns);
-  // The rows are built before the clock starts, and put in the ledger's own parameter layout, so
-  // the ceiling times exactly the insert of the columns the ledger has.
-  const batches: LedgerRow[][] = readings.map((batch, batchIndex) =>
-    batch.map(({ reading }, position) => ({
-      ...reading,
-      version: 1,
-      supersedesKey: null,
-      batchId: batchIndex + 1,
-      batchPosition: position,
-    })),
-  );
+  // The ledger's own parameter layout, so the ceiling inserts exactly the columns the ledger has,
+  // with nothing allocated per row.
+  const put = (at: number, reading: Reading, batchId: number, position: number): void => {
+    putReadingParams(params, at, reading, 1, null, batchId, position);
+  };
   let count = 0;
   const start = process.hrtime.bigint();
-  for (const batch of batches) {
+  for (const [batchIndex, batch] of readings.entries()) {
     db.transaction(() => {
       let at = 0;
       for (; at + rowsPerStatement <= batch.length; at += rowsPerStatement) {
         for (let k = 0; k < rowsPerStatement; k++) {
-          putLedgerParams(params, k * columns, batch[at + k] as LedgerRow);
+          put(k * columns, (batch[at + k] as IdentifiedReading).reading, batchIndex + 1, at + k);
         }
         many.run(params);
       }
       for (; at < batch.length; at++) {
-        putLedgerParams(params, 0, batch[at] as LedgerRow);
+        put(0, (batch[at] as IdentifiedReading).reading, batchIndex + 1, at);
         one.run(params.slice(0, columns));
       }
       count += batch.length;
