@@ -39,6 +39,24 @@ export interface StreamParser {
   push(chunk: Uint8Array): ParseItem[];
   end(): ParseItem[];
   context(): FormatContext;
+  /**
+   * Departures from the format's specification that the parser accepted, by code, with a count
+   * (`{ "crlf_line_end": 3 }`), so the operator is told what was tolerated. Complete after end().
+   */
+  tolerated?(): Readonly<Record<string, number>>;
+}
+
+/** Counts tolerated departures by code, for a parser's `tolerated()`. */
+export class ToleranceCounter {
+  readonly #counts: Record<string, number> = {};
+
+  add(codes: Iterable<{ code: string }>): void {
+    for (const { code } of codes) this.#counts[code] = (this.#counts[code] ?? 0) + 1;
+  }
+
+  counts(): Readonly<Record<string, number>> {
+    return { ...this.#counts };
+  }
 }
 
 /** Format-specific facts needed to re-parse one record alone (JSON: none; CSV: the header). */

@@ -70,6 +70,8 @@ export interface DeliveryReport {
    * each).
    */
   uncountedSpans: number;
+  /** What the format's reader tolerated, by code (see StreamParser.tolerated). */
+  tolerated: Readonly<Record<string, number>>;
 }
 
 /** Bytes read but not yet stored, from `start` (absolute offset) onwards. */
@@ -191,6 +193,7 @@ class DeliveryRun {
       counts: this.counts,
       batches: this.batches,
       uncountedSpans: this.uncountedSpans,
+      tolerated: this.#parser.tolerated?.() ?? {},
     };
   }
 

@@ -118,10 +118,12 @@ describe('NEM12 through the pipeline', () => {
     expect(status.ledger.energyMilliWh).toBe(26_880_000n);
   });
 
-  it('reads upper-case units and keeps each channel in its unit', async () => {
-    await harness.ingest(nem12('valid', 'nemreader-Example_NEM12_upper_case_units.csv'), {
-      format: 'nem12',
-    });
+  it('reads upper-case units, says so, and keeps each channel in its unit', async () => {
+    const report = await harness.ingest(
+      nem12('valid', 'nemreader-Example_NEM12_upper_case_units.csv'),
+      { format: 'nem12' },
+    );
+    expect(report.tolerated).toMatchObject({ unit_case: 2 });
     expect(await totalsByUnit(harness)).toEqual({
       kWh: { readings: 48, valueMicro: 53_328_000n },
       kVArh: { readings: 48, valueMicro: 106_656_000n },
@@ -300,6 +302,25 @@ describe('CMEP through the pipeline', () => {
         code: 'interval_seconds.not_allowed',
         value: '86400',
       });
+    } finally {
+      await harness.close();
+    }
+  });
+});
+
+describe('what a reader tolerated, in the ingest report', () => {
+  it('counts a Green Button feed\u2019s departures from the schema by code', async () => {
+    const harness = openHarness();
+    try {
+      const bytes = readFileSync(`${FIXTURES}greenbutton/input/gas_containerized.xml`);
+      const report = await harness.ingest(bytes, { format: 'green-button' });
+      expect(report.tolerated).toEqual({
+        'element.empty': 1,
+        'epoch.fractional': 6,
+        'reading_type.empty': 1,
+      });
+      const plain = await harness.ingest('{"meter_id":"MTR-00000001"}\n', { format: 'ndjson' });
+      expect(plain.tolerated).toEqual({});
     } finally {
       await harness.close();
     }

@@ -110,11 +110,19 @@ function progressFor(file: string, json: boolean) {
 }
 
 function noteFor(report: DeliveryReport): string | null {
-  if (report.uncountedSpans === 0) return null;
-  return (
-    `${report.uncountedSpans} unparseable span(s) quarantined whole and counted once each, ` +
-    'since the number of records they held cannot be known'
-  );
+  const notes: string[] = [];
+  if (report.uncountedSpans > 0) {
+    notes.push(
+      `${report.uncountedSpans} unparseable span(s) quarantined whole and counted once each, ` +
+        'since the number of records they held cannot be known',
+    );
+  }
+  const tolerated = Object.entries(report.tolerated);
+  if (tolerated.length > 0) {
+    const list = tolerated.map(([code, count]) => `${code} x${count}`).join(', ');
+    notes.push(`read despite departures from the format's specification: ${list}`);
+  }
+  return notes.length === 0 ? null : notes.join('; ');
 }
 
 export async function runIngest(files: readonly string[], options: IngestCommandOptions) {

@@ -13,7 +13,12 @@
  * - quality: empty flag actual; R (raw, not yet validated) actual with detail R; E estimated; A
  *   (adjustment) substituted; N (no value) quarantined.
  */
-import type { FormatContext, ParseItem, StreamParser } from '../../core/parser.js';
+import {
+  ToleranceCounter,
+  type FormatContext,
+  type ParseItem,
+  type StreamParser,
+} from '../../core/parser.js';
 import type { CandidateReading, Commodity, RecordLocation, Unit } from '../../core/reading.js';
 import { recordReject, violation } from '../../core/reject.js';
 import type { CmepEvent, CmepIntervalEvent, CmepSource, CmepUnit } from './cmep-events.js';
@@ -53,6 +58,7 @@ export function createCmepParser(context: FormatContext): StreamParser {
 class CmepParser implements StreamParser {
   readonly #reader;
   readonly #timeZone: string;
+  readonly #tolerated = new ToleranceCounter();
   #recordIndex = 0;
   #seq = 0;
 
@@ -73,9 +79,14 @@ class CmepParser implements StreamParser {
     return { timeZone: this.#timeZone };
   }
 
+  tolerated(): Readonly<Record<string, number>> {
+    return this.#tolerated.counts();
+  }
+
   #map(events: readonly CmepEvent[]): ParseItem[] {
     const items: ParseItem[] = [];
     for (const event of events) {
+      this.#tolerated.add(event.tolerated);
       switch (event.kind) {
         case 'record':
           this.#seq = event.createdDateTime === null ? 0 : Number(event.createdDateTime);

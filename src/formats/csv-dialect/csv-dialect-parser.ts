@@ -5,7 +5,12 @@
  * quarantined row is replayed with the dialect it was read with.
  */
 import assert from 'node:assert/strict';
-import type { FormatContext, ParseItem, StreamParser } from '../../core/parser.js';
+import {
+  ToleranceCounter,
+  type FormatContext,
+  type ParseItem,
+  type StreamParser,
+} from '../../core/parser.js';
 import type { CandidateReading, RecordLocation } from '../../core/reading.js';
 import { recordReject, violation } from '../../core/reject.js';
 import {
@@ -28,6 +33,7 @@ export function createCsvDialectParser(context: FormatContext): StreamParser {
 class CsvDialectParser implements StreamParser {
   readonly #reader;
   readonly #dialectJson: unknown;
+  readonly #tolerated = new ToleranceCounter();
   #recordIndex = 0;
 
   constructor(dialect: CsvDialect, dialectJson: unknown) {
@@ -45,6 +51,10 @@ class CsvDialectParser implements StreamParser {
 
   context(): FormatContext {
     return { dialect: this.#dialectJson };
+  }
+
+  tolerated(): Readonly<Record<string, number>> {
+    return this.#tolerated.counts();
   }
 
   #map(events: readonly CsvDialectEvent[]): ParseItem[] {
@@ -66,6 +76,8 @@ class CsvDialectParser implements StreamParser {
           location: this.#location(event),
         };
         items.push({ kind: 'candidate', candidate });
+      } else if (event.kind === 'note') {
+        this.#tolerated.add([event]);
       } else if (event.kind === 'problem') {
         const field = `csv-dialect.${event.code}`;
         const violations = [violation('parse.format', field, event.value ?? '', event.message)];

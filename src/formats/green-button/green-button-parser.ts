@@ -65,12 +65,16 @@
  * and one uncounted span, from the end of the last IntervalReading read to the end of the
  * delivery, carries the problem. Every code is `parse.format` with `green-button.<code>` as field.
  *
- * context() is {}: nothing besides the bytes is needed to read a delivery again. The counts of
- * tolerated departures are not returned there: the pipeline keeps the context it reads when the
- * delivery's first batch commits, so counts taken then would be partial and mislead.
+ * context() is {}: nothing besides the bytes is needed to read a delivery again. What the reader
+ * tolerated is counted by code in tolerated(), which the ingest report prints.
  */
 import assert from 'node:assert/strict';
-import type { FormatContext, ParseItem, StreamParser } from '../../core/parser.js';
+import {
+  ToleranceCounter,
+  type FormatContext,
+  type ParseItem,
+  type StreamParser,
+} from '../../core/parser.js';
 import { BATCH_BYTES_MAX, RECORD_BYTES_MAX } from '../../core/limits.js';
 import type { RecordLocation } from '../../core/reading.js';
 import { recordReject, violation } from '../../core/reject.js';
@@ -145,6 +149,7 @@ class GreenButtonParser implements StreamParser {
   readonly #reader;
   readonly #links;
   readonly #pending = new Queue<PendingReading>();
+  readonly #tolerated = new ToleranceCounter();
   /** Readings waiting per Atom entry, so an entry is kept only while a reading needs it. */
   readonly #waitingPerEntry = new Map<number, number>();
   readonly #channelReadingTypes = new Map<string, ReadingTypeEvent>();
@@ -188,6 +193,10 @@ class GreenButtonParser implements StreamParser {
     return {};
   }
 
+  tolerated(): Readonly<Record<string, number>> {
+    return this.#tolerated.counts();
+  }
+
   #apply(events: readonly EspiEvent[], items: ParseItem[]): void {
     for (const event of events) {
       if (this.#stop !== null) break;
@@ -209,9 +218,11 @@ class GreenButtonParser implements StreamParser {
         case 'meterReading':
           if (!this.#links.add(event)) this.#stopForResources(event.position.line);
           break;
+        case 'tolerated':
+          this.#tolerated.add([event]);
+          break;
         case 'localTimeParameters':
         case 'intervalBlock':
-        case 'tolerated':
           break;
         default: {
           const unreachable: never = event;

@@ -14,7 +14,12 @@
  *   carries no value to bill. The quality method and reason code are kept as quality detail.
  * - NEM13 accumulation reads (250) are not interval readings: each is quarantined with a reason.
  */
-import type { FormatContext, ParseItem, StreamParser } from '../../core/parser.js';
+import {
+  ToleranceCounter,
+  type FormatContext,
+  type ParseItem,
+  type StreamParser,
+} from '../../core/parser.js';
 import type { CandidateReading, RecordLocation, Unit } from '../../core/reading.js';
 import { recordReject, violation } from '../../core/reject.js';
 import type {
@@ -71,6 +76,7 @@ export function createNem12Parser(): StreamParser {
 
 class Nem12Parser implements StreamParser {
   readonly #reader = createNem12Reader();
+  readonly #tolerated = new ToleranceCounter();
   #recordIndex = 0;
   #pending: PendingDay | null = null;
 
@@ -88,9 +94,16 @@ class Nem12Parser implements StreamParser {
     return {};
   }
 
+  tolerated(): Readonly<Record<string, number>> {
+    return this.#tolerated.counts();
+  }
+
   #map(events: readonly Nem12Event[]): ParseItem[] {
     const items: ParseItem[] = [];
-    for (const event of events) this.#apply(event, items);
+    for (const event of events) {
+      this.#tolerated.add(event.tolerated);
+      this.#apply(event, items);
+    }
     return items;
   }
 
