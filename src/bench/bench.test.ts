@@ -32,7 +32,7 @@ describe('the benchmark tools', () => {
       '--dir',
       tempDir('amisync-fbench-'),
     ]);
-    for (const format of ['nem12', 'cmep', 'csv-dialect']) {
+    for (const format of ['nem12', 'green-button', 'cmep', 'csv-dialect']) {
       expect(out).toMatch(new RegExp(`^${format} +\\d+ +[\\d,]+ +[\\d.]+ +\\d+$`, 'm'));
     }
   });

@@ -18,6 +18,7 @@ import { CountingRandom, ManualClock } from '../core/clock.js';
 import { READ_CHUNK_BYTES } from '../core/limits.js';
 import type { InputFormat } from '../core/parser.js';
 import { parseDictionary } from '../dictionary/dictionary.js';
+import { writeEspiFeed } from '../formats/green-button/espi-writer.js';
 import { ingestDelivery } from '../pipeline/ingest.js';
 import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
 
@@ -115,6 +116,53 @@ function* csvDialectLines(days: number): Generator<string> {
   }
 }
 
+/**
+ * A Green Button feed: one UsagePoint per meter, its days as IntervalBlocks of 96 quarter hours in
+ * Wh. A feed is a customer's history, meter by meter, so unlike the other rows it inserts out of
+ * time order (ARCHITECTURE 8).
+ */
+function* greenButtonLines(days: number): Generator<string> {
+  const usagePoints = Array.from({ length: METERS }, (_, meter) => ({
+    path: `RetailCustomer/${meter}/UsagePoint/1`,
+    title: `meter ${meter}`,
+    serviceKind: '0',
+    meterReadings: [
+      {
+        id: '01',
+        readingType: {
+          id: `RT${meter}`,
+          accumulationBehaviour: '4',
+          commodity: '1',
+          flowDirection: '1',
+          intervalLength: '900',
+          powerOfTenMultiplier: '0',
+          uom: '72',
+        },
+        intervalBlocks: Array.from({ length: days }, (_, day) => {
+          const startSeconds = (FIRST_DAY_NEM_MS + day * DAY_MS) / 1000;
+          return {
+            id: String(day + 1),
+            updated: '2026-02-01T00:00:00Z',
+            intervalStart: String(startSeconds),
+            intervalDuration: '86400',
+            readings: Array.from({ length: INTERVALS_PER_DAY }, (_, i) => ({
+              start: String(startSeconds + i * 900),
+              duration: '900',
+              value: String(Math.round(Number(kwh(meter, day, i)) * 1000)),
+              qualities: [],
+            })),
+          };
+        }),
+      },
+    ],
+  }));
+  yield writeEspiFeed({
+    hrefRoot: 'https://utility.example/DataCustodian/espi/1_1/resource',
+    updated: '2026-02-01T00:00:00Z',
+    usagePoints,
+  });
+}
+
 function deliveryOf(format: InputFormat, days: number): Delivery {
   switch (format) {
     case 'nem12':
@@ -123,6 +171,8 @@ function deliveryOf(format: InputFormat, days: number): Delivery {
       return { format, formatContext: { timeZone: 'UTC' }, lines: cmepLines(days) };
     case 'csv-dialect':
       return { format, formatContext: { dialect: CSV_DIALECT }, lines: csvDialectLines(days) };
+    case 'green-button':
+      return { format, formatContext: {}, lines: greenButtonLines(days) };
     default:
       throw new Error(`no generator for ${format}`);
   }
@@ -198,7 +248,7 @@ async function main(): Promise<void> {
     `${'format'.padEnd(14)}${'MB'.padStart(8)}${'reads/s'.padStart(12)}${'seconds'.padStart(10)}` +
       `${'peak RSS MB'.padStart(13)}`,
   ];
-  for (const format of ['nem12', 'cmep', 'csv-dialect'] as const) {
+  for (const format of ['nem12', 'green-button', 'cmep', 'csv-dialect'] as const) {
     const delivery = deliveryOf(format, days);
     const file = join(dir, `feed.${format}`);
     const bytes = await writeLines(file, delivery.lines);

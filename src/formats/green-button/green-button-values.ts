@@ -201,7 +201,9 @@ const ATOM_DATE_PATTERN =
  * is taken as written, a bare date is its midnight and fractions of a second are dropped. Null
  * when the text is not such a date (or names a day that does not exist).
  */
-export function atomDateDigits(text: string): number | null {
+export const atomDateDigits = memoized(computeAtomDateDigits);
+
+function computeAtomDateDigits(text: string): number | null {
   const match = ATOM_DATE_PATTERN.exec(text.trim());
   if (match === null) return null;
   const [, year, month, day, hour = '0', minute = '0', second = '0'] = match;
@@ -228,7 +230,9 @@ export function atomDateDigits(text: string): number | null {
  * An href's path, as the key resources are matched by: scheme and host, query and fragment, and
  * leading and trailing slashes dropped, so `https://host/a/b/` and `/a/b` name the same resource.
  */
-export function hrefPath(href: string): string {
+export const hrefPath = memoized(computeHrefPath);
+
+function computeHrefPath(href: string): string {
   let path = href.trim();
   const hash = path.indexOf('#');
   if (hash !== -1) path = path.slice(0, hash);
@@ -250,7 +254,9 @@ export function pathBefore(path: string, segment: string): string | null {
  * A UsagePoint's meter id: its self href's path after the ESPI REST root (`.../resource/`), e.g.
  * `RetailCustomer/3/UsagePoint/1`; null when the href has no path.
  */
-export function meterIdOfHref(href: string): string | null {
+export const meterIdOfHref = memoized(computeMeterIdOfHref);
+
+function computeMeterIdOfHref(href: string): string | null {
   const path = hrefPath(href);
   const segments = path.split('/');
   const root = segments.lastIndexOf('resource');
@@ -263,4 +269,23 @@ export function lastSegment(href: string): string | null {
   const path = hrefPath(href);
   const segment = path.slice(path.lastIndexOf('/') + 1);
   return segment === '' ? null : segment;
+}
+
+/** Entries a memoized function keeps; past it the cache starts over, so memory stays bounded. */
+const MEMO_ENTRIES_MAX = 4096;
+
+/**
+ * A pure function of a string, remembered: a feed repeats the same hrefs and `updated` texts for
+ * every reading of a block, and recomputing them per reading cost a fifth of the ingest time.
+ */
+function memoized<T>(compute: (text: string) => T): (text: string) => T {
+  const cache = new Map<string, T>();
+  return (text: string): T => {
+    const known = cache.get(text);
+    if (known !== undefined || cache.has(text)) return known as T;
+    if (cache.size >= MEMO_ENTRIES_MAX) cache.clear();
+    const value = compute(text);
+    cache.set(text, value);
+    return value;
+  };
 }
