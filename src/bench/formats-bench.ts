@@ -4,6 +4,7 @@
  * of its own, so that each row's peak resident memory is that format's alone.
  *
  *   node dist/bench/formats-bench.js --readings 1000000
+ *   node dist/bench/formats-bench.js --readings 4000000 --only nem12,cmep
  *
  * Not part of the test suite.
  */
@@ -225,6 +226,7 @@ async function main(): Promise<void> {
       db: { type: 'string' },
       context: { type: 'string' },
       keep: { type: 'boolean', default: false },
+      only: { type: 'string' },
     },
   });
   if (values.child !== undefined) {
@@ -248,7 +250,10 @@ async function main(): Promise<void> {
     `${'format'.padEnd(14)}${'MB'.padStart(8)}${'reads/s'.padStart(12)}${'seconds'.padStart(10)}` +
       `${'peak RSS MB'.padStart(13)}`,
   ];
-  for (const format of ['nem12', 'green-button', 'cmep', 'csv-dialect'] as const) {
+  const formats = (['nem12', 'green-button', 'cmep', 'csv-dialect'] as const).filter(
+    (format) => values.only === undefined || values.only.split(',').includes(format),
+  );
+  for (const format of formats) {
     const delivery = deliveryOf(format, days);
     const file = join(dir, `feed.${format}`);
     const bytes = await writeLines(file, delivery.lines);
