@@ -13,6 +13,7 @@ import { Temporal } from 'temporal-polyfill';
 import { z } from 'zod';
 
 import { parseKwhToMilliWh } from './decimal.js';
+import { deepFreeze, formatIssues, type ConfigIssue } from '../core/config.js';
 
 /** Status-code bit masks. A flag is set when any bit of its mask is set in the status code. */
 export interface StatusBits {
@@ -221,41 +222,6 @@ function canonicalJson(value: unknown): string {
     return `{${members.join(',')}}`;
   }
   return JSON.stringify(value);
-}
-
-function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
-    for (const item of Object.values(value)) deepFreeze(item);
-    Object.freeze(value);
-  }
-  return value;
-}
-
-/** A problem found in a config: zod's issues and the consistency rules' share this shape. */
-interface ConfigIssue {
-  readonly code?: string;
-  readonly keys?: readonly string[];
-  readonly path: readonly PropertyKey[];
-  readonly message: string;
-}
-
-function formatIssues(issues: readonly ConfigIssue[]): string {
-  const lines: string[] = [];
-  for (const issue of issues) {
-    if (issue.code === 'unrecognized_keys' && issue.keys !== undefined) {
-      for (const key of issue.keys) {
-        lines.push(`  - ${formatPath([...issue.path, key])}: unknown key`);
-      }
-    } else {
-      lines.push(`  - ${formatPath(issue.path)}: ${issue.message}`);
-    }
-  }
-  return lines.join('\n');
-}
-
-function formatPath(path: readonly PropertyKey[]): string {
-  if (path.length === 0) return '(root)';
-  return path.map((segment) => String(segment)).join('.');
 }
 
 // ------------------------------------------------------------------------------------------------

@@ -48,3 +48,29 @@ export function encodingItem(shownText: string, location: RecordLocation): Parse
   const message = `Line ${location.line}: the record is not valid UTF-8.`;
   return rejectItem('parse.encoding', shownText, message, location);
 }
+
+/** Where a typed reader said a record stood: its line and byte span. */
+export interface SourceSpan {
+  line: number;
+  byteOffset: number;
+  byteLength: number;
+}
+
+/**
+ * Numbers a delivery's items in the order they are handed over: each record index is the next
+ * one, so a replay that reads the delivery again finds the same item at the same index.
+ */
+export class RecordNumbering {
+  #next = 0;
+
+  locate(source: SourceSpan): RecordLocation {
+    const location = {
+      recordIndex: this.#next,
+      line: source.line,
+      byteOffset: source.byteOffset,
+      byteLength: source.byteLength,
+    };
+    this.#next += 1;
+    return location;
+  }
+}

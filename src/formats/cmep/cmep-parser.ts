@@ -24,6 +24,7 @@ import { recordReject, violation } from '../../core/reject.js';
 import type { CmepEvent, CmepIntervalEvent, CmepSource, CmepUnit } from './cmep-events.js';
 import { createCmepReader } from './cmep-reader.js';
 import { applyCalculationConstant } from './cmep-values.js';
+import { RecordNumbering } from '../items.js';
 
 const CANONICAL_UNITS: Readonly<Partial<Record<CmepUnit, readonly [Unit, string]>>> = {
   kWh: ['kWh', '1'],
@@ -59,7 +60,7 @@ class CmepParser implements StreamParser {
   readonly #reader;
   readonly #timeZone: string;
   readonly #tolerated = new ToleranceCounter();
-  #recordIndex = 0;
+  readonly #numbering = new RecordNumbering();
   #seq = 0;
 
   constructor(timeZone: string) {
@@ -145,17 +146,11 @@ class CmepParser implements StreamParser {
   }
 
   #location(source: CmepSource): RecordLocation {
-    const location = { recordIndex: this.#recordIndex, ...pick(source) };
-    this.#recordIndex += 1;
-    return location;
+    return this.#numbering.locate(source);
   }
 
   #reject(source: CmepSource, code: string, value: string, message: string): ParseItem {
     const violations = [violation('parse.format', code, value, message)];
     return { kind: 'reject', reject: recordReject(violations, this.#location(source)) };
   }
-}
-
-function pick(source: CmepSource): Omit<RecordLocation, 'recordIndex'> {
-  return { line: source.line, byteOffset: source.byteOffset, byteLength: source.byteLength };
 }

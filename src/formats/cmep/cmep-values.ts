@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { Temporal } from 'temporal-polyfill';
 import type { CmepFlow, CmepIntervalLength, CmepMeasurement, CmepUnit } from './cmep-events.js';
+import { movePoint } from '../decimal-text.js';
 
 export const MS_PER_MINUTE = 60_000;
 const MINUTES_PER_HOUR = 60;
@@ -87,31 +88,8 @@ export function parseDecimal(text: string): { decimal: string; scientific: boole
   const exponent = Number(scientific[3]);
   if (Math.abs(exponent) > SCIENTIFIC_EXPONENT_MAX) return null;
   const [integerDigits = '', fractionDigits = ''] = (scientific[2] ?? '').split('.');
-  const decimal = shiftPoint(scientific[1] === '-', integerDigits, fractionDigits, exponent);
+  const decimal = movePoint(scientific[1] === '-', integerDigits, fractionDigits, exponent);
   return { decimal, scientific: true };
-}
-
-/**
- * The canonical decimal of sign, digits and a point moved `exponent` places right: no leading
- * zeros, no trailing fraction zeros, `0` for zero, `-` only when negative.
- */
-function shiftPoint(
-  negative: boolean,
-  integerDigits: string,
-  fractionDigits: string,
-  exponent: number,
-): string {
-  const digits = integerDigits + fractionDigits;
-  const pointFromLeft = integerDigits.length + exponent;
-  const padded =
-    pointFromLeft < 0
-      ? '0'.repeat(-pointFromLeft) + digits
-      : digits + '0'.repeat(Math.max(0, pointFromLeft - digits.length));
-  const point = Math.max(pointFromLeft, 0);
-  const integerPart = padded.slice(0, point).replace(/^0+/, '') || '0';
-  const fractionPart = padded.slice(point).replace(/0+$/, '');
-  const magnitude = fractionPart === '' ? integerPart : `${integerPart}.${fractionPart}`;
-  return negative && magnitude !== '0' ? `-${magnitude}` : magnitude;
 }
 
 /**
@@ -127,7 +105,7 @@ export function applyCalculationConstant(value: string, calculationConstant: str
   const padded = magnitude.padStart(scale + 1, '0');
   const integerDigits = padded.slice(0, padded.length - scale);
   const fractionDigits = padded.slice(padded.length - scale);
-  return shiftPoint(product < 0n, integerDigits, fractionDigits, 0);
+  return movePoint(product < 0n, integerDigits, fractionDigits, 0);
 }
 
 function scaledInteger(decimal: string): { digits: bigint; scale: number } {

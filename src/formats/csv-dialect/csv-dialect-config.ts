@@ -11,6 +11,7 @@ import { z } from 'zod';
 
 import { RECORD_FIELDS_MAX } from '../../core/limits.js';
 import { ISO_8601_FORMAT, compileTimestampPattern } from './csv-dialect-values.js';
+import { deepFreeze, formatIssues, type ConfigIssue } from '../../core/config.js';
 
 export const CSV_DIALECT_DELIMITERS = [',', ';', '\t', '|'] as const;
 export type CsvDialectDelimiter = (typeof CSV_DIALECT_DELIMITERS)[number];
@@ -136,40 +137,6 @@ export function mappedColumns(
   if (columns.quality !== null) add(['quality', 'column'], columns.quality.column);
   if (!isConstant(columns.intervalSeconds)) add(['intervalSeconds'], columns.intervalSeconds);
   return found;
-}
-
-function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
-    for (const item of Object.values(value)) deepFreeze(item);
-    Object.freeze(value);
-  }
-  return value;
-}
-
-/** A problem found in a dialect: zod's issues and the consistency rules' share this shape. */
-interface ConfigIssue {
-  readonly code?: string;
-  readonly keys?: readonly string[];
-  readonly path: readonly PropertyKey[];
-  readonly message: string;
-}
-
-function formatIssues(issues: readonly ConfigIssue[]): string {
-  const lines: string[] = [];
-  for (const issue of issues) {
-    if (issue.code === 'unrecognized_keys' && issue.keys !== undefined) {
-      for (const key of issue.keys)
-        lines.push(`  - ${formatPath([...issue.path, key])}: unknown key`);
-    } else {
-      lines.push(`  - ${formatPath(issue.path)}: ${issue.message}`);
-    }
-  }
-  return lines.join('\n');
-}
-
-function formatPath(path: readonly PropertyKey[]): string {
-  if (path.length === 0) return '(root)';
-  return path.map((segment) => String(segment)).join('.');
 }
 
 // ------------------------------------------------------------------------------------------------

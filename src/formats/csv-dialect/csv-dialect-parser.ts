@@ -20,6 +20,7 @@ import {
   type CsvDialectEvent,
   type CsvDialectSource,
 } from './csv-dialect-reader.js';
+import { RecordNumbering } from '../items.js';
 
 /** The channel of a row when the dialect maps none. */
 const DEFAULT_CHANNEL = '1';
@@ -34,7 +35,7 @@ class CsvDialectParser implements StreamParser {
   readonly #reader;
   readonly #dialectJson: unknown;
   readonly #tolerated = new ToleranceCounter();
-  #recordIndex = 0;
+  readonly #numbering = new RecordNumbering();
 
   constructor(dialect: CsvDialect, dialectJson: unknown) {
     this.#reader = createCsvDialectReader(dialect);
@@ -88,13 +89,6 @@ class CsvDialectParser implements StreamParser {
   }
 
   #location(source: CsvDialectSource): RecordLocation {
-    const location = {
-      recordIndex: this.#recordIndex,
-      line: source.line,
-      byteOffset: source.byteOffset,
-      byteLength: source.byteLength,
-    };
-    this.#recordIndex += 1;
-    return location;
+    return this.#numbering.locate(source);
   }
 }

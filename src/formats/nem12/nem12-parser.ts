@@ -31,6 +31,7 @@ import type {
 } from './nem12-events.js';
 import { createNem12Reader, intervalStartUtcMs } from './nem12-reader.js';
 import { shiftDecimalPoint } from './nem12-values.js';
+import { RecordNumbering } from '../items.js';
 
 /** Each NEM12 unit as a canonical unit and the power of ten that converts a value to it. */
 const CANONICAL_UNITS: Readonly<Record<Nem12Unit, readonly [Unit, number]>> = {
@@ -77,7 +78,7 @@ export function createNem12Parser(): StreamParser {
 class Nem12Parser implements StreamParser {
   readonly #reader = createNem12Reader();
   readonly #tolerated = new ToleranceCounter();
-  #recordIndex = 0;
+  readonly #numbering = new RecordNumbering();
   #pending: PendingDay | null = null;
 
   push(chunk: Uint8Array): ParseItem[] {
@@ -207,14 +208,7 @@ class Nem12Parser implements StreamParser {
   }
 
   #location(source: Nem12Source): RecordLocation {
-    const location = {
-      recordIndex: this.#recordIndex,
-      line: source.line,
-      byteOffset: source.byteOffset,
-      byteLength: source.byteLength,
-    };
-    this.#recordIndex += 1;
-    return location;
+    return this.#numbering.locate(source);
   }
 
   #reject(source: Nem12Source, code: string, value: string | null, message: string): ParseItem {

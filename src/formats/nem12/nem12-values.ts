@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { NEM12_UNITS, type Nem12Unit } from './nem12-events.js';
+import { movePoint } from '../decimal-text.js';
 
 /** NEM time is UTC+10 all year, without daylight saving. */
 export const NEM_TIME_OFFSET_MS = 10 * 60 * 60 * 1000;
@@ -90,15 +91,5 @@ export function shiftDecimalPoint(value: string, exponent: number): string | nul
   const integerDigits = match[2] ?? '';
   const fractionDigits = match[3] ?? '';
   if (integerDigits.length + fractionDigits.length === 0) return null;
-  const digits = integerDigits + fractionDigits;
-  const pointFromLeft = integerDigits.length + exponent;
-  const padded =
-    pointFromLeft < 0
-      ? '0'.repeat(-pointFromLeft) + digits
-      : digits + '0'.repeat(Math.max(0, pointFromLeft - digits.length));
-  const point = Math.max(pointFromLeft, 0);
-  const integerPart = padded.slice(0, point).replace(/^0+/, '') || '0';
-  const fractionPart = padded.slice(point).replace(/0+$/, '');
-  const magnitude = fractionPart === '' ? integerPart : `${integerPart}.${fractionPart}`;
-  return match[1] === '-' && magnitude !== '0' ? `-${magnitude}` : magnitude;
+  return movePoint(match[1] === '-', integerDigits, fractionDigits, exponent);
 }
