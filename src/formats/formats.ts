@@ -108,36 +108,51 @@ function isWhitespace(byte: number): boolean {
 }
 
 /**
- * Re-reads a typed format's delivery, from its first byte, to the item numbered `recordIndex`:
- * such a record depends on what came before it (a NEM12 300 on its 200) and may hold several
- * readings, so it is replayed from the whole delivery, read with the context it was read with.
+ * Re-reads a typed format's delivery, from its first byte, to the items numbered
+ * `recordIndexes`: such a record depends on what came before it (a NEM12 300 on its 200) and may
+ * hold several readings, so it is replayed from the whole delivery, read with the context it was
+ * read with. One pass serves every index asked for, and stops once past the highest.
  * `readBytes` gives the delivery's bytes from an offset, in order; an empty array ends them.
- * Returns the item, or null when the delivery no longer yields one at that index.
+ * Returns the items found, by index; an index the delivery no longer yields is absent.
  */
-export async function reparseTypedItem(
+export async function reparseTypedItems(
   format: TypedFormat,
   context: FormatContext,
   readBytes: (offset: number) => Promise<Uint8Array>,
-  recordIndex: number,
-): Promise<ParseItem | null> {
+  recordIndexes: ReadonlySet<number>,
+): Promise<Map<number, ParseItem>> {
+  const found = new Map<number, ParseItem>();
+  let last = -1;
+  for (const index of recordIndexes) last = Math.max(last, index);
   const parser = PARSER_FACTORIES[format](context);
-  const pick = (items: readonly ParseItem[]): ParseItem | null | undefined => {
+  const take = (items: readonly ParseItem[]): boolean => {
     for (const item of items) {
       const index = itemLocation(item).recordIndex;
-      if (index === recordIndex) return item;
-      if (index > recordIndex) return null;
+      if (recordIndexes.has(index)) found.set(index, item);
+      if (index >= last) return true;
     }
-    return undefined;
+    return false;
   };
   let offset = 0;
   for (;;) {
     const bytes = await readBytes(offset);
     if (bytes.byteLength === 0) break;
     offset += bytes.byteLength;
-    const found = pick(parser.push(bytes));
-    if (found !== undefined) return found;
+    if (take(parser.push(bytes))) return found;
   }
-  return pick(parser.end()) ?? null;
+  take(parser.end());
+  return found;
+}
+
+/** {@link reparseTypedItems} for one item; null when the delivery no longer yields it. */
+export async function reparseTypedItem(
+  format: TypedFormat,
+  context: FormatContext,
+  readBytes: (offset: number) => Promise<Uint8Array>,
+  recordIndex: number,
+): Promise<ParseItem | null> {
+  const found = await reparseTypedItems(format, context, readBytes, new Set([recordIndex]));
+  return found.get(recordIndex) ?? null;
 }
 
 /**

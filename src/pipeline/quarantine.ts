@@ -13,13 +13,19 @@ import {
   itemLocation,
   type InputFormat,
   type ParseItem,
+  type TypedFormat,
 } from '../core/parser.js';
 import { RAW_CHUNK_BYTES_MAX } from '../core/limits.js';
 import { violation, type Violation } from '../core/reject.js';
 import type { DeliveryRow, QuarantineRow, Store } from '../core/store.js';
 import type { Detector } from '../detect/detect.js';
 import type { DataDictionary } from '../dictionary/dictionary.js';
-import { PARSER_FACTORIES, parseOneRecord, reparseTypedItem } from '../formats/formats.js';
+import {
+  PARSER_FACTORIES,
+  parseOneRecord,
+  reparseTypedItem,
+  reparseTypedItems,
+} from '../formats/formats.js';
 import { nextEntry } from '../audit/hash-chain.js';
 import { recordConfig } from '../audit/record.js';
 import { dictionaryFingerprint } from '../dictionary/dictionary.js';
@@ -68,25 +74,65 @@ async function recordDictionary(context: ActionContext): Promise<string> {
 }
 
 /** Re-parses a quarantined record (or an unparseable span) from its kept bytes. */
+/**
+ * Typed-format items already re-read for a replay run, by delivery and record index: one pass
+ * over a delivery serves all its rows, so `replay --all` reads each delivery once, not once per
+ * row. Holds only the items of the rows being replayed.
+ */
+type ReparsedItems = Map<string, Map<number, ParseItem>>;
+
+/** The delivery's stored bytes from `offset`, a raw chunk at a time, for re-reading it whole. */
+function deliveryReader(store: Store, deliveryId: string, end: number) {
+  return async (offset: number): Promise<Uint8Array> =>
+    offset >= end
+      ? new Uint8Array(0)
+      : store.readDeliveryBytes(deliveryId, offset, Math.min(RAW_CHUNK_BYTES_MAX, end - offset));
+}
+
+/** Re-reads, once per delivery, the typed-format items of `rows`. */
+async function reparseTypedRows(store: Store, rows: readonly QuarantineRow[]) {
+  const wanted = new Map<string, { format: TypedFormat; indexes: Set<number>; end: number }>();
+  for (const row of rows) {
+    const format = formatOf(row);
+    if (!isTypedFormat(format)) continue;
+    const end = row.location.byteOffset + row.location.byteLength;
+    const entry = wanted.get(row.deliveryId);
+    if (entry === undefined) {
+      wanted.set(row.deliveryId, { format, indexes: new Set([row.location.recordIndex]), end });
+    } else {
+      entry.indexes.add(row.location.recordIndex);
+      entry.end = Math.max(entry.end, end);
+    }
+  }
+  const reparsed: ReparsedItems = new Map();
+  for (const [deliveryId, { format, indexes, end }] of wanted) {
+    const delivery = await store.getDelivery(deliveryId);
+    if (delivery === null) continue;
+    const readBytes = deliveryReader(store, deliveryId, delivery.sizeBytes ?? end);
+    const context = delivery.formatContext;
+    reparsed.set(deliveryId, await reparseTypedItems(format, context, readBytes, indexes));
+  }
+  return reparsed;
+}
+
 async function reparse(
   store: Store,
   row: QuarantineRow,
   delivery: DeliveryRow,
   bytes: Uint8Array,
+  reparsed: ReparsedItems | null = null,
 ): Promise<ParseItem[]> {
   const format = formatOf(row);
   if (isTypedFormat(format)) {
+    const index = row.location.recordIndex;
+    const known = reparsed?.get(row.deliveryId);
+    if (known !== undefined) {
+      const item = known.get(index);
+      return item === undefined ? [] : [item];
+    }
     const end = delivery.sizeBytes ?? row.location.byteOffset + row.location.byteLength;
-    const readBytes = async (offset: number): Promise<Uint8Array> =>
-      offset >= end
-        ? new Uint8Array(0)
-        : store.readDeliveryBytes(
-            row.deliveryId,
-            offset,
-            Math.min(RAW_CHUNK_BYTES_MAX, end - offset),
-          );
-    const context = delivery.formatContext;
-    const item = await reparseTypedItem(format, context, readBytes, row.location.recordIndex);
+    const readBytes = deliveryReader(store, row.deliveryId, end);
+    const item = await reparseTypedItem(format, delivery.formatContext, readBytes, index);
     return item === null ? [] : [item];
   }
   if (!row.uncountedSpan) {
@@ -146,11 +192,15 @@ function outcomeOf(result: BatchResult, index: number): ReplayOutcome['outcome']
 }
 
 /** Replays one open quarantine row. Its own batch and transaction; a failure leaves it open. */
-async function replayOne(context: ActionContext, row: QuarantineRow): Promise<ReplayOutcome> {
+async function replayOne(
+  context: ActionContext,
+  row: QuarantineRow,
+  reparsed: ReparsedItems | null = null,
+): Promise<ReplayOutcome> {
   const { store, clock } = context;
   const delivery = await deliveryOf(store, row);
   const bytes = await recordBytes(store, row);
-  const items = await reparse(store, row, delivery, bytes);
+  const items = await reparse(store, row, delivery, bytes, reparsed);
   const judge = createJudge(context.dictionary, clock, formatOf(row));
   const readings: IdentifiedReading[] = [];
   const rejects: PendingReject[] = [];
@@ -287,8 +337,9 @@ export async function replayQuarantine(
     anomalyHeld: 0,
     outcomes: [],
   };
+  const reparsed = await reparseTypedRows(context.store, rows);
   for (const row of rows) {
-    const outcome = await replayOne(context, row);
+    const outcome = await replayOne(context, row, reparsed);
     report.replayed += 1;
     report.outcomes.push(outcome);
     if (outcome.outcome === 'accepted') report.accepted += 1;
