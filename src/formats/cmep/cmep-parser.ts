@@ -22,7 +22,7 @@ import {
 import type { CandidateReading, Commodity, RecordLocation, Unit } from '../../core/reading.js';
 import { recordReject, violation } from '../../core/reject.js';
 import type { CmepEvent, CmepIntervalEvent, CmepSource, CmepUnit } from './cmep-events.js';
-import { createCmepReader } from './cmep-reader.js';
+import { createCmepReader, type CmepReader } from './cmep-reader.js';
 import { applyCalculationConstant } from './cmep-values.js';
 import { RecordNumbering } from '../items.js';
 
@@ -57,7 +57,7 @@ export function createCmepParser(context: FormatContext): StreamParser {
 }
 
 class CmepParser implements StreamParser {
-  readonly #reader;
+  readonly #reader: CmepReader;
   readonly #timeZone: string;
   readonly #tolerated = new ToleranceCounter();
   readonly #numbering = new RecordNumbering();

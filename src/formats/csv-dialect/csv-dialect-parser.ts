@@ -18,6 +18,7 @@ import {
   parseCsvDialect,
   type CsvDialect,
   type CsvDialectEvent,
+  type CsvDialectReader,
   type CsvDialectSource,
 } from './csv-dialect-reader.js';
 import { RecordNumbering } from '../items.js';
@@ -32,7 +33,7 @@ export function createCsvDialectParser(context: FormatContext): StreamParser {
 }
 
 class CsvDialectParser implements StreamParser {
-  readonly #reader;
+  readonly #reader: CsvDialectReader;
   readonly #dialectJson: unknown;
   readonly #tolerated = new ToleranceCounter();
   readonly #numbering = new RecordNumbering();

@@ -81,6 +81,7 @@ import { recordReject, violation } from '../../core/reject.js';
 import { createEspiReader, type EspiReaderLimits } from './espi-reader.js';
 import type {
   EspiEvent,
+  EspiReader,
   IntervalReadingEvent,
   ProblemEvent,
   ReadingTypeEvent,
@@ -146,8 +147,8 @@ const MISSING: Readonly<Record<MissingLink, readonly [string, string]>> = {
 
 class GreenButtonParser implements StreamParser {
   readonly #limits: GreenButtonLimits;
-  readonly #reader;
-  readonly #links;
+  readonly #reader: EspiReader;
+  readonly #links: ResourceLinks;
   readonly #pending = new Queue<PendingReading>();
   readonly #tolerated = new ToleranceCounter();
   /** Readings waiting per Atom entry, so an entry is kept only while a reading needs it. */
