@@ -3,11 +3,19 @@
  * its block, gets a proof an auditor can check with nothing but SHA-256 and RFC 9162's algorithm.
  */
 import { createHash, generateKeyPairSync } from 'node:crypto';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openHarness, type Harness } from '../test-support/ingest-harness.js';
 import { removeTempDirs } from '../test-support/temp.js';
 import { toNdjsonText, kwhText } from '../test-support/wire-text.js';
-import { LEDGER_LINE_VERSION, LEDGER_ROWS_PER_LEAF, ledgerLine } from './leaves.js';
+import { tempDir } from '../test-support/temp.js';
+import { canonicalJson } from './canonical-json.js';
+import { loadOrCreateSigningKey } from './checkpoint.js';
+import { computeEntryHash } from './hash-chain.js';
+import { LEDGER_LINE_VERSION, LEDGER_ROWS_PER_LEAF, ledgerLeafData, ledgerLine } from './leaves.js';
+import { merkleRootOfLeafData } from './merkle.js';
+import { writeCheckpoint } from './record.js';
+import { verifyAudit } from './verify.js';
 import { proveReading } from './prove.js';
 
 afterAll(removeTempDirs);
@@ -112,5 +120,99 @@ describe('audit prove with blocks of rows per leaf', () => {
     // it now is, so it no longer leads to the root the audit entry recorded.
     const other = await proveReading(harness.store, otherBlock.idempotencyKey, publicKey);
     expect(other.proofs[0]?.checks.inclusion).toBe(false);
+  });
+});
+
+describe('batch entries written before leaves held blocks of rows', () => {
+  /**
+   * Rewrites every batch entry as the earlier format wrote it (one row per leaf, v1 lines, no
+   * ledgerRowsPerLeaf or ledgerLineVersion), rehashes the chain and signs its head anew: a
+   * database as the earlier version left it, so verify and prove must read it as it was written.
+   */
+  function asEarlierFormat(harness: Harness): void {
+    const db = harness.store.db;
+    for (const trigger of ['audit_log_no_update', 'checkpoints_no_delete', 'batches_no_update']) {
+      db.exec(`DROP TRIGGER IF EXISTS ${trigger}`);
+    }
+    db.exec('DELETE FROM checkpoints');
+    const entries = db.prepare('SELECT * FROM audit_log ORDER BY seq').all() as Record<
+      string,
+      unknown
+    >[];
+    const write = db.prepare(
+      'UPDATE audit_log SET payload = ?, prev_hash = ?, hash = ? WHERE seq = ?',
+    );
+    let prevHash = '0'.repeat(64);
+    for (const entry of entries) {
+      let payload = entry['payload'] as string;
+      if (entry['kind'] === 'batch') {
+        const parsed = JSON.parse(payload) as Record<string, unknown>;
+        const rows = db
+          .prepare('SELECT * FROM ledger WHERE batch_id = ? ORDER BY batch_position')
+          .all(parsed['batch']) as Record<string, unknown>[];
+        const lines = rows.map((row) =>
+          ledgerLeafData({
+            meterId: row['meter_id'] as string,
+            channel: row['channel'] as string,
+            intervalStartMs: row['interval_start_ms'] as number,
+            intervalSeconds: row['interval_seconds'] as number,
+            commodity: 'electricity',
+            unit: 'kWh',
+            valueMicro: row['value_micro'] as number,
+            statusCode: row['status_code'] as number,
+            seq: row['seq'] as number,
+            quality: 'actual',
+            qualityDetail: null,
+            checksumSha256: (row['checksum_sha256'] as string | null) ?? null,
+            idempotencyKey: row['idempotency_key'] as string,
+            version: row['version'] as number,
+            supersedesKey: (row['supersedes_key'] as string | null) ?? null,
+            batchId: row['batch_id'] as number,
+            batchPosition: row['batch_position'] as number,
+          }),
+        );
+        const { ledgerRowsPerLeaf, ledgerLineVersion, ...earlier } = parsed;
+        expect([ledgerRowsPerLeaf, ledgerLineVersion]).toEqual([LEDGER_ROWS_PER_LEAF, 2]);
+        const ledgerRoot = merkleRootOfLeafData(lines);
+        db.prepare('UPDATE batches SET ledger_root = ? WHERE id = ?').run(
+          ledgerRoot,
+          parsed['batch'],
+        );
+        payload = canonicalJson({ ...earlier, ledgerRoot });
+      }
+      const seq = entry['seq'] as number;
+      const hash = computeEntryHash(
+        prevHash,
+        seq,
+        entry['at_ms'] as number,
+        entry['kind'] as string,
+        payload,
+      );
+      write.run(payload, prevHash, hash, seq);
+      prevHash = hash;
+    }
+  }
+
+  it('verifies and proves them as they were written, and still finds an edited row', async () => {
+    const harness = openHarness();
+    try {
+      await harness.ingest(feed());
+      asEarlierFormat(harness);
+      const { key } = loadOrCreateSigningKey(join(tempDir(), 'signing-key.pem'));
+      await writeCheckpoint(harness.store, key, harness.clock.nowMs());
+      const report = await verifyAudit(harness.store, key.publicKey);
+      expect(report.firstProblem).toBeNull();
+      const [row] = await harness.store.ledgerRowsOfBatch(1);
+      const proof = await proveReading(harness.store, row?.idempotencyKey ?? '', key.publicKey);
+      expect(proof.verified).toBe(true);
+      expect(proof.proofs[0]).toMatchObject({ rowsPerLeaf: 1, treeSize: ROWS });
+      expect(proof.proofs[0]?.rowLine.startsWith('ledger-v1|')).toBe(true);
+      harness.store.db.exec('DROP TRIGGER IF EXISTS ledger_no_update');
+      harness.store.db.exec('UPDATE ledger SET value_micro = value_micro + 1 WHERE id = 3');
+      const edited = await verifyAudit(harness.store, key.publicKey);
+      expect(edited.firstProblem?.reason).toMatch(/Merkle root/);
+    } finally {
+      await harness.close();
+    }
   });
 });
