@@ -2,14 +2,10 @@
 // with locations that re-parse alone, and survives corruption. Method: fast-check over all formats.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  itemLocation,
-  type RecordFormat,
-  type ParseItem,
-  type StreamParser,
-} from '../core/parser.js';
+import { itemLocation, type RecordFormat, type ParseItem } from '../core/parser.js';
 import type { RecordLocation } from '../core/reading.js';
 import { PARSER_FACTORIES, parseOneRecord } from './formats.js';
+import { pushSplit } from '../test-support/split.js';
 
 const FIELD_NAMES = [
   'meter_id',
@@ -25,15 +21,7 @@ type Delivery = { bytes: Uint8Array; records: Record<string, Value>[] };
 const encoder = new TextEncoder();
 
 function parse(format: RecordFormat, bytes: Uint8Array, cuts: number[] = []): ParseItem[] {
-  const parser: StreamParser = PARSER_FACTORIES[format]();
-  const items: ParseItem[] = [];
-  let start = 0;
-  for (const cut of [...cuts].sort((a, b) => a - b)) {
-    items.push(...parser.push(bytes.subarray(start, cut)));
-    start = cut;
-  }
-  items.push(...parser.push(bytes.subarray(start)), ...parser.end());
-  return items;
+  return pushSplit(PARSER_FACTORIES[format](), bytes, cuts);
 }
 
 function locationOf(item: ParseItem): RecordLocation {

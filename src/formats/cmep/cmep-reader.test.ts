@@ -19,6 +19,7 @@ import {
 } from './cmep-reader.js';
 import { parseIntervalLength } from './cmep-values.js';
 import { writeCmep, type CmepWriteRecord, type CmepWriteTriple } from './cmep-writer.js';
+import { pushSplit } from '../../test-support/split.js';
 
 const FIXTURES = new URL('../../../test/fixtures/cmep/', import.meta.url);
 const VALID_FILES = readdirSync(new URL('valid/', FIXTURES)).sort();
@@ -48,15 +49,7 @@ function zoneOf(name: string): string {
 }
 
 function readAll(bytes: Uint8Array, timeZone: string, splitPoints: number[] = []): CmepEvent[] {
-  const reader = createCmepReader({ timeZone });
-  const events: CmepEvent[] = [];
-  let start = 0;
-  for (const point of [...splitPoints].sort((a, b) => a - b)) {
-    events.push(...reader.push(bytes.subarray(start, point)));
-    start = point;
-  }
-  events.push(...reader.push(bytes.subarray(start)), ...reader.end());
-  return events;
+  return pushSplit(createCmepReader({ timeZone }), bytes, splitPoints);
 }
 
 function readText(text: string, timeZone = 'UTC'): CmepEvent[] {

@@ -14,6 +14,7 @@ import {
   type CsvDialectIntervalEvent,
   type CsvDialectProblemCode,
 } from './csv-dialect-reader.js';
+import { pushSplit } from '../../test-support/split.js';
 
 const FIXTURES = new URL('../../../test/fixtures/csv-dialect/', import.meta.url);
 
@@ -36,15 +37,7 @@ function readAll(
   bytes: Uint8Array,
   splitPoints: number[] = [],
 ): CsvDialectEvent[] {
-  const reader = createCsvDialectReader(dialect);
-  const events: CsvDialectEvent[] = [];
-  let start = 0;
-  for (const point of [...splitPoints].sort((a, b) => a - b)) {
-    events.push(...reader.push(bytes.subarray(start, point)));
-    start = point;
-  }
-  events.push(...reader.push(bytes.subarray(start)), ...reader.end());
-  return events;
+  return pushSplit(createCsvDialectReader(dialect), bytes, splitPoints);
 }
 
 /** Events of `text`, checked to be the same for every chunk size from 1 to 7 bytes. */

@@ -19,6 +19,7 @@ import type {
   ProblemEvent,
   ReadingTypeEvent,
 } from './green-button.js';
+import { pushSplit } from '../../test-support/split.js';
 
 const encoder = new TextEncoder();
 
@@ -33,15 +34,7 @@ function readAll(bytes: Uint8Array, chunkBytes = bytes.length, limits = {}): Esp
 }
 
 function readSplit(bytes: Uint8Array, cuts: number[]): EspiEvent[] {
-  const reader = createEspiReader();
-  const events: EspiEvent[] = [];
-  let previous = 0;
-  for (const cut of [...new Set(cuts)].sort((a, b) => a - b)) {
-    events.push(...reader.push(bytes.subarray(previous, cut)));
-    previous = cut;
-  }
-  events.push(...reader.push(bytes.subarray(previous)), ...reader.end());
-  return events;
+  return pushSplit(createEspiReader(), bytes, cuts);
 }
 
 function problems(events: EspiEvent[]): ProblemEvent[] {

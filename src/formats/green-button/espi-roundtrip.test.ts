@@ -14,6 +14,7 @@ import {
   type EspiWriteUsagePoint,
 } from './espi-writer.js';
 import { createGreenButtonParser } from './green-button-parser.js';
+import { candidatesOf, pushSplit } from '../../test-support/split.js';
 
 const SECONDS_PER_HOUR = 3600;
 const MS_PER_SECOND = 1000;
@@ -311,20 +312,10 @@ function qualityOf(codes: readonly string[]): { quality: Quality; qualityDetail:
 const encoder = new TextEncoder();
 
 function parse(bytes: Uint8Array, cuts: readonly number[] = []): ParseItem[] {
-  const parser = createGreenButtonParser();
-  const items: ParseItem[] = [];
-  let previous = 0;
-  for (const cut of [...new Set(cuts)].sort((a, b) => a - b)) {
-    items.push(...parser.push(bytes.subarray(previous, cut)));
-    previous = cut;
-  }
-  items.push(...parser.push(bytes.subarray(previous)), ...parser.end());
-  return items;
+  return pushSplit(createGreenButtonParser(), bytes, cuts);
 }
 
-function candidates(items: readonly ParseItem[]): CandidateReading[] {
-  return items.flatMap((item) => (item.kind === 'candidate' ? [item.candidate] : []));
-}
+const candidates = candidatesOf;
 
 /** Cut points: a few anywhere, or every `step` bytes (down to single bytes). */
 const cutsArbitrary = fc.oneof(

@@ -24,6 +24,7 @@ import {
   usagePointContent,
   type ReadingSpec,
 } from './green-button-fixtures.js';
+import { candidatesOf, pushSplit } from '../../test-support/split.js';
 
 const encoder = new TextEncoder();
 
@@ -33,20 +34,10 @@ function parse(
   limits: Partial<GreenButtonLimits> = {},
 ): ParseItem[] {
   const bytes = typeof input === 'string' ? encoder.encode(input) : input;
-  const parser = createGreenButtonParser(limits);
-  const items: ParseItem[] = [];
-  let previous = 0;
-  for (const cut of [...new Set(cuts)].sort((a, b) => a - b)) {
-    items.push(...parser.push(bytes.subarray(previous, cut)));
-    previous = cut;
-  }
-  items.push(...parser.push(bytes.subarray(previous)), ...parser.end());
-  return items;
+  return pushSplit(createGreenButtonParser(limits), bytes, cuts);
 }
 
-function candidates(items: readonly ParseItem[]): CandidateReading[] {
-  return items.flatMap((item) => (item.kind === 'candidate' ? [item.candidate] : []));
-}
+const candidates = candidatesOf;
 
 function rejects(items: readonly ParseItem[]): Reject[] {
   return items.flatMap((item) => (item.kind === 'reject' ? [item.reject] : []));

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import type { ParseItem } from '../../core/parser.js';
 import type { CandidateReading } from '../../core/reading.js';
 import { createNem12Parser } from './nem12-parser.js';
+import { candidatesOf, pushSplit } from '../../test-support/split.js';
 
 interface Day {
   nmi: string;
@@ -76,20 +77,10 @@ function keyOf(c: CandidateReading): string {
 }
 
 function parse(bytes: Uint8Array, cuts: readonly number[] = []): ParseItem[] {
-  const parser = createNem12Parser();
-  const items: ParseItem[] = [];
-  let start = 0;
-  for (const cut of [...cuts].sort((a, b) => a - b)) {
-    items.push(...parser.push(bytes.subarray(start, cut)));
-    start = cut;
-  }
-  items.push(...parser.push(bytes.subarray(start)), ...parser.end());
-  return items;
+  return pushSplit(createNem12Parser(), bytes, cuts);
 }
 
-function candidates(items: readonly ParseItem[]): CandidateReading[] {
-  return items.flatMap((item) => (item.kind === 'candidate' ? [item.candidate] : []));
-}
+const candidates = candidatesOf;
 
 describe('NEM12 parser properties', () => {
   it('round-trips any written document, split anywhere, to exactly its readings', () => {

@@ -14,6 +14,7 @@ import {
   type Nem12ProblemCode,
 } from './nem12-reader.js';
 import { INVALID_EXPECTATIONS } from './nem12-fixtures.js';
+import { pushSplit } from '../../test-support/split.js';
 
 const FIXTURES = new URL('../../../test/fixtures/nem12/', import.meta.url);
 const VALID_FILES = readdirSync(new URL('valid/', FIXTURES)).sort();
@@ -25,15 +26,7 @@ function fixture(folder: 'valid' | 'invalid', name: string): Buffer {
 }
 
 function readAll(bytes: Uint8Array, splitPoints: number[] = []): Nem12Event[] {
-  const reader = createNem12Reader();
-  const events: Nem12Event[] = [];
-  let start = 0;
-  for (const point of [...splitPoints].sort((a, b) => a - b)) {
-    events.push(...reader.push(bytes.subarray(start, point)));
-    start = point;
-  }
-  events.push(...reader.push(bytes.subarray(start)), ...reader.end());
-  return events;
+  return pushSplit(createNem12Reader(), bytes, splitPoints);
 }
 
 function readText(text: string): Nem12Event[] {

@@ -1,0 +1,33 @@
+/**
+ * Feeds a delivery's bytes to an incremental reader or parser cut at chosen points, as a transport
+ * would hand them over, and collects everything it returned, end() included. Every reader and
+ * parser test that proves "the same output whatever the chunking" goes through here.
+ */
+import type { ParseItem } from '../core/parser.js';
+import type { CandidateReading } from '../core/reading.js';
+
+export interface Incremental<T> {
+  push(chunk: Uint8Array): T[];
+  end(): T[];
+}
+
+/** `cuts` are byte offsets, in any order, repeats allowed; none feeds the bytes whole. */
+export function pushSplit<T>(
+  reader: Incremental<T>,
+  bytes: Uint8Array,
+  cuts: readonly number[] = [],
+): T[] {
+  const out: T[] = [];
+  let start = 0;
+  for (const cut of [...new Set(cuts)].sort((a, b) => a - b)) {
+    out.push(...reader.push(bytes.subarray(start, cut)));
+    start = cut;
+  }
+  out.push(...reader.push(bytes.subarray(start)), ...reader.end());
+  return out;
+}
+
+/** The candidate readings among a parser's items, in order. */
+export function candidatesOf(items: readonly ParseItem[]): CandidateReading[] {
+  return items.flatMap((item) => (item.kind === 'candidate' ? [item.candidate] : []));
+}
