@@ -18,6 +18,8 @@ import {
   openHarness,
   outcomesSum,
   quarantineOf,
+  rawBytesOf,
+  sha256Hex,
   type Harness,
 } from '../test-support/ingest-harness.js';
 import { removeTempDirs } from '../test-support/temp.js';
@@ -225,6 +227,15 @@ describe('NEM12 through the pipeline', () => {
       }
       const kept = report.counts.accepted + report.counts.duplicates;
       expect(kept > 0).toBe(expected.days > 0);
+      // Each quarantined line keeps its exact bytes, provably: the stored range hashes to the
+      // row's rawSha256 and is the very line the reader named.
+      const original = nem12('invalid', name);
+      for (const row of rows) {
+        const raw = await rawBytesOf(harness, row);
+        expect(sha256Hex(raw)).toBe(row.rawSha256);
+        const { byteOffset, byteLength } = row.location;
+        expect(raw.equals(original.subarray(byteOffset, byteOffset + byteLength))).toBe(true);
+      }
     },
   );
 
@@ -252,23 +263,39 @@ describe('NEM12 through the pipeline', () => {
     // It is the same interval the quarantine row stood for: the 101st value of the file.
     const all = await allLedgerRows(harness);
     expect(all).toHaveLength(1);
+    // One pass over the delivery serves every row: each row reads its own bytes once, and the
+    // whole delivery is read once more, not once per row.
+    const store = harness.store;
+    const read = store.readDeliveryBytes.bind(store);
+    let reads = 0;
+    store.readDeliveryBytes = (...args: Parameters<typeof read>) => {
+      reads += 1;
+      return read(...args);
+    };
     const untouched = await replayQuarantine(context(strict), 'all', 1000);
     expect(untouched.accepted).toBe(0);
     expect(untouched.stillQuarantined).toBe(383);
+    expect(reads).toBe(383 + 1);
   });
 });
+
+/** The hand-written Pacific-time CMEP day, read in its zone, with the clock well past it. */
+function ingestPacificDay(harness: Harness, dictionary: DataDictionary) {
+  harness.clock.setMs(Date.UTC(2030, 0, 1));
+  const bytes = readFileSync(`${FIXTURES}cmep/valid/electric-15min-day-pacific.cmep`);
+  return harness.ingest(bytes, {
+    format: 'cmep',
+    formatContext: { timeZone: 'America/Los_Angeles' },
+    dictionary,
+  });
+}
 
 describe('CMEP through the pipeline', () => {
   it('ingests a Pacific-time day of 15-minute reads with its hand-summed totals', async () => {
     const harness = openHarness();
     try {
-      harness.clock.setMs(Date.UTC(2030, 0, 1));
-      const bytes = readFileSync(`${FIXTURES}cmep/valid/electric-15min-day-pacific.cmep`);
-      const report = await harness.ingest(bytes, {
-        format: 'cmep',
-        formatContext: { timeZone: 'America/Los_Angeles' },
-        dictionary: parseDictionary({ intervalSecondsAllowed: [900, 3600, 86_400] }),
-      });
+      const dictionary = parseDictionary({ intervalSecondsAllowed: [900, 3600, 86_400] });
+      const report = await ingestPacificDay(harness, dictionary);
       // 96 KWH quarter hours, 24 GKWH (export) hours and one daily KW demand value.
       expect(report.counts).toMatchObject({ received: 121, accepted: 121, quarantined: 0 });
       const rows = await currentLedgerRows(harness);
@@ -290,12 +317,7 @@ describe('CMEP through the pipeline', () => {
   it('quarantines a default-dictionary daily value with the interval rule that refused it', async () => {
     const harness = openHarness();
     try {
-      harness.clock.setMs(Date.UTC(2030, 0, 1));
-      const bytes = readFileSync(`${FIXTURES}cmep/valid/electric-15min-day-pacific.cmep`);
-      const report = await harness.ingest(bytes, {
-        format: 'cmep',
-        formatContext: { timeZone: 'America/Los_Angeles' },
-      });
+      const report = await ingestPacificDay(harness, DEFAULT_DICTIONARY);
       expect(report.counts).toMatchObject({ received: 121, accepted: 120, quarantined: 1 });
       const [row] = await quarantineOf(harness, report.deliveryId);
       expect(row?.violations[0]).toMatchObject({
