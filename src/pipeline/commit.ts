@@ -32,6 +32,7 @@ import {
   identifyBatch,
   intervalsToLookUp,
   streamKey,
+  StreamKeys,
   type Decision,
   type IdentifiedReading,
 } from './identify.js';
@@ -253,13 +254,19 @@ export async function commitBatch(
       await tx.putRawChunk(input.deliveryId, chunk.byteOffset, chunk.bytes);
     }
     const batchId = await tx.allocateBatchId();
-    const readings = input.readings.map((item) => item.reading);
-    // Each reading's stream key is built once and shared by the lookups below.
-    const streamKeys = readings.map(streamKey);
+    // Each stream's key is built once and shared by the lookups below.
+    const keys = new StreamKeys();
+    const count = input.readings.length;
+    const readings: Reading[] = new Array<Reading>(count);
+    const streamKeys: string[] = new Array<string>(count);
     const streams = new Map<string, { meterId: string; channel: string }>();
-    for (const [index, r] of readings.entries()) {
-      const key = streamKeys[index] as string;
-      if (!streams.has(key)) streams.set(key, { meterId: r.meterId, channel: r.channel });
+    for (let index = 0; index < count; index++) {
+      const reading = (input.readings[index] as IdentifiedReading).reading;
+      const key = keys.of(reading);
+      readings[index] = reading;
+      streamKeys[index] = key;
+      if (!streams.has(key))
+        streams.set(key, { meterId: reading.meterId, channel: reading.channel });
     }
     const loaded = await tx.loadStreamStates([...streams.values()]);
     const loadedStates = new Map<string, StreamState>(loaded.map((s) => [streamKey(s), s]));

@@ -48,6 +48,28 @@ export function streamKey(ref: StreamRef): string {
   return `${ref.meterId}|${ref.channel}`;
 }
 
+/**
+ * Stream keys of one batch, each built once: a batch holds many readings of the same streams, and
+ * building the key string per reading left a million short-lived strings per million readings.
+ */
+export class StreamKeys {
+  readonly #byMeter = new Map<string, Map<string, string>>();
+
+  of(ref: StreamRef): string {
+    let byChannel = this.#byMeter.get(ref.meterId);
+    if (byChannel === undefined) {
+      byChannel = new Map();
+      this.#byMeter.set(ref.meterId, byChannel);
+    }
+    let key = byChannel.get(ref.channel);
+    if (key === undefined) {
+      key = streamKey(ref);
+      byChannel.set(ref.channel, key);
+    }
+    return key;
+  }
+}
+
 export function intervalKey(ref: IntervalRef): string {
   return `${ref.intervalStartMs}|${ref.meterId}|${ref.channel}`;
 }
@@ -78,7 +100,8 @@ export function intervalsToLookUp(
   streamKeys: readonly string[] = readings.map(streamKey),
 ): IntervalRef[] {
   const wanted = new Map<string, IntervalRef>();
-  for (const [index, reading] of readings.entries()) {
+  for (let index = 0; index < readings.length; index++) {
+    const reading = readings[index] as Reading;
     const state = states.get(streamKeys[index] as string);
     const highWaterMs = state?.lastIntervalStartMs ?? null;
     if (highWaterMs !== null && reading.intervalStartMs <= highWaterMs) {
@@ -247,7 +270,9 @@ function applyAccept(state: StreamState, reading: Reading, supersedes: Version |
  */
 class IntervalIndex {
   readonly #existing: readonly LedgerRow[];
-  readonly #accepted: Pending[] = [];
+  /** Readings accepted so far in the batch and their versions, apart: no object per reading. */
+  readonly #acceptedReadings: Reading[] = [];
+  readonly #acceptedVersions: number[] = [];
   #byInterval: Map<string, Version[]> | null = null;
 
   constructor(existing: readonly LedgerRow[]) {
@@ -258,14 +283,20 @@ class IntervalIndex {
     if (this.#byInterval === null) {
       this.#byInterval = new Map();
       for (const row of this.#existing) this.#insert(row, row);
-      for (const pending of this.#accepted) this.#insert(pending.reading, pending);
+      for (let index = 0; index < this.#acceptedReadings.length; index++) {
+        const reading = this.#acceptedReadings[index] as Reading;
+        this.#insert(reading, { reading, version: this.#acceptedVersions[index] as number });
+      }
     }
     return this.#byInterval.get(intervalKey(ref)) ?? NO_VERSIONS;
   }
 
-  add(pending: Pending): void {
-    this.#accepted.push(pending);
-    if (this.#byInterval !== null) this.#insert(pending.reading, pending);
+  add(reading: Reading, version: number): void {
+    if (this.#byInterval !== null) this.#insert(reading, { reading, version });
+    else {
+      this.#acceptedReadings.push(reading);
+      this.#acceptedVersions.push(version);
+    }
   }
 
   #insert(ref: IntervalRef, version: Version): void {
@@ -315,13 +346,13 @@ export function identifyBatch(
     const highWaterMs = state.lastIntervalStartMs;
     const mayCollide = highWaterMs !== null && reading.intervalStartMs <= highWaterMs;
     let decision = decide(item, mayCollide ? index.versions(reading) : NO_VERSIONS, override);
-    if (decision.kind === 'accept') {
+    if (decision.kind === 'accept' && detectors.length > 0) {
       const findings = inspectReading(detectors, reading, state);
       if (findings.length > 0) decision = { kind: 'anomaly', findings };
     }
     decisions.push(decision);
     if (decision.kind !== 'accept') continue;
-    index.add({ reading, version: decision.version });
+    index.add(reading, decision.version);
     if (sequenced) trackSequence(state, reading, sequenceEvents);
     applyAccept(state, reading, decision.supersedes);
   }
