@@ -23,6 +23,7 @@ describe('the benchmark tools', () => {
       expect(out).toContain(stage);
     }
     expect(out).toMatch(/end to end \/ ceiling = \d\.\d\d/);
+    expect(out).toMatch(/would reach at most \d\.\d\d .*commit stage alone reaches \d\.\d\d/s);
   });
 
   it('print a row per typed format with reads/s and peak memory', () => {
