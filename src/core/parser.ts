@@ -41,7 +41,7 @@ export interface StreamParser {
   context(): FormatContext;
   /**
    * Departures from the format's specification that the parser accepted, by code, with a count
-   * (`{ "crlf_line_end": 3 }`), so the operator is told what was tolerated. Complete after end().
+   * (`{ "unit_case": 3 }`), so the operator is told what was tolerated. Complete after end().
    */
   tolerated?(): Readonly<Record<string, number>>;
 }

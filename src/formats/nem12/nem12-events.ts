@@ -14,9 +14,12 @@ export interface Nem12Source {
   byteLength: number;
 }
 
-/** Deviations from the specification that the reader accepts, each noted on its event. */
+/**
+ * Deviations from the specification that the reader accepts, each noted on its event. A line's end
+ * is not among them: AEMO's own sample files end every line with CRLF and others send LF, and both
+ * are read as they come.
+ */
 export const NEM12_TOLERANCE_CODES = [
-  'crlf_line_end',
   'blank_lines_skipped',
   'trailing_empty_fields',
   'optional_fields_missing',

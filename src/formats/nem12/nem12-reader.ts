@@ -97,7 +97,6 @@ class Nem12ByteReader implements Nem12Reader {
       tolerated.push({ code: 'blank_lines_skipped', message });
       this.#blankLinesSkipped = 0;
     }
-    if (crlf) tolerated.push({ code: 'crlf_line_end', message: 'Line ends with CRLF.' });
     events.push(...this.#records.interpret(splitLine(text, source, tolerated)));
   }
 }
