@@ -378,6 +378,21 @@ describe('amisync ingest of typed formats', () => {
       'kVArh 19.200000',
       'kWh 26.880000',
     ]);
+    // The kWh total sums the export channel B1 with E1 and E2; the split by channel shows it apart.
+    const byChannel = ok<{
+      ledger: { byChannel: { channel: string; unit: string; value: string; readings: number }[] };
+    }>(['status', '--db', db]).ledger.byChannel;
+    expect(byChannel.map((t) => `${t.channel} ${t.unit} ${t.value} ${t.readings}`)).toEqual([
+      'K2 kVArh 9.600000 192',
+      'Q1 kVArh 9.600000 192',
+      'B1 kWh 5.760000 384',
+      'E1 kWh 1.920000 192',
+      'E2 kWh 19.200000 192',
+    ]);
+    expect(cli(['status', '--db', db]).stdout).toContain(
+      'kWh by channel (the total sums every kWh channel, export ones included): ' +
+        'B1 5.760000 (384 readings), E1 1.920000 (192 readings), E2 19.200000 (192 readings)',
+    );
     const csv = cli(['ledger', 'export', '--db', db, '--format', 'csv']);
     const kvarh = csv.stdout.split('\n').find((line) => line.includes(',kVArh,'));
     // A kVArh reading leaves consumption_kwh empty and carries its value in its own unit.

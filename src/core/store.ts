@@ -222,6 +222,11 @@ export interface UnitTotal {
   valueMicro: bigint;
 }
 
+/** Current readings of one channel name in one commodity and unit, over every meter. */
+export interface ChannelTotal extends UnitTotal {
+  channel: string;
+}
+
 export interface LedgerTotals {
   /** Current (non-superseded) readings. */
   readings: number;
@@ -229,6 +234,12 @@ export interface LedgerTotals {
   energyMilliWh: bigint;
   /** Every commodity and unit the ledger holds, each summed on its own. */
   byUnit: UnitTotal[];
+  /**
+   * The same split further by channel name, so that an export channel (NEM12 B1, a Green Button
+   * reverse-flow channel, CMEP kWh.received) is seen apart from consumption: the kWh total sums
+   * every kWh channel, whatever its direction.
+   */
+  byChannel: ChannelTotal[];
   versions: number;
   streams: number;
 }

@@ -288,6 +288,30 @@ for (const engine of ENGINES) {
             commodity: 'electricity',
             unit: 'kWh',
           },
+          {
+            meterId: 'MTR-AAAAAAAA',
+            channel: 'B1',
+            lastIntervalStartMs: 900_000,
+            lastSeq: null,
+            seqGaps: 0,
+            seqRegressions: 0,
+            currentReadings: 2,
+            currentValueMicro: 5,
+            commodity: 'electricity',
+            unit: 'kWh',
+          },
+          {
+            meterId: 'MTR-AAAAAAAA',
+            channel: 'Q1',
+            lastIntervalStartMs: 900_000,
+            lastSeq: null,
+            seqGaps: 0,
+            seqRegressions: 0,
+            currentReadings: 2,
+            currentValueMicro: 7,
+            commodity: 'electricity',
+            unit: 'kVArh',
+          },
         ]),
       );
       const [state] = await store.transaction((tx) =>
@@ -295,7 +319,19 @@ for (const engine of ENGINES) {
       );
       expect(state?.lastSeq).toBe(7);
       const status = await store.status();
-      expect(status.ledger.energyMilliWh).toBe(BigInt(big) * 2n);
+      expect(status.ledger.energyMilliWh).toBe(BigInt(big) * 2n + 5n);
+      const total = (channel: string, unit: string, readings: number, valueMicro: bigint) => ({
+        channel,
+        commodity: 'electricity',
+        unit,
+        readings,
+        valueMicro,
+      });
+      expect(status.ledger.byChannel).toEqual([
+        total('Q1', 'kVArh', 2, 7n),
+        total('1', 'kWh', 4, BigInt(big) * 2n),
+        total('B1', 'kWh', 2, 5n),
+      ]);
       expect(status.sequence).toEqual({ gaps: 1, regressions: 2, streamsWithGaps: 1 });
       await store.close();
     });

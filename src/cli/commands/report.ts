@@ -10,6 +10,7 @@ import { proveReading } from '../../audit/prove.js';
 import { verifyAudit } from '../../audit/verify.js';
 import { AmisyncError } from '../../core/errors.js';
 import { formatMilliWhAsKwh, formatValueMicro } from '../../dictionary/decimal.js';
+import type { ChannelTotal } from '../../core/store.js';
 import { isConserved } from '../../pipeline/commit.js';
 import { csvField, LEDGER_CSV_COLUMNS, ledgerCsvLine } from '../../pipeline/ledger-state.js';
 import {
@@ -38,6 +39,10 @@ export async function runStatus(options: GlobalOptions & { json?: boolean }) {
           ...total,
           value: formatValueMicro(total.valueMicro),
         })),
+        byChannel: status.ledger.byChannel.map((total) => ({
+          ...total,
+          value: formatValueMicro(total.valueMicro),
+        })),
       },
       recentDeliveries: deliveries.map((d) => ({
         id: d.id,
@@ -60,6 +65,7 @@ export async function runStatus(options: GlobalOptions & { json?: boolean }) {
       `conservation: ${report.conserved ? 'holds for every batch' : 'BROKEN'}`,
       `ledger: ${status.ledger.readings} current readings, ${report.ledger.energyKwh} kWh, ` +
         `${status.ledger.versions} versions, ${status.ledger.streams} meter channels`,
+      ...channelLines(report.ledger.byChannel),
       ...report.ledger.byUnit
         .filter((total) => total.unit !== 'kWh')
         .map(
@@ -196,4 +202,24 @@ export function readJustification(options: { justification?: string; justificati
   if (options.justificationFile !== undefined)
     return readFileSync(options.justificationFile, 'utf8');
   return options.justification ?? '';
+}
+
+/** Channels shown by name in the text status; `--json` lists them all. */
+const CHANNELS_SHOWN_MAX = 8;
+
+/**
+ * The kWh total split by channel name, when there is more than one: an export or reverse-flow
+ * channel is summed into the kWh total like any other, and this is where it shows apart.
+ */
+function channelLines(byChannel: readonly (ChannelTotal & { value: string })[]): string[] {
+  const kwh = byChannel.filter((total) => total.unit === 'kWh');
+  if (kwh.length < 2) return [];
+  const shown = kwh
+    .slice(0, CHANNELS_SHOWN_MAX)
+    .map((total) => `${total.channel} ${total.value} (${total.readings} readings)`);
+  const more = kwh.length - shown.length;
+  return [
+    `  kWh by channel (the total sums every kWh channel, export ones included): ` +
+      `${shown.join(', ')}${more > 0 ? `, and ${more} more channels (--json lists them)` : ''}`,
+  ];
 }

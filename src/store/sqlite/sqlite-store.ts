@@ -808,6 +808,12 @@ export class SqliteStore implements Store {
          sum(current_value_micro) AS value FROM stream_state
        GROUP BY commodity, unit HAVING sum(current_readings) > 0 ORDER BY commodity, unit`,
     );
+    const byChannel = this.#unitTotals(
+      `SELECT channel, commodity, unit, sum(current_readings) AS readings,
+         sum(current_value_micro) AS value FROM stream_state
+       GROUP BY commodity, unit, channel HAVING sum(current_readings) > 0
+       ORDER BY commodity, unit, channel`,
+    ).map((total) => ({ ...total, channel: total.channel as string }));
     const versions = totals.accepted + operatorTotals.accepted;
     const quarantine: Record<QuarantineStatus, number> = {
       open: 0,
@@ -835,6 +841,7 @@ export class SqliteStore implements Store {
         readings: Number(ledger.readings),
         energyMilliWh: kwhOf(byUnit),
         byUnit,
+        byChannel,
         versions,
         streams: Number(ledger.streams),
       },
@@ -968,9 +975,11 @@ export class SqliteStore implements Store {
   }
 
   /** Runs a query of (commodity, unit, readings, value) rows, summing values exactly. */
-  #unitTotals(sql: string): UnitTotal[] {
+  /** Totals from rows of commodity, unit, readings and value, and channel when it is selected. */
+  #unitTotals(sql: string): (UnitTotal & { channel?: string })[] {
     const statement = this.db.prepare(sql).safeIntegers(true);
     return (statement.all() as Record<string, bigint | string>[]).map((row) => ({
+      ...(row.channel === undefined ? {} : { channel: row.channel as string }),
       commodity: row.commodity as Commodity,
       unit: row.unit as Unit,
       readings: Number(row.readings),
