@@ -89,8 +89,8 @@ export function buildProgram(): Command {
     .action(action(async (id: string, opts: Opts) => runQuarantineShow(id, opts)));
   withGlobals(quarantine.command('replay [id]'))
     .description('re-run kept bytes through the current dictionary')
-    .option('--all', 'replay every open item')
-    .option('--limit <n>', 'at most this many items with --all', '1000')
+    .option('--all', 'replay every item open when the run starts, oldest first')
+    .option('--limit <n>', 'at most this many items with --all (default: every open item)')
     .option('--actor <name>', 'who is acting (default: $AMISYNC_ACTOR or the login name)')
     .action(action(async (id: string | undefined, opts: Opts) => runQuarantineReplay(id, opts)));
   for (const decision of ['accept', 'reject'] as const) {

@@ -646,6 +646,39 @@ describe('operator actions on quarantine', () => {
     expect(audit.ok).toBe(true);
   });
 
+  it('replays with all every open item, past a first page that stays invalid', async () => {
+    // 1,010 readings over any maximum, then 40 that a raised maximum lets in: a run limited to the
+    // first page of open items would replay only the 1,010, again and again.
+    const records = Array.from({ length: 1_050 }, (_, slot) =>
+      good(slot, slot + 1, slot < 1_010 ? '9000' : '1500'),
+    );
+    harness.clock.setMs(FEED_START_MS + 1_100 * INTERVAL_MS);
+    await harness.ingest(toNdjsonText(records));
+    const report = await replayQuarantine(context(raised), 'all');
+    expect(report).toMatchObject({ replayed: 1_050, accepted: 40, stillQuarantined: 1_010 });
+    expect((await currentLedgerRows(harness)).map((r) => r.seq)).toEqual(
+      Array.from({ length: 40 }, (_, k) => 1_011 + k),
+    );
+    const limited = await replayQuarantine(context(raised), 'all', 5);
+    expect(limited).toMatchObject({ replayed: 5, stillQuarantined: 5 });
+  });
+
+  it('leaves an item that replay --all quarantines anew for the next run', async () => {
+    const actual = good(0, 1, '0.5');
+    const estimate = { ...good(0, 2, '0.4'), status_code: 1 };
+    const first = await harness.ingest(toNdjsonText([actual, estimate]));
+    const [held] = await quarantineOf(harness, first.deliveryId);
+    const once = await replayQuarantine(context(), 'all');
+    expect(once.outcomes.map((o) => [o.quarantineId, o.outcome])).toEqual([
+      [held!.id, 'held-again'],
+    ]);
+    const [again] = await harness.store.listQuarantine({ status: 'open', limit: 10 });
+    const next = await replayQuarantine(context(), 'all');
+    expect(next.outcomes.map((o) => [o.quarantineId, o.outcome])).toEqual([
+      [again!.id, 'held-again'],
+    ]);
+  });
+
   it('replays a held revision into one new open hold; a span never becomes a record', async () => {
     const actual = good(0, 1, '0.5');
     const estimate = { ...good(0, 2, '0.4'), status_code: 1 };

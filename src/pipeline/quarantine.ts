@@ -15,7 +15,7 @@ import {
   type ParseItem,
   type TypedFormat,
 } from '../core/parser.js';
-import { RAW_CHUNK_BYTES_MAX } from '../core/limits.js';
+import { LIST_PAGE_ROWS_MAX, RAW_CHUNK_BYTES_MAX } from '../core/limits.js';
 import { violation, type Violation } from '../core/reject.js';
 import type { DeliveryRow, QuarantineRow, Store } from '../core/store.js';
 import type { Detector } from '../detect/detect.js';
@@ -319,16 +319,22 @@ async function keepOpen(
   };
 }
 
-/** Replays the given open items (or every open item when `ids` is 'all'), oldest first. */
+/** Open items read per page when replaying them all. */
+const REPLAY_PAGE_ROWS = LIST_PAGE_ROWS_MAX;
+
+/**
+ * Replays the given open items, or with 'all' every item open when the run starts, oldest first,
+ * at most `limit` of them. 'all' walks the open items in id order a page at a time, so an item that
+ * stays invalid is passed once and never keeps the ones after it from being reached, and an item
+ * this run quarantines again (a revision held anew) waits for the next run instead of being
+ * replayed in a loop.
+ */
 export async function replayQuarantine(
   context: ActionContext,
   ids: readonly number[] | 'all',
-  limit: number,
+  limit = Number.POSITIVE_INFINITY,
 ): Promise<ReplayReport> {
   await recordDictionary(context);
-  const rows: QuarantineRow[] = [];
-  if (ids === 'all') rows.push(...(await context.store.listQuarantine({ status: 'open', limit })));
-  else for (const id of ids) rows.push(await loadOpen(context.store, id));
   const report: ReplayReport = {
     replayed: 0,
     accepted: 0,
@@ -337,9 +343,41 @@ export async function replayQuarantine(
     anomalyHeld: 0,
     outcomes: [],
   };
+  if (ids !== 'all') {
+    const rows: QuarantineRow[] = [];
+    for (const id of ids.slice(0, limit)) rows.push(await loadOpen(context.store, id));
+    await replayRows(context, rows, report);
+    return report;
+  }
+  const createdByThisRun = new Set<number>();
+  let afterId = 0;
+  while (report.replayed < limit) {
+    const page = await context.store.listQuarantine({
+      status: 'open',
+      afterId,
+      limit: Math.min(REPLAY_PAGE_ROWS, limit - report.replayed),
+    });
+    const last = page.at(-1);
+    if (last === undefined) break;
+    afterId = last.id;
+    const rows = page.filter((row) => !createdByThisRun.has(row.id));
+    for (const outcome of await replayRows(context, rows, report)) {
+      for (const id of outcome.newQuarantineIds) createdByThisRun.add(id);
+    }
+  }
+  return report;
+}
+
+async function replayRows(
+  context: ActionContext,
+  rows: readonly QuarantineRow[],
+  report: ReplayReport,
+): Promise<ReplayOutcome[]> {
+  const outcomes: ReplayOutcome[] = [];
   const reparsed = await reparseTypedRows(context.store, rows);
   for (const row of rows) {
     const outcome = await replayOne(context, row, reparsed);
+    outcomes.push(outcome);
     report.replayed += 1;
     report.outcomes.push(outcome);
     if (outcome.outcome === 'accepted') report.accepted += 1;
@@ -347,7 +385,7 @@ export async function replayQuarantine(
     else if (outcome.outcome === 'anomaly') report.anomalyHeld += 1;
     else if (outcome.outcome !== 'reparsed') report.stillQuarantined += 1;
   }
-  return report;
+  return outcomes;
 }
 
 /**

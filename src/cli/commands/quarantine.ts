@@ -35,6 +35,15 @@ function parseLimit(text: string | undefined): number {
   return limit;
 }
 
+/** Replay reads open items a page at a time, so its limit is any positive count. */
+function parseReplayLimit(text: string): number {
+  const limit = Number(text);
+  if (!Number.isSafeInteger(limit) || limit < 1) {
+    throw new AmisyncError('USAGE', '--limit must be a whole number of at least 1');
+  }
+  return limit;
+}
+
 export async function runQuarantineList(
   options: Options & {
     status?: string;
@@ -138,7 +147,7 @@ export async function runQuarantineReplay(
     const report = await replayQuarantine(
       { store, dictionary: dictionaryFor(options), clock: runtime.clock, actor: actorFor(options) },
       id === undefined ? 'all' : [parseId(id)],
-      parseLimit(options.limit ?? String(LIST_PAGE_ROWS_MAX)),
+      options.limit === undefined ? Number.POSITIVE_INFINITY : parseReplayLimit(options.limit),
     );
     if (options.json === true) printJson(report);
     else {
