@@ -26,3 +26,10 @@ export const JSON_DEPTH_MAX = 16;
 export const RECORD_FIELDS_MAX = 64;
 /** Rows a list command prints at most per page. */
 export const LIST_PAGE_ROWS_MAX = 1_000;
+/**
+ * Quarantine items a replay commits in one transaction (each still its own batch and audit entry),
+ * and no more than BATCH_READINGS_MAX readings among them.
+ */
+export const REPLAY_ITEMS_PER_TRANSACTION = 500;
+/** Raw chunks the SQLite store keeps in memory for reading records back, by content hash. */
+export const RAW_CHUNKS_CACHED_MAX = 4;

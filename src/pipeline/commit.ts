@@ -249,103 +249,112 @@ export async function commitBatch(
   input: BatchInput,
   holdRawSha256: (readingIndex: number) => string,
 ): Promise<BatchResult> {
-  return store.transaction(async (tx) => {
-    for (const chunk of input.rawChunks) {
-      await tx.putRawChunk(input.deliveryId, chunk.byteOffset, chunk.bytes);
-    }
-    const batchId = await tx.allocateBatchId();
-    // Each stream's key is built once and shared by the lookups below.
-    const keys = new StreamKeys();
-    const count = input.readings.length;
-    const readings: Reading[] = new Array<Reading>(count);
-    const streamKeys: string[] = new Array<string>(count);
-    const streams = new Map<string, { meterId: string; channel: string }>();
-    for (let index = 0; index < count; index++) {
-      const reading = (input.readings[index] as IdentifiedReading).reading;
-      const key = keys.of(reading);
-      readings[index] = reading;
-      streamKeys[index] = key;
-      if (!streams.has(key))
-        streams.set(key, { meterId: reading.meterId, channel: reading.channel });
-    }
-    const loaded = await tx.loadStreamStates([...streams.values()]);
-    const loadedStates = new Map<string, StreamState>(loaded.map((s) => [streamKey(s), s]));
-    const existing = await tx.findIntervalVersions(
-      intervalsToLookUp(readings, loadedStates, streamKeys),
-    );
-    const identified = identifyBatch(
-      input.readings,
-      loadedStates,
-      existing,
-      input.detectors,
-      input.override === true,
-      streamKeys,
-      input.sequenced !== false,
-    );
-    const routed = route(input, batchId, identified.decisions, holdRawSha256);
-    assert.ok(isConserved(routed.counts), 'batch counts must balance');
-    const ledgerRoot = ledgerRootOf(routed.ledgerRows, LEDGER_ROWS_PER_LEAF, LEDGER_LINE_VERSION);
-    const quarantineRoot = merkleRootOfLeafData(routed.quarantineRows.map(quarantineLeafData));
-    const anomalyRoot = merkleRootOfLeafData(routed.anomalies.map(anomalyLeafData));
-    const head = await tx.auditHead();
-    const entry = nextEntry(
-      head,
-      'batch',
-      {
-        batch: batchId,
-        kind: input.kind,
-        delivery: input.deliveryId,
-        source: input.sourceId,
-        counts: routed.counts,
-        ledgerRoot,
-        ledgerLeaves: routed.ledgerRows.length,
-        ledgerRowsPerLeaf: LEDGER_ROWS_PER_LEAF,
-        ledgerLineVersion: LEDGER_LINE_VERSION,
-        quarantineRoot,
-        quarantineLeaves: routed.quarantineRows.length,
-        byteOffset: input.byteOffset,
-        byteLength: input.byteLength,
-        revisions: routed.revisions,
-        quarantineCodes: codeSummary(routed.quarantineRows),
-        anomalyRoot,
-        ...input.auditExtra,
-      },
-      input.atMs,
-    );
-    await tx.insertLedgerRows(routed.ledgerRows);
-    const quarantineIds = await tx.insertQuarantineRows(
-      routed.quarantineRows,
-      input.format,
-      input.atMs,
-    );
-    await tx.insertAnomalies(routed.anomalies);
-    await tx.insertSequenceEvents(identified.sequenceEvents.map((e) => ({ ...e, batchId })));
-    await tx.saveStreamStates([...identified.states.values()]);
-    await tx.appendAuditEntry(entry);
-    await tx.insertBatch({
-      id: batchId,
-      deliveryId: input.deliveryId,
-      sourceId: input.sourceId,
+  return store.transaction(async (tx) => commitBatchIn(tx, input, holdRawSha256));
+}
+
+/**
+ * The same inside a transaction the caller holds, which may commit several batches together (a
+ * replay run's items): each still gets its own batch row and audit entry, chained in order.
+ */
+export async function commitBatchIn(
+  tx: StoreTransaction,
+  input: BatchInput,
+  holdRawSha256: (readingIndex: number) => string,
+): Promise<BatchResult> {
+  for (const chunk of input.rawChunks) {
+    await tx.putRawChunk(input.deliveryId, chunk.byteOffset, chunk.bytes);
+  }
+  const batchId = await tx.allocateBatchId();
+  // Each stream's key is built once and shared by the lookups below.
+  const keys = new StreamKeys();
+  const count = input.readings.length;
+  const readings: Reading[] = new Array<Reading>(count);
+  const streamKeys: string[] = new Array<string>(count);
+  const streams = new Map<string, { meterId: string; channel: string }>();
+  for (let index = 0; index < count; index++) {
+    const reading = (input.readings[index] as IdentifiedReading).reading;
+    const key = keys.of(reading);
+    readings[index] = reading;
+    streamKeys[index] = key;
+    if (!streams.has(key)) streams.set(key, { meterId: reading.meterId, channel: reading.channel });
+  }
+  const loaded = await tx.loadStreamStates([...streams.values()]);
+  const loadedStates = new Map<string, StreamState>(loaded.map((s) => [streamKey(s), s]));
+  const existing = await tx.findIntervalVersions(
+    intervalsToLookUp(readings, loadedStates, streamKeys),
+  );
+  const identified = identifyBatch(
+    input.readings,
+    loadedStates,
+    existing,
+    input.detectors,
+    input.override === true,
+    streamKeys,
+    input.sequenced !== false,
+  );
+  const routed = route(input, batchId, identified.decisions, holdRawSha256);
+  assert.ok(isConserved(routed.counts), 'batch counts must balance');
+  const ledgerRoot = ledgerRootOf(routed.ledgerRows, LEDGER_ROWS_PER_LEAF, LEDGER_LINE_VERSION);
+  const quarantineRoot = merkleRootOfLeafData(routed.quarantineRows.map(quarantineLeafData));
+  const anomalyRoot = merkleRootOfLeafData(routed.anomalies.map(anomalyLeafData));
+  const head = await tx.auditHead();
+  const entry = nextEntry(
+    head,
+    'batch',
+    {
+      batch: batchId,
       kind: input.kind,
+      delivery: input.deliveryId,
+      source: input.sourceId,
       counts: routed.counts,
       ledgerRoot,
+      ledgerLeaves: routed.ledgerRows.length,
+      ledgerRowsPerLeaf: LEDGER_ROWS_PER_LEAF,
+      ledgerLineVersion: LEDGER_LINE_VERSION,
       quarantineRoot,
+      quarantineLeaves: routed.quarantineRows.length,
       byteOffset: input.byteOffset,
       byteLength: input.byteLength,
-      committedAtMs: input.atMs,
-      auditSeq: entry.seq,
-    });
-    // A delivery's totals describe its first ingestion; replays and overrides are counted in their
-    // batches.
-    if (input.kind === 'ingest') await tx.addDeliveryCounts(input.deliveryId, routed.counts);
-    const result: BatchResult = {
-      batchId,
-      counts: routed.counts,
-      decisions: identified.decisions,
-      quarantineIds,
-      auditSeq: entry.seq,
-    };
-    await input.alsoInTransaction?.(tx, result);
-    return result;
+      revisions: routed.revisions,
+      quarantineCodes: codeSummary(routed.quarantineRows),
+      anomalyRoot,
+      ...input.auditExtra,
+    },
+    input.atMs,
+  );
+  await tx.insertLedgerRows(routed.ledgerRows);
+  const quarantineIds = await tx.insertQuarantineRows(
+    routed.quarantineRows,
+    input.format,
+    input.atMs,
+  );
+  await tx.insertAnomalies(routed.anomalies);
+  await tx.insertSequenceEvents(identified.sequenceEvents.map((e) => ({ ...e, batchId })));
+  await tx.saveStreamStates([...identified.states.values()]);
+  await tx.appendAuditEntry(entry);
+  await tx.insertBatch({
+    id: batchId,
+    deliveryId: input.deliveryId,
+    sourceId: input.sourceId,
+    kind: input.kind,
+    counts: routed.counts,
+    ledgerRoot,
+    quarantineRoot,
+    byteOffset: input.byteOffset,
+    byteLength: input.byteLength,
+    committedAtMs: input.atMs,
+    auditSeq: entry.seq,
   });
+  // A delivery's totals describe its first ingestion; replays and overrides are counted in their
+  // batches.
+  if (input.kind === 'ingest') await tx.addDeliveryCounts(input.deliveryId, routed.counts);
+  const result: BatchResult = {
+    batchId,
+    counts: routed.counts,
+    decisions: identified.decisions,
+    quarantineIds,
+    auditSeq: entry.seq,
+  };
+  await input.alsoInTransaction?.(tx, result);
+  return result;
 }

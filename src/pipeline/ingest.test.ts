@@ -659,6 +659,11 @@ describe('operator actions on quarantine', () => {
     expect((await currentLedgerRows(harness)).map((r) => r.seq)).toEqual(
       Array.from({ length: 40 }, (_, k) => 1_011 + k),
     );
+    // Items commit many to a transaction, yet each keeps its own batch or audit entry, chained.
+    const accepted = report.outcomes.filter((o) => o.outcome === 'accepted');
+    expect(new Set(accepted.map((o) => o.batchId)).size).toBe(40);
+    expect(await actionEntries()).toMatchObject({ replay: 1_010 });
+    expect((await verifyAudit(harness.store, null)).ok).toBe(true);
     const limited = await replayQuarantine(context(raised), 'all', 5);
     expect(limited).toMatchObject({ replayed: 5, stillQuarantined: 5 });
   });

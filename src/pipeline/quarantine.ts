@@ -15,9 +15,14 @@ import {
   type ParseItem,
   type TypedFormat,
 } from '../core/parser.js';
-import { LIST_PAGE_ROWS_MAX, RAW_CHUNK_BYTES_MAX } from '../core/limits.js';
+import {
+  BATCH_READINGS_MAX,
+  LIST_PAGE_ROWS_MAX,
+  RAW_CHUNK_BYTES_MAX,
+  REPLAY_ITEMS_PER_TRANSACTION,
+} from '../core/limits.js';
 import { violation, type Violation } from '../core/reject.js';
-import type { DeliveryRow, QuarantineRow, Store } from '../core/store.js';
+import type { DeliveryRow, QuarantineRow, Store, StoreTransaction } from '../core/store.js';
 import type { Detector } from '../detect/detect.js';
 import type { DataDictionary } from '../dictionary/dictionary.js';
 import {
@@ -29,9 +34,15 @@ import {
 import { nextEntry } from '../audit/hash-chain.js';
 import { recordConfig } from '../audit/record.js';
 import { dictionaryFingerprint } from '../dictionary/dictionary.js';
-import { commitBatch, type BatchResult, type PendingReject } from './commit.js';
+import {
+  commitBatch,
+  commitBatchIn,
+  type BatchInput,
+  type BatchResult,
+  type PendingReject,
+} from './commit.js';
 import type { IdentifiedReading } from './identify.js';
-import { createJudge } from './judge.js';
+import { createJudge, type Judge } from './judge.js';
 
 export interface ActionContext {
   store: Store;
@@ -191,17 +202,45 @@ function outcomeOf(result: BatchResult, index: number): ReplayOutcome['outcome']
   }
 }
 
-/** Replays one open quarantine row. Its own batch and transaction; a failure leaves it open. */
-async function replayOne(
+/**
+ * What replaying one open item will write, decided from reads alone before any transaction opens:
+ * either its readings as a replay batch, or the item kept open with the reasons it still fails.
+ */
+type ReplayPlan =
+  | { kind: 'keep-open'; row: QuarantineRow; violations: Violation[]; atMs: number }
+  | {
+      kind: 'commit';
+      row: QuarantineRow;
+      input: BatchInput;
+      holdRawSha256: (readingIndex: number) => string;
+    };
+
+/** Judges by format, built once per replay run rather than once per item. */
+type JudgeOf = (format: InputFormat) => Judge;
+
+function judgeCache(context: ActionContext): JudgeOf {
+  const judges = new Map<InputFormat, Judge>();
+  return (format) => {
+    let judge = judges.get(format);
+    if (judge === undefined) {
+      judge = createJudge(context.dictionary, context.clock, format);
+      judges.set(format, judge);
+    }
+    return judge;
+  };
+}
+
+async function planReplay(
   context: ActionContext,
   row: QuarantineRow,
-  reparsed: ReparsedItems | null = null,
-): Promise<ReplayOutcome> {
+  reparsed: ReparsedItems,
+  judgeOf: JudgeOf,
+): Promise<ReplayPlan> {
   const { store, clock } = context;
   const delivery = await deliveryOf(store, row);
   const bytes = await recordBytes(store, row);
   const items = await reparse(store, row, delivery, bytes, reparsed);
-  const judge = createJudge(context.dictionary, clock, formatOf(row));
+  const judge = judgeOf(formatOf(row));
   const readings: IdentifiedReading[] = [];
   const rejects: PendingReject[] = [];
   const rawShaOf = (offset: number, length: number): string => {
@@ -222,62 +261,77 @@ async function replayOne(
   const atMs = clock.nowMs();
   if (items.length === 0) {
     const reason = 'the kept bytes hold no record at all';
-    return keepOpen(context, row, [violation('parse.syntax', 'record', '', reason)]);
+    return {
+      kind: 'keep-open',
+      row,
+      violations: [violation('parse.syntax', 'record', '', reason)],
+      atMs,
+    };
   }
   const stillUnparseable = readings.length === 0 && rejects.every((r) => r.reject.uncountedSpan);
-  if (!row.uncountedSpan || stillUnparseable) {
-    if (readings.length === 0)
-      return keepOpen(
-        context,
-        row,
-        rejects.flatMap((r) => r.reject.violations),
-      );
-  }
-  const outcomeFor = (result: BatchResult): ReplayOutcome['outcome'] =>
-    row.uncountedSpan ? 'reparsed' : outcomeOf(result, 0);
-  const result = await commitBatch(
-    store,
-    {
-      deliveryId: row.deliveryId,
-      sourceId: delivery.sourceId,
-      kind: 'replay',
-      format: row.format,
-      readings,
-      rejects: row.uncountedSpan ? rejects : [],
-      rawChunks: [],
-      byteOffset: row.location.byteOffset,
-      byteLength: row.location.byteLength,
+  if ((!row.uncountedSpan || stillUnparseable) && readings.length === 0) {
+    return {
+      kind: 'keep-open',
+      row,
+      violations: rejects.flatMap((r) => r.reject.violations),
       atMs,
-      detectors: context.detectors ?? [],
-      sequenced: !isTypedFormat(row.format),
-      auditExtra: {
-        replayOf: row.id,
+    };
+  }
+  const input: BatchInput = {
+    deliveryId: row.deliveryId,
+    sourceId: delivery.sourceId,
+    kind: 'replay',
+    format: row.format,
+    readings,
+    rejects: row.uncountedSpan ? rejects : [],
+    rawChunks: [],
+    byteOffset: row.location.byteOffset,
+    byteLength: row.location.byteLength,
+    atMs,
+    detectors: context.detectors ?? [],
+    sequenced: !isTypedFormat(row.format),
+    auditExtra: {
+      replayOf: row.id,
+      actor: context.actor,
+      dictionary: dictionaryFingerprint(context.dictionary),
+    },
+    alsoInTransaction: async (tx, result) => {
+      await tx.setQuarantineStatus(row.id, 'replayed', row.currentViolations, result.batchId);
+      await tx.insertQuarantineAction({
+        quarantineId: row.id,
+        action: 'replay',
+        outcome: 'replayed',
         actor: context.actor,
-        dictionary: dictionaryFingerprint(context.dictionary),
-      },
-      alsoInTransaction: async (tx, result) => {
-        const kind = outcomeFor(result);
-        await tx.setQuarantineStatus(row.id, 'replayed', row.currentViolations, result.batchId);
-        await tx.insertQuarantineAction({
-          quarantineId: row.id,
-          action: 'replay',
-          outcome: 'replayed',
-          actor: context.actor,
-          justification: `replayed: ${kind}`,
-          violations: [],
-          batchId: result.batchId,
-          atMs,
-        });
-      },
+        justification: `replayed: ${replayOutcomeOf(row, result)}`,
+        violations: [],
+        batchId: result.batchId,
+        atMs,
+      });
     },
-    (index) => {
-      const location = readings[index]?.location;
-      return location === undefined ? '' : rawShaOf(location.byteOffset, location.byteLength);
-    },
-  );
+  };
+  const holdRawSha256 = (index: number): string => {
+    const location = readings[index]?.location;
+    return location === undefined ? '' : rawShaOf(location.byteOffset, location.byteLength);
+  };
+  return { kind: 'commit', row, input, holdRawSha256 };
+}
+
+function replayOutcomeOf(row: QuarantineRow, result: BatchResult): ReplayOutcome['outcome'] {
+  return row.uncountedSpan ? 'reparsed' : outcomeOf(result, 0);
+}
+
+/** Writes one planned replay inside the caller's transaction. */
+async function applyReplay(
+  tx: StoreTransaction,
+  context: ActionContext,
+  plan: ReplayPlan,
+): Promise<ReplayOutcome> {
+  const row = plan.row;
+  if (plan.kind === 'keep-open') return keepOpen(tx, context, row, plan.violations, plan.atMs);
+  const result = await commitBatchIn(tx, plan.input, plan.holdRawSha256);
   return {
     quarantineId: row.id,
-    outcome: outcomeFor(result),
+    outcome: replayOutcomeOf(row, result),
     batchId: result.batchId,
     violations: [],
     newQuarantineIds: result.quarantineIds,
@@ -285,31 +339,30 @@ async function replayOne(
 }
 
 async function keepOpen(
+  tx: StoreTransaction,
   context: ActionContext,
   row: QuarantineRow,
   violations: Violation[],
+  atMs: number,
 ): Promise<ReplayOutcome> {
-  const atMs = context.clock.nowMs();
-  await context.store.transaction(async (tx) => {
-    await tx.setQuarantineStatus(row.id, 'open', violations, null);
-    await tx.insertQuarantineAction({
-      quarantineId: row.id,
-      action: 'replay',
-      outcome: 'open',
-      actor: context.actor,
-      justification: 'replay still fails validation',
-      violations,
-      batchId: null,
-      atMs,
-    });
-    const payload = {
-      quarantine: row.id,
-      outcome: 'still-invalid',
-      codes: violations.map((v) => v.code),
-      actor: context.actor,
-    };
-    await tx.appendAuditEntry(nextEntry(await tx.auditHead(), 'quarantine.replay', payload, atMs));
+  await tx.setQuarantineStatus(row.id, 'open', violations, null);
+  await tx.insertQuarantineAction({
+    quarantineId: row.id,
+    action: 'replay',
+    outcome: 'open',
+    actor: context.actor,
+    justification: 'replay still fails validation',
+    violations,
+    batchId: null,
+    atMs,
   });
+  const payload = {
+    quarantine: row.id,
+    outcome: 'still-invalid',
+    codes: violations.map((v) => v.code),
+    actor: context.actor,
+  };
+  await tx.appendAuditEntry(nextEntry(await tx.auditHead(), 'quarantine.replay', payload, atMs));
   return {
     quarantineId: row.id,
     outcome: 'still-invalid',
@@ -375,16 +428,43 @@ async function replayRows(
 ): Promise<ReplayOutcome[]> {
   const outcomes: ReplayOutcome[] = [];
   const reparsed = await reparseTypedRows(context.store, rows);
+  const judgeOf = judgeCache(context);
+  let plans: ReplayPlan[] = [];
+  let plannedReadings = 0;
+  const commitPlans = async (): Promise<void> => {
+    const group = plans;
+    plans = [];
+    plannedReadings = 0;
+    if (group.length === 0) return;
+    const written = await context.store.transaction(async (tx) => {
+      const results: ReplayOutcome[] = [];
+      for (const plan of group) results.push(await applyReplay(tx, context, plan));
+      return results;
+    });
+    for (const outcome of written) {
+      outcomes.push(outcome);
+      report.replayed += 1;
+      report.outcomes.push(outcome);
+      if (outcome.outcome === 'accepted') report.accepted += 1;
+      else if (outcome.outcome === 'duplicate') report.duplicates += 1;
+      else if (outcome.outcome === 'anomaly') report.anomalyHeld += 1;
+      else if (outcome.outcome !== 'reparsed') report.stillQuarantined += 1;
+    }
+  };
   for (const row of rows) {
-    const outcome = await replayOne(context, row, reparsed);
-    outcomes.push(outcome);
-    report.replayed += 1;
-    report.outcomes.push(outcome);
-    if (outcome.outcome === 'accepted') report.accepted += 1;
-    else if (outcome.outcome === 'duplicate') report.duplicates += 1;
-    else if (outcome.outcome === 'anomaly') report.anomalyHeld += 1;
-    else if (outcome.outcome !== 'reparsed') report.stillQuarantined += 1;
+    const plan = await planReplay(context, row, reparsed, judgeOf);
+    const readings =
+      plan.kind === 'commit' ? plan.input.readings.length + plan.input.rejects.length : 0;
+    if (
+      plans.length >= REPLAY_ITEMS_PER_TRANSACTION ||
+      (plans.length > 0 && plannedReadings + readings > BATCH_READINGS_MAX)
+    ) {
+      await commitPlans();
+    }
+    plans.push(plan);
+    plannedReadings += readings;
   }
+  await commitPlans();
   return outcomes;
 }
 

@@ -1,5 +1,7 @@
-// Goal: engine failures reach callers as the documented STORE_UNAVAILABLE, not raw SQLite errors.
-// Method: another connection holds the write lock while the store, with a short timeout, writes.
+// Goal: engine failures reach callers as the documented STORE_UNAVAILABLE, not raw SQLite errors;
+// raw bytes read through the store's chunk cache are always what the file holds. Method: another
+// connection holds the write lock while the store, with a short timeout, writes; raw chunks are
+// edited behind the cache by this connection and by another, as an attacker with the file would.
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -25,6 +27,34 @@ describe('SQLite store errors', () => {
       other.close();
     }
     await expect(store.transaction((tx) => tx.allocateBatchId())).resolves.toBe(1);
+    await store.close();
+  });
+});
+
+describe('SQLite store raw chunk reads', () => {
+  it('read what the database holds after any write, from this connection or another', async () => {
+    const path = join(tempDir(), 'raw.db');
+    const store = openSqliteStore(path, { nowMs: () => 0 });
+    await store.transaction(async (tx) => {
+      await tx.putRawChunk('dlv_1', 0, Buffer.from('{"meter_id":"A"}\n{"meter_id":"B"}\n'));
+    });
+    const read = async () =>
+      Buffer.from(await store.readDeliveryBytes('dlv_1', 17, 16)).toString('utf8');
+    expect(await read()).toBe('{"meter_id":"B"}');
+    expect(await read()).toBe('{"meter_id":"B"}');
+    const tamper = (db: Database.Database, text: string) => {
+      db.exec('DROP TRIGGER IF EXISTS raw_chunks_no_update');
+      db.prepare('UPDATE raw_chunks SET bytes = ?').run(Buffer.from(text));
+    };
+    tamper(store.db, '{"meter_id":"A"}\n{"meter_id":"C"}\n');
+    expect(await read()).toBe('{"meter_id":"C"}');
+    const other = new Database(path);
+    try {
+      tamper(other, '{"meter_id":"A"}\n{"meter_id":"D"}\n');
+    } finally {
+      other.close();
+    }
+    expect(await read()).toBe('{"meter_id":"D"}');
     await store.close();
   });
 });

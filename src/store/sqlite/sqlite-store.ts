@@ -9,6 +9,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { AmisyncError } from '../../core/errors.js';
+import { RAW_CHUNKS_CACHED_MAX } from '../../core/limits.js';
 import type { Commodity, Quality, Reading, Unit } from '../../core/reading.js';
 import type { Violation } from '../../core/reject.js';
 import type {
@@ -369,6 +370,9 @@ export class SqliteStore implements Store {
   #streamCache = new Map<string, StreamState>();
   #cacheDataVersion: number | null = null;
   #statements = new Map<string, Database.Statement>();
+  /** Raw chunks read lately, by content hash, oldest first (see #rawChunk). */
+  #rawChunkCache = new Map<string, Buffer>();
+  #rawChunkVersion: string | null = null;
 
   constructor(db: Database.Database) {
     this.db = db;
@@ -753,6 +757,39 @@ export class SqliteStore implements Store {
     ).map(deliveryFrom);
   }
 
+  /**
+   * A raw chunk's bytes by content hash. A chunk never changes once stored, so the few read last
+   * are kept: replaying or showing the quarantined records of one delivery reads them from the
+   * same chunks, and each read used to fetch a whole chunk of up to RAW_CHUNK_BYTES_MAX bytes.
+   */
+  #rawChunk(sha256: string): Buffer {
+    // Any write since the last read empties the cache: another connection's (data_version) or
+    // this one's (total_changes), an operator's or an attacker's with file access. What audit
+    // verify and quarantine show read is always what the database holds.
+    const writes = this.#statement(
+      'SELECT (SELECT data_version FROM pragma_data_version) AS other, total_changes() AS own',
+    ).get() as { other: number; own: number };
+    const version = `${writes.other}:${writes.own}`;
+    if (version !== this.#rawChunkVersion) this.#rawChunkCache.clear();
+    this.#rawChunkVersion = version;
+    const cached = this.#rawChunkCache.get(sha256);
+    if (cached !== undefined) {
+      this.#rawChunkCache.delete(sha256);
+      this.#rawChunkCache.set(sha256, cached);
+      return cached;
+    }
+    const row = this.#statement('SELECT bytes FROM raw_chunks WHERE sha256 = ?').get(sha256) as
+      { bytes: Buffer } | undefined;
+    if (row === undefined) return Buffer.alloc(0);
+    const bytes = row.bytes;
+    if (this.#rawChunkCache.size >= RAW_CHUNKS_CACHED_MAX) {
+      const oldest = this.#rawChunkCache.keys().next().value;
+      if (oldest !== undefined) this.#rawChunkCache.delete(oldest);
+    }
+    this.#rawChunkCache.set(sha256, bytes);
+    return bytes;
+  }
+
   async readDeliveryBytes(
     deliveryId: string,
     byteOffset: number,
@@ -760,17 +797,21 @@ export class SqliteStore implements Store {
   ): Promise<Uint8Array> {
     const end = byteOffset + byteLength;
     const chunks = this.#statement(
-      `SELECT c.byte_offset AS byte_offset, r.bytes AS bytes FROM delivery_chunks c
-       JOIN raw_chunks r ON r.sha256 = c.chunk_sha256
-       WHERE c.delivery_id = ? AND c.byte_offset < ? AND c.byte_offset + c.byte_length > ?
-       ORDER BY c.byte_offset`,
-    ).all(deliveryId, end, byteOffset) as { byte_offset: number; bytes: Buffer }[];
+      `SELECT byte_offset, byte_length, chunk_sha256 FROM delivery_chunks
+       WHERE delivery_id = ? AND byte_offset < ? AND byte_offset + byte_length > ?
+       ORDER BY byte_offset`,
+    ).all(deliveryId, end, byteOffset) as {
+      byte_offset: number;
+      byte_length: number;
+      chunk_sha256: string;
+    }[];
     const out = Buffer.alloc(byteLength);
     let filled = 0;
     for (const chunk of chunks) {
+      const bytes = this.#rawChunk(chunk.chunk_sha256);
       const from = Math.max(byteOffset, chunk.byte_offset);
-      const to = Math.min(end, chunk.byte_offset + chunk.bytes.byteLength);
-      chunk.bytes.copy(out, from - byteOffset, from - chunk.byte_offset, to - chunk.byte_offset);
+      const to = Math.min(end, chunk.byte_offset + chunk.byte_length);
+      bytes.copy(out, from - byteOffset, from - chunk.byte_offset, to - chunk.byte_offset);
       filled += to - from;
     }
     if (filled !== byteLength) {
