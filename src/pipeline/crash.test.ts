@@ -396,3 +396,134 @@ async function waitForDelivery(dbPath: string, stop: () => boolean): Promise<voi
     reader?.close();
   }
 }
+
+/** Quarantined records that a corrected dictionary lets in: several replay transactions' worth. */
+const REPLAY_RECORDS = 6_000;
+const REPLAY_KILLS = 5;
+const REPLAY_KILL_SEED = 0x7265706c;
+
+function runCliToCompletion(args: readonly string[]): { stdout: string; durationMs: number } {
+  const startedMs = performance.now();
+  const result = spawnSync(process.execPath, [CLI, ...args], {
+    encoding: 'utf8',
+    env: childEnv(),
+    maxBuffer: STDOUT_BYTES_MAX,
+    timeout: RUN_MS_MAX,
+  });
+  expect(result.status, result.stderr).toBe(0);
+  return { stdout: result.stdout, durationMs: performance.now() - startedMs };
+}
+
+async function cliKilledAfter(args: readonly string[], delayMs: number): Promise<Exit> {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    env: childEnv(),
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr?.setEncoding('utf8').on('data', (text: string) => (stderr += text));
+  const exit = new Promise<Exit>((resolve) => {
+    child.once('close', (code, signal) => resolve({ code, signal, stderr }));
+  });
+  const timer = setTimeout(() => child.kill('SIGKILL'), delayMs);
+  const result = await exit;
+  clearTimeout(timer);
+  return result;
+}
+
+/**
+ * After any crash of a replay: every item is open or replayed, a replayed item was replayed exactly
+ * once into a committed batch, and each replayed item's reading is in the ledger.
+ */
+function expectReplayConsistent(dbPath: string): number {
+  const db = new Database(dbPath, { fileMustExist: true });
+  try {
+    expectConsistent(db);
+    expect(
+      count(db, "SELECT count(*) AS n FROM quarantine WHERE status NOT IN ('open', 'replayed')"),
+    ).toBe(0);
+    expect(
+      offenders(
+        db,
+        `SELECT q.id FROM quarantine q WHERE q.status = 'replayed' AND (
+           q.resolved_batch_id NOT IN (SELECT id FROM batches WHERE kind = 'replay')
+           OR (SELECT count(*) FROM quarantine_actions a
+               WHERE a.quarantine_id = q.id AND a.outcome = 'replayed') != 1)`,
+      ),
+    ).toEqual([]);
+    const replayed = count(db, "SELECT count(*) AS n FROM quarantine WHERE status = 'replayed'");
+    expect(count(db, 'SELECT count(*) AS n FROM ledger')).toBe(replayed);
+    return replayed;
+  } finally {
+    db.close();
+  }
+}
+
+describe('quarantine replay --all killed with SIGKILL', () => {
+  it(
+    'commits whole transactions of items only, and a rerun ends with the clean replay ledger',
+    async () => {
+      const dir = tempDir('amisync-replay-crash-');
+      // Meter ids of a retired scheme, quarantined by the default dictionary's pattern.
+      const lines: string[] = [];
+      for (let index = 0; index < REPLAY_RECORDS; index += 1) {
+        const startMs = Date.UTC(2025, 0, 6) + Math.floor(index / 200) * 900_000;
+        const record = {
+          meter_id: `OLD-${String(index % 200).padStart(6, '0')}`,
+          timestamp_utc: new Date(startMs).toISOString().replace('.000Z', 'Z'),
+          consumption_kwh: `0.${String(100 + (index % 900)).padStart(3, '0')}`,
+          status_code: 0,
+          seq: Math.floor(index / 200) + 1,
+        };
+        lines.push(`${JSON.stringify(record)}\n`);
+      }
+      const feedPath = join(dir, 'old-ids.ndjson');
+      writeFileSync(feedPath, lines.join(''));
+      const dictionaryPath = join(dir, 'dictionary.json');
+      writeFileSync(
+        dictionaryPath,
+        JSON.stringify({ meterIdPattern: '^(MTR|OLD)-[A-Z0-9]{6,8}$' }),
+      );
+      const replayArgs = (db: string) => [
+        'quarantine',
+        'replay',
+        '--all',
+        '--db',
+        db,
+        '--dictionary',
+        dictionaryPath,
+        '--json',
+      ];
+
+      const cleanPath = join(dir, 'clean.db');
+      runCliToCompletion(['ingest', feedPath, '--db', cleanPath, '--json']);
+      const cleanReplay = runCliToCompletion(replayArgs(cleanPath));
+      expect(JSON.parse(cleanReplay.stdout)).toMatchObject({
+        replayed: REPLAY_RECORDS,
+        accepted: REPLAY_RECORDS,
+      });
+      const cleanState = (await inspect(cleanPath)).state;
+      expect(cleanState.readings).toBe(REPLAY_RECORDS);
+
+      const crashedPath = join(dir, 'crashed.db');
+      runCliToCompletion(['ingest', feedPath, '--db', crashedPath, '--json']);
+      const random = new Mulberry32(REPLAY_KILL_SEED);
+      const progress: number[] = [];
+      for (let kill = 0; kill < REPLAY_KILLS; kill += 1) {
+        const delayMs = random.nextInt(KILL_DELAY_MS_MIN, Math.round(cleanReplay.durationMs));
+        const exit = await cliKilledAfter(replayArgs(crashedPath), delayMs);
+        if (exit.signal === null) expect(exit.code, exit.stderr).toBe(0);
+        progress.push(expectReplayConsistent(crashedPath));
+      }
+      console.log(`replay crash test: items replayed after each kill: ${progress.join(', ')}`);
+      expect(
+        progress.some((replayed) => replayed > 0 && replayed < REPLAY_RECORDS),
+        'the seeded delays must interrupt at least one replay run midway',
+      ).toBe(true);
+      runCliToCompletion(replayArgs(crashedPath));
+      expect(expectReplayConsistent(crashedPath)).toBe(REPLAY_RECORDS);
+      const crashed = await inspect(crashedPath);
+      expect(crashed.state).toEqual(cleanState);
+    },
+    SCENARIO_MS_MAX,
+  );
+});
