@@ -16,6 +16,7 @@ import {
   type TypedFormat,
 } from '../core/parser.js';
 import {
+  BATCH_BYTES_MAX,
   BATCH_READINGS_MAX,
   LIST_PAGE_ROWS_MAX,
   RAW_CHUNK_BYTES_MAX,
@@ -431,10 +432,12 @@ async function replayRows(
   const judgeOf = judgeCache(context);
   let plans: ReplayPlan[] = [];
   let plannedReadings = 0;
+  let plannedBytes = 0;
   const commitPlans = async (): Promise<void> => {
     const group = plans;
     plans = [];
     plannedReadings = 0;
+    plannedBytes = 0;
     if (group.length === 0) return;
     const written = await context.store.transaction(async (tx) => {
       const results: ReplayOutcome[] = [];
@@ -452,17 +455,22 @@ async function replayRows(
     }
   };
   for (const row of rows) {
-    const plan = await planReplay(context, row, reparsed, judgeOf);
-    const readings =
-      plan.kind === 'commit' ? plan.input.readings.length + plan.input.rejects.length : 0;
+    // A plan holds its item's kept bytes (an unparseable span may be large), so a group is also
+    // bounded by bytes, as an ingest batch is; the bytes are read when the item is planned.
+    const bytes = row.location.byteLength;
     if (
       plans.length >= REPLAY_ITEMS_PER_TRANSACTION ||
-      (plans.length > 0 && plannedReadings + readings > BATCH_READINGS_MAX)
+      (plans.length > 0 && plannedBytes + bytes > BATCH_BYTES_MAX)
     ) {
       await commitPlans();
     }
+    const plan = await planReplay(context, row, reparsed, judgeOf);
+    const readings =
+      plan.kind === 'commit' ? plan.input.readings.length + plan.input.rejects.length : 0;
+    if (plans.length > 0 && plannedReadings + readings > BATCH_READINGS_MAX) await commitPlans();
     plans.push(plan);
     plannedReadings += readings;
+    plannedBytes += bytes;
   }
   await commitPlans();
   return outcomes;
