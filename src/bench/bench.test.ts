@@ -24,6 +24,7 @@ describe('the benchmark tools', () => {
     }
     expect(out).toMatch(/end to end \/ ceiling = \d\.\d\d/);
     expect(out).toMatch(/would reach at most \d\.\d\d .*commit stage alone reaches \d\.\d\d/s);
+    expect(out).toMatch(/JSON\.parse of its line \d+ ns, idempotency key \d+ ns, Merkle .* \d+ ns/);
   });
 
   it('print a row per typed format with reads/s and peak memory', () => {

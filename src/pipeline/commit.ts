@@ -127,7 +127,7 @@ interface Routed {
 }
 
 /** Built field by field: a spread of the reading is several times slower on the hot path. */
-function ledgerRow(
+export function ledgerRow(
   reading: Reading,
   decision: Extract<Decision, { kind: 'accept' }>,
   batchId: number,
