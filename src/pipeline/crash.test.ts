@@ -100,8 +100,9 @@ function ingestToCompletion(
   return { summary: JSON.parse(result.stdout) as IngestSummary, durationMs };
 }
 
-function spawnIngest(dbPath: string): { child: ChildProcess; exit: Promise<Exit> } {
-  const child = spawn(process.execPath, ingestArgs(clean.feedPath, dbPath), {
+/** Starts node with `argv` (the CLI path first) and resolves when it exits, however it ends. */
+function spawnNode(argv: readonly string[]): { child: ChildProcess; exit: Promise<Exit> } {
+  const child = spawn(process.execPath, argv, {
     env: childEnv(),
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -113,12 +114,20 @@ function spawnIngest(dbPath: string): { child: ChildProcess; exit: Promise<Exit>
   return { child, exit };
 }
 
-async function ingestKilledAfter(dbPath: string, delayMs: number): Promise<Exit> {
-  const { child, exit } = spawnIngest(dbPath);
+function spawnIngest(dbPath: string): { child: ChildProcess; exit: Promise<Exit> } {
+  return spawnNode(ingestArgs(clean.feedPath, dbPath));
+}
+
+async function killedAfter(argv: readonly string[], delayMs: number): Promise<Exit> {
+  const { child, exit } = spawnNode(argv);
   const timer = setTimeout(() => child.kill('SIGKILL'), delayMs);
   const result = await exit;
   clearTimeout(timer);
   return result;
+}
+
+async function ingestKilledAfter(dbPath: string, delayMs: number): Promise<Exit> {
+  return killedAfter(ingestArgs(clean.feedPath, dbPath), delayMs);
 }
 
 function sleep(ms: number): Promise<void> {
@@ -414,22 +423,6 @@ function runCliToCompletion(args: readonly string[]): { stdout: string; duration
   return { stdout: result.stdout, durationMs: performance.now() - startedMs };
 }
 
-async function cliKilledAfter(args: readonly string[], delayMs: number): Promise<Exit> {
-  const child = spawn(process.execPath, [CLI, ...args], {
-    env: childEnv(),
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr?.setEncoding('utf8').on('data', (text: string) => (stderr += text));
-  const exit = new Promise<Exit>((resolve) => {
-    child.once('close', (code, signal) => resolve({ code, signal, stderr }));
-  });
-  const timer = setTimeout(() => child.kill('SIGKILL'), delayMs);
-  const result = await exit;
-  clearTimeout(timer);
-  return result;
-}
-
 /**
  * After any crash of a replay: every item is open or replayed, a replayed item was replayed exactly
  * once into a committed batch, and each replayed item's reading is in the ledger.
@@ -510,7 +503,7 @@ describe('quarantine replay --all killed with SIGKILL', () => {
       const progress: number[] = [];
       for (let kill = 0; kill < REPLAY_KILLS; kill += 1) {
         const delayMs = random.nextInt(KILL_DELAY_MS_MIN, Math.round(cleanReplay.durationMs));
-        const exit = await cliKilledAfter(replayArgs(crashedPath), delayMs);
+        const exit = await killedAfter([CLI, ...replayArgs(crashedPath)], delayMs);
         if (exit.signal === null) expect(exit.code, exit.stderr).toBe(0);
         progress.push(expectReplayConsistent(crashedPath));
       }
