@@ -35,6 +35,7 @@ import {
   StreamKeys,
   type Decision,
   type IdentifiedReading,
+  type IdentifyResult,
 } from './identify.js';
 
 export interface PendingReject {
@@ -253,18 +254,11 @@ export async function commitBatch(
 }
 
 /**
- * The same inside a transaction the caller holds, which may commit several batches together (a
- * replay run's items): each still gets its own batch row and audit entry, chained in order.
+ * Identity's decisions for a batch's readings against what the transaction reads (stream state and
+ * the versions of intervals that may collide), without writing anything. The batch commit decides
+ * with it, and a replay uses it to see beforehand whether an item would only be held again.
  */
-export async function commitBatchIn(
-  tx: StoreTransaction,
-  input: BatchInput,
-  holdRawSha256: (readingIndex: number) => string,
-): Promise<BatchResult> {
-  for (const chunk of input.rawChunks) {
-    await tx.putRawChunk(input.deliveryId, chunk.byteOffset, chunk.bytes);
-  }
-  const batchId = await tx.allocateBatchId();
+export async function identifyIn(tx: StoreTransaction, input: BatchInput): Promise<IdentifyResult> {
   // Each stream's key is built once and shared by the lookups below.
   const keys = new StreamKeys();
   const count = input.readings.length;
@@ -283,7 +277,7 @@ export async function commitBatchIn(
   const existing = await tx.findIntervalVersions(
     intervalsToLookUp(readings, loadedStates, streamKeys),
   );
-  const identified = identifyBatch(
+  return identifyBatch(
     input.readings,
     loadedStates,
     existing,
@@ -292,6 +286,22 @@ export async function commitBatchIn(
     streamKeys,
     input.sequenced !== false,
   );
+}
+
+/**
+ * The same inside a transaction the caller holds, which may commit several batches together (a
+ * replay run's items): each still gets its own batch row and audit entry, chained in order.
+ */
+export async function commitBatchIn(
+  tx: StoreTransaction,
+  input: BatchInput,
+  holdRawSha256: (readingIndex: number) => string,
+): Promise<BatchResult> {
+  for (const chunk of input.rawChunks) {
+    await tx.putRawChunk(input.deliveryId, chunk.byteOffset, chunk.bytes);
+  }
+  const batchId = await tx.allocateBatchId();
+  const identified = await identifyIn(tx, input);
   const routed = route(input, batchId, identified.decisions, holdRawSha256);
   assert.ok(isConserved(routed.counts), 'batch counts must balance');
   const ledgerRoot = ledgerRootOf(routed.ledgerRows, LEDGER_ROWS_PER_LEAF, LEDGER_LINE_VERSION);

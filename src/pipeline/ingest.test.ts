@@ -668,37 +668,35 @@ describe('operator actions on quarantine', () => {
     expect(limited).toMatchObject({ replayed: 5, stillQuarantined: 5 });
   });
 
-  it('leaves an item that replay --all quarantines anew for the next run', async () => {
-    const actual = good(0, 1, '0.5');
-    const estimate = { ...good(0, 2, '0.4'), status_code: 1 };
-    const first = await harness.ingest(toNdjsonText([actual, estimate]));
-    const [held] = await quarantineOf(harness, first.deliveryId);
-    const once = await replayQuarantine(context(), 'all');
-    expect(once.outcomes.map((o) => [o.quarantineId, o.outcome])).toEqual([
-      [held!.id, 'held-again'],
-    ]);
-    const [again] = await harness.store.listQuarantine({ status: 'open', limit: 10 });
-    const next = await replayQuarantine(context(), 'all');
-    expect(next.outcomes.map((o) => [o.quarantineId, o.outcome])).toEqual([
-      [again!.id, 'held-again'],
-    ]);
-  });
-
-  it('replays a held revision into one new open hold; a span never becomes a record', async () => {
+  it('keeps a held revision the same open item on every replay; a span never becomes a record', async () => {
     const actual = good(0, 1, '0.5');
     const estimate = { ...good(0, 2, '0.4'), status_code: 1 };
     const first = await harness.ingest(toNdjsonText([actual, estimate]));
     const [held] = await quarantineOf(harness, first.deliveryId);
     expect(held?.violations[0]?.code).toBe('identity.revision_held');
-    const replay = await replayQuarantine(context(), [held!.id], 10);
-    expect(replay.outcomes[0]).toMatchObject({ outcome: 'held-again' });
-    const open = await harness.store.listQuarantine({ status: 'open', limit: 10 });
-    expect(open).toHaveLength(1);
-    expect(open[0]?.id).not.toBe(held!.id);
-    expect(open[0]?.violations[0]?.code).toBe('identity.revision_held');
-    expect(open[0]?.rawSha256).toBe(held!.rawSha256);
-    expect(sha256Hex(await rawBytesOf(harness, open[0]!))).toBe(held!.rawSha256);
-    expect((await harness.store.getQuarantine(held!.id))?.status).toBe('replayed');
+    const entries = await actionEntries();
+    for (const run of [1, 2]) {
+      const replay = await replayQuarantine(context(), 'all');
+      expect(replay).toMatchObject({ replayed: 1, stillQuarantined: 1 });
+      expect(replay.outcomes[0]).toMatchObject({
+        quarantineId: held!.id,
+        outcome: 'held-again',
+        batchId: null,
+        newQuarantineIds: [],
+      });
+      const open = await harness.store.listQuarantine({ status: 'open', limit: 10 });
+      expect(open.map((row) => row.id)).toEqual([held!.id]);
+      expect(open[0]?.currentViolations.map((v) => v.code)).toEqual(['identity.revision_held']);
+      expect(open[0]?.rawSha256).toBe(held!.rawSha256);
+      // No batch: a replay held again writes its action and audit entry, and nothing else.
+      expect(await actionEntries()).toEqual({ ...entries, replay: entries.replay + run });
+    }
+    const actions = await harness.store.listQuarantineActions(held!.id);
+    expect(actions.map((a) => [a.action, a.outcome])).toEqual([
+      ['replay', 'open'],
+      ['replay', 'open'],
+    ]);
+    expect((await currentLedgerRows(harness)).map((r) => r.valueMicro)).toEqual([500_000]);
 
     const cut = await harness.ingest(`[${recordJson(good(1, 3))}\n${recordJson(good(2, 4))}]`, {
       format: 'json',

@@ -38,6 +38,7 @@ import { dictionaryFingerprint } from '../dictionary/dictionary.js';
 import {
   commitBatch,
   commitBatchIn,
+  identifyIn,
   type BatchInput,
   type BatchResult,
   type PendingReject,
@@ -328,7 +329,19 @@ async function applyReplay(
   plan: ReplayPlan,
 ): Promise<ReplayOutcome> {
   const row = plan.row;
-  if (plan.kind === 'keep-open') return keepOpen(tx, context, row, plan.violations, plan.atMs);
+  if (plan.kind === 'keep-open') {
+    return keepOpen(tx, context, row, plan.violations, plan.atMs, 'still-invalid');
+  }
+  // A record that identity would only hold again (a conflict or a revision still waiting for an
+  // operator) stays the same open item with the current reasons, rather than becoming a replayed
+  // item and a new open one on every run.
+  if (!row.uncountedSpan && plan.input.readings.length === 1) {
+    const [decision] = (await identifyIn(tx, plan.input)).decisions;
+    if (decision?.kind === 'hold') {
+      const violations = decision.reject.violations;
+      return keepOpen(tx, context, row, violations, plan.input.atMs, 'held-again');
+    }
+  }
   const result = await commitBatchIn(tx, plan.input, plan.holdRawSha256);
   return {
     quarantineId: row.id,
@@ -345,6 +358,7 @@ async function keepOpen(
   row: QuarantineRow,
   violations: Violation[],
   atMs: number,
+  outcome: 'still-invalid' | 'held-again',
 ): Promise<ReplayOutcome> {
   await tx.setQuarantineStatus(row.id, 'open', violations, null);
   await tx.insertQuarantineAction({
@@ -352,21 +366,24 @@ async function keepOpen(
     action: 'replay',
     outcome: 'open',
     actor: context.actor,
-    justification: 'replay still fails validation',
+    justification:
+      outcome === 'still-invalid'
+        ? 'replay still fails validation'
+        : 'replay is held again: the ledger still holds another value for the interval',
     violations,
     batchId: null,
     atMs,
   });
   const payload = {
     quarantine: row.id,
-    outcome: 'still-invalid',
+    outcome,
     codes: violations.map((v) => v.code),
     actor: context.actor,
   };
   await tx.appendAuditEntry(nextEntry(await tx.auditHead(), 'quarantine.replay', payload, atMs));
   return {
     quarantineId: row.id,
-    outcome: 'still-invalid',
+    outcome,
     batchId: null,
     violations,
     newQuarantineIds: [],
@@ -377,11 +394,10 @@ async function keepOpen(
 const REPLAY_PAGE_ROWS = LIST_PAGE_ROWS_MAX;
 
 /**
- * Replays the given open items, or with 'all' every item open when the run starts, oldest first,
- * at most `limit` of them. 'all' walks the open items in id order a page at a time, so an item that
- * stays invalid is passed once and never keeps the ones after it from being reached, and an item
- * this run quarantines again (a revision held anew) waits for the next run instead of being
- * replayed in a loop.
+ * Replays the given open items, or with 'all' every open item, oldest first, at most `limit` of
+ * them. 'all' walks the open items in id order a page at a time, each once: an item that stays
+ * invalid or is held again stays the same open item and never keeps the ones after it from being
+ * reached.
  */
 export async function replayQuarantine(
   context: ActionContext,
@@ -403,7 +419,6 @@ export async function replayQuarantine(
     await replayRows(context, rows, report);
     return report;
   }
-  const createdByThisRun = new Set<number>();
   let afterId = 0;
   while (report.replayed < limit) {
     const page = await context.store.listQuarantine({
@@ -414,20 +429,17 @@ export async function replayQuarantine(
     const last = page.at(-1);
     if (last === undefined) break;
     afterId = last.id;
-    const rows = page.filter((row) => !createdByThisRun.has(row.id));
-    for (const outcome of await replayRows(context, rows, report)) {
-      for (const id of outcome.newQuarantineIds) createdByThisRun.add(id);
-    }
+    await replayRows(context, page, report);
   }
   return report;
 }
 
+/** Replays `rows` in order, adding each outcome to `report`. */
 async function replayRows(
   context: ActionContext,
   rows: readonly QuarantineRow[],
   report: ReplayReport,
-): Promise<ReplayOutcome[]> {
-  const outcomes: ReplayOutcome[] = [];
+): Promise<void> {
   const reparsed = await reparseTypedRows(context.store, rows);
   const judgeOf = judgeCache(context);
   let plans: ReplayPlan[] = [];
@@ -445,7 +457,6 @@ async function replayRows(
       return results;
     });
     for (const outcome of written) {
-      outcomes.push(outcome);
       report.replayed += 1;
       report.outcomes.push(outcome);
       if (outcome.outcome === 'accepted') report.accepted += 1;
@@ -473,7 +484,6 @@ async function replayRows(
     plannedBytes += bytes;
   }
   await commitPlans();
-  return outcomes;
 }
 
 /**
