@@ -76,6 +76,26 @@ function keyOf(c: CandidateReading): string {
   return `${c.meterId}|${c.channel}|${c.intervalStartMs}|${c.intervalSeconds}|${c.unit}|${micro}|${c.seq}`;
 }
 
+/**
+ * A NEM12 decimal ("7.", ".651", "84.1620220") in canonical form, its point moved `shift` places
+ * (negative: left), or null when it is not a decimal. Exact, with no limit on digits.
+ */
+function exactDecimal(text: string, shift: number): string | null {
+  const match = /^(\d*)(?:\.(\d*))?$/.exec(text.trim());
+  if (match === null || text.trim().replace('.', '') === '') return null;
+  const whole = match[1] ?? '';
+  let digits = whole + (match[2] ?? '');
+  let point = whole.length + shift;
+  if (point < 0) {
+    digits = '0'.repeat(-point) + digits;
+    point = 0;
+  }
+  digits = digits.padEnd(point, '0');
+  const integer = digits.slice(0, point).replace(/^0+/, '') || '0';
+  const fraction = digits.slice(point).replace(/0+$/, '');
+  return fraction === '' ? integer : `${integer}.${fraction}`;
+}
+
 function parse(bytes: Uint8Array, cuts: readonly number[] = []): ParseItem[] {
   return pushSplit(createNem12Parser(), bytes, cuts);
 }
@@ -103,6 +123,17 @@ describe('NEM12 parser properties', () => {
       ),
       { numRuns: 200 },
     );
+  });
+
+  it('compares decimals exactly in the damage property below', () => {
+    expect(exactDecimal('84.1620220', 0)).toBe('84.162022');
+    expect(exactDecimal('.651', 0)).toBe('0.651');
+    expect(exactDecimal('7.', 0)).toBe('7');
+    expect(exactDecimal('37.807', -3)).toBe('0.037807');
+    expect(exactDecimal('1.5', 3)).toBe('1500');
+    expect(exactDecimal('0.000', 0)).toBe('0');
+    expect(exactDecimal('1,2', 0)).toBeNull();
+    expect(exactDecimal('.', 0)).toBeNull();
   });
 
   it('never throws on a damaged document, and each reading is held by the line it names', () => {
@@ -134,18 +165,16 @@ describe('NEM12 parser properties', () => {
           const { byteOffset, byteLength } = candidate.location;
           const line = bytes.toString('latin1', byteOffset, byteOffset + byteLength);
           expect(line.startsWith('300,')).toBe(true);
-          const micro = (value: string): bigint | null => {
-            // NEM12 decimals may omit the integer part (".651") or the fraction ("7.").
-            const match = /^(\d*)(?:\.(\d{0,6}))?$/.exec(value.trim());
-            if (match === null || value.trim().replace('.', '') === '') return null;
-            return BigInt(`${match[1] ?? ''}${(match[2] ?? '').padEnd(6, '0')}` || '0');
-          };
-          const held = line.split(',').map(micro);
-          // A damage may also turn the 200 record's kWh into Wh or MWh, which are read as
-          // declared: the value is then the line's own, moved three decimal places.
-          const value = micro(candidate.value) ?? -1n;
-          const asSent = [value, value * 1000n, ...(value % 1000n === 0n ? [value / 1000n] : [])];
-          expect(asSent.some((sent) => held.includes(sent))).toBe(true);
+          // The line's fields as exact decimals, also moved three places either way: a damage may
+          // turn the 200 record's kWh into Wh or MWh, which are read as declared.
+          const held = line
+            .split(',')
+            .flatMap((field) => [
+              exactDecimal(field, 0),
+              exactDecimal(field, -3),
+              exactDecimal(field, 3),
+            ]);
+          expect(held).toContain(exactDecimal(candidate.value, 0));
         }
         for (const item of items) {
           if (item.kind === 'reject') expect(item.reject.violations[0]?.code).toBe('parse.format');
