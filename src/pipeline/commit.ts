@@ -291,17 +291,19 @@ export async function identifyIn(tx: StoreTransaction, input: BatchInput): Promi
 /**
  * The same inside a transaction the caller holds, which may commit several batches together (a
  * replay run's items): each still gets its own batch row and audit entry, chained in order.
+ * `decided` is identifyIn's result for this input in this transaction, when the caller has it.
  */
 export async function commitBatchIn(
   tx: StoreTransaction,
   input: BatchInput,
   holdRawSha256: (readingIndex: number) => string,
+  decided: IdentifyResult | null = null,
 ): Promise<BatchResult> {
   for (const chunk of input.rawChunks) {
     await tx.putRawChunk(input.deliveryId, chunk.byteOffset, chunk.bytes);
   }
   const batchId = await tx.allocateBatchId();
-  const identified = await identifyIn(tx, input);
+  const identified = decided ?? (await identifyIn(tx, input));
   const routed = route(input, batchId, identified.decisions, holdRawSha256);
   assert.ok(isConserved(routed.counts), 'batch counts must balance');
   const ledgerRoot = ledgerRootOf(routed.ledgerRows, LEDGER_ROWS_PER_LEAF, LEDGER_LINE_VERSION);

@@ -43,7 +43,7 @@ import {
   type BatchResult,
   type PendingReject,
 } from './commit.js';
-import type { IdentifiedReading } from './identify.js';
+import type { IdentifiedReading, IdentifyResult } from './identify.js';
 import { createJudge, type Judge } from './judge.js';
 
 export interface ActionContext {
@@ -335,14 +335,16 @@ async function applyReplay(
   // A record that identity would only hold again (a conflict or a revision still waiting for an
   // operator) stays the same open item with the current reasons, rather than becoming a replayed
   // item and a new open one on every run.
+  let decided: IdentifyResult | null = null;
   if (!row.uncountedSpan && plan.input.readings.length === 1) {
-    const [decision] = (await identifyIn(tx, plan.input)).decisions;
+    decided = await identifyIn(tx, plan.input);
+    const [decision] = decided.decisions;
     if (decision?.kind === 'hold') {
       const violations = decision.reject.violations;
       return keepOpen(tx, context, row, violations, plan.input.atMs, 'held-again');
     }
   }
-  const result = await commitBatchIn(tx, plan.input, plan.holdRawSha256);
+  const result = await commitBatchIn(tx, plan.input, plan.holdRawSha256, decided);
   return {
     quarantineId: row.id,
     outcome: replayOutcomeOf(row, result),
