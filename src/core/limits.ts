@@ -28,7 +28,7 @@ export const RECORD_FIELDS_MAX = 64;
 export const LIST_PAGE_ROWS_MAX = 1_000;
 /**
  * Quarantine items a replay commits in one transaction (each still its own batch and audit entry),
- * and no more than BATCH_READINGS_MAX readings and BATCH_BYTES_MAX kept bytes among them.
+ * and no more than BATCH_BYTES_MAX kept bytes among them.
  */
 export const REPLAY_ITEMS_PER_TRANSACTION = 500;
 /** Raw chunks the SQLite store keeps in memory for reading records back, by content hash. */

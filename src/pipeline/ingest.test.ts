@@ -6,7 +6,7 @@ import { formatUtcSeconds, idempotencyKey } from '../core/identity.js';
 import { AmisyncError } from '../core/errors.js';
 import { BATCH_BYTES_MAX, RECORD_BYTES_MAX } from '../core/limits.js';
 import type { InputFormat } from '../core/parser.js';
-import type { QuarantineRow } from '../core/store.js';
+import type { QuarantineRow, Store } from '../core/store.js';
 import type { Detector } from '../detect/detect.js';
 import { DEFAULT_DICTIONARY, type DataDictionary } from '../dictionary/dictionary.js';
 import {
@@ -666,6 +666,49 @@ describe('operator actions on quarantine', () => {
     expect((await verifyAudit(harness.store, null)).ok).toBe(true);
     const limited = await replayQuarantine(context(raised), 'all', 5);
     expect(limited).toMatchObject({ replayed: 5, stillQuarantined: 5 });
+  });
+
+  /** The harness's store, counting the transactions opened through it. */
+  function countingStore(): { store: Store; transactions: () => number } {
+    let count = 0;
+    const target = harness.store;
+    const store = new Proxy(target, {
+      get(object, property) {
+        if (property === 'transaction') {
+          return (fn: Parameters<Store['transaction']>[0]) => {
+            count += 1;
+            return object.transaction(fn);
+          };
+        }
+        const value: unknown = Reflect.get(object, property, object);
+        return typeof value === 'function' ? (value as () => unknown).bind(object) : value;
+      },
+    });
+    return { store, transactions: () => count };
+  }
+
+  it('commits replayed items 500 to a transaction, and fewer when their kept bytes are large', async () => {
+    harness.clock.setMs(FEED_START_MS + 1_100 * INTERVAL_MS);
+    await harness.ingest(
+      toNdjsonText(Array.from({ length: 1_050 }, (_, slot) => good(slot, slot + 1, '9000'))),
+    );
+    const { store, transactions } = countingStore();
+    await replayQuarantine({ ...context(), store }, 'all');
+    // One records the dictionary in force (first use); then pages of 1,000: 500 + 500, then 50.
+    expect(transactions()).toBe(1 + 3);
+
+    // Records over RECORD_BYTES_MAX stay quarantined whole; 150 of them are more than
+    // BATCH_BYTES_MAX, so they cannot share one transaction.
+    const padding = 'x'.repeat(RECORD_BYTES_MAX);
+    const large = Array.from({ length: 150 }, (_, k) => `{"meter_id":"${padding}","seq":${k}}\n`);
+    await harness.ingest(large.join(''));
+    expect(150 * RECORD_BYTES_MAX).toBeGreaterThan(BATCH_BYTES_MAX);
+    const bytes = countingStore();
+    const again = await replayQuarantine({ ...context(), store: bytes.store }, 'all');
+    expect(again).toMatchObject({ replayed: 1_200, stillQuarantined: 1_200 });
+    // The first page's 1,000 small items in 500 + 500; the second page's 50 small and 150 large
+    // ones would fit one transaction by count, and take two by bytes.
+    expect(bytes.transactions()).toBe(2 + 2);
   });
 
   it('keeps a held revision the same open item on every replay; a span never becomes a record', async () => {

@@ -17,7 +17,6 @@ import {
 } from '../core/parser.js';
 import {
   BATCH_BYTES_MAX,
-  BATCH_READINGS_MAX,
   LIST_PAGE_ROWS_MAX,
   RAW_CHUNK_BYTES_MAX,
   REPLAY_ITEMS_PER_TRANSACTION,
@@ -445,12 +444,10 @@ async function replayRows(
   const reparsed = await reparseTypedRows(context.store, rows);
   const judgeOf = judgeCache(context);
   let plans: ReplayPlan[] = [];
-  let plannedReadings = 0;
   let plannedBytes = 0;
   const commitPlans = async (): Promise<void> => {
     const group = plans;
     plans = [];
-    plannedReadings = 0;
     plannedBytes = 0;
     if (group.length === 0) return;
     const written = await context.store.transaction(async (tx) => {
@@ -469,7 +466,8 @@ async function replayRows(
   };
   for (const row of rows) {
     // A plan holds its item's kept bytes (an unparseable span may be large), so a group is also
-    // bounded by bytes, as an ingest batch is; the bytes are read when the item is planned.
+    // bounded by bytes, as an ingest batch is; the bytes are read when the item is planned. The
+    // bytes also bound a group's readings: a record holds one, a span no more than its bytes do.
     const bytes = row.location.byteLength;
     if (
       plans.length >= REPLAY_ITEMS_PER_TRANSACTION ||
@@ -477,12 +475,7 @@ async function replayRows(
     ) {
       await commitPlans();
     }
-    const plan = await planReplay(context, row, reparsed, judgeOf);
-    const readings =
-      plan.kind === 'commit' ? plan.input.readings.length + plan.input.rejects.length : 0;
-    if (plans.length > 0 && plannedReadings + readings > BATCH_READINGS_MAX) await commitPlans();
-    plans.push(plan);
-    plannedReadings += readings;
+    plans.push(await planReplay(context, row, reparsed, judgeOf));
     plannedBytes += bytes;
   }
   await commitPlans();
