@@ -585,6 +585,16 @@ describe('amisync quarantine replay', () => {
     expect(ok<VerifyJson>(['audit', 'verify', '--db', db]).ok).toBe(true);
   });
 
+  it('takes any positive --limit for replay --all, and refuses anything else', () => {
+    const replayAll = ['quarantine', 'replay', '--all', '--db', db, '--dictionary', dictionary];
+    expect(ok<ReplayJson>([...replayAll, '--limit', '5000']).replayed).toBeGreaterThanOrEqual(0);
+    for (const limit of ['0', '-1', '1.5', 'many']) {
+      const refused = cli([...replayAll, '--limit', limit, '--json']);
+      expect(refused.status, limit).toBe(64);
+      expect(parsed<{ error: string }>(refused).error).toBe('USAGE');
+    }
+  });
+
   it('records the dictionary a replay used in the audit chain', () => {
     const replayAll = ['quarantine', 'replay', '--all', '--db', db, '--dictionary', dictionary];
     const replay = ok<ReplayJson>(replayAll);

@@ -391,9 +391,6 @@ async function keepOpen(
   };
 }
 
-/** Open items read per page when replaying them all. */
-const REPLAY_PAGE_ROWS = LIST_PAGE_ROWS_MAX;
-
 /**
  * Replays the given open items, or with 'all' every open item, oldest first, at most `limit` of
  * them. 'all' walks the open items in id order a page at a time, each once: an item that stays
@@ -425,7 +422,7 @@ export async function replayQuarantine(
     const page = await context.store.listQuarantine({
       status: 'open',
       afterId,
-      limit: Math.min(REPLAY_PAGE_ROWS, limit - report.replayed),
+      limit: Math.min(LIST_PAGE_ROWS_MAX, limit - report.replayed),
     });
     const last = page.at(-1);
     if (last === undefined) break;
