@@ -5,6 +5,7 @@
  * key.
  */
 import { hash } from 'node:crypto';
+import { isWellFormedText } from './text.js';
 
 export const IDEMPOTENCY_KEY_VERSION = 'v1';
 
@@ -42,4 +43,13 @@ export function idempotencyKey(
   seq: number,
 ): string {
   return hash('sha256', idempotencyKeyInput(meterId, channel, intervalStartMs, seq), 'hex');
+}
+
+/**
+ * Whether `text` may stand for a meter id or channel in an idempotency key: it must not hold the
+ * key's separator `|`, and must be well-formed Unicode, or the key hashed would not be the key of
+ * the text stored (core/text.ts).
+ */
+export function isKeyableText(text: string): boolean {
+  return !text.includes('|') && isWellFormedText(text);
 }

@@ -4,6 +4,7 @@
  * quarantine with the record's raw bytes, never dropped.
  */
 import type { RecordLocation } from './reading.js';
+import { escapeUnpairedSurrogates } from './text.js';
 
 /** Every rule a record can fail, in one list. docs/errors.md explains each one. */
 export const REJECT_CODES = [
@@ -13,6 +14,7 @@ export const REJECT_CODES = [
   'parse.record_too_large',
   'parse.not_an_object',
   'parse.inexact_number',
+  'parse.unpaired_surrogate',
   'parse.csv_header',
   'parse.csv_columns',
   // A typed format's reader (NEM12, CMEP, a CSV dialect) found the line malformed; the violation's
@@ -100,9 +102,17 @@ export function describeValue(value: unknown): string {
       text = String(value);
     }
   }
-  return text.length > VIOLATION_VALUE_CHARS_MAX
-    ? `${text.slice(0, VIOLATION_VALUE_CHARS_MAX)}... (${text.length} chars)`
-    : text;
+  // Escaped before the cut, so the cut never splits a pair into two unpaired halves.
+  text = escapeUnpairedSurrogates(text);
+  if (text.length <= VIOLATION_VALUE_CHARS_MAX) return text;
+  const cutAt = isHighSurrogate(text.charCodeAt(VIOLATION_VALUE_CHARS_MAX - 1))
+    ? VIOLATION_VALUE_CHARS_MAX - 1
+    : VIOLATION_VALUE_CHARS_MAX;
+  return `${text.slice(0, cutAt)}... (${text.length} chars)`;
+}
+
+function isHighSurrogate(codeUnit: number): boolean {
+  return codeUnit >= 0xd800 && codeUnit <= 0xdbff;
 }
 
 export function violation(
@@ -111,7 +121,13 @@ export function violation(
   value: unknown,
   message: string,
 ): Violation {
-  return { code, field, value: describeValue(value), message };
+  // Every text of a violation is stored and hashed, so none may hold an unpaired surrogate.
+  return {
+    code,
+    field: escapeUnpairedSurrogates(field),
+    value: describeValue(value),
+    message: escapeUnpairedSurrogates(message),
+  };
 }
 
 export function recordReject(
@@ -122,7 +138,7 @@ export function recordReject(
   return {
     violations,
     location,
-    meterId,
+    meterId: meterId === null ? null : escapeUnpairedSurrogates(meterId),
     relatedIdempotencyKey: null,
     idempotencyKey: null,
     uncountedSpan: false,

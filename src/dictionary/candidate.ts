@@ -7,7 +7,7 @@
  * names the reference feed's validator uses, so quarantine reads the same for every format.
  */
 import type { Clock } from '../core/clock.js';
-import { idempotencyKey } from '../core/identity.js';
+import { idempotencyKey, isKeyableText } from '../core/identity.js';
 import type { CandidateReading, Reading } from '../core/reading.js';
 import { recordReject, violation, type RejectCode, type Violation } from '../core/reject.js';
 import { formatValueMicro, parseKwhToMilliWh } from './decimal.js';
@@ -64,7 +64,7 @@ export function createCandidateValidator(
   function resolveMeterId(sent: string, add: AddViolation): string {
     const mapped = meterIds.get(sent);
     if (mapped !== undefined) {
-      if (!compiled.meterIdRegex.test(mapped) || mapped.includes('|')) {
+      if (!compiled.meterIdRegex.test(mapped) || !isKeyableText(mapped)) {
         add(
           'meter_id.pattern',
           'meter_id',
@@ -75,7 +75,7 @@ export function createCandidateValidator(
       }
       return mapped;
     }
-    if (!meterIdRegex.test(sent) || sent.includes('|')) {
+    if (!meterIdRegex.test(sent) || !isKeyableText(sent)) {
       add(
         'meter_id.pattern',
         'meter_id',
@@ -88,7 +88,7 @@ export function createCandidateValidator(
   }
 
   function checkChannel(channel: string, add: AddViolation): void {
-    if (!channelRegex.test(channel) || channel.includes('|')) {
+    if (!channelRegex.test(channel) || !isKeyableText(channel)) {
       add(
         'channel.pattern',
         'channel',

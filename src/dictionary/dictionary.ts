@@ -14,6 +14,7 @@ import { z } from 'zod';
 
 import { parseKwhToMilliWh } from './decimal.js';
 import { deepFreeze, formatIssues, type ConfigIssue } from '../core/config.js';
+import { isKeyableText } from '../core/identity.js';
 
 /** Status-code bit masks. A flag is set when any bit of its mask is set in the status code. */
 export interface StatusBits {
@@ -167,7 +168,7 @@ export function compilePattern(pattern: string): RegExp {
 
 /** A channel name the dictionary can hold: it matches the pattern and has no `|` (ARCH 2.3). */
 export function isChannelName(name: string, channelRegex: RegExp): boolean {
-  return channelRegex.test(name) && !name.includes('|');
+  return channelRegex.test(name) && isKeyableText(name);
 }
 
 /**

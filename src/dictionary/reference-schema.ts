@@ -24,7 +24,7 @@ import assert from 'node:assert/strict';
 import { Temporal } from 'temporal-polyfill';
 import { z } from 'zod';
 
-import { idempotencyKey } from '../core/identity.js';
+import { idempotencyKey, isKeyableText } from '../core/identity.js';
 import { isQuality, type Quality, type Reading } from '../core/reading.js';
 import { REJECT_CODES, type RejectCode } from '../core/reject.js';
 import { computeRecordChecksum } from './checksum.js';
@@ -370,11 +370,11 @@ function checkNames(
 ): void {
   const { meter_id: meterId, channel } = read;
   // "|" separates the fields of the idempotency key and of the checksum input.
-  if (meterId !== undefined && (!patterns.meterId.test(meterId) || meterId.includes('|'))) {
+  if (meterId !== undefined && (!patterns.meterId.test(meterId) || !isKeyableText(meterId))) {
     report('meter_id', 'meter_id.pattern', 'meter_id does not match meterIdPattern or has "|"');
   }
   if (channel === undefined) return;
-  if (!patterns.channel.test(channel) || channel.includes('|')) {
+  if (!patterns.channel.test(channel) || !isKeyableText(channel)) {
     report('channel', 'channel.pattern', 'channel does not match channelPattern or has "|"');
   } else if (dictionary.channels !== null && !dictionary.channels.includes(channel)) {
     // Only a well-formed name is looked up: every allowed name is well-formed, so a malformed one

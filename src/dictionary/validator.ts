@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 
 import type { Clock } from '../core/clock.js';
-import { idempotencyKey } from '../core/identity.js';
+import { idempotencyKey, isKeyableText } from '../core/identity.js';
 import {
   isQuality,
   QUALITIES,
@@ -290,7 +290,7 @@ class RecordValidation {
     if (value === undefined) return this.#missing('meter_id');
     if (typeof value !== 'string') return this.#wrongType('meter_id', value, 'a string');
     this.#meterId = value;
-    if (!this.#dictionary.meterIdRegex.test(value) || value.includes('|')) {
+    if (!this.#dictionary.meterIdRegex.test(value) || !isKeyableText(value)) {
       const message =
         `meter_id does not match the dictionary's pattern ${this.#dictionary.meterIdRegex.source}` +
         ' (and may never contain "|").';

@@ -9,6 +9,7 @@ import { JSON_DEPTH_MAX, RECORD_BYTES_MAX, RECORD_FIELDS_MAX } from '../core/lim
 import { decodeUtf8, decodeUtf8Lenient } from './bytes.js';
 import { recordReject, violation } from '../core/reject.js';
 import { encodingItem, recordItem, rejectItem, tooLargeItem } from './items.js';
+import { unpairedSurrogateItem } from './json-unicode.js';
 
 export function parseJsonRecordBytes(bytes: Uint8Array, location: RecordLocation): ParseItem {
   if (bytes.length > RECORD_BYTES_MAX) return tooLargeItem(location);
@@ -44,6 +45,8 @@ export function jsonValueItem(value: unknown, text: string, location: RecordLoca
     const message = `Line ${location.line}: ${limitMessage}`;
     return rejectItem('parse.record_too_large', text, message, location, meterId);
   }
+  const unpaired = unpairedSurrogateItem(record, text, location, meterId);
+  if (unpaired !== null) return unpaired;
   if (hasLongNumberRun(text)) {
     const inexact = inexactNumber(record, text);
     if (inexact !== null) {
