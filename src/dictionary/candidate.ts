@@ -46,6 +46,11 @@ export function createCandidateValidator(
     const intervalAllowed = checkInterval(candidate, add);
     checkTime(candidate, intervalAllowed, add);
     const valueMicro = checkValue(candidate, meterId, add);
+    if (!Number.isSafeInteger(candidate.seq) || candidate.seq < 0) {
+      // A reader's version stamp is its sequence number; one that is not a whole number cannot
+      // be keyed or stored, whatever the reader let through.
+      add('seq.range', 'seq', candidate.seq, 'seq must be a whole number from 0 to 2^53 - 1.');
+    }
     const detail = candidate.qualityDetail;
     if (detail !== null && !QUALITY_DETAIL_PATTERN.test(detail)) {
       add(

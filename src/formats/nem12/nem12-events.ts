@@ -56,6 +56,7 @@ export const NEM12_PROBLEM_CODES = [
   'interval_row_wrapped',
   'value_not_decimal',
   'quality_invalid',
+  'update_datetime_invalid',
   'interval_event_without_day',
   'interval_event_range',
   'interval_event_unexpected',

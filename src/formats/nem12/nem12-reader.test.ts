@@ -266,6 +266,25 @@ describe('dialects and synthetic errors', () => {
     );
   });
 
+  it('refuses an UpdateDateTime that is not a DateTime(14), since it becomes the seq', () => {
+    const text = [
+      HEADER,
+      DETAILS_30,
+      `300,20050401,${values(48)},A,,,2005040\u000012345,`,
+      `300,20050402,${values(48)},A,,,1e400,`,
+      `300,20050403,${values(48)},A,,,20050404010203,2005040401020`,
+      `300,20050404,${values(48)},A,,,20050405010203,20050405010203`,
+      '900',
+    ].join('\n');
+    const events = readText(text);
+    expect(problemsOf(events)).toEqual([
+      [3, 'update_datetime_invalid'],
+      [4, 'update_datetime_invalid'],
+      [5, 'update_datetime_invalid'],
+    ]);
+    expect(days(events).map((event) => event.updateDateTime)).toEqual(['20050405010203']);
+  });
+
   it('skips an oversized line without holding it, then reads on', () => {
     const reader = createNem12Reader();
     const events = [...reader.push(Buffer.from(`${HEADER}\n${DETAILS_30}\n300,20050401,`))];

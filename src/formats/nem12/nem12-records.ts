@@ -327,6 +327,16 @@ export class Nem12RecordInterpreter {
     );
     if (counted !== null) return [counted];
     const [, , , updateDateTime = '', msatsLoadDateTime = ''] = rest;
+    const badStamp = [updateDateTime, msatsLoadDateTime].find(
+      (stamp) => stamp !== '' && !DATE_TIME_14.test(stamp),
+    );
+    if (badStamp !== undefined) {
+      // The UpdateDateTime becomes the readings' sequence number, so it must be exactly a number.
+      const message =
+        `The 300 record on line ${line.source.line} gives '${badStamp}' as its UpdateDateTime or ` +
+        'MSATSLoadDateTime, which is not a DateTime(14) (YYYYMMDDhhmmss).';
+      return [problem(line, 'update_datetime_invalid', badStamp, message)];
+    }
     this.#day = {
       line: line.source.line,
       source: line.source,
@@ -475,6 +485,9 @@ function base(line: Nem12Line): Nem12Source & { tolerated: Nem12Tolerance[] } {
 function note(tolerated: Nem12Tolerance[], code: Nem12ToleranceCode, message: string): void {
   tolerated.push({ code, message });
 }
+
+/** NEM12's DateTime(14): YYYYMMDDhhmmss. */
+const DATE_TIME_14 = /^[0-9]{14}$/;
 
 export function problem(
   line: Nem12Line,
