@@ -98,12 +98,15 @@ export interface QuarantineRepeatInsert {
   atMs: number;
 }
 
-/** An open item a retransmitted record may repeat: its raw hash and its reasons. */
+/**
+ * An open item a retransmitted record may repeat: its raw hash and its reasons (original and
+ * current) as the JSON text the store keeps, compared as text so the lookup parses nothing.
+ */
 export interface OpenQuarantineMatch {
   id: number;
   rawSha256: string;
-  violations: Violation[];
-  currentViolations: Violation[];
+  violationsJson: string;
+  currentViolationsJson: string;
 }
 
 export interface QuarantineActionInsert {

@@ -23,6 +23,7 @@ import type {
   BatchCounts,
   BatchInsert,
   LedgerRow,
+  OpenQuarantineMatch,
   QuarantineInsert,
   QuarantineRepeatInsert,
   Store,
@@ -248,10 +249,6 @@ interface QuarantineSplit {
   slots: ({ fresh: number } | { repeatOf: number })[];
 }
 
-function sameReasons(a: string, b: readonly unknown[]): boolean {
-  return a === JSON.stringify(b);
-}
-
 /**
  * Records whose raw bytes and reasons equal an open item's become repeats of it. Only ingest
  * batches look: a replay or override acts on an item itself and must never repeat onto it. The
@@ -266,14 +263,20 @@ async function splitRepeats(
   const hashes = rows.map((row) => row.rawSha256).filter((rawSha256) => rawSha256 !== '');
   const open =
     input.kind === 'ingest' && hashes.length > 0 ? await tx.findOpenQuarantineByRaw(hashes) : [];
+  const byRaw = new Map<string, OpenQuarantineMatch[]>();
+  for (const item of open) {
+    const same = byRaw.get(item.rawSha256);
+    if (same === undefined) byRaw.set(item.rawSha256, [item]);
+    else same.push(item);
+  }
   for (const row of rows) {
-    const reasons = JSON.stringify(row.violations);
-    const item = open.find(
-      (candidate) =>
-        candidate.rawSha256 === row.rawSha256 &&
-        (sameReasons(reasons, candidate.violations) ||
-          sameReasons(reasons, candidate.currentViolations)),
-    );
+    const reasons = byRaw.has(row.rawSha256) ? JSON.stringify(row.violations) : '';
+    const item = byRaw
+      .get(row.rawSha256)
+      ?.find(
+        (candidate) =>
+          reasons === candidate.violationsJson || reasons === candidate.currentViolationsJson,
+      );
     if (item === undefined) {
       split.slots.push({ fresh: split.fresh.length });
       split.fresh.push({ ...row, batchPosition: split.fresh.length });

@@ -286,7 +286,10 @@ for (const engine of ENGINES) {
         ),
       );
       const matches = await store.transaction((tx) => tx.findOpenQuarantineByRaw(['aa', 'bb']));
-      expect(matches).toEqual([{ id, rawSha256: 'aa', violations, currentViolations: violations }]);
+      const json = JSON.stringify(violations);
+      expect(matches).toEqual([
+        { id, rawSha256: 'aa', violationsJson: json, currentViolationsJson: json },
+      ]);
       const repeat = {
         quarantineId: id as number,
         deliveryId: 'd2',

@@ -770,8 +770,8 @@ export class SqliteStore implements Store {
         matches.push({
           id: row.id as number,
           rawSha256: row.raw_sha256 as string,
-          violations: JSON.parse(row.violations as string) as Violation[],
-          currentViolations: JSON.parse(row.current_violations as string) as Violation[],
+          violationsJson: row.violations as string,
+          currentViolationsJson: row.current_violations as string,
         });
       }
     }
