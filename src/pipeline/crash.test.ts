@@ -421,6 +421,23 @@ describe('ingest killed with SIGKILL', () => {
           );
         }
         expect(second.counts.received).toBe(clean.records);
+        const shown = JSON.parse(
+          runCliToCompletion(['status', '--db', dbPath, '--json']).stdout,
+        ) as {
+          deliveries: unknown;
+          recentDeliveries: { id: string; status: string; redelivers: string | null }[];
+        };
+        expect(shown.deliveries).toEqual({ complete: 1, running: 0, interrupted: 1 });
+        expect(shown.recentDeliveries.map((d) => [d.id, d.status, d.redelivers])).toEqual(
+          expect.arrayContaining([
+            [first.id, 'interrupted', null],
+            [second.id, 'complete', first.id],
+          ]),
+        );
+        const text = runCliToCompletion(['status', '--db', dbPath]).stdout;
+        expect(text).toContain('deliveries: 1 complete, 0 running, 1 interrupted');
+        expect(text).toContain(`interrupted ${first.id}`);
+        expect(text).toContain(`redelivered by ${second.id}`);
         const marking = await store.latestAuditEntryOfKind('delivery.interrupted');
         expect(JSON.parse(marking?.payload ?? '{}')).toMatchObject({
           delivery: first.id,
