@@ -3,7 +3,12 @@
  * whose bytes are a versioned, `|`-separated line of every field that matters to billing or to the
  * evidence, so that changing any of them changes the batch root recorded in the audit chain.
  */
-import type { AnomalyInsert, LedgerRow, QuarantineInsert } from '../core/store.js';
+import type {
+  AnomalyInsert,
+  LedgerRow,
+  QuarantineInsert,
+  QuarantineRepeatInsert,
+} from '../core/store.js';
 import { merkleRootOfBlocks } from './merkle.js';
 
 /**
@@ -85,5 +90,22 @@ export function anomalyLeafData(row: AnomalyInsert): string {
     row.batchPosition,
     JSON.stringify(row.reading),
     JSON.stringify(row.findings),
+  ].join('|');
+}
+
+/** A repeat's leaf: the item it repeats, where the record arrived again, and its raw hash. */
+export function repeatLeafData(row: QuarantineRepeatInsert): string {
+  return [
+    'quarantine-repeat-v1',
+    row.quarantineId,
+    row.deliveryId,
+    row.batchId,
+    row.batchPosition,
+    row.location.recordIndex,
+    row.location.line,
+    row.location.byteOffset,
+    row.location.byteLength,
+    row.rawSha256,
+    row.atMs,
   ].join('|');
 }

@@ -14,6 +14,7 @@ import {
   anomalyLeafData,
   ledgerRootOf,
   quarantineLeafData,
+  repeatLeafData,
   type LedgerLineVersion,
 } from './leaves.js';
 import { merkleRootOfLeafData } from './merkle.js';
@@ -58,6 +59,9 @@ interface BatchClaim {
   quarantineRoot: string;
   quarantineLeaves: number;
   anomalyRoot: string;
+  /** Root and count of the batch's quarantine repeats; null for entries written before them. */
+  repeatRoot: string | null;
+  repeatLeaves: number;
 }
 
 class Problems {
@@ -111,6 +115,10 @@ function batchClaim(seq: number, payload: string): BatchClaim | null {
       parsed.ledgerLineVersion === 1 ||
       parsed.ledgerLineVersion === 2) &&
     isCount(parsed.quarantineLeaves) &&
+    ((parsed.repeatRoot === undefined && parsed.repeatLeaves === undefined) ||
+      (typeof parsed.repeatRoot === 'string' &&
+        HEX_64.test(parsed.repeatRoot) &&
+        isCount(parsed.repeatLeaves))) &&
     typeof parsed.anomalyRoot === 'string' &&
     HEX_64.test(parsed.anomalyRoot);
   if (!wellFormed) return null;
@@ -118,6 +126,8 @@ function batchClaim(seq: number, payload: string): BatchClaim | null {
     ...(parsed as unknown as Omit<BatchClaim, 'auditSeq'>),
     ledgerRowsPerLeaf: (parsed.ledgerRowsPerLeaf as number | undefined) ?? 1,
     ledgerLineVersion: (parsed.ledgerLineVersion as LedgerLineVersion | undefined) ?? 1,
+    repeatRoot: (parsed.repeatRoot as string | undefined) ?? null,
+    repeatLeaves: (parsed.repeatLeaves as number | undefined) ?? 0,
     auditSeq: seq,
   };
 }
@@ -414,6 +424,54 @@ async function verifyQuarantine(store: Store, claims: Map<number, BatchClaim>, p
   return rowCount;
 }
 
+/**
+ * Quarantine repeats against each batch's repeat root and count (an entry written before repeats
+ * existed covers none), and each repeat's raw bytes against its hash and its item's.
+ */
+async function verifyRepeats(store: Store, claims: Map<number, BatchClaim>, problems: Problems) {
+  let rowCount = 0;
+  for (const claim of claims.values()) {
+    const rows = await store.quarantineRepeatsOfBatch(claim.batch);
+    rowCount += rows.length;
+    const root = claim.repeatRoot === null ? null : merkleRootOfLeafData(rows.map(repeatLeafData));
+    if (rows.length !== claim.repeatLeaves || root !== claim.repeatRoot) {
+      if (rows.length === 0 && claim.repeatRoot === null) continue;
+      problems.add(
+        claim.auditSeq,
+        `entry ${claim.auditSeq} (batch ${claim.batch}): quarantine repeats do not match the ` +
+          'recorded Merkle root (a repeat was edited, deleted or inserted)',
+      );
+      continue;
+    }
+    for (const row of rows) {
+      const item = await store.getQuarantine(row.quarantineId);
+      let bytes: Uint8Array | null = null;
+      try {
+        bytes = await store.readDeliveryBytes(
+          row.deliveryId,
+          row.location.byteOffset,
+          row.location.byteLength,
+        );
+      } catch {
+        bytes = null;
+      }
+      if (
+        item === null ||
+        item.rawSha256 !== row.rawSha256 ||
+        bytes === null ||
+        hash('sha256', bytes, 'hex') !== row.rawSha256
+      ) {
+        problems.add(
+          claim.auditSeq,
+          `entry ${claim.auditSeq}: repeat at position ${row.batchPosition} of batch ` +
+            `${claim.batch} does not hold the raw bytes of quarantine item ${row.quarantineId}`,
+        );
+      }
+    }
+  }
+  return rowCount;
+}
+
 async function verifyCheckpoints(
   store: Store,
   publicKey: KeyObject | null,
@@ -461,6 +519,7 @@ export async function verifyAudit(
   const ledgerRows = await verifyLedger(store, chain.claims, problems);
   const quarantineRows = await verifyQuarantine(store, chain.claims, problems);
   await verifyAnomalies(store, chain.claims, problems);
+  const repeatRows = await verifyRepeats(store, chain.claims, problems);
   await verifyQuarantineDecisions(store, chain.decisions, problems);
   const checkpoints = await verifyCheckpoints(store, publicKey, chain.hashes, problems);
   const status = await store.status();
@@ -483,6 +542,12 @@ export async function verifyAudit(
     problems.add(
       null,
       `${quarantineTotal - quarantineRows} quarantine rows are covered by no entry`,
+    );
+  }
+  if (status.quarantineRepeats !== repeatRows) {
+    problems.add(
+      null,
+      `${status.quarantineRepeats - repeatRows} quarantine repeats are covered by no entry`,
     );
   }
   return {

@@ -73,12 +73,40 @@ export interface QuarantineInsert {
 
 export interface QuarantineRow extends QuarantineInsert {
   id: number;
+  /** How many times the same bad record (raw bytes and reasons) arrived again while open. */
+  repeats: number;
   status: QuarantineStatus;
   createdAtMs: number;
   /** The reasons now: the original ones, or those of the latest failed replay. */
   currentViolations: Violation[];
   format: string;
   resolvedBatchId: number | null;
+}
+
+/**
+ * A bad record that arrived again while an open item holds the same raw bytes and reasons: recorded
+ * on that item instead of opening another. Its delivery still counts it as quarantined.
+ */
+export interface QuarantineRepeatInsert {
+  quarantineId: number;
+  deliveryId: string;
+  batchId: number;
+  /** 0-based position among the batch's repeats: the order of its repeat Merkle leaves. */
+  batchPosition: number;
+  location: RecordLocation;
+  rawSha256: string;
+  atMs: number;
+}
+
+/**
+ * An open item a retransmitted record may repeat: its raw hash and its reasons (original and
+ * current) as the JSON text the store keeps, compared as text so the lookup parses nothing.
+ */
+export interface OpenQuarantineMatch {
+  id: number;
+  rawSha256: string;
+  violationsJson: string;
+  currentViolationsJson: string;
 }
 
 export interface QuarantineActionInsert {
@@ -147,8 +175,31 @@ export interface DeliveryInsert {
   startedAtMs: number;
 }
 
+/**
+ * The process that holds a delivery while it runs. A delivery still in progress whose owner is
+ * gone (same host, no such process, or a process started at another time) was interrupted.
+ */
+export interface DeliveryOwner {
+  host: string;
+  pid: number;
+  processStartedAtMs: number;
+}
+
+/**
+ * `running`: in progress and its owner is alive (or on another host, where it cannot be checked);
+ * `interrupted`: its process died before it finished, marked by the next writer or seen dead now.
+ */
+export type DeliveryStatus = 'running' | 'interrupted' | 'complete';
+
 export interface DeliveryRow extends DeliveryInsert {
-  status: 'in-progress' | 'complete';
+  status: DeliveryStatus;
+  owner: DeliveryOwner | null;
+  /** When a later process recorded the interruption (with an audit entry); null until then. */
+  interruptedAtMs: number | null;
+  /** The interrupted delivery of the same source and name that this one delivers again. */
+  redelivers: string | null;
+  /** Deliveries that deliver this (interrupted) one again. */
+  redeliveredBy: string[];
   sha256: string | null;
   sizeBytes: number | null;
   finishedAtMs: number | null;
@@ -203,6 +254,19 @@ export interface StoreTransaction {
     resolvedBatchId: number | null,
   ): Promise<void>;
   insertQuarantineAction(action: QuarantineActionInsert): Promise<void>;
+  /**
+   * Open items whose raw sha256 is one of these, read inside the batch's transaction so that the
+   * decision to record a repeat acts on the state it read. Called only for quarantined records.
+   */
+  findOpenQuarantineByRaw(rawSha256s: readonly string[]): Promise<OpenQuarantineMatch[]>;
+  insertQuarantineRepeats(rows: readonly QuarantineRepeatInsert[]): Promise<void>;
+  /**
+   * Deliveries in progress whose owning process is gone and whose interruption is not yet
+   * recorded. The engine judges liveness from the owner it stamped at createDelivery.
+   */
+  findAbandonedDeliveries(): Promise<DeliveryRow[]>;
+  /** Records a delivery's interruption, with the audit entry that records it. */
+  markDeliveryInterrupted(deliveryId: string, atMs: number, auditSeq: number): Promise<void>;
 }
 
 export interface QuarantineFilter {
@@ -251,7 +315,9 @@ export interface StoreStatus {
   operatorTotals: BatchCounts;
   ledger: LedgerTotals;
   quarantine: Record<QuarantineStatus, number>;
-  deliveries: { complete: number; inProgress: number };
+  deliveries: { complete: number; running: number; interrupted: number };
+  /** Bad records that arrived again while an item with the same bytes and reasons was open. */
+  quarantineRepeats: number;
   sequence: { gaps: number; regressions: number; streamsWithGaps: number };
   batches: number;
   auditEntries: number;
@@ -264,6 +330,10 @@ export interface Store {
 
   // Deliveries and raw bytes. Raw chunks are evidence, content-addressed and written idempotently;
   // they may be committed ahead of the batch that refers to them.
+  /**
+   * Creates a delivery owned by this process. In the same transaction it links the delivery to the
+   * latest interrupted delivery of the same source and name that nothing redelivered yet.
+   */
   createDelivery(delivery: DeliveryInsert): Promise<void>;
   putRawChunk(deliveryId: string, byteOffset: number, bytes: Uint8Array): Promise<string>;
   finishDelivery(
@@ -303,6 +373,10 @@ export interface Store {
   recomputeLedgerTotals(): Promise<{ readings: number; byUnit: UnitTotal[] }>;
   ledgerRowsOfBatch(batchId: number): Promise<LedgerRow[]>;
   quarantineRowsOfBatch(batchId: number): Promise<QuarantineRow[]>;
+  /** The batch's repeats in batch-position order: the order of its repeat Merkle leaves. */
+  quarantineRepeatsOfBatch(batchId: number): Promise<QuarantineRepeatInsert[]>;
+  /** Every repeat of one item, oldest first. */
+  quarantineRepeatsOf(quarantineId: number): Promise<QuarantineRepeatInsert[]>;
   /** The batch's anomaly holds in batch-position order: the order of its anomaly Merkle leaves. */
   anomalyRowsOfBatch(batchId: number): Promise<AnomalyInsert[]>;
   iterateBatches(): AsyncIterable<BatchRow[]>;

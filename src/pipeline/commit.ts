@@ -14,6 +14,7 @@ import {
   anomalyLeafData,
   ledgerRootOf,
   quarantineLeafData,
+  repeatLeafData,
 } from '../audit/leaves.js';
 import type { Reading } from '../core/reading.js';
 import type { Reject } from '../core/reject.js';
@@ -22,7 +23,9 @@ import type {
   BatchCounts,
   BatchInsert,
   LedgerRow,
+  OpenQuarantineMatch,
   QuarantineInsert,
+  QuarantineRepeatInsert,
   Store,
   StoreTransaction,
   StreamState,
@@ -79,8 +82,13 @@ export interface BatchResult {
   counts: BatchCounts;
   /** One per input reading, in order. */
   decisions: Decision[];
-  /** Quarantine ids: first the input rejects in order, then identity holds in reading order. */
+  /**
+   * Quarantine ids: first the input rejects in order, then identity holds in reading order. A
+   * record that repeats an open item gives that item's id.
+   */
   quarantineIds: number[];
+  /** How many of the batch's quarantined records were repeats of open items. */
+  repeats: number;
   auditSeq: number;
 }
 
@@ -233,6 +241,61 @@ function route(
   return routed;
 }
 
+/** A batch's quarantined records split into new items and repeats of open ones. */
+interface QuarantineSplit {
+  fresh: QuarantineInsert[];
+  repeats: QuarantineRepeatInsert[];
+  /** Per routed quarantine row, in order: its index among `fresh`, or the id it repeats. */
+  slots: ({ fresh: number } | { repeatOf: number })[];
+}
+
+/**
+ * Records whose raw bytes and reasons equal an open item's become repeats of it. Only ingest
+ * batches look: a replay or override acts on an item itself and must never repeat onto it. The
+ * lookup runs in the batch's transaction, and only when the batch quarantined something.
+ */
+async function splitRepeats(
+  tx: StoreTransaction,
+  input: BatchInput,
+  rows: readonly QuarantineInsert[],
+): Promise<QuarantineSplit> {
+  const split: QuarantineSplit = { fresh: [], repeats: [], slots: [] };
+  const hashes = rows.map((row) => row.rawSha256).filter((rawSha256) => rawSha256 !== '');
+  const open =
+    input.kind === 'ingest' && hashes.length > 0 ? await tx.findOpenQuarantineByRaw(hashes) : [];
+  const byRaw = new Map<string, OpenQuarantineMatch[]>();
+  for (const item of open) {
+    const same = byRaw.get(item.rawSha256);
+    if (same === undefined) byRaw.set(item.rawSha256, [item]);
+    else same.push(item);
+  }
+  for (const row of rows) {
+    const reasons = byRaw.has(row.rawSha256) ? JSON.stringify(row.violations) : '';
+    const item = byRaw
+      .get(row.rawSha256)
+      ?.find(
+        (candidate) =>
+          reasons === candidate.violationsJson || reasons === candidate.currentViolationsJson,
+      );
+    if (item === undefined) {
+      split.slots.push({ fresh: split.fresh.length });
+      split.fresh.push({ ...row, batchPosition: split.fresh.length });
+      continue;
+    }
+    split.slots.push({ repeatOf: item.id });
+    split.repeats.push({
+      quarantineId: item.id,
+      deliveryId: row.deliveryId,
+      batchId: row.batchId,
+      batchPosition: split.repeats.length,
+      location: row.location,
+      rawSha256: row.rawSha256,
+      atMs: input.atMs,
+    });
+  }
+  return split;
+}
+
 function codeSummary(rows: readonly QuarantineInsert[]): Record<string, number> {
   const summary: Record<string, number> = {};
   for (const row of rows) {
@@ -306,8 +369,13 @@ export async function commitBatchIn(
   const identified = decided ?? (await identifyIn(tx, input));
   const routed = route(input, batchId, identified.decisions, holdRawSha256);
   assert.ok(isConserved(routed.counts), 'batch counts must balance');
+  const split =
+    routed.quarantineRows.length === 0
+      ? { fresh: [], repeats: [], slots: [] }
+      : await splitRepeats(tx, input, routed.quarantineRows);
   const ledgerRoot = ledgerRootOf(routed.ledgerRows, LEDGER_ROWS_PER_LEAF, LEDGER_LINE_VERSION);
-  const quarantineRoot = merkleRootOfLeafData(routed.quarantineRows.map(quarantineLeafData));
+  const quarantineRoot = merkleRootOfLeafData(split.fresh.map(quarantineLeafData));
+  const repeatRoot = merkleRootOfLeafData(split.repeats.map(repeatLeafData));
   const anomalyRoot = merkleRootOfLeafData(routed.anomalies.map(anomalyLeafData));
   const head = await tx.auditHead();
   const entry = nextEntry(
@@ -324,7 +392,9 @@ export async function commitBatchIn(
       ledgerRowsPerLeaf: LEDGER_ROWS_PER_LEAF,
       ledgerLineVersion: LEDGER_LINE_VERSION,
       quarantineRoot,
-      quarantineLeaves: routed.quarantineRows.length,
+      quarantineLeaves: split.fresh.length,
+      repeatRoot,
+      repeatLeaves: split.repeats.length,
       byteOffset: input.byteOffset,
       byteLength: input.byteLength,
       revisions: routed.revisions,
@@ -335,10 +405,10 @@ export async function commitBatchIn(
     input.atMs,
   );
   await tx.insertLedgerRows(routed.ledgerRows);
-  const quarantineIds = await tx.insertQuarantineRows(
-    routed.quarantineRows,
-    input.format,
-    input.atMs,
+  const freshIds = await tx.insertQuarantineRows(split.fresh, input.format, input.atMs);
+  if (split.repeats.length > 0) await tx.insertQuarantineRepeats(split.repeats);
+  const quarantineIds = split.slots.map((slot) =>
+    'fresh' in slot ? (freshIds[slot.fresh] as number) : slot.repeatOf,
   );
   await tx.insertAnomalies(routed.anomalies);
   await tx.insertSequenceEvents(identified.sequenceEvents.map((e) => ({ ...e, batchId })));
@@ -365,6 +435,7 @@ export async function commitBatchIn(
     counts: routed.counts,
     decisions: identified.decisions,
     quarantineIds,
+    repeats: split.repeats.length,
     auditSeq: entry.seq,
   };
   await input.alsoInTransaction?.(tx, result);

@@ -147,13 +147,15 @@ const UNBALANCED_BATCHES = `SELECT id FROM batches
   WHERE received != accepted + duplicates + quarantined + anomaly_held + dead_lettered`;
 const BATCHES_WITHOUT_THEIR_ROWS = `SELECT b.id, b.accepted, b.quarantined, b.anomaly_held,
     coalesce(l.n, 0) AS ledger_rows, coalesce(q.n, 0) AS quarantine_rows,
-    coalesce(a.n, 0) AS anomaly_rows
+    coalesce(a.n, 0) AS anomaly_rows, coalesce(r.n, 0) AS repeat_rows
   FROM batches b
   LEFT JOIN (SELECT batch_id, count(*) AS n FROM ledger GROUP BY batch_id) l ON l.batch_id = b.id
   LEFT JOIN (SELECT batch_id, count(*) AS n FROM quarantine GROUP BY batch_id) q
     ON q.batch_id = b.id
   LEFT JOIN (SELECT batch_id, count(*) AS n FROM anomalies GROUP BY batch_id) a ON a.batch_id = b.id
-  WHERE coalesce(l.n, 0) != b.accepted OR coalesce(q.n, 0) != b.quarantined
+  LEFT JOIN (SELECT batch_id, count(*) AS n FROM quarantine_repeats GROUP BY batch_id) r
+    ON r.batch_id = b.id
+  WHERE coalesce(l.n, 0) != b.accepted OR coalesce(q.n, 0) + coalesce(r.n, 0) != b.quarantined
     OR coalesce(a.n, 0) != b.anomaly_held`;
 const DELIVERIES_OFF_THEIR_BATCHES = `SELECT d.id FROM deliveries d
   LEFT JOIN (SELECT delivery_id, sum(received) AS received, sum(accepted) AS accepted,
@@ -329,7 +331,8 @@ describe('ingest killed with SIGKILL', () => {
       expect(crashed.state).toEqual(clean.state);
       expect(crashed.status.totals.accepted).toBe(clean.summary.accepted);
       expect(crashed.status.totals.revisions).toBe(clean.summary.revisions);
-      expect(crashed.status.deliveries.inProgress).toBe(midRun);
+      expect(crashed.status.deliveries.interrupted).toBe(midRun);
+      expect(crashed.status.deliveries.running).toBe(0);
       expect(crashed.status.deliveries.complete).toBe(completedRuns + 1);
       expect(crashed.completeReceived.every((received) => received === clean.records)).toBe(true);
       expect(crashed.audit.checkpointsVerified).toBeGreaterThan(0);
@@ -359,7 +362,7 @@ describe('ingest killed with SIGKILL', () => {
         expect(left.batches).toBeLessThanOrEqual(1);
         if (left.batches === 0) landedBeforeFirstCommit += 1;
         const inspected = await inspect(lastPath);
-        expect(inspected.status.deliveries).toEqual({ complete: 0, inProgress: 1 });
+        expect(inspected.status.deliveries).toEqual({ complete: 0, running: 0, interrupted: 1 });
         expect(inspected.status.lastCheckpoint).toBeNull();
       }
       expect(landedBeforeFirstCommit).toBeGreaterThan(0);
@@ -367,11 +370,110 @@ describe('ingest killed with SIGKILL', () => {
       expect(final.summary.received).toBe(clean.records);
       const recovered = await inspect(lastPath);
       expect(recovered.state).toEqual(clean.state);
-      expect(recovered.status.deliveries).toEqual({ complete: 1, inProgress: 1 });
+      expect(recovered.status.deliveries).toEqual({ complete: 1, running: 0, interrupted: 1 });
+    },
+    SCENARIO_MS_MAX,
+  );
+
+  it(
+    'killed mid-file, is marked interrupted with its committed counts, and the rerun links to it',
+    async () => {
+      const dbPath = join(clean.dir, 'interrupted.db');
+      const { child, exit } = spawnIngest(dbPath);
+      let exited = false;
+      void exit.then(() => (exited = true));
+      await waitForBatches(dbPath, INTERRUPTED_BATCHES_MIN, () => exited);
+      child.kill('SIGKILL');
+      expect((await exit).signal).toBe('SIGKILL');
+      const left = snapshot(dbPath);
+      expect(left.inProgress).toBe(1);
+      expect(left.batches).toBeGreaterThanOrEqual(INTERRUPTED_BATCHES_MIN);
+      const seen = await inspect(dbPath);
+      expect(seen.status.deliveries).toEqual({ complete: 0, running: 0, interrupted: 1 });
+
+      const rerun = ingestToCompletion(clean.feedPath, dbPath);
+      expect(rerun.summary.conserved).toBe(true);
+      const recovered = await inspect(dbPath);
+      expect(recovered.state).toEqual(clean.state);
+      const store = openSqliteStore(dbPath, { nowMs: () => 0 });
+      try {
+        const deliveries = await store.listDeliveries(10);
+        const first = deliveries.find((d) => d.status === 'interrupted');
+        const second = deliveries.find((d) => d.status === 'complete');
+        if (first === undefined || second === undefined) throw new Error('deliveries missing');
+        const committed = store.db
+          .prepare(
+            `SELECT count(*) AS batches, sum(received) AS received, sum(accepted) AS accepted,
+               sum(quarantined) AS quarantined FROM batches WHERE delivery_id = ?`,
+          )
+          .get(first.id) as Record<string, number>;
+        expect(committed.batches).toBe(left.batches);
+        expect(first.counts.received).toBe(committed.received);
+        expect(first.counts.accepted).toBe(committed.accepted);
+        expect(first.counts.quarantined).toBe(committed.quarantined);
+        expect(first.interruptedAtMs).not.toBeNull();
+        expect(first.redeliveredBy).toEqual([second.id]);
+        expect(second.redelivers).toBe(first.id);
+        for (const delivery of [first, second]) {
+          const c = delivery.counts;
+          expect(c.received).toBe(
+            c.accepted + c.duplicates + c.quarantined + c.anomalyHeld + c.deadLettered,
+          );
+        }
+        expect(second.counts.received).toBe(clean.records);
+        const shown = JSON.parse(
+          runCliToCompletion(['status', '--db', dbPath, '--json']).stdout,
+        ) as {
+          deliveries: unknown;
+          recentDeliveries: { id: string; status: string; redelivers: string | null }[];
+        };
+        expect(shown.deliveries).toEqual({ complete: 1, running: 0, interrupted: 1 });
+        expect(shown.recentDeliveries.map((d) => [d.id, d.status, d.redelivers])).toEqual(
+          expect.arrayContaining([
+            [first.id, 'interrupted', null],
+            [second.id, 'complete', first.id],
+          ]),
+        );
+        const text = runCliToCompletion(['status', '--db', dbPath]).stdout;
+        expect(text).toContain('deliveries: 1 complete, 0 running, 1 interrupted');
+        expect(text).toContain(`interrupted ${first.id}`);
+        expect(text).toContain(`redelivered by ${second.id}`);
+        const marking = await store.latestAuditEntryOfKind('delivery.interrupted');
+        expect(JSON.parse(marking?.payload ?? '{}')).toMatchObject({
+          delivery: first.id,
+          counts: first.counts,
+        });
+      } finally {
+        await store.close();
+      }
     },
     SCENARIO_MS_MAX,
   );
 });
+
+/** Batches an ingest must have committed before the interruption test kills it. */
+const INTERRUPTED_BATCHES_MIN = 2;
+
+async function waitForBatches(dbPath: string, batches: number, stop: () => boolean) {
+  let reader: Database.Database | null = null;
+  try {
+    while (!stop()) {
+      try {
+        reader ??= existsSync(dbPath) ? new Database(dbPath, { readonly: true }) : null;
+        if (reader !== null && count(reader, 'SELECT count(*) AS n FROM batches') >= batches) {
+          return;
+        }
+      } catch {
+        // The schema or the WAL index may not exist yet: open again on the next poll.
+        reader?.close();
+        reader = null;
+      }
+      await sleep(POLL_INTERVAL_MS);
+    }
+  } finally {
+    reader?.close();
+  }
+}
 
 /**
  * Starts an ingest and kills it `delayMs` after its delivery row appears. The row is created just

@@ -39,6 +39,7 @@ import {
   type RawChunk,
 } from './commit.js';
 import type { IdentifiedReading } from './identify.js';
+import { markInterruptedDeliveries } from './interrupted.js';
 import { createJudge, type Judge } from './judge.js';
 
 export interface IngestOptions {
@@ -238,6 +239,8 @@ class DeliveryRun {
   async #ensureDelivery(): Promise<void> {
     if (this.#deliveryCreated) return;
     const options = this.#options;
+    // Before the new delivery exists, so that it can link to an interrupted one it delivers again.
+    await markInterruptedOnce(options.store, options.clock.nowMs());
     await options.store.createDelivery({
       id: this.#deliveryId,
       sourceId: options.sourceId,
@@ -329,6 +332,19 @@ class DeliveryRun {
     addCounts(this.counts, result.counts);
     options.onBatch?.(result, this.#sizeBytes);
   }
+}
+
+/** Stores this process has already looked at for interrupted deliveries. */
+const storesChecked = new WeakSet<Store>();
+
+/**
+ * The first ingest through a store marks the deliveries that earlier, dead processes left
+ * unfinished; later ones need not look again, since this process's own deliveries are alive.
+ */
+async function markInterruptedOnce(store: Store, atMs: number): Promise<void> {
+  if (storesChecked.has(store)) return;
+  await markInterruptedDeliveries(store, atMs);
+  storesChecked.add(store);
 }
 
 /** Ingests one delivery from its bytes. Resolves after the last batch has committed. */

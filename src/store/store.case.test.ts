@@ -4,6 +4,7 @@
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { idempotencyKey } from '../core/identity.js';
+import type { Violation } from '../core/reject.js';
 import type { LedgerRow, Store } from '../core/store.js';
 import { emptyCounts } from '../pipeline/commit.js';
 import { removeTempDirs, tempDir } from '../test-support/temp.js';
@@ -256,6 +257,107 @@ for (const engine of ENGINES) {
       expect((await store.listQuarantine({ status: 'rejected', limit: 10 })).length).toBe(1);
       expect(() => attack("UPDATE quarantine SET violations = '[]'")).toThrow(/evidence/);
       expect(() => attack('DELETE FROM quarantine')).toThrow(/never deleted/);
+      await store.close();
+    });
+
+    it('records repeats on an open item, finds open items by raw hash, and counts both', async () => {
+      const { store, attack } = await engine.open();
+      const violations: Violation[] = [
+        { code: 'field.missing', field: 'seq', value: '(absent)', message: 'm' },
+      ];
+      const [id] = await store.transaction((tx) =>
+        tx.insertQuarantineRows(
+          [
+            {
+              deliveryId: 'd1',
+              batchId: 1,
+              batchPosition: 0,
+              location: { recordIndex: 0, line: 1, byteOffset: 0, byteLength: 3 },
+              violations,
+              meterId: null,
+              idempotencyKey: null,
+              relatedIdempotencyKey: null,
+              uncountedSpan: false,
+              rawSha256: 'aa',
+            },
+          ],
+          'ndjson',
+          5,
+        ),
+      );
+      const matches = await store.transaction((tx) => tx.findOpenQuarantineByRaw(['aa', 'bb']));
+      const json = JSON.stringify(violations);
+      expect(matches).toEqual([
+        { id, rawSha256: 'aa', violationsJson: json, currentViolationsJson: json },
+      ]);
+      const repeat = {
+        quarantineId: id as number,
+        deliveryId: 'd2',
+        batchId: 2,
+        batchPosition: 0,
+        location: { recordIndex: 4, line: 5, byteOffset: 40, byteLength: 3 },
+        rawSha256: 'aa',
+        atMs: 6,
+      };
+      await store.transaction((tx) => tx.insertQuarantineRepeats([repeat]));
+      expect(await store.quarantineRepeatsOfBatch(2)).toEqual([repeat]);
+      expect(await store.quarantineRepeatsOf(id as number)).toEqual([repeat]);
+      expect((await store.getQuarantine(id as number))?.repeats).toBe(1);
+      expect((await store.listQuarantine({ status: 'open', limit: 10 }))[0]?.repeats).toBe(1);
+      const status = await store.status();
+      expect(status.quarantine.open).toBe(1);
+      expect(status.quarantineRepeats).toBe(1);
+      // A closed item is no longer one a retransmission can repeat.
+      await store.transaction((tx) => tx.setQuarantineStatus(id as number, 'rejected', [], null));
+      expect(await store.transaction((tx) => tx.findOpenQuarantineByRaw(['aa']))).toEqual([]);
+      expect(() => attack('UPDATE quarantine_repeats SET line = 9')).toThrow(/append-only/);
+      expect(() => attack('DELETE FROM quarantine_repeats')).toThrow(/append-only/);
+      await store.close();
+    });
+
+    it('tells running deliveries from interrupted ones and links a redelivery', async () => {
+      const { store, attack, another } = await engine.open();
+      const delivery = (id: string) => ({
+        id,
+        sourceId: 'files',
+        name: 'feed.ndjson',
+        format: 'ndjson',
+        formatContext: {},
+        startedAtMs: 1,
+      });
+      await store.createDelivery(delivery('d1'));
+      // Owned by this live process: running, even seen from another connection, and never
+      // offered for marking.
+      const other = await another();
+      expect((await other.getDelivery('d1'))?.status).toBe('running');
+      expect(await other.transaction((tx) => tx.findAbandonedDeliveries())).toEqual([]);
+      expect((await other.status()).deliveries).toEqual({
+        complete: 0,
+        running: 1,
+        interrupted: 0,
+      });
+      await other.close();
+      // The process that owned it is gone (a pid no process has).
+      attack("UPDATE deliveries SET owner_pid = 2147483646 WHERE id = 'd1'");
+      expect((await store.getDelivery('d1'))?.status).toBe('interrupted');
+      const abandoned = await store.transaction((tx) => tx.findAbandonedDeliveries());
+      expect(abandoned.map((d) => d.id)).toEqual(['d1']);
+      await store.transaction((tx) => tx.markDeliveryInterrupted('d1', 7, 1));
+      expect(await store.transaction((tx) => tx.findAbandonedDeliveries())).toEqual([]);
+      await store.createDelivery(delivery('d2'));
+      const first = await store.getDelivery('d1');
+      expect(first).toMatchObject({ status: 'interrupted', interruptedAtMs: 7 });
+      expect(first?.redeliveredBy).toEqual(['d2']);
+      expect((await store.getDelivery('d2'))?.redelivers).toBe('d1');
+      // An interrupted delivery is redelivered once; a third delivery of the name links to none.
+      await store.createDelivery(delivery('d3'));
+      expect((await store.getDelivery('d3'))?.redelivers).toBeNull();
+      expect((await store.status()).deliveries).toEqual({
+        complete: 0,
+        running: 2,
+        interrupted: 1,
+      });
+      expect(() => attack('DELETE FROM delivery_interruptions')).toThrow(/append-only/);
       await store.close();
     });
 

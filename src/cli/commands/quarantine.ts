@@ -74,12 +74,13 @@ export async function runQuarantineList(
     }
     printLines(
       table([
-        ['id', 'status', 'delivery', 'line', 'meter', 'reasons'],
+        ['id', 'status', 'delivery', 'line', 'repeats', 'meter', 'reasons'],
         ...rows.map((row) => [
           String(row.id),
           row.status,
           row.deliveryId,
           String(row.location.line),
+          String(row.repeats),
           row.meterId ?? '-',
           row.currentViolations.map((v) => `${v.field}:${v.code}=${v.value}`).join('; '),
         ]),

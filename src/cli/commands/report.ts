@@ -49,6 +49,9 @@ export async function runStatus(options: GlobalOptions & { json?: boolean }) {
         name: d.name,
         format: d.format,
         status: d.status,
+        interruptedAtMs: d.interruptedAtMs,
+        redelivers: d.redelivers,
+        redeliveredBy: d.redeliveredBy,
         sha256: d.sha256,
         sizeBytes: d.sizeBytes,
         counts: d.counts,
@@ -74,11 +77,14 @@ export async function runStatus(options: GlobalOptions & { json?: boolean }) {
             `${total.value} ${total.unit} (never summed into kWh)`,
         ),
       `quarantine: ${status.quarantine.open} open, ${status.quarantine.replayed} replayed, ` +
-        `${status.quarantine.accepted} accepted by override, ${status.quarantine.rejected} rejected`,
+        `${status.quarantine.accepted} accepted by override, ${status.quarantine.rejected} rejected ` +
+        `(distinct problems; ${status.quarantineRepeats} bad records arrived again as repeats)`,
       `sequence: ${status.sequence.gaps} gaps, ${status.sequence.regressions} regressions ` +
         `(${status.sequence.streamsWithGaps} meter channels with gaps; a gap is a feed sequence ` +
         'number the ledger has not accepted: never sent, or still in quarantine)',
-      `deliveries: ${status.deliveries.complete} complete, ${status.deliveries.inProgress} interrupted or running`,
+      `deliveries: ${status.deliveries.complete} complete, ${status.deliveries.running} running, ` +
+        `${status.deliveries.interrupted} interrupted`,
+      ...interruptedLines(report.recentDeliveries),
       `audit: ${status.auditEntries} entries, last checkpoint at entry ` +
         `${status.lastCheckpoint?.auditSeq ?? 'none'}`,
     ]);
@@ -202,6 +208,32 @@ export function readJustification(options: { justification?: string; justificati
   if (options.justificationFile !== undefined)
     return readFileSync(options.justificationFile, 'utf8');
   return options.justification ?? '';
+}
+
+/** Recent interrupted deliveries, each with what it committed and what delivered it again. */
+function interruptedLines(
+  deliveries: readonly {
+    id: string;
+    name: string;
+    status: string;
+    counts: { received: number };
+    redelivers: string | null;
+    redeliveredBy: string[];
+  }[],
+): string[] {
+  const lines: string[] = [];
+  for (const d of deliveries) {
+    if (d.status === 'interrupted') {
+      const again = d.redeliveredBy.length > 0 ? d.redeliveredBy.join(', ') : 'not yet';
+      lines.push(
+        `  interrupted ${d.id} ${d.name}: ${d.counts.received} records committed; ` +
+          `redelivered by ${again}`,
+      );
+    } else if (d.redelivers !== null) {
+      lines.push(`  ${d.id} ${d.name} redelivers interrupted ${d.redelivers}`);
+    }
+  }
+  return lines;
 }
 
 /** Channels shown by name in the text status; `--json` lists them all. */

@@ -236,6 +236,52 @@ ALTER TABLE stream_state ADD COLUMN commodity TEXT NOT NULL DEFAULT 'electricity
 ALTER TABLE stream_state ADD COLUMN unit TEXT NOT NULL DEFAULT 'kWh';
 `;
 
+/**
+ * A bad record that arrives again (same raw bytes, same reasons as an open item) is a repeat of
+ * that item, not a new one: its own row here, covered by its batch's repeat Merkle root. The
+ * partial index finds open items by raw hash, looked up for quarantined records only.
+ */
+const QUARANTINE_REPEATS = `
+CREATE TABLE quarantine_repeats (
+  id INTEGER PRIMARY KEY,
+  quarantine_id INTEGER NOT NULL,
+  delivery_id TEXT NOT NULL,
+  batch_id INTEGER NOT NULL,
+  batch_position INTEGER NOT NULL,
+  record_index INTEGER NOT NULL,
+  line INTEGER NOT NULL,
+  byte_offset INTEGER NOT NULL,
+  byte_length INTEGER NOT NULL,
+  raw_sha256 TEXT NOT NULL,
+  created_at_ms INTEGER NOT NULL
+) STRICT;
+CREATE INDEX quarantine_repeats_batch ON quarantine_repeats (batch_id, batch_position);
+CREATE INDEX quarantine_repeats_item ON quarantine_repeats (quarantine_id);
+CREATE INDEX quarantine_open_raw ON quarantine (raw_sha256) WHERE status = 'open';
+${appendOnly('quarantine_repeats')}
+`;
+
+/**
+ * Which process holds a delivery while it runs (host, pid and that process's start time), so that
+ * a later process can tell a running delivery from one whose process died; the interruption itself
+ * is an append-only fact with the audit entry that records it. A redelivery names the interrupted
+ * delivery it repeats.
+ */
+const DELIVERY_OWNERS_AND_INTERRUPTIONS = `
+ALTER TABLE deliveries ADD COLUMN owner_host TEXT;
+ALTER TABLE deliveries ADD COLUMN owner_pid INTEGER;
+ALTER TABLE deliveries ADD COLUMN owner_started_at_ms INTEGER;
+ALTER TABLE deliveries ADD COLUMN redelivers TEXT;
+CREATE INDEX deliveries_unfinished ON deliveries (status) WHERE status = 'in-progress';
+CREATE INDEX deliveries_redelivers ON deliveries (redelivers) WHERE redelivers IS NOT NULL;
+CREATE TABLE delivery_interruptions (
+  delivery_id TEXT PRIMARY KEY,
+  at_ms INTEGER NOT NULL,
+  audit_seq INTEGER NOT NULL
+) STRICT;
+${appendOnly('delivery_interruptions')}
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial ledger, quarantine, audit', sql: INITIAL_SCHEMA },
   { version: 2, name: 'anomaly holds keep their evidence', sql: ANOMALY_EVIDENCE_FIXED },
@@ -245,4 +291,10 @@ export const MIGRATIONS: readonly Migration[] = [
     sql: 'CREATE INDEX anomalies_batch ON anomalies (batch_id, batch_position);',
   },
   { version: 4, name: 'commodity, unit, quality detail', sql: UNITS_AND_QUALITY_DETAIL },
+  { version: 5, name: 'quarantine repeats', sql: QUARANTINE_REPEATS },
+  {
+    version: 6,
+    name: 'delivery owners, interruptions and redeliveries',
+    sql: DELIVERY_OWNERS_AND_INTERRUPTIONS,
+  },
 ];

@@ -20,12 +20,15 @@ import type {
   BatchRow,
   CheckpointRow,
   DeliveryInsert,
+  DeliveryOwner,
   DeliveryRow,
   IntervalRef,
   LedgerRow,
+  OpenQuarantineMatch,
   QuarantineActionInsert,
   QuarantineFilter,
   QuarantineInsert,
+  QuarantineRepeatInsert,
   QuarantineRow,
   QuarantineStatus,
   SequenceEvent,
@@ -36,6 +39,7 @@ import type {
   StreamState,
   UnitTotal,
 } from '../../core/store.js';
+import { currentOwner, isOwnerAlive } from '../process-owner.js';
 import { MIGRATIONS } from './migrations.js';
 
 /** Rows fetched per step when streaming large tables. */
@@ -270,9 +274,20 @@ export function ledgerFrom(row: Row): LedgerRow {
   };
 }
 
+/** Quarantine rows with their repeat counts; callers add WHERE, ORDER and LIMIT. */
+const QUARANTINE_SELECT = `SELECT q.*,
+  (SELECT count(*) FROM quarantine_repeats r WHERE r.quarantine_id = q.id) AS repeats
+  FROM quarantine q`;
+
+/** Deliveries with their interruption and the deliveries that redeliver them. */
+const DELIVERY_SELECT = `SELECT d.*, i.at_ms AS interrupted_at_ms,
+  (SELECT group_concat(n.id, ' ') FROM deliveries n WHERE n.redelivers = d.id) AS redelivered_by
+  FROM deliveries d LEFT JOIN delivery_interruptions i ON i.delivery_id = d.id`;
+
 function quarantineFrom(row: Row): QuarantineRow {
   return {
     id: row.id as number,
+    repeats: Number(row.repeats ?? 0),
     deliveryId: row.delivery_id as string,
     batchId: row.batch_id as number,
     batchPosition: row.batch_position as number,
@@ -312,7 +327,43 @@ function batchFrom(row: Row): BatchRow {
   };
 }
 
-function deliveryFrom(row: Row): DeliveryRow {
+function ownerFrom(row: Row): DeliveryOwner | null {
+  if (row.owner_host === null || row.owner_pid === null) return null;
+  return {
+    host: row.owner_host as string,
+    pid: row.owner_pid as number,
+    processStartedAtMs: row.owner_started_at_ms as number,
+  };
+}
+
+function repeatFrom(row: Row): QuarantineRepeatInsert {
+  return {
+    quarantineId: row.quarantine_id as number,
+    deliveryId: row.delivery_id as string,
+    batchId: row.batch_id as number,
+    batchPosition: row.batch_position as number,
+    location: {
+      recordIndex: row.record_index as number,
+      line: row.line as number,
+      byteOffset: row.byte_offset as number,
+      byteLength: row.byte_length as number,
+    },
+    rawSha256: row.raw_sha256 as string,
+    atMs: row.created_at_ms as number,
+  };
+}
+
+/** A delivery row as stored, with its status judged against `self` (the reading process). */
+function deliveryFrom(row: Row, self: DeliveryOwner): DeliveryRow {
+  const owner = ownerFrom(row);
+  const interruptedAtMs = (row.interrupted_at_ms as number | null) ?? null;
+  const status =
+    row.status === 'complete'
+      ? 'complete'
+      : interruptedAtMs === null && isOwnerAlive(owner, self)
+        ? 'running'
+        : 'interrupted';
+  const redeliveredBy = (row.redelivered_by as string | null) ?? null;
   return {
     id: row.id as string,
     sourceId: row.source_id as string,
@@ -320,7 +371,11 @@ function deliveryFrom(row: Row): DeliveryRow {
     format: row.format as string,
     formatContext: JSON.parse(row.format_context as string) as Record<string, unknown>,
     startedAtMs: row.started_at_ms as number,
-    status: row.status as DeliveryRow['status'],
+    status,
+    owner,
+    interruptedAtMs,
+    redelivers: (row.redelivers as string | null) ?? null,
+    redeliveredBy: redeliveredBy === null ? [] : redeliveredBy.split(' ').sort(),
     sha256: (row.sha256 as string | null) ?? null,
     sizeBytes: (row.size_bytes as number | null) ?? null,
     finishedAtMs: (row.finished_at_ms as number | null) ?? null,
@@ -373,6 +428,8 @@ export class SqliteStore implements Store {
   /** Raw chunks read lately, by content hash, oldest first (see #rawChunk). */
   #rawChunkCache = new Map<string, Buffer>();
   #rawChunkVersion: string | null = null;
+  /** This process, as the owner of the deliveries it creates. */
+  readonly #self = currentOwner();
 
   constructor(db: Database.Database) {
     this.db = db;
@@ -461,6 +518,14 @@ export class SqliteStore implements Store {
         ).run(status, JSON.stringify(currentViolations), resolvedBatchId, id);
       },
       insertQuarantineAction: async (action) => this.#insertQuarantineAction(action),
+      findOpenQuarantineByRaw: async (rawSha256s) => this.#findOpenQuarantineByRaw(rawSha256s),
+      insertQuarantineRepeats: async (rows) => this.#insertQuarantineRepeats(rows),
+      findAbandonedDeliveries: async () => this.#findAbandonedDeliveries(),
+      markDeliveryInterrupted: async (deliveryId, atMs, auditSeq) => {
+        statement(
+          'INSERT INTO delivery_interruptions (delivery_id, at_ms, audit_seq) VALUES (?, ?, ?)',
+        ).run(deliveryId, atMs, auditSeq);
+      },
     };
   }
 
@@ -690,8 +755,59 @@ export class SqliteStore implements Store {
   }
 
   #getQuarantine(id: number): QuarantineRow | null {
-    const row = this.#statement('SELECT * FROM quarantine WHERE id = ?').get(id) as Row | undefined;
+    const row = this.#statement(`${QUARANTINE_SELECT} WHERE q.id = ?`).get(id) as Row | undefined;
     return row === undefined ? null : quarantineFrom(row);
+  }
+
+  #findOpenQuarantineByRaw(rawSha256s: readonly string[]): OpenQuarantineMatch[] {
+    const select = this.#statement(
+      `SELECT id, raw_sha256, violations, current_violations FROM quarantine
+       WHERE raw_sha256 = ? AND status = 'open' ORDER BY id`,
+    );
+    const matches: OpenQuarantineMatch[] = [];
+    for (const rawSha256 of new Set(rawSha256s)) {
+      for (const row of select.all(rawSha256) as Row[]) {
+        matches.push({
+          id: row.id as number,
+          rawSha256: row.raw_sha256 as string,
+          violationsJson: row.violations as string,
+          currentViolationsJson: row.current_violations as string,
+        });
+      }
+    }
+    return matches;
+  }
+
+  #insertQuarantineRepeats(rows: readonly QuarantineRepeatInsert[]): void {
+    const insert = this.#statement(
+      `INSERT INTO quarantine_repeats (quarantine_id, delivery_id, batch_id, batch_position,
+         record_index, line, byte_offset, byte_length, raw_sha256, created_at_ms)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    for (const row of rows) {
+      insert.run(
+        row.quarantineId,
+        row.deliveryId,
+        row.batchId,
+        row.batchPosition,
+        row.location.recordIndex,
+        row.location.line,
+        row.location.byteOffset,
+        row.location.byteLength,
+        row.rawSha256,
+        row.atMs,
+      );
+    }
+  }
+
+  #findAbandonedDeliveries(): DeliveryRow[] {
+    const rows = this.#statement(
+      `${DELIVERY_SELECT} WHERE d.status = 'in-progress' AND i.delivery_id IS NULL
+       ORDER BY d.started_at_ms, d.id`,
+    ).all() as Row[];
+    return rows
+      .map((row) => deliveryFrom(row, this.#self))
+      .filter((delivery) => delivery.status === 'interrupted');
   }
 
   #insertQuarantineAction(action: QuarantineActionInsert): void {
@@ -712,9 +828,17 @@ export class SqliteStore implements Store {
 
   async createDelivery(delivery: DeliveryInsert): Promise<void> {
     await this.transaction(async () => {
+      const interrupted = this.#statement(
+        `SELECT d.id FROM deliveries d JOIN delivery_interruptions i ON i.delivery_id = d.id
+         WHERE d.source_id = ? AND d.name = ?
+           AND NOT EXISTS (SELECT 1 FROM deliveries n WHERE n.redelivers = d.id)
+         ORDER BY d.started_at_ms DESC, d.id DESC LIMIT 1`,
+      ).get(delivery.sourceId, delivery.name) as { id: string } | undefined;
+      const owner = this.#self;
       this.#statement(
-        `INSERT INTO deliveries (id, source_id, name, format, format_context, started_at_ms, status)
-         VALUES (?, ?, ?, ?, ?, ?, 'in-progress')`,
+        `INSERT INTO deliveries (id, source_id, name, format, format_context, started_at_ms, status,
+           owner_host, owner_pid, owner_started_at_ms, redelivers)
+         VALUES (?, ?, ?, ?, ?, ?, 'in-progress', ?, ?, ?, ?)`,
       ).run(
         delivery.id,
         delivery.sourceId,
@@ -722,6 +846,10 @@ export class SqliteStore implements Store {
         delivery.format,
         JSON.stringify(delivery.formatContext),
         delivery.startedAtMs,
+        owner.host,
+        owner.pid,
+        owner.processStartedAtMs,
+        interrupted?.id ?? null,
       );
     });
   }
@@ -745,16 +873,16 @@ export class SqliteStore implements Store {
   }
 
   async getDelivery(id: string): Promise<DeliveryRow | null> {
-    const row = this.#statement('SELECT * FROM deliveries WHERE id = ?').get(id) as Row | undefined;
-    return row === undefined ? null : deliveryFrom(row);
+    const row = this.#statement(`${DELIVERY_SELECT} WHERE d.id = ?`).get(id) as Row | undefined;
+    return row === undefined ? null : deliveryFrom(row, this.#self);
   }
 
   async listDeliveries(limit: number): Promise<DeliveryRow[]> {
     return (
-      this.#statement('SELECT * FROM deliveries ORDER BY started_at_ms DESC, id LIMIT ?').all(
+      this.#statement(`${DELIVERY_SELECT} ORDER BY d.started_at_ms DESC, d.id LIMIT ?`).all(
         limit,
       ) as Row[]
-    ).map(deliveryFrom);
+    ).map((row) => deliveryFrom(row, this.#self));
   }
 
   /**
@@ -867,10 +995,16 @@ export class SqliteStore implements Store {
     ).all() as Row[]) {
       quarantine[row.status as QuarantineStatus] = row.n as number;
     }
-    const deliveries = this.#statement(
-      `SELECT coalesce(sum(status = 'complete'), 0) AS complete,
-         coalesce(sum(status = 'in-progress'), 0) AS in_progress FROM deliveries`,
-    ).get() as Row;
+    const complete = (
+      this.#statement(`SELECT count(*) AS n FROM deliveries WHERE status = 'complete'`).get() as Row
+    ).n as number;
+    // Unfinished deliveries are few (one per live or dead process); each is judged by its owner.
+    const unfinished = (
+      this.#statement(`${DELIVERY_SELECT} WHERE d.status = 'in-progress'`).all() as Row[]
+    ).map((row) => deliveryFrom(row, this.#self));
+    const running = unfinished.filter((delivery) => delivery.status === 'running').length;
+    const repeats = (this.#statement('SELECT count(*) AS n FROM quarantine_repeats').get() as Row)
+      .n as number;
     const audit = this.#statement('SELECT count(*) AS n FROM audit_log').get() as Row;
     const checkpoint = this.#statement(
       'SELECT * FROM checkpoints ORDER BY id DESC LIMIT 1',
@@ -887,10 +1021,8 @@ export class SqliteStore implements Store {
         streams: Number(ledger.streams),
       },
       quarantine,
-      deliveries: {
-        complete: deliveries.complete as number,
-        inProgress: deliveries.in_progress as number,
-      },
+      deliveries: { complete, running, interrupted: unfinished.length - running },
+      quarantineRepeats: repeats,
       sequence: {
         gaps: Number(ledger.gaps),
         regressions: Number(ledger.regressions),
@@ -918,7 +1050,7 @@ export class SqliteStore implements Store {
       params.push(filter.code);
     }
     params.push(filter.limit);
-    const sql = `SELECT * FROM quarantine WHERE ${clauses.join(' AND ')} ORDER BY id LIMIT ?`;
+    const sql = `${QUARANTINE_SELECT} WHERE ${clauses.join(' AND ')} ORDER BY id LIMIT ?`;
     return (this.db.prepare(sql).all(...params) as Row[]).map(quarantineFrom);
   }
 
@@ -1042,10 +1174,26 @@ export class SqliteStore implements Store {
 
   async quarantineRowsOfBatch(batchId: number): Promise<QuarantineRow[]> {
     return (
-      this.#statement('SELECT * FROM quarantine WHERE batch_id = ? ORDER BY batch_position').all(
+      this.#statement(`${QUARANTINE_SELECT} WHERE q.batch_id = ? ORDER BY q.batch_position`).all(
         batchId,
       ) as Row[]
     ).map(quarantineFrom);
+  }
+
+  async quarantineRepeatsOfBatch(batchId: number): Promise<QuarantineRepeatInsert[]> {
+    return (
+      this.#statement(
+        'SELECT * FROM quarantine_repeats WHERE batch_id = ? ORDER BY batch_position',
+      ).all(batchId) as Row[]
+    ).map(repeatFrom);
+  }
+
+  async quarantineRepeatsOf(quarantineId: number): Promise<QuarantineRepeatInsert[]> {
+    return (
+      this.#statement('SELECT * FROM quarantine_repeats WHERE quarantine_id = ? ORDER BY id').all(
+        quarantineId,
+      ) as Row[]
+    ).map(repeatFrom);
   }
 
   async anomalyRowsOfBatch(batchId: number): Promise<AnomalyInsert[]> {
