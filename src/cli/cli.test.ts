@@ -1,6 +1,7 @@
 // Goal: the built CLI keeps the contract scripts rely on: JSON, exit codes, decimals, audit.
 // Method: run dist/cli/main.js in child processes on temporary feed files and databases.
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -60,7 +61,15 @@ interface QuarantineItem {
 }
 
 interface ShowJson extends QuarantineItem {
-  raw: { text: string; base64: string; bytes: number };
+  raw: {
+    text: string;
+    base64: string;
+    bytes: number;
+    sha256: string;
+    previewBytes: number;
+    truncated: boolean;
+  };
+
   actions: Action[];
 }
 
@@ -824,5 +833,55 @@ describe('amisync demo', () => {
     expect(run.stdout).toMatch(/independent oracle: .* -> equal/);
     expect(run.stdout).toMatch(/kVArh; oracle [0-9.]+ kVArh -> equal/);
     expect(run.stdout).toMatch(/distributor-NEM12\.csv +\d+/);
+  });
+});
+
+function sha256Hex(bytes: string | Buffer): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+describe('amisync quarantine show of a record larger than RECORD_BYTES_MAX', () => {
+  const SIZE_BYTES = 5 * 1024 * 1024;
+  const pad = 'x'.repeat(SIZE_BYTES);
+  const big = record('MTR-CLI00009', 1, '1.5', { pad: JSON.stringify(pad) });
+  const space = workspace([record('MTR-CLI00009', 0, '1.25'), big]);
+  let id = 0;
+
+  beforeAll(() => {
+    const summary = ok<IngestJson>(['ingest', space.file, '--db', space.db]);
+    expect(summary).toMatchObject({ accepted: 1, quarantined: 1 });
+    id = itemAtLine(listQuarantine(space.db), 2).id;
+  });
+
+  it('prints a bounded preview with the full size and sha256, in text and --json', () => {
+    const shown = cli(['quarantine', 'show', String(id), '--db', space.db, '--json']);
+    expect(shown.status, shown.stderr).toBe(0);
+    expect(shown.stdout.length).toBeLessThan(64 * 1024);
+    const json = parsed<ShowJson>(shown);
+    expect(json.violations[0]?.code).toBe('parse.record_too_large');
+    expect(json.violations[0]?.message).toMatch(/not parsed.*kept in the raw store/);
+    expect(json.raw).toMatchObject({
+      bytes: Buffer.byteLength(big),
+      sha256: sha256Hex(big),
+      previewBytes: 4096,
+      truncated: true,
+    });
+    expect(json.raw.text).toBe(big.slice(0, 4096));
+
+    const text = cli(['quarantine', 'show', String(id), '--db', space.db]);
+    expect(text.status, text.stderr).toBe(0);
+    expect(text.stdout.length).toBeLessThan(16 * 1024);
+    expect(text.stdout).toContain(`raw: ${Buffer.byteLength(big)} bytes, sha256 ${sha256Hex(big)}`);
+    expect(text.stdout).toContain('first 4096 bytes (--raw-out FILE writes them all)');
+  });
+
+  it('writes exactly the record bytes with --raw-out, across raw chunks', () => {
+    const out = join(space.dir, 'record.raw');
+    const run = cli(['quarantine', 'show', String(id), '--db', space.db, '--raw-out', out]);
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stdout.length).toBeLessThan(16 * 1024);
+    const written = readFileSync(out);
+    expect(written.byteLength).toBe(Buffer.byteLength(big));
+    expect(sha256Hex(written)).toBe(sha256Hex(big));
   });
 });

@@ -85,7 +85,8 @@ export function buildProgram(): Command {
     .option('--after <id>', 'page after this id')
     .action(action(async (opts: Opts) => runQuarantineList(opts)));
   withGlobals(quarantine.command('show <id>'))
-    .description('one item with its raw bytes, every reason and its history')
+    .description('one item: the start of its raw bytes, every reason and its history')
+    .option('--raw-out <file>', "write the item's whole raw bytes to this file")
     .action(action(async (id: string, opts: Opts) => runQuarantineShow(id, opts)));
   withGlobals(quarantine.command('replay [id]'))
     .description('re-run kept bytes through the current dictionary')

@@ -1,9 +1,21 @@
 /**
  * `amisync quarantine list|show|replay|accept|reject`.
  */
+import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import { createWriteStream } from 'node:fs';
 import { AmisyncError } from '../../core/errors.js';
-import { LIST_PAGE_ROWS_MAX } from '../../core/limits.js';
-import { QUARANTINE_STATUSES, type QuarantineStatus } from '../../core/store.js';
+import {
+  LIST_PAGE_ROWS_MAX,
+  RAW_CHUNK_BYTES_MAX,
+  SHOW_PREVIEW_BYTES_MAX,
+} from '../../core/limits.js';
+import {
+  QUARANTINE_STATUSES,
+  type QuarantineRow,
+  type QuarantineStatus,
+  type Store,
+} from '../../core/store.js';
 import {
   acceptQuarantined,
   rejectQuarantined,
@@ -90,31 +102,79 @@ export async function runQuarantineList(
   }
 }
 
-export async function runQuarantineShow(id: string, options: Options) {
+/** The start of a record, cut before an incomplete UTF-8 sequence rather than inside it. */
+function previewOf(bytes: Uint8Array): string {
+  return new TextDecoder('utf-8').decode(bytes, { stream: true });
+}
+
+/**
+ * Streams a record's kept bytes to `path` a raw chunk at a time, so that memory stays bounded
+ * whatever the record's size, and returns their sha256.
+ */
+async function writeRecordBytes(store: Store, row: QuarantineRow, path: string): Promise<string> {
+  const hasher = createHash('sha256');
+  const out = createWriteStream(path);
+  const failed = once(out, 'error').then(([error]) => Promise.reject(error as Error));
+  failed.catch(() => undefined);
+  const { byteOffset, byteLength } = row.location;
+  for (let at = 0; at < byteLength; at += RAW_CHUNK_BYTES_MAX) {
+    const length = Math.min(RAW_CHUNK_BYTES_MAX, byteLength - at);
+    const piece = await store.readDeliveryBytes(row.deliveryId, byteOffset + at, length);
+    hasher.update(piece);
+    if (!out.write(piece)) await Promise.race([once(out, 'drain'), failed]);
+  }
+  out.end();
+  await Promise.race([once(out, 'finish'), failed]);
+  return hasher.digest('hex');
+}
+
+async function writeRawOut(store: Store, row: QuarantineRow, path: string) {
+  let sha256: string;
+  try {
+    sha256 = await writeRecordBytes(store, row, path);
+  } catch (error) {
+    if (error instanceof AmisyncError) throw error;
+    throw new AmisyncError('USAGE', `cannot write ${path}: ${(error as Error).message}`);
+  }
+  if (sha256 !== row.rawSha256) {
+    throw new AmisyncError(
+      'AUDIT_VERIFY_FAILED',
+      `the bytes of quarantine ${row.id} written to ${path} have sha256 ${sha256}, not the ` +
+        `${row.rawSha256} recorded when they were quarantined; run audit verify`,
+    );
+  }
+  return { path, bytes: row.location.byteLength, sha256 };
+}
+
+export async function runQuarantineShow(id: string, options: Options & { rawOut?: string }) {
   const store = openExistingStore(options, runtime.clock);
   try {
     const row = await store.getQuarantine(parseId(id));
     if (row === null) throw new AmisyncError('NOT_FOUND', `quarantine item ${id} does not exist`);
-    const bytes = Buffer.from(
-      await store.readDeliveryBytes(
-        row.deliveryId,
-        row.location.byteOffset,
-        row.location.byteLength,
-      ),
-    );
+    const { byteOffset, byteLength } = row.location;
+    const previewBytes = Math.min(byteLength, SHOW_PREVIEW_BYTES_MAX);
+    const head = await store.readDeliveryBytes(row.deliveryId, byteOffset, previewBytes);
+    const rawOut =
+      options.rawOut === undefined ? null : await writeRawOut(store, row, options.rawOut);
     const delivery = await store.getDelivery(row.deliveryId);
     const actions = await store.listQuarantineActions(row.id);
+    const truncated = previewBytes < byteLength;
     const report = {
       ...row,
       delivery:
         delivery === null
           ? null
           : { id: delivery.id, name: delivery.name, sha256: delivery.sha256 },
+      // text and base64 hold the first previewBytes bytes only; bytes and sha256 are the record's.
       raw: {
-        text: bytes.toString('utf8'),
-        base64: bytes.toString('base64'),
-        bytes: bytes.byteLength,
+        bytes: byteLength,
+        sha256: row.rawSha256,
+        previewBytes,
+        truncated,
+        text: previewOf(head),
+        base64: Buffer.from(head).toString('base64'),
       },
+      rawOut,
       actions,
     };
     if (options.json === true) {
@@ -123,11 +183,15 @@ export async function runQuarantineShow(id: string, options: Options) {
     }
     printLines([
       `quarantine ${row.id} (${row.status}) from ${delivery?.name ?? row.deliveryId}, line ` +
-        `${row.location.line}, bytes ${row.location.byteOffset}+${row.location.byteLength}`,
+        `${row.location.line}, bytes ${byteOffset}+${byteLength}`,
       ...row.currentViolations.map(
-        (v) => `  ${v.field} ${v.code}: ${v.message} (value: ${v.value})`,
+        (v) => `  ${v.field} ${v.code}: ${v.message} (value: ${String(v.value)})`,
       ),
-      `raw: ${bytes.toString('utf8')}`,
+      `raw: ${byteLength} bytes, sha256 ${row.rawSha256}` +
+        (rawOut === null ? '' : `, all written to ${rawOut.path}`),
+      truncated
+        ? `raw, first ${previewBytes} bytes (--raw-out FILE writes them all): ${report.raw.text}`
+        : `raw: ${report.raw.text}`,
       ...actions.map((a) => `  ${a.action} by ${a.actor}: ${a.outcome} - ${a.justification}`),
     ]);
   } finally {
