@@ -840,6 +840,10 @@ function sha256Hex(bytes: string | Buffer): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
+/** Any control character a terminal acts on, or a bidi override, other than the line breaks. */
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
+const RAW_CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/u;
+
 describe('amisync quarantine show of a record larger than RECORD_BYTES_MAX', () => {
   const SIZE_BYTES = 5 * 1024 * 1024;
   const pad = 'x'.repeat(SIZE_BYTES);
@@ -883,5 +887,41 @@ describe('amisync quarantine show of a record larger than RECORD_BYTES_MAX', () 
     const written = readFileSync(out);
     expect(written.byteLength).toBe(Buffer.byteLength(big));
     expect(sha256Hex(written)).toBe(sha256Hex(big));
+  });
+});
+
+describe('amisync text output of vendor text with control characters', () => {
+  // A valid record whose meter id holds an OSC title sequence, CR LF, a bell and a bidi override,
+  // and a line that is not JSON holding raw ESC, CR and NUL bytes; the file name holds ESC too.
+  const hostile = 'MTR-\u001b]0;owned\u0007\r\nX\u202eY\u0085';
+  const rawLine = '{"meter_id":"\u001b[2J\r\u0000","timestamp_utc":';
+  const space = workspace([record(hostile, 0, '1.25'), rawLine], 'feed-\u001b[31m.ndjson');
+  let ids: number[] = [];
+
+  beforeAll(() => {
+    ok<IngestJson>(['ingest', space.file, '--db', space.db]);
+    ids = listQuarantine(space.db).map((item) => item.id);
+    expect(ids).toHaveLength(2);
+  });
+
+  it('escapes them in quarantine list, one table line per row', () => {
+    const run = cli(['quarantine', 'list', '--db', space.db]);
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stdout).not.toMatch(RAW_CONTROL);
+    expect(run.stdout.trimEnd().split('\n')).toHaveLength(1 + ids.length);
+    expect(run.stdout).toContain('MTR-\\x1b]0;owned\\x07\\r\\nX\\u202eY\\x85');
+  });
+
+  it('escapes them in quarantine show: reasons, raw preview and delivery name', () => {
+    for (const id of ids) {
+      const run = cli(['quarantine', 'show', String(id), '--db', space.db]);
+      expect(run.status, run.stderr).toBe(0);
+      expect(run.stdout).not.toMatch(RAW_CONTROL);
+      expect(run.stdout).toContain('feed-\\x1b[31m.ndjson');
+    }
+    const raw = cli(['quarantine', 'show', String(ids[1]), '--db', space.db]);
+    expect(raw.stdout).toContain('raw: {"meter_id":"\\x1b[2J\\r\\x00","timestamp_utc":');
+    const json = ok<ShowJson>(['quarantine', 'show', String(ids[1]), '--db', space.db]);
+    expect(json.raw.text).toBe(rawLine);
   });
 });
