@@ -2,7 +2,7 @@
 // Method: run dist/cli/main.js in child processes on temporary feed files and databases.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
@@ -923,5 +923,76 @@ describe('amisync text output of vendor text with control characters', () => {
     expect(raw.stdout).toContain('raw: {"meter_id":"\\x1b[2J\\r\\x00","timestamp_utc":');
     const json = ok<ShowJson>(['quarantine', 'show', String(ids[1]), '--db', space.db]);
     expect(json.raw.text).toBe(rawLine);
+  });
+});
+
+describe('amisync usage errors, closed output and store URLs', () => {
+  const space = workspace([record('MTR-CLI00010', 0, '1.25')]);
+
+  it('exits 64 with USAGE, JSON on stdout under --json, for every commander error', () => {
+    for (const args of [
+      ['no-such-command'],
+      ['status', '--no-such-option'],
+      ['quarantine', 'show'],
+      ['quarantine'],
+      ['ingest', space.file, '--format', 'no-such-format'],
+      ['ledger', 'export', '--format', 'xml'],
+      ['audit', 'export', '--db', space.db],
+    ]) {
+      const run = cli([...args, '--json']);
+      expect(run.status, args.join(' ')).toBe(64);
+      const error = parsed<{ error: string; message: string }>(run);
+      expect(error.error, args.join(' ')).toBe('USAGE');
+      expect(run.stderr, args.join(' ')).toMatch(/^amisync: USAGE: /);
+      const text = cli(args);
+      expect(text.status, args.join(' ')).toBe(64);
+      expect(text.stdout, args.join(' ')).toBe('');
+    }
+    expect(cli(['--help']).status).toBe(0);
+    expect(cli(['--version']).status).toBe(0);
+  });
+
+  it('ends quietly with exit 0 when the reader of stdout goes away', () => {
+    const demo = tempDir('amisync-cli-epipe-');
+    const built = cli(['demo', '--dir', demo, '--meters', '5', '--days', '1']);
+    expect(built.status, built.stderr).toBe(0);
+    const db = join(demo, 'demo.db');
+    for (const args of [
+      ['ledger', 'export', '--db', db, '--format', 'csv'],
+      ['quarantine', 'list', '--db', db, '--json', '--limit', '1000'],
+      ['quarantine', 'list', '--db', db, '--limit', '1000'],
+    ]) {
+      // The output is far larger than a pipe's buffer, so the CLI writes after head has gone.
+      const run = spawnSync(
+        'bash',
+        [
+          '-c',
+          '"$@" | head -1 > /dev/null; exit "${PIPESTATUS[0]}"',
+          'bash',
+          process.execPath,
+          MAIN,
+          ...args,
+        ],
+        { encoding: 'utf8' },
+      );
+      expect(run.stderr, args.join(' ')).toBe('');
+      expect(run.status, args.join(' ')).toBe(0);
+    }
+  });
+
+  it('refuses a --db URL with USAGE and creates nothing', () => {
+    const dir = tempDir('amisync-cli-url-');
+    for (const args of [
+      ['status', '--db', 'postgres://user@host/ledger'],
+      ['ingest', space.file, '--db', 'postgres://user@host/ledger'],
+      ['quarantine', 'list', '--db', 'sqlite://amisync.db'],
+    ]) {
+      const run = cli([...args, '--json'], dir);
+      expect(run.status, args.join(' ')).toBe(64);
+      const error = parsed<{ error: string; message: string }>(run);
+      expect(error.error).toBe('USAGE');
+      expect(error.message).toMatch(/no store engine for (postgres|sqlite)/);
+    }
+    expect(readdirSync(dir)).toEqual([]);
   });
 });

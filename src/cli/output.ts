@@ -3,6 +3,7 @@
  * errors print a sentence on stderr (or a JSON error object with --json) and exit with the code of
  * their class. Text output escapes control characters, since much of it is vendor text.
  */
+import { CommanderError } from 'commander';
 import { AmisyncError } from '../core/errors.js';
 
 export function toJson(value: unknown): string {
@@ -72,14 +73,45 @@ export function table(rows: readonly (readonly string[])[]): string[] {
   );
 }
 
+/**
+ * A reader that went away (`amisync ... | head -1`) ends the command quietly with exit 0, as
+ * other command-line tools do: what it read was all it wanted.
+ */
+export function isClosedOutput(error: unknown): boolean {
+  return (error as NodeJS.ErrnoException | null)?.code === 'EPIPE';
+}
+
+export function exitOnClosedOutput(): void {
+  process.stdout.on('error', (error) => {
+    if (isClosedOutput(error)) process.exit(0);
+    throw error;
+  });
+}
+
+/** Commander's own errors (unknown option or command, missing argument...) are USAGE errors. */
+function usageError(error: CommanderError): AmisyncError {
+  // A command group given without a subcommand prints its help, then ends with this code.
+  const sentence =
+    error.code === 'commander.help'
+      ? 'a subcommand is needed'
+      : error.message.replace(/^error: /, '');
+  return new AmisyncError('USAGE', `${sentence} (see amisync --help)`, {
+    reason: error.code,
+  });
+}
+
 export function handleError(error: unknown, json: boolean): never {
+  if (isClosedOutput(error)) process.exit(0);
   const known =
     error instanceof AmisyncError
       ? error
-      : new AmisyncError('INTERNAL', error instanceof Error ? error.message : String(error));
+      : error instanceof CommanderError
+        ? usageError(error)
+        : new AmisyncError('INTERNAL', error instanceof Error ? error.message : String(error));
   if (json) process.stdout.write(`${toJson(known.toJSON())}\n`);
   process.stderr.write(`amisync: ${known.code}: ${escapeText(known.message)}\n`);
-  if (!(error instanceof AmisyncError) && error instanceof Error && error.stack !== undefined) {
+  const unexpected = !(error instanceof AmisyncError) && !(error instanceof CommanderError);
+  if (unexpected && error instanceof Error && error.stack !== undefined) {
     process.stderr.write(`${error.stack}\n`);
   }
   process.exit(known.exitCode);
