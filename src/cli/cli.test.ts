@@ -69,11 +69,11 @@ interface ShowJson extends QuarantineItem {
     previewBytes: number;
     truncated: boolean;
   };
-
   actions: Action[];
 }
 
 interface ReplayJson {
+  tried: number;
   replayed: number;
   accepted: number;
   stillQuarantined: number;
@@ -553,7 +553,7 @@ describe('amisync quarantine replay', () => {
       '--dictionary',
       dictionary,
     ]);
-    expect(replay).toMatchObject({ replayed: 1, accepted: 1, stillQuarantined: 0 });
+    expect(replay).toMatchObject({ tried: 1, replayed: 1, accepted: 1, stillQuarantined: 0 });
     expect(replay.outcomes[0]).toMatchObject({ quarantineId: rangeId, outcome: 'accepted' });
     const shown = ok<ShowJson>(['quarantine', 'show', String(rangeId), '--db', db]);
     expect(shown.status).toBe('replayed');
@@ -569,7 +569,7 @@ describe('amisync quarantine replay', () => {
       '--dictionary',
       dictionary,
     ]);
-    expect(still).toMatchObject({ replayed: 1, accepted: 0, stillQuarantined: 1 });
+    expect(still).toMatchObject({ tried: 1, replayed: 0, accepted: 0, stillQuarantined: 1 });
     const open = ok<ShowJson>(['quarantine', 'show', String(textId), '--db', db]);
     expect(open.status).toBe('open');
     expect(open.currentViolations.map((v) => v.code)).toEqual(['consumption.not_decimal']);
@@ -579,7 +579,7 @@ describe('amisync quarantine replay', () => {
 
     const replayAll = ['quarantine', 'replay', '--all', '--db', db, '--dictionary', dictionary];
     const all = ok<ReplayJson>(replayAll);
-    expect(all).toMatchObject({ replayed: 2, accepted: 1, stillQuarantined: 1 });
+    expect(all).toMatchObject({ tried: 2, replayed: 1, accepted: 1, stillQuarantined: 1 });
     const byId = new Map(all.outcomes.map((o) => [o.quarantineId, o.outcome]));
     expect(byId.get(otherRangeId)).toBe('accepted');
     expect(byId.get(textId)).toBe('still-invalid');
@@ -994,5 +994,75 @@ describe('amisync usage errors, closed output and store URLs', () => {
       expect(error.message).toMatch(/no store engine for (postgres|sqlite)/);
     }
     expect(readdirSync(dir)).toEqual([]);
+  });
+});
+
+describe('amisync quarantine paging, replay words and accepting a held reading', () => {
+  const meter = 'MTR-CLI00011';
+
+  it('says there is more, and how to get it, when a page of quarantine list is full', () => {
+    const space = workspace([1, 2, 3].map((slot) => record(meter, slot, '"12abc"')));
+    ok<IngestJson>(['ingest', space.file, '--db', space.db]);
+    const [first, second, third] = listQuarantine(space.db).map((item) => item.id);
+    const page = cli(['quarantine', 'list', '--db', space.db, '--limit', '2']);
+    expect(page.stdout.trimEnd().split('\n').at(-1)).toBe(`more: --after ${second}`);
+    const last = cli([
+      'quarantine',
+      'list',
+      '--db',
+      space.db,
+      '--limit',
+      '2',
+      '--after',
+      `${second}`,
+    ]);
+    expect(last.stdout).toContain(`${third}  `);
+    expect(last.stdout).not.toContain('more:');
+    const json = ok<{ nextAfter: number | null }>([
+      'quarantine',
+      'list',
+      '--db',
+      space.db,
+      '--limit',
+      '2',
+    ]);
+    expect(json.nextAfter).toBe(second);
+    const all = ok<{ nextAfter: number | null }>(['quarantine', 'list', '--db', space.db]);
+    expect(all.nextAfter).toBeNull();
+    expect(first).toBeLessThan(second ?? 0);
+  });
+
+  it('counts as replayed in replay --all exactly what status counts as replayed', () => {
+    const space = workspace([
+      record(meter, 0, '1500'),
+      record(meter, 1, '1600'),
+      record(meter, 2, '"12abc"'),
+    ]);
+    const dictionary = join(space.dir, 'dictionary.json');
+    writeFileSync(dictionary, `${JSON.stringify({ consumptionKwhMax: 2000 })}\n`);
+    ok<IngestJson>(['ingest', space.file, '--db', space.db]);
+    const args = ['quarantine', 'replay', '--all', '--db', space.db, '--dictionary', dictionary];
+    const run = cli(args);
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/^tried 3 open items: 2 replayed \(2 accepted into the ledger/);
+    expect(run.stdout).toMatch(/, 1 still open\n$/);
+    const status = cli(['status', '--db', space.db]);
+    expect(status.stdout).toContain('quarantine: 1 open, 2 replayed,');
+    const json = ok<{ quarantine: { replayed: number } }>(['status', '--db', space.db]);
+    expect(json.quarantine.replayed).toBe(2);
+  });
+
+  it('says so when an accepted item is a reading the ledger already holds', () => {
+    const good = record(meter, 5, '1.5');
+    const withUnknownField = record(meter, 5, '1.5', { foo: '"bar"' });
+    const space = workspace([good, withUnknownField]);
+    ok<IngestJson>(['ingest', space.file, '--db', space.db]);
+    const id = itemAtLine(listQuarantine(space.db), 2).id;
+    const why = 'the vendor adds a harmless field';
+    const run = cli(['quarantine', 'accept', String(id), '--db', space.db, '--justification', why]);
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/the ledger already held this reading .*nothing was added/);
+    expect(run.stdout).not.toContain('accepted into the ledger');
+    expect(ledgerCsv(space.db).rows).toHaveLength(1);
   });
 });

@@ -20,6 +20,9 @@ import {
   acceptQuarantined,
   rejectQuarantined,
   replayQuarantine,
+  type AcceptReport,
+  type RejectReport,
+  type ReplayReport,
 } from '../../pipeline/quarantine.js';
 import {
   actorFor,
@@ -71,21 +74,25 @@ export async function runQuarantineList(
   ) {
     throw new AmisyncError('USAGE', `--status must be one of ${QUARANTINE_STATUSES.join(', ')}`);
   }
+  const limit = parseLimit(options.limit);
   const store = openExistingStore(options, runtime.clock);
   try {
-    const rows = await store.listQuarantine({
-      limit: parseLimit(options.limit),
+    // One row past the page tells whether there is more, without a count over the whole table.
+    const fetched = await store.listQuarantine({
+      limit: limit + 1,
       ...(options.status === undefined ? {} : { status: options.status as QuarantineStatus }),
       ...(options.code === undefined ? {} : { code: options.code }),
       ...(options.delivery === undefined ? {} : { deliveryId: options.delivery }),
       ...(options.after === undefined ? {} : { afterId: parseId(options.after) }),
     });
+    const rows = fetched.slice(0, limit);
+    const nextAfter = fetched.length > limit ? (rows.at(-1)?.id ?? null) : null;
     if (options.json === true) {
-      printJson({ items: rows, nextAfter: rows.length > 0 ? rows[rows.length - 1]?.id : null });
+      printJson({ items: rows, nextAfter });
       return;
     }
-    printLines(
-      table([
+    printLines([
+      ...table([
         ['id', 'status', 'delivery', 'line', 'meter', 'reasons'],
         ...rows.map((row) => [
           String(row.id),
@@ -93,10 +100,11 @@ export async function runQuarantineList(
           row.deliveryId,
           String(row.location.line),
           row.meterId ?? '-',
-          row.currentViolations.map((v) => `${v.field}:${v.code}=${v.value}`).join('; '),
+          row.currentViolations.map((v) => `${v.field}:${v.code}=${String(v.value)}`).join('; '),
         ]),
       ]),
-    );
+      ...(nextAfter === null ? [] : [`more: --after ${nextAfter}`]),
+    ]);
   } finally {
     await store.close();
   }
@@ -213,16 +221,35 @@ export async function runQuarantineReplay(
       id === undefined ? 'all' : [parseId(id)],
       options.limit === undefined ? Number.POSITIVE_INFINITY : parseReplayLimit(options.limit),
     );
-    if (options.json === true) printJson(report);
-    else {
-      printLines([
-        `replayed ${report.replayed}: ${report.accepted} accepted, ${report.duplicates} already in ` +
-          `the ledger, ${report.anomalyHeld} held as anomalies, ${report.stillQuarantined} still quarantined`,
-      ]);
-    }
+    const words = replayWords(report);
+    if (options.json === true) printJson({ ...report, ...words });
+    else printLines([replaySentence(report, words)]);
   } finally {
     await store.close();
   }
+}
+
+/**
+ * "Replayed" means what `status` counts: items a replay resolved (their status is now replayed).
+ * The pipeline's report counts every item it tried as replayed; the CLI names that count `tried`.
+ */
+function replayWords(report: ReplayReport) {
+  return {
+    tried: report.replayed,
+    replayed: report.replayed - report.stillQuarantined,
+    stillOpen: report.stillQuarantined,
+    newlyQuarantined: report.outcomes.reduce((n, o) => n + o.newQuarantineIds.length, 0),
+  };
+}
+
+function replaySentence(report: ReplayReport, words: ReturnType<typeof replayWords>): string {
+  const reparsed = words.replayed - report.accepted - report.duplicates - report.anomalyHeld;
+  return (
+    `tried ${words.tried} open items: ${words.replayed} replayed (${report.accepted} accepted ` +
+    `into the ledger, ${report.duplicates} already in the ledger, ${report.anomalyHeld} held as ` +
+    `anomalies, ${reparsed} unparseable spans read again, ${words.newlyQuarantined} new items ` +
+    `quarantined from them), ${words.stillOpen} still open`
+  );
 }
 
 export async function runQuarantineDecision(
@@ -244,11 +271,20 @@ export async function runQuarantineDecision(
         ? await acceptQuarantined(context, parseId(id), justification)
         : await rejectQuarantined(context, parseId(id), justification);
     if (options.json === true) printJson(report);
-    else
-      printLines([
-        `quarantine ${id} ${decision === 'accept' ? 'accepted into the ledger' : 'rejected'}`,
-      ]);
+    else printLines([decisionSentence(id, report)]);
   } finally {
     await store.close();
   }
+}
+
+function decisionSentence(id: string, report: AcceptReport | RejectReport): string {
+  if (!('outcome' in report)) return `quarantine ${id} rejected`;
+  if (report.outcome === 'accepted') {
+    return `quarantine ${id} accepted into the ledger as version ${report.version ?? '?'}`;
+  }
+  // The item is closed as accepted, but the ledger already held this very reading: nothing changed.
+  return (
+    `quarantine ${id} accepted; the ledger already held this reading ` +
+    `(${report.idempotencyKey}), so nothing was added`
+  );
 }
