@@ -1,7 +1,8 @@
 // Goal: the built CLI keeps the contract scripts rely on: JSON, exit codes, decimals, audit.
 // Method: run dist/cli/main.js in child processes on temporary feed files and databases.
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
@@ -60,11 +61,19 @@ interface QuarantineItem {
 }
 
 interface ShowJson extends QuarantineItem {
-  raw: { text: string; base64: string; bytes: number };
+  raw: {
+    text: string;
+    base64: string;
+    bytes: number;
+    sha256: string;
+    previewBytes: number;
+    truncated: boolean;
+  };
   actions: Action[];
 }
 
 interface ReplayJson {
+  tried: number;
   replayed: number;
   accepted: number;
   stillQuarantined: number;
@@ -544,7 +553,7 @@ describe('amisync quarantine replay', () => {
       '--dictionary',
       dictionary,
     ]);
-    expect(replay).toMatchObject({ replayed: 1, accepted: 1, stillQuarantined: 0 });
+    expect(replay).toMatchObject({ tried: 1, replayed: 1, accepted: 1, stillQuarantined: 0 });
     expect(replay.outcomes[0]).toMatchObject({ quarantineId: rangeId, outcome: 'accepted' });
     const shown = ok<ShowJson>(['quarantine', 'show', String(rangeId), '--db', db]);
     expect(shown.status).toBe('replayed');
@@ -560,7 +569,7 @@ describe('amisync quarantine replay', () => {
       '--dictionary',
       dictionary,
     ]);
-    expect(still).toMatchObject({ replayed: 1, accepted: 0, stillQuarantined: 1 });
+    expect(still).toMatchObject({ tried: 1, replayed: 0, accepted: 0, stillQuarantined: 1 });
     const open = ok<ShowJson>(['quarantine', 'show', String(textId), '--db', db]);
     expect(open.status).toBe('open');
     expect(open.currentViolations.map((v) => v.code)).toEqual(['consumption.not_decimal']);
@@ -570,7 +579,7 @@ describe('amisync quarantine replay', () => {
 
     const replayAll = ['quarantine', 'replay', '--all', '--db', db, '--dictionary', dictionary];
     const all = ok<ReplayJson>(replayAll);
-    expect(all).toMatchObject({ replayed: 2, accepted: 1, stillQuarantined: 1 });
+    expect(all).toMatchObject({ tried: 2, replayed: 1, accepted: 1, stillQuarantined: 1 });
     const byId = new Map(all.outcomes.map((o) => [o.quarantineId, o.outcome]));
     expect(byId.get(otherRangeId)).toBe('accepted');
     expect(byId.get(textId)).toBe('still-invalid');
@@ -824,5 +833,236 @@ describe('amisync demo', () => {
     expect(run.stdout).toMatch(/independent oracle: .* -> equal/);
     expect(run.stdout).toMatch(/kVArh; oracle [0-9.]+ kVArh -> equal/);
     expect(run.stdout).toMatch(/distributor-NEM12\.csv +\d+/);
+  });
+});
+
+function sha256Hex(bytes: string | Buffer): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** Any control character a terminal acts on, or a bidi override, other than the line breaks. */
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
+const RAW_CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/u;
+
+describe('amisync quarantine show of a record larger than RECORD_BYTES_MAX', () => {
+  const SIZE_BYTES = 5 * 1024 * 1024;
+  const pad = 'x'.repeat(SIZE_BYTES);
+  const big = record('MTR-CLI00009', 1, '1.5', { pad: JSON.stringify(pad) });
+  const space = workspace([record('MTR-CLI00009', 0, '1.25'), big]);
+  let id = 0;
+
+  beforeAll(() => {
+    const summary = ok<IngestJson>(['ingest', space.file, '--db', space.db]);
+    expect(summary).toMatchObject({ accepted: 1, quarantined: 1 });
+    id = itemAtLine(listQuarantine(space.db), 2).id;
+  });
+
+  it('prints a bounded preview with the full size and sha256, in text and --json', () => {
+    const shown = cli(['quarantine', 'show', String(id), '--db', space.db, '--json']);
+    expect(shown.status, shown.stderr).toBe(0);
+    expect(shown.stdout.length).toBeLessThan(64 * 1024);
+    const json = parsed<ShowJson>(shown);
+    expect(json.violations[0]?.code).toBe('parse.record_too_large');
+    expect(json.violations[0]?.message).toMatch(/not parsed.*kept in the raw store/);
+    expect(json.raw).toMatchObject({
+      bytes: Buffer.byteLength(big),
+      sha256: sha256Hex(big),
+      previewBytes: 4096,
+      truncated: true,
+    });
+    expect(json.raw.text).toBe(big.slice(0, 4096));
+
+    const text = cli(['quarantine', 'show', String(id), '--db', space.db]);
+    expect(text.status, text.stderr).toBe(0);
+    expect(text.stdout.length).toBeLessThan(16 * 1024);
+    expect(text.stdout).toContain(`raw: ${Buffer.byteLength(big)} bytes, sha256 ${sha256Hex(big)}`);
+    expect(text.stdout).toContain('first 4096 bytes (--raw-out FILE writes them all)');
+  });
+
+  it('writes exactly the record bytes with --raw-out, across raw chunks', () => {
+    const out = join(space.dir, 'record.raw');
+    const run = cli(['quarantine', 'show', String(id), '--db', space.db, '--raw-out', out]);
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stdout.length).toBeLessThan(16 * 1024);
+    const written = readFileSync(out);
+    expect(written.byteLength).toBe(Buffer.byteLength(big));
+    expect(sha256Hex(written)).toBe(sha256Hex(big));
+  });
+});
+
+describe('amisync text output of vendor text with control characters', () => {
+  // A valid record whose meter id holds an OSC title sequence, CR LF, a bell and a bidi override,
+  // and a line that is not JSON holding raw ESC, CR and NUL bytes; the file name holds ESC too.
+  const hostile = 'MTR-\u001b]0;owned\u0007\r\nX\u202eY\u0085';
+  const rawLine = '{"meter_id":"\u001b[2J\r\u0000","timestamp_utc":';
+  const space = workspace([record(hostile, 0, '1.25'), rawLine], 'feed-\u001b[31m.ndjson');
+  let ids: number[] = [];
+
+  beforeAll(() => {
+    ok<IngestJson>(['ingest', space.file, '--db', space.db]);
+    ids = listQuarantine(space.db).map((item) => item.id);
+    expect(ids).toHaveLength(2);
+  });
+
+  it('escapes them in quarantine list, one table line per row', () => {
+    const run = cli(['quarantine', 'list', '--db', space.db]);
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stdout).not.toMatch(RAW_CONTROL);
+    expect(run.stdout.trimEnd().split('\n')).toHaveLength(1 + ids.length);
+    expect(run.stdout).toContain('MTR-\\x1b]0;owned\\x07\\r\\nX\\u202eY\\x85');
+  });
+
+  it('escapes them in quarantine show: reasons, raw preview and delivery name', () => {
+    for (const id of ids) {
+      const run = cli(['quarantine', 'show', String(id), '--db', space.db]);
+      expect(run.status, run.stderr).toBe(0);
+      expect(run.stdout).not.toMatch(RAW_CONTROL);
+      expect(run.stdout).toContain('feed-\\x1b[31m.ndjson');
+    }
+    const raw = cli(['quarantine', 'show', String(ids[1]), '--db', space.db]);
+    expect(raw.stdout).toContain('raw: {"meter_id":"\\x1b[2J\\r\\x00","timestamp_utc":');
+    const json = ok<ShowJson>(['quarantine', 'show', String(ids[1]), '--db', space.db]);
+    expect(json.raw.text).toBe(rawLine);
+  });
+});
+
+describe('amisync usage errors, closed output and store URLs', () => {
+  const space = workspace([record('MTR-CLI00010', 0, '1.25')]);
+
+  it('exits 64 with USAGE, JSON on stdout under --json, for every commander error', () => {
+    for (const args of [
+      ['no-such-command'],
+      ['status', '--no-such-option'],
+      ['quarantine', 'show'],
+      ['quarantine'],
+      ['ingest', space.file, '--format', 'no-such-format'],
+      ['ledger', 'export', '--format', 'xml'],
+      ['audit', 'export', '--db', space.db],
+    ]) {
+      const run = cli([...args, '--json']);
+      expect(run.status, args.join(' ')).toBe(64);
+      const error = parsed<{ error: string; message: string }>(run);
+      expect(error.error, args.join(' ')).toBe('USAGE');
+      expect(run.stderr, args.join(' ')).toMatch(/^amisync: USAGE: /);
+      const text = cli(args);
+      expect(text.status, args.join(' ')).toBe(64);
+      expect(text.stdout, args.join(' ')).toBe('');
+    }
+    expect(cli(['--help']).status).toBe(0);
+    expect(cli(['--version']).status).toBe(0);
+  });
+
+  it('ends quietly with exit 0 when the reader of stdout goes away', () => {
+    const demo = tempDir('amisync-cli-epipe-');
+    const built = cli(['demo', '--dir', demo, '--meters', '5', '--days', '1']);
+    expect(built.status, built.stderr).toBe(0);
+    const db = join(demo, 'demo.db');
+    for (const args of [
+      ['ledger', 'export', '--db', db, '--format', 'csv'],
+      ['quarantine', 'list', '--db', db, '--json', '--limit', '1000'],
+      ['quarantine', 'list', '--db', db, '--limit', '1000'],
+    ]) {
+      // The output is far larger than a pipe's buffer, so the CLI writes after head has gone.
+      const run = spawnSync(
+        'bash',
+        [
+          '-c',
+          '"$@" | head -1 > /dev/null; exit "${PIPESTATUS[0]}"',
+          'bash',
+          process.execPath,
+          MAIN,
+          ...args,
+        ],
+        { encoding: 'utf8' },
+      );
+      expect(run.stderr, args.join(' ')).toBe('');
+      expect(run.status, args.join(' ')).toBe(0);
+    }
+  });
+
+  it('refuses a --db URL with USAGE and creates nothing', () => {
+    const dir = tempDir('amisync-cli-url-');
+    for (const args of [
+      ['status', '--db', 'postgres://user@host/ledger'],
+      ['ingest', space.file, '--db', 'postgres://user@host/ledger'],
+      ['quarantine', 'list', '--db', 'sqlite://amisync.db'],
+    ]) {
+      const run = cli([...args, '--json'], dir);
+      expect(run.status, args.join(' ')).toBe(64);
+      const error = parsed<{ error: string; message: string }>(run);
+      expect(error.error).toBe('USAGE');
+      expect(error.message).toMatch(/no store engine for (postgres|sqlite)/);
+    }
+    expect(readdirSync(dir)).toEqual([]);
+  });
+});
+
+describe('amisync quarantine paging, replay words and accepting a held reading', () => {
+  const meter = 'MTR-CLI00011';
+
+  it('says there is more, and how to get it, when a page of quarantine list is full', () => {
+    const space = workspace([1, 2, 3].map((slot) => record(meter, slot, '"12abc"')));
+    ok<IngestJson>(['ingest', space.file, '--db', space.db]);
+    const [first, second, third] = listQuarantine(space.db).map((item) => item.id);
+    const page = cli(['quarantine', 'list', '--db', space.db, '--limit', '2']);
+    expect(page.stdout.trimEnd().split('\n').at(-1)).toBe(`more: --after ${second}`);
+    const last = cli([
+      'quarantine',
+      'list',
+      '--db',
+      space.db,
+      '--limit',
+      '2',
+      '--after',
+      `${second}`,
+    ]);
+    expect(last.stdout).toContain(`${third}  `);
+    expect(last.stdout).not.toContain('more:');
+    const json = ok<{ nextAfter: number | null }>([
+      'quarantine',
+      'list',
+      '--db',
+      space.db,
+      '--limit',
+      '2',
+    ]);
+    expect(json.nextAfter).toBe(second);
+    const all = ok<{ nextAfter: number | null }>(['quarantine', 'list', '--db', space.db]);
+    expect(all.nextAfter).toBeNull();
+    expect(first).toBeLessThan(second ?? 0);
+  });
+
+  it('counts as replayed in replay --all exactly what status counts as replayed', () => {
+    const space = workspace([
+      record(meter, 0, '1500'),
+      record(meter, 1, '1600'),
+      record(meter, 2, '"12abc"'),
+    ]);
+    const dictionary = join(space.dir, 'dictionary.json');
+    writeFileSync(dictionary, `${JSON.stringify({ consumptionKwhMax: 2000 })}\n`);
+    ok<IngestJson>(['ingest', space.file, '--db', space.db]);
+    const args = ['quarantine', 'replay', '--all', '--db', space.db, '--dictionary', dictionary];
+    const run = cli(args);
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/^tried 3 open items: 2 replayed \(2 accepted into the ledger/);
+    expect(run.stdout).toMatch(/, 1 still open\n$/);
+    const status = cli(['status', '--db', space.db]);
+    expect(status.stdout).toContain('quarantine: 1 open, 2 replayed,');
+    const json = ok<{ quarantine: { replayed: number } }>(['status', '--db', space.db]);
+    expect(json.quarantine.replayed).toBe(2);
+  });
+
+  it('says so when an accepted item is a reading the ledger already holds', () => {
+    const good = record(meter, 5, '1.5');
+    const withUnknownField = record(meter, 5, '1.5', { foo: '"bar"' });
+    const space = workspace([good, withUnknownField]);
+    ok<IngestJson>(['ingest', space.file, '--db', space.db]);
+    const id = itemAtLine(listQuarantine(space.db), 2).id;
+    const why = 'the vendor adds a harmless field';
+    const run = cli(['quarantine', 'accept', String(id), '--db', space.db, '--justification', why]);
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/the ledger already held this reading .*nothing was added/);
+    expect(run.stdout).not.toContain('accepted into the ledger');
+    expect(ledgerCsv(space.db).rows).toHaveLength(1);
   });
 });

@@ -24,8 +24,26 @@ export interface GlobalOptions {
   actor?: string;
 }
 
+/** `postgres://...`, `file://...`: any `scheme://` names a database server or a URL, not a file. */
+const URL_SCHEME = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//;
+
+/**
+ * The SQLite file the command uses. A URL is refused rather than taken as a relative path (which
+ * would create a file under a folder named after the scheme): no engine but SQLite exists yet.
+ */
 export function databasePath(options: GlobalOptions): string {
-  return resolve(options.db ?? process.env.AMISYNC_DB ?? './amisync.db');
+  const given = options.db ?? process.env.AMISYNC_DB ?? './amisync.db';
+  const scheme = URL_SCHEME.exec(given)?.[1];
+  if (scheme !== undefined) {
+    const origin = options.db === undefined ? '$AMISYNC_DB' : '--db';
+    throw new AmisyncError(
+      'USAGE',
+      `${origin} names a ${scheme}:// URL, but amisync has no store engine for ${scheme} yet; ` +
+        'give the path of a SQLite database file',
+      { scheme },
+    );
+  }
+  return resolve(given);
 }
 
 /** The private key lives beside the database by default, never inside it. */
@@ -62,8 +80,9 @@ export function dictionaryFor(options: GlobalOptions): DataDictionary {
 }
 
 export function signingKeyFor(options: GlobalOptions): SigningKey {
+  const path = signingKeyPath(options);
   try {
-    return loadOrCreateSigningKey(signingKeyPath(options)).key;
+    return loadOrCreateSigningKey(path).key;
   } catch (error) {
     throw new AmisyncError('SIGNING_KEY_INVALID', (error as Error).message);
   }

@@ -3,7 +3,7 @@
  * The `amisync` command line: parses flags and calls the parts. Every reporting command takes
  * --json; errors map to exit codes in one place (output.ts, core/errors.ts).
  */
-import { Command, Option } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { INPUT_FORMATS } from '../core/parser.js';
 import { runDemo } from './commands/demo.js';
 import { printIngest, runIngest } from './commands/ingest.js';
@@ -22,7 +22,7 @@ import {
   runLedgerExport,
   runStatus,
 } from './commands/report.js';
-import { handleError } from './output.js';
+import { exitOnClosedOutput, handleError } from './output.js';
 
 type Opts = Record<string, unknown>;
 
@@ -55,7 +55,10 @@ export function buildProgram(): Command {
       'Smart-meter interval reads into a billing ledger: validated, idempotent, audited.',
     )
     .version('0.1.0')
-    .showHelpAfterError();
+    // Commander's own errors go through the one error handler (exit 64, USAGE, JSON with --json)
+    // instead of printing and exiting by themselves; subcommands inherit both settings.
+    .exitOverride()
+    .configureOutput({ outputError: () => undefined });
 
   withGlobals(program.command('ingest <files...>'))
     .description(
@@ -85,7 +88,8 @@ export function buildProgram(): Command {
     .option('--after <id>', 'page after this id')
     .action(action(async (opts: Opts) => runQuarantineList(opts)));
   withGlobals(quarantine.command('show <id>'))
-    .description('one item with its raw bytes, every reason and its history')
+    .description('one item: the start of its raw bytes, every reason and its history')
+    .option('--raw-out <file>', "write the item's whole raw bytes to this file")
     .action(action(async (id: string, opts: Opts) => runQuarantineShow(id, opts)));
   withGlobals(quarantine.command('replay [id]'))
     .description('re-run kept bytes through the current dictionary')
@@ -146,4 +150,17 @@ export function buildProgram(): Command {
   return program;
 }
 
-await buildProgram().parseAsync(process.argv);
+/** --json before a `--` asks for a JSON error, even when commander could not parse the rest. */
+function wantsJson(argv: readonly string[]): boolean {
+  const end = argv.indexOf('--');
+  return (end === -1 ? argv : argv.slice(0, end)).includes('--json');
+}
+
+exitOnClosedOutput();
+try {
+  await buildProgram().parseAsync(process.argv);
+} catch (error) {
+  // --help and --version end by a CommanderError with exit code 0: they are not usage errors.
+  if (error instanceof CommanderError && error.exitCode === 0) process.exit(0);
+  handleError(error, wantsJson(process.argv));
+}

@@ -24,6 +24,11 @@ export const READ_CHUNK_BYTES = 1024 * 1024;
 export const JSON_DEPTH_MAX = 16;
 /** A record has at most this many fields (CSV columns or JSON keys). */
 export const RECORD_FIELDS_MAX = 64;
+/**
+ * Bytes of a quarantined record that `quarantine show` prints; the whole record (which may be far
+ * larger than RECORD_BYTES_MAX) goes only to `--raw-out FILE`, streamed.
+ */
+export const SHOW_PREVIEW_BYTES_MAX = 4 * 1024;
 /** Rows a list command prints at most per page. */
 export const LIST_PAGE_ROWS_MAX = 1_000;
 /**

@@ -40,7 +40,8 @@ export function spanRejectItem(
 export function tooLargeItem(location: RecordLocation): ParseItem {
   const message =
     `Line ${location.line}: the record is ${location.byteLength} bytes, more than the limit of ` +
-    `${RECORD_BYTES_MAX}; it was skipped without being read.`;
+    `${RECORD_BYTES_MAX}; it was not parsed, and its bytes are kept in the raw store ` +
+    '(quarantine show --raw-out FILE writes them out).';
   return rejectItem('parse.record_too_large', `${location.byteLength} bytes`, message, location);
 }
 
