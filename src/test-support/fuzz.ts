@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import type { FormatContext, InputFormat } from '../core/parser.js';
 import { REJECT_CODES } from '../core/reject.js';
+import type { QuarantineRepeatInsert } from '../core/store.js';
 import { isWellFormedText } from '../core/text.js';
 import { verifyAudit } from '../audit/verify.js';
 import { parseDictionary, type DataDictionary } from '../dictionary/dictionary.js';
@@ -453,10 +454,23 @@ export async function checkDelivery(seed: Seed, bytes: Buffer): Promise<void> {
     const stored = await storedDeliveryBytes(harness, report.deliveryId, report.sizeBytes);
     expectThat(stored.equals(bytes), 'the delivery is kept byte for byte', report.sizeBytes);
     const quarantined = await quarantineOf(harness, report.deliveryId);
-    expectThat(quarantined.length === report.counts.quarantined, 'every reject kept', {
-      rows: quarantined.length,
+    const repeats = await repeatsOf(harness, report.deliveryId);
+    const kept = quarantined.length + repeats.length;
+    expectThat(kept === report.counts.quarantined, 'every reject kept, as an item or a repeat', {
+      items: quarantined.length,
+      repeats: repeats.length,
       counted: report.counts.quarantined,
     });
+    for (const repeat of repeats) {
+      const item = quarantined.find((row) => row.id === repeat.quarantineId);
+      const bytes = await harness.store.readDeliveryBytes(
+        repeat.deliveryId,
+        repeat.location.byteOffset,
+        repeat.location.byteLength,
+      );
+      const same = item !== undefined && sha256Hex(bytes) === item.rawSha256;
+      expectThat(same, "a repeat has its item's bytes", repeat);
+    }
     for (const row of quarantined) {
       expectThat(row.violations.length > 0, 'a reject has a reason', row);
       for (const v of row.violations) {
@@ -480,6 +494,16 @@ export async function checkDelivery(seed: Seed, bytes: Buffer): Promise<void> {
   } finally {
     await harness.close();
   }
+}
+
+/** The repeats recorded by the delivery's batches. */
+async function repeatsOf(harness: Harness, deliveryId: string): Promise<QuarantineRepeatInsert[]> {
+  const repeats: QuarantineRepeatInsert[] = [];
+  for (const batch of await allBatches(harness)) {
+    if (batch.deliveryId !== deliveryId || batch.kind !== 'ingest') continue;
+    repeats.push(...(await harness.store.quarantineRepeatsOfBatch(batch.id)));
+  }
+  return repeats;
 }
 
 /**
