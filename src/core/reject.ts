@@ -13,6 +13,7 @@ export const REJECT_CODES = [
   'parse.record_too_large',
   'parse.not_an_object',
   'parse.inexact_number',
+  'parse.duplicate_key',
   'parse.csv_header',
   'parse.csv_columns',
   // A typed format's reader (NEM12, CMEP, a CSV dialect) found the line malformed; the violation's
