@@ -15,6 +15,9 @@ export const REJECT_CODES = [
   'parse.not_an_object',
   'parse.inexact_number',
   'parse.unpaired_surrogate',
+  'parse.duplicate_key',
+  // A delivery of zero bytes or only whitespace: one span, so the operator sees it in quarantine.
+  'parse.empty',
   'parse.csv_header',
   'parse.csv_columns',
   // A typed format's reader (NEM12, CMEP, a CSV dialect) found the line malformed; the violation's

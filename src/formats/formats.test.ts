@@ -61,6 +61,40 @@ describe('parseOneRecord', () => {
     }
   });
 
+  it('rejects a duplicate key and an inexact number in NDJSON, a JSON array, and on replay', () => {
+    const records = [
+      '{"meter_id":"MTR-A","meter_id":"MTR-B","seq":1}',
+      '{"meter\\u005fid":"MTR-A","seq":2,"meter_id":"MTR-B"}',
+      '{"meter_id":"MTR-A","status_code":9007199254740993}',
+      '{"meter_id":"MTR-A","seq":9007199254740993e0}',
+      '{"meter_id":"MTR-A","seq":3}',
+    ];
+    const expected = [
+      ['parse.duplicate_key', 'meter_id', 'meter_id'],
+      ['parse.duplicate_key', 'meter_id', 'meter_id'],
+      ['parse.inexact_number', 'status_code', '9007199254740993'],
+      ['parse.inexact_number', 'seq', '9007199254740993e0'],
+      null,
+    ];
+    const cases = [
+      { format: 'ndjson', ...streamed('ndjson', records.join('\n')) },
+      { format: 'json', ...streamed('json', `[${records.join(',\n')}]`) },
+    ] as const;
+    for (const { format, bytes, items, context } of cases) {
+      const verdicts = items.map((item) => {
+        if (item.kind !== 'reject') return null;
+        const { code, field, value } = item.reject.violations[0] ?? {};
+        return [code, field, value];
+      });
+      expect(verdicts, format).toEqual(expected);
+      for (const item of items) {
+        const location = itemLocation(item);
+        const alone = bytes.slice(location.byteOffset, location.byteOffset + location.byteLength);
+        expect(parseOneRecord(format, alone, context, location)).toEqual(item);
+      }
+    }
+  });
+
   it('rejects an oversized record again without reading it', () => {
     const location = { recordIndex: 0, line: 1, byteOffset: 0, byteLength: RECORD_BYTES_MAX + 1 };
     const bytes = new Uint8Array(RECORD_BYTES_MAX + 1).fill(0x20);

@@ -19,6 +19,7 @@ import { createGreenButtonParser } from './green-button/green-button-parser.js';
 import { createNem12Parser } from './nem12/nem12-parser.js';
 import type { RecordLocation } from '../core/reading.js';
 import { createCsvParser, isCsvContext, parseCsvRowBytes } from './csv.js';
+import { guardEmptyDelivery } from './empty-delivery.js';
 import { spanRejectItem } from './items.js';
 import { createJsonArrayParser } from './json-array.js';
 import { parseJsonRecordBytes } from './json-record.js';
@@ -27,18 +28,19 @@ import { createNdjsonParser } from './ndjson.js';
 /**
  * One factory per format. The context is what the format needs besides bytes: a CMEP delivery's
  * time zone, a CSV dialect's config; the parser's own `context()` returns it again, so a delivery
- * is always re-read as it was read.
+ * is always re-read as it was read. Every parser is guarded, so an empty delivery gets the same
+ * verdict in every format (see empty-delivery.ts).
  */
 export const PARSER_FACTORIES: Readonly<
   Record<InputFormat, (context?: FormatContext) => StreamParser>
 > = {
-  json: createJsonArrayParser,
-  ndjson: createNdjsonParser,
-  csv: createCsvParser,
-  nem12: createNem12Parser,
-  cmep: (context = {}) => createCmepParser(context),
-  'csv-dialect': (context = {}) => createCsvDialectParser(context),
-  'green-button': () => createGreenButtonParser(),
+  json: () => guardEmptyDelivery(createJsonArrayParser()),
+  ndjson: () => guardEmptyDelivery(createNdjsonParser()),
+  csv: () => guardEmptyDelivery(createCsvParser()),
+  nem12: () => guardEmptyDelivery(createNem12Parser()),
+  cmep: (context = {}) => guardEmptyDelivery(createCmepParser(context)),
+  'csv-dialect': (context = {}) => guardEmptyDelivery(createCsvDialectParser(context)),
+  'green-button': () => guardEmptyDelivery(createGreenButtonParser()),
 };
 
 const FORMAT_BY_EXTENSION: Readonly<Record<string, InputFormat>> = {

@@ -242,16 +242,15 @@ describe('each bad value of the issue', () => {
     );
   });
 
-  // A JSON literal beyond double range parses to Infinity; the kept value must not read "null"
-  // (describeValue once rendered it with JSON.stringify, hiding what the vendor sent).
-  it.each(['1e309', '-1e309'])('quarantines the JSON literal %s as not finite', async (literal) => {
+  // A JSON literal beyond double range parses to Infinity; the kept value must be the literal
+  // sent, not "null" or "Infinity", so it is refused before the double is read.
+  it.each(['1e309', '-1e309'])('quarantines the JSON literal %s as inexact', async (literal) => {
     const { rows } = await quarantineOne('ndjson', jsonBad('consumption_kwh', literal));
     expect(rows[0]?.violations[0]).toMatchObject({
-      code: 'consumption.not_finite',
+      code: 'parse.inexact_number',
       field: 'consumption_kwh',
+      value: literal,
     });
-    const shown = literal.startsWith('-') ? ['-1e309', '-Infinity'] : ['1e309', 'Infinity'];
-    expect(shown).toContain(rows[0]?.violations[0]?.value);
   });
 });
 
@@ -385,35 +384,76 @@ describe('bounded memory for big deliveries', () => {
 });
 
 describe('deliveries without records', () => {
-  it.each<[InputFormat, string]>([
-    ['ndjson', ''],
-    ['ndjson', ' \n\t\n\r\n\n'],
-    ['csv', ''],
-    ['csv', '\n\n'],
-    ['csv', `${toCsvText([])}`],
-  ])('a %s delivery of %j commits nothing, completes and keeps its bytes', async (format, text) => {
-    const report = await harness.ingest(text, { format });
-    expect(report.counts).toMatchObject({ received: 0, accepted: 0, quarantined: 0 });
-    expect(report.sha256).toBe(sha256Hex(text));
-    const delivery = await harness.store.getDelivery(report.deliveryId);
-    expect(delivery).toMatchObject({ status: 'complete', sizeBytes: Buffer.byteLength(text) });
-    const stored = await storedDeliveryBytes(harness, report.deliveryId, report.sizeBytes);
-    expect(stored.toString('utf8')).toBe(text);
-    expect((await harness.store.status()).ledger.readings).toBe(0);
-  });
+  const NEM12_EMPTY = '100,NEM12,200506081149,UNITEDDP,NEMMCO\n900\n';
+  const DIALECT = {
+    name: 'test-dialect',
+    delimiter: ';',
+    decimalSeparator: ',',
+    columns: {
+      meterId: 'meter',
+      channel: 'channel',
+      timestamp: 'start',
+      value: 'value',
+      unit: 'unit',
+      intervalSeconds: 'seconds',
+    },
+    timestampFormat: 'DD.MM.YYYY HH:mm',
+    timeZone: 'Europe/Berlin',
+    timestampMarks: 'start',
+  };
+  const contextFor = (format: InputFormat) =>
+    format === 'cmep' ? { timeZone: 'UTC' } : format === 'csv-dialect' ? { dialect: DIALECT } : {};
 
-  it.each<[InputFormat, string, string]>([
-    ['json', '', 'parse.syntax'],
-    ['json', '  \n\t ', 'parse.syntax'],
-    ['csv', '  \n', 'parse.csv_header'],
-  ])('a %s delivery of %j is one unparseable span, counted once', async (format, text, code) => {
-    const report = await harness.ingest(text, { format });
+  it.each<[InputFormat, string]>([
+    ['json', '[]'],
+    ['json', ' [\n] \n'],
+    ['csv', `${toCsvText([])}`],
+    ['nem12', NEM12_EMPTY],
+    ['csv-dialect', 'meter;channel;start;seconds;value;unit\n'],
+    ['green-button', '<feed xmlns="http://www.w3.org/2005/Atom"></feed>'],
+  ])(
+    'a well-formed %s delivery of %j with no records is empty, not a reject',
+    async (format, text) => {
+      const report = await harness.ingest(text, { format, formatContext: contextFor(format) });
+      expect(report.counts).toMatchObject({ received: 0, accepted: 0, quarantined: 0 });
+      expect(report.empty).toBe(true);
+      expect(report.sha256).toBe(sha256Hex(text));
+      const delivery = await harness.store.getDelivery(report.deliveryId);
+      expect(delivery).toMatchObject({ status: 'complete', sizeBytes: Buffer.byteLength(text) });
+      const stored = await storedDeliveryBytes(harness, report.deliveryId, report.sizeBytes);
+      expect(stored.toString('utf8')).toBe(text);
+      expect((await harness.store.status()).ledger.readings).toBe(0);
+    },
+  );
+
+  const blanks = ['', ' \n\t\n\r\n\n', '\ufeff\n'];
+  it.each<[InputFormat, string]>(
+    (['json', 'ndjson', 'csv', 'nem12', 'cmep', 'csv-dialect', 'green-button'] as const).flatMap(
+      (format) => blanks.map((text): [InputFormat, string] => [format, text]),
+    ),
+  )('a %s delivery of %j is one parse.empty span, counted once', async (format, text) => {
+    const report = await harness.ingest(text, { format, formatContext: contextFor(format) });
     expect(report.counts).toMatchObject({ received: 1, quarantined: 1 });
     expect(report.uncountedSpans).toBe(1);
+    expect(report.empty).toBe(true);
     const rows = await quarantineOf(harness, report.deliveryId);
-    expect(firstCodes(rows)).toEqual([code]);
+    expect(firstCodes(rows)).toEqual(['parse.empty']);
     expect(rows[0]?.location).toMatchObject({ byteOffset: 0, byteLength: Buffer.byteLength(text) });
     await expectRawBytesKept(harness, rows, Buffer.from(text));
+  });
+
+  it('keeps every byte of a blank delivery longer than BATCH_BYTES_MAX in its one span', async () => {
+    const text = Buffer.alloc(BATCH_BYTES_MAX + MIB, '\n');
+    const report = await harness.ingest(text, { format: 'ndjson', chunkBytes: MIB });
+    expect(report.counts).toMatchObject({ received: 1, quarantined: 1 });
+    const rows = await quarantineOf(harness, report.deliveryId);
+    expect(firstCodes(rows)).toEqual(['parse.empty']);
+    await expectRawBytesKept(harness, rows, text);
+  });
+
+  it('a delivery with records is not empty', async () => {
+    const report = await harness.ingest(`\n${recordJson(good(0, 1))}\n`, { format: 'ndjson' });
+    expect(report.empty).toBe(false);
   });
 });
 

@@ -73,6 +73,12 @@ export interface DeliveryReport {
   uncountedSpans: number;
   /** What the format's reader tolerated, by code (see StreamParser.tolerated). */
   tolerated: Readonly<Record<string, number>>;
+  /**
+   * True when the delivery held no records: either only whitespace (quarantined as one
+   * `parse.empty` span, so `counts.received` is 1) or a well-formed delivery with none in it
+   * (`[]`, a CSV header alone: `counts.received` is 0).
+   */
+  empty: boolean;
 }
 
 /** Bytes read but not yet stored, from `start` (absolute offset) onwards. */
@@ -154,6 +160,9 @@ class DeliveryRun {
   readonly counts = emptyCounts();
   batches = 0;
   uncountedSpans = 0;
+  /** Items the parser handed over, and whether one said the delivery is blank. */
+  #itemCount = 0;
+  #blank = false;
 
   constructor(options: IngestOptions) {
     this.#options = options;
@@ -195,6 +204,7 @@ class DeliveryRun {
       batches: this.batches,
       uncountedSpans: this.uncountedSpans,
       tolerated: this.#parser.tolerated?.() ?? {},
+      empty: this.#blank || this.#itemCount === 0,
     };
   }
 
@@ -202,7 +212,11 @@ class DeliveryRun {
   async #accept(items: readonly ParseItem[]): Promise<void> {
     for (const item of items) {
       const location = itemLocation(item);
+      this.#itemCount += 1;
       if (item.kind === 'reject' && item.reject.uncountedSpan) this.uncountedSpans += 1;
+      if (item.kind === 'reject' && item.reject.violations[0]?.code === 'parse.empty') {
+        this.#blank = true;
+      }
       const verdict = this.#judge(item);
       if (verdict.ok) this.#readings.push(verdict.item);
       else this.#rejects.push(verdict.reject);

@@ -111,7 +111,8 @@ function progressFor(file: string, json: boolean) {
 
 function noteFor(report: DeliveryReport): string | null {
   const notes: string[] = [];
-  if (report.uncountedSpans > 0) {
+  // A blank delivery's one span is explained by its empty-delivery line instead.
+  if (report.uncountedSpans > 0 && !report.empty) {
     notes.push(
       `${report.uncountedSpans} unparseable span(s) quarantined whole and counted once each, ` +
         'since the number of records they held cannot be known',
@@ -224,15 +225,33 @@ export function countsTable(...rows: [string, BatchCounts][]): string[] {
   return table([COUNT_HEADER, ...rows.map(([label, counts]) => countsRow(label, counts))]);
 }
 
+/** The line saying a delivery held no records, and why; null when it held some. */
+export function emptyDeliveryLine(file: IngestSummary['files'][number]): string | null {
+  if (!file.empty) return null;
+  const reason =
+    file.counts.received === 0
+      ? `a well-formed ${file.format} delivery with none in it`
+      : `its ${file.sizeBytes} bytes are nothing but whitespace, quarantined as one span ` +
+        '(parse.empty)';
+  return `empty delivery (${basename(file.file)}): no records; ${reason}`;
+}
+
 export function printIngest(summary: IngestSummary, json: boolean): void {
   if (json) {
     printJson(summary);
     return;
   }
+  printLines(ingestLines(summary));
+}
+
+/** The text report: the counts table, a line per empty delivery and note, the balance. */
+export function ingestLines(summary: IngestSummary): string[] {
   const rows: [string, BatchCounts][] = summary.files.map((f) => [basename(f.file), f.counts]);
   if (summary.files.length > 1) rows.push(['total', summary]);
   const lines = countsTable(...rows);
   for (const file of summary.files) {
+    const empty = emptyDeliveryLine(file);
+    if (empty !== null) lines.push(empty);
     if (file.note !== null) lines.push(`note (${basename(file.file)}): ${file.note}`);
   }
   lines.push(
@@ -241,5 +260,5 @@ export function printIngest(summary: IngestSummary, json: boolean): void {
       `${summary.anomalyHeld} + dead-lettered ${summary.deadLettered}: ` +
       (summary.conserved ? 'holds' : 'BROKEN'),
   );
-  printLines(lines);
+  return lines;
 }

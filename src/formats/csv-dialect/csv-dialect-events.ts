@@ -23,7 +23,6 @@ export const CSV_DIALECT_PROBLEM_CODES = [
   'header_unreadable',
   'column_missing',
   'column_duplicate',
-  'no_data',
   // One record: it is skipped and reading resumes at the next record.
   'record_too_large',
   'encoding',

@@ -108,11 +108,12 @@ class CsvDialectByteReader implements CsvDialectReader {
     switch (phase.kind) {
       case 'skipping':
       case 'header':
-        events.push(this.#dialect.headerRow ? this.#headerMissing() : this.#noData());
+        // Without a header row, skipped lines and nothing after them are a well-formed delivery
+        // with no records: an empty delivery, reported as such, not a reject (empty-delivery.ts).
+        if (this.#dialect.headerRow) events.push(this.#headerMissing());
         break;
       case 'records':
         events.push(...phase.records.end());
-        if (phase.records.recordsSeen === 0) events.push(this.#noData());
         break;
       case 'failed':
         break;
@@ -271,18 +272,5 @@ class CsvDialectByteReader implements CsvDialectReader {
       `The file ends on line ${this.#line}, before its header row (after ` +
       `${this.#dialect.skipLines} skipped lines and any blank ones); it holds no records.`;
     return problem(source, 'header_missing', null, null, null, message);
-  }
-
-  #noData(): CsvDialectEvent {
-    const phase = this.#phase;
-    const start = phase.kind === 'records' ? phase.records.start : { line: 1, byteOffset: 0 };
-    const source: CsvDialectSource = {
-      line: start.line,
-      byteOffset: start.byteOffset,
-      byteLength: this.#chunkOffset - start.byteOffset,
-    };
-    const message =
-      `The file holds no records from line ${start.line} on: ` + 'only blank lines, if anything.';
-    return problem(source, 'no_data', null, null, null, message);
   }
 }

@@ -65,7 +65,6 @@ export const NEM12_PROBLEM_CODES = [
   'accumulation_invalid',
   'records_after_end',
   'missing_end',
-  'no_data',
 ] as const;
 export type Nem12ProblemCode = (typeof NEM12_PROBLEM_CODES)[number];
 

@@ -56,7 +56,8 @@ export const INVALID_EXPECTATIONS: Record<
     ],
     days: 0,
   },
-  'nemreader-Example_NEM12_empty.csv': { problems: [[2, 'no_data']], days: 0 },
+  // A 100 and a 900 with nothing between: a well-formed empty delivery, not a problem.
+  'nemreader-Example_NEM12_empty.csv': { problems: [], days: 0 },
   'nemreader-Example_NEM12_incomplete_interval.csv': {
     problems: [[3, 'interval_count_mismatch']],
     days: 3,

@@ -72,7 +72,6 @@ interface ShortDayState {
 
 export class Nem12RecordInterpreter {
   #recordCount = 0;
-  #dataRecordCount = 0;
   #headerSeen = false;
   #endLine: number | null = null;
   #afterEndReported = false;
@@ -124,10 +123,6 @@ export class Nem12RecordInterpreter {
         `The file ends at line ${source.line} without a 900 end record, ` +
         'so it may be truncated.';
       events.push(problem(line, 'missing_end', null, message));
-    }
-    if (this.#dataRecordCount === 0) {
-      const message = 'The file holds no 200, 300 or 250 records: it carries no meter data.';
-      events.push(problem(line, 'no_data', null, message));
     }
     return events;
   }
@@ -206,7 +201,6 @@ export class Nem12RecordInterpreter {
   }
 
   #nmiDetails(line: Nem12Line): Nem12Event[] {
-    this.#dataRecordCount += 1;
     this.#channel = null;
     this.#failedDetailsLine = line.source.line;
     const counted = checkFieldCount(line, '200');
@@ -261,7 +255,6 @@ export class Nem12RecordInterpreter {
   }
 
   #intervalDay(line: Nem12Line): Nem12Event[] {
-    this.#dataRecordCount += 1;
     const channel = this.#channel;
     const where = `The 300 record on line ${line.source.line}`;
     if (channel === null) {
@@ -412,7 +405,6 @@ export class Nem12RecordInterpreter {
   }
 
   #accumulationRead(line: Nem12Line): Nem12Event[] {
-    this.#dataRecordCount += 1;
     const counted = checkFieldCount(line, '250');
     if (typeof counted !== 'boolean') return [counted];
     const field = (index: number): string => line.fields[index] ?? '';
