@@ -24,7 +24,7 @@ import {
   storedDeliveryBytes,
   type Harness,
 } from './ingest-harness.js';
-import { toWireText, type WireRecord } from './wire-text.js';
+import { toWireText, WIRE_CSV_COLUMNS, type WireRecord } from './wire-text.js';
 
 const FIXTURES = new URL('../../test/fixtures/', import.meta.url).pathname;
 
@@ -273,17 +273,7 @@ export const byteDamage: fc.Arbitrary<Damage> = fc.oneof(
   fc.record({ kind: fc.constant('truncate' as const), at: position }),
 );
 
-const WIRE_FIELDS = [
-  'meter_id',
-  'channel',
-  'timestamp_utc',
-  'interval_seconds',
-  'consumption_kwh',
-  'status_code',
-  'seq',
-  'quality',
-  'checksum_sha256',
-];
+const WIRE_FIELDS = [...WIRE_CSV_COLUMNS, 'checksum_sha256'];
 
 const JSON_LITERALS = [
   '9007199254740993',

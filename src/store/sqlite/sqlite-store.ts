@@ -10,7 +10,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { AmisyncError } from '../../core/errors.js';
 import { RAW_CHUNKS_CACHED_MAX } from '../../core/limits.js';
-import type { Commodity, Quality, Reading, Unit } from '../../core/reading.js';
+import type { Commodity, Quality, Reading, RecordLocation, Unit } from '../../core/reading.js';
 import type { Violation } from '../../core/reject.js';
 import type {
   AnomalyInsert,
@@ -291,12 +291,7 @@ function quarantineFrom(row: Row): QuarantineRow {
     deliveryId: row.delivery_id as string,
     batchId: row.batch_id as number,
     batchPosition: row.batch_position as number,
-    location: {
-      recordIndex: row.record_index as number,
-      line: row.line as number,
-      byteOffset: row.byte_offset as number,
-      byteLength: row.byte_length as number,
-    },
+    location: locationFrom(row),
     violations: JSON.parse(row.violations as string) as Violation[],
     currentViolations: JSON.parse(row.current_violations as string) as Violation[],
     meterId: (row.meter_id as string | null) ?? null,
@@ -327,6 +322,16 @@ function batchFrom(row: Row): BatchRow {
   };
 }
 
+/** Where a quarantined or repeated record stands in its delivery. */
+function locationFrom(row: Row): RecordLocation {
+  return {
+    recordIndex: row.record_index as number,
+    line: row.line as number,
+    byteOffset: row.byte_offset as number,
+    byteLength: row.byte_length as number,
+  };
+}
+
 function ownerFrom(row: Row): DeliveryOwner | null {
   if (row.owner_host === null || row.owner_pid === null) return null;
   return {
@@ -342,12 +347,7 @@ function repeatFrom(row: Row): QuarantineRepeatInsert {
     deliveryId: row.delivery_id as string,
     batchId: row.batch_id as number,
     batchPosition: row.batch_position as number,
-    location: {
-      recordIndex: row.record_index as number,
-      line: row.line as number,
-      byteOffset: row.byte_offset as number,
-      byteLength: row.byte_length as number,
-    },
+    location: locationFrom(row),
     rawSha256: row.raw_sha256 as string,
     atMs: row.created_at_ms as number,
   };
