@@ -107,6 +107,12 @@ export interface OpenQuarantineMatch {
   rawSha256: string;
   violationsJson: string;
   currentViolationsJson: string;
+  /**
+   * Where the item's bytes stand. A typed format's line can hold many readings, each its own item
+   * over the same bytes: items of the same span in the same delivery are siblings, not repeats.
+   */
+  deliveryId: string;
+  byteOffset: number;
 }
 
 export interface QuarantineActionInsert {

@@ -245,8 +245,13 @@ function route(
 interface QuarantineSplit {
   fresh: QuarantineInsert[];
   repeats: QuarantineRepeatInsert[];
-  /** Per routed quarantine row, in order: its index among `fresh`, or the id it repeats. */
-  slots: ({ fresh: number } | { repeatOf: number })[];
+  /**
+   * Per routed quarantine row, in order: its index among `fresh`, the id of the open item it
+   * repeats, or the index among `fresh` of an earlier record of this batch it repeats.
+   */
+  slots: ({ fresh: number } | { repeatOf: number } | { repeatOfFresh: number })[];
+  /** Repeats of records new in this batch: their item ids are known once `fresh` is stored. */
+  repeatsOfFresh: { freshIndex: number; repeat: QuarantineRepeatInsert }[];
 }
 
 /**
@@ -259,7 +264,7 @@ async function splitRepeats(
   input: BatchInput,
   rows: readonly QuarantineInsert[],
 ): Promise<QuarantineSplit> {
-  const split: QuarantineSplit = { fresh: [], repeats: [], slots: [] };
+  const split = emptySplit();
   const hashes = rows.map((row) => row.rawSha256).filter((rawSha256) => rawSha256 !== '');
   const open =
     input.kind === 'ingest' && hashes.length > 0 ? await tx.findOpenQuarantineByRaw(hashes) : [];
@@ -269,31 +274,80 @@ async function splitRepeats(
     if (same === undefined) byRaw.set(item.rawSha256, [item]);
     else same.push(item);
   }
+  // Readings of one span (a NEM12 300 line holds 48) share its bytes and often its reasons: the
+  // k-th such reading of a span matches the k-th open item with those bytes and reasons from
+  // another span, and a record that arrives twice in one batch repeats its first copy's item.
+  const ordinals = new Map<string, number>();
+  const freshByKey = new Map<string, { freshIndex: number; span: string }>();
   for (const row of rows) {
-    const reasons = byRaw.has(row.rawSha256) ? JSON.stringify(row.violations) : '';
+    const reasons = JSON.stringify(row.violations);
+    const span = `${row.deliveryId}|${row.location.byteOffset}`;
+    const sameKey = `${row.rawSha256}|${reasons}`;
+    const ordinal = ordinals.get(`${sameKey}|${span}`) ?? 0;
+    ordinals.set(`${sameKey}|${span}`, ordinal + 1);
     const item = byRaw
       .get(row.rawSha256)
-      ?.find(
+      ?.filter(
         (candidate) =>
-          reasons === candidate.violationsJson || reasons === candidate.currentViolationsJson,
-      );
-    if (item === undefined) {
-      split.slots.push({ fresh: split.fresh.length });
-      split.fresh.push({ ...row, batchPosition: split.fresh.length });
+          (reasons === candidate.violationsJson || reasons === candidate.currentViolationsJson) &&
+          `${candidate.deliveryId}|${candidate.byteOffset}` !== span,
+      )[ordinal];
+    if (item !== undefined) {
+      split.slots.push({ repeatOf: item.id });
+      split.repeats.push(repeatOf(item.id, row, split.repeats.length, input.atMs));
       continue;
     }
-    split.slots.push({ repeatOf: item.id });
-    split.repeats.push({
-      quarantineId: item.id,
-      deliveryId: row.deliveryId,
-      batchId: row.batchId,
-      batchPosition: split.repeats.length,
-      location: row.location,
-      rawSha256: row.rawSha256,
-      atMs: input.atMs,
-    });
+    const earlier =
+      input.kind === 'ingest' && row.rawSha256 !== ''
+        ? freshByKey.get(`${sameKey}|${ordinal}`)
+        : undefined;
+    if (earlier !== undefined && earlier.span !== span) {
+      split.slots.push({ repeatOfFresh: earlier.freshIndex });
+      split.repeatsOfFresh.push({
+        freshIndex: earlier.freshIndex,
+        repeat: repeatOf(0, row, 0, input.atMs),
+      });
+      continue;
+    }
+    if (earlier === undefined) {
+      freshByKey.set(`${sameKey}|${ordinal}`, { freshIndex: split.fresh.length, span });
+    }
+    split.slots.push({ fresh: split.fresh.length });
+    split.fresh.push({ ...row, batchPosition: split.fresh.length });
   }
   return split;
+}
+
+function emptySplit(): QuarantineSplit {
+  return { fresh: [], repeats: [], slots: [], repeatsOfFresh: [] };
+}
+
+function repeatOf(
+  quarantineId: number,
+  row: QuarantineInsert,
+  batchPosition: number,
+  atMs: number,
+): QuarantineRepeatInsert {
+  return {
+    quarantineId,
+    deliveryId: row.deliveryId,
+    batchId: row.batchId,
+    batchPosition,
+    location: row.location,
+    rawSha256: row.rawSha256,
+    atMs,
+  };
+}
+
+/** The batch's repeats, those of records new in it given the ids their items were stored under. */
+function allRepeats(split: QuarantineSplit, freshIds: readonly number[]): QuarantineRepeatInsert[] {
+  const repeats = [...split.repeats];
+  for (const { freshIndex, repeat } of split.repeatsOfFresh) {
+    const quarantineId = freshIds[freshIndex];
+    assert.ok(quarantineId !== undefined, 'a repeat of a new record follows its stored item');
+    repeats.push({ ...repeat, quarantineId, batchPosition: repeats.length });
+  }
+  return repeats;
 }
 
 function codeSummary(rows: readonly QuarantineInsert[]): Record<string, number> {
@@ -371,11 +425,14 @@ export async function commitBatchIn(
   assert.ok(isConserved(routed.counts), 'batch counts must balance');
   const split =
     routed.quarantineRows.length === 0
-      ? { fresh: [], repeats: [], slots: [] }
+      ? emptySplit()
       : await splitRepeats(tx, input, routed.quarantineRows);
+  // New items are stored first, so that a repeat within the batch can name its item's id.
+  const freshIds = await tx.insertQuarantineRows(split.fresh, input.format, input.atMs);
+  const repeats = allRepeats(split, freshIds);
   const ledgerRoot = ledgerRootOf(routed.ledgerRows, LEDGER_ROWS_PER_LEAF, LEDGER_LINE_VERSION);
   const quarantineRoot = merkleRootOfLeafData(split.fresh.map(quarantineLeafData));
-  const repeatRoot = merkleRootOfLeafData(split.repeats.map(repeatLeafData));
+  const repeatRoot = merkleRootOfLeafData(repeats.map(repeatLeafData));
   const anomalyRoot = merkleRootOfLeafData(routed.anomalies.map(anomalyLeafData));
   const head = await tx.auditHead();
   const entry = nextEntry(
@@ -394,7 +451,7 @@ export async function commitBatchIn(
       quarantineRoot,
       quarantineLeaves: split.fresh.length,
       repeatRoot,
-      repeatLeaves: split.repeats.length,
+      repeatLeaves: repeats.length,
       byteOffset: input.byteOffset,
       byteLength: input.byteLength,
       revisions: routed.revisions,
@@ -405,10 +462,13 @@ export async function commitBatchIn(
     input.atMs,
   );
   await tx.insertLedgerRows(routed.ledgerRows);
-  const freshIds = await tx.insertQuarantineRows(split.fresh, input.format, input.atMs);
-  if (split.repeats.length > 0) await tx.insertQuarantineRepeats(split.repeats);
+  if (repeats.length > 0) await tx.insertQuarantineRepeats(repeats);
   const quarantineIds = split.slots.map((slot) =>
-    'fresh' in slot ? (freshIds[slot.fresh] as number) : slot.repeatOf,
+    'fresh' in slot
+      ? (freshIds[slot.fresh] as number)
+      : 'repeatOf' in slot
+        ? slot.repeatOf
+        : (freshIds[slot.repeatOfFresh] as number),
   );
   await tx.insertAnomalies(routed.anomalies);
   await tx.insertSequenceEvents(identified.sequenceEvents.map((e) => ({ ...e, batchId })));
@@ -435,7 +495,7 @@ export async function commitBatchIn(
     counts: routed.counts,
     decisions: identified.decisions,
     quarantineIds,
-    repeats: split.repeats.length,
+    repeats: repeats.length,
     auditSeq: entry.seq,
   };
   await input.alsoInTransaction?.(tx, result);

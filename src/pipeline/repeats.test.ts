@@ -1,9 +1,10 @@
 // Goal: bad records that arrive again add repeats to their open items, not new items, and every
 // delivery still balances. Method: ingest one file twice into real SQLite; replay and verify.
+import { readFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { verifyAudit } from '../audit/verify.js';
 import { formatUtcSeconds } from '../core/identity.js';
-import { DEFAULT_DICTIONARY } from '../dictionary/dictionary.js';
+import { DEFAULT_DICTIONARY, parseDictionary } from '../dictionary/dictionary.js';
 import {
   FEED_START_MS,
   openHarness,
@@ -16,6 +17,7 @@ import { recordJson, type WireRecord } from '../test-support/wire-text.js';
 import { replayQuarantine, type ActionContext } from './quarantine.js';
 
 const METER = 'MTR-AAAA0002';
+const FIXTURES = new URL('../../test/fixtures/', import.meta.url).pathname;
 
 function good(slot: number, seq: number, kwh = '0.250'): WireRecord {
   return {
@@ -102,6 +104,40 @@ describe('the same bad records delivered twice', () => {
     expect(after.filter((item) => item.status === 'open').map((item) => item.repeats)).toEqual([
       2, 2, 2, 0,
     ]);
+    expect((await verifyAudit(harness.store, null)).firstProblem).toBeNull();
+  });
+
+  it('makes a bad record sent twice in one batch a repeat of the item its first copy opens', async () => {
+    const bad = recordJson({ ...good(1, 2), consumption_kwh: '12abc' });
+    const report = await harness.ingest(`${bad}\n${recordJson(good(0, 1))}\n${bad}\n${bad}\n`);
+    expect(report.counts).toMatchObject({ received: 4, accepted: 1, quarantined: 3 });
+    const items = await quarantineOf(harness);
+    expect(items.map((item) => [item.location.line, item.repeats])).toEqual([[1, 2]]);
+    const repeats = await harness.store.quarantineRepeatsOf(items[0]?.id as number);
+    expect(repeats.map((repeat) => [repeat.location.line, repeat.batchPosition])).toEqual([
+      [3, 0],
+      [4, 1],
+    ]);
+    expect((await verifyAudit(harness.store, null)).firstProblem).toBeNull();
+  });
+
+  it('pairs the readings of a NEM12 line one to one with their items when the file comes again', async () => {
+    const bytes = readFileSync(`${FIXTURES}nem12/valid/aemo-NEM12#SCENARIO1#UNITEDDP#NEMMCO.csv`);
+    const strict = parseDictionary({ formats: { nem12: { meterIdPattern: '^X{10}$' } } });
+    const call = { format: 'nem12', dictionary: strict } as const;
+    const first = await harness.ingest(bytes, { ...call, batchReadingsMax: 100 });
+    expect(first.counts.quarantined).toBe(384);
+    // Its readings share the bytes of their lines: siblings, never repeats of one another.
+    expect((await quarantineOf(harness)).every((item) => item.repeats === 0)).toBe(true);
+    const second = await harness.ingest(bytes, call);
+    expect(second.counts.quarantined).toBe(384);
+    const items = await quarantineOf(harness);
+    expect(items).toHaveLength(384);
+    expect(items.every((item) => item.repeats === 1)).toBe(true);
+    for (const item of items.slice(0, 60)) {
+      const [repeat] = await harness.store.quarantineRepeatsOf(item.id);
+      expect(repeat?.location.recordIndex).toBe(item.location.recordIndex);
+    }
     expect((await verifyAudit(harness.store, null)).firstProblem).toBeNull();
   });
 });

@@ -288,7 +288,14 @@ for (const engine of ENGINES) {
       const matches = await store.transaction((tx) => tx.findOpenQuarantineByRaw(['aa', 'bb']));
       const json = JSON.stringify(violations);
       expect(matches).toEqual([
-        { id, rawSha256: 'aa', violationsJson: json, currentViolationsJson: json },
+        {
+          id,
+          rawSha256: 'aa',
+          violationsJson: json,
+          currentViolationsJson: json,
+          deliveryId: 'd1',
+          byteOffset: 0,
+        },
       ]);
       const repeat = {
         quarantineId: id as number,

@@ -761,8 +761,8 @@ export class SqliteStore implements Store {
 
   #findOpenQuarantineByRaw(rawSha256s: readonly string[]): OpenQuarantineMatch[] {
     const select = this.#statement(
-      `SELECT id, raw_sha256, violations, current_violations FROM quarantine
-       WHERE raw_sha256 = ? AND status = 'open' ORDER BY id`,
+      `SELECT id, raw_sha256, violations, current_violations, delivery_id, byte_offset
+       FROM quarantine WHERE raw_sha256 = ? AND status = 'open' ORDER BY id`,
     );
     const matches: OpenQuarantineMatch[] = [];
     for (const rawSha256 of new Set(rawSha256s)) {
@@ -772,6 +772,8 @@ export class SqliteStore implements Store {
           rawSha256: row.raw_sha256 as string,
           violationsJson: row.violations as string,
           currentViolationsJson: row.current_violations as string,
+          deliveryId: row.delivery_id as string,
+          byteOffset: row.byte_offset as number,
         });
       }
     }
