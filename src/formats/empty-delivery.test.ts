@@ -4,28 +4,14 @@ import { describe, expect, it } from 'vitest';
 import { INPUT_FORMATS, type FormatContext, type InputFormat } from '../core/parser.js';
 import { pushSplit } from '../test-support/split.js';
 import { PARSER_FACTORIES } from './formats.js';
+import { SEMICOLON_BERLIN_DIALECT } from '../test-support/dialects.js';
 
 const encoder = new TextEncoder();
 
 const CONTEXTS: Partial<Record<InputFormat, FormatContext>> = {
   cmep: { timeZone: 'UTC' },
   'csv-dialect': {
-    dialect: {
-      name: 'test-dialect',
-      delimiter: ';',
-      decimalSeparator: ',',
-      columns: {
-        meterId: 'meter',
-        channel: 'channel',
-        timestamp: 'start',
-        value: 'value',
-        unit: 'unit',
-        intervalSeconds: 'seconds',
-      },
-      timestampFormat: 'DD.MM.YYYY HH:mm',
-      timeZone: 'Europe/Berlin',
-      timestampMarks: 'start',
-    },
+    dialect: SEMICOLON_BERLIN_DIALECT,
   },
 };
 

@@ -40,6 +40,7 @@ import {
   replayQuarantine,
   type ActionContext,
 } from './quarantine.js';
+import { SEMICOLON_BERLIN_DIALECT } from '../test-support/dialects.js';
 
 const METER = 'MTR-AAAA0001';
 const INTERVAL_MS = 900_000;
@@ -385,22 +386,7 @@ describe('bounded memory for big deliveries', () => {
 
 describe('deliveries without records', () => {
   const NEM12_EMPTY = '100,NEM12,200506081149,UNITEDDP,NEMMCO\n900\n';
-  const DIALECT = {
-    name: 'test-dialect',
-    delimiter: ';',
-    decimalSeparator: ',',
-    columns: {
-      meterId: 'meter',
-      channel: 'channel',
-      timestamp: 'start',
-      value: 'value',
-      unit: 'unit',
-      intervalSeconds: 'seconds',
-    },
-    timestampFormat: 'DD.MM.YYYY HH:mm',
-    timeZone: 'Europe/Berlin',
-    timestampMarks: 'start',
-  };
+  const DIALECT = SEMICOLON_BERLIN_DIALECT;
   const contextFor = (format: InputFormat) =>
     format === 'cmep' ? { timeZone: 'UTC' } : format === 'csv-dialect' ? { dialect: DIALECT } : {};
 
