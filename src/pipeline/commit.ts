@@ -278,44 +278,50 @@ async function splitRepeats(
   // k-th such reading of a span matches the k-th open item with those bytes and reasons from
   // another span, and a record that arrives twice in one batch repeats its first copy's item.
   const ordinals = new Map<string, number>();
-  const freshByKey = new Map<string, { freshIndex: number; span: string }>();
+  const candidatesBySpan = new Map<string, OpenQuarantineMatch[]>();
+  const freshByKey = new Map<string, number>();
   for (const row of rows) {
     const reasons = JSON.stringify(row.violations);
-    const span = `${row.deliveryId}|${row.location.byteOffset}`;
+    const span = spanOf(row.deliveryId, row.location.byteOffset);
     const sameKey = `${row.rawSha256}|${reasons}`;
-    const ordinal = ordinals.get(`${sameKey}|${span}`) ?? 0;
-    ordinals.set(`${sameKey}|${span}`, ordinal + 1);
-    const item = byRaw
-      .get(row.rawSha256)
-      ?.filter(
+    const spanKey = `${sameKey}|${span}`;
+    const ordinal = ordinals.get(spanKey) ?? 0;
+    ordinals.set(spanKey, ordinal + 1);
+    let candidates = candidatesBySpan.get(spanKey);
+    if (candidates === undefined) {
+      candidates = (byRaw.get(row.rawSha256) ?? []).filter(
         (candidate) =>
           (reasons === candidate.violationsJson || reasons === candidate.currentViolationsJson) &&
-          `${candidate.deliveryId}|${candidate.byteOffset}` !== span,
-      )[ordinal];
+          spanOf(candidate.deliveryId, candidate.byteOffset) !== span,
+      );
+      candidatesBySpan.set(spanKey, candidates);
+    }
+    const item = candidates[ordinal];
     if (item !== undefined) {
       split.slots.push({ repeatOf: item.id });
       split.repeats.push(repeatOf(item.id, row, split.repeats.length, input.atMs));
       continue;
     }
+    // Ordinals count within a span, so an earlier record with this key and ordinal stood in
+    // another span of this batch: the same record sent again.
     const earlier =
       input.kind === 'ingest' && row.rawSha256 !== ''
         ? freshByKey.get(`${sameKey}|${ordinal}`)
         : undefined;
-    if (earlier !== undefined && earlier.span !== span) {
-      split.slots.push({ repeatOfFresh: earlier.freshIndex });
-      split.repeatsOfFresh.push({
-        freshIndex: earlier.freshIndex,
-        repeat: repeatOf(0, row, 0, input.atMs),
-      });
+    if (earlier !== undefined) {
+      split.slots.push({ repeatOfFresh: earlier });
+      split.repeatsOfFresh.push({ freshIndex: earlier, repeat: repeatOf(0, row, 0, input.atMs) });
       continue;
     }
-    if (earlier === undefined) {
-      freshByKey.set(`${sameKey}|${ordinal}`, { freshIndex: split.fresh.length, span });
-    }
+    freshByKey.set(`${sameKey}|${ordinal}`, split.fresh.length);
     split.slots.push({ fresh: split.fresh.length });
     split.fresh.push({ ...row, batchPosition: split.fresh.length });
   }
   return split;
+}
+
+function spanOf(deliveryId: string, byteOffset: number): string {
+  return `${deliveryId}|${byteOffset}`;
 }
 
 function emptySplit(): QuarantineSplit {
