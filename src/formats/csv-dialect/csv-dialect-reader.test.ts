@@ -15,6 +15,7 @@ import {
   type CsvDialectProblemCode,
 } from './csv-dialect-reader.js';
 import { pushSplit } from '../../test-support/split.js';
+import { SEMICOLON_BERLIN_DIALECT } from '../../test-support/dialects.js';
 
 const FIXTURES = new URL('../../../test/fixtures/csv-dialect/', import.meta.url);
 
@@ -207,21 +208,11 @@ describe('fixtures', () => {
 
 /** A small dialect for the problem cases: semicolons, decimal comma, local starts in Berlin. */
 const TEST_DIALECT = parseCsvDialect({
-  name: 'test-dialect',
-  delimiter: ';',
-  decimalSeparator: ',',
+  ...SEMICOLON_BERLIN_DIALECT,
   columns: {
-    meterId: 'meter',
-    channel: 'channel',
-    timestamp: 'start',
-    value: 'value',
-    unit: 'unit',
+    ...SEMICOLON_BERLIN_DIALECT.columns,
     quality: { column: 'flag', map: { A: 'actual', E: 'estimated' } },
-    intervalSeconds: 'seconds',
   },
-  timestampFormat: 'DD.MM.YYYY HH:mm',
-  timeZone: 'Europe/Berlin',
-  timestampMarks: 'start',
 });
 const HEADER = 'meter;channel;start;seconds;value;unit;flag';
 const GOOD = 'M1;1;02.01.2024 00:00;900;0,5;kWh;A';
