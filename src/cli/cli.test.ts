@@ -929,6 +929,12 @@ describe('amisync text output of vendor text with control characters', () => {
 describe('amisync usage errors, closed output and store URLs', () => {
   const space = workspace([record('MTR-CLI00010', 0, '1.25')]);
 
+  it('shows an example of --raw-out in quarantine show --help', () => {
+    const run = cli(['quarantine', 'show', '--help']);
+    expect(run.status).toBe(0);
+    expect(run.stdout).toContain('amisync quarantine show 12 --raw-out record.bin');
+  });
+
   it('exits 64 with USAGE, JSON on stdout under --json, for every commander error', () => {
     for (const args of [
       ['no-such-command'],

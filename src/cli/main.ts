@@ -90,6 +90,10 @@ export function buildProgram(): Command {
   withGlobals(quarantine.command('show <id>'))
     .description('one item: the start of its raw bytes, every reason and its history')
     .option('--raw-out <file>', "write the item's whole raw bytes to this file")
+    .addHelpText(
+      'after',
+      '\nExample:\n  amisync quarantine show 12 --raw-out record.bin --db ./amisync.db',
+    )
     .action(action(async (id: string, opts: Opts) => runQuarantineShow(id, opts)));
   withGlobals(quarantine.command('replay [id]'))
     .description('re-run kept bytes through the current dictionary')
