@@ -45,6 +45,68 @@ export const ERROR_CODES = {
     httpStatus: 500,
     summary: 'A batch does not balance: received differs from the sum of its outcomes.',
   },
+  TRANSPORT_UNAVAILABLE: {
+    exitCode: 69,
+    httpStatus: 502,
+    summary: 'A feed could not be reached: connection refused or reset, DNS, a 5xx answer.',
+  },
+  TRANSPORT_TIMEOUT: {
+    exitCode: 75,
+    httpStatus: 504,
+    summary: 'A feed did not answer within its timeout.',
+  },
+  TRANSPORT_RATE_LIMITED: {
+    exitCode: 75,
+    httpStatus: 429,
+    summary: 'A feed asked us to slow down (429, or 503 with Retry-After).',
+  },
+  TRANSPORT_AUTH_FAILED: {
+    exitCode: 77,
+    httpStatus: 502,
+    summary: 'A feed refused our credentials, or its token endpoint gave no usable token.',
+  },
+  TRANSPORT_PROTOCOL: {
+    exitCode: 76,
+    httpStatus: 502,
+    summary:
+      'A feed answered with something its protocol does not allow (a page without records, a cursor that never advances).',
+  },
+  TRANSPORT_HOST_KEY: {
+    exitCode: 77,
+    httpStatus: 502,
+    summary: 'An SFTP server showed a host key other than the pinned one.',
+  },
+  UNAUTHENTICATED: {
+    exitCode: 77,
+    httpStatus: 401,
+    summary: 'The request carried no credentials, or credentials that are not valid.',
+  },
+  FORBIDDEN: {
+    exitCode: 77,
+    httpStatus: 403,
+    summary: "The caller may not do this (a vendor pushing readings of another vendor's meters).",
+  },
+  PAYLOAD_TOO_LARGE: {
+    exitCode: 65,
+    httpStatus: 413,
+    summary: 'The body is larger than its limit (docs/limits.md).',
+  },
+  IDEMPOTENCY_KEY_REUSED: {
+    exitCode: 65,
+    httpStatus: 422,
+    summary: 'An Idempotency-Key was sent again with a different body.',
+  },
+  RATE_LIMITED: {
+    exitCode: 75,
+    httpStatus: 429,
+    summary:
+      'The caller sent more requests than its rate limit allows; retry after the time given.',
+  },
+  SHUTTING_DOWN: {
+    exitCode: 75,
+    httpStatus: 503,
+    summary: 'The service is stopping; the request was not taken and can be sent again.',
+  },
   INTERNAL: { exitCode: 70, httpStatus: 500, summary: 'An unexpected internal error.' },
 } as const satisfies Record<string, { exitCode: number; httpStatus: number; summary: string }>;
 

@@ -1,36 +1,143 @@
 /**
  * The Source contract (ARCH 4): where deliveries come from. The call protocol, for every transport:
  *
- * - `connect(signal)` once before the first read. It may throw a transport error; resilience (a
- *   wrapper, never the adapter) decides whether to retry.
- * - `read(signal)` returns the next Delivery, or END when the source has no more for now. An
- * adapter   never sleeps, loops or retries inside read.
- * - Each Delivery is acknowledged exactly once: `ack()` after every batch of it has committed, or
- *   `nack(error)` when it could not be committed. Acknowledging is what lets the source forget the
- *   delivery (broker ack, file archived, HTTP 2xx, REST cursor advanced), so it must never happen
- *   before the commit: a crash before ack means redelivery, which idempotency absorbs.
+ * - `connect(signal, saved)` once before the first read, with the position the source last saved
+ *   in a committed transaction (null on its first run). It may throw a transport error (an
+ *   AmisyncError with a TRANSPORT_* code); resilience (a wrapper, never the adapter) decides
+ *   whether to retry.
+ * - `read(signal)` returns the next Delivery; `idle(ms)` when nothing is there now and the source
+ *   should be asked again after that long (a REST window caught up, an empty drop folder); or END
+ *   when the source has nothing more and never will (the files named on a command line). An adapter
+ *   never sleeps, loops or retries inside read: the runner waits on the injected Clock.
+ * - Each Delivery is acknowledged exactly once: `ack(receipt)` after every batch of it has
+ *   committed, or `nack(error)` when it could not be committed. Acknowledging is what lets the
+ *   source forget the delivery (broker ack, file archived, HTTP 2xx, REST cursor advanced), so it
+ *   must never happen before the commit: a crash before ack means redelivery, which idempotency
+ *   absorbs.
+ * - A Delivery's `position` is saved by the transaction that commits the delivery's last batch,
+ *   so a restart resumes exactly after the last committed delivery.
  * - `close()` once; deliveries not yet acknowledged are redelivered by the transport later.
  */
-import type { InputFormat } from './parser.js';
+import type { Random, TimerClock } from './clock.js';
+import type { Logger } from './log.js';
+import type { FormatContext, InputFormat } from './parser.js';
+import type { BatchCounts } from './store.js';
 
 export const END = Symbol('end of deliveries');
 
+/** Nothing to read now: ask again after `afterMs` milliseconds. */
+export interface Idle {
+  readonly idle: true;
+  readonly afterMs: number;
+}
+
+export function idle(afterMs: number): Idle {
+  return { idle: true, afterMs: Math.max(0, Math.floor(afterMs)) };
+}
+
+export function isIdle(value: unknown): value is Idle {
+  return typeof value === 'object' && value !== null && (value as Idle).idle === true;
+}
+
+/**
+ * Where a source stands (a cursor, a page, a time window, the last archived file), as JSON the
+ * source alone interprets. The runner stores it as text beside the delivery that reached it.
+ */
+export type SourcePosition = Readonly<Record<string, unknown>>;
+
+/** A position as the store holds it: saved by the transaction of the delivery that reached it. */
+export interface SavedPosition {
+  readonly position: SourcePosition;
+  readonly deliveryId: string;
+  readonly savedAtMs: number;
+}
+
+/** What the runner tells a source once a delivery has committed (the push endpoint answers it). */
+export interface DeliveryReceipt {
+  /** The store's id for the delivery (`dlv_...`). */
+  readonly deliveryId: string;
+  readonly counts: BatchCounts;
+  /** The store's id of the first delivery with the same transport id, when this one repeats it. */
+  readonly firstDeliveryId: string | null;
+}
+
 export interface Delivery {
-  /** Stable across redeliveries where the transport allows (a file path, a message id). */
+  /**
+   * The transport's own id for the delivery, stable across redeliveries where the transport allows
+   * (a file path and its sha256, a message id, a page request). Stored, so that a redelivery can be
+   * linked to the first delivery.
+   */
   readonly sourceDeliveryId: string;
   /** A name an operator recognises. */
   readonly name: string;
   /** The format when the transport knows it; otherwise the runner detects it from the bytes. */
   readonly format: InputFormat;
+  /**
+   * What the format needs besides bytes, when the transport decides it (a REST source's record
+   * mapping); null means the source's configured context for the format.
+   */
+  readonly formatContext: FormatContext | null;
+  /** 1 for the first attempt; the transport's redelivery count plus one where it tells it. */
+  readonly attempt: number;
+  /** What the transport said about it (HTTP headers kept, file size and mtime, message headers). */
+  readonly metadata: Readonly<Record<string, string>>;
+  /**
+   * Deliveries with the same key must commit in order (one meter's messages); null when the
+   * transport has no such order to keep.
+   */
+  readonly partitionKey: string | null;
+  /** The position to save when this delivery commits; null leaves the saved position as it is. */
+  readonly position: SourcePosition | null;
   /** The payload, read once, in order. */
   bytes(): AsyncIterable<Uint8Array>;
-  ack(): Promise<void>;
+  ack(receipt: DeliveryReceipt): Promise<void>;
   nack(error: Error): Promise<void>;
 }
 
 export interface Source {
   readonly id: string;
-  connect(signal: AbortSignal): Promise<void>;
-  read(signal: AbortSignal): Promise<Delivery | typeof END>;
+  connect(signal: AbortSignal, saved: SavedPosition | null): Promise<void>;
+  read(signal: AbortSignal): Promise<Delivery | Idle | typeof END>;
   close(): Promise<void>;
+}
+
+/**
+ * Guards a delivery's acknowledgement: the second ack or nack throws, so a runner bug cannot
+ * acknowledge twice. Adapters call `take()` first thing in ack and nack.
+ */
+export class AckOnce {
+  #done = false;
+  readonly #what: string;
+
+  constructor(what: string) {
+    this.#what = what;
+  }
+
+  take(): void {
+    if (this.#done) throw new Error(`delivery ${this.#what} acknowledged twice`);
+    this.#done = true;
+  }
+
+  get done(): boolean {
+    return this.#done;
+  }
+}
+
+/** What a source is given when it is built from its configuration. */
+export interface SourceContext {
+  readonly clock: TimerClock;
+  readonly random: Random;
+  readonly log: Logger;
+  /**
+   * A secret named by the configuration: the value of an environment variable or the contents of
+   * a file (trailing newline removed). Throws CONFIG_INVALID naming `keyPath` (never the value)
+   * when neither is given, the variable is unset or empty, or the file cannot be read.
+   */
+  secret(ref: SecretRef, keyPath: string): string;
+}
+
+/** Where a secret lives: never in the configuration file itself. */
+export interface SecretRef {
+  readonly env?: string | undefined;
+  readonly file?: string | undefined;
 }

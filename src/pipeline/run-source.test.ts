@@ -52,6 +52,11 @@ class RecordingSource implements Source {
       sourceDeliveryId: `message-${this.#left}`,
       name: 'feed.ndjson',
       format: 'ndjson',
+      formatContext: null,
+      attempt: 1,
+      metadata: {},
+      partitionKey: null,
+      position: null,
       async *bytes() {
         for (let at = 0; at < PAYLOAD.length; at += 4096) yield PAYLOAD.subarray(at, at + 4096);
       },

@@ -4,7 +4,7 @@
  * after the source is closed, so nothing is acknowledged that the store does not hold.
  */
 import type { FormatContext, InputFormat } from '../core/parser.js';
-import { END, type Delivery, type Source } from '../core/source.js';
+import { END, isIdle, type Delivery, type Source } from '../core/source.js';
 import { ingestDelivery, type DeliveryReport, type IngestOptions } from './ingest.js';
 
 export type SourceRunOptions = Omit<
@@ -28,18 +28,18 @@ export async function runSource(
   signal: AbortSignal = new AbortController().signal,
 ): Promise<DeliveryReport[]> {
   const reports: DeliveryReport[] = [];
-  await source.connect(signal);
+  await source.connect(signal, null);
   try {
     for (let count = 0; count < DELIVERIES_PER_RUN_MAX && !signal.aborted; count++) {
       const delivery = await source.read(signal);
-      if (delivery === END) break;
+      if (delivery === END || isIdle(delivery)) break;
       options.onDeliveryStart?.(delivery);
       let report: DeliveryReport;
       try {
         report = await ingestDelivery(delivery.bytes(), {
           ...options,
           format: delivery.format,
-          formatContext: options.formatContexts?.[delivery.format] ?? {},
+          formatContext: delivery.formatContext ?? options.formatContexts?.[delivery.format] ?? {},
           name: delivery.name,
           sourceId: source.id,
         });
@@ -47,7 +47,11 @@ export async function runSource(
         await delivery.nack(error as Error);
         throw error;
       }
-      await delivery.ack();
+      await delivery.ack({
+        deliveryId: report.deliveryId,
+        counts: report.counts,
+        firstDeliveryId: null,
+      });
       reports.push(report);
       options.onDelivery?.(report);
     }

@@ -36,6 +36,21 @@ async function text(delivery: Delivery): Promise<string> {
   return Buffer.concat(parts).toString('utf8');
 }
 
+const RECEIPT = {
+  deliveryId: 'dlv_test',
+  counts: {
+    received: 1,
+    accepted: 1,
+    duplicates: 0,
+    quarantined: 0,
+    conflicts: 0,
+    anomalyHeld: 0,
+    deadLettered: 0,
+    revisions: 0,
+  },
+  firstDeliveryId: null,
+};
+
 afterAll(removeTempDirs);
 
 for (const sourceCase of SOURCES) {
@@ -43,7 +58,7 @@ for (const sourceCase of SOURCES) {
     it('returns every delivery with its bytes, in order, then END', async () => {
       const source = sourceCase.open(['{"a":1}\n', '{"b":2}\n']);
       const signal = new AbortController().signal;
-      await source.connect(signal);
+      await source.connect(signal, null);
       const first = await source.read(signal);
       const second = await source.read(signal);
       expect(first).not.toBe(END);
@@ -57,13 +72,13 @@ for (const sourceCase of SOURCES) {
     it('accepts exactly one acknowledgement per delivery', async () => {
       const source = sourceCase.open(['{"a":1}\n', '{"b":2}\n']);
       const signal = new AbortController().signal;
-      await source.connect(signal);
+      await source.connect(signal, null);
       const acked = (await source.read(signal)) as Delivery;
       const nacked = (await source.read(signal)) as Delivery;
-      await acked.ack();
-      await expect(acked.ack()).rejects.toThrow(/twice/);
+      await acked.ack(RECEIPT);
+      await expect(acked.ack(RECEIPT)).rejects.toThrow(/twice/);
       await nacked.nack(new Error('could not commit'));
-      await expect(nacked.ack()).rejects.toThrow(/twice/);
+      await expect(nacked.ack(RECEIPT)).rejects.toThrow(/twice/);
       await source.close();
     });
   });

@@ -8,7 +8,7 @@ import { createReadStream } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { READ_CHUNK_BYTES } from '../../core/limits.js';
 import type { InputFormat } from '../../core/parser.js';
-import { END, type Delivery, type Source } from '../../core/source.js';
+import { AckOnce, END, type Delivery, type Source } from '../../core/source.js';
 
 export interface FileEntry {
   path: string;
@@ -36,22 +36,23 @@ export class FileSource implements Source {
     if (entry === undefined) return END;
     this.#next += 1;
     const path = resolve(entry.path);
-    let acknowledged = false;
-    const once = (): void => {
-      if (acknowledged) throw new Error(`delivery ${path} acknowledged twice`);
-      acknowledged = true;
-    };
+    const once = new AckOnce(path);
     return {
       sourceDeliveryId: path,
       name: basename(path),
       format: entry.format,
+      formatContext: null,
+      attempt: 1,
+      metadata: {},
+      partitionKey: null,
+      position: null,
       bytes: () => createReadStream(path, { highWaterMark: READ_CHUNK_BYTES }),
       ack: async () => {
-        once();
+        once.take();
         this.outcomes.push({ path, acked: true });
       },
       nack: async (error) => {
-        once();
+        once.take();
         this.outcomes.push({ path, acked: false, error });
       },
     };

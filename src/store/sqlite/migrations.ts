@@ -282,6 +282,30 @@ CREATE TABLE delivery_interruptions (
 ${appendOnly('delivery_interruptions')}
 `;
 
+const TRANSPORTS = `
+ALTER TABLE deliveries ADD COLUMN transport_id TEXT;
+ALTER TABLE deliveries ADD COLUMN first_delivery_id TEXT;
+ALTER TABLE deliveries ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE deliveries ADD COLUMN metadata TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE deliveries ADD COLUMN partition_key TEXT;
+ALTER TABLE deliveries ADD COLUMN position TEXT;
+CREATE INDEX deliveries_transport ON deliveries (source_id, transport_id)
+  WHERE transport_id IS NOT NULL;
+CREATE TABLE source_positions (
+  source_id TEXT PRIMARY KEY,
+  position TEXT NOT NULL,
+  delivery_id TEXT NOT NULL,
+  saved_at_ms INTEGER NOT NULL
+) STRICT;
+CREATE TABLE vendors (
+  name TEXT PRIMARY KEY,
+  key_id TEXT NOT NULL UNIQUE,
+  key_sha256 TEXT NOT NULL,
+  created_at_ms INTEGER NOT NULL,
+  revoked_at_ms INTEGER
+) STRICT;
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial ledger, quarantine, audit', sql: INITIAL_SCHEMA },
   { version: 2, name: 'anomaly holds keep their evidence', sql: ANOMALY_EVIDENCE_FIXED },
@@ -297,4 +321,5 @@ export const MIGRATIONS: readonly Migration[] = [
     name: 'delivery owners, interruptions and redeliveries',
     sql: DELIVERY_OWNERS_AND_INTERRUPTIONS,
   },
+  { version: 7, name: 'transport ids, source positions, vendors', sql: TRANSPORTS },
 ];
