@@ -88,10 +88,23 @@ export interface Delivery {
   readonly partitionKey: string | null;
   /** The position to save when this delivery commits; null leaves the saved position as it is. */
   readonly position: SourcePosition | null;
+  /**
+   * The meters this delivery may carry readings of (a pushing vendor's own meters). When set, the
+   * runner commits the delivery in one transaction and refuses all of it (FORBIDDEN, nothing
+   * written) if any record names another meter. Absent or null: any meter.
+   */
+  readonly meterScope?: MeterScope | null;
   /** The payload, read once, in order. */
   bytes(): AsyncIterable<Uint8Array>;
   ack(receipt: DeliveryReceipt): Promise<void>;
   nack(error: Error): Promise<void>;
+}
+
+/** Who may deliver readings of which meters. */
+export interface MeterScope {
+  /** Who is bound by the scope (a vendor's name), for the refusal's message and audit entry. */
+  readonly owner: string;
+  allows(meterId: string): boolean;
 }
 
 export interface Source {
