@@ -179,6 +179,22 @@ export interface DeliveryInsert {
   format: string;
   formatContext: Readonly<Record<string, unknown>>;
   startedAtMs: number;
+  /** The transport's own id for it (Delivery.sourceDeliveryId); absent for an operator's file. */
+  transportId?: string | null;
+  /** 1 for the first attempt (the transport's redelivery count plus one). */
+  attempt?: number;
+  /** What the transport said about it (HTTP status and rate-limit headers, file size and mtime). */
+  metadata?: Readonly<Record<string, string>>;
+  partitionKey?: string | null;
+}
+
+/** Where a source stood after the delivery that reached it committed (Delivery.position). */
+export interface SourcePositionRow {
+  sourceId: string;
+  /** The source's own JSON, as text. */
+  position: string;
+  deliveryId: string;
+  savedAtMs: number;
 }
 
 /**
@@ -209,6 +225,17 @@ export interface DeliveryRow extends DeliveryInsert {
   sha256: string | null;
   sizeBytes: number | null;
   finishedAtMs: number | null;
+  transportId: string | null;
+  attempt: number;
+  metadata: Readonly<Record<string, string>>;
+  partitionKey: string | null;
+  /** The position its commit saved for its source (JSON text); null when it saved none. */
+  position: string | null;
+  /**
+   * The earliest earlier complete delivery of the same source with the same transport id or the
+   * same bytes (sha256): set when this one delivers it again. Null for a first delivery.
+   */
+  firstDeliveryId: string | null;
   /** Whether the delivery's records all fell into uncounted spans (an unparseable file). */
   counts: BatchCounts;
 }
@@ -273,6 +300,18 @@ export interface StoreTransaction {
   findAbandonedDeliveries(): Promise<DeliveryRow[]>;
   /** Records a delivery's interruption, with the audit entry that records it. */
   markDeliveryInterrupted(deliveryId: string, atMs: number, auditSeq: number): Promise<void>;
+  /**
+   * Marks a delivery complete, in the transaction of its last batch, and links it to the earliest
+   * earlier complete delivery of its source with the same transport id or the same sha256.
+   */
+  finishDelivery(
+    deliveryId: string,
+    sha256: string,
+    sizeBytes: number,
+    atMs: number,
+  ): Promise<{ firstDeliveryId: string | null }>;
+  /** Saves where the delivery's source now stands, in the transaction that commits the delivery. */
+  saveSourcePosition(row: SourcePositionRow): Promise<void>;
 }
 
 export interface QuarantineFilter {
@@ -349,6 +388,8 @@ export interface Store {
     atMs: number,
   ): Promise<void>;
   getDelivery(id: string): Promise<DeliveryRow | null>;
+  /** The position the source's last committed delivery saved; null before the first. */
+  loadSourcePosition(sourceId: string): Promise<SourcePositionRow | null>;
   listDeliveries(limit: number): Promise<DeliveryRow[]>;
   /** Bytes [byteOffset, byteOffset + byteLength) of a delivery, from its raw chunks. */
   readDeliveryBytes(

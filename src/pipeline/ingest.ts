@@ -26,13 +26,15 @@ import {
   type StreamParser,
 } from '../core/parser.js';
 import type { Reject } from '../core/reject.js';
-import type { BatchCounts, Store } from '../core/store.js';
+import { AmisyncError } from '../core/errors.js';
+import type { MeterScope, SourcePosition } from '../core/source.js';
+import type { BatchCounts, Store, StoreTransaction } from '../core/store.js';
 import type { Detector } from '../detect/detect.js';
 import type { DataDictionary } from '../dictionary/dictionary.js';
 import { PARSER_FACTORIES } from '../formats/formats.js';
 import {
   addCounts,
-  commitBatch,
+  commitBatchIn,
   emptyCounts,
   type BatchResult,
   type PendingReject,
@@ -55,6 +57,18 @@ export interface IngestOptions {
   sourceId: string;
   detectors?: readonly Detector[];
   batchReadingsMax?: number;
+  /** The transport's id for the delivery, its attempt, metadata and partition key (Delivery). */
+  transportId?: string | null;
+  attempt?: number;
+  metadata?: Readonly<Record<string, string>>;
+  partitionKey?: string | null;
+  /** Saved for the source by the transaction that commits the delivery's last batch. */
+  position?: SourcePosition | null;
+  /**
+   * The meters the delivery may name. When set, the delivery commits in one transaction, and a
+   * record naming another meter refuses all of it (FORBIDDEN) before anything is written.
+   */
+  meterScope?: MeterScope | null;
   onBatch?: (result: BatchResult, bytesRead: number) => void;
 }
 
@@ -71,6 +85,8 @@ export interface DeliveryReport {
    * each).
    */
   uncountedSpans: number;
+  /** The earlier delivery of the same source this one delivers again (same transport id or bytes). */
+  firstDeliveryId: string | null;
   /** What the format's reader tolerated, by code (see StreamParser.tolerated). */
   tolerated: Readonly<Record<string, number>>;
   /**
@@ -169,7 +185,10 @@ class DeliveryRun {
     this.#parser = PARSER_FACTORIES[options.format](options.formatContext ?? {});
     this.#judge = createJudge(options.dictionary, options.clock, options.format);
     this.#deliveryId = `dlv_${options.random.hex(10)}`;
-    this.#batchMax = options.batchReadingsMax ?? BATCH_READINGS_MAX;
+    this.#batchMax =
+      options.meterScope != null
+        ? Number.POSITIVE_INFINITY
+        : (options.batchReadingsMax ?? BATCH_READINGS_MAX);
   }
 
   async push(chunk: Buffer): Promise<void> {
@@ -185,16 +204,25 @@ class DeliveryRun {
 
   async end(): Promise<DeliveryReport> {
     await this.#accept(this.#parser.end());
-    await this.#commit(this.#window.end);
     const options = this.#options;
     const sha256 = this.#hasher.digest('hex');
-    await options.store.finishDelivery(
-      this.#deliveryId,
-      sha256,
-      this.#sizeBytes,
-      options.clock.nowMs(),
-    );
+    // The last batch, the delivery's completion and the source's new position commit together, so
+    // a source never stands past a delivery the store does not wholly hold.
+    const { firstDeliveryId } = await this.#commit(this.#window.end, async (tx) => {
+      const atMs = options.clock.nowMs();
+      const finished = await tx.finishDelivery(this.#deliveryId, sha256, this.#sizeBytes, atMs);
+      if (options.position != null) {
+        await tx.saveSourcePosition({
+          sourceId: options.sourceId,
+          position: JSON.stringify(options.position),
+          deliveryId: this.#deliveryId,
+          savedAtMs: atMs,
+        });
+      }
+      return finished;
+    });
     return {
+      firstDeliveryId,
       deliveryId: this.#deliveryId,
       name: options.name,
       format: options.format,
@@ -218,6 +246,11 @@ class DeliveryRun {
         this.#blank = true;
       }
       const verdict = this.#judge(item);
+      const scope = this.#options.meterScope;
+      if (scope != null) {
+        const meterId = verdict.ok ? verdict.item.reading.meterId : verdict.reject.meterId;
+        if (meterId !== null && !scope.allows(meterId)) refuseForeignMeter(scope, meterId);
+      }
       if (verdict.ok) this.#readings.push(verdict.item);
       else this.#rejects.push(verdict.reject);
       // A parser may hand over an item after later bytes were stored (a Green Button reading
@@ -237,6 +270,13 @@ class DeliveryRun {
    * Too many bytes held: commit what is complete, then store an incomplete giant record's bytes.
    */
   async #relieve(): Promise<void> {
+    if (this.#options.meterScope != null) {
+      throw new AmisyncError(
+        'PAYLOAD_TOO_LARGE',
+        `a delivery bound to the meters of ${this.#options.meterScope.owner} must fit one batch ` +
+          `(${BATCH_BYTES_MAX} bytes)`,
+      );
+    }
     if (this.#hasItems()) await this.#commit(this.#itemsEnd);
     if (this.#window.end - this.#window.start <= BATCH_BYTES_MAX) return;
     // The delivery row is created at the first batch, once the parser knows its context (a CSV
@@ -262,6 +302,10 @@ class DeliveryRun {
       format: options.format,
       formatContext: this.#parser.context(),
       startedAtMs: options.clock.nowMs(),
+      transportId: options.transportId ?? null,
+      attempt: options.attempt ?? 1,
+      metadata: options.metadata ?? {},
+      partitionKey: options.partitionKey ?? null,
     });
     this.#deliveryCreated = true;
   }
@@ -284,9 +328,15 @@ class DeliveryRun {
 
   /**
    * Commits the current batch, covering bytes up to `itemsEnd`, or up to what #relieve already
-   * stored when an item came late: the window never moves back.
+   * stored when an item came late: the window never moves back. `last`, for the delivery's final
+   * batch, runs in the same transaction (even when the batch holds no items) and gives its result.
    */
-  async #commit(itemsEnd: number): Promise<void> {
+  async #commit(itemsEnd: number): Promise<void>;
+  async #commit<T>(itemsEnd: number, last: (tx: StoreTransaction) => Promise<T>): Promise<T>;
+  async #commit<T>(
+    itemsEnd: number,
+    last?: (tx: StoreTransaction) => Promise<T>,
+  ): Promise<T | undefined> {
     const end = Math.max(itemsEnd, this.#window.start);
     await this.#ensureDelivery();
     const readings = this.#readings;
@@ -305,12 +355,16 @@ class DeliveryRun {
     const rawBytes = this.#window.slice(rawStart, end) ?? Buffer.alloc(0);
     if (readings.length === 0 && rejects.length === 0) {
       // Bytes that held no record (whitespace, a trailing newline) are still evidence: store them.
-      for (const chunk of splitChunks(rawStart, rawBytes)) {
-        await options.store.putRawChunk(this.#deliveryId, chunk.byteOffset, chunk.bytes);
-      }
+      const chunks = splitChunks(rawStart, rawBytes);
+      const outcome = await options.store.transaction(async (tx) => {
+        for (const chunk of chunks) {
+          await tx.putRawChunk(this.#deliveryId, chunk.byteOffset, chunk.bytes);
+        }
+        return last === undefined ? undefined : last(tx);
+      });
       this.#window.take(end);
       this.#batchStart = end;
-      return;
+      return outcome;
     }
     const byteOffset = this.#batchStart;
     const holdRawSha256 = (index: number): string => {
@@ -322,30 +376,39 @@ class DeliveryRun {
       );
       return bytes === null ? '' : hash('sha256', bytes, 'hex');
     };
-    const result = await commitBatch(
-      options.store,
-      {
-        deliveryId: this.#deliveryId,
-        sourceId: options.sourceId,
-        kind: 'ingest',
-        format: options.format,
-        readings,
-        rejects,
-        rawChunks: splitChunks(rawStart, rawBytes),
-        byteOffset,
-        byteLength: end - byteOffset,
-        atMs: options.clock.nowMs(),
-        detectors: options.detectors ?? [],
-        sequenced: !isTypedFormat(options.format),
-      },
-      holdRawSha256,
-    );
+    const input = {
+      deliveryId: this.#deliveryId,
+      sourceId: options.sourceId,
+      kind: 'ingest' as const,
+      format: options.format,
+      readings,
+      rejects,
+      rawChunks: splitChunks(rawStart, rawBytes),
+      byteOffset,
+      byteLength: end - byteOffset,
+      atMs: options.clock.nowMs(),
+      detectors: options.detectors ?? [],
+      sequenced: !isTypedFormat(options.format),
+    };
+    const { result, outcome } = await options.store.transaction(async (tx) => {
+      const committed = await commitBatchIn(tx, input, holdRawSha256);
+      return { result: committed, outcome: last === undefined ? undefined : await last(tx) };
+    });
     this.#window.take(end);
     this.#batchStart = end;
     this.batches += 1;
     addCounts(this.counts, result.counts);
     options.onBatch?.(result, this.#sizeBytes);
+    return outcome;
   }
+}
+
+function refuseForeignMeter(scope: MeterScope, meterId: string): never {
+  throw new AmisyncError(
+    'FORBIDDEN',
+    `${scope.owner} may not deliver readings of meter ${meterId}: the whole delivery is refused`,
+    { owner: scope.owner, meterId },
+  );
 }
 
 /** Stores this process has already looked at for interrupted deliveries. */

@@ -32,6 +32,7 @@ import type {
   QuarantineRow,
   QuarantineStatus,
   SequenceEvent,
+  SourcePositionRow,
   Store,
   StoreStatus,
   StoreTransaction,
@@ -379,6 +380,12 @@ function deliveryFrom(row: Row, self: DeliveryOwner): DeliveryRow {
     sha256: (row.sha256 as string | null) ?? null,
     sizeBytes: (row.size_bytes as number | null) ?? null,
     finishedAtMs: (row.finished_at_ms as number | null) ?? null,
+    transportId: (row.transport_id as string | null) ?? null,
+    attempt: Number(row.attempt ?? 1),
+    metadata: JSON.parse((row.metadata as string | null) ?? '{}') as Record<string, string>,
+    partitionKey: (row.partition_key as string | null) ?? null,
+    position: (row.position as string | null) ?? null,
+    firstDeliveryId: (row.first_delivery_id as string | null) ?? null,
     counts: countsFrom(row),
   };
 }
@@ -525,6 +532,20 @@ export class SqliteStore implements Store {
         statement(
           'INSERT INTO delivery_interruptions (delivery_id, at_ms, audit_seq) VALUES (?, ?, ?)',
         ).run(deliveryId, atMs, auditSeq);
+      },
+      finishDelivery: async (deliveryId, sha256, sizeBytes, atMs) =>
+        this.#finishDelivery(deliveryId, sha256, sizeBytes, atMs),
+      saveSourcePosition: async (row) => {
+        statement(
+          `INSERT INTO source_positions (source_id, position, delivery_id, saved_at_ms)
+           VALUES (?, ?, ?, ?)
+           ON CONFLICT (source_id) DO UPDATE SET position = excluded.position,
+             delivery_id = excluded.delivery_id, saved_at_ms = excluded.saved_at_ms`,
+        ).run(row.sourceId, row.position, row.deliveryId, row.savedAtMs);
+        statement('UPDATE deliveries SET position = ? WHERE id = ?').run(
+          row.position,
+          row.deliveryId,
+        );
       },
     };
   }
@@ -839,8 +860,9 @@ export class SqliteStore implements Store {
       const owner = this.#self;
       this.#statement(
         `INSERT INTO deliveries (id, source_id, name, format, format_context, started_at_ms, status,
-           owner_host, owner_pid, owner_started_at_ms, redelivers)
-         VALUES (?, ?, ?, ?, ?, ?, 'in-progress', ?, ?, ?, ?)`,
+           owner_host, owner_pid, owner_started_at_ms, redelivers, transport_id, attempt, metadata,
+           partition_key)
+         VALUES (?, ?, ?, ?, ?, ?, 'in-progress', ?, ?, ?, ?, ?, ?, ?, ?)`,
       ).run(
         delivery.id,
         delivery.sourceId,
@@ -852,6 +874,10 @@ export class SqliteStore implements Store {
         owner.pid,
         owner.processStartedAtMs,
         interrupted?.id ?? null,
+        delivery.transportId ?? null,
+        delivery.attempt ?? 1,
+        JSON.stringify(delivery.metadata ?? {}),
+        delivery.partitionKey ?? null,
       );
     });
   }
@@ -867,11 +893,50 @@ export class SqliteStore implements Store {
     atMs: number,
   ): Promise<void> {
     await this.transaction(async () => {
-      this.#statement(
-        `UPDATE deliveries SET status = 'complete', sha256 = ?, size_bytes = ?, finished_at_ms = ?
-         WHERE id = ?`,
-      ).run(sha256, sizeBytes, atMs, deliveryId);
+      this.#finishDelivery(deliveryId, sha256, sizeBytes, atMs);
     });
+  }
+
+  #finishDelivery(
+    deliveryId: string,
+    sha256: string,
+    sizeBytes: number,
+    atMs: number,
+  ): { firstDeliveryId: string | null } {
+    const self = this.#statement('SELECT source_id, transport_id FROM deliveries WHERE id = ?').get(
+      deliveryId,
+    ) as { source_id: string; transport_id: string | null } | undefined;
+    let firstDeliveryId: string | null = null;
+    if (self !== undefined) {
+      const first = this.#statement(
+        `SELECT id FROM deliveries
+         WHERE source_id = ? AND status = 'complete' AND id <> ?
+           AND ((? IS NOT NULL AND transport_id = ?) OR sha256 = ?)
+         ORDER BY finished_at_ms, id LIMIT 1`,
+      ).get(self.source_id, deliveryId, self.transport_id, self.transport_id, sha256) as
+        | { id: string }
+        | undefined;
+      firstDeliveryId = first?.id ?? null;
+    }
+    this.#statement(
+      `UPDATE deliveries SET status = 'complete', sha256 = ?, size_bytes = ?, finished_at_ms = ?,
+         first_delivery_id = ?
+       WHERE id = ?`,
+    ).run(sha256, sizeBytes, atMs, firstDeliveryId, deliveryId);
+    return { firstDeliveryId };
+  }
+
+  async loadSourcePosition(sourceId: string): Promise<SourcePositionRow | null> {
+    const row = this.#statement(
+      'SELECT source_id, position, delivery_id, saved_at_ms FROM source_positions WHERE source_id = ?',
+    ).get(sourceId) as Row | undefined;
+    if (row === undefined) return null;
+    return {
+      sourceId: row.source_id as string,
+      position: row.position as string,
+      deliveryId: row.delivery_id as string,
+      savedAtMs: row.saved_at_ms as number,
+    };
   }
 
   async getDelivery(id: string): Promise<DeliveryRow | null> {
