@@ -6,6 +6,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { INPUT_FORMATS } from '../core/parser.js';
 import { runDemo } from './commands/demo.js';
+import { addSimulateCommands } from './commands/simulate.js';
 import { printIngest, runIngest } from './commands/ingest.js';
 import {
   runQuarantineDecision,
@@ -150,6 +151,8 @@ export function buildProgram(): Command {
     .option('--meters <n>', 'meters', '200')
     .option('--days <n>', 'days of 15-minute data', '7')
     .action(action(async (opts: Opts) => runDemo(opts)));
+
+  addSimulateCommands(program);
 
   return program;
 }

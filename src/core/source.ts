@@ -21,18 +21,23 @@
 import type { Random, TimerClock } from './clock.js';
 import type { Logger } from './log.js';
 import type { FormatContext, InputFormat } from './parser.js';
-import type { BatchCounts } from './store.js';
+import type { BatchCounts, Store } from './store.js';
 
 export const END = Symbol('end of deliveries');
 
-/** Nothing to read now: ask again after `afterMs` milliseconds. */
+/**
+ * Nothing to read now: ask again after `afterMs` milliseconds. `caught-up`: the source has read
+ * everything there is for now (a run with --once stops there); `throttled`: there is more, but the
+ * peer asked us to wait (a rate limit, Retry-After), so even a run with --once waits.
+ */
 export interface Idle {
   readonly idle: true;
   readonly afterMs: number;
+  readonly reason: 'caught-up' | 'throttled';
 }
 
-export function idle(afterMs: number): Idle {
-  return { idle: true, afterMs: Math.max(0, Math.floor(afterMs)) };
+export function idle(afterMs: number, reason: Idle['reason'] = 'caught-up'): Idle {
+  return { idle: true, afterMs: Math.max(0, Math.floor(afterMs)), reason };
 }
 
 export function isIdle(value: unknown): value is Idle {
@@ -147,6 +152,17 @@ export interface SourceContext {
    * when neither is given, the variable is unset or empty, or the file cannot be read.
    */
   secret(ref: SecretRef, keyPath: string): string;
+  /**
+   * The store, for what a source must look up before it can accept a delivery (a pushing vendor's
+   * key, an earlier delivery with the same Idempotency-Key). Sources never write readings: the
+   * runner does.
+   */
+  readonly store: Store;
+  /**
+   * Appends one audit entry in its own transaction, for events that commit no delivery (a push
+   * request refused before its body was read). Resolves with the entry's seq.
+   */
+  audit(kind: string, payload: Readonly<Record<string, unknown>>): Promise<number>;
 }
 
 /** Where a secret lives: never in the configuration file itself. */
