@@ -85,7 +85,7 @@ export interface DeliveryReport {
    * each).
    */
   uncountedSpans: number;
-  /** The earlier delivery of the same source this one delivers again (same transport id or bytes). */
+  /** The earlier delivery of the same source this one repeats (same transport id or bytes). */
   firstDeliveryId: string | null;
   /** What the format's reader tolerated, by code (see StreamParser.tolerated). */
   tolerated: Readonly<Record<string, number>>;

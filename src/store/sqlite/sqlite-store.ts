@@ -914,8 +914,7 @@ export class SqliteStore implements Store {
            AND ((? IS NOT NULL AND transport_id = ?) OR sha256 = ?)
          ORDER BY finished_at_ms, id LIMIT 1`,
       ).get(self.source_id, deliveryId, self.transport_id, self.transport_id, sha256) as
-        | { id: string }
-        | undefined;
+        { id: string } | undefined;
       firstDeliveryId = first?.id ?? null;
     }
     this.#statement(
