@@ -108,6 +108,13 @@ export const ERROR_CODES = {
     summary: 'The service is stopping; the request was not taken and can be sent again.',
   },
   INTERNAL: { exitCode: 70, httpStatus: 500, summary: 'An unexpected internal error.' },
+  // HTTP push source (src/sources/http-push).
+  PUSH_QUEUE_FULL: {
+    exitCode: 75,
+    httpStatus: 503,
+    summary:
+      'The push endpoint holds as many requests waiting to commit as it may; retry after the time given.',
+  },
 } as const satisfies Record<string, { exitCode: number; httpStatus: number; summary: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -38,3 +38,20 @@ export const LIST_PAGE_ROWS_MAX = 1_000;
 export const REPLAY_ITEMS_PER_TRANSACTION = 500;
 /** Raw chunks the SQLite store keeps in memory for reading records back, by content hash. */
 export const RAW_CHUNKS_CACHED_MAX = 4;
+
+// HTTP push source (src/sources/http-push).
+/**
+ * A push request's body at most (a source may configure less). A request commits whole in one
+ * transaction, so its body must fit the bytes one batch may hold (BATCH_BYTES_MAX).
+ */
+export const PUSH_BODY_BYTES_MAX = 8 * 1024 * 1024;
+/** Requests waiting for the runner at most; the next is answered 503 with Retry-After. */
+export const PUSH_QUEUED_REQUESTS_MAX = 64;
+/** Requests one vendor may send per minute by default (a source may configure another rate). */
+export const PUSH_VENDOR_REQUESTS_PER_MINUTE = 600;
+/** Bytes of a `text/plain` body's head read to tell NEM12 from CMEP before it is queued. */
+export const PUSH_SNIFF_BYTES = 4 * 1024;
+/** Characters of an Idempotency-Key at most. */
+export const PUSH_IDEMPOTENCY_KEY_CHARS_MAX = 255;
+/** A request whose headers or body stall this long is cut (node:http's request timeout). */
+export const PUSH_REQUEST_TIMEOUT_MS = 120_000;

@@ -369,7 +369,39 @@ export interface StoreStatus {
   lastCheckpoint: CheckpointRow | null;
 }
 
-export interface Store {
+/** A vendor that pushes readings: its API key is kept as a hash only (sha256 of the whole key). */
+export interface VendorInsert {
+  name: string;
+  /** The public part of the key (`amk_<keyId>_<secret>`), by which a request's key is found. */
+  keyId: string;
+  /** Lowercase hex sha256 of the whole key as the vendor sends it. */
+  keySha256: string;
+  /** The meters the vendor may push: a list, a pattern, or any meter (exactly one is set). */
+  meters: readonly string[] | null;
+  meterPattern: string | null;
+  anyMeter: boolean;
+  createdAtMs: number;
+}
+
+export interface VendorRow extends VendorInsert {
+  /** When the key was revoked; a revoked vendor's requests are refused as unauthenticated. */
+  revokedAtMs: number | null;
+}
+
+/** What the push source looks up: vendors and their keys, and a delivery by its transport id. */
+export interface VendorStore {
+  /** Throws INVALID_STATE when a vendor of that name exists (revoked ones too). */
+  addVendor(vendor: VendorInsert): Promise<void>;
+  listVendors(): Promise<VendorRow[]>;
+  findVendorByKeyId(keyId: string): Promise<VendorRow | null>;
+  findVendorByName(name: string): Promise<VendorRow | null>;
+  /** Returns false when no vendor of that name exists or it was revoked already. */
+  revokeVendor(name: string, atMs: number): Promise<boolean>;
+  /** The first complete delivery of the source with this transport id; null when none. */
+  findDeliveryByTransportId(sourceId: string, transportId: string): Promise<DeliveryRow | null>;
+}
+
+export interface Store extends VendorStore {
   readonly engine: string;
   transaction<T>(fn: (tx: StoreTransaction) => Promise<T>): Promise<T>;
 

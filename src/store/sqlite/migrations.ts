@@ -306,6 +306,16 @@ CREATE TABLE vendors (
 ) STRICT;
 `;
 
+/**
+ * The meters each pushing vendor may deliver: a JSON list, a pattern, or any meter. Vendors are
+ * otherwise the table migration 7 made (a key id and the key's sha256, never the key).
+ */
+const VENDOR_METERS = `
+ALTER TABLE vendors ADD COLUMN meters TEXT;
+ALTER TABLE vendors ADD COLUMN meter_pattern TEXT;
+ALTER TABLE vendors ADD COLUMN any_meter INTEGER NOT NULL DEFAULT 0;
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial ledger, quarantine, audit', sql: INITIAL_SCHEMA },
   { version: 2, name: 'anomaly holds keep their evidence', sql: ANOMALY_EVIDENCE_FIXED },
@@ -322,4 +332,5 @@ export const MIGRATIONS: readonly Migration[] = [
     sql: DELIVERY_OWNERS_AND_INTERRUPTIONS,
   },
   { version: 7, name: 'transport ids, source positions, vendors', sql: TRANSPORTS },
+  { version: 8, name: 'the meters each vendor may push', sql: VENDOR_METERS },
 ];

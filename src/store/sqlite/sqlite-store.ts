@@ -39,9 +39,17 @@ import type {
   StreamRef,
   StreamState,
   UnitTotal,
+  VendorInsert,
+  VendorRow,
 } from '../../core/store.js';
 import { currentOwner, isOwnerAlive } from '../process-owner.js';
 import { MIGRATIONS } from './migrations.js';
+import {
+  insertVendor,
+  markVendorRevoked,
+  selectVendorBy,
+  selectVendors,
+} from './sqlite-vendors.js';
 
 /** Rows fetched per step when streaming large tables. */
 const ITERATE_ROWS_PER_STEP = 5_000;
@@ -923,6 +931,39 @@ export class SqliteStore implements Store {
        WHERE id = ?`,
     ).run(sha256, sizeBytes, atMs, firstDeliveryId, deliveryId);
     return { firstDeliveryId };
+  }
+
+  async addVendor(vendor: VendorInsert): Promise<void> {
+    await this.transaction(async () => insertVendor((sql) => this.#statement(sql), vendor));
+  }
+
+  async listVendors(): Promise<VendorRow[]> {
+    return selectVendors((sql) => this.#statement(sql));
+  }
+
+  async findVendorByKeyId(keyId: string): Promise<VendorRow | null> {
+    return selectVendorBy((sql) => this.#statement(sql), 'key_id', keyId);
+  }
+
+  async findVendorByName(name: string): Promise<VendorRow | null> {
+    return selectVendorBy((sql) => this.#statement(sql), 'name', name);
+  }
+
+  async revokeVendor(name: string, atMs: number): Promise<boolean> {
+    return this.transaction(async () =>
+      markVendorRevoked((sql) => this.#statement(sql), name, atMs),
+    );
+  }
+
+  async findDeliveryByTransportId(
+    sourceId: string,
+    transportId: string,
+  ): Promise<DeliveryRow | null> {
+    const row = this.#statement(
+      `${DELIVERY_SELECT} WHERE d.source_id = ? AND d.transport_id = ? AND d.status = 'complete'
+       ORDER BY d.finished_at_ms, d.id LIMIT 1`,
+    ).get(sourceId, transportId) as Row | undefined;
+    return row === undefined ? null : deliveryFrom(row, this.#self);
   }
 
   async loadSourcePosition(sourceId: string): Promise<SourcePositionRow | null> {
