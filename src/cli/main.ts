@@ -7,6 +7,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { INPUT_FORMATS } from '../core/parser.js';
 import { runDemo } from './commands/demo.js';
 import { addSimulateCommands } from './commands/simulate.js';
+import { addVendorsCommands } from './commands/vendors.js';
 import { printIngest, runIngest } from './commands/ingest.js';
 import {
   runQuarantineDecision,
@@ -153,6 +154,7 @@ export function buildProgram(): Command {
     .action(action(async (opts: Opts) => runDemo(opts)));
 
   addSimulateCommands(program);
+  addVendorsCommands(program);
 
   return program;
 }
