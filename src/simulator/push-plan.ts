@@ -89,7 +89,7 @@ export function planPushBodies(records: readonly FeedRecord[], options: PushPlan
     for (let at = 0; at < partition.length;) {
       const slice = partition.slice(at, at + options.bodyReadings);
       const retransmit = random.nextFloat() < options.retransmitRate;
-      const truncate =
+      const truncate: boolean =
         !resuming && options.format === 'ndjson' && random.nextFloat() < options.truncateRate;
       resuming = truncate;
       if (truncate) {

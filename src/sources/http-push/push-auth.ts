@@ -58,7 +58,8 @@ function tableMeters(
 }
 
 export interface PushAuthOptions {
-  store: VendorStore;
+  /** The store, looked up when a request comes (a service opens it after building sources). */
+  store: () => VendorStore;
   clock: Clock;
   apiKeys: boolean;
   jwt: PushJwtConfig | undefined;
@@ -107,7 +108,7 @@ export class PushAuthenticator {
       throw unauthenticated('the API key is not valid');
     }
     const keyId = match[1] as string;
-    const row = await this.#options.store.findVendorByKeyId(keyId);
+    const row = await this.#options.store().findVendorByKeyId(keyId);
     if (row === null || !sameHash(row.keySha256, hash('sha256', key, 'hex'))) {
       throw unauthenticated('the API key is not valid', { keyId });
     }
@@ -148,7 +149,7 @@ export class PushAuthenticator {
   async #scopeByName(name: string): Promise<MeterScope> {
     const configured = this.#configured.get(name);
     if (configured !== undefined) return meterScopeOf(name, configured);
-    const row = await this.#options.store.findVendorByName(name);
+    const row = await this.#options.store().findVendorByName(name);
     if (row === null || row.revokedAtMs !== null) {
       throw new AmisyncError('FORBIDDEN', `vendor ${name} has no meters assigned`, {
         vendor: name,

@@ -61,7 +61,16 @@ export class RequestBody {
 
   async #next(): Promise<Buffer | null> {
     if (this.#done) return null;
-    const step = await this.#iterator.next();
+    let step: IteratorResult<Buffer>;
+    try {
+      step = await this.#iterator.next();
+    } catch (error) {
+      this.#done = true;
+      throw new AmisyncError(
+        'INPUT_UNREADABLE',
+        `the request body was cut after ${this.#bytesRead} bytes: ${(error as Error).message}`,
+      );
+    }
     if (step.done === true) {
       this.#done = true;
       return null;

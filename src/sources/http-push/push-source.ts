@@ -84,7 +84,7 @@ export class PushSource implements Source {
     this.#log = context.log.child({ source: config.id });
     const jwt = config.jwt;
     this.#auth = new PushAuthenticator({
-      store: context.store,
+      store: () => context.store,
       clock: context.clock,
       apiKeys: config.apiKeys,
       jwt,
