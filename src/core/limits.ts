@@ -64,3 +64,5 @@ export const PUSH_SNIFF_BYTES = 4 * 1024;
 export const PUSH_IDEMPOTENCY_KEY_CHARS_MAX = 255;
 /** A request whose headers or body stall this long is cut (node:http's request timeout). */
 export const PUSH_REQUEST_TIMEOUT_MS = 120_000;
+/** `amisync simulate push`: sends per body (after 429, 503, a 5xx or a cut), then it fails. */
+export const SIMULATE_PUSH_ATTEMPTS_MAX = 10;

@@ -8,9 +8,9 @@
  *
  * Faults: a truncated body (NDJSON only) ends inside a record, as if the vendor's connection was
  * cut after a record boundary was passed; its complete records commit, the fragment is quarantined
- * (one more invalid record), and the client then sends the rest from that record on. A
- * retransmitted body is sent again with the same Idempotency-Key after its 202, as a vendor that
- * lost the answer would; the endpoint answers from the stored delivery, so the truth is unchanged.
+ * (one more invalid record), and the client then sends the rest from that record on. A resent
+ * body is sent again with the same Idempotency-Key after its 202, as a vendor that lost the answer
+ * would; the endpoint answers from the stored delivery, so the truth is unchanged.
  */
 import { Mulberry32, toCsv, toJsonArray, toNdjson, type FeedRecord } from './feed-generator.js';
 
@@ -30,7 +30,7 @@ export interface PushBody {
   readonly records: number;
   readonly truncated: boolean;
   /** Sent a second time, with the same Idempotency-Key, after its answer. */
-  readonly retransmit: boolean;
+  readonly resend: boolean;
 }
 
 export interface PushPlanOptions {
@@ -40,7 +40,7 @@ export interface PushPlanOptions {
   concurrency: number;
   bodyReadings: number;
   truncateRate: number;
-  retransmitRate: number;
+  resendRate: number;
 }
 
 export interface PushPlan {
@@ -88,7 +88,7 @@ export function planPushBodies(records: readonly FeedRecord[], options: PushPlan
     let resuming = false;
     for (let at = 0; at < partition.length;) {
       const slice = partition.slice(at, at + options.bodyReadings);
-      const retransmit = random.nextFloat() < options.retransmitRate;
+      const resend = random.nextFloat() < options.resendRate;
       const truncate: boolean =
         !resuming && options.format === 'ndjson' && random.nextFloat() < options.truncateRate;
       resuming = truncate;
@@ -98,7 +98,7 @@ export function planPushBodies(records: readonly FeedRecord[], options: PushPlan
         // Inside the record, before its closing brace: the fragment is never valid JSON.
         const fragment = line.slice(0, random.nextInt(1, line.length - 2));
         const text = serialise('ndjson', slice.slice(0, cut)) + fragment;
-        bodies.push({ idempotencyKey: key(), text, records: cut + 1, truncated: true, retransmit });
+        bodies.push({ idempotencyKey: key(), text, records: cut + 1, truncated: true, resend });
         extra.invalid += 1;
         at += cut;
         continue;
@@ -109,7 +109,7 @@ export function planPushBodies(records: readonly FeedRecord[], options: PushPlan
         text,
         records: slice.length,
         truncated: false,
-        retransmit,
+        resend,
       });
       at += slice.length;
     }
