@@ -35,6 +35,8 @@ export interface PushRig {
   ): Promise<string>;
   /** Rows of a table, counted on the store's own connection. */
   count(table: string): number;
+  /** Starts taking requests (after `paused: true`). */
+  resume(): void;
   stop(): Promise<void>;
 }
 
@@ -46,6 +48,8 @@ export interface PushRigOptions {
   nowMs?: number;
   /** An existing database file, to restart on it. */
   path?: string;
+  /** Requests wait in the source's queue, untaken, until `resume()`. */
+  paused?: boolean;
 }
 
 export async function startPushRig(options: PushRigOptions = {}): Promise<PushRig> {
@@ -67,7 +71,10 @@ export async function startPushRig(options: PushRigOptions = {}): Promise<PushRi
   const controller = new AbortController();
   const signal = controller.signal;
   await source.connect();
+  let resume: () => void = () => undefined;
+  const resumed = options.paused === true ? new Promise<void>((r) => (resume = r)) : null;
   const loop = (async () => {
+    if (resumed !== null) await Promise.race([resumed, aborted(signal)]);
     while (!signal.aborted) {
       const next = await source.read();
       if (isIdle(next)) {
@@ -104,6 +111,7 @@ export async function startPushRig(options: PushRigOptions = {}): Promise<PushRi
       });
       return key;
     },
+    resume: () => resume(),
     count: (table) =>
       (store.db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n,
     stop: async () => {
@@ -113,4 +121,10 @@ export async function startPushRig(options: PushRigOptions = {}): Promise<PushRi
       await store.close();
     },
   };
+}
+
+function aborted(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) =>
+    signal.addEventListener('abort', () => resolve(), { once: true }),
+  );
 }

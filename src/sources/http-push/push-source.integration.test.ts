@@ -289,3 +289,31 @@ describe('push endpoint: a commit that fails gets no 2xx', () => {
     expect(target.count('ledger')).toBe(12);
   });
 });
+
+describe('push endpoint: a full queue and a stopping endpoint', () => {
+  it('answers 503 with Retry-After when the queue is full, then takes the waiting request', async () => {
+    const target = await start({ paused: true, config: { queueMax: 1 } });
+    const key = await target.addVendor('acme', { meters: METERS });
+    const waiting = post(target.url, BODY, auth(key));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const refused = await post(target.url, BODY, auth(key));
+    expect(refused.status).toBe(503);
+    expect(refused.json).toMatchObject({ code: 'PUSH_QUEUE_FULL' });
+    expect(refused.headers.get('retry-after')).toBe('1');
+    target.resume();
+    expect((await waiting).status).toBe(202);
+    expect(target.count('deliveries')).toBe(1);
+  });
+
+  it('answers a request still queued at close 503 SHUTTING_DOWN, nothing of it written', async () => {
+    const target = await start({ paused: true });
+    const key = await target.addVendor('acme', { meters: METERS });
+    const waiting = post(target.url, BODY, auth(key));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await target.source.close();
+    const answer = await waiting;
+    expect(answer.status).toBe(503);
+    expect(answer.json).toMatchObject({ code: 'SHUTTING_DOWN' });
+    expect(written(target)).toEqual(NOTHING);
+  });
+});
