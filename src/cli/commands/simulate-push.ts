@@ -61,6 +61,8 @@ export interface SimulatePushSummary {
   retried: number;
   counts: BatchCounts;
   conserved: boolean;
+  /** The delivery id of each 202, in the order answered (a replay names the original again). */
+  deliveryIds: string[];
   truth: Truth;
 }
 
@@ -135,6 +137,7 @@ async function deliver(client: Client, body: PushBody): Promise<void> {
     if (attempt > 1) client.summary.retried += 1;
     const answer = await post(client, body);
     if (!(answer instanceof Error) && answer.status === 202) {
+      client.summary.deliveryIds.push(String(answer.json.deliveryId));
       if (answer.json.replayed === true) client.summary.replayed += 1;
       else addCounts(client.summary.counts, answer.json.counts as BatchCounts);
       return;
@@ -206,6 +209,7 @@ export async function runSimulatePush(options: SimulatePushOptions): Promise<Sim
     retried: 0,
     counts: emptyCounts(),
     conserved: true,
+    deliveryIds: [],
     truth,
   };
   const key = readFileSync(options.keyFile, 'utf8').trim();
