@@ -70,7 +70,12 @@ export async function startPushRig(options: PushRigOptions = {}): Promise<PushRi
   const random = new CountingRandom();
   const controller = new AbortController();
   const signal = controller.signal;
-  await source.connect();
+  try {
+    await source.connect();
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
   let resume: () => void = () => undefined;
   const resumed = options.paused === true ? new Promise<void>((r) => (resume = r)) : null;
   const loop = (async () => {

@@ -4,7 +4,8 @@
 // loopback with fetch; rows counted on the store's own connection.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SignJWT } from 'jose';
+import { createServer } from 'node:http';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { generateFeed, toNdjson } from '../../simulator/feed-generator.js';
 import { generateNem12Feed } from '../../simulator/nem12-generator.js';
@@ -316,5 +317,67 @@ describe('push endpoint: a full queue and a stopping endpoint', () => {
     expect(answer.status).toBe(503);
     expect(answer.json).toMatchObject({ code: 'SHUTTING_DOWN' });
     expect(written(target)).toEqual(NOTHING);
+  });
+});
+
+describe('push endpoint: keys from a JWKS URL', () => {
+  it('takes an ES256 JWT whose key the JWKS publishes, and refuses one signed by another key', async () => {
+    const { publicKey, privateKey } = await generateKeyPair('ES256');
+    const other = await generateKeyPair('ES256');
+    const jwks = JSON.stringify({
+      keys: [{ ...(await exportJWK(publicKey)), kid: 'k1', alg: 'ES256' }],
+    });
+    const server = createServer((_request, response) => {
+      response.writeHead(200, { 'content-type': 'application/json' });
+      response.end(jwks);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as { port: number };
+    try {
+      const target = await start({
+        config: {
+          jwt: { jwksUrl: `http://127.0.0.1:${port}/jwks.json` },
+          vendors: [{ name: 'acme', anyMeter: true }],
+        },
+      });
+      const nowSeconds = Math.floor(Date.now() / 1000);
+      const sign = (key: Parameters<SignJWT['sign']>[0]) =>
+        new SignJWT({ vendor: 'acme' })
+          .setProtectedHeader({ alg: 'ES256', kid: 'k1' })
+          .setIssuedAt(nowSeconds)
+          .sign(key);
+      expect((await post(target.url, BODY, auth(await sign(privateKey)))).status).toBe(202);
+      expect((await post(target.url, BODY, auth(await sign(other.privateKey)))).status).toBe(401);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+});
+
+describe('push endpoint: concurrency and lifecycle', () => {
+  it('answers two requests with one Idempotency-Key at once from one delivery', async () => {
+    const target = await start({ paused: true });
+    const key = await target.addVendor('acme', { meters: METERS });
+    const headers = { ...auth(key), 'idempotency-key': 'same' };
+    const first = post(target.url, BODY, headers);
+    const second = post(target.url, BODY, headers);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    target.resume();
+    const answers = await Promise.all([first, second]);
+    expect(answers.map((answer) => answer.status)).toEqual([202, 202]);
+    expect(answers[1]?.json.deliveryId).toBe(answers[0]?.json.deliveryId);
+    expect(answers.map((answer) => answer.json.replayed).sort()).toEqual([false, true]);
+    expect(target.count('deliveries')).toBe(1);
+  });
+
+  it('listens again after close, and reports a port in use as TRANSPORT_UNAVAILABLE', async () => {
+    const target = await start();
+    const key = await target.addVendor('acme', { meters: METERS });
+    await target.source.close();
+    await target.source.connect();
+    expect((await post(target.source.url, BODY, auth(key))).status).toBe(202);
+    const port = Number(new URL(target.source.url).port);
+    const again = await startPushRig({ config: { port } }).catch((error: unknown) => error);
+    expect(again).toMatchObject({ code: 'TRANSPORT_UNAVAILABLE' });
   });
 });

@@ -110,12 +110,23 @@ export class PushSource implements Source {
     return `http://${host}:${address.port}${this.#config.path}`;
   }
 
+  /** Listens; again after close() too (the service reconnects a source that failed). */
   async connect(): Promise<void> {
+    if (this.#server !== null) return;
     const server = createServer({ requestTimeout: PUSH_REQUEST_TIMEOUT_MS }, (request, response) =>
       this.#track(this.#handle(request, response)),
     );
     server.listen(this.#config.port, this.#config.host);
-    await once(server, 'listening');
+    try {
+      await once(server, 'listening');
+    } catch (error) {
+      throw new AmisyncError(
+        'TRANSPORT_UNAVAILABLE',
+        `${this.id} cannot listen on ${this.#config.host}:${this.#config.port}: ` +
+          (error as Error).message,
+      );
+    }
+    this.#closing = false;
     this.#server = server;
     this.#log.info({ url: this.url }, 'push endpoint listening');
   }
