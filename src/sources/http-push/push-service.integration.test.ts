@@ -1,6 +1,7 @@
 // Goal: under the long-running service a refused push (403) answers its vendor and the endpoint
 // goes on listening, and with --once a push source with no request waiting has caught up.
 // Method: runService with a push source built from its kind, a real SQLite store, real HTTP.
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CountingRandom, systemClock } from '../../core/clock.js';
@@ -9,6 +10,8 @@ import { DEFAULT_DICTIONARY } from '../../dictionary/dictionary.js';
 import { runService } from '../../pipeline/service.js';
 import { openSqliteStore } from '../../store/sqlite/sqlite-store.js';
 import { createSourceContext } from '../../cli/config/source-context.js';
+import { SOURCE_KINDS } from '../../cli/config/kinds.js';
+import { loadServiceConfig } from '../../cli/config/service-config.js';
 import { removeTempDirs, tempDir } from '../../test-support/temp.js';
 import { newApiKey } from './push-auth.js';
 import { pushSourceKind, type PushSource } from './http-push.js';
@@ -80,5 +83,40 @@ describe('a push source under the service', () => {
     });
     expect(summary.sources[0]).toMatchObject({ outcome: 'caught-up', deliveries: 0 });
     await store.close();
+  });
+});
+
+describe('a push source in the configuration file', () => {
+  it('names a missing JWT secret by its key path, and never shows the secret', () => {
+    const folder = tempDir();
+    const path = join(folder, 'amisync.yaml');
+    writeFileSync(
+      path,
+      'sources:\n  - kind: push\n    id: vendor-push\n    port: 0\n    jwt: { secretEnv: PUSH_KEY }\n',
+    );
+    const log = new MemoryLogger();
+    const contextWith = (env: Record<string, string>) =>
+      createSourceContext({
+        store: () => {
+          throw new Error('no store while checking');
+        },
+        clock: systemClock,
+        random: new CountingRandom(),
+        log,
+        env,
+      });
+    expect(() => loadServiceConfig(path, SOURCE_KINDS, contextWith({}))).toThrow(
+      /sources\[0\]\.jwt\.secretEnv \(line 5\): the environment variable PUSH_KEY is not set/,
+    );
+    const loaded = loadServiceConfig(
+      path,
+      SOURCE_KINDS,
+      contextWith({ PUSH_KEY: 'hush-hush-1234' }),
+    );
+    expect(loaded.sources.map((source) => source.kind)).toEqual(['push']);
+    expect(JSON.stringify(loaded.sources.map((source) => source.config))).not.toContain(
+      'hush-hush',
+    );
+    expect(log.text()).not.toContain('hush-hush');
   });
 });

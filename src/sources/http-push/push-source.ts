@@ -91,7 +91,7 @@ export class PushSource implements Source {
       jwtSecret:
         jwt === undefined || jwt.jwksUrl !== undefined
           ? null
-          : context.secret({ env: jwt.secretEnv, file: jwt.secretFile }, `${config.id}.jwt.secret`),
+          : context.secret({ env: jwt.secretEnv, file: jwt.secretFile }, 'jwt.secret'),
       vendors: config.vendors,
     });
     const rate = config.rateLimit;
