@@ -6,6 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runSimulatePush } from '../../cli/commands/simulate-push.js';
+import { verifyAudit } from '../../audit/verify.js';
 import { isConserved } from '../../pipeline/commit.js';
 import { formatKwh, type Truth } from '../../simulator/truth.js';
 import { startPushRig } from '../../test-support/push-rig.js';
@@ -86,6 +87,9 @@ describe('simulate push into a push source', () => {
         }));
       expect(ledger).toEqual(truth.streams);
       expect(status.ledger.readings).toBe(truth.currentReadings);
+      const audit = await verifyAudit(rig.store, null);
+      expect(audit.firstProblem).toBeNull();
+      expect(audit.ok).toBe(true);
     } finally {
       await rig.stop();
     }
