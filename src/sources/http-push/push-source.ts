@@ -71,7 +71,11 @@ export class PushSource implements Source {
   readonly #auth: PushAuthenticator;
   readonly #limiter: VendorRateLimiter;
   readonly #queue: QueuedRequest[] = [];
-  /** One request per Idempotency-Key at a time: a second waits for the first's outcome. */
+  /**
+   * One request per Idempotency-Key at a time: a second waits for the first's outcome. So the
+   * look-up of a key's delivery never runs while a transaction writing that delivery is open on
+   * the store's connection, and cannot answer from a delivery that then rolls back.
+   */
   readonly #keys = new Map<string, Promise<unknown>>();
   readonly #handlers = new Set<Promise<void>>();
   #server: Server | null = null;
