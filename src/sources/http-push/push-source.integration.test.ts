@@ -8,6 +8,10 @@ import { createServer } from 'node:http';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { generateFeed, toNdjson } from '../../simulator/feed-generator.js';
+import {
+  GREEN_BUTTON_INPUT_NAMES,
+  greenButtonInput,
+} from '../../formats/green-button/green-button-fixtures.js';
 import { generateNem12Feed } from '../../simulator/nem12-generator.js';
 import { startPushRig, type PushRig } from '../../test-support/push-rig.js';
 import { removeTempDirs, tempDir } from '../../test-support/temp.js';
@@ -96,6 +100,25 @@ describe('push endpoint: 202 after commit', () => {
     const second = await post(target.url, csv, auth(key, 'text/csv'));
     expect(second.status).toBe(202);
     expect(second.json.counts).toMatchObject({ received: 1, accepted: 1 });
+  });
+
+  it('takes Green Button XML by application/atom+xml and CMEP by text/x-cmep', async () => {
+    const target = await start({ nowMs: Date.UTC(2030, 0, 1) });
+    const key = await target.addVendor('dist', { anyMeter: true });
+    const xml = greenButtonInput(GREEN_BUTTON_INPUT_NAMES[0] ?? '');
+    const cmep =
+      'MEPMD01,19970819,SENDER,,RECEIVER,,202406020600,M-1,OK,E,KWH,1,00000100,2,' +
+      '202406010100,,1.5,,,2.5\r\n';
+    for (const [body, type, format] of [
+      [xml, 'application/atom+xml', 'green-button'],
+      [cmep, 'text/x-cmep', 'cmep'],
+    ] as const) {
+      const answer = await post(target.url, body, auth(key, type));
+      expect(answer.status, type).toBe(202);
+      expect((answer.json.counts as { received: number }).received).toBeGreaterThan(0);
+      const delivery = await target.store.getDelivery(answer.json.deliveryId as string);
+      expect(delivery?.format).toBe(format);
+    }
   });
 
   it('quarantines the records of a body that is not what its Content-Type says, with bytes', async () => {
