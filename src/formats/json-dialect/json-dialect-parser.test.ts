@@ -1,7 +1,9 @@
 // Goal: a JSON page in a vendor's own shape becomes candidate readings as its dialect says (paths,
 // units, timestamps, quality, sequence), bad records and bad pages become precise rejects.
 // Method: parse pages whole and split at every byte boundary, and compare items field by field.
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 
 import type { FormatContext, ParseItem } from '../../core/parser.js';
 import { parseEverySplitWith, parseWith } from '../../test-support/parse-items.js';
@@ -189,6 +191,7 @@ describe('json-dialect parser: bad records', () => {
       'json-dialect.value_not_decimal',
     ]);
     expect(reject.reject.violations[1]?.message).toContain('in field value is not a decimal');
+    expect(reject.reject.meterId).toBe('MTR-AAAA0001');
   });
 
   it('rejects records that are not objects, duplicate keys and inexact numbers as JSON does', () => {
@@ -316,6 +319,44 @@ describe('json-dialect parser: bad pages', () => {
         byteOffset: at,
         byteLength: text.length - at,
       },
+    ]);
+  });
+});
+
+describe('the documented example', () => {
+  const examples = new URL('../../../examples/', import.meta.url);
+  const dialectText = readFileSync(new URL('vendor-api-dialect.yaml', examples), 'utf8');
+  const pageText = readFileSync(new URL('vendor-api-page.json', examples), 'utf8');
+
+  it('is the dialect the README shows, and reads the example page as the README says', () => {
+    const readme = readFileSync(new URL('./README.md', import.meta.url), 'utf8');
+    const shown = /```yaml\n([\s\S]*?)```/.exec(readme)?.[1];
+    const dialect: unknown = parseYaml(dialectText);
+    expect(parseYaml(shown ?? '')).toEqual(dialect);
+    const items = parseWith(parser({ dialect }), pageText);
+    expect(items.map((item) => item.kind)).toEqual(['candidate', 'candidate', 'reject']);
+    expect(items[0]?.kind === 'candidate' && items[0].candidate).toMatchObject({
+      meterId: 'MTR-NG000001',
+      channel: '1',
+      intervalStartMs: Date.UTC(2025, 0, 6),
+      intervalSeconds: 900,
+      value: '0.312500',
+      quality: 'actual',
+      seq: 1,
+    });
+    expect(items[1]?.kind === 'candidate' && items[1].candidate).toMatchObject({
+      value: '0.290000',
+      quality: 'estimated',
+      seq: 2,
+    });
+    expect(violations(items.slice(2))).toEqual([
+      [
+        {
+          code: 'parse.format',
+          field: 'json-dialect.timestamp_format',
+          value: '2025-01-06T00:30:00',
+        },
+      ],
     ]);
   });
 });

@@ -33,7 +33,7 @@ import {
   type JsonDialect,
   type JsonPath,
 } from './json-dialect-config.js';
-import { JsonRecordMapper, type JsonDialectProblem } from './json-dialect-records.js';
+import { JsonRecordMapper, valueAt, type JsonDialectProblem } from './json-dialect-records.js';
 
 /** The channel of a reading when the dialect maps none. */
 const DEFAULT_CHANNEL = '1';
@@ -62,8 +62,10 @@ class JsonDialectParser implements StreamParser {
   readonly #dialectJson: unknown;
   readonly #recordsPath: JsonPath;
   readonly #numbering = new RecordNumbering();
+  readonly #meterIdPath: JsonPath;
 
   constructor(dialect: JsonDialect, dialectJson: unknown, recordsPath: JsonPath) {
+    this.#meterIdPath = dialect.fields.meterId;
     this.#scanner = new EmbeddedArrayScanner(recordsPath);
     this.#mapper = new JsonRecordMapper(dialect);
     this.#dialectJson = dialectJson;
@@ -94,7 +96,11 @@ class JsonDialectParser implements StreamParser {
     const read = parseJsonRecordText(event.text, location);
     if (read.kind !== 'record') return read;
     const mapped = this.#mapper.map(read.record.fields, event.span);
-    if (!mapped.ok) return problemsItem(mapped.problems, location);
+    if (!mapped.ok) {
+      const meterId = valueAt(read.record.fields, this.#meterIdPath);
+      const shownMeterId = typeof meterId === 'string' ? meterId : null;
+      return problemsItem(mapped.problems, location, shownMeterId);
+    }
     const { interval, seq } = mapped;
     const candidate: CandidateReading = {
       meterId: interval.meterId,
@@ -114,14 +120,16 @@ class JsonDialectParser implements StreamParser {
   }
 }
 
+/** A reading's problems, with its meter as sent (best effort, for listing) when it has one. */
 function problemsItem(
   problems: readonly JsonDialectProblem[],
   location: RecordLocation,
+  meterId: string | null,
 ): ParseItem {
   const violations = problems.map((problem) =>
     violation('parse.format', `json-dialect.${problem.code}`, problem.value ?? '', problem.message),
   );
-  return { kind: 'reject', reject: recordReject(violations, location) };
+  return { kind: 'reject', reject: recordReject(violations, location, meterId) };
 }
 
 function pageProblemItem(
