@@ -54,41 +54,35 @@ const SEQUENCE_DIGITS = /^\d{1,16}$/;
 /** The dialect's fields by position: the row interpreter reads them as a row of cells. */
 interface Slot {
   path: JsonPath;
+  /** The path as messages show it. */
+  pathText: string;
   field: CsvDialectField;
 }
+
+/** The mapped paths as a tree of keys: `true` at a mapped path, a subtree on the way to one. */
+type KeyTree = Map<string, KeyTree | true>;
 
 export class JsonRecordMapper {
   readonly #dialect: JsonDialect;
   readonly #slots: readonly Slot[];
   readonly #interpreter: CsvRowInterpreter;
-  /** The keys of every mapped path and of every object on the way to one, for unknown keys. */
-  readonly #known: ReadonlySet<string>;
-  readonly #mapped: ReadonlySet<string>;
+  readonly #keys: KeyTree;
 
   constructor(dialect: JsonDialect) {
     this.#dialect = dialect;
     const slots = mappedPaths(dialect.fields)
       .filter(({ key }) => key[1] !== 'sequence')
-      .map(({ key, path }) => ({ path, field: fieldOf(key) }));
+      .map(({ key, path }) => ({ path, pathText: describePath(path), field: fieldOf(key) }));
     this.#slots = slots;
     const rowDialect = toRowDialect(dialect, slots.length);
     const describe = (column: CsvColumnRef): string => {
       const slot = slots[Number(column)];
       assert.ok(slot !== undefined, `no field at position ${String(column)}`);
-      return `field ${describePath(slot.path)}`;
+      return `field ${slot.pathText}`;
     };
     const plan = planWithoutHeader(rowDialect, slots.length);
     this.#interpreter = new CsvRowInterpreter(rowDialect, plan, describe);
-    const known = new Set<string>();
-    const mapped = new Set<string>();
-    for (const { path } of mappedPaths(dialect.fields)) {
-      mapped.add(JSON.stringify(path));
-      for (let length = 1; length <= path.length; length++) {
-        known.add(JSON.stringify(path.slice(0, length)));
-      }
-    }
-    this.#known = known;
-    this.#mapped = mapped;
+    this.#keys = keyTree(mappedPaths(dialect.fields).map(({ path }) => path));
   }
 
   map(record: Readonly<Record<string, unknown>>, source: SourceSpan): MappedRecord {
@@ -100,14 +94,16 @@ export class JsonRecordMapper {
       return cell ?? '';
     });
     const seq = this.#sequence(record, source, problems);
-    if (this.#dialect.unknownFields === 'reject') this.#unknownKeys(record, [], source, problems);
+    if (this.#dialect.unknownFields === 'reject') {
+      this.#unknownKeys(record, this.#keys, [], source, problems);
+    }
     const events = flagged.size === cells.length ? [] : this.#interpreter.interpret(cells, source);
     let interval: CsvDialectIntervalEvent | null = null;
     for (const event of events) {
       if (event.kind === 'interval') interval = event;
       else if (event.kind === 'problem' && !flagged.has(Number(event.column ?? -1))) {
         const slot = event.column === null ? undefined : this.#slots[Number(event.column)];
-        const path = slot === undefined ? null : describePath(slot.path);
+        const path = slot === undefined ? null : slot.pathText;
         problems.push({ code: event.code, path, value: event.value, message: event.message });
       }
     }
@@ -132,14 +128,14 @@ export class JsonRecordMapper {
     problems: JsonDialectProblem[],
   ): string | null {
     const value = valueAt(record, slot.path);
-    const path = describePath(slot.path);
+    if (typeof value === 'string') return value;
+    const path = slot.pathText;
     if (value === undefined || value === null) {
       const what = value === null ? 'is null' : 'is absent';
       const message = `Line ${source.line}: the field ${path} ${what}; the record has no ${slot.field}.`;
       problems.push({ code: 'field_missing', path, value: null, message });
       return null;
     }
-    if (typeof value === 'string') return value;
     if (typeof value === 'number' && Number.isFinite(value)) {
       const text = plainNumberText(value);
       // A JSON number always writes its decimals with a dot, whatever the dialect's strings use.
@@ -159,8 +155,9 @@ export class JsonRecordMapper {
   ): number | null {
     const sequencePath = this.#dialect.fields.sequence;
     if (sequencePath === null) return 0;
-    const path = describePath(sequencePath);
     const value = valueAt(record, sequencePath);
+    if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return value;
+    const path = describePath(sequencePath);
     if (value === undefined || value === null) {
       const message = `Line ${source.line}: the sequence number in field ${path} is absent.`;
       problems.push({ code: 'field_missing', path, value: null, message });
@@ -182,16 +179,20 @@ export class JsonRecordMapper {
 
   #unknownKeys(
     object: Readonly<Record<string, unknown>>,
+    keys: KeyTree,
     prefix: readonly string[],
     source: SourceSpan,
     problems: JsonDialectProblem[],
   ): void {
-    for (const [key, value] of Object.entries(object)) {
+    // for-in rather than Object.entries: this runs for every record, and allocates nothing when
+    // every key is known. A parsed JSON object has no inherited enumerable keys.
+    for (const key in object) {
+      const node = keys.get(key);
+      if (node === true) continue;
+      const value = object[key];
       const path = [...prefix, key];
-      const text = JSON.stringify(path);
-      if (this.#mapped.has(text)) continue;
-      if (this.#known.has(text) && isObject(value)) {
-        this.#unknownKeys(value, path, source, problems);
+      if (node !== undefined && isObject(value)) {
+        this.#unknownKeys(value, node, path, source, problems);
         continue;
       }
       const message =
@@ -200,6 +201,26 @@ export class JsonRecordMapper {
       problems.push({ code: 'field_unknown', path: describePath(path), value: key, message });
     }
   }
+}
+
+function keyTree(paths: readonly JsonPath[]): KeyTree {
+  const root: KeyTree = new Map();
+  for (const path of paths) {
+    let node = root;
+    path.forEach((key, index) => {
+      if (index === path.length - 1) {
+        node.set(key, true);
+        return;
+      }
+      const child = node.get(key);
+      // The config refuses a mapped path inside another, so a key on the way is never a leaf.
+      assert.ok(child !== true, `the mapped path ${describePath(path)} lies inside another`);
+      const next = child ?? new Map<string, KeyTree | true>();
+      node.set(key, next);
+      node = next;
+    });
+  }
+  return root;
 }
 
 /** The value at `path`, or undefined when some key on the way is absent. */
