@@ -47,3 +47,17 @@ export const CONFIG_FILE_BYTES_MAX = 1024 * 1024;
 export const CONFIG_SOURCES_MAX = 256;
 /** Longest grace a configuration may give the delivery in flight at shutdown. */
 export const SHUTDOWN_GRACE_MS_MAX = 600_000;
+
+// ------------------------------------------------------------------------------------------------
+// JSON dialects (src/formats/json-dialect/, src/formats/json-embedded-array.ts).
+
+/**
+ * Bytes of one object key held while looking for a JSON page's records path; a longer key cannot
+ * be a path segment (at most JSON_DIALECT_PATH_SEGMENT_CHARS_MAX characters, each at most six
+ * bytes escaped) and is only counted.
+ */
+export const JSON_PAGE_KEY_BYTES_MAX = 1024;
+/** Characters of one key in a records path or a field path. */
+export const JSON_DIALECT_PATH_SEGMENT_CHARS_MAX = 128;
+/** Keys in a records path or a field path. */
+export const JSON_DIALECT_PATH_SEGMENTS_MAX = 8;
