@@ -40,6 +40,20 @@ export const REPLAY_ITEMS_PER_TRANSACTION = 500;
 export const RAW_CHUNKS_CACHED_MAX = 4;
 
 // ------------------------------------------------------------------------------------------------
+// JSON dialects (src/formats/json-dialect/, src/formats/json-embedded-array.ts).
+
+/**
+ * Bytes of one object key held while looking for a JSON page's records path; a longer key cannot
+ * be a path segment (at most JSON_DIALECT_PATH_SEGMENT_CHARS_MAX characters, each at most six
+ * bytes escaped) and is only counted.
+ */
+export const JSON_PAGE_KEY_BYTES_MAX = 1024;
+/** Characters of one key in a records path or a field path. */
+export const JSON_DIALECT_PATH_SEGMENT_CHARS_MAX = 128;
+/** Keys in a records path or a field path. */
+export const JSON_DIALECT_PATH_SEGMENTS_MAX = 8;
+
+// ------------------------------------------------------------------------------------------------
 // The REST head-end simulator (`amisync simulate rest`, src/simulator/rest/).
 
 /** Records per page the simulated head-end serves at most (a client may ask for fewer). */
