@@ -1,14 +1,14 @@
 // Goal: the simulated head-end serves every reading exactly once per walk in each pagination style,
 // by window, behind OAuth, an API key or nothing, with honest rate-limit accounting, each fault,
 // and a truth that equals what a client ingesting every page it got ends with.
-// Method: real HTTP on 127.0.0.1 with fetch; a test-driven clock; fetched pages mapped back to the
-// reference shape and ingested through the real pipeline on a real SQLite file.
+// Method: real HTTP on 127.0.0.1 with fetch; a test-driven clock; fetched pages ingested by the real
+// pipeline as the bytes received, read with the vendor's JSON dialect, on a real SQLite file.
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 
 import { FEED_START_MS, openHarness } from '../../test-support/ingest-harness.js';
 import { removeTempDirs } from '../../test-support/temp.js';
 import { ledgerStreams } from '../../test-support/truth-check.js';
-import { toNdjson, type FeedRecord } from '../feed-generator.js';
+import { type FeedRecord } from '../feed-generator.js';
 import { feedTruth } from '../truth.js';
 import { type PaginationStyle } from './rest-pagination.js';
 import {
@@ -16,7 +16,7 @@ import {
   type RestSimulator,
   type RestSimulatorOptions,
 } from './rest-simulator.js';
-import { fromVendorRecord, toVendorRecord } from './vendor-shape.js';
+import { toVendorRecord, VENDOR_DIALECT } from './vendor-shape.js';
 
 const HOUR_MS = 3_600_000;
 const FEED_END_MS = FEED_START_MS + 24 * HOUR_MS;
@@ -135,7 +135,6 @@ describe('startRestSimulator pagination', () => {
       expect(pages.every((records) => records.length <= 37)).toBe(true);
       const records = pages.flat();
       expect(records).toEqual(simulator.feed.records.map(toVendorRecord));
-      expect(records.map(fromVendorRecord)).toEqual(simulator.feed.records);
       expect(simulator.stats().distinctRecordsServed).toBe(simulator.feed.records.length);
       expect(simulator.truth).toEqual(feedTruth(simulator.feed));
     },
@@ -162,8 +161,8 @@ describe('startRestSimulator windows', () => {
       const toIso = new Date(nowMs).toISOString();
       const records = (await walk(simulator, 'cursor', { from: fromIso, to: toIso })).flat();
       seen.push(...records);
-      const visible = simulator.feed.records.filter((_, index) => index < seen.length);
-      expect(seen.map(fromVendorRecord)).toEqual(visible);
+      const visible = simulator.feed.records.slice(0, seen.length).map(toVendorRecord);
+      expect(seen).toEqual(visible);
       fromIso = toIso;
     }
     expect(seen).toHaveLength(simulator.feed.records.length);
@@ -452,10 +451,12 @@ describe('startRestSimulator truth', () => {
         for (const hour of [2, 5, 5.5, 11, 24, 26]) {
           nowMs = FEED_START_MS + hour * HOUR_MS;
           const to = new Date(nowMs).toISOString();
-          for (const records of await walkThroughFaults(simulator, pagination, { from, to })) {
-            if (records.length === 0) continue;
-            const ndjson = [...toNdjson(records.map(fromVendorRecord))].join('');
-            const report = await harness.ingest(ndjson);
+          for (const page of await walkThroughFaults(simulator, pagination, { from, to })) {
+            if (readingsOf(page).length === 0) continue;
+            const report = await harness.ingest(page.text, {
+              format: 'json-dialect',
+              formatContext: { dialect: VENDOR_DIALECT, recordsPath: 'data.readings' },
+            });
             for (const key of Object.keys(totals) as (keyof typeof totals)[]) {
               totals[key] += report.counts[key];
             }
@@ -491,8 +492,9 @@ async function walkThroughFaults(
   simulator: RestSimulator,
   style: PaginationStyle,
   params: Record<string, string>,
-): Promise<FeedRecord[][]> {
-  const pages: FeedRecord[][] = [];
+): Promise<Page[]> {
+  const pages: Page[] = [];
+  const records: FeedRecord[][] = [];
   let token = await accessToken(simulator);
   let url: string | null = readingsUrl(
     simulator,
@@ -503,8 +505,9 @@ async function walkThroughFaults(
     const page = await get(url, bearer(token));
     if (page.status === 401) token = await accessToken(simulator);
     if (page.status !== 200 || page.json === null) continue;
-    pages.push(readingsOf(page));
-    url = nextUrl(simulator, style, page, params, count, pages);
+    pages.push(page);
+    records.push(readingsOf(page));
+    url = nextUrl(simulator, style, page, params, count, records);
     count += 1;
   }
   return pages;
