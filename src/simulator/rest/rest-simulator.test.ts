@@ -1,8 +1,8 @@
 // Goal: the simulated head-end serves every reading exactly once per walk in each pagination style,
 // by window, behind OAuth, an API key or nothing, with honest rate-limit accounting, each fault,
 // and a truth that equals what a client ingesting every page it got ends with.
-// Method: real HTTP on 127.0.0.1 with fetch; a test-driven clock; fetched pages ingested by the real
-// pipeline as the bytes received, read with the vendor's JSON dialect, on a real SQLite file.
+// Method: real HTTP on 127.0.0.1 with fetch; a test-driven clock; fetched pages ingested by the
+// real pipeline as the bytes received, read with the vendor's JSON dialect, on a real SQLite file.
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 
 import { FEED_START_MS, openHarness } from '../../test-support/ingest-harness.js';
