@@ -403,7 +403,7 @@ class RestHeadEnd {
       next = here;
       this.#repeatedCursor = here;
     }
-    const windowJson = { from: isoOrNull(window.fromMs), to: isoOrNull(window.toMs) };
+    const windowJson = { from: isoTime(window.fromMs), to: isoTime(window.toMs) };
     if (this.#style === 'cursor') {
       return jsonReply(200, { data: { readings: records }, next, window: windowJson });
     }
@@ -428,7 +428,7 @@ class RestHeadEnd {
       page: query.page,
       pageSize: query.pageSize,
       total: window.end - window.offset,
-      window: { from: isoOrNull(window.fromMs), to: isoOrNull(window.toMs) },
+      window: { from: isoTime(window.fromMs), to: isoTime(window.toMs) },
     });
   }
 
@@ -443,7 +443,7 @@ class RestHeadEnd {
   }
 }
 
-function isoOrNull(ms: number): string {
+function isoTime(ms: number): string {
   return new Date(ms).toISOString();
 }
 
