@@ -36,7 +36,13 @@ import {
   type RestAuthMode,
 } from './rest-auth.js';
 import { PublishedFeed } from './rest-feed.js';
-import { FaultPlan, type FaultKind, type FaultRates, type TokenErrorShape } from './rest-faults.js';
+import {
+  FaultPlan,
+  type FaultKind,
+  type FaultRates,
+  type RequestFault,
+  type TokenErrorShape,
+} from './rest-faults.js';
 import {
   decodeCursor,
   encodeCursor,
@@ -295,51 +301,24 @@ class RestHeadEnd {
     return authReply(reply);
   }
 
+  /** Every readings response carries the rate-limit headers, a refusal included. */
   #readings(request: IncomingMessage, url: URL): Reply {
     const nowMs = this.#options.now();
-    const limit = this.#rateLimit?.take(nowMs);
-    const limitHeaders = limit?.headers ?? {};
-    const reply = this.#readingsWithin(
-      request,
-      url,
-      nowMs,
-      limit?.allowed ?? true,
-      limit?.resetSeconds ?? 0,
-    );
-    return { ...reply, headers: { ...limitHeaders, ...reply.headers } };
+    const limit = this.#rateLimit?.take(nowMs) ?? null;
+    const reply =
+      limit === null || limit.allowed
+        ? this.#readingsAllowed(request, url, nowMs)
+        : jsonReply(429, { error: 'rate_limited' }, { 'retry-after': String(limit.resetSeconds) });
+    return { ...reply, headers: { ...limit?.headers, ...reply.headers } };
   }
 
-  #readingsWithin(
-    request: IncomingMessage,
-    url: URL,
-    nowMs: number,
-    allowed: boolean,
-    resetSeconds: number,
-  ): Reply {
-    if (!allowed) {
-      return jsonReply(429, { error: 'rate_limited' }, { 'retry-after': String(resetSeconds) });
-    }
+  #readingsAllowed(request: IncomingMessage, url: URL, nowMs: number): Reply {
     const access = this.#access(request, nowMs);
     if (!access.ok) return authReply(access.reply);
     const query = this.#query(url);
     if ('status' in query) return query;
     const fault = this.#faults.nextRequest();
-    if (fault?.kind === 'html') {
-      return {
-        status: 200,
-        headers: { 'content-type': 'text/html; charset=utf-8' },
-        body: HTML_ERROR_PAGE,
-      };
-    }
-    if (fault?.kind === 'throttle') {
-      const headers = { 'retry-after': String(fault.retryAfterSeconds) };
-      return jsonReply(429, { error: 'rate_limited' }, headers);
-    }
-    if (fault?.kind === 'server_error') {
-      const headers: Record<string, string> =
-        fault.retryAfterSeconds === null ? {} : { 'retry-after': String(fault.retryAfterSeconds) };
-      return jsonReply(fault.status, { error: 'server_error' }, headers);
-    }
+    if (fault !== null) return faultReply(fault);
     const reply = this.#page(query, nowMs);
     if (access.token !== null && this.#faults.revoke()) this.#tokens.revoke(access.token);
     return reply;
@@ -445,6 +424,30 @@ class RestHeadEnd {
 
 function isoTime(ms: number): string {
   return new Date(ms).toISOString();
+}
+
+function faultReply(fault: NonNullable<RequestFault>): Reply {
+  switch (fault.kind) {
+    case 'html':
+      return {
+        status: 200,
+        headers: { 'content-type': 'text/html; charset=utf-8' },
+        body: HTML_ERROR_PAGE,
+      };
+    case 'throttle':
+      return jsonReply(
+        429,
+        { error: 'rate_limited' },
+        { 'retry-after': String(fault.retryAfterSeconds) },
+      );
+    case 'server_error': {
+      const retryAfter = fault.retryAfterSeconds;
+      const headers = retryAfter === null ? {} : { 'retry-after': String(retryAfter) };
+      return jsonReply(fault.status, { error: 'server_error' }, headers);
+    }
+    default:
+      assert.fail(`unknown fault ${String(fault satisfies never)}`);
+  }
 }
 
 function positiveParam(text: string | null, fallback: number, max: number): number | null {
