@@ -145,6 +145,22 @@ describe('amisync simulate rest', () => {
     expect(running.stdout()).not.toContain(key);
   }, 60_000);
 
+  it('refuses a port already in use as a usage error', async () => {
+    const first = await run(['--port', '0', '--auth', 'none', '--json'], (stdout) =>
+      stdout.trim().endsWith('}'),
+    );
+    const port = String((JSON.parse(first.stdout()) as { port: number }).port);
+    const second = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', MAIN, 'simulate', 'rest', '--port', port, '--auth', 'none'],
+      { cwd: ROOT, encoding: 'utf8' },
+    );
+    expect(second.status).toBe(64);
+    expect(second.stderr).toContain(`--port ${port} cannot be listened on (EADDRINUSE)`);
+    first.child.kill('SIGTERM');
+    expect(await first.exited).toBe(0);
+  }, 60_000);
+
   it.each([
     [['--bad-rate', '2'], '--bad-rate must be a number from 0 to 1'],
     [['--page-size', '50001'], '--page-size must be a whole number from 1 to 50000'],

@@ -288,7 +288,11 @@ async function start(opts: Opts): Promise<Started> {
       if (simulator !== null) writeTruthFile(truthFile, simulator);
     };
   }
-  simulator = await startRestSimulator(options);
+  simulator = await startRestSimulator(options).catch((error: unknown) => {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'EADDRINUSE' && code !== 'EACCES') throw error;
+    throw usage(`--port ${String(opts.port)} cannot be listened on (${code}); try another or 0`);
+  });
   const secretFile = secretPath(opts);
   if (secretFile !== null) writePrivateFile(secretFile, `${simulator.clientSecret}\n`);
   const configFile = opts.configOut === undefined ? null : resolve(String(opts.configOut));
