@@ -24,8 +24,9 @@ export interface HttpRequest {
   readonly url: string;
   readonly headers: Readonly<Record<string, string>>;
   readonly body?: string;
-  /** A body longer than this fails with TRANSPORT_PROTOCOL, naming `what`. */
+  /** A body longer than this fails with TRANSPORT_PROTOCOL, naming `what` and `limitName`. */
   readonly bodyBytesMax: number;
+  readonly limitName: string;
   /** What is asked for, in errors: `the page GET /v1/readings?...`, `the token endpoint`. */
   readonly what: string;
 }
@@ -90,8 +91,8 @@ export class RestHttp {
         response.body.destroy();
         throw new AmisyncError(
           'TRANSPORT_PROTOCOL',
-          `${message.what} is larger than ${message.bodyBytesMax} bytes (REST_PAGE_BYTES_MAX or ` +
-            `REST_TOKEN_RESPONSE_BYTES_MAX); refused before parsing; it begins ${preview(chunks)}`,
+          `${message.what} is larger than ${message.bodyBytesMax} bytes (${message.limitName}); ` +
+            `refused before parsing; it begins ${preview([...chunks, chunk])}`,
           { url: message.url, bytesMax: message.bodyBytesMax },
         );
       }

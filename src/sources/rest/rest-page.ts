@@ -61,7 +61,7 @@ function nextCursor(
   const cursor = String(value);
   const sent = position.next.at === 'cursor' ? position.next.cursor : null;
   const repeats = cursor === sent && position.next.at === 'cursor' ? position.next.repeats + 1 : 0;
-  if (repeats >= REST_CURSOR_REPEATS_MAX) {
+  if (repeats > REST_CURSOR_REPEATS_MAX) {
     throw refuse(
       url,
       `names its own cursor ${JSON.stringify(cursor)} as the next one, ${repeats} times in a ` +

@@ -214,6 +214,7 @@ export class RestSource implements Source {
           url,
           headers: { accept: 'application/json', ...this.#config.headers, ...authorization },
           bodyBytesMax: REST_PAGE_BYTES_MAX,
+          limitName: 'REST_PAGE_BYTES_MAX',
           what: `the page ${url}`,
         },
         signal,

@@ -90,6 +90,7 @@ export class TokenManager {
         headers,
         body: form.toString(),
         bodyBytesMax: REST_TOKEN_RESPONSE_BYTES_MAX,
+        limitName: 'REST_TOKEN_RESPONSE_BYTES_MAX',
         what: `the token endpoint ${tokenUrl}`,
       },
       signal,
