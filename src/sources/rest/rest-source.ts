@@ -95,8 +95,11 @@ export class RestSource implements Source {
   readonly #credentials: RestCredentials;
   /** Where the next read starts; null before the first window. */
   #position: RestPosition | null = null;
-  /** The last completed window that reached now was answered with a caught-up idle. */
-  #toldCaughtUp = false;
+  /**
+   * A page of this run completed a window that reached now: the next read says caught-up. A
+   * completed window loaded on connect is followed by the next window at once.
+   */
+  #caughtUpPending = false;
   #pagesThisPoll = 0;
 
   constructor(options: RestSourceOptions) {
@@ -115,7 +118,7 @@ export class RestSource implements Source {
 
   async connect(_signal: AbortSignal, saved: SavedPosition | null): Promise<void> {
     this.#position = saved === null ? null : fromSourcePosition(this.id, saved.position);
-    this.#toldCaughtUp = false;
+    this.#caughtUpPending = false;
     this.#pagesThisPoll = 0;
   }
 
@@ -143,16 +146,14 @@ export class RestSource implements Source {
   #positionToRead(): RestPosition | null {
     const nowMs = this.#clock.nowMs();
     const current = this.#position;
-    if (current === null) return startOfWindow(this.#config, null, nowMs);
-    if (current.next.at !== 'done') return current;
-    if (current.window.reachesNow && !this.#toldCaughtUp) {
-      this.#toldCaughtUp = true;
+    if (current !== null && current.next.at !== 'done') return current;
+    if (this.#caughtUpPending) {
+      this.#caughtUpPending = false;
       return null;
     }
-    const next = startOfWindow(this.#config, current.highWaterMs, nowMs);
-    if (next.window.toMs <= next.window.fromMs) return null;
-    this.#toldCaughtUp = false;
-    return next;
+    const next = startOfWindow(this.#config, current?.highWaterMs ?? null, nowMs);
+    // A backfill start in the future, or a clock that went back: nothing to ask for yet.
+    return next.window.toMs > next.window.fromMs ? next : null;
   }
 
   async #readPage(position: RestPosition, signal: AbortSignal): Promise<Delivery | Idle> {
@@ -173,6 +174,7 @@ export class RestSource implements Source {
       highWaterMs: page.next.at === 'done' ? position.window.toMs : position.highWaterMs,
     };
     this.#position = after;
+    this.#caughtUpPending = after.next.at === 'done' && after.window.reachesNow;
     this.#pagesThisPoll += 1;
     return this.#delivery(url, response, position, after);
   }
