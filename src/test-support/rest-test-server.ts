@@ -40,6 +40,11 @@ export interface RestTestServerOptions {
   stuckCursor?: boolean;
   /** Page style: put the total record count at `total`. */
   withTotal?: boolean;
+  /**
+   * Serves these bodies as they are, one per page, linked by `Link: rel="next"` (an `offset`
+   * parameter), whatever the window: for tests that compare a delivery's bytes with a page's.
+   */
+  rawPages?: readonly string[];
 }
 
 export interface ServedRequest {
@@ -181,6 +186,7 @@ export class RestTestServer {
 
   #page(url: URL): ScriptedAnswer {
     const params = url.searchParams;
+    if (this.#options.rawPages !== undefined) return this.#rawPage(url, this.#options.rawPages);
     const fromMs = parseTime(params.get('from'));
     const toMs = parseTime(params.get('to'));
     if (Number.isNaN(fromMs) || Number.isNaN(toMs)) {
@@ -225,6 +231,17 @@ export class RestTestServer {
       headers.link = `<${next.pathname}${next.search}>; rel="next", </v1/meters>; rel="related"`;
     }
     return { status: 200, headers, body: JSON.stringify({ data: { readings: slice } }) };
+  }
+
+  #rawPage(url: URL, pages: readonly string[]): ScriptedAnswer {
+    const offset = Number(url.searchParams.get('offset') ?? 0);
+    const headers: Record<string, string> = {};
+    if (offset + 1 < pages.length) {
+      const next = new URL(url);
+      next.searchParams.set('offset', String(offset + 1));
+      headers.link = `<${next.pathname}${next.search}>; rel="next"`;
+    }
+    return { status: 200, headers, body: pages[offset] ?? '' };
   }
 
   #numberedPage(params: URLSearchParams, records: readonly unknown[]): ScriptedAnswer {
