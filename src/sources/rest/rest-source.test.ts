@@ -164,6 +164,7 @@ describe('RestSource paging', () => {
     const again = await built.source.read(signal);
     if ('idle' in again) throw new Error('expected a page');
     expect(again.sourceDeliveryId).toBe(second.sourceDeliveryId);
+    expect([first.attempt, second.attempt, again.attempt]).toEqual([1, 1, 2]);
     expect(again.sourceDeliveryId).not.toBe(first.sourceDeliveryId);
     await built.source.close();
   });

@@ -101,6 +101,8 @@ export class RestSource implements Source {
    */
   #caughtUpPending = false;
   #pagesThisPoll = 0;
+  /** The last page that could not be committed, asked for again with the next attempt number. */
+  #nacked: { url: string; attempt: number } | null = null;
 
   constructor(options: RestSourceOptions) {
     this.id = options.config.id;
@@ -242,6 +244,7 @@ export class RestSource implements Source {
     const once = new AckOnce(url);
     const { chunks } = response;
     const request = new URL(url);
+    const attempt = this.#nacked?.url === url ? this.#nacked.attempt + 1 : 1;
     return {
       sourceDeliveryId: url,
       name: `GET ${request.pathname}${request.search}`,
@@ -250,7 +253,7 @@ export class RestSource implements Source {
         recordsPath: this.#config.records.path,
         dialect: this.#config.records.dialect,
       },
-      attempt: 1,
+      attempt,
       metadata: keptMetadata(response.status, response.headers),
       partitionKey: null,
       position: toSourcePosition(after),
@@ -264,6 +267,7 @@ export class RestSource implements Source {
         once.take();
         // The page was not committed: ask for it again, unless a later read moved on already.
         if (this.#position === after) this.#position = before;
+        this.#nacked = { url, attempt };
         this.#log.warn({ url, error: error.message }, 'a page could not be committed');
       },
     };
