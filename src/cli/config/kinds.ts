@@ -3,7 +3,10 @@
  * `sources[i]` with the kind its `kind:` names.
  */
 import type { SourceKind } from '../../sources/common/config.js';
+import { restSourceKind } from '../../sources/rest/rest-source.js';
 
 export type AnySourceKind = SourceKind<{ kind: string; id: string }>;
 
-export const SOURCE_KINDS: readonly AnySourceKind[] = [];
+export const SOURCE_KINDS: readonly AnySourceKind[] = [
+  restSourceKind as unknown as AnySourceKind,
+];
