@@ -73,3 +73,17 @@ export const REST_ERROR_PREVIEW_BYTES = 256;
 export const REST_TOKEN_RESPONSE_BYTES_MAX = 64 * 1024;
 /** An OAuth token is refreshed this long before it expires (or at half its life, if shorter). */
 export const REST_TOKEN_REFRESH_SKEW_MS = 60_000;
+
+// ------------------------------------------------------------------------------------------------
+// JSON dialects (src/formats/json-dialect/, src/formats/json-embedded-array.ts).
+
+/**
+ * Bytes of one object key held while looking for a JSON page's records path; a longer key cannot
+ * be a path segment (at most JSON_DIALECT_PATH_SEGMENT_CHARS_MAX characters, each at most six
+ * bytes escaped) and is only counted.
+ */
+export const JSON_PAGE_KEY_BYTES_MAX = 1024;
+/** Characters of one key in a records path or a field path. */
+export const JSON_DIALECT_PATH_SEGMENT_CHARS_MAX = 128;
+/** Keys in a records path or a field path. */
+export const JSON_DIALECT_PATH_SEGMENTS_MAX = 8;
