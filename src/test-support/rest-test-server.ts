@@ -30,8 +30,10 @@ export interface RateLimitPlan {
 }
 
 export interface RestTestServerOptions {
-  /** Records with `timestamp_utc`, served in this order. */
+  /** Records with a time at `timeField`, served in this order. */
   records: readonly Record<string, unknown>[];
+  /** The record field that places a record in a window; `timestamp_utc` unless told. */
+  timeField?: string;
   style: PageStyle;
   clock: Clock;
   auth?: TestServerAuth;
@@ -192,8 +194,9 @@ export class RestTestServer {
     if (Number.isNaN(fromMs) || Number.isNaN(toMs)) {
       return { status: 400, body: '{"error":"from and to are required"}' };
     }
+    const timeField = this.#options.timeField ?? 'timestamp_utc';
     const inWindow = this.#options.records.filter((record) => {
-      const atMs = Date.parse(String(record.timestamp_utc));
+      const atMs = Date.parse(String(record[timeField]));
       return atMs >= fromMs && atMs < toMs;
     });
     switch (this.#options.style) {
