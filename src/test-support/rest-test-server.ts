@@ -210,7 +210,7 @@ export class RestTestServer {
   }
 
   #cursorPage(params: URLSearchParams, records: readonly unknown[]): ScriptedAnswer {
-    const size = Number(params.get('limit') ?? 100);
+    const size = Number(params.get('pageSize') ?? 100);
     const cursor = params.get('cursor');
     const offset = cursor === null ? 0 : Number(Buffer.from(cursor, 'base64url').toString());
     const slice = records.slice(offset, offset + size);
@@ -224,7 +224,7 @@ export class RestTestServer {
   }
 
   #linkPage(url: URL, records: readonly unknown[]): ScriptedAnswer {
-    const size = Number(url.searchParams.get('limit') ?? 100);
+    const size = Number(url.searchParams.get('pageSize') ?? 100);
     const offset = Number(url.searchParams.get('offset') ?? 0);
     const slice = records.slice(offset, offset + size);
     const headers: Record<string, string> = {};

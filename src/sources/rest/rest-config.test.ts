@@ -46,7 +46,7 @@ describe('rest source configuration', () => {
       style: 'cursor',
       cursorParam: 'cursor',
       nextCursorPath: 'next',
-      sizeParam: 'limit',
+      sizeParam: 'pageSize',
     });
     const minimal = restSourceConfigSchema.parse({
       ...EXAMPLE,

@@ -75,11 +75,11 @@ const paginationSchema = z.discriminatedUnion('style', [
     style: z.literal('cursor'),
     cursorParam: parameterName.default('cursor'),
     nextCursorPath: jsonPath.default('next'),
-    sizeParam: parameterName.default('limit'),
+    sizeParam: parameterName.default('pageSize'),
   }),
   z.strictObject({
     style: z.literal('link'),
-    sizeParam: parameterName.default('limit'),
+    sizeParam: parameterName.default('pageSize'),
   }),
   z.strictObject({
     style: z.literal('page'),

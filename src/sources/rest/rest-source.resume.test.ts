@@ -168,7 +168,7 @@ describe('RestSource resumes from its committed position', () => {
     const again = server.pagesServed.slice(served);
     // One window from an hour before the mark (the overlap) to now, read again, nothing skipped.
     expect(again).toEqual([
-      '/v1/readings?from=2026-03-01T11%3A00%3A00Z&to=2026-03-01T12%3A00%3A00Z&limit=10',
+      '/v1/readings?from=2026-03-01T11%3A00%3A00Z&to=2026-03-01T12%3A00%3A00Z&pageSize=10',
     ]);
     await store.close();
   });

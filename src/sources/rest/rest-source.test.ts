@@ -78,7 +78,7 @@ describe('RestSource paging', () => {
     expect(first.format).toBe('json-dialect');
     expect(first.formatContext).toEqual({ recordsPath: 'data.readings', dialect: {} });
     expect(first.sourceDeliveryId).toBe(
-      `${server.url}/v1/readings?from=2026-03-01T00%3A00%3A00Z&to=2026-03-01T04%3A00%3A00Z&limit=25`,
+      `${server.url}/v1/readings?from=2026-03-01T00%3A00%3A00Z&to=2026-03-01T04%3A00%3A00Z&pageSize=25`,
     );
     expect(first.metadata).toMatchObject({
       'http.status': '200',
