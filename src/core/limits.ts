@@ -87,3 +87,19 @@ export const JSON_PAGE_KEY_BYTES_MAX = 1024;
 export const JSON_DIALECT_PATH_SEGMENT_CHARS_MAX = 128;
 /** Keys in a records path or a field path. */
 export const JSON_DIALECT_PATH_SEGMENTS_MAX = 8;
+
+// ------------------------------------------------------------------------------------------------
+// The REST head-end simulator (`amisync simulate rest`, src/simulator/rest/).
+
+/** Records per page the simulated head-end serves at most (a client may ask for fewer). */
+export const SIM_REST_PAGE_SIZE_MAX = 50_000;
+/** Meters of a simulated feed. */
+export const SIM_REST_METERS_MAX = 100_000;
+/** Days of a simulated feed. */
+export const SIM_REST_DAYS_MAX = 366;
+/** Intervals (meters x days x 96) of a simulated feed: the whole feed is held in memory. */
+export const SIM_REST_READINGS_MAX = 5_000_000;
+/** How long an injected slow response is held back at most. */
+export const SIM_REST_SLOW_MS_MAX = 120_000;
+/** Bytes of a request body (a token request) the simulated head-end reads at most. */
+export const SIM_REST_TOKEN_BODY_BYTES_MAX = 16 * 1024;

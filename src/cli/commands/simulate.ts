@@ -3,11 +3,13 @@
  * transport adds its own subcommand (rest, push, drop, sftp).
  */
 import type { Command } from 'commander';
+import { addSimulateRest } from './simulate-rest.js';
 
 export function addSimulateCommands(program: Command): Command {
   const simulate = program
     .command('simulate')
     .description('run a fake vendor head-end: a REST API, a pushing vendor, a file drop');
   // One line per transport: addSimulate<Kind>(simulate);
+  addSimulateRest(simulate);
   return simulate;
 }
