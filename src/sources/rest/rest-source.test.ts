@@ -150,6 +150,22 @@ describe('RestSource paging', () => {
     await built.source.close();
   });
 
+  it('connects again after close, on the same source, from the position it is given', async () => {
+    const server = await serve('cursor');
+    const built = buildSource(restConfig(server));
+    const signal = new AbortController().signal;
+    await built.source.connect(signal, null);
+    const [first] = (await drain(built, 1)).pages;
+    await built.source.close();
+    await expect(built.source.read(signal)).rejects.toThrow(/not connected/);
+    const saved = { position: first!.position!, deliveryId: 'dlv_1', savedAtMs: 0 };
+    await built.source.connect(signal, saved);
+    const [second] = (await drain(built, 1)).pages;
+    expect(second!.url).toContain(`cursor=${Buffer.from('25').toString('base64url')}`);
+    expect(server.pagesServed).toHaveLength(2);
+    await built.source.close();
+  });
+
   it('asks for a page again after it was nacked', async () => {
     const server = await serve('link');
     const built = buildSource(restConfig(server, { style: 'link' }));

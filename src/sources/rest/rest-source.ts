@@ -91,8 +91,9 @@ export class RestSource implements Source {
   readonly #clock: TimerClock;
   readonly #log: Logger;
   readonly #throttle = new RestThrottle();
-  readonly #http: RestHttp;
-  readonly #credentials: RestCredentials;
+  readonly #credentialsFor: (http: RestHttp) => RestCredentials;
+  /** The pool and credentials of the current connection; null before connect and after close. */
+  #connection: { http: RestHttp; credentials: RestCredentials } | null = null;
   /** Where the next read starts; null before the first window. */
   #position: RestPosition | null = null;
   /**
@@ -109,16 +110,14 @@ export class RestSource implements Source {
     this.#config = options.config;
     this.#clock = options.clock;
     this.#log = options.log.child({ source: options.config.id });
-    this.#http = new RestHttp(options.clock, options.config.requestTimeoutMs);
-    this.#credentials = options.credentials(this.#http);
+    this.#credentialsFor = options.credentials;
   }
 
-  /** Token endpoint requests so far (OAuth only), for tests and status. */
-  get tokenRequests(): number {
-    return this.#credentials.type === 'oauth' ? this.#credentials.tokens.requests : 0;
-  }
-
+  /** Opens a fresh pool (the runner connects again after close, on the same source). */
   async connect(_signal: AbortSignal, saved: SavedPosition | null): Promise<void> {
+    await this.#connection?.http.close();
+    const http = new RestHttp(this.#clock, this.#config.requestTimeoutMs);
+    this.#connection = { http, credentials: this.#credentialsFor(http) };
     this.#position = saved === null ? null : fromSourcePosition(this.id, saved.position);
     this.#caughtUpPending = false;
     this.#pagesThisPoll = 0;
@@ -141,7 +140,14 @@ export class RestSource implements Source {
   }
 
   async close(): Promise<void> {
-    await this.#http.close();
+    const connection = this.#connection;
+    this.#connection = null;
+    await connection?.http.close();
+  }
+
+  #connected(): { http: RestHttp; credentials: RestCredentials } {
+    if (this.#connection === null) throw new Error(`source ${this.id} is not connected`);
+    return this.#connection;
   }
 
   /** The page to ask for next, or null when caught up (a window reaching now was paged). */
@@ -187,7 +193,8 @@ export class RestSource implements Source {
     const details = { url, status };
     const said = preview(response.chunks);
     if (status === 401 || status === 403) {
-      const retried = this.#credentials.type === 'oauth' ? ' with a freshly fetched token' : '';
+      const oauth = this.#connected().credentials.type === 'oauth';
+      const retried = oauth ? ' with a freshly fetched token' : '';
       throw new AmisyncError(
         'TRANSPORT_AUTH_FAILED',
         `the page ${url} was refused with ${status}${retried}: ${said}`,
@@ -210,9 +217,9 @@ export class RestSource implements Source {
 
   /** GET with credentials; with OAuth, a 401 forces one token refresh and one more try. */
   async #get(url: string, signal: AbortSignal): Promise<HttpResponse> {
-    const credentials = this.#credentials;
+    const { http, credentials } = this.#connected();
     const send = (authorization: Record<string, string>) =>
-      this.#http.send(
+      http.send(
         {
           method: 'GET',
           url,
