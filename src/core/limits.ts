@@ -48,6 +48,32 @@ export const CONFIG_SOURCES_MAX = 256;
 /** Longest grace a configuration may give the delivery in flight at shutdown. */
 export const SHUTDOWN_GRACE_MS_MAX = 600_000;
 
+// REST pull source (src/sources/rest/).
+
+/**
+ * A REST page larger than this is refused (TRANSPORT_PROTOCOL) before it is parsed: a page is held
+ * in memory once, because the position of its successor (the next cursor) is inside it.
+ */
+export const REST_PAGE_BYTES_MAX = 64 * 1024 * 1024;
+/** Records a source may ask for per page (`pageSize`). */
+export const REST_PAGE_SIZE_MAX = 100_000;
+/** Pages a REST source may be configured to read per poll (`pagesPerPollMax`). */
+export const REST_PAGES_PER_POLL_MAX = 10_000;
+/** The longest per-request timeout a REST source may be configured with (`requestTimeoutMs`). */
+export const REST_REQUEST_TIMEOUT_MS_MAX = 600_000;
+/** A Retry-After or rate-limit reset further away than this is clamped to it. */
+export const REST_RETRY_AFTER_MS_MAX = 15 * 60 * 1000;
+/** The wait after a 429 that names no Retry-After and no rate-limit reset. */
+export const REST_THROTTLE_DEFAULT_MS = 60_000;
+/** Pages with a cursor that does not advance delivered at most this many times in a row. */
+export const REST_CURSOR_REPEATS_MAX = 3;
+/** Bytes of a refused page or token response quoted in the error and the log. */
+export const REST_ERROR_PREVIEW_BYTES = 256;
+/** A token endpoint's answer larger than this is refused. */
+export const REST_TOKEN_RESPONSE_BYTES_MAX = 64 * 1024;
+/** An OAuth token is refreshed this long before it expires (or at half its life, if shorter). */
+export const REST_TOKEN_REFRESH_SKEW_MS = 60_000;
+
 // ------------------------------------------------------------------------------------------------
 // JSON dialects (src/formats/json-dialect/, src/formats/json-embedded-array.ts).
 
