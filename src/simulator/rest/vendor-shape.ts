@@ -1,8 +1,9 @@
 /**
  * The simulated head-end's own JSON record shape, and the JSON dialect that reads it: the vendor
  * API shape the project's JSON dialect tests are written against, served by the simulator so that
- * the records a client reads from it are the ones a JSON dialect is proven to read. The REST source's
- * config written by `simulate rest --config-out` names VENDOR_DIALECT as its records dialect.
+ * the records a client reads from it are the ones a JSON dialect is proven to read. The REST
+ * source's config written by `simulate rest --config-out` names VENDOR_DIALECT as its records
+ * dialect.
  *
  * The mapping from a reference feed record keeps every verdict: a valid record becomes the same
  * reading (kWh as exact Wh text, status 0 and 1 as quality flags A and E) and a bad record stays
