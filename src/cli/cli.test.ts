@@ -444,6 +444,66 @@ describe('amisync ingest of typed formats', () => {
     ]);
     expect(good).toMatchObject({ received: 8, accepted: 8 });
   });
+
+  it('tests a JSON dialect (YAML) on a saved API page, with --records-path for another shape', () => {
+    const { dir, db } = workspace([]);
+    const dialect = join(dir, 'vendor.yaml');
+    writeFileSync(
+      dialect,
+      [
+        'name: vendor-headend',
+        'recordsPath: data.readings',
+        'fields:',
+        '  meterId: meterNumber',
+        '  timestamp: intervalStart',
+        '  value: value',
+        '  unit: uom',
+        '  quality: { field: qualityFlag, map: { A: actual, E: estimated } }',
+        '  intervalSeconds: { constant: 900 }',
+        '  sequence: sequence',
+        'timeZone: null',
+        'timestampMarks: start',
+        '',
+      ].join('\n'),
+    );
+    const reading = (slot: number, value: string) => ({
+      meterNumber: 'MTR-00000001',
+      intervalStart: intervalStart(slot),
+      value,
+      uom: 'Wh',
+      qualityFlag: 'A',
+      sequence: slot + 1,
+    });
+    const readings = [reading(0, '310.5'), reading(1, '12abc'), reading(2, '1')];
+    const page = join(dir, 'page.json');
+    writeFileSync(page, JSON.stringify({ data: { readings }, next: 'c2' }));
+    const args = (file: string, ...more: string[]) => [
+      'ingest',
+      file,
+      '--format',
+      'json-dialect',
+      '--db',
+      db,
+      ...more,
+    ];
+    expect(cli(args(page)).status).toBe(64);
+    const badDialect = join(dir, 'bad.yaml');
+    writeFileSync(badDialect, 'name: x\nfields: { meterId: "" }\n');
+    const bad = cli(args(page, '--dialect', badDialect));
+    expect(bad.status).toBe(78);
+    expect(bad.stderr).toMatch(/JSON dialect/);
+    expect(bad.stderr).toMatch(/fields\.meterId/);
+    const good = ok<IngestJson>(args(page, '--dialect', dialect));
+    expect(good).toMatchObject({ received: 3, accepted: 2, quarantined: 1 });
+    const other = join(dir, 'other.json');
+    writeFileSync(other, JSON.stringify({ items: [reading(3, '2')] }));
+    const moved = ok<IngestJson>(args(other, '--dialect', dialect, '--records-path', 'items'));
+    expect(moved).toMatchObject({ received: 1, accepted: 1 });
+    const html = join(dir, 'error.html');
+    writeFileSync(html, '<html><body>Bad Gateway</body></html>');
+    const notJson = ok<IngestJson>(args(html, '--dialect', dialect));
+    expect(notJson).toMatchObject({ received: 1, quarantined: 1, conserved: true });
+  });
 });
 
 describe('amisync quarantine of bad values', () => {

@@ -65,10 +65,18 @@ export function buildProgram(): Command {
 
   withGlobals(program.command('ingest <files...>'))
     .description(
-      'ingest feed files (JSON, NDJSON, CSV, NEM12/NEM13, Green Button, CMEP, a vendor CSV dialect)',
+      'ingest feed files (JSON, NDJSON, CSV, NEM12/NEM13, Green Button, CMEP, a vendor CSV or ' +
+        'JSON dialect)',
     )
     .addOption(new Option('--format <format>', 'input format').choices([...INPUT_FORMATS]))
-    .option('--dialect <file>', 'a vendor CSV dialect (JSON), for --format csv-dialect')
+    .option(
+      '--dialect <file>',
+      'a vendor dialect: CSV (JSON) for --format csv-dialect, JSON (YAML) for --format json-dialect',
+    )
+    .option(
+      '--records-path <path>',
+      'where a json-dialect page holds its records, e.g. data.readings',
+    )
     .option('--source <id>', 'source id recorded with each batch', 'file')
     .action(
       action(async (files: string[], opts: Opts) => {

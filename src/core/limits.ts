@@ -48,6 +48,62 @@ export const CONFIG_SOURCES_MAX = 256;
 /** Longest grace a configuration may give the delivery in flight at shutdown. */
 export const SHUTDOWN_GRACE_MS_MAX = 600_000;
 
+// REST pull source (src/sources/rest/).
+
+/**
+ * A REST page larger than this is refused (TRANSPORT_PROTOCOL) before it is parsed: a page is held
+ * in memory once, because the position of its successor (the next cursor) is inside it.
+ */
+export const REST_PAGE_BYTES_MAX = 64 * 1024 * 1024;
+/** Records a source may ask for per page (`pageSize`). */
+export const REST_PAGE_SIZE_MAX = 100_000;
+/** Pages a REST source may be configured to read per poll (`pagesPerPollMax`). */
+export const REST_PAGES_PER_POLL_MAX = 10_000;
+/** The longest per-request timeout a REST source may be configured with (`requestTimeoutMs`). */
+export const REST_REQUEST_TIMEOUT_MS_MAX = 600_000;
+/** A Retry-After or rate-limit reset further away than this is clamped to it. */
+export const REST_RETRY_AFTER_MS_MAX = 15 * 60 * 1000;
+/** The wait after a 429 that names no Retry-After and no rate-limit reset. */
+export const REST_THROTTLE_DEFAULT_MS = 60_000;
+/** Pages with a cursor that does not advance delivered at most this many times in a row. */
+export const REST_CURSOR_REPEATS_MAX = 3;
+/** Bytes of a refused page or token response quoted in the error and the log. */
+export const REST_ERROR_PREVIEW_BYTES = 256;
+/** A token endpoint's answer larger than this is refused. */
+export const REST_TOKEN_RESPONSE_BYTES_MAX = 64 * 1024;
+/** An OAuth token is refreshed this long before it expires (or at half its life, if shorter). */
+export const REST_TOKEN_REFRESH_SKEW_MS = 60_000;
+
+// ------------------------------------------------------------------------------------------------
+// JSON dialects (src/formats/json-dialect/, src/formats/json-embedded-array.ts).
+
+/**
+ * Bytes of one object key held while looking for a JSON page's records path; a longer key cannot
+ * be a path segment (at most JSON_DIALECT_PATH_SEGMENT_CHARS_MAX characters, each at most six
+ * bytes escaped) and is only counted.
+ */
+export const JSON_PAGE_KEY_BYTES_MAX = 1024;
+/** Characters of one key in a records path or a field path. */
+export const JSON_DIALECT_PATH_SEGMENT_CHARS_MAX = 128;
+/** Keys in a records path or a field path. */
+export const JSON_DIALECT_PATH_SEGMENTS_MAX = 8;
+
+// ------------------------------------------------------------------------------------------------
+// The REST head-end simulator (`amisync simulate rest`, src/simulator/rest/).
+
+/** Records per page the simulated head-end serves at most (a client may ask for fewer). */
+export const SIM_REST_PAGE_SIZE_MAX = 50_000;
+/** Meters of a simulated feed. */
+export const SIM_REST_METERS_MAX = 100_000;
+/** Days of a simulated feed. */
+export const SIM_REST_DAYS_MAX = 366;
+/** Intervals (meters x days x 96) of a simulated feed: the whole feed is held in memory. */
+export const SIM_REST_READINGS_MAX = 5_000_000;
+/** How long an injected slow response is held back at most. */
+export const SIM_REST_SLOW_MS_MAX = 120_000;
+/** Bytes of a request body (a token request) the simulated head-end reads at most. */
+export const SIM_REST_TOKEN_BODY_BYTES_MAX = 16 * 1024;
+
 // HTTP push source (src/sources/http-push).
 /**
  * A push request's body at most (a source may configure less). A request commits whole in one

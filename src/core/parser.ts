@@ -65,7 +65,20 @@ export type FormatContext = Readonly<Record<string, unknown>>;
 /** Formats of records with the reference feed's field names, judged by the record validator. */
 export const RECORD_FORMATS = ['json', 'ndjson', 'csv'] as const;
 /** Typed formats whose readers yield candidate readings (CandidateReading). */
-export const TYPED_FORMATS = ['nem12', 'cmep', 'csv-dialect', 'green-button'] as const;
+export const TYPED_FORMATS = [
+  'nem12',
+  'cmep',
+  'csv-dialect',
+  'green-button',
+  'json-dialect',
+] as const;
+/**
+ * Typed formats whose parser cannot read a byte without its format context: a vendor's dialect
+ * (`{ dialect }`, and for JSON pages `recordsPath`). They are never detected from bytes; whoever
+ * hands over a delivery in one of them names the format and its context.
+ */
+export const CONTEXT_TYPED_FORMATS = ['csv-dialect', 'json-dialect'] as const;
+export type ContextTypedFormat = (typeof CONTEXT_TYPED_FORMATS)[number];
 export type RecordFormat = (typeof RECORD_FORMATS)[number];
 export type TypedFormat = (typeof TYPED_FORMATS)[number];
 export const INPUT_FORMATS = [...RECORD_FORMATS, ...TYPED_FORMATS] as const;
@@ -73,4 +86,8 @@ export type InputFormat = (typeof INPUT_FORMATS)[number];
 
 export function isTypedFormat(format: string): format is TypedFormat {
   return (TYPED_FORMATS as readonly string[]).includes(format);
+}
+
+export function needsFormatContext(format: string): format is ContextTypedFormat {
+  return (CONTEXT_TYPED_FORMATS as readonly string[]).includes(format);
 }

@@ -16,6 +16,8 @@ export const REJECT_CODES = [
   'parse.inexact_number',
   'parse.unpaired_surrogate',
   'parse.duplicate_key',
+  // A page that should be JSON (a JSON dialect's API response) is not: an HTML error page, say.
+  'parse.not_json',
   // A delivery of zero bytes or only whitespace: one span, so the operator sees it in quarantine.
   'parse.empty',
   'parse.csv_header',

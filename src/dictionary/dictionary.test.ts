@@ -64,6 +64,7 @@ describe('defaults', () => {
           channelPattern: '^[A-Za-z0-9._-]{1,64}$',
           meterIds: {},
         },
+        'json-dialect': { meterIdPattern: null, channelPattern: null, meterIds: {} },
       },
     });
   });
@@ -123,6 +124,11 @@ describe('a full config', () => {
         channelPattern: null,
         meterIds: { 'RetailCustomer/3/UsagePoint/1': 'MTR-GB000001' },
       },
+      'json-dialect': {
+        meterIdPattern: '^V-[0-9]{4}$',
+        channelPattern: null,
+        meterIds: { 'V-0001': 'MTR-VENDOR01' },
+      },
     },
   };
 
@@ -181,7 +187,7 @@ describe('formats["green-button"]', () => {
 
 describe('dictionaryFingerprint', () => {
   it('of the defaults is the value the README documents', () => {
-    const fingerprint = 'f5ccb2fe249c5ea08b0f8fb816124eced05c221472706ba023e7f701fa08bcb3';
+    const fingerprint = 'd85c3533ff3e0a1877c1a17d00dae48a16dae8a0fa5b4dfd81b7d6092dd8fca8';
     expect(dictionaryFingerprint(DEFAULT_DICTIONARY)).toBe(fingerprint);
     expect(dictionaryFingerprint(parseDictionary({ defaultChannel: '1' }))).toBe(fingerprint);
   });

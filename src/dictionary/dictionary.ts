@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import { Temporal } from 'temporal-polyfill';
 import { z } from 'zod';
 
-import { parseKwhToMilliWh } from './decimal.js';
+import { parseKwhToMilliWh } from '../core/decimal.js';
 import { deepFreeze, formatIssues, type ConfigIssue } from '../core/config.js';
 import { isKeyableText } from '../core/identity.js';
 
@@ -60,6 +60,8 @@ export interface FormatsRules {
   readonly 'csv-dialect': FormatRules;
   /** Meter ids are UsagePoint href paths (`RetailCustomer/3/UsagePoint/1`). */
   readonly 'green-button': FormatRules;
+  /** A vendor's JSON records mapped onto the reference fields: the reference patterns apply. */
+  readonly 'json-dialect': FormatRules;
 }
 
 /** A fully resolved dictionary: every key present, defaults applied, deeply frozen. */
@@ -137,6 +139,8 @@ export const DEFAULT_DICTIONARY: DataDictionary = deepFreeze({
       channelPattern: '^[A-Za-z0-9._-]{1,64}$',
       meterIds: {},
     },
+    // Null: the dictionary's own meterIdPattern and channelPattern, as for the reference feed.
+    'json-dialect': { meterIdPattern: null, channelPattern: null, meterIds: {} },
   },
 });
 
@@ -338,6 +342,9 @@ const formatsSchema = z.strictObject({
   'green-button': formatRulesSchema(defaults.formats['green-button']).default(() =>
     defaultRules('green-button'),
   ),
+  'json-dialect': formatRulesSchema(defaults.formats['json-dialect']).default(() =>
+    defaultRules('json-dialect'),
+  ),
 });
 
 function defaultRules(format: keyof FormatsRules): FormatRules {
@@ -382,6 +389,7 @@ const dictionarySchema = z.strictObject({
     cmep: { ...defaultRules('cmep'), timeZone: defaults.formats.cmep.timeZone },
     'csv-dialect': defaultRules('csv-dialect'),
     'green-button': defaultRules('green-button'),
+    'json-dialect': defaultRules('json-dialect'),
   })),
 });
 

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { INPUT_FORMATS, type FormatContext, type InputFormat } from '../core/parser.js';
 import { pushSplit } from '../test-support/split.js';
 import { PARSER_FACTORIES } from './formats.js';
-import { SEMICOLON_BERLIN_DIALECT } from '../test-support/dialects.js';
+import { SEMICOLON_BERLIN_DIALECT, VENDOR_DIALECT } from '../test-support/dialects.js';
 
 const encoder = new TextEncoder();
 
@@ -13,6 +13,7 @@ const CONTEXTS: Partial<Record<InputFormat, FormatContext>> = {
   'csv-dialect': {
     dialect: SEMICOLON_BERLIN_DIALECT,
   },
+  'json-dialect': { dialect: VENDOR_DIALECT },
 };
 
 /** Each format's items for `text`, checked to be the same at every split into two chunks. */

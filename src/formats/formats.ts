@@ -16,6 +16,7 @@ import { createCmepParser } from './cmep/cmep-parser.js';
 import { createCsvDialectParser } from './csv-dialect/csv-dialect-parser.js';
 import { isGreenButtonHead } from './green-button/green-button-detect.js';
 import { createGreenButtonParser } from './green-button/green-button-parser.js';
+import { createJsonDialectParser } from './json-dialect/json-dialect-parser.js';
 import { createNem12Parser } from './nem12/nem12-parser.js';
 import type { RecordLocation } from '../core/reading.js';
 import { createCsvParser, isCsvContext, parseCsvRowBytes } from './csv.js';
@@ -41,6 +42,7 @@ export const PARSER_FACTORIES: Readonly<
   cmep: (context = {}) => guardEmptyDelivery(createCmepParser(context)),
   'csv-dialect': (context = {}) => guardEmptyDelivery(createCsvDialectParser(context)),
   'green-button': () => guardEmptyDelivery(createGreenButtonParser()),
+  'json-dialect': (context = {}) => guardEmptyDelivery(createJsonDialectParser(context)),
 };
 
 const FORMAT_BY_EXTENSION: Readonly<Record<string, InputFormat>> = {

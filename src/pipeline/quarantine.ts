@@ -498,6 +498,7 @@ function lenientDictionary(dictionary: DataDictionary): DataDictionary {
       nem12: { ...dictionary.formats.nem12, ...LENIENT_FORMAT_IDENTITY },
       cmep: { ...dictionary.formats.cmep, ...LENIENT_FORMAT_IDENTITY },
       'csv-dialect': { ...dictionary.formats['csv-dialect'], ...LENIENT_FORMAT_IDENTITY },
+      'json-dialect': { ...dictionary.formats['json-dialect'], ...LENIENT_FORMAT_IDENTITY },
       // Green Button meter ids are href paths, longer than other formats' ids.
       'green-button': {
         ...dictionary.formats['green-button'],

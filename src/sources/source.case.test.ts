@@ -1,16 +1,21 @@
-// Goal: every Source keeps the call protocol (deliveries then END, each acknowledged exactly once).
-// Method: one suite run against each implementation in SOURCES, on real files in a temp directory.
+// Goal: every Source keeps the call protocol (deliveries then END, or a caught-up idle for a
+// polling source, each acknowledged exactly once). Method: one suite run against each
+// implementation in SOURCES, on real files in a temp directory or a real HTTP server on loopback.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { END, type Delivery, type Source } from '../core/source.js';
+import { buildSource, NOW_MS, restConfig } from '../test-support/rest-source-kit.js';
+import { RestTestServer } from '../test-support/rest-test-server.js';
 import { removeTempDirs, tempDir } from '../test-support/temp.js';
 import { FileSource } from './file/file-source.js';
 
 interface SourceCase {
   name: string;
   /** A source holding exactly these payloads, in order. */
-  open(payloads: readonly string[]): Source;
+  open(payloads: readonly string[]): Source | Promise<Source>;
+  /** How the source says it has nothing more: END, or a caught-up idle (a polling source). */
+  ends?: 'end' | 'caught-up';
 }
 
 const SOURCES: SourceCase[] = [
@@ -28,7 +33,48 @@ const SOURCES: SourceCase[] = [
       );
     },
   },
+  {
+    name: 'rest',
+    ends: 'caught-up',
+    async open(payloads) {
+      const clock = { nowMs: () => NOW_MS };
+      const server = await RestTestServer.start({
+        records: [],
+        style: 'link',
+        clock,
+        rawPages: payloads,
+      });
+      const backfillStart = new Date(NOW_MS - 3_600_000).toISOString();
+      const config = restConfig(server, {
+        style: 'link',
+        records: { path: 'readings', dialect: {} },
+      });
+      const { source } = buildSource({ ...config, window: { ...config.window, backfillStart } });
+      // The server goes with the source.
+      return {
+        id: source.id,
+        connect: (signal, saved) => source.connect(signal, saved),
+        read: (signal) => source.read(signal),
+        close: async () => {
+          await source.close();
+          await server.close();
+        },
+      };
+    },
+  },
 ];
+
+/** END, or for a polling source an idle that says it has caught up. */
+function expectEnd(sourceCase: SourceCase, result: unknown): void {
+  if (sourceCase.ends === 'caught-up') {
+    expect(result).toMatchObject({ idle: true, reason: 'caught-up' });
+  } else {
+    expect(result).toBe(END);
+  }
+}
+
+/** Payloads every source can carry: JSON objects with their records in an array. */
+const PAYLOADS = ['{"readings":[{"a":1}]}\n', '{"readings":[{"b":2}]}\n'];
 
 async function text(delivery: Delivery): Promise<string> {
   const parts: Buffer[] = [];
@@ -56,21 +102,21 @@ afterAll(removeTempDirs);
 for (const sourceCase of SOURCES) {
   describe(`Source conformance: ${sourceCase.name}`, () => {
     it('returns every delivery with its bytes, in order, then END', async () => {
-      const source = sourceCase.open(['{"a":1}\n', '{"b":2}\n']);
+      const source = await sourceCase.open(PAYLOADS);
       const signal = new AbortController().signal;
       await source.connect(signal, null);
       const first = await source.read(signal);
       const second = await source.read(signal);
       expect(first).not.toBe(END);
       expect(second).not.toBe(END);
-      expect(await text(first as Delivery)).toBe('{"a":1}\n');
-      expect(await text(second as Delivery)).toBe('{"b":2}\n');
-      expect(await source.read(signal)).toBe(END);
+      expect(await text(first as Delivery)).toBe(PAYLOADS[0]);
+      expect(await text(second as Delivery)).toBe(PAYLOADS[1]);
+      expectEnd(sourceCase, await source.read(signal));
       await source.close();
     });
 
     it('accepts exactly one acknowledgement per delivery', async () => {
-      const source = sourceCase.open(['{"a":1}\n', '{"b":2}\n']);
+      const source = await sourceCase.open(PAYLOADS);
       const signal = new AbortController().signal;
       await source.connect(signal, null);
       const acked = (await source.read(signal)) as Delivery;

@@ -14,13 +14,20 @@ import {
 } from 'node:fs';
 import { basename } from 'node:path';
 import { SingleBar } from 'cli-progress';
+import { parse as parseYaml } from 'yaml';
 import { recordConfig, writeCheckpoint } from '../../audit/record.js';
 import { AmisyncError } from '../../core/errors.js';
-import { INPUT_FORMATS, type InputFormat } from '../../core/parser.js';
+import {
+  INPUT_FORMATS,
+  needsFormatContext,
+  type FormatContext,
+  type InputFormat,
+} from '../../core/parser.js';
 import type { BatchCounts } from '../../core/store.js';
 import { dictionaryFingerprint } from '../../dictionary/dictionary.js';
 import { parseCsvDialect } from '../../formats/csv-dialect/csv-dialect-config.js';
 import { detectFormat } from '../../formats/formats.js';
+import { parseJsonDialect } from '../../formats/json-dialect/json-dialect-config.js';
 import { addCounts, emptyCounts, isConserved } from '../../pipeline/commit.js';
 import type { DeliveryReport } from '../../pipeline/ingest.js';
 import { runSource } from '../../pipeline/run-source.js';
@@ -36,8 +43,13 @@ import { printJson, printLines, table } from '../output.js';
 
 export interface IngestCommandOptions extends GlobalOptions {
   format?: string;
-  /** A CSV dialect's JSON config file, for --format csv-dialect. */
+  /**
+   * A dialect's config file: a CSV dialect (JSON) for --format csv-dialect, a JSON dialect (YAML
+   * or JSON) for --format json-dialect.
+   */
   dialect?: string;
+  /** Where a json-dialect page holds its records (`data.readings`); the dialect's own if absent. */
+  recordsPath?: string;
   source?: string;
   json?: boolean;
 }
@@ -72,20 +84,58 @@ function formatForFile(path: string, forced: string | undefined): InputFormat {
   return detected;
 }
 
-/** The dialect config, checked now so that a bad one stops the run before any file is read. */
-function dialectFor(options: IngestCommandOptions, formats: readonly InputFormat[]): unknown {
-  const needed = formats.includes('csv-dialect');
-  if (options.dialect === undefined) {
-    if (needed) throw new AmisyncError('USAGE', '--format csv-dialect needs --dialect FILE');
-    return undefined;
+/**
+ * The format contexts of the dialect formats, checked now so that a bad dialect stops the run
+ * before any file is read.
+ */
+function dialectContexts(
+  options: IngestCommandOptions,
+  formats: readonly InputFormat[],
+): Partial<Record<InputFormat, FormatContext>> {
+  const needing = formats.find(needsFormatContext);
+  if (options.recordsPath !== undefined && needing !== 'json-dialect') {
+    throw new AmisyncError('USAGE', '--records-path is only for --format json-dialect');
   }
+  if (options.dialect === undefined) {
+    if (needing !== undefined) {
+      throw new AmisyncError('USAGE', `--format ${needing} needs --dialect FILE`);
+    }
+    return {};
+  }
+  if (needing === 'json-dialect') {
+    const dialect = jsonDialectFor(options.dialect);
+    const path = options.recordsPath;
+    return { 'json-dialect': { dialect, ...(path === undefined ? {} : { recordsPath: path }) } };
+  }
+  return { 'csv-dialect': { dialect: csvDialectFor(options.dialect) } };
+}
+
+/** A JSON dialect from its YAML or JSON file (YAML reads JSON too). */
+function jsonDialectFor(file: string): unknown {
+  let config: unknown;
+  try {
+    config = parseYaml(readFileSync(file, 'utf8'));
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new AmisyncError('CONFIG_INVALID', `JSON dialect ${file}: ${reason}`);
+  }
+  try {
+    parseJsonDialect(config);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new AmisyncError('CONFIG_INVALID', `JSON dialect ${file}: ${reason}`);
+  }
+  return config;
+}
+
+function csvDialectFor(file: string): unknown {
   let json: unknown;
   try {
-    json = JSON.parse(readFileSync(options.dialect, 'utf8'));
+    json = JSON.parse(readFileSync(file, 'utf8'));
     parseCsvDialect(json);
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
-    throw new AmisyncError('CONFIG_INVALID', `CSV dialect ${options.dialect}: ${reason}`);
+    throw new AmisyncError('CONFIG_INVALID', `CSV dialect ${file}: ${reason}`);
   }
   return json;
 }
@@ -144,7 +194,7 @@ export async function runIngest(files: readonly string[], options: IngestCommand
   const dictionary = dictionaryFor(options);
   const formatContexts = {
     cmep: { timeZone: dictionary.formats.cmep.timeZone },
-    'csv-dialect': { dialect: dialectFor(options, formats) },
+    ...dialectContexts(options, formats),
   };
   const key = signingKeyFor(options);
   const store = openStore(options, runtime.clock);

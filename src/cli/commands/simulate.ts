@@ -3,6 +3,7 @@
  * transport adds its own subcommand (rest, push, drop, sftp).
  */
 import type { Command } from 'commander';
+import { addSimulateRest } from './simulate-rest.js';
 import { addSimulatePush } from './simulate-push.js';
 
 export function addSimulateCommands(program: Command): Command {
@@ -10,6 +11,7 @@ export function addSimulateCommands(program: Command): Command {
     .command('simulate')
     .description('run a fake vendor head-end: a REST API, a pushing vendor, a file drop');
   // One line per transport: addSimulate<Kind>(simulate);
+  addSimulateRest(simulate);
   addSimulatePush(simulate);
   return simulate;
 }

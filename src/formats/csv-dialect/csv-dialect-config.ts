@@ -85,8 +85,12 @@ export interface CsvDialect {
   readonly columns: CsvDialectColumns;
   /** `iso8601`, or a pattern of YYYY MM M DD D HH H hh h mm ss A tokens and literal characters. */
   readonly timestampFormat: string;
-  /** IANA zone (`Europe/Berlin`, `UTC`) or fixed offset (`+10:00`) of timestamps sent naive. */
-  readonly timeZone: string;
+  /**
+   * IANA zone (`Europe/Berlin`, `UTC`) or fixed offset (`+10:00`) of timestamps sent naive. A CSV
+   * dialect always names one; null (every timestamp must carry its offset) comes only from a JSON
+   * dialect read through this vocabulary (../json-dialect/).
+   */
+  readonly timeZone: string | null;
   /** Whether a timestamp marks the start or the end of its interval. */
   readonly timestampMarks: CsvTimestampMark;
 }
@@ -185,7 +189,8 @@ const qualityCodeSchema = z.string().max(CSV_QUALITY_CODE_CHARS_MAX).refine(isTr
 
 // zod drops a record key named "__proto__" without an issue; a dialect must not lose a quality
 // code silently, so such a key is reported before the record is parsed.
-const qualityMapSchema = z
+/** Quality codes to qualities; shared with the JSON dialect (json-dialect-config.ts). */
+export const qualityMapSchema = z
   .unknown()
   .superRefine((input, context) => {
     if (typeof input === 'object' && input !== null && Object.hasOwn(input, '__proto__')) {
@@ -197,6 +202,18 @@ const qualityMapSchema = z
   .refine((map) => Object.keys(map).length <= CSV_QUALITY_CODES_MAX, {
     error: `must map at most ${CSV_QUALITY_CODES_MAX} codes`,
   });
+
+/** `iso8601` or a timestamp pattern; shared with the JSON dialect. */
+export const timestampFormatSchema = z.string().refine(isTimestampFormat, {
+  error:
+    'must be "iso8601" or a pattern with YYYY, MM or M, DD or D, HH or H (or hh or h with ' +
+    'A), mm and optionally ss, each once, and no other letters than T',
+});
+
+/** An IANA zone or a fixed offset; shared with the JSON dialect. */
+export const timeZoneSchema = z.string().refine(isTimeZone, {
+  error: 'must be an IANA time zone (such as Europe/Berlin or UTC) or an offset such as +10:00',
+});
 
 const columnsSchema = z.strictObject({
   meterId: columnRefSchema,
@@ -230,17 +247,8 @@ const dialectSchema = z.strictObject({
   fieldCount: z.int().min(1).max(RECORD_FIELDS_MAX).nullable().default(null),
   skipLines: z.int().min(0).max(CSV_SKIP_LINES_MAX).default(0),
   columns: columnsSchema,
-  timestampFormat: z
-    .string()
-    .refine(isTimestampFormat, {
-      error:
-        'must be "iso8601" or a pattern with YYYY, MM or M, DD or D, HH or H (or hh or h with ' +
-        'A), mm and optionally ss, each once, and no other letters than T',
-    })
-    .default(ISO_8601_FORMAT),
-  timeZone: z.string().refine(isTimeZone, {
-    error: 'must be an IANA time zone (such as Europe/Berlin or UTC) or an offset such as +10:00',
-  }),
+  timestampFormat: timestampFormatSchema.default(ISO_8601_FORMAT),
+  timeZone: timeZoneSchema,
   timestampMarks: z.enum(CSV_DIALECT_TIMESTAMP_MARKS),
 });
 

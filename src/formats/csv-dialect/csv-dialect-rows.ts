@@ -229,10 +229,20 @@ export class CsvRowInterpreter {
   readonly #plan: RowPlan;
   readonly #readDecimal: (text: string) => DecimalResult;
   readonly #readTimestamp: (text: string) => TimestampResult;
+  readonly #describeSource: ((column: CsvColumnRef) => string) | null;
 
-  constructor(dialect: CsvDialect, plan: RowPlan) {
+  /**
+   * `describeSource` names where a column's text came from in messages (the JSON dialect names a
+   * field path); by default, `column "Wert"`.
+   */
+  constructor(
+    dialect: CsvDialect,
+    plan: RowPlan,
+    describeSource: ((column: CsvColumnRef) => string) | null = null,
+  ) {
     this.#dialect = dialect;
     this.#plan = plan;
+    this.#describeSource = describeSource;
     this.#readDecimal = createDecimalReader(dialect.decimalSeparator, dialect.thousandsSeparator);
     this.#readTimestamp = createTimestampReader(dialect.timestampFormat, dialect.timeZone);
   }
@@ -289,8 +299,8 @@ export class CsvRowInterpreter {
     const text = (row.values[slot.index] ?? '').trim();
     if (text !== '') return text;
     const message =
-      `Line ${row.source.line}: the ${FIELD_LABELS[field]} in column ` +
-      `${describeColumn(slot.column)} is empty.`;
+      `Line ${row.source.line}: the ${FIELD_LABELS[field]} in ${this.#where(slot.column)} ` +
+      'is empty.';
     row.problems.push(problem(row.source, 'field_empty', field, slot.column, '', message));
     return null;
   }
@@ -303,8 +313,7 @@ export class CsvRowInterpreter {
     value: string,
     reason: string,
   ): void {
-    const where =
-      slot === null ? this.#timestampColumnsText() : `column ${describeColumn(slot.column)}`;
+    const where = slot === null ? this.#timestampColumnsText() : this.#where(slot.column);
     const message =
       `Line ${row.source.line}: the ${FIELD_LABELS[field]} ${JSON.stringify(value)} in ` +
       `${where} ${reason}.`;
@@ -387,9 +396,16 @@ export class CsvRowInterpreter {
     return null;
   }
 
+  #where(column: CsvColumnRef): string {
+    return this.#describeSource?.(column) ?? `column ${describeColumn(column)}`;
+  }
+
   #timestampColumnsText(): string {
     const timestamp = this.#plan.timestamp;
-    if (!('date' in timestamp)) return `column ${describeColumn(timestamp.column)}`;
+    if (!('date' in timestamp)) return this.#where(timestamp.column);
+    if (this.#describeSource !== null) {
+      return `${this.#where(timestamp.date.column)} and ${this.#where(timestamp.time.column)}`;
+    }
     return (
       `columns ${describeColumn(timestamp.date.column)} and ` +
       describeColumn(timestamp.time.column)

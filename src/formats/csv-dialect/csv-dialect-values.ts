@@ -6,8 +6,8 @@
  */
 import assert from 'node:assert/strict';
 
-import { formatMilliWhAsKwh, parseKwhToMilliWh } from '../../dictionary/decimal.js';
-import { parseTimestamp } from '../../dictionary/timestamp.js';
+import { formatMilliWhAsKwh, parseKwhToMilliWh } from '../../core/decimal.js';
+import { parseTimestamp } from '../../core/timestamp.js';
 import type {
   CsvDecimalSeparator,
   CsvEnergyUnit,
@@ -217,7 +217,7 @@ export type TimestampResult = { ok: true; epochMs: number } | CellFailure;
  */
 export function createTimestampReader(
   format: string,
-  timeZone: string,
+  timeZone: string | null,
 ): (text: string) => TimestampResult {
   if (format === ISO_8601_FORMAT) return (text) => readInstant(text, timeZone, null);
   const compiled = compileTimestampPattern(format);
@@ -232,7 +232,12 @@ export function createTimestampReader(
   };
 }
 
-function readInstant(text: string, timeZone: string, format: string | null): TimestampResult {
+/** `timeZone` null: a timestamp without an offset is a `timestamp_format` problem. */
+function readInstant(
+  text: string,
+  timeZone: string | null,
+  format: string | null,
+): TimestampResult {
   const parsed = parseTimestamp(text, timeZone);
   if (parsed.ok) return parsed;
   switch (parsed.code) {
@@ -250,6 +255,12 @@ function readInstant(text: string, timeZone: string, format: string | null): Tim
       };
     case 'timestamp.range':
       return { ok: false, code: 'timestamp_range', reason: parsed.message };
+    case 'timestamp.no_offset': {
+      const reason =
+        "has no UTC offset, and the dialect's timeZone is null: every timestamp must carry Z " +
+        'or an offset such as +10:00';
+      return { ok: false, code: 'timestamp_format', reason };
+    }
     default: {
       const reason =
         format === null

@@ -1,0 +1,323 @@
+/**
+ * A vendor head-end's REST API as a Source (`kind: rest`). Each read asks for one page of one time
+ * window and returns it as one delivery in the json-dialect format; the delivery's position is the
+ * one after the page (window, next cursor / page / link, high-water mark), which the runner saves
+ * in the page's own commit, so a restart resumes exactly after the last committed page.
+ * Acknowledging changes nothing at the peer: a REST cursor advances by being saved.
+ *
+ * The source never sleeps or retries a page: a spent rate-limit budget, a 429 or a 503 with
+ * Retry-After is returned as `idle(ms, 'throttled')`; a caught-up window as `idle(pollIntervalMs)`;
+ * every other failure is a TRANSPORT_* error for the runner to reconnect on. The one exception the
+ * protocol asks for is a 401 with OAuth: the token is refreshed once and the page asked again.
+ */
+import type { TimerClock } from '../../core/clock.js';
+import { AmisyncError } from '../../core/errors.js';
+import { REST_PAGE_BYTES_MAX } from '../../core/limits.js';
+import type { Logger } from '../../core/log.js';
+import type { InputFormat } from '../../core/parser.js';
+import {
+  AckOnce,
+  idle,
+  type Delivery,
+  type Idle,
+  type SavedPosition,
+  type Source,
+  type SourceContext,
+} from '../../core/source.js';
+import type { SourceKind } from '../common/config.js';
+import { restSourceConfigSchema, type RestSourceConfig } from './rest-config.js';
+import { preview, RestHttp, type HttpResponse } from './rest-http.js';
+import { checkPage } from './rest-page.js';
+import {
+  fromSourcePosition,
+  pageUrl,
+  startOfWindow,
+  toSourcePosition,
+  type RestPosition,
+} from './rest-position.js';
+import { RestThrottle, type ResponseHeaders } from './rest-throttle.js';
+import { TokenManager } from './token-manager.js';
+
+/** The format every page is delivered in; the format itself lives in src/formats/json-dialect. */
+const PAGE_FORMAT = 'json-dialect' as InputFormat;
+
+/** Response headers kept as a delivery's metadata: never credentials or cookies. */
+const KEPT_HEADERS = [
+  'content-type',
+  'content-length',
+  'date',
+  'etag',
+  'last-modified',
+  'link',
+  'request-id',
+  'x-request-id',
+  'x-correlation-id',
+  'ratelimit',
+  'ratelimit-policy',
+  'ratelimit-remaining',
+  'ratelimit-reset',
+  'x-ratelimit-limit',
+  'x-ratelimit-remaining',
+  'x-ratelimit-reset',
+];
+
+/** How requests are authenticated, with secrets already read. */
+export type RestCredentials =
+  | { readonly type: 'none' }
+  | { readonly type: 'apiKey'; readonly header: string; readonly key: string }
+  | { readonly type: 'oauth'; readonly tokens: TokenManager };
+
+export interface RestSourceOptions {
+  readonly config: RestSourceConfig;
+  readonly clock: TimerClock;
+  readonly log: Logger;
+  /** Built from the config with `restCredentials`; tests may pass their own. */
+  readonly credentials: (http: RestHttp) => RestCredentials;
+}
+
+function keptMetadata(status: number, headers: ResponseHeaders): Record<string, string> {
+  const metadata: Record<string, string> = { 'http.status': String(status) };
+  for (const name of KEPT_HEADERS) {
+    const value = headers[name];
+    if (value !== undefined)
+      metadata[`http.${name}`] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return metadata;
+}
+
+export class RestSource implements Source {
+  readonly id: string;
+  readonly #config: RestSourceConfig;
+  readonly #clock: TimerClock;
+  readonly #log: Logger;
+  readonly #throttle = new RestThrottle();
+  readonly #credentialsFor: (http: RestHttp) => RestCredentials;
+  /** The pool and credentials of the current connection; null before connect and after close. */
+  #connection: { http: RestHttp; credentials: RestCredentials } | null = null;
+  /** Where the next read starts; null before the first window. */
+  #position: RestPosition | null = null;
+  /**
+   * A page of this run completed a window that reached now: the next read says caught-up. A
+   * completed window loaded on connect is followed by the next window at once.
+   */
+  #caughtUpPending = false;
+  #pagesThisPoll = 0;
+  /** The last page that could not be committed, asked for again with the next attempt number. */
+  #nacked: { url: string; attempt: number } | null = null;
+
+  constructor(options: RestSourceOptions) {
+    this.id = options.config.id;
+    this.#config = options.config;
+    this.#clock = options.clock;
+    this.#log = options.log.child({ source: options.config.id });
+    this.#credentialsFor = options.credentials;
+  }
+
+  /** Opens a fresh pool (the runner connects again after close, on the same source). */
+  async connect(_signal: AbortSignal, saved: SavedPosition | null): Promise<void> {
+    await this.#connection?.http.close();
+    const http = new RestHttp(this.#clock, this.#config.requestTimeoutMs);
+    this.#connection = { http, credentials: this.#credentialsFor(http) };
+    this.#position = saved === null ? null : fromSourcePosition(this.id, saved.position);
+    this.#caughtUpPending = false;
+    this.#pagesThisPoll = 0;
+  }
+
+  async read(signal: AbortSignal): Promise<Delivery | Idle> {
+    const waitMs = this.#throttle.waitMs(this.#clock.nowMs());
+    if (waitMs > 0) return idle(waitMs, 'throttled');
+    if (this.#pagesThisPoll >= this.#config.pagesPerPollMax) {
+      // Yield so other sources get their turn; there is more, so even a run with --once goes on.
+      this.#pagesThisPoll = 0;
+      return idle(0, 'throttled');
+    }
+    const position = this.#positionToRead();
+    if (position === null) {
+      this.#pagesThisPoll = 0;
+      return idle(this.#config.pollIntervalMs, 'caught-up');
+    }
+    return this.#readPage(position, signal);
+  }
+
+  async close(): Promise<void> {
+    const connection = this.#connection;
+    this.#connection = null;
+    await connection?.http.close();
+  }
+
+  #connected(): { http: RestHttp; credentials: RestCredentials } {
+    if (this.#connection === null) throw new Error(`source ${this.id} is not connected`);
+    return this.#connection;
+  }
+
+  /** The page to ask for next, or null when caught up (a window reaching now was paged). */
+  #positionToRead(): RestPosition | null {
+    const nowMs = this.#clock.nowMs();
+    const current = this.#position;
+    if (current !== null && current.next.at !== 'done') return current;
+    if (this.#caughtUpPending) {
+      this.#caughtUpPending = false;
+      return null;
+    }
+    const next = startOfWindow(this.#config, current?.highWaterMs ?? null, nowMs);
+    // A backfill start in the future, or a clock that went back: nothing to ask for yet.
+    return next.window.toMs > next.window.fromMs ? next : null;
+  }
+
+  async #readPage(position: RestPosition, signal: AbortSignal): Promise<Delivery | Idle> {
+    const url = pageUrl(this.#config, position);
+    const response = await this.#get(url, signal);
+    const nowMs = this.#clock.nowMs();
+    this.#throttle.observe(response.headers, nowMs);
+    if (response.status === 429 || (response.status === 503 && 'retry-after' in response.headers)) {
+      const afterMs = this.#throttle.refused(response.headers, nowMs);
+      this.#log.warn({ url, status: response.status, afterMs }, 'the peer asked us to wait');
+      return idle(afterMs, 'throttled');
+    }
+    this.#refuseStatus(url, response);
+    const page = checkPage(this.#config, position, url, response);
+    const after: RestPosition = {
+      window: position.window,
+      next: page.next,
+      highWaterMs: page.next.at === 'done' ? position.window.toMs : position.highWaterMs,
+    };
+    this.#position = after;
+    this.#caughtUpPending = after.next.at === 'done' && after.window.reachesNow;
+    this.#pagesThisPoll += 1;
+    return this.#delivery(url, response, position, after);
+  }
+
+  #refuseStatus(url: string, response: HttpResponse): void {
+    const { status } = response;
+    if (status >= 200 && status < 300) return;
+    const details = { url, status };
+    const said = preview(response.chunks);
+    if (status === 401 || status === 403) {
+      const oauth = this.#connected().credentials.type === 'oauth';
+      const retried = oauth ? ' with a freshly fetched token' : '';
+      throw new AmisyncError(
+        'TRANSPORT_AUTH_FAILED',
+        `the page ${url} was refused with ${status}${retried}: ${said}`,
+        details,
+      );
+    }
+    if (status >= 500) {
+      throw new AmisyncError(
+        'TRANSPORT_UNAVAILABLE',
+        `the page ${url} answered ${status}: ${said}`,
+        details,
+      );
+    }
+    throw new AmisyncError(
+      'TRANSPORT_PROTOCOL',
+      `the page ${url} answered ${status}, not a page: ${said}`,
+      details,
+    );
+  }
+
+  /** GET with credentials; with OAuth, a 401 forces one token refresh and one more try. */
+  async #get(url: string, signal: AbortSignal): Promise<HttpResponse> {
+    const { http, credentials } = this.#connected();
+    const send = (authorization: Record<string, string>) =>
+      http.send(
+        {
+          method: 'GET',
+          url,
+          headers: { accept: 'application/json', ...this.#config.headers, ...authorization },
+          bodyBytesMax: REST_PAGE_BYTES_MAX,
+          limitName: 'REST_PAGE_BYTES_MAX',
+          what: `the page ${url}`,
+        },
+        signal,
+      );
+    if (credentials.type === 'none') return send({});
+    if (credentials.type === 'apiKey') return send({ [credentials.header]: credentials.key });
+    const token = await credentials.tokens.token(signal);
+    const response = await send({ authorization: `Bearer ${token}` });
+    if (response.status !== 401) return response;
+    this.#throttle.observe(response.headers, this.#clock.nowMs());
+    this.#log.info({ url }, 'the page refused the token (401); fetching a new token once');
+    credentials.tokens.invalidate(token);
+    const fresh = await credentials.tokens.token(signal);
+    return send({ authorization: `Bearer ${fresh}` });
+  }
+
+  #delivery(
+    url: string,
+    response: HttpResponse,
+    before: RestPosition,
+    after: RestPosition,
+  ): Delivery {
+    const once = new AckOnce(url);
+    const { chunks } = response;
+    const request = new URL(url);
+    const attempt = this.#nacked?.url === url ? this.#nacked.attempt + 1 : 1;
+    return {
+      sourceDeliveryId: url,
+      name: `GET ${request.pathname}${request.search}`,
+      format: PAGE_FORMAT,
+      formatContext: {
+        recordsPath: this.#config.records.path,
+        dialect: this.#config.records.dialect,
+      },
+      attempt,
+      metadata: keptMetadata(response.status, response.headers),
+      partitionKey: null,
+      position: toSourcePosition(after),
+      async *bytes() {
+        yield* chunks;
+      },
+      ack: async () => {
+        once.take();
+      },
+      nack: async (error) => {
+        once.take();
+        // The page was not committed: ask for it again, unless a later read moved on already.
+        if (this.#position === after) this.#position = before;
+        this.#nacked = { url, attempt };
+        this.#log.warn({ url, error: error.message }, 'a page could not be committed');
+      },
+    };
+  }
+}
+
+/** Reads the configured secrets (never logging them) into credentials. */
+export function restCredentials(
+  config: RestSourceConfig,
+  context: SourceContext,
+  clock: TimerClock,
+): (http: RestHttp) => RestCredentials {
+  const { auth } = config;
+  const keyPath = `sources[id=${config.id}].auth`;
+  switch (auth.type) {
+    case 'none':
+      return () => ({ type: 'none' });
+    case 'apiKey': {
+      const key = context.secret({ env: auth.keyEnv, file: auth.keyFile }, `${keyPath}.key`);
+      return () => ({ type: 'apiKey', header: auth.header, key });
+    }
+    case 'oauth': {
+      const clientSecret = context.secret(
+        { env: auth.clientSecretEnv, file: auth.clientSecretFile },
+        `${keyPath}.clientSecret`,
+      );
+      const options = { ...auth, clientSecret };
+      return (http) => ({ type: 'oauth', tokens: new TokenManager(options, http, clock) });
+    }
+    default:
+      return auth satisfies never;
+  }
+}
+
+export const restSourceKind: SourceKind<RestSourceConfig> = {
+  kind: 'rest',
+  schema: restSourceConfigSchema,
+  create(config, context) {
+    return new RestSource({
+      config,
+      clock: context.clock,
+      log: context.log,
+      credentials: restCredentials(config, context, context.clock),
+    });
+  },
+};
