@@ -166,10 +166,8 @@ export class PushSource implements Source {
     try {
       reply = await this.#serve(request, record);
     } catch (error) {
-      if (!(error instanceof AmisyncError)) {
-        this.#log.error({ error: (error as Error).message }, 'push request failed');
-      }
       if (error instanceof AmisyncError) claimedIdentity(record, error);
+      else this.#log.error({ error: (error as Error).message }, 'push request failed');
       reply = problem(error);
     }
     await this.#audit(record, reply);
