@@ -108,6 +108,13 @@ export const ERROR_CODES = {
     summary: 'The service is stopping; the request was not taken and can be sent again.',
   },
   INTERNAL: { exitCode: 70, httpStatus: 500, summary: 'An unexpected internal error.' },
+  // Drop folders (directory and SFTP sources).
+  DROP_FILE_CHANGED: {
+    exitCode: 75,
+    httpStatus: 409,
+    summary:
+      'A dropped file changed or shrank while it was read; it was not archived and is read again at the next poll.',
+  },
 } as const satisfies Record<string, { exitCode: number; httpStatus: number; summary: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -38,3 +38,11 @@ export const LIST_PAGE_ROWS_MAX = 1_000;
 export const REPLAY_ITEMS_PER_TRANSACTION = 500;
 /** Raw chunks the SQLite store keeps in memory for reading records back, by content hash. */
 export const RAW_CHUNKS_CACHED_MAX = 4;
+
+// Drop folders (directory and SFTP sources).
+/** Files a drop source takes from one listing, unless its `filesPerPollMax` says fewer. */
+export const DROP_FILES_PER_POLL_DEFAULT = 100;
+/** The most a drop source's `filesPerPollMax` may be set to. */
+export const DROP_FILES_PER_POLL_MAX = 10_000;
+/** Files a drop folder listing may hold; a larger inbox is read as its oldest files first. */
+export const DROP_LISTING_ENTRIES_MAX = 100_000;
