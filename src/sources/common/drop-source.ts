@@ -158,7 +158,12 @@ export class DropSource implements Source {
 
   /** Lists the inbox and queues the complete files; returns how many are not complete yet. */
   async #poll(): Promise<number> {
-    const listing = await this.#files.list();
+    let listing: DropEntry[];
+    try {
+      listing = await this.#files.list();
+    } catch (error) {
+      throw transportError(this.#files.where, '', 'list the folder', error);
+    }
     const plan = planPoll(listing, this.#options.rules, this.#observed, {
       nowMs: this.#context.clock.monotonicMs(),
       stableMs: this.#options.pollIntervalMs,

@@ -20,6 +20,7 @@ import { ledgerState } from '../../pipeline/ledger-state.js';
 import { runSource } from '../../pipeline/run-source.js';
 import { generateFeed, toNdjson, type FeedRecord } from '../../simulator/feed-generator.js';
 import { openSqliteStore } from '../../store/sqlite/sqlite-store.js';
+import { failingStore } from '../../test-support/failing-store.js';
 import { testSourceContext } from '../../test-support/source-context.js';
 import { removeTempDirs, tempDir } from '../../test-support/temp.js';
 import { directorySourceKind, type DirectorySourceConfig } from './directory-source.js';
@@ -103,26 +104,6 @@ function feedFiles(files: number): string[] {
   return Array.from({ length: files }, (_, index) =>
     ndjson(FEED.records.slice(index * size, (index + 1) * size)),
   );
-}
-
-/** The real store, except that its transaction number `failAt` fails as a full disk would. */
-function failingStore(store: Store, failAt: number): Store {
-  let calls = 0;
-  return new Proxy(store, {
-    get(target, property) {
-      const value = Reflect.get(target, property, target) as unknown;
-      if (property !== 'transaction') {
-        return typeof value === 'function'
-          ? (value as (...a: unknown[]) => unknown).bind(target)
-          : value;
-      }
-      return (fn: Parameters<Store['transaction']>[0]) => {
-        calls += 1;
-        if (calls === failAt) return Promise.reject(new Error('SQLITE_FULL: disk is full'));
-        return target.transaction(fn);
-      };
-    },
-  });
 }
 
 describe('directory drop source', () => {
