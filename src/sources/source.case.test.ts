@@ -1,17 +1,46 @@
-// Goal: every Source keeps the call protocol (deliveries then END, each acknowledged exactly once).
-// Method: one suite run against each implementation in SOURCES, on real files in a temp directory.
-import { writeFileSync } from 'node:fs';
+// Goal: every Source keeps the call protocol (deliveries then END, or a caught-up idle for a source
+// that is polled again later, each acknowledged exactly once).
+// Method: one suite run against each implementation in SOURCES, on real files in a temp directory
+// (and a real sshd for SFTP, skipped with a reason when it is not installed).
+import { mkdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { END, type Delivery, type Source } from '../core/source.js';
+import { END, isIdle, type Delivery, type Idle, type Source } from '../core/source.js';
+import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
+import { requireOrSkip } from '../test-support/services.js';
+import { testSourceContext } from '../test-support/source-context.js';
+import { sshdAvailable, startSshd, type SshdServer } from '../test-support/sshd.js';
 import { removeTempDirs, tempDir } from '../test-support/temp.js';
+import { directorySourceKind } from './directory/directory-source.js';
 import { FileSource } from './file/file-source.js';
+import { sftpSourceKind } from './sftp/sftp-source.js';
 
 interface SourceCase {
   name: string;
   /** A source holding exactly these payloads, in order. */
-  open(payloads: readonly string[]): Source;
+  open(payloads: readonly string[]): Source | Promise<Source>;
+  /** Whether the case can run here; false skips it (requireOrSkip printed why). */
+  runs?: boolean;
 }
+
+/** The payloads as drop files in a fresh folder, oldest first in payload order. */
+function dropFolder(root: string, payloads: readonly string[]): string {
+  const inbox = join(root, 'inbox');
+  mkdirSync(inbox);
+  payloads.forEach((payload, index) => {
+    const path = join(inbox, `delivery-${index}.ndjson`);
+    writeFileSync(path, payload);
+    utimesSync(path, 1_000 + index, 1_000 + index);
+  });
+  return inbox;
+}
+
+function dropContext() {
+  return testSourceContext(openSqliteStore(join(tempDir(), 'store.db'), { nowMs: () => 0 }));
+}
+
+let sshd: Promise<SshdServer> | null = null;
+const sshdRuns = requireOrSkip('sshd', sshdAvailable(), 'not installed at /usr/sbin/sshd');
 
 const SOURCES: SourceCase[] = [
   {
@@ -28,7 +57,44 @@ const SOURCES: SourceCase[] = [
       );
     },
   },
+  {
+    name: 'directory',
+    open(payloads) {
+      const root = tempDir();
+      const config = directorySourceKind.schema.parse({
+        kind: 'directory',
+        id: 'drop',
+        path: dropFolder(root, payloads),
+        archiveDir: join(root, 'archive'),
+      });
+      return directorySourceKind.create(config, dropContext());
+    },
+  },
+  {
+    name: 'sftp',
+    runs: sshdRuns,
+    async open(payloads) {
+      sshd ??= startSshd();
+      const server = await sshd;
+      const config = sftpSourceKind.schema.parse({
+        kind: 'sftp',
+        id: 'drop',
+        host: server.host,
+        port: server.port,
+        username: server.username,
+        privateKeyFile: server.privateKeyFile,
+        hostKeySha256: server.hostKeySha256,
+        remotePath: dropFolder(tempDir(), payloads),
+      });
+      return sftpSourceKind.create(config, dropContext());
+    },
+  },
 ];
+
+/** The end of what a source holds now: END, or a poll source's caught-up idle. */
+function exhausted(result: Delivery | Idle | typeof END): boolean {
+  return result === END || (isIdle(result) && result.reason === 'caught-up');
+}
 
 async function text(delivery: Delivery): Promise<string> {
   const parts: Buffer[] = [];
@@ -51,26 +117,29 @@ const RECEIPT = {
   firstDeliveryId: null,
 };
 
-afterAll(removeTempDirs);
+afterAll(async () => {
+  if (sshd !== null) await (await sshd).stop();
+  removeTempDirs();
+});
 
 for (const sourceCase of SOURCES) {
-  describe(`Source conformance: ${sourceCase.name}`, () => {
+  describe.skipIf(sourceCase.runs === false)(`Source conformance: ${sourceCase.name}`, () => {
     it('returns every delivery with its bytes, in order, then END', async () => {
-      const source = sourceCase.open(['{"a":1}\n', '{"b":2}\n']);
+      const source = await sourceCase.open(['{"a":1}\n', '{"b":2}\n']);
       const signal = new AbortController().signal;
       await source.connect(signal, null);
       const first = await source.read(signal);
       const second = await source.read(signal);
-      expect(first).not.toBe(END);
-      expect(second).not.toBe(END);
+      expect(exhausted(first)).toBe(false);
+      expect(exhausted(second)).toBe(false);
       expect(await text(first as Delivery)).toBe('{"a":1}\n');
       expect(await text(second as Delivery)).toBe('{"b":2}\n');
-      expect(await source.read(signal)).toBe(END);
+      expect(exhausted(await source.read(signal))).toBe(true);
       await source.close();
     });
 
     it('accepts exactly one acknowledgement per delivery', async () => {
-      const source = sourceCase.open(['{"a":1}\n', '{"b":2}\n']);
+      const source = await sourceCase.open(['{"a":1}\n', '{"b":2}\n']);
       const signal = new AbortController().signal;
       await source.connect(signal, null);
       const acked = (await source.read(signal)) as Delivery;

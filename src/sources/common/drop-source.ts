@@ -106,6 +106,8 @@ export class DropSource implements Source {
   #observed: ReadonlyMap<string, Observation> = new Map();
   /** Deliveries of a name and sha256 that were not acknowledged: the next attempt is one more. */
   readonly #attempts = new Map<string, number>();
+  /** Files delivered and not yet acknowledged: not delivered again until they are. */
+  readonly #inFlight = new Set<string>();
   /** Files whose format is unknown, warned about once each. */
   readonly #unknownFormat = new Set<string>();
   #connected = false;
@@ -144,6 +146,7 @@ export class DropSource implements Source {
   async close(): Promise<void> {
     this.#connected = false;
     this.#queue = [];
+    this.#inFlight.clear();
     await this.#files.close();
   }
 
@@ -170,7 +173,7 @@ export class DropSource implements Source {
     });
     this.#observed = plan.observed;
     this.#queue = plan.ready
-      .filter((entry) => this.#formatOf(entry.name) !== null)
+      .filter((entry) => !this.#inFlight.has(entry.name) && this.#formatOf(entry.name) !== null)
       .slice(0, this.#options.filesPerPollMax);
     return plan.waiting;
   }
@@ -229,6 +232,7 @@ export class DropSource implements Source {
     const sourceDeliveryId = dropDeliveryId(entry.name, sha256);
     const attempt = (this.#attempts.get(sourceDeliveryId) ?? 0) + 1;
     const once = new AckOnce(`${this.id}/${entry.name}`);
+    this.#inFlight.add(entry.name);
     return {
       sourceDeliveryId,
       name: entry.name,
@@ -247,11 +251,16 @@ export class DropSource implements Source {
       ack: async () => {
         once.take();
         this.#attempts.delete(sourceDeliveryId);
-        await this.#afterCommit(file);
+        try {
+          await this.#afterCommit(file);
+        } finally {
+          this.#inFlight.delete(entry.name);
+        }
       },
       nack: async (error) => {
         once.take();
         this.#attempts.set(sourceDeliveryId, attempt);
+        this.#inFlight.delete(entry.name);
         this.#log.warn(
           { file: entry.name, attempt, error: (error as { code?: string }).code ?? error.name },
           `file left in place, to be read again at the next poll: ${error.message}`,
