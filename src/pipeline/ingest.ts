@@ -70,6 +70,12 @@ export interface IngestOptions {
    */
   meterScope?: MeterScope | null;
   onBatch?: (result: BatchResult, bytesRead: number) => void;
+  /**
+   * Stops the delivery between chunks when aborted (a service shutting down): what has committed
+   * stays, nothing more is written, and ingest throws SHUTTING_DOWN so the caller does not
+   * acknowledge. The source redelivers it later; idempotency absorbs the committed part.
+   */
+  signal?: AbortSignal;
 }
 
 export interface DeliveryReport {
@@ -424,6 +430,15 @@ async function markInterruptedOnce(store: Store, atMs: number): Promise<void> {
   storesChecked.add(store);
 }
 
+function throwIfShuttingDown(signal: AbortSignal | undefined, name: string): void {
+  if (signal?.aborted === true) {
+    throw new AmisyncError(
+      'SHUTTING_DOWN',
+      `stopped reading ${name}: shutting down; it is not acknowledged and will be delivered again`,
+    );
+  }
+}
+
 /** Ingests one delivery from its bytes. Resolves after the last batch has committed. */
 export async function ingestDelivery(
   chunks: AsyncIterable<Uint8Array>,
@@ -431,7 +446,9 @@ export async function ingestDelivery(
 ): Promise<DeliveryReport> {
   const run = new DeliveryRun(options);
   for await (const chunk of chunks) {
+    throwIfShuttingDown(options.signal, options.name);
     await run.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
   }
+  throwIfShuttingDown(options.signal, options.name);
   return run.end();
 }

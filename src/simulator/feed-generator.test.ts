@@ -142,6 +142,7 @@ describe('generateFeed', () => {
     const { records, expected } = generateFeed(options);
     expect(records.length).toBe(40 * 96 * 3);
     let energyMilliWh = 0n;
+    const perMeter = new Map<string, { readings: number; energyMilliWh: bigint }>();
     for (const [index, record] of records.entries()) {
       const kwh = record['consumption_kwh'] as number;
       expect(Object.keys(record)).toEqual([
@@ -156,8 +157,17 @@ describe('generateFeed', () => {
       expect(record['status_code']).toBe(0);
       expect(record['seq']).toBe(Math.floor(index / 40) + 1);
       energyMilliWh += BigInt(whOf(record)) * 1000n;
+      const meter = String(record.meter_id);
+      const stream = perMeter.get(meter) ?? { readings: 0, energyMilliWh: 0n };
+      perMeter.set(meter, {
+        readings: stream.readings + 1,
+        energyMilliWh: stream.energyMilliWh + BigInt(whOf(record)) * 1000n,
+      });
     }
-    expect(expected).toEqual({
+    const { streams, channel, ...totals } = expected;
+    expect(channel).toBe('1');
+    expect(streams).toEqual(perMeter);
+    expect(totals).toEqual({
       currentReadings: 40 * 96 * 3,
       energyMilliWh,
       duplicates: 0,
@@ -420,7 +430,12 @@ describe('oracle against the real identity stage', () => {
     for (const state of states.values()) {
       energyMilliWh += BigInt(state.currentValueMicro);
       currentReadings += state.currentReadings;
+      expect(feed.expected.streams.get(state.meterId)).toEqual({
+        readings: state.currentReadings,
+        energyMilliWh: BigInt(state.currentValueMicro),
+      });
     }
+    expect(states.size).toBe(feed.expected.streams.size);
     expect({
       currentReadings,
       energyMilliWh,
@@ -432,7 +447,7 @@ describe('oracle against the real identity stage', () => {
       invalid,
       revisions: count((decision) => decision.kind === 'accept' && decision.supersedes !== null),
       received: feed.records.length,
-    }).toEqual(feed.expected);
+    }).toEqual({ ...feed.expected, channel: undefined, streams: undefined });
     expect(count((decision) => decision.kind === 'hold')).toBe(feed.expected.conflicts);
   });
 });

@@ -65,6 +65,16 @@ export interface FeedExpectation {
   revisions: number;
   /** records.length */
   received: number;
+  /** The feed's one channel ("1" unless FeedOptions.channel). */
+  channel: string;
+  /** Per meter (on that channel): its current readings and their exact energy. */
+  streams: Map<string, StreamExpectation>;
+}
+
+/** What one meter's channel must end with in the ledger. */
+export interface StreamExpectation {
+  readings: number;
+  energyMilliWh: bigint;
 }
 
 export interface GeneratedFeed {
@@ -216,6 +226,8 @@ interface MeterState {
   vacantIntervalsLeft: number;
   /** The last seq sent; the next new reading takes lastSeq + 1. */
   lastSeq: number;
+  /** The exact energy of this meter's current values so far, in Wh. */
+  energyWh: bigint;
 }
 
 function createMeterState(seed: number, index: number, id: string): MeterState {
@@ -223,7 +235,7 @@ function createMeterState(seed: number, index: number, id: string): MeterState {
   const commercial = random.nextFloat() < COMMERCIAL_METER_SHARE;
   // Log-uniform scales: households 0.5x..3x, small-commercial premises 4x..15x.
   const scale = commercial ? 4 * 3.75 ** random.nextFloat() : 0.5 * 6 ** random.nextFloat();
-  return { id, scale, commercial, vacantIntervalsLeft: 0, lastSeq: 0 };
+  return { id, scale, commercial, vacantIntervalsLeft: 0, lastSeq: 0, energyWh: 0n };
 }
 
 interface ResolvedOptions {
@@ -408,6 +420,18 @@ class FeedRun {
   readonly #strayMeterId: string;
   #straySeq = 0;
 
+  /** Per meter: its current readings and exact energy, once the run has ended. */
+  streams(): Map<string, StreamExpectation> {
+    const streams = new Map<string, StreamExpectation>();
+    for (const meter of this.#meters) {
+      streams.set(meter.id, {
+        readings: this.#options.intervals,
+        energyMilliWh: meter.energyWh * 1000n,
+      });
+    }
+    return streams;
+  }
+
   constructor(options: ResolvedOptions, tally: Tally) {
     this.#options = options;
     this.#tally = tally;
@@ -449,6 +473,7 @@ class FeedRun {
       const profileWh = (meter.commercial ? commercialKwh : residentialKwh) * meter.scale * 1000;
       const wh = this.#actualWh(meter, profileWh);
       intervalWh += wh;
+      meter.energyWh += BigInt(wh);
       yield this.#original(meter, interval, intervalStartUtc, wh, profileWh);
     }
     this.#tally.currentReadings += this.#meters.length;
@@ -614,9 +639,19 @@ function* countedRecords(run: FeedRun, tally: Tally): Generator<FeedRecord> {
 /** The whole feed in delivery order, with the oracle of what its correct ingestion ends with. */
 export function generateFeed(options: FeedOptions): GeneratedFeed {
   const tally = emptyTally();
-  const records = [...countedRecords(new FeedRun(resolveOptions(options), tally), tally)];
+  const resolved = resolveOptions(options);
+  const run = new FeedRun(resolved, tally);
+  const records = [...countedRecords(run, tally)];
   const { energyWh, ...counts } = tally;
-  return { records, expected: { ...counts, energyMilliWh: energyWh * 1000n } };
+  return {
+    records,
+    expected: {
+      ...counts,
+      energyMilliWh: energyWh * 1000n,
+      channel: resolved.channel,
+      streams: run.streams(),
+    },
+  };
 }
 
 /**

@@ -1,0 +1,192 @@
+/**
+ * The long-running service (`amisync run`): every configured source runs concurrently in its own
+ * loop, and every delivery goes through `deliverOne` (ingest, then acknowledge). SQLite stays the
+ * single writer: the store serialises transactions, and each source waits for its own delivery
+ * to commit before it reads the next, so one slow or broken source never stalls the others.
+ *
+ * Per source: connect with the saved position, read; a delivery is ingested and acknowledged; an
+ * idle source is asked again after the time it named (with `once`, a source that has caught up is
+ * done); an error is logged, the source is closed and connected again after `reconnectDelayMs`.
+ * That plain reconnect is all: retry policies, breakers and pause wrap sources elsewhere.
+ *
+ * Shutdown: when `signal` aborts, reads and waits end at once and a delivery being ingested stops
+ * between chunks without being acknowledged (ingest.ts), so what was acknowledged is exactly what
+ * committed. `runService` resolves when every source loop has ended.
+ */
+import type { TimerClock } from '../core/clock.js';
+import { AmisyncError } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
+import { END, isIdle, type Source } from '../core/source.js';
+import type { BatchCounts } from '../core/store.js';
+import { addCounts, emptyCounts } from './commit.js';
+import type { DeliveryReport } from './ingest.js';
+import { deliverOne, loadSavedPosition, type SourceRunOptions } from './run-source.js';
+
+/** Waited before a source that failed is connected again. */
+export const RECONNECT_DELAY_MS_DEFAULT = 5_000;
+/** With `once`, errors in a row after which a source is given up (the run then exits non-zero). */
+export const ONCE_ERRORS_IN_A_ROW_MAX = 3;
+
+export interface ServiceSource {
+  readonly source: Source;
+  /** What this source's deliveries need besides bytes, by format (a CMEP zone, a CSV dialect). */
+  readonly formatContexts?: SourceRunOptions['formatContexts'];
+}
+
+export interface ServiceOptions extends Omit<SourceRunOptions, 'clock' | 'signal'> {
+  readonly clock: TimerClock;
+  readonly sources: readonly ServiceSource[];
+  readonly log: Logger;
+  /** Drain each source until it has caught up once, then end (the cron form). */
+  readonly once: boolean;
+  /** Ends the service: no new reads, the delivery in flight stops unacknowledged. */
+  readonly signal: AbortSignal;
+  readonly reconnectDelayMs?: number;
+  /** Called after each delivery committed and was acknowledged. */
+  readonly onSourceDelivery?: (sourceId: string, report: DeliveryReport) => void;
+}
+
+export type SourceOutcome = 'caught-up' | 'ended' | 'stopped' | 'failed';
+
+export interface SourceSummary {
+  readonly id: string;
+  readonly outcome: SourceOutcome;
+  readonly deliveries: number;
+  readonly counts: BatchCounts;
+  /** Errors seen over the run (each followed by a reconnect, or ending the source with `once`). */
+  readonly errors: number;
+  readonly lastError: { code: string; message: string } | null;
+}
+
+export interface ServiceSummary {
+  readonly sources: readonly SourceSummary[];
+  readonly counts: BatchCounts;
+  /** Every source caught up or ended; none failed. */
+  readonly ok: boolean;
+}
+
+function describe(error: unknown): { code: string; message: string } {
+  if (error instanceof AmisyncError) return { code: error.code, message: error.message };
+  return { code: 'INTERNAL', message: error instanceof Error ? error.message : String(error) };
+}
+
+class SourceLoop {
+  readonly #entry: ServiceSource;
+  readonly #options: ServiceOptions;
+  readonly #log: Logger;
+  #deliveries = 0;
+  readonly #counts = emptyCounts();
+  #errors = 0;
+  #errorsInARow = 0;
+  #lastError: { code: string; message: string } | null = null;
+
+  constructor(entry: ServiceSource, options: ServiceOptions) {
+    this.#entry = entry;
+    this.#options = options;
+    this.#log = options.log.child({ source: entry.source.id });
+  }
+
+  async run(): Promise<SourceSummary> {
+    const outcome = await this.#loop();
+    this.#log.info(
+      { outcome, deliveries: this.#deliveries, counts: this.#counts, errors: this.#errors },
+      `source ${this.#entry.source.id} ${outcome}`,
+    );
+    return {
+      id: this.#entry.source.id,
+      outcome,
+      deliveries: this.#deliveries,
+      counts: this.#counts,
+      errors: this.#errors,
+      lastError: this.#lastError,
+    };
+  }
+
+  async #loop(): Promise<SourceOutcome> {
+    const { signal, clock, once } = this.#options;
+    const reconnectDelayMs = this.#options.reconnectDelayMs ?? RECONNECT_DELAY_MS_DEFAULT;
+    while (!signal.aborted) {
+      try {
+        const outcome = await this.#session();
+        if (outcome !== null) return outcome;
+      } catch (error) {
+        if (signal.aborted) break;
+        this.#failed(error);
+        if (once && this.#errorsInARow >= ONCE_ERRORS_IN_A_ROW_MAX) return 'failed';
+        await clock.sleep(reconnectDelayMs, signal);
+      }
+    }
+    return 'stopped';
+  }
+
+  /** One connection: reads until the source ends, catches up (once) or the service stops. */
+  async #session(): Promise<SourceOutcome | null> {
+    const { signal, clock, once, store } = this.#options;
+    const { source } = this.#entry;
+    await source.connect(signal, await loadSavedPosition(store, source.id));
+    this.#log.debug({}, `source ${source.id} connected`);
+    try {
+      while (!signal.aborted) {
+        const next = await source.read(signal);
+        if (next === END) return 'ended';
+        if (isIdle(next)) {
+          if (once && next.reason === 'caught-up') return 'caught-up';
+          await clock.sleep(next.afterMs, signal);
+          continue;
+        }
+        const report = await deliverOne(source, next, {
+          ...this.#options,
+          formatContexts: this.#entry.formatContexts ?? this.#options.formatContexts ?? {},
+          signal,
+        });
+        this.#delivered(report);
+      }
+      return null;
+    } finally {
+      await this.#close();
+    }
+  }
+
+  #delivered(report: DeliveryReport): void {
+    this.#deliveries += 1;
+    addCounts(this.#counts, report.counts);
+    this.#errorsInARow = 0;
+    this.#log.info(
+      { delivery: report.deliveryId, name: report.name, counts: report.counts },
+      `delivery ${report.name} committed`,
+    );
+    this.#options.onSourceDelivery?.(this.#entry.source.id, report);
+  }
+
+  #failed(error: unknown): void {
+    this.#errors += 1;
+    this.#errorsInARow += 1;
+    this.#lastError = describe(error);
+    this.#log.error(
+      { ...this.#lastError, errorsInARow: this.#errorsInARow },
+      `source ${this.#entry.source.id} failed: ${this.#lastError.message}`,
+    );
+  }
+
+  async #close(): Promise<void> {
+    try {
+      await this.#entry.source.close();
+    } catch (error) {
+      this.#log.warn(describe(error), `source ${this.#entry.source.id} did not close cleanly`);
+    }
+  }
+}
+
+/** Runs every source until each has ended (or caught up, with `once`) or the signal aborts. */
+export async function runService(options: ServiceOptions): Promise<ServiceSummary> {
+  const summaries = await Promise.all(
+    options.sources.map((entry) => new SourceLoop(entry, options).run()),
+  );
+  const counts = emptyCounts();
+  for (const summary of summaries) addCounts(counts, summary.counts);
+  return {
+    sources: summaries,
+    counts,
+    ok: summaries.every((s) => s.outcome !== 'failed'),
+  };
+}
