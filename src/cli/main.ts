@@ -8,6 +8,7 @@ import { INPUT_FORMATS } from '../core/parser.js';
 import { runDemo } from './commands/demo.js';
 import { addSimulateCommands } from './commands/simulate.js';
 import { printIngest, runIngest } from './commands/ingest.js';
+import { runConfigCheck, runRun } from './commands/run.js';
 import {
   runQuarantineDecision,
   runQuarantineList,
@@ -71,6 +72,31 @@ export function buildProgram(): Command {
     .action(
       action(async (files: string[], opts: Opts) => {
         printIngest(await runIngest(files, opts), opts.json === true);
+      }),
+    );
+
+  withGlobals(program.command('run'))
+    .description('run every source of a configuration file until SIGINT or SIGTERM')
+    .requiredOption('--config <file>', 'the service configuration, YAML or JSON (docs/config.md)')
+    .option('--once', 'drain every source of what it has now, then exit (the cron form)')
+    .addHelpText(
+      'after',
+      '\nExample:\n  amisync run --config amisync.yaml --once\n' +
+        'The configuration may name the database and the dictionary; --db and --dictionary win.',
+    )
+    .action(
+      action(async (opts: Opts) => {
+        await runRun(opts);
+      }),
+    );
+
+  const config = program.command('config').description('the service configuration file');
+  withGlobals(config.command('check'))
+    .description('validate a configuration and build its sources, connecting nothing')
+    .requiredOption('--config <file>', 'the service configuration, YAML or JSON')
+    .action(
+      action((opts: Opts) => {
+        runConfigCheck(opts);
       }),
     );
 

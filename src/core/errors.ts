@@ -119,6 +119,10 @@ export const ERROR_CODES = {
 
 export type ErrorCode = keyof typeof ERROR_CODES;
 
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === 'string' && Object.hasOwn(ERROR_CODES, code);
+}
+
 /**
  * The one error type for operating errors. It carries a stable code; CLI and HTTP map it in one
  * place.

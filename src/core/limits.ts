@@ -39,6 +39,15 @@ export const REPLAY_ITEMS_PER_TRANSACTION = 500;
 /** Raw chunks the SQLite store keeps in memory for reading records back, by content hash. */
 export const RAW_CHUNKS_CACHED_MAX = 4;
 
+// The service's configuration file (amisync run --config F).
+
+/** A configuration file larger than this is refused before it is parsed. */
+export const CONFIG_FILE_BYTES_MAX = 1024 * 1024;
+/** Sources one configuration may declare. */
+export const CONFIG_SOURCES_MAX = 256;
+/** Longest grace a configuration may give the delivery in flight at shutdown. */
+export const SHUTDOWN_GRACE_MS_MAX = 600_000;
+
 // Drop folders (directory and SFTP sources).
 /** Files a drop source takes from one listing, unless its `filesPerPollMax` says fewer. */
 export const DROP_FILES_PER_POLL_DEFAULT = 100;

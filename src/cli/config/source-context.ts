@@ -11,7 +11,12 @@ import { appendAuditEntry } from '../../audit/record.js';
 import { readSecret } from '../../sources/common/config.js';
 
 export interface SourceContextOptions {
-  store: Store;
+  /**
+   * The store, or a function giving it: the service builds its sources from the configuration
+   * before it opens the database the configuration names, so sources may look the store up only
+   * once they run.
+   */
+  store: Store | (() => Store);
   clock: TimerClock;
   random: Random;
   log: Logger;
@@ -20,13 +25,17 @@ export interface SourceContextOptions {
 }
 
 export function createSourceContext(options: SourceContextOptions): SourceContext {
-  const { store, clock, random, log, env } = options;
+  const { clock, random, log, env } = options;
+  const storeOf =
+    typeof options.store === 'function' ? options.store : () => options.store as Store;
   return {
     clock,
     random,
     log,
-    store,
+    get store() {
+      return storeOf();
+    },
     secret: (ref, keyPath) => readSecret(ref, keyPath, env),
-    audit: (kind, payload) => appendAuditEntry(store, kind, payload, clock.nowMs()),
+    audit: (kind, payload) => appendAuditEntry(storeOf(), kind, payload, clock.nowMs()),
   };
 }

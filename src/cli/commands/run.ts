@@ -1,0 +1,290 @@
+/**
+ * `amisync run --config F [--once]`: the long-running service, every configured source in one
+ * process until SIGINT or SIGTERM (or, with --once, until each has drained what there is now), and
+ * `amisync config check --config F`, which validates the file and builds every source without
+ * connecting anything or opening the database.
+ */
+import { recordConfig, writeCheckpoint } from '../../audit/record.js';
+import type { TimerClock } from '../../core/clock.js';
+import { AmisyncError, isErrorCode } from '../../core/errors.js';
+import type { Logger } from '../../core/log.js';
+import type { Store } from '../../core/store.js';
+import { dictionaryFingerprint, type DataDictionary } from '../../dictionary/dictionary.js';
+import { isConserved } from '../../pipeline/commit.js';
+import { timersOf } from '../../pipeline/run-source.js';
+import { runService, type ServiceSummary } from '../../pipeline/service.js';
+import { SOURCE_KINDS, type AnySourceKind } from '../config/kinds.js';
+import { createServiceLogger } from '../config/logger.js';
+import { loadServiceConfig, type LoadedConfig } from '../config/service-config.js';
+import { createSourceContext } from '../config/source-context.js';
+import {
+  dictionaryFor,
+  openStore,
+  runtime,
+  signingKeyFor,
+  type GlobalOptions,
+} from '../context.js';
+import { printJson, printLines } from '../output.js';
+import { countsTable } from './ingest.js';
+
+export interface RunCommandOptions extends GlobalOptions {
+  config?: string;
+  once?: boolean;
+  json?: boolean;
+}
+
+/** What a command gives the service besides its flags; tests replace the kinds and the env. */
+export interface RunEnvironment {
+  readonly kinds: readonly AnySourceKind[];
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** Where SIGINT and SIGTERM come from. */
+  readonly signals: NodeJS.EventEmitter;
+}
+
+const PROCESS_ENVIRONMENT: RunEnvironment = {
+  kinds: SOURCE_KINDS,
+  env: process.env,
+  signals: process,
+};
+
+function configPathOf(options: RunCommandOptions): string {
+  if (options.config === undefined || options.config === '') {
+    throw new AmisyncError('USAGE', '--config FILE is required (see docs/config.md)');
+  }
+  return options.config;
+}
+
+function storeNotOpen(): never {
+  throw new AmisyncError(
+    'INVALID_STATE',
+    'a source looked up the store while its configuration was being checked',
+  );
+}
+
+function load(
+  options: RunCommandOptions,
+  environment: RunEnvironment,
+  log: Logger,
+  store: () => Store,
+): LoadedConfig {
+  const clock = timersOf(runtime.clock);
+  const context = createSourceContext({
+    store,
+    clock,
+    random: runtime.random,
+    log,
+    env: environment.env,
+  });
+  return loadServiceConfig(configPathOf(options), environment.kinds, context);
+}
+
+export interface ConfigCheckSummary {
+  readonly config: string;
+  readonly database: string | null;
+  readonly dictionary: string | null;
+  readonly sources: readonly { id: string; kind: string }[];
+}
+
+/** Validates the file and builds every source; connects nothing, opens no database. */
+export function runConfigCheck(
+  options: RunCommandOptions,
+  environment: RunEnvironment = PROCESS_ENVIRONMENT,
+): ConfigCheckSummary {
+  const { log } = createServiceLogger({ level: 'warn' });
+  const loaded = load(options, environment, log, storeNotOpen);
+  const summary: ConfigCheckSummary = {
+    config: loaded.path,
+    database: loaded.settings.database ?? null,
+    dictionary: loaded.settings.dictionary ?? null,
+    sources: loaded.sources.map(({ id, kind }) => ({ id, kind })),
+  };
+  if (options.json === true) {
+    printJson({ ok: true, ...summary });
+  } else {
+    printLines([
+      `${loaded.path}: ok, ${summary.sources.length} source(s)`,
+      ...summary.sources.map((s) => `  ${s.id} (${s.kind})`),
+    ]);
+  }
+  return summary;
+}
+
+function dictionaryOf(options: RunCommandOptions, loaded: LoadedConfig): DataDictionary {
+  return dictionaryFor({
+    ...options,
+    ...(options.dictionary === undefined && loaded.settings.dictionary !== undefined
+      ? { dictionary: loaded.settings.dictionary }
+      : {}),
+  });
+}
+
+/** The database flag wins over the file's `database:`, which wins over $AMISYNC_DB. */
+function storeOptions(options: RunCommandOptions, loaded: LoadedConfig): GlobalOptions {
+  return options.db === undefined && loaded.settings.database !== undefined
+    ? { ...options, db: loaded.settings.database }
+    : options;
+}
+
+export interface RunSummary extends ServiceSummary {
+  readonly conserved: boolean;
+  readonly checkpoint: { auditSeq: number; headHash: string } | null;
+  /** The service stopped on a signal before every source had ended. */
+  readonly interrupted: boolean;
+}
+
+/**
+ * Runs the service. Resolves with the summary once every source loop has ended; throws when a
+ * source failed (with --once) or the counts do not balance, after printing the summary.
+ */
+export async function runRun(
+  options: RunCommandOptions,
+  environment: RunEnvironment = PROCESS_ENVIRONMENT,
+): Promise<RunSummary> {
+  const clock: TimerClock = timersOf(runtime.clock);
+  let store: Store | null = null;
+  const logging = createServiceLogger({ level: 'info' });
+  let log = logging.log;
+  const loaded = load(options, environment, log, () => store ?? storeNotOpen());
+  const serviceLogging =
+    loaded.settings.log.file === undefined && loaded.settings.log.level === 'info'
+      ? logging
+      : createServiceLogger(loaded.settings.log);
+  log = serviceLogging.log;
+  const dictionary = dictionaryOf(options, loaded);
+  const globals = storeOptions(options, loaded);
+  const key = signingKeyFor(globals);
+  store = openStore(globals, runtime.clock);
+  const controller = new AbortController();
+  let interrupted = false;
+  const stop = (signal: string): void => {
+    if (controller.signal.aborted) return;
+    interrupted = true;
+    log.warn(
+      { signal },
+      `received ${signal}: stopping; the delivery in flight is not acknowledged`,
+    );
+    controller.abort();
+  };
+  const onInt = (): void => stop('SIGINT');
+  const onTerm = (): void => stop('SIGTERM');
+  environment.signals.on('SIGINT', onInt);
+  environment.signals.on('SIGTERM', onTerm);
+  try {
+    await recordConfig(store, dictionaryFingerprint(dictionary), dictionary, clock.nowMs());
+    log.info(
+      {
+        config: loaded.path,
+        sources: loaded.sources.map((s) => s.id),
+        once: options.once === true,
+      },
+      `amisync run: ${loaded.sources.length} source(s)`,
+    );
+    const running = runService({
+      store,
+      dictionary,
+      clock,
+      random: runtime.random,
+      sources: loaded.sources.map(({ source }) => ({ source })),
+      formatContexts: { cmep: { timeZone: dictionary.formats.cmep.timeZone } },
+      log,
+      once: options.once === true,
+      signal: controller.signal,
+      reconnectDelayMs: loaded.settings.reconnectDelayMs,
+    });
+    const service = await withShutdownGrace(
+      running,
+      controller.signal,
+      loaded.settings.shutdownGraceMs,
+      log,
+    );
+    const checkpoint = await writeCheckpoint(store, key, clock.nowMs());
+    const summary: RunSummary = {
+      ...service,
+      conserved: isConserved(service.counts),
+      checkpoint:
+        checkpoint === null
+          ? null
+          : { auditSeq: checkpoint.auditSeq, headHash: checkpoint.headHash },
+      interrupted,
+    };
+    log.info({ counts: summary.counts, ok: summary.ok }, 'amisync run ended');
+    printRun(summary, options.json === true);
+    if (!summary.conserved) {
+      throw new AmisyncError('CONSERVATION_BROKEN', 'run counts do not balance', { summary });
+    }
+    const failed = summary.sources.filter((s) => s.outcome === 'failed');
+    if (failed.length > 0) {
+      const code = failed[0]?.lastError?.code;
+      throw new AmisyncError(
+        isErrorCode(code) ? code : 'INTERNAL',
+        `${failed.length} source(s) failed: ${failed
+          .map((s) => `${s.id}: ${s.lastError?.message ?? 'unknown error'}`)
+          .join('; ')}`,
+        { failed: failed.map((s) => s.id) },
+      );
+    }
+    return summary;
+  } finally {
+    environment.signals.off('SIGINT', onInt);
+    environment.signals.off('SIGTERM', onTerm);
+    await store.close();
+    serviceLogging.flush();
+  }
+}
+
+/**
+ * Waits for the service; once stopping, at most `graceMs` more. Past the grace the process is
+ * ended: a transaction that has not committed rolls back, and it was not acknowledged.
+ */
+async function withShutdownGrace(
+  running: Promise<ServiceSummary>,
+  stopping: AbortSignal,
+  graceMs: number,
+  log: Logger,
+): Promise<ServiceSummary> {
+  let timer: NodeJS.Timeout | undefined;
+  const grace = new Promise<never>((_, reject) => {
+    const arm = (): void => {
+      timer = setTimeout(() => {
+        log.error({ graceMs }, 'the delivery in flight did not finish within the shutdown grace');
+        reject(
+          new AmisyncError(
+            'SHUTTING_DOWN',
+            `stopped after ${graceMs} ms of shutdown grace; what had not committed was not acknowledged`,
+          ),
+        );
+      }, graceMs);
+      timer.unref();
+    };
+    if (stopping.aborted) arm();
+    else stopping.addEventListener('abort', arm, { once: true });
+  });
+  try {
+    return await Promise.race([running, grace]);
+  } finally {
+    if (timer !== undefined) clearTimeout(timer);
+  }
+}
+
+function printRun(summary: RunSummary, json: boolean): void {
+  if (json) {
+    printJson(summary);
+    return;
+  }
+  printLines([
+    ...countsTable(
+      ...summary.sources.map((s): [string, ServiceSummary['counts']] => [s.id, s.counts]),
+      ['total', summary.counts],
+    ),
+    '',
+    ...summary.sources.map(
+      (s) =>
+        `${s.id}: ${s.outcome}, ${s.deliveries} deliveries` +
+        (s.errors === 0 ? '' : `, ${s.errors} error(s), last: ${s.lastError?.message ?? ''}`),
+    ),
+    `conserved: ${summary.conserved ? 'yes' : 'NO'}` +
+      (summary.checkpoint === null
+        ? ''
+        : `; checkpoint at audit seq ${summary.checkpoint.auditSeq}`),
+  ]);
+}

@@ -1,0 +1,9 @@
+/**
+ * Every source kind a configuration may name, in one list: the service validates and builds each
+ * `sources[i]` with the kind its `kind:` names.
+ */
+import type { SourceKind } from '../../sources/common/config.js';
+
+export type AnySourceKind = SourceKind<{ kind: string; id: string }>;
+
+export const SOURCE_KINDS: readonly AnySourceKind[] = [];
