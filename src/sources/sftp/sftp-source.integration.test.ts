@@ -2,6 +2,7 @@
 // ingests complete files and archives them on the server only after their commit.
 // Method: a real sshd on a loopback port with temporary keys (test-support/sshd.ts), a real SQLite
 // store, runSource; the files are written straight into the server's folder.
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -111,7 +112,6 @@ describe.skipIf(!run)('SFTP drop source against a real sshd', () => {
 
   it('reports credentials the server refuses as TRANSPORT_AUTH_FAILED', async () => {
     const otherKey = join(tempDir(), 'other');
-    const { spawnSync } = await import('node:child_process');
     spawnSync('/usr/bin/ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', otherKey]);
     const { store, source, options } = setup('auth', { privateKeyFile: otherKey });
     await expect(runSource(source, options)).rejects.toMatchObject({
