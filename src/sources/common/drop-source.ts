@@ -36,10 +36,16 @@ import {
   type Observation,
 } from './drop-files.js';
 
+/**
+ * Formats a drop file may be declared in: those that need nothing besides their bytes (a vendor
+ * CSV dialect needs its dialect, which a drop source does not carry).
+ */
+export const DROP_FILE_FORMATS = INPUT_FORMATS.filter((format) => format !== 'csv-dialect');
+
 /** The configuration keys every drop source has (docs/config-drop.md). */
 export const dropSourceFields = {
   pattern: z.string().min(1).default('*'),
-  format: z.enum(INPUT_FORMATS).optional(),
+  format: z.enum(DROP_FILE_FORMATS).optional(),
   completion: z.enum(['stable', 'marker', 'rename']).default('rename'),
   markerSuffix: z.string().min(1).default('.done'),
   temporarySuffix: z.string().min(1).default('.part'),
