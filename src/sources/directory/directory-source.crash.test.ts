@@ -35,7 +35,7 @@ interface Exit {
   stderr: string;
 }
 
-/** Runs the service once; with `kill`, kills it once `kill.when()` holds and `kill.delayMs` passed. */
+/** Runs the service once; with `kill`, kills it once `kill.when()` holds, `kill.delayMs` later. */
 function runOnce(
   config: string,
   kill: { when: () => boolean; delayMs: number } | null,
