@@ -21,6 +21,63 @@ const clockRules = {
   ],
 };
 
+// The layering of ARCHITECTURE section 3: what each folder under src/ may import. Tests and the
+// test support may import anything; cli, server and bench sit on top of everything.
+const FOLDERS = [
+  'core',
+  'formats',
+  'dictionary',
+  'pipeline',
+  'detect',
+  'audit',
+  'store',
+  'sources',
+  'resilience',
+  'billing',
+  'migration',
+  'server',
+  'cli',
+  'simulator',
+  'bench',
+  'test-support',
+];
+const MAY_IMPORT = {
+  core: [],
+  formats: ['core'],
+  dictionary: ['core'],
+  detect: ['core'],
+  audit: ['core'],
+  store: ['core'],
+  sources: ['core'],
+  resilience: ['core'],
+  billing: ['core'],
+  pipeline: ['core', 'formats', 'dictionary', 'detect', 'audit'],
+  migration: ['core', 'store', 'billing'],
+  simulator: ['core', 'formats'],
+};
+
+function layering(folder) {
+  const forbidden = FOLDERS.filter((other) => other !== folder && !MAY_IMPORT[folder].includes(other));
+  const allowed = MAY_IMPORT[folder].length === 0 ? 'nothing' : MAY_IMPORT[folder].join(', ');
+  return {
+    files: [`src/${folder}/**/*.ts`],
+    ignores: ['src/**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: `^(\\.\\./)+(${forbidden.join('|')})/`,
+              message: `src/${folder}/ may import ${allowed} (ARCHITECTURE section 3).`,
+            },
+          ],
+        },
+      ],
+    },
+  };
+}
+
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'coverage/**'] },
   js.configs.recommended,
@@ -49,6 +106,7 @@ export default tseslint.config(
     files: ['scripts/**/*.mjs', 'eslint.config.js'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
   },
+  ...Object.keys(MAY_IMPORT).map(layering),
   {
     files: ['src/core/clock.ts', 'src/**/*.test.ts', 'src/test-support/**', 'src/bench/**'],
     rules: { 'no-restricted-syntax': 'off' },

@@ -67,6 +67,19 @@ export function openExistingStore(options: GlobalOptions, clock: Clock = systemC
   return openStore(options, clock);
 }
 
+/**
+ * A read-only connection of its own, for commands that only report (status, ledger export): it
+ * sees committed transactions only, never one a running service has not committed yet, and can
+ * never write.
+ */
+export function openReadView(options: GlobalOptions, clock: Clock = systemClock): Store {
+  const path = databasePath(options);
+  if (!existsSync(path)) {
+    throw new AmisyncError('NOT_FOUND', `no database at ${path} (pass --db or set AMISYNC_DB)`);
+  }
+  return openSqliteStore(path, { nowMs: () => clock.nowMs(), readonly: true });
+}
+
 export function dictionaryFor(options: GlobalOptions): DataDictionary {
   const path = options.dictionary ?? process.env.AMISYNC_DICTIONARY;
   if (path === undefined) return DEFAULT_DICTIONARY;

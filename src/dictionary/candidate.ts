@@ -10,7 +10,7 @@ import type { Clock } from '../core/clock.js';
 import { idempotencyKey, isKeyableText } from '../core/identity.js';
 import type { CandidateReading, Reading } from '../core/reading.js';
 import { recordReject, violation, type RejectCode, type Violation } from '../core/reject.js';
-import { formatValueMicro, parseKwhToMilliWh } from './decimal.js';
+import { formatValueMicro, parseKwhToMilliWh } from '../core/decimal.js';
 import { compilePattern, type DataDictionary, type FormatsRules } from './dictionary.js';
 import { boundsScope, compileDictionary, type ValidationResult } from './validator.js';
 

@@ -11,7 +11,7 @@ import { hash } from 'node:crypto';
 import { formatUtcSeconds } from '../core/identity.js';
 import type { Reading } from '../core/reading.js';
 import type { RejectCode } from '../core/reject.js';
-import { formatMilliWhAsKwh } from './decimal.js';
+import { formatMilliWhAsKwh } from '../core/decimal.js';
 
 /** The reading values a checksum covers. A Reading has all of them. */
 export type ChecksumFields = Pick<

@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import { Temporal } from 'temporal-polyfill';
 import { z } from 'zod';
 
-import { parseKwhToMilliWh } from './decimal.js';
+import { parseKwhToMilliWh } from '../core/decimal.js';
 import { deepFreeze, formatIssues, type ConfigIssue } from '../core/config.js';
 import { isKeyableText } from '../core/identity.js';
 

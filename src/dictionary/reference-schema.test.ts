@@ -8,7 +8,7 @@ import { ManualClock } from '../core/clock.js';
 import type { RecordLocation } from '../core/reading.js';
 import { REJECT_CODES, type RejectCode } from '../core/reject.js';
 import { computeRecordChecksum } from './checksum.js';
-import { formatMilliWhAsKwh } from './decimal.js';
+import { formatMilliWhAsKwh } from '../core/decimal.js';
 import {
   compilePattern,
   DEFAULT_DICTIONARY,

@@ -28,7 +28,7 @@ import { idempotencyKey, isKeyableText } from '../core/identity.js';
 import { isQuality, type Quality, type Reading } from '../core/reading.js';
 import { REJECT_CODES, type RejectCode } from '../core/reject.js';
 import { computeRecordChecksum } from './checksum.js';
-import { parseKwhToMilliWh } from './decimal.js';
+import { parseKwhToMilliWh } from '../core/decimal.js';
 import {
   compilePattern,
   type ChannelOverride,

@@ -25,9 +25,9 @@ import {
   type Violation,
 } from '../core/reject.js';
 import { checksumFormatMessage, computeRecordChecksum, normalizeChecksum } from './checksum.js';
-import { formatMilliWhAsKwh, kwhToMilliWhOrNaN, parseKwhToMilliWh } from './decimal.js';
+import { formatMilliWhAsKwh, kwhToMilliWhOrNaN, parseKwhToMilliWh } from '../core/decimal.js';
 import { compilePattern, isChannelName, type DataDictionary } from './dictionary.js';
-import { parseTimestamp, timestampToEpochMsOrNaN } from './timestamp.js';
+import { parseTimestamp, timestampToEpochMsOrNaN } from '../core/timestamp.js';
 
 export type ValidationResult = { ok: true; reading: Reading } | { ok: false; reject: Reject };
 

@@ -6,7 +6,7 @@
  * back decisions and new state.
  */
 import type { Reading } from '../core/reading.js';
-import { formatValueMicro } from '../dictionary/decimal.js';
+import { formatValueMicro } from '../core/decimal.js';
 import { violation, type Reject, type Violation } from '../core/reject.js';
 import type {
   IntervalRef,

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { formatUtcSeconds } from '../core/identity.js';
 import type { LedgerRow, Store } from '../core/store.js';
-import { formatMilliWhAsKwh } from '../dictionary/decimal.js';
+import { formatMilliWhAsKwh } from '../core/decimal.js';
 
 function stateLine(row: LedgerRow): string {
   return [

@@ -8,6 +8,7 @@
  * faults add on top of the feed (a page served twice repeats its readings exactly: duplicates).
  */
 import { writeFileSync } from 'node:fs';
+import { formatMilliWhAsKwh } from '../core/decimal.js';
 import type { GeneratedFeed } from './feed-generator.js';
 
 export interface TruthStream {
@@ -44,16 +45,8 @@ export interface TruthExtra {
   readonly invalid?: number;
 }
 
-const MILLI_WH_PER_KWH = 1_000_000n;
-
 /** Exact kWh with six decimals from milli-watt-hours: 12345678n -> "12.345678". */
-export function formatKwh(milliWh: bigint): string {
-  const negative = milliWh < 0n;
-  const magnitude = negative ? -milliWh : milliWh;
-  const whole = magnitude / MILLI_WH_PER_KWH;
-  const fraction = (magnitude % MILLI_WH_PER_KWH).toString().padStart(6, '0');
-  return `${negative ? '-' : ''}${whole}.${fraction}`;
-}
+export const formatKwh = formatMilliWhAsKwh;
 
 /** The truth of a generated feed, with what the transport's faults add. */
 export function feedTruth(feed: GeneratedFeed, extra: TruthExtra = {}): Truth {

@@ -9,7 +9,7 @@ import { createWriteStream, existsSync, mkdirSync, rmSync, writeFileSync } from 
 import { once } from 'node:events';
 import { join, resolve } from 'node:path';
 import { AmisyncError } from '../../core/errors.js';
-import { formatMilliWhAsKwh, formatValueMicro } from '../../dictionary/decimal.js';
+import { formatMilliWhAsKwh, formatValueMicro } from '../../core/decimal.js';
 import { ledgerState } from '../../pipeline/ledger-state.js';
 import { verifyAudit } from '../../audit/verify.js';
 import { proveReading } from '../../audit/prove.js';

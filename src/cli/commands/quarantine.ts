@@ -28,6 +28,7 @@ import {
   actorFor,
   dictionaryFor,
   openExistingStore,
+  openReadView,
   runtime,
   type GlobalOptions,
 } from '../context.js';
@@ -75,7 +76,7 @@ export async function runQuarantineList(
     throw new AmisyncError('USAGE', `--status must be one of ${QUARANTINE_STATUSES.join(', ')}`);
   }
   const limit = parseLimit(options.limit);
-  const store = openExistingStore(options, runtime.clock);
+  const store = openReadView(options, runtime.clock);
   try {
     // One row past the page tells whether there is more, without a count over the whole table.
     const fetched = await store.listQuarantine({
@@ -156,7 +157,7 @@ async function writeRawOut(store: Store, row: QuarantineRow, path: string) {
 }
 
 export async function runQuarantineShow(id: string, options: Options & { rawOut?: string }) {
-  const store = openExistingStore(options, runtime.clock);
+  const store = openReadView(options, runtime.clock);
   try {
     const row = await store.getQuarantine(parseId(id));
     if (row === null) throw new AmisyncError('NOT_FOUND', `quarantine item ${id} does not exist`);

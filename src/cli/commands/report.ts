@@ -9,12 +9,13 @@ import { exportAudit } from '../../audit/export.js';
 import { proveReading } from '../../audit/prove.js';
 import { verifyAudit } from '../../audit/verify.js';
 import { AmisyncError } from '../../core/errors.js';
-import { formatMilliWhAsKwh, formatValueMicro } from '../../dictionary/decimal.js';
+import { formatMilliWhAsKwh, formatValueMicro } from '../../core/decimal.js';
 import type { ChannelTotal } from '../../core/store.js';
 import { isConserved } from '../../pipeline/commit.js';
 import { csvField, LEDGER_CSV_COLUMNS, ledgerCsvLine } from '../../pipeline/ledger-state.js';
 import {
   openExistingStore,
+  openReadView,
   publicKeyFor,
   runtime,
   signingKeyFor,
@@ -24,7 +25,7 @@ import { printJson, printLines } from '../output.js';
 import { countsTable } from './ingest.js';
 
 export async function runStatus(options: GlobalOptions & { json?: boolean }) {
-  const store = openExistingStore(options, runtime.clock);
+  const store = openReadView(options, runtime.clock);
   try {
     const status = await store.status();
     const deliveries = await store.listDeliveries(20);
@@ -104,7 +105,7 @@ export async function runLedgerExport(
   if (format !== 'csv' && format !== 'ndjson') {
     throw new AmisyncError('USAGE', '--format must be csv or ndjson');
   }
-  const store = openExistingStore(options, runtime.clock);
+  const store = openReadView(options, runtime.clock);
   const out: Writable =
     options.output === undefined ? process.stdout : createWriteStream(options.output);
   try {

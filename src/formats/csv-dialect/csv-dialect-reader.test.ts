@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { Buffer } from 'node:buffer';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { formatMilliWhAsKwh } from '../../dictionary/decimal.js';
+import { formatMilliWhAsKwh } from '../../core/decimal.js';
 import {
   CSV_DIALECT_RECORD_BYTES_MAX,
   createCsvDialectReader,

@@ -6,8 +6,8 @@
  */
 import assert from 'node:assert/strict';
 
-import { formatMilliWhAsKwh, parseKwhToMilliWh } from '../../dictionary/decimal.js';
-import { parseTimestamp } from '../../dictionary/timestamp.js';
+import { formatMilliWhAsKwh, parseKwhToMilliWh } from '../../core/decimal.js';
+import { parseTimestamp } from '../../core/timestamp.js';
 import type {
   CsvDecimalSeparator,
   CsvEnergyUnit,

@@ -6,8 +6,8 @@
  */
 import assert from 'node:assert/strict';
 
-import { ENERGY_DECIMALS, ENERGY_MILLI_WH_PER_KWH } from '../core/reading.js';
-import type { RejectCode } from '../core/reject.js';
+import { ENERGY_DECIMALS, ENERGY_MILLI_WH_PER_KWH } from './reading.js';
+import type { RejectCode } from './reject.js';
 
 export type KwhRejectCode = Extract<
   RejectCode,

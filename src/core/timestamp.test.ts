@@ -3,7 +3,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
-import { formatUtcSeconds } from '../core/identity.js';
+import { formatUtcSeconds } from './identity.js';
 import { parseTimestamp, timestampToEpochMsOrNaN } from './timestamp.js';
 
 const NEW_YORK = 'America/New_York';

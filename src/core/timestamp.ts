@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 
 import { Temporal } from 'temporal-polyfill';
 
-import type { RejectCode } from '../core/reject.js';
+import type { RejectCode } from './reject.js';
 
 export type TimestampRejectCode = Extract<
   RejectCode,
