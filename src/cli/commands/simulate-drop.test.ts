@@ -126,4 +126,35 @@ describe.skipIf(!sshdRuns)('amisync simulate sftp, then run --once', () => {
     expect(readdirSync(remote)).toEqual(['archive']);
     expect(readdirSync(join(remote, 'archive'))).toHaveLength(summary.files);
   });
+
+  it('refuses a server whose host key is not the one given, writing nothing', async () => {
+    sshd ??= startSshd();
+    const server = await sshd;
+    const remote = join(server.dataDir, 'refused-inbox');
+    mkdirSync(remote);
+    const wrong = `SHA256:${'B'.repeat(43)}`;
+    const written: string[] = [];
+    vi.spyOn(process.stdout, 'write').mockImplementation((chunk: unknown) => {
+      written.push(String(chunk));
+      return true;
+    });
+    vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    vi.spyOn(process, 'exit').mockImplementation((code) => {
+      throw new Error(`exit ${String(code)}`);
+    });
+    const program = new Command('amisync').exitOverride();
+    addSimulateCommands(program);
+    const args = [
+      ...['simulate', 'sftp', '--remote-dir', remote, '--host', server.host],
+      ...['--port', String(server.port), '--user', server.username, '--key', server.privateKeyFile],
+      ...['--host-key-sha256', wrong, '--json'],
+    ];
+    await expect(program.parseAsync(['node', 'amisync', ...args])).rejects.toThrow('exit 77');
+    vi.restoreAllMocks();
+    expect(JSON.parse(written.join(''))).toMatchObject({
+      error: 'TRANSPORT_HOST_KEY',
+      message: expect.stringContaining(`showed host key ${server.hostKeySha256}, not ${wrong}`),
+    });
+    expect(readdirSync(remote)).toEqual([]);
+  });
 });
