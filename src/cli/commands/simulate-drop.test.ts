@@ -46,13 +46,8 @@ async function amisync(args: readonly string[]): Promise<string> {
   return written.join('');
 }
 
-/** Runs the configuration once and checks the database against the truth file. */
-async function runAndCompare(folder: string, source: string): Promise<void> {
-  const config = join(folder, 'amisync.yaml');
-  writeFileSync(
-    config,
-    ['database: ./amisync.db', 'log: { file: ./amisync.log }', 'sources:', source].join('\n'),
-  );
+/** Runs the configuration once and checks its database against the truth file. */
+async function runAndCompare(folder: string, config: string): Promise<void> {
   const environment = { kinds: SOURCE_KINDS, env: {}, signals: new EventEmitter() };
   vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
   const summary = await runRun({ config, once: true, json: true }, environment);
@@ -78,13 +73,20 @@ describe('amisync simulate drop, then run --once', () => {
     const inbox = join(folder, 'inbox');
     const printed = await amisync([
       ...['simulate', 'drop', '--dir', inbox, '--truth', join(folder, 'truth.json')],
+      ...['--config-out', join(folder, 'sim.yaml'), '--db', join(folder, 'amisync.db')],
       ...FAULTS,
       '--json',
     ]);
-    const summary = JSON.parse(printed) as { files: number; duplicates: number; invalid: number };
+    const summary = JSON.parse(printed) as { files: number; duplicates: number; config: string };
     expect(summary.files).toBeGreaterThan(8);
     expect(summary.duplicates).toBeGreaterThan(0);
-    await runAndCompare(folder, '  - { kind: directory, id: vendor-drop, path: ./inbox }');
+    expect(summary.config).toBe(join(folder, 'sim.yaml'));
+    // The log goes to a file, as an operator would add to the written configuration.
+    writeFileSync(
+      summary.config,
+      `${readFileSync(summary.config, 'utf8')}log: { file: ./amisync.log }\n`,
+    );
+    await runAndCompare(folder, summary.config);
     expect(readdirSync(inbox)).toEqual(['archive']);
     expect(readdirSync(join(inbox, 'archive'))).toHaveLength(summary.files);
   });
@@ -110,9 +112,13 @@ describe.skipIf(!sshdRuns)('amisync simulate sftp, then run --once', () => {
       '--json',
     ]);
     const summary = JSON.parse(printed) as { files: number };
-    await runAndCompare(
-      folder,
+    const config = join(folder, 'amisync.yaml');
+    writeFileSync(
+      config,
       [
+        'database: ./amisync.db',
+        'log: { file: ./amisync.log }',
+        'sources:',
         '  - kind: sftp',
         '    id: vendor-sftp',
         `    host: ${server.host}`,
@@ -123,6 +129,7 @@ describe.skipIf(!sshdRuns)('amisync simulate sftp, then run --once', () => {
         `    remotePath: ${remote}`,
       ].join('\n'),
     );
+    await runAndCompare(folder, config);
     expect(readdirSync(remote)).toEqual(['archive']);
     expect(readdirSync(join(remote, 'archive'))).toHaveLength(summary.files);
   });

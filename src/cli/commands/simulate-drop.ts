@@ -4,10 +4,11 @@
  * (temporary name then rename, a `.done` marker, or in place), with drop faults chosen by flags,
  * and the ground truth of what must end in the ledger with `--truth FILE`.
  */
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import SftpClient from 'ssh2-sftp-client';
+import { stringify } from 'yaml';
 import { AmisyncError } from '../../core/errors.js';
 import { hostKeyFingerprint } from '../../sources/sftp/sftp-source.js';
 import {
@@ -42,6 +43,8 @@ interface DropFlags {
   completion: DropCompletion;
   paceMs: string;
   truth?: string;
+  configOut?: string;
+  db?: string;
   json?: boolean;
 }
 
@@ -109,7 +112,25 @@ function plan(flags: DropFlags): { files: readonly PlannedFile[]; truth: Truth }
   });
 }
 
-async function write(target: DropTarget, flags: DropFlags): Promise<void> {
+/**
+ * Writes the configuration that reads this drop (`amisync run --config FILE`), so a rehearsal is
+ * two commands; the database is `--db` when given.
+ */
+function writeConfig(flags: DropFlags, source: Record<string, unknown>): string {
+  const path = resolve(flags.configOut as string);
+  const config = {
+    ...(flags.db === undefined ? {} : { database: resolve(flags.db) }),
+    sources: [{ ...source, completion: flags.completion, pollIntervalMs: 1000 }],
+  };
+  writeFileSync(path, stringify(config));
+  return path;
+}
+
+async function write(
+  target: DropTarget,
+  flags: DropFlags,
+  source: Record<string, unknown>,
+): Promise<void> {
   const { files, truth } = plan(flags);
   const written = await writeDrop(target, files, {
     completion: flags.completion,
@@ -119,6 +140,7 @@ async function write(target: DropTarget, flags: DropFlags): Promise<void> {
     clock: timersOf(runtime.clock),
   });
   if (flags.truth !== undefined) writeTruth(resolve(flags.truth), truth);
+  const configOut = flags.configOut === undefined ? null : writeConfig(flags, source);
   const summary = {
     where: target.where,
     files: written,
@@ -128,6 +150,7 @@ async function write(target: DropTarget, flags: DropFlags): Promise<void> {
     duplicates: truth.duplicates,
     invalid: truth.invalid,
     truth: flags.truth === undefined ? null : resolve(flags.truth),
+    config: configOut,
   };
   if (flags.json === true) printJson(summary);
   else {
@@ -136,6 +159,7 @@ async function write(target: DropTarget, flags: DropFlags): Promise<void> {
       `records: ${truth.received} received, ${truth.valid} valid, ` +
         `${truth.duplicates} duplicates, ${truth.invalid} invalid`,
       ...(summary.truth === null ? [] : [`truth: ${summary.truth}`]),
+      ...(configOut === null ? [] : [`config: ${configOut} (amisync run --config ${configOut})`]),
     ]);
   }
 }
@@ -161,6 +185,8 @@ function withDropOptions(command: Command): Command {
     )
     .option('--pace-ms <ms>', 'pause between files and inside a partial file', '0')
     .option('--truth <file>', 'write the ground truth as JSON')
+    .option('--config-out <file>', 'write the source configuration that reads this drop (YAML)')
+    .option('--db <path>', 'the database path to put in --config-out')
     .option('--json', 'print one JSON document');
 }
 
@@ -181,7 +207,12 @@ export function addSimulateDrop(simulate: Command): void {
     .action(
       action(async (flags: DirFlags) => {
         mkdirSync(flags.dir, { recursive: true });
-        await write(localDropTarget(resolve(flags.dir)), flags);
+        const path = resolve(flags.dir);
+        await write(localDropTarget(path), flags, {
+          kind: 'directory',
+          id: 'simulated-drop',
+          path,
+        });
       }),
     );
 }
@@ -232,7 +263,16 @@ export function addSimulateSftp(simulate: Command): void {
       action(async (flags: SftpFlags) => {
         const client = await connectSftp(flags);
         try {
-          await write(sftpDropTarget(client, flags.remoteDir), flags);
+          await write(sftpDropTarget(client, flags.remoteDir), flags, {
+            kind: 'sftp',
+            id: 'simulated-sftp',
+            host: flags.host,
+            port: Number(flags.port),
+            username: flags.user,
+            privateKeyFile: resolve(flags.key),
+            hostKeySha256: flags.hostKeySha256,
+            remotePath: flags.remoteDir,
+          });
         } finally {
           await client.end();
         }
