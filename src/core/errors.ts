@@ -115,6 +115,13 @@ export const ERROR_CODES = {
     summary:
       'The push endpoint holds as many requests waiting to commit as it may; retry after the time given.',
   },
+  // Drop folders (directory and SFTP sources).
+  DROP_FILE_CHANGED: {
+    exitCode: 75,
+    httpStatus: 409,
+    summary:
+      'A dropped file changed or shrank while it was read; it was not archived and is read again at the next poll.',
+  },
 } as const satisfies Record<string, { exitCode: number; httpStatus: number; summary: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -122,3 +122,10 @@ export const PUSH_IDEMPOTENCY_KEY_CHARS_MAX = 255;
 export const PUSH_REQUEST_TIMEOUT_MS = 120_000;
 /** `amisync simulate push`: sends per body (after 429, 503, a 5xx or a cut), then it fails. */
 export const SIMULATE_PUSH_ATTEMPTS_MAX = 10;
+// Drop folders (directory and SFTP sources).
+/** Files a drop source takes from one listing, unless its `filesPerPollMax` says fewer. */
+export const DROP_FILES_PER_POLL_DEFAULT = 100;
+/** The most a drop source's `filesPerPollMax` may be set to. */
+export const DROP_FILES_PER_POLL_MAX = 10_000;
+/** Files a drop folder listing may hold; a larger inbox is read as its oldest files first. */
+export const DROP_LISTING_ENTRIES_MAX = 100_000;

@@ -1,14 +1,22 @@
 // Goal: every Source keeps the call protocol (deliveries then END, or a caught-up idle for a
-// polling source, each acknowledged exactly once). Method: one suite run against each
-// implementation in SOURCES, on real files in a temp directory or a real HTTP server on loopback.
-import { writeFileSync } from 'node:fs';
+// source that is polled again later, each acknowledged exactly once).
+// Method: one suite run against each implementation in SOURCES, on real files in a temp directory,
+// a real HTTP server on loopback, and a real sshd for SFTP (skipped with a reason when it is not
+// installed).
+import { mkdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { END, type Delivery, type Source } from '../core/source.js';
+import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
 import { buildSource, NOW_MS, restConfig } from '../test-support/rest-source-kit.js';
 import { RestTestServer } from '../test-support/rest-test-server.js';
+import { requireOrSkip } from '../test-support/services.js';
+import { testSourceContext } from '../test-support/source-context.js';
+import { sshdAvailable, startSshd, type SshdServer } from '../test-support/sshd.js';
 import { removeTempDirs, tempDir } from '../test-support/temp.js';
+import { directorySourceKind } from './directory/directory-source.js';
 import { FileSource } from './file/file-source.js';
+import { sftpSourceKind } from './sftp/sftp-source.js';
 
 interface SourceCase {
   name: string;
@@ -16,7 +24,28 @@ interface SourceCase {
   open(payloads: readonly string[]): Source | Promise<Source>;
   /** How the source says it has nothing more: END, or a caught-up idle (a polling source). */
   ends?: 'end' | 'caught-up';
+  /** Whether the case can run here; false skips it (requireOrSkip printed why). */
+  runs?: boolean;
 }
+
+/** The payloads as drop files in a fresh folder, oldest first in payload order. */
+function dropFolder(root: string, payloads: readonly string[]): string {
+  const inbox = join(root, 'inbox');
+  mkdirSync(inbox);
+  payloads.forEach((payload, index) => {
+    const path = join(inbox, `delivery-${index}.ndjson`);
+    writeFileSync(path, payload);
+    utimesSync(path, 1_000 + index, 1_000 + index);
+  });
+  return inbox;
+}
+
+function dropContext() {
+  return testSourceContext(openSqliteStore(join(tempDir(), 'store.db'), { nowMs: () => 0 }));
+}
+
+let sshd: Promise<SshdServer> | null = null;
+const sshdRuns = requireOrSkip('sshd', sshdAvailable(), 'not installed at /usr/sbin/sshd');
 
 const SOURCES: SourceCase[] = [
   {
@@ -62,6 +91,40 @@ const SOURCES: SourceCase[] = [
       };
     },
   },
+  {
+    name: 'directory',
+    ends: 'caught-up',
+    open(payloads) {
+      const root = tempDir();
+      const config = directorySourceKind.schema.parse({
+        kind: 'directory',
+        id: 'drop',
+        path: dropFolder(root, payloads),
+        archiveDir: join(root, 'archive'),
+      });
+      return directorySourceKind.create(config, dropContext());
+    },
+  },
+  {
+    name: 'sftp',
+    ends: 'caught-up',
+    runs: sshdRuns,
+    async open(payloads) {
+      sshd ??= startSshd();
+      const server = await sshd;
+      const config = sftpSourceKind.schema.parse({
+        kind: 'sftp',
+        id: 'drop',
+        host: server.host,
+        port: server.port,
+        username: server.username,
+        privateKeyFile: server.privateKeyFile,
+        hostKeySha256: server.hostKeySha256,
+        remotePath: dropFolder(tempDir(), payloads),
+      });
+      return sftpSourceKind.create(config, dropContext());
+    },
+  },
 ];
 
 /** END, or for a polling source an idle that says it has caught up. */
@@ -97,10 +160,13 @@ const RECEIPT = {
   firstDeliveryId: null,
 };
 
-afterAll(removeTempDirs);
+afterAll(async () => {
+  if (sshd !== null) await (await sshd).stop();
+  removeTempDirs();
+});
 
 for (const sourceCase of SOURCES) {
-  describe(`Source conformance: ${sourceCase.name}`, () => {
+  describe.skipIf(sourceCase.runs === false)(`Source conformance: ${sourceCase.name}`, () => {
     it('returns every delivery with its bytes, in order, then END', async () => {
       const source = await sourceCase.open(PAYLOADS);
       const signal = new AbortController().signal;

@@ -5,6 +5,7 @@
 import type { Command } from 'commander';
 import { addSimulateRest } from './simulate-rest.js';
 import { addSimulatePush } from './simulate-push.js';
+import { addSimulateDrop, addSimulateSftp } from './simulate-drop.js';
 
 export function addSimulateCommands(program: Command): Command {
   const simulate = program
@@ -13,5 +14,7 @@ export function addSimulateCommands(program: Command): Command {
   // One line per transport: addSimulate<Kind>(simulate);
   addSimulateRest(simulate);
   addSimulatePush(simulate);
+  addSimulateDrop(simulate);
+  addSimulateSftp(simulate);
   return simulate;
 }

@@ -7,6 +7,8 @@ import type { SourceKind } from '../../sources/common/config.js';
 import { restSourceConfigSchema, type RestSourceConfig } from '../../sources/rest/rest-config.js';
 import { restSourceKind } from '../../sources/rest/rest-source.js';
 import { pushSourceKind } from '../../sources/http-push/http-push.js';
+import { directorySourceKind } from '../../sources/directory/directory-source.js';
+import { sftpSourceKind } from '../../sources/sftp/sftp-source.js';
 
 export type AnySourceKind = SourceKind<{ kind: string; id: string }>;
 
@@ -29,4 +31,6 @@ const REST_KIND: SourceKind<RestSourceConfig> = {
 export const SOURCE_KINDS: readonly AnySourceKind[] = [
   REST_KIND as unknown as AnySourceKind,
   pushSourceKind as unknown as AnySourceKind,
+  directorySourceKind as unknown as AnySourceKind,
+  sftpSourceKind as unknown as AnySourceKind,
 ];
