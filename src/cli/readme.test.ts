@@ -2,7 +2,7 @@
 // Method: read the section's fenced sh block and run each line with sh, the built CLI for npx.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,10 +11,10 @@ import { removeTempDirs, tempDir } from '../test-support/temp.js';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const MAIN = join(ROOT, 'dist', 'cli', 'main.js');
 
-/** The lines of the first ```sh block after the "## Using it" heading. */
-function usingItCommands(): string[] {
+/** The lines of the first ```sh block after the heading. */
+function commandsOf(heading: string): string[] {
   const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-  const section = readme.slice(readme.indexOf('## Using it'));
+  const section = readme.slice(readme.indexOf(heading));
   const block = /```sh\n([\s\S]*?)```/.exec(section)?.[1] ?? '';
   return block.split('\n').filter((line) => line.trim() !== '');
 }
@@ -29,7 +29,7 @@ afterAll(removeTempDirs);
 
 describe('README "Using it"', () => {
   it('runs every command of the section, in order, with exit 0', () => {
-    const commands = usingItCommands();
+    const commands = commandsOf('## Using it');
     expect(commands.length).toBeGreaterThanOrEqual(10);
     const dir = tempDir('amisync-readme-');
     cpSync(join(ROOT, 'examples'), join(dir, 'examples'), { recursive: true });
@@ -61,5 +61,42 @@ describe('README "Using it"', () => {
       createHash('sha256').update(line3).digest('hex'),
     );
     expect(readFileSync(join(dir, 'ledger.csv'), 'utf8')).toContain('MTR-EXAMPLE3');
+  }, 120_000);
+});
+
+describe('README "Running the service"', () => {
+  it('rehearses a drop that ends with the ledger its truth file states', () => {
+    const commands = commandsOf('## Running the service');
+    expect(commands).toHaveLength(4);
+    const dir = tempDir('amisync-readme-service-');
+    const env: NodeJS.ProcessEnv = { ...process.env, AMISYNC_NODE: process.execPath };
+    delete env.AMISYNC_DB;
+    const outputs = commands.map((command) => {
+      expect(command, 'each command calls npx amisync').toMatch(/^npx amisync /);
+      const line = command.replace(/^npx amisync /, `"$AMISYNC_NODE" "${MAIN}" `);
+      const run = spawnSync('sh', ['-c', line], { cwd: dir, env, encoding: 'utf8' });
+      expect(run.status, `${command}\n${run.stdout}\n${run.stderr}`).toBe(0);
+      return run.stdout;
+    });
+    const truth = JSON.parse(readFileSync(join(dir, 'drop-truth.json'), 'utf8')) as {
+      valid: number;
+      duplicates: number;
+      invalid: number;
+      currentReadings: number;
+      kwh: string;
+    };
+    const status = JSON.parse(outputs[3] ?? '') as {
+      conserved: boolean;
+      ledger: { readings: number; energyKwh: string };
+      totals: { accepted: number; duplicates: number };
+    };
+    expect(truth.invalid).toBeGreaterThan(0);
+    expect(truth.duplicates).toBeGreaterThan(0);
+    expect(status.conserved).toBe(true);
+    expect(status.ledger.readings).toBe(truth.currentReadings);
+    expect(status.ledger.energyKwh).toBe(truth.kwh);
+    expect(status.totals.accepted).toBe(truth.valid);
+    expect(status.totals.duplicates).toBe(truth.duplicates);
+    expect(readdirSync(join(dir, 'drop', 'archive')).length).toBeGreaterThan(0);
   }, 120_000);
 });

@@ -221,20 +221,23 @@ export function loadServiceConfig(
       });
       return;
     }
+    // Ids are compared as written, so a duplicate shows even beside the source's other mistakes.
+    const id = raw.id;
+    const earlier = typeof id === 'string' ? seenIds.get(id) : undefined;
+    if (earlier !== undefined) {
+      problems.push({
+        path: [...at, 'id'],
+        message: `duplicate source id ${JSON.stringify(id)}: sources[${earlier}] has it too`,
+      });
+    } else if (typeof id === 'string') {
+      seenIds.set(id, index);
+    }
     const result = kind.schema.safeParse(withLocalPaths(kind.kind, raw, base));
     if (!result.success) {
       problems.push(...zodProblems(result.error, at));
       return;
     }
-    const earlier = seenIds.get(result.data.id);
-    if (earlier !== undefined) {
-      problems.push({
-        path: [...at, 'id'],
-        message: `duplicate source id ${JSON.stringify(result.data.id)}: sources[${earlier}] has it too`,
-      });
-      return;
-    }
-    seenIds.set(result.data.id, index);
+    if (earlier !== undefined) return;
     validated.push({ index, kind, config: result.data });
   });
   const sources: BuiltSource[] = [];
