@@ -67,6 +67,11 @@ export const REST_RETRY_AFTER_MS_MAX = 15 * 60 * 1000;
 export const REST_THROTTLE_DEFAULT_MS = 60_000;
 /** Pages with a cursor that does not advance delivered at most this many times in a row. */
 export const REST_CURSOR_REPEATS_MAX = 3;
+/**
+ * A page whose body says JSON but does not parse is quarantined with its bytes and asked for again
+ * at most this many times in a row; then the source fails with TRANSPORT_PROTOCOL.
+ */
+export const REST_UNREADABLE_PAGES_MAX = 3;
 /** Bytes of a refused page or token response quoted in the error and the log. */
 export const REST_ERROR_PREVIEW_BYTES = 256;
 /** A token endpoint's answer larger than this is refused. */

@@ -21,7 +21,7 @@ afterEach(async () => {
 });
 afterAll(removeTempDirs);
 
-function load(text: string) {
+function load(text: string, env: Record<string, string> = { NORTHGRID_CLIENT_SECRET: SECRET }) {
   const folder = tempDir('amisync-config-doc-');
   mkdirSync(join(folder, 'keys'));
   writeFileSync(join(folder, 'keys', 'eastmeter_ed25519'), 'a key file\n');
@@ -30,7 +30,7 @@ function load(text: string) {
   writeFileSync(path, text);
   const store = openSqliteStore(join(folder, 'store.db'), { nowMs: () => 0 });
   stores.push(store);
-  const context = testSourceContext(store, { env: { NORTHGRID_CLIENT_SECRET: SECRET } });
+  const context = testSourceContext(store, { env });
   return { folder, loaded: () => loadServiceConfig(path, SOURCE_KINDS, context) };
 }
 
@@ -59,5 +59,12 @@ describe('docs/config.md', () => {
     const { loaded } = load(broken);
     expect(loaded).toThrow(/sources\[0\]\.pagination \(line \d+\)/);
     expect(loaded).toThrow(/sources\[0\]\.records\.dialect\.fields\.value \(line \d+\)/);
+  });
+
+  it('names a secret that is not set by its key path in the file', () => {
+    const { loaded } = load(EXAMPLE, {});
+    expect(loaded).toThrow(
+      /sources\[0\]\.auth\.clientSecretEnv \(line \d+\): the environment variable NORTHGRID_CLIENT_SECRET is not set/,
+    );
   });
 });

@@ -1,14 +1,22 @@
-// Goal: a bad peer gets a precise TRANSPORT_* reason: an HTML page with status 200, a body that
-// is not JSON, a page without the records path, a cursor that never advances, a Link to another
-// origin, a 404, a page over the byte limit, a peer that never answers. Method: scripted answers
-// from the loopback test server (and a raw socket that never answers), read through the source.
+// Goal: a bad peer gets a precise TRANSPORT_* reason: an HTML page with status 200, a page without
+// the records path, a cursor that never advances, a Link to another origin, a 404, a page over the
+// byte limit, a peer that never answers; a body cut short is quarantined with its bytes and the
+// page asked for again, a bounded number of times. Method: scripted answers from the loopback test
+// server (and a raw socket that never answers), read through the source and the pipeline.
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../core/clock.js';
 import { AmisyncError } from '../../core/errors.js';
-import { REST_CURSOR_REPEATS_MAX } from '../../core/limits.js';
-import type { Source } from '../../core/source.js';
+import { REST_CURSOR_REPEATS_MAX, REST_UNREADABLE_PAGES_MAX } from '../../core/limits.js';
+import type { Delivery, Source } from '../../core/source.js';
+import { VENDOR_DIALECT } from '../../test-support/dialects.js';
+import {
+  openHarness,
+  quarantineOf,
+  rawBytesOf,
+  storedDeliveryBytes,
+} from '../../test-support/ingest-harness.js';
 import { generateFeed } from '../../simulator/feed-generator.js';
 import { buildSource, NOW_MS, pageOf, restConfig } from '../../test-support/rest-source-kit.js';
 import { RestTestServer, type PageStyle } from '../../test-support/rest-test-server.js';
@@ -29,6 +37,25 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((server) => server.close()));
 });
 afterAll(removeTempDirs);
+
+async function bytesOf(delivery: Delivery): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const chunk of delivery.bytes()) parts.push(Buffer.from(chunk));
+  return Buffer.concat(parts);
+}
+
+function report0() {
+  return {
+    received: 0,
+    accepted: 0,
+    duplicates: 0,
+    quarantined: 0,
+    conflicts: 0,
+    anomalyHeld: 0,
+    deadLettered: 0,
+    revisions: 0,
+  };
+}
 
 function unexpected(): never {
   throw new Error('expected a failure');
@@ -66,11 +93,6 @@ describe('RestSource and bad peers', () => {
       /is HTML or XML \(.*\); it begins "<!DOCTYPE html>/,
     ],
     [
-      'a truncated body',
-      { status: 200, body: '{"data":{"readings":[{"meter_id":"M' },
-      /is not JSON \(.*\); it begins "\{\\"data\\"/,
-    ],
-    [
       'a page without the records path',
       { status: 200, body: '{"data":{"items":[]},"next":null}' },
       /has nothing at the records path data.readings, not an array/,
@@ -106,6 +128,66 @@ describe('RestSource and bad peers', () => {
       await built.source.close();
     });
   }
+
+  it('quarantines a body cut short with its bytes, asks for the page again, and fails after REST_UNREADABLE_PAGES_MAX', async () => {
+    const server = await serve();
+    const truncated = '{"data":{"readings":[{"meterNumber":"MTR-AAAA0001","val';
+    for (let n = 0; n < REST_UNREADABLE_PAGES_MAX; n++) {
+      server.faults.push({ status: 200, body: truncated });
+    }
+    const built = buildSource(
+      restConfig(server, { records: { path: 'data.readings', dialect: VENDOR_DIALECT } }),
+    );
+    const signal = new AbortController().signal;
+    await built.source.connect(signal, null);
+    const harness = openHarness();
+    try {
+      for (let n = 1; n <= REST_UNREADABLE_PAGES_MAX; n++) {
+        const delivery = (await built.source.read(signal)) as Delivery;
+        expect(delivery.position).toBeNull();
+        const report = await harness.ingest(await bytesOf(delivery), {
+          format: delivery.format,
+          ...(delivery.formatContext === null ? {} : { formatContext: delivery.formatContext }),
+        });
+        expect(report.counts).toMatchObject({ received: 1, quarantined: 1, accepted: 0 });
+        await delivery.ack({
+          deliveryId: report.deliveryId,
+          counts: report.counts,
+          firstDeliveryId: null,
+        });
+      }
+      const [item] = await quarantineOf(harness);
+      expect(item?.violations[0]?.code).toMatch(/^parse\.(syntax|not_json)$/);
+      expect(truncated).toContain((await rawBytesOf(harness, item!)).toString('utf8'));
+      const page0 = Buffer.byteLength(truncated);
+      expect((await storedDeliveryBytes(harness, item!.deliveryId, page0)).toString()).toBe(
+        truncated,
+      );
+      // The same page was asked for each time; it answers whole now and moves on.
+      const page = await pageOf((await built.source.read(signal)) as Delivery);
+      expect(page.records.length).toBeGreaterThan(0);
+      expect(page.position).not.toBeNull();
+      expect(new Set(server.requests.map((request) => request.url)).size).toBe(1);
+      expect(server.requests).toHaveLength(REST_UNREADABLE_PAGES_MAX + 1);
+
+      // A page that stays unreadable past the limit fails the source instead.
+      for (let n = 0; n <= REST_UNREADABLE_PAGES_MAX; n++) {
+        server.faults.push({ status: 200, body: truncated });
+      }
+      for (let n = 1; n <= REST_UNREADABLE_PAGES_MAX; n++) {
+        const delivery = (await built.source.read(signal)) as Delivery;
+        await delivery.ack({ deliveryId: 'dlv_x', counts: report0(), firstDeliveryId: null });
+      }
+      const error = await built.source.read(signal).then(unexpected, (thrown: unknown) => thrown);
+      expect((error as AmisyncError).code).toBe('TRANSPORT_PROTOCOL');
+      expect((error as AmisyncError).message).toMatch(
+        /is not JSON \(.*\); it begins "\{\\"data\\"/,
+      );
+    } finally {
+      await harness.close();
+      await built.source.close();
+    }
+  });
 
   it('delivers a page whose cursor does not advance at most REST_CURSOR_REPEATS_MAX times', async () => {
     const server = await serve('cursor', true);

@@ -16,11 +16,22 @@ export interface CheckedPage {
   readonly next: NextPage;
 }
 
-function refuse(url: string, reason: string, response: HttpResponse): AmisyncError {
+/**
+ * A body that says it is JSON but does not parse (cut short, corrupted) may have carried records:
+ * the source keeps it in quarantine with its bytes before asking for the page again.
+ */
+export const NOT_JSON = 'not-json';
+
+function refuse(
+  url: string,
+  reason: string,
+  response: HttpResponse,
+  kind: string | null = null,
+): AmisyncError {
   return new AmisyncError(
     'TRANSPORT_PROTOCOL',
     `the page ${url} ${reason}; it begins ${preview(response.chunks)}`,
-    { url, status: response.status },
+    { url, status: response.status, ...(kind === null ? {} : { kind }) },
   );
 }
 
@@ -36,8 +47,13 @@ function parseJson(url: string, response: HttpResponse): unknown {
   try {
     return JSON.parse(Buffer.concat(response.chunks, response.bytes).toString('utf8'));
   } catch (error) {
-    const kind = /^\s*</.test(preview(response.chunks).slice(1)) ? 'HTML or XML' : 'not JSON';
-    throw refuse(url, `is ${kind} (${(error as Error).message})`, response);
+    const markup = /^\s*</.test(preview(response.chunks).slice(1));
+    throw refuse(
+      url,
+      `is ${markup ? 'HTML or XML' : 'not JSON'} (${(error as Error).message})`,
+      response,
+      markup ? null : NOT_JSON,
+    );
   }
 }
 

@@ -12,7 +12,7 @@
  */
 import type { TimerClock } from '../../core/clock.js';
 import { AmisyncError } from '../../core/errors.js';
-import { REST_PAGE_BYTES_MAX } from '../../core/limits.js';
+import { REST_PAGE_BYTES_MAX, REST_UNREADABLE_PAGES_MAX } from '../../core/limits.js';
 import type { Logger } from '../../core/log.js';
 import type { InputFormat } from '../../core/parser.js';
 import {
@@ -23,11 +23,12 @@ import {
   type SavedPosition,
   type Source,
   type SourceContext,
+  type SourcePosition,
 } from '../../core/source.js';
 import type { SourceKind } from '../common/config.js';
 import { restSourceConfigSchema, type RestSourceConfig } from './rest-config.js';
 import { preview, RestHttp, type HttpResponse } from './rest-http.js';
-import { checkPage } from './rest-page.js';
+import { checkPage, NOT_JSON, type CheckedPage } from './rest-page.js';
 import {
   fromSourcePosition,
   pageUrl,
@@ -104,6 +105,8 @@ export class RestSource implements Source {
   #pagesThisPoll = 0;
   /** The last page that could not be committed, asked for again with the next attempt number. */
   #nacked: { url: string; attempt: number } | null = null;
+  /** The page last answered with a body that could not be read, and how many times in a row. */
+  #unreadableAt: { url: string; count: number } | null = null;
 
   constructor(options: RestSourceOptions) {
     this.id = options.config.id;
@@ -175,7 +178,13 @@ export class RestSource implements Source {
       return idle(afterMs, 'throttled');
     }
     this.#refuseStatus(url, response);
-    const page = checkPage(this.#config, position, url, response);
+    let page: CheckedPage;
+    try {
+      page = checkPage(this.#config, position, url, response);
+    } catch (error) {
+      return this.#unreadable(url, response, position, error);
+    }
+    this.#unreadableAt = null;
     const after: RestPosition = {
       window: position.window,
       next: page.next,
@@ -185,6 +194,32 @@ export class RestSource implements Source {
     this.#caughtUpPending = after.next.at === 'done' && after.window.reachesNow;
     this.#pagesThisPoll += 1;
     return this.#delivery(url, response, position, after);
+  }
+
+  /**
+   * A page that says it is JSON but does not parse may have carried records: it goes to the
+   * pipeline whole, which quarantines it with its bytes (`parse.syntax` or
+   * `parse.not_json`), and it commits no new
+   * position, so the same page is asked for again next. After REST_UNREADABLE_PAGES_MAX such
+   * answers in a row for one page the source fails instead (loudly, every reconnect), keeping the
+   * evidence it has. Any other refusal (an HTML page, no records path) carries no records: it fails
+   * at once, and the page is asked for again after the reconnect.
+   */
+  #unreadable(
+    url: string,
+    response: HttpResponse,
+    position: RestPosition,
+    error: unknown,
+  ): Delivery {
+    const kind = error instanceof AmisyncError ? error.details.kind : undefined;
+    const count = this.#unreadableAt?.url === url ? this.#unreadableAt.count + 1 : 1;
+    this.#unreadableAt = { url, count };
+    if (kind !== NOT_JSON || count > REST_UNREADABLE_PAGES_MAX) throw error;
+    this.#log.warn(
+      { url, status: response.status, count, reason: (error as Error).message },
+      'an unreadable page is quarantined with its bytes and asked for again',
+    );
+    return this.#delivery(url, response, position, position, null);
   }
 
   #refuseStatus(url: string, response: HttpResponse): void {
@@ -242,11 +277,13 @@ export class RestSource implements Source {
     return send({ authorization: `Bearer ${fresh}` });
   }
 
+  /** A page as a delivery; `saved` is the position its commit saves (null: none, page again). */
   #delivery(
     url: string,
     response: HttpResponse,
     before: RestPosition,
     after: RestPosition,
+    saved: SourcePosition | null = toSourcePosition(after),
   ): Delivery {
     const once = new AckOnce(url);
     const { chunks } = response;
@@ -263,7 +300,7 @@ export class RestSource implements Source {
       attempt,
       metadata: keptMetadata(response.status, response.headers),
       partitionKey: null,
-      position: toSourcePosition(after),
+      position: saved,
       async *bytes() {
         yield* chunks;
       },
@@ -288,7 +325,7 @@ export function restCredentials(
   clock: TimerClock,
 ): (http: RestHttp) => RestCredentials {
   const { auth } = config;
-  const keyPath = `sources[id=${config.id}].auth`;
+  const keyPath = 'auth';
   switch (auth.type) {
     case 'none':
       return () => ({ type: 'none' });
