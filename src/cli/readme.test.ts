@@ -89,6 +89,12 @@ describe('README "Running the service"', () => {
       conserved: boolean;
       ledger: { readings: number; energyKwh: string };
       totals: { accepted: number; duplicates: number };
+      sources: {
+        sourceId: string;
+        complete: number;
+        unfinished: number;
+        counts: { accepted: number };
+      }[];
     };
     expect(truth.invalid).toBeGreaterThan(0);
     expect(truth.duplicates).toBeGreaterThan(0);
@@ -97,6 +103,9 @@ describe('README "Running the service"', () => {
     expect(status.ledger.energyKwh).toBe(truth.kwh);
     expect(status.totals.accepted).toBe(truth.valid);
     expect(status.totals.duplicates).toBe(truth.duplicates);
+    expect(status.sources).toHaveLength(1);
+    expect(status.sources[0]).toMatchObject({ unfinished: 0, counts: { accepted: truth.valid } });
+    expect(status.sources[0]!.complete).toBe(readdirSync(join(dir, 'drop', 'archive')).length);
     expect(readdirSync(join(dir, 'drop', 'archive')).length).toBeGreaterThan(0);
   }, 120_000);
 });

@@ -188,6 +188,20 @@ export interface DeliveryInsert {
   partitionKey?: string | null;
 }
 
+/** One source as its deliveries show it: what `status` lists per source. */
+export interface SourceSummaryRow {
+  sourceId: string;
+  /** Deliveries complete, and in progress (running or interrupted). */
+  complete: number;
+  unfinished: number;
+  /** When the last delivery of the source finished; null before the first. */
+  lastFinishedAtMs: number | null;
+  /** The conservation counts over the source's deliveries. */
+  counts: BatchCounts;
+  /** When the source last saved its position; null for a source that saves none (files). */
+  positionSavedAtMs: number | null;
+}
+
 /** Where a source stood after the delivery that reached it committed (Delivery.position). */
 export interface SourcePositionRow {
   sourceId: string;
@@ -422,6 +436,8 @@ export interface Store extends VendorStore {
   getDelivery(id: string): Promise<DeliveryRow | null>;
   /** The position the source's last committed delivery saved; null before the first. */
   loadSourcePosition(sourceId: string): Promise<SourcePositionRow | null>;
+  /** Every source that has delivered, by id. */
+  listSourceSummaries(): Promise<SourceSummaryRow[]>;
   listDeliveries(limit: number): Promise<DeliveryRow[]>;
   /** Bytes [byteOffset, byteOffset + byteLength) of a delivery, from its raw chunks. */
   readDeliveryBytes(

@@ -10,7 +10,7 @@ import { proveReading } from '../../audit/prove.js';
 import { verifyAudit } from '../../audit/verify.js';
 import { AmisyncError } from '../../core/errors.js';
 import { formatMilliWhAsKwh, formatValueMicro } from '../../core/decimal.js';
-import type { ChannelTotal } from '../../core/store.js';
+import type { ChannelTotal, SourceSummaryRow } from '../../core/store.js';
 import { isConserved } from '../../pipeline/commit.js';
 import { csvField, LEDGER_CSV_COLUMNS, ledgerCsvLine } from '../../pipeline/ledger-state.js';
 import {
@@ -21,7 +21,7 @@ import {
   signingKeyFor,
   type GlobalOptions,
 } from '../context.js';
-import { printJson, printLines } from '../output.js';
+import { printJson, printLines, table } from '../output.js';
 import { countsTable } from './ingest.js';
 
 export async function runStatus(options: GlobalOptions & { json?: boolean }) {
@@ -30,8 +30,15 @@ export async function runStatus(options: GlobalOptions & { json?: boolean }) {
     const status = await store.status();
     const deliveries = await store.listDeliveries(20);
     const sequenceEvents = await store.listSequenceEvents(20);
+    const sources = (await store.listSourceSummaries()).map((source) => ({
+      ...source,
+      conserved: isConserved(source.counts),
+      lastFinishedAt: isoOrNull(source.lastFinishedAtMs),
+      positionSavedAt: isoOrNull(source.positionSavedAtMs),
+    }));
     const report = {
       ...status,
+      sources,
       conserved: isConserved(status.totals) && isConserved(status.operatorTotals),
       ledger: {
         ...status.ledger,
@@ -83,6 +90,7 @@ export async function runStatus(options: GlobalOptions & { json?: boolean }) {
       `sequence: ${status.sequence.gaps} gaps, ${status.sequence.regressions} regressions ` +
         `(${status.sequence.streamsWithGaps} meter channels with gaps; a gap is a feed sequence ` +
         'number the ledger has not accepted: never sent, or still in quarantine)',
+      ...sourceLines(sources),
       `deliveries: ${status.deliveries.complete} complete, ${status.deliveries.running} running, ` +
         `${status.deliveries.interrupted} interrupted`,
       ...interruptedLines(report.recentDeliveries),
@@ -92,6 +100,35 @@ export async function runStatus(options: GlobalOptions & { json?: boolean }) {
   } finally {
     await store.close();
   }
+}
+
+function isoOrNull(ms: number | null): string | null {
+  return ms === null ? null : new Date(ms).toISOString();
+}
+
+/** One row per source: its deliveries, counts, last delivery and last saved position. */
+function sourceLines(
+  sources: readonly (SourceSummaryRow & {
+    lastFinishedAt: string | null;
+    positionSavedAt: string | null;
+  })[],
+): string[] {
+  if (sources.length === 0) return [];
+  return [
+    'sources:',
+    ...table([
+      ['  source', 'deliveries', 'unfinished', 'received', 'accepted', 'last delivery', 'position'],
+      ...sources.map((source) => [
+        `  ${source.sourceId}`,
+        String(source.complete),
+        String(source.unfinished),
+        String(source.counts.received),
+        String(source.counts.accepted),
+        source.lastFinishedAt ?? '-',
+        source.positionSavedAt === null ? '-' : `saved ${source.positionSavedAt}`,
+      ]),
+    ]),
+  ];
 }
 
 async function write(out: Writable, text: string): Promise<void> {

@@ -33,6 +33,7 @@ import type {
   QuarantineStatus,
   SequenceEvent,
   SourcePositionRow,
+  SourceSummaryRow,
   Store,
   StoreStatus,
   StoreTransaction,
@@ -964,6 +965,28 @@ export class SqliteStore implements Store {
        ORDER BY d.finished_at_ms, d.id LIMIT 1`,
     ).get(sourceId, transportId) as Row | undefined;
     return row === undefined ? null : deliveryFrom(row, this.#self);
+  }
+
+  async listSourceSummaries(): Promise<SourceSummaryRow[]> {
+    const rows = this.#statement(
+      `SELECT d.source_id, sum(d.status = 'complete') AS complete,
+         sum(d.status = 'in-progress') AS unfinished, max(d.finished_at_ms) AS last_finished_at_ms,
+         sum(d.received) AS received, sum(d.accepted) AS accepted,
+         sum(d.duplicates) AS duplicates, sum(d.quarantined) AS quarantined,
+         sum(d.conflicts) AS conflicts, sum(d.anomaly_held) AS anomaly_held,
+         sum(d.dead_lettered) AS dead_lettered, sum(d.revisions) AS revisions,
+         p.saved_at_ms AS position_saved_at_ms
+       FROM deliveries d LEFT JOIN source_positions p ON p.source_id = d.source_id
+       GROUP BY d.source_id ORDER BY d.source_id`,
+    ).all() as Row[];
+    return rows.map((row) => ({
+      sourceId: row.source_id as string,
+      complete: row.complete as number,
+      unfinished: row.unfinished as number,
+      lastFinishedAtMs: (row.last_finished_at_ms as number | null) ?? null,
+      counts: countsFrom(row),
+      positionSavedAtMs: (row.position_saved_at_ms as number | null) ?? null,
+    }));
   }
 
   async loadSourcePosition(sourceId: string): Promise<SourcePositionRow | null> {
