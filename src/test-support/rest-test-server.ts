@@ -141,7 +141,10 @@ export class RestTestServer {
     const fault = this.faults.shift();
     if (fault !== undefined) return { ...fault, headers: { ...rate, ...fault.headers } };
     if (!this.#authorized(request)) {
-      return { status: 401, headers: { 'www-authenticate': 'Bearer error="invalid_token"' } };
+      return {
+        status: 401,
+        headers: { ...rate, 'www-authenticate': 'Bearer error="invalid_token"' },
+      };
     }
     const answer = this.#page(url);
     return { ...answer, headers: { ...rate, ...answer.headers } };

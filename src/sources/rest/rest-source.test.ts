@@ -166,6 +166,41 @@ describe('RestSource paging', () => {
     await built.source.close();
   });
 
+  it('sends an API key in its header, and fails with TRANSPORT_AUTH_FAILED when it is refused', async () => {
+    const clock = { nowMs: () => NOW_MS };
+    const auth = { type: 'apiKey' as const, header: 'X-Vendor-Key', key: 'key-8c2e' };
+    const server = await RestTestServer.start({
+      records: FEED.records,
+      style: 'page',
+      clock,
+      auth,
+    });
+    servers.push(server);
+    const config = (keyEnv: string) =>
+      restConfig(server, {
+        style: 'page',
+        auth: { type: 'apiKey', header: 'X-Vendor-Key', keyEnv },
+      });
+    const good = buildSource(config('GOOD_KEY'), {
+      env: { GOOD_KEY: 'key-8c2e', BAD_KEY: 'nope' },
+    });
+    await good.source.connect(new AbortController().signal, null);
+    const { pages } = await drain(good);
+    expect(new Set(pages.flatMap((page) => page.records.map(recordKey)))).toEqual(ALL_KEYS);
+    for (const page of pages)
+      expect(Object.keys(page.delivery.metadata).join()).not.toMatch(/auth|key/i);
+    const bad = buildSource(config('BAD_KEY'), { env: { BAD_KEY: 'nope' } });
+    const signal = new AbortController().signal;
+    await bad.source.connect(signal, null);
+    await expect(bad.source.read(signal)).rejects.toMatchObject({
+      code: 'TRANSPORT_AUTH_FAILED',
+      message: expect.stringMatching(/was refused with 401: /),
+    });
+    expect(bad.context.log.text()).not.toContain('key-8c2e');
+    await good.source.close();
+    await bad.source.close();
+  });
+
   it('asks for a page again after it was nacked', async () => {
     const server = await serve('link');
     const built = buildSource(restConfig(server, { style: 'link' }));

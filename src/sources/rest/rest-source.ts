@@ -103,6 +103,8 @@ export class RestSource implements Source {
    */
   #caughtUpPending = false;
   #pagesThisPoll = 0;
+  /** The last answer was a 401 and the token was refreshed: another 401 fails. */
+  #tokenRefused = false;
   /** The last page that could not be committed, asked for again with the next attempt number. */
   #nacked: { url: string; attempt: number } | null = null;
   /** The page last answered with a body that could not be read, and how many times in a row. */
@@ -169,9 +171,13 @@ export class RestSource implements Source {
 
   async #readPage(position: RestPosition, signal: AbortSignal): Promise<Delivery | Idle> {
     const url = pageUrl(this.#config, position);
-    const response = await this.#get(url, signal);
+    const { response, token } = await this.#get(url, signal);
     const nowMs = this.#clock.nowMs();
     this.#throttle.observe(response.headers, nowMs);
+    if (response.status === 401 && token !== null && !this.#tokenRefused) {
+      return this.#refreshAfter401(token, position, signal);
+    }
+    this.#tokenRefused = false;
     if (response.status === 429 || (response.status === 503 && 'retry-after' in response.headers)) {
       const afterMs = this.#throttle.refused(response.headers, nowMs);
       this.#log.warn({ url, status: response.status, afterMs }, 'the peer asked us to wait');
@@ -251,7 +257,28 @@ export class RestSource implements Source {
   }
 
   /** GET with credentials; with OAuth, a 401 forces one token refresh and one more try. */
-  async #get(url: string, signal: AbortSignal): Promise<HttpResponse> {
+  /**
+   * The API refused an OAuth token: exactly one forced refresh, then the page is asked again (a
+   * second 401 fails), unless the rate-limit budget says to wait first.
+   */
+  async #refreshAfter401(
+    token: string,
+    position: RestPosition,
+    signal: AbortSignal,
+  ): Promise<Delivery | Idle> {
+    const { credentials } = this.#connected();
+    if (credentials.type === 'oauth') credentials.tokens.invalidate(token);
+    this.#tokenRefused = true;
+    this.#log.info({}, 'the API refused the token (401); fetching a new one once');
+    const waitMs = this.#throttle.waitMs(this.#clock.nowMs());
+    return waitMs > 0 ? idle(waitMs, 'throttled') : this.#readPage(position, signal);
+  }
+
+  /** One GET with the credentials; `token` is the OAuth token it carried. */
+  async #get(
+    url: string,
+    signal: AbortSignal,
+  ): Promise<{ response: HttpResponse; token: string | null }> {
     const { http, credentials } = this.#connected();
     const send = (authorization: Record<string, string>) =>
       http.send(
@@ -265,16 +292,12 @@ export class RestSource implements Source {
         },
         signal,
       );
-    if (credentials.type === 'none') return send({});
-    if (credentials.type === 'apiKey') return send({ [credentials.header]: credentials.key });
+    if (credentials.type === 'none') return { response: await send({}), token: null };
+    if (credentials.type === 'apiKey') {
+      return { response: await send({ [credentials.header]: credentials.key }), token: null };
+    }
     const token = await credentials.tokens.token(signal);
-    const response = await send({ authorization: `Bearer ${token}` });
-    if (response.status !== 401) return response;
-    this.#throttle.observe(response.headers, this.#clock.nowMs());
-    this.#log.info({ url }, 'the page refused the token (401); fetching a new token once');
-    credentials.tokens.invalidate(token);
-    const fresh = await credentials.tokens.token(signal);
-    return send({ authorization: `Bearer ${fresh}` });
+    return { response: await send({ authorization: `Bearer ${token}` }), token };
   }
 
   /** A page as a delivery; `saved` is the position its commit saves (null: none, page again). */

@@ -7,7 +7,13 @@ import { ManualClock } from '../../core/clock.js';
 import { AmisyncError } from '../../core/errors.js';
 import { REST_RETRY_AFTER_MS_MAX, REST_THROTTLE_DEFAULT_MS } from '../../core/limits.js';
 import { generateFeed } from '../../simulator/feed-generator.js';
-import { buildSource, drain, NOW_MS, restConfig } from '../../test-support/rest-source-kit.js';
+import {
+  buildSource,
+  drain,
+  NOW_MS,
+  restConfig,
+  SECRET,
+} from '../../test-support/rest-source-kit.js';
 import { RestTestServer, type RateLimitPlan } from '../../test-support/rest-test-server.js';
 import { removeTempDirs } from '../../test-support/temp.js';
 import { parseRetryAfter, readRateLimit } from './rest-throttle.js';
@@ -92,6 +98,42 @@ describe('RestSource under a rate limit', () => {
       await built.source.close();
     });
   }
+
+  it('waits for the budget before asking again with a token refreshed after a 401', async () => {
+    const clock = new ManualClock(NOW_MS);
+    const server = await RestTestServer.start({
+      records: FEED.records,
+      style: 'cursor',
+      clock,
+      auth: { type: 'oauth', clientId: 'amisync', clientSecret: SECRET, lifetimeSeconds: 3600 },
+      rateLimit: { limit: 2, windowMs: 10_000, headers: 'x' },
+    });
+    servers.push(server);
+    const config = restConfig(server, {
+      auth: {
+        type: 'oauth',
+        tokenUrl: `${server.url}/oauth/token`,
+        clientId: 'amisync',
+        clientSecretEnv: 'SIM_SECRET',
+      },
+    });
+    const built = buildSource(config, { clock });
+    const signal = new AbortController().signal;
+    await built.source.connect(signal, null);
+    await drain(built, 1);
+    server.revokeTokens();
+    // The 401 spent the budget: the retry with a new token waits for the reset.
+    expect(await built.source.read(signal)).toMatchObject({ idle: true, reason: 'throttled' });
+    const { pages } = await drain(built, 1);
+    expect(pages).toHaveLength(1);
+    expect(server.requests.map((request) => [request.status, request.authorization])).toEqual([
+      [200, 'Bearer tok-1'],
+      [401, 'Bearer tok-1'],
+      [200, 'Bearer tok-2'],
+    ]);
+    expect(server.rateViolations).toBe(0);
+    await built.source.close();
+  });
 
   it('honours a 429 Retry-After in seconds, then asks for the same page again', async () => {
     const clock = new ManualClock(NOW_MS);
