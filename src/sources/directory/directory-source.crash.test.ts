@@ -3,87 +3,37 @@
 // Method: the drop simulator fills a folder with every fault on; the built CLI runs it and is
 // killed at seeded random moments; after each kill every archived file must be a completed
 // delivery; a last run finishes, and the ledger must equal the simulator's truth, balanced.
-import { spawn } from 'node:child_process';
-import { hash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+// AMISYNC_CRASH_KILLS=N kills N times instead of KILLS (the drop grows with it).
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../core/clock.js';
 import { planDrop } from '../../simulator/drop-plan.js';
 import { localDropTarget, writeDrop } from '../../simulator/drop-writer.js';
 import { Mulberry32 } from '../../simulator/feed-generator.js';
 import { openSqliteStore } from '../../store/sqlite/sqlite-store.js';
+import {
+  archivedButNotCommitted,
+  archivedCount,
+  CLI_MAIN,
+  crashKills,
+  runOnce,
+  type Exit,
+} from '../../test-support/crash-runs.js';
 import { removeTempDirs, tempDir } from '../../test-support/temp.js';
 import { ledgerStreams } from '../../test-support/truth-check.js';
 
-const CLI = fileURLToPath(new URL('../../../dist/cli/main.js', import.meta.url));
-const KILLS = 6;
+const KILLS = crashKills(6);
 const KILL_SEED = 0x64726f70;
 /** A kill comes once 1..this many more files are archived, then 0..KILL_DELAY_MS_MAX later. */
 const KILL_AFTER_FILES_MAX = 4;
 const KILL_DELAY_MS_MAX = 40;
-const WATCH_INTERVAL_MS = 5;
-const RUN_MS_MAX = 60_000;
+/** Files the feed is cut into per kill (faults add more): every kill lands before the end. */
+const FILES_PER_KILL = 7;
 
 afterAll(removeTempDirs);
 
-interface Exit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stderr: string;
-}
-
-/** Runs the service once; with `kill`, kills it once `kill.when()` holds, `kill.delayMs` later. */
-function runOnce(
-  config: string,
-  kill: { when: () => boolean; delayMs: number } | null,
-): Promise<Exit> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, 'run', '--config', config, '--once', '--json'], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr.on('data', (data: Buffer) => {
-      stderr += data.toString('utf8');
-    });
-    const limit = setTimeout(() => child.kill('SIGKILL'), RUN_MS_MAX);
-    const watch = setInterval(() => {
-      if (kill === null || !kill.when()) return;
-      clearInterval(watch);
-      setTimeout(() => child.kill('SIGKILL'), kill.delayMs);
-    }, WATCH_INTERVAL_MS);
-    child.once('exit', (code, signal) => {
-      clearTimeout(limit);
-      clearInterval(watch);
-      resolve({ code, signal, stderr });
-    });
-  });
-}
-
-function archivedCount(archive: string): number {
-  return existsSync(archive) ? readdirSync(archive).length : 0;
-}
-
-/** Every archived file's sha256 must be the sha256 of a completed delivery. */
-function archivedButNotCommitted(archive: string, database: string): string[] {
-  if (!existsSync(archive) || !existsSync(database)) return [];
-  const db = new Database(database, { readonly: true, fileMustExist: true });
-  try {
-    const rows = db.prepare("SELECT sha256 FROM deliveries WHERE status = 'complete'").all() as {
-      sha256: string;
-    }[];
-    const committed = new Set(rows.map((row) => row.sha256));
-    return readdirSync(archive).filter(
-      (name) => !committed.has(hash('sha256', readFileSync(join(archive, name)), 'hex')),
-    );
-  } finally {
-    db.close();
-  }
-}
-
-describe.skipIf(!existsSync(CLI))('directory drop under SIGKILL', () => {
+describe.skipIf(!existsSync(CLI_MAIN))('directory drop under SIGKILL', () => {
   it('ends equal to the truth, and never archives a file before its commit', async () => {
     const folder = tempDir('amisync-drop-crash-');
     const inbox = join(folder, 'inbox');
@@ -94,7 +44,7 @@ describe.skipIf(!existsSync(CLI))('directory drop under SIGKILL', () => {
       days: 6,
       startMs: Date.UTC(2026, 0, 5),
       format: 'ndjson',
-      files: 40,
+      files: Math.max(40, KILLS * FILES_PER_KILL),
       retransmitRate: 0.2,
       badRate: 0.02,
       truncateRate: 0.15,
