@@ -36,6 +36,8 @@ const KILL_SEED = 0x72657374;
 /** A kill comes once 1..this many more pages are served, then 0..KILL_DELAY_MS_MAX ms later. */
 const KILL_AFTER_PAGES_MAX = 6;
 const KILL_DELAY_MS_MAX = 20;
+/** Runs take seconds each (rate limit, Retry-After up to 3 s): the time grows with the kills. */
+const TEST_MS_MAX = 60_000 + KILLS * 12_000;
 /** Kills per day of feed: enough pages that every kill lands before the feed is drained. */
 const KILLS_PER_DAY = 6;
 /** Runs (killed or failed on an injected fault) after which the test gives up. */
@@ -113,81 +115,85 @@ function nextRateWindow(): Promise<void> {
 }
 
 describe.skipIf(!existsSync(CLI_MAIN))('REST source under SIGKILL', () => {
-  it('ends equal to the truth, and never saves a position before its page commits', async () => {
-    const simulator = await startRestSimulator({
-      now: Date.now,
-      seed: 31,
-      meters: 12,
-      days: Math.ceil(KILLS / KILLS_PER_DAY),
-      pagination: 'cursor',
-      pageSize: 25,
-      auth: 'oauth',
-      tokenTtlSeconds: 2,
-      rateLimit: RATE_LIMIT,
-      errorRate: 0.04,
-      throttleRate: 0.03,
-      htmlRate: 0.02,
-      revokeRate: 0.04,
-      tokenErrorRate: 0.1,
-      duplicatePageRate: 0.05,
-      overlapMinutes: 30,
-      estimateRate: 0.03,
-      retransmitRate: 0.03,
-      conflictRate: 0.01,
-      badRate: 0.02,
-    });
-    try {
-      const folder = tempDir('amisync-rest-crash-');
-      const config = writeConfig(folder, simulator);
-      const database = join(folder, 'amisync.db');
-      const random = new Mulberry32(KILL_SEED);
-      const killed: Exit[] = [];
-      /** Kills that landed between a page served and its commit. */
-      let midPage = 0;
-      let runs = 0;
-      for (; (killed.length < KILLS || midPage === 0) && runs < RUNS_MAX; runs++) {
-        const lost = pagesServedNotCommitted(simulator, database);
-        const target = simulator.stats().pagesServed + random.nextInt(1, KILL_AFTER_PAGES_MAX);
-        const delayMs = random.nextInt(0, KILL_DELAY_MS_MAX);
-        const when = () => simulator.stats().pagesServed >= target;
-        const exit = await runOnce(config, { when, delayMs });
-        // A run may give up on an injected fault (errors in a row); it must not finish the feed.
-        if (exit.signal === 'SIGKILL') killed.push(exit);
-        else expect(exit.code, exit.stderr).not.toBe(0);
-        expect(positionsAheadOfCommits(database)).toEqual([]);
-        if (pagesServedNotCommitted(simulator, database) > lost) midPage += 1;
-        await nextRateWindow();
-      }
-      expect(killed.length).toBeGreaterThanOrEqual(KILLS);
-      expect(midPage).toBeGreaterThan(0);
-      let last: Exit | null = null;
-      for (; last?.code !== 0 && runs < RUNS_MAX; runs++) {
-        if (last !== null) await nextRateWindow();
-        last = await runOnce(config, null);
-        expect(last.signal, last.stderr).toBeNull();
-        expect(positionsAheadOfCommits(database)).toEqual([]);
-      }
-      expect(last?.code, last?.stderr).toBe(0);
-
-      const stats = simulator.stats();
-      expect(stats.overLimit).toBe(0);
-      expect(stats.distinctRecordsServed).toBe(simulator.feed.records.length);
-      const truth = simulator.truth;
-      const store = openSqliteStore(database, { nowMs: Date.now });
+  it(
+    'ends equal to the truth, and never saves a position before its page commits',
+    async () => {
+      const simulator = await startRestSimulator({
+        now: Date.now,
+        seed: 31,
+        meters: 12,
+        days: Math.ceil(KILLS / KILLS_PER_DAY),
+        pagination: 'cursor',
+        pageSize: 25,
+        auth: 'oauth',
+        tokenTtlSeconds: 2,
+        rateLimit: RATE_LIMIT,
+        errorRate: 0.04,
+        throttleRate: 0.03,
+        htmlRate: 0.02,
+        revokeRate: 0.04,
+        tokenErrorRate: 0.1,
+        duplicatePageRate: 0.05,
+        overlapMinutes: 30,
+        estimateRate: 0.03,
+        retransmitRate: 0.03,
+        conflictRate: 0.01,
+        badRate: 0.02,
+      });
       try {
-        expect(await ledgerStreams(store)).toEqual(truth.streams);
-        const { totals } = await store.status();
-        expect(isConserved(totals)).toBe(true);
-        expect(totals.accepted).toBe(truth.valid);
-        expect(totals.revisions).toBe(truth.revisions);
-        // The pages lost to kills were served again: the truth counts them as repeats, the
-        // ledger, which never had them, does not.
-        expect(truth.received).toBeGreaterThan(totals.received);
+        const folder = tempDir('amisync-rest-crash-');
+        const config = writeConfig(folder, simulator);
+        const database = join(folder, 'amisync.db');
+        const random = new Mulberry32(KILL_SEED);
+        const killed: Exit[] = [];
+        /** Kills that landed between a page served and its commit. */
+        let midPage = 0;
+        let runs = 0;
+        for (; (killed.length < KILLS || midPage === 0) && runs < RUNS_MAX; runs++) {
+          const lost = pagesServedNotCommitted(simulator, database);
+          const target = simulator.stats().pagesServed + random.nextInt(1, KILL_AFTER_PAGES_MAX);
+          const delayMs = random.nextInt(0, KILL_DELAY_MS_MAX);
+          const when = () => simulator.stats().pagesServed >= target;
+          const exit = await runOnce(config, { when, delayMs });
+          // A run may give up on an injected fault (errors in a row); it must not finish the feed.
+          if (exit.signal === 'SIGKILL') killed.push(exit);
+          else expect(exit.code, `run ${runs} ended before its kill: ${exit.stderr}`).not.toBe(0);
+          expect(positionsAheadOfCommits(database)).toEqual([]);
+          if (pagesServedNotCommitted(simulator, database) > lost) midPage += 1;
+          await nextRateWindow();
+        }
+        expect(killed.length).toBeGreaterThanOrEqual(KILLS);
+        expect(midPage).toBeGreaterThan(0);
+        let last: Exit | null = null;
+        for (; last?.code !== 0 && runs < RUNS_MAX; runs++) {
+          if (last !== null) await nextRateWindow();
+          last = await runOnce(config, null);
+          expect(last.signal, last.stderr).toBeNull();
+          expect(positionsAheadOfCommits(database)).toEqual([]);
+        }
+        expect(last?.code, last?.stderr).toBe(0);
+
+        const stats = simulator.stats();
+        expect(stats.overLimit).toBe(0);
+        expect(stats.distinctRecordsServed).toBe(simulator.feed.records.length);
+        const truth = simulator.truth;
+        const store = openSqliteStore(database, { nowMs: Date.now });
+        try {
+          expect(await ledgerStreams(store)).toEqual(truth.streams);
+          const { totals } = await store.status();
+          expect(isConserved(totals)).toBe(true);
+          expect(totals.accepted).toBe(truth.valid);
+          expect(totals.revisions).toBe(truth.revisions);
+          // The pages lost to kills were served again: the truth counts them as repeats, the
+          // ledger, which never had them, does not.
+          expect(truth.received).toBeGreaterThan(totals.received);
+        } finally {
+          await store.close();
+        }
       } finally {
-        await store.close();
+        await simulator.close();
       }
-    } finally {
-      await simulator.close();
-    }
-  }, 120_000);
+    },
+    TEST_MS_MAX,
+  );
 });

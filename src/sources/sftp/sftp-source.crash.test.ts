@@ -32,6 +32,8 @@ const KILL_SEED = 0x73667470;
 /** A kill comes once 1..this many more files are archived, then 0..KILL_DELAY_MS_MAX ms later. */
 const KILL_AFTER_FILES_MAX = 4;
 const KILL_DELAY_MS_MAX = 40;
+/** The test's time grows with the kills. */
+const TEST_MS_MAX = 120_000 + KILLS * 6_000;
 /** Files the feed is cut into per kill (faults add more): every kill lands before the end. */
 const FILES_PER_KILL = 8;
 
@@ -75,44 +77,51 @@ describe.skipIf(!run || !existsSync(CLI_MAIN))('SFTP drop under SIGKILL', () => 
     return { config: summary.config, files: summary.files };
   }
 
-  it('ends equal to the truth, and never archives a file before its commit', async () => {
-    const folder = tempDir('amisync-sftp-crash-');
-    const database = join(folder, 'amisync.db');
-    const inbox = join(server.dataDir, 'vendor-inbox');
-    mkdirSync(inbox);
-    const { config, files } = simulateDrop(folder, inbox);
-    const archive = join(inbox, 'archive');
-    const random = new Mulberry32(KILL_SEED);
-    const killed: Exit[] = [];
-    for (let kill = 0; kill < KILLS; kill++) {
-      const target = archivedCount(archive) + random.nextInt(1, KILL_AFTER_FILES_MAX);
-      const delayMs = random.nextInt(0, KILL_DELAY_MS_MAX);
-      const exit = await runOnce(config, { when: () => archivedCount(archive) >= target, delayMs });
-      if (exit.signal === 'SIGKILL') killed.push(exit);
-      else expect(exit, exit.stderr).toMatchObject({ code: 0 });
+  it(
+    'ends equal to the truth, and never archives a file before its commit',
+    async () => {
+      const folder = tempDir('amisync-sftp-crash-');
+      const database = join(folder, 'amisync.db');
+      const inbox = join(server.dataDir, 'vendor-inbox');
+      mkdirSync(inbox);
+      const { config, files } = simulateDrop(folder, inbox);
+      const archive = join(inbox, 'archive');
+      const random = new Mulberry32(KILL_SEED);
+      const killed: Exit[] = [];
+      for (let kill = 0; kill < KILLS; kill++) {
+        const target = archivedCount(archive) + random.nextInt(1, KILL_AFTER_FILES_MAX);
+        const delayMs = random.nextInt(0, KILL_DELAY_MS_MAX);
+        const exit = await runOnce(config, {
+          when: () => archivedCount(archive) >= target,
+          delayMs,
+        });
+        if (exit.signal === 'SIGKILL') killed.push(exit);
+        else expect(exit, exit.stderr).toMatchObject({ code: 0 });
+        expect(archivedButNotCommitted(archive, database)).toEqual([]);
+      }
+      // The kills landed mid-run: some files were archived, some were still on the server's inbox.
+      expect(killed.length).toBe(KILLS);
+      expect(archivedCount(archive)).toBeGreaterThan(KILLS);
+      expect(archivedCount(archive)).toBeLessThan(files);
+      const last = await runOnce(config, null);
+      expect(last, last.stderr).toMatchObject({ code: 0, signal: null });
+      expect(readdirSync(inbox)).toEqual(['archive']);
+      expect(archivedCount(archive)).toBe(files);
       expect(archivedButNotCommitted(archive, database)).toEqual([]);
-    }
-    // The kills landed mid-run: some files were archived, some were still on the server's inbox.
-    expect(killed.length).toBe(KILLS);
-    expect(archivedCount(archive)).toBeGreaterThan(KILLS);
-    expect(archivedCount(archive)).toBeLessThan(files);
-    const last = await runOnce(config, null);
-    expect(last, last.stderr).toMatchObject({ code: 0, signal: null });
-    expect(readdirSync(inbox)).toEqual(['archive']);
-    expect(archivedCount(archive)).toBe(files);
-    expect(archivedButNotCommitted(archive, database)).toEqual([]);
-    const truth = JSON.parse(readFileSync(join(folder, 'truth.json'), 'utf8')) as Truth;
-    const store = openSqliteStore(database, { nowMs: () => 0 });
-    try {
-      expect(await ledgerStreams(store)).toEqual(truth.streams);
-      const { totals } = await store.status();
-      expect(isConserved(totals)).toBe(true);
-      expect(totals.accepted).toBe(truth.valid);
-      // A file cut off by a kill keeps the batches it committed; taken again whole, those come
-      // back as duplicates, so received may exceed the truth's, never fall short of it.
-      expect(totals.received).toBeGreaterThanOrEqual(truth.received);
-    } finally {
-      await store.close();
-    }
-  }, 180_000);
+      const truth = JSON.parse(readFileSync(join(folder, 'truth.json'), 'utf8')) as Truth;
+      const store = openSqliteStore(database, { nowMs: () => 0 });
+      try {
+        expect(await ledgerStreams(store)).toEqual(truth.streams);
+        const { totals } = await store.status();
+        expect(isConserved(totals)).toBe(true);
+        expect(totals.accepted).toBe(truth.valid);
+        // A file cut off by a kill keeps the batches it committed; taken again whole, those come
+        // back as duplicates, so received may exceed the truth's, never fall short of it.
+        expect(totals.received).toBeGreaterThanOrEqual(truth.received);
+      } finally {
+        await store.close();
+      }
+    },
+    TEST_MS_MAX,
+  );
 });
