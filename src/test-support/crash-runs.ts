@@ -1,96 +1,109 @@
 /**
- * Runs `amisync run --config F --once` in child processes and SIGKILLs each at a random moment
- * (seeded), as a power cut or an OOM killer would, then lets a last run finish. Crash tests then
- * compare what the database holds with the simulator's ground truth.
+ * Helpers for the crash tests: run the built CLI's `amisync run --config F --once --json` in a
+ * child process and SIGKILL it at a moment the test picks (once something it watches holds, plus
+ * a seeded delay), as a power cut or an OOM killer would; then check, from outside the process,
+ * what a drop source acknowledged (archived) against what the database holds committed.
  */
 import { spawn } from 'node:child_process';
+import { hash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Mulberry32 } from '../simulator/feed-generator.js';
+import Database from 'better-sqlite3';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-export const CLI_MAIN = join(ROOT, 'dist', 'cli', 'main.js');
+export const CLI_MAIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+/** How often the kill's condition is looked at. */
+const WATCH_INTERVAL_MS = 5;
+/** A run still going after this long is killed (and the test then fails on its exit). */
+const RUN_MS_MAX = 60_000;
 
-export interface ChildRun {
-  readonly status: number | null;
-  readonly signal: NodeJS.Signals | null;
-  readonly stdout: string;
-  readonly stderr: string;
-  readonly ms: number;
+/**
+ * Kills per crash test: `fallback`, or AMISYNC_CRASH_KILLS when set (a longer hunt for a rare
+ * interleaving, e.g. AMISYNC_CRASH_KILLS=60 npx vitest run src/sources/rest/rest-source.crash).
+ */
+export function crashKills(fallback: number): number {
+  const text = process.env['AMISYNC_CRASH_KILLS'];
+  if (text === undefined || text === '') return fallback;
+  const kills = Number(text);
+  if (!Number.isInteger(kills) || kills < 1) {
+    throw new Error(`AMISYNC_CRASH_KILLS must be a whole number from 1, not ${text}`);
+  }
+  return kills;
 }
 
-/** Runs the built CLI; SIGKILLs it after `killAfterMs` when given. */
-export function runCli(
-  args: readonly string[],
-  options: { env?: NodeJS.ProcessEnv; killAfterMs?: number; cwd?: string } = {},
-): Promise<ChildRun> {
-  const started = performance.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI_MAIN, ...args], {
-      env: options.env ?? process.env,
-      cwd: options.cwd ?? ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
+export interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stderr: string;
+}
+
+/** When to kill: once `when()` holds, `delayMs` later. */
+export interface KillAt {
+  when: () => boolean;
+  delayMs: number;
+}
+
+/**
+ * Runs `amisync run --config <config> --once --json` once; with `kill`, SIGKILLs it at that
+ * moment (a run that ends first just ends).
+ */
+export function runOnce(config: string, kill: KillAt | null): Promise<Exit> {
+  return new Promise((resolve) => {
+    const child = spawn(
+      process.execPath,
+      [CLI_MAIN, 'run', '--config', config, '--once', '--json'],
+      {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
+    let stderr = '';
+    child.stderr.on('data', (data: Buffer) => {
+      stderr += data.toString('utf8');
     });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
-    child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
-    const timer =
-      options.killAfterMs === undefined
-        ? undefined
-        : setTimeout(() => child.kill('SIGKILL'), options.killAfterMs);
-    child.on('error', reject);
-    child.on('close', (status, signal) => {
-      if (timer !== undefined) clearTimeout(timer);
-      resolve({
-        status,
-        signal,
-        stdout: Buffer.concat(out).toString('utf8'),
-        stderr: Buffer.concat(err).toString('utf8'),
-        ms: performance.now() - started,
-      });
+    const limit = setTimeout(() => child.kill('SIGKILL'), RUN_MS_MAX);
+    const watch = setInterval(() => {
+      if (kill === null || !kill.when()) return;
+      clearInterval(watch);
+      setTimeout(() => child.kill('SIGKILL'), kill.delayMs);
+    }, WATCH_INTERVAL_MS);
+    child.once('exit', (code, signal) => {
+      clearTimeout(limit);
+      clearInterval(watch);
+      resolve({ code, signal, stderr });
     });
   });
 }
 
-export interface KillSeries {
-  /** Runs that were killed before they finished. */
-  readonly killed: number;
-  /** Runs that finished before their kill came. */
-  readonly finished: number;
-  /** The last run, left to finish. */
-  readonly last: ChildRun;
+/** Runs a read-only query on the database the service writes (none yet: the fallback). */
+export function readDatabase<T>(
+  database: string,
+  fallback: T,
+  query: (db: Database.Database) => T,
+): T {
+  if (!existsSync(database)) return fallback;
+  const db = new Database(database, { readonly: true, fileMustExist: true });
+  try {
+    return query(db);
+  } finally {
+    db.close();
+  }
 }
 
-/**
- * `kills` runs of `args`, each SIGKILLed after a seeded random delay in [minMs, maxMs) (a run that
- * finishes first is counted as finished), then one run left to finish. `between` runs after each
- * killed or finished run (a test may check what was acknowledged so far).
- */
-export async function runWithKills(
-  args: readonly string[],
-  options: {
-    kills: number;
-    seed: number;
-    minMs: number;
-    maxMs: number;
-    env?: NodeJS.ProcessEnv;
-    between?: (run: ChildRun, index: number) => Promise<void> | void;
-  },
-): Promise<KillSeries> {
-  const random = new Mulberry32(options.seed);
-  let killed = 0;
-  let finished = 0;
-  for (let index = 0; index < options.kills; index++) {
-    const delay = options.minMs + random.nextFloat() * (options.maxMs - options.minMs);
-    const run = await runCli(args, {
-      killAfterMs: Math.floor(delay),
-      ...(options.env === undefined ? {} : { env: options.env }),
-    });
-    if (run.signal === 'SIGKILL') killed++;
-    else finished++;
-    await options.between?.(run, index);
-  }
-  const last = await runCli(args, options.env === undefined ? {} : { env: options.env });
-  return { killed, finished, last };
+/** Files in a drop source's archive folder. */
+export function archivedCount(archive: string): number {
+  return existsSync(archive) ? readdirSync(archive).length : 0;
+}
+
+/** Archived files whose sha256 is not that of a completed delivery: each one acked too early. */
+export function archivedButNotCommitted(archive: string, database: string): string[] {
+  if (!existsSync(archive)) return [];
+  const committed = readDatabase(database, new Set<string>(), (db) => {
+    const rows = db.prepare("SELECT sha256 FROM deliveries WHERE status = 'complete'").all() as {
+      sha256: string;
+    }[];
+    return new Set(rows.map((row) => row.sha256));
+  });
+  return readdirSync(archive).filter(
+    (name) => !committed.has(hash('sha256', readFileSync(join(archive, name)), 'hex')),
+  );
 }
