@@ -53,10 +53,21 @@ const FILES_KIND: SourceKind<z.infer<typeof filesSchema>> = {
         close: () => Promise.resolve(),
       };
     }
-    return new FileSource(
+    const files = new FileSource(
       config.id,
       config.paths.map((path) => ({ path, format: 'ndjson' as const })),
     );
+    // Logged once the service runs, by the logger the source was built with.
+    const log = context.log.child({ kind: 'files' });
+    return {
+      id: files.id,
+      connect: () => {
+        log.info({ id: config.id }, `files source ${config.id} connecting`);
+        return files.connect();
+      },
+      read: () => files.read(),
+      close: () => files.close(),
+    };
   },
 };
 
@@ -136,6 +147,9 @@ describe('amisync run --once', () => {
     }
     const log = readFileSync(join(folder, 'amisync.log'), 'utf8');
     expect(log).toContain('"source":"vendor-0"');
+    // Sources are built before the file's log settings are read; their lines still reach the file.
+    expect(log).toContain('files source vendor-0 connecting');
+    expect(log).toContain('"kind":"files"');
     expect(log).toContain('delivery');
     expect(log).not.toContain(SECRET);
     expect(stdout()).not.toContain(SECRET);

@@ -14,7 +14,7 @@ import { isConserved } from '../../pipeline/commit.js';
 import { timersOf } from '../../pipeline/run-source.js';
 import { runService, type ServiceSummary } from '../../pipeline/service.js';
 import { SOURCE_KINDS, type AnySourceKind } from '../config/kinds.js';
-import { createServiceLogger } from '../config/logger.js';
+import { createServiceLogger, RoutedLogger } from '../config/logger.js';
 import { loadServiceConfig, type LoadedConfig } from '../config/service-config.js';
 import { createSourceContext } from '../config/source-context.js';
 import {
@@ -142,14 +142,16 @@ export async function runRun(
 ): Promise<RunSummary> {
   const clock: TimerClock = timersOf(runtime.clock);
   let store: Store | null = null;
-  const logging = createServiceLogger({ level: 'info' });
-  let log = logging.log;
+  // Until the file says where the log goes, it goes to stderr; sources built from the file keep
+  // the routed logger, so what they log later follows the file's choice.
+  const initial = createServiceLogger({ level: 'info' });
+  const log = new RoutedLogger(initial.log);
   const loaded = load(options, environment, log, () => store ?? storeNotOpen());
   const serviceLogging =
     loaded.settings.log.file === undefined && loaded.settings.log.level === 'info'
-      ? logging
+      ? initial
       : createServiceLogger(loaded.settings.log);
-  log = serviceLogging.log;
+  log.route(serviceLogging.log);
   const dictionary = dictionaryOf(options, loaded);
   const globals = storeOptions(options, loaded);
   const key = signingKeyFor(globals);

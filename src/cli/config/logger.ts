@@ -81,3 +81,43 @@ export function createServiceLogger(options: {
   );
   return { log: new PinoAdapter(logger), flush: () => destination.flushSync() };
 }
+
+/**
+ * A logger whose destination is chosen later: the service builds its sources (which keep the
+ * logger they are given) before it has read where the configuration wants the log, so everything
+ * goes through this one and reaches whichever logger `route` named last.
+ */
+export class RoutedLogger implements Logger {
+  readonly #target: { current: Logger };
+  readonly #fields: Readonly<Record<string, unknown>>;
+
+  constructor(initial: Logger, target = { current: initial }, fields = {}) {
+    this.#target = target;
+    this.#fields = fields;
+  }
+
+  /** Sends everything logged from now on, by this logger and its children, to `logger`. */
+  route(logger: Logger): void {
+    this.#target.current = logger;
+  }
+
+  debug(fields: Readonly<Record<string, unknown>>, message: string): void {
+    this.#target.current.debug({ ...this.#fields, ...fields }, message);
+  }
+
+  info(fields: Readonly<Record<string, unknown>>, message: string): void {
+    this.#target.current.info({ ...this.#fields, ...fields }, message);
+  }
+
+  warn(fields: Readonly<Record<string, unknown>>, message: string): void {
+    this.#target.current.warn({ ...this.#fields, ...fields }, message);
+  }
+
+  error(fields: Readonly<Record<string, unknown>>, message: string): void {
+    this.#target.current.error({ ...this.#fields, ...fields }, message);
+  }
+
+  child(fields: Readonly<Record<string, unknown>>): Logger {
+    return new RoutedLogger(this.#target.current, this.#target, { ...this.#fields, ...fields });
+  }
+}
