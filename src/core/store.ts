@@ -294,12 +294,18 @@ export interface StoreTransaction {
   appendAuditEntry(entry: AuditEntryRow): Promise<void>;
   insertCheckpoint(checkpoint: CheckpointRow): Promise<void>;
   getQuarantineRow(id: number): Promise<QuarantineRow | null>;
+  /**
+   * Sets an open item's status (open again after a failed replay, or closed) in one conditional
+   * update, and returns whether it did: false when the item is no longer open (another operator's
+   * decision committed first) or does not exist. Every decision acts only when this returns true,
+   * so two decisions on one item never both succeed.
+   */
   setQuarantineStatus(
     id: number,
     status: QuarantineStatus,
     currentViolations: readonly Violation[],
     resolvedBatchId: number | null,
-  ): Promise<void>;
+  ): Promise<boolean>;
   insertQuarantineAction(action: QuarantineActionInsert): Promise<void>;
   /**
    * Open items whose raw sha256 is one of these, read inside the batch's transaction so that the

@@ -22,7 +22,13 @@ import {
   REPLAY_ITEMS_PER_TRANSACTION,
 } from '../core/limits.js';
 import { violation, type Violation } from '../core/reject.js';
-import type { DeliveryRow, QuarantineRow, Store, StoreTransaction } from '../core/store.js';
+import type {
+  DeliveryRow,
+  QuarantineRow,
+  QuarantineStatus,
+  Store,
+  StoreTransaction,
+} from '../core/store.js';
 import type { Detector } from '../detect/detect.js';
 import type { DataDictionary } from '../dictionary/dictionary.js';
 import {
@@ -35,7 +41,6 @@ import { nextEntry } from '../audit/hash-chain.js';
 import { recordConfig } from '../audit/record.js';
 import { dictionaryFingerprint } from '../dictionary/dictionary.js';
 import {
-  commitBatch,
   commitBatchIn,
   identifyIn,
   type BatchInput,
@@ -161,15 +166,47 @@ async function reparse(
   return items;
 }
 
+function notOpen(id: number, status: string): AmisyncError {
+  return new AmisyncError('INVALID_STATE', `quarantine item ${id} is ${status}, not open`, {
+    status,
+  });
+}
+
+/**
+ * The item read before any transaction, to plan the decision and fail early. It does not guard
+ * the decision: another operator may decide the item before ours commits (see requireOpenIn).
+ */
 async function loadOpen(store: Store, id: number): Promise<QuarantineRow> {
   const row = await store.getQuarantine(id);
   if (row === null) throw new AmisyncError('NOT_FOUND', `quarantine item ${id} does not exist`);
-  if (row.status !== 'open') {
-    throw new AmisyncError('INVALID_STATE', `quarantine item ${id} is ${row.status}, not open`, {
-      status: row.status,
-    });
-  }
+  if (row.status !== 'open') throw notOpen(id, row.status);
   return row;
+}
+
+/**
+ * The guard of every decision: the item is still open as read inside the transaction that applies
+ * the decision, so of two operators acting on one item at once exactly one succeeds.
+ */
+async function requireOpenIn(tx: StoreTransaction, id: number): Promise<void> {
+  const row = await tx.getQuarantineRow(id);
+  if (row === null) throw new AmisyncError('NOT_FOUND', `quarantine item ${id} does not exist`);
+  if (row.status !== 'open') throw notOpen(id, row.status);
+}
+
+/**
+ * Moves an item that is open in this transaction to `status`; fails the whole decision, and so
+ * rolls back everything it wrote, when the item is no longer open.
+ */
+async function setOpenItemStatus(
+  tx: StoreTransaction,
+  id: number,
+  status: QuarantineStatus,
+  violations: readonly Violation[],
+  resolvedBatchId: number | null,
+): Promise<void> {
+  if (!(await tx.setQuarantineStatus(id, status, violations, resolvedBatchId))) {
+    throw notOpen(id, (await tx.getQuarantineRow(id))?.status ?? 'missing');
+  }
 }
 
 async function recordBytes(store: Store, row: QuarantineRow): Promise<Uint8Array> {
@@ -297,7 +334,7 @@ async function planReplay(
       dictionary: dictionaryFingerprint(context.dictionary),
     },
     alsoInTransaction: async (tx, result) => {
-      await tx.setQuarantineStatus(row.id, 'replayed', row.currentViolations, result.batchId);
+      await setOpenItemStatus(tx, row.id, 'replayed', row.currentViolations, result.batchId);
       await tx.insertQuarantineAction({
         quarantineId: row.id,
         action: 'replay',
@@ -321,13 +358,23 @@ function replayOutcomeOf(row: QuarantineRow, result: BatchResult): ReplayOutcome
   return row.uncountedSpan ? 'reparsed' : outcomeOf(result, 0);
 }
 
-/** Writes one planned replay inside the caller's transaction. */
+/**
+ * Writes one planned replay inside the caller's transaction, after reading there that the item is
+ * still open. One that another operator decided meanwhile fails an explicit replay; a replay of
+ * every open item passes over it (null).
+ */
 async function applyReplay(
   tx: StoreTransaction,
   context: ActionContext,
   plan: ReplayPlan,
-): Promise<ReplayOutcome> {
+  explicit: boolean,
+): Promise<ReplayOutcome | null> {
   const row = plan.row;
+  const now = await tx.getQuarantineRow(row.id);
+  if (now?.status !== 'open') {
+    if (explicit) throw notOpen(row.id, now?.status ?? 'missing');
+    return null;
+  }
   if (plan.kind === 'keep-open') {
     return keepOpen(tx, context, row, plan.violations, plan.atMs, 'still-invalid');
   }
@@ -361,7 +408,7 @@ async function keepOpen(
   atMs: number,
   outcome: 'still-invalid' | 'held-again',
 ): Promise<ReplayOutcome> {
-  await tx.setQuarantineStatus(row.id, 'open', violations, null);
+  await setOpenItemStatus(tx, row.id, 'open', violations, null);
   await tx.insertQuarantineAction({
     quarantineId: row.id,
     action: 'replay',
@@ -414,7 +461,7 @@ export async function replayQuarantine(
   if (ids !== 'all') {
     const rows: QuarantineRow[] = [];
     for (const id of ids.slice(0, limit)) rows.push(await loadOpen(context.store, id));
-    await replayRows(context, rows, report);
+    await replayRows(context, rows, report, true);
     return report;
   }
   let afterId = 0;
@@ -427,7 +474,7 @@ export async function replayQuarantine(
     const last = page.at(-1);
     if (last === undefined) break;
     afterId = last.id;
-    await replayRows(context, page, report);
+    await replayRows(context, page, report, false);
   }
   return report;
 }
@@ -437,6 +484,7 @@ async function replayRows(
   context: ActionContext,
   rows: readonly QuarantineRow[],
   report: ReplayReport,
+  explicit: boolean,
 ): Promise<void> {
   const reparsed = await reparseTypedRows(context.store, rows);
   const judgeOf = judgeCache(context);
@@ -449,7 +497,10 @@ async function replayRows(
     if (group.length === 0) return;
     const written = await context.store.transaction(async (tx) => {
       const results: ReplayOutcome[] = [];
-      for (const plan of group) results.push(await applyReplay(tx, context, plan));
+      for (const plan of group) {
+        const outcome = await applyReplay(tx, context, plan, explicit);
+        if (outcome !== null) results.push(outcome);
+      }
       return results;
     });
     for (const outcome of written) {
@@ -564,45 +615,45 @@ export async function acceptQuarantined(
   }
   const atMs = clock.nowMs();
   const overridden = row.currentViolations.map((v) => v.code);
-  const batch = await commitBatch(
-    store,
-    {
-      deliveryId: row.deliveryId,
-      sourceId: delivery.sourceId,
-      kind: 'override',
-      format: row.format,
-      readings: [{ reading: result.item.reading, location: row.location }],
-      rejects: [],
-      rawChunks: [],
-      byteOffset: row.location.byteOffset,
-      byteLength: row.location.byteLength,
-      atMs,
-      detectors: [],
-      sequenced: !isTypedFormat(row.format),
-      override: true,
-      auditExtra: {
-        overrideOf: id,
+  const input: BatchInput = {
+    deliveryId: row.deliveryId,
+    sourceId: delivery.sourceId,
+    kind: 'override',
+    format: row.format,
+    readings: [{ reading: result.item.reading, location: row.location }],
+    rejects: [],
+    rawChunks: [],
+    byteOffset: row.location.byteOffset,
+    byteLength: row.location.byteLength,
+    atMs,
+    detectors: [],
+    sequenced: !isTypedFormat(row.format),
+    override: true,
+    auditExtra: {
+      overrideOf: id,
+      actor: context.actor,
+      justification: reason,
+      overridden,
+      dictionary: fingerprint,
+    },
+    alsoInTransaction: async (tx, committed) => {
+      await setOpenItemStatus(tx, id, 'accepted', row.currentViolations, committed.batchId);
+      await tx.insertQuarantineAction({
+        quarantineId: id,
+        action: 'accept',
+        outcome: 'accepted',
         actor: context.actor,
         justification: reason,
-        overridden,
-        dictionary: fingerprint,
-      },
-      alsoInTransaction: async (tx, committed) => {
-        await tx.setQuarantineStatus(id, 'accepted', row.currentViolations, committed.batchId);
-        await tx.insertQuarantineAction({
-          quarantineId: id,
-          action: 'accept',
-          outcome: 'accepted',
-          actor: context.actor,
-          justification: reason,
-          violations: row.currentViolations,
-          batchId: committed.batchId,
-          atMs,
-        });
-      },
+        violations: row.currentViolations,
+        batchId: committed.batchId,
+        atMs,
+      });
     },
-    () => hash('sha256', bytes, 'hex'),
-  );
+  };
+  const batch = await store.transaction(async (tx) => {
+    await requireOpenIn(tx, id);
+    return commitBatchIn(tx, input, () => hash('sha256', bytes, 'hex'));
+  });
   const decision = batch.decisions[0];
   return {
     quarantineId: id,
@@ -630,7 +681,8 @@ export async function rejectQuarantined(
   const row = await loadOpen(store, id);
   const atMs = clock.nowMs();
   const auditSeq = await store.transaction(async (tx) => {
-    await tx.setQuarantineStatus(id, 'rejected', row.currentViolations, null);
+    await requireOpenIn(tx, id);
+    await setOpenItemStatus(tx, id, 'rejected', row.currentViolations, null);
     await tx.insertQuarantineAction({
       quarantineId: id,
       action: 'reject',

@@ -529,9 +529,11 @@ export class SqliteStore implements Store {
       },
       getQuarantineRow: async (id) => this.#getQuarantine(id),
       setQuarantineStatus: async (id, status, currentViolations, resolvedBatchId) => {
-        statement(
-          'UPDATE quarantine SET status = ?, current_violations = ?, resolved_batch_id = ? WHERE id = ?',
+        const result = statement(
+          `UPDATE quarantine SET status = ?, current_violations = ?, resolved_batch_id = ?
+           WHERE id = ? AND status = 'open'`,
         ).run(status, JSON.stringify(currentViolations), resolvedBatchId, id);
+        return result.changes === 1;
       },
       insertQuarantineAction: async (action) => this.#insertQuarantineAction(action),
       findOpenQuarantineByRaw: async (rawSha256s) => this.#findOpenQuarantineByRaw(rawSha256s),
