@@ -165,12 +165,18 @@ async function verifyChain(store: Store, problems: Problems) {
   return { claims, hashes, entries, decisions, head: verifier.head() };
 }
 
-/** The quarantine decisions the chain records: what each closed quarantine row must match. */
+/**
+ * The operator decisions the chain records: what each closed quarantine row and each decided
+ * anomaly hold must match.
+ */
 class QuarantineDecisions {
   /** Quarantine id to the batch that replayed it or accepted it by override. */
   readonly replayed = new Map<number, number>();
   readonly accepted = new Map<number, number>();
   readonly rejected = new Set<number>();
+  /** Anomaly id to the batch that released it, and the anomalies rejected. */
+  readonly released = new Map<number, number>();
+  readonly anomalyRejected = new Set<number>();
 
   read(kind: string, payload: string): void {
     let parsed: Record<string, unknown>;
@@ -187,7 +193,11 @@ class QuarantineDecisions {
       const overrideOf = id('overrideOf');
       if (replayOf !== null) this.replayed.set(replayOf, batch);
       if (overrideOf !== null) this.accepted.set(overrideOf, batch);
+      const releaseOf = id('releaseOf');
+      if (releaseOf !== null) this.released.set(releaseOf, batch);
     }
+    const anomaly = id('anomaly');
+    if (kind === 'anomaly.reject' && anomaly !== null) this.anomalyRejected.add(anomaly);
     const rejected = id('quarantine');
     if (kind === 'quarantine.reject' && rejected !== null) this.rejected.add(rejected);
   }
@@ -231,6 +241,51 @@ async function verifyQuarantineDecisions(
       const last = rows[rows.length - 1];
       if (last === undefined || rows.length < QUARANTINE_PAGE_ROWS) break;
       afterId = last.id;
+    }
+  }
+}
+
+/**
+ * An anomaly hold may change only from held to a decision, and every decision is an audit entry:
+ * a decided hold without its entry, or an entry whose hold is not so decided, was changed outside
+ * amisync.
+ */
+async function verifyAnomalyDecisions(
+  store: Store,
+  decisions: QuarantineDecisions,
+  problems: Problems,
+): Promise<void> {
+  const seen = new Set<number>();
+  for (const status of ['released', 'rejected'] as const) {
+    let afterId = 0;
+    for (;;) {
+      const rows = await store.listAnomalies({ status, afterId, limit: QUARANTINE_PAGE_ROWS });
+      for (const row of rows) {
+        seen.add(row.id);
+        const matches =
+          status === 'released'
+            ? decisions.released.get(row.id) === row.decision?.resolvedBatchId
+            : decisions.anomalyRejected.has(row.id);
+        if (!matches) {
+          problems.add(
+            null,
+            `anomaly ${row.id} is ${status} but no audit entry records that decision ` +
+              '(changed outside amisync)',
+          );
+        }
+      }
+      const last = rows[rows.length - 1];
+      if (last === undefined || rows.length < QUARANTINE_PAGE_ROWS) break;
+      afterId = last.id;
+    }
+  }
+  for (const id of [...decisions.released.keys(), ...decisions.anomalyRejected]) {
+    if (!seen.has(id)) {
+      problems.add(
+        null,
+        `the audit trail records a decision on anomaly ${id}, which is not so decided ` +
+          '(changed outside amisync)',
+      );
     }
   }
 }
@@ -521,6 +576,7 @@ export async function verifyAudit(
   await verifyAnomalies(store, chain.claims, problems);
   const repeatRows = await verifyRepeats(store, chain.claims, problems);
   await verifyQuarantineDecisions(store, chain.decisions, problems);
+  await verifyAnomalyDecisions(store, chain.decisions, problems);
   const checkpoints = await verifyCheckpoints(store, publicKey, chain.hashes, problems);
   const status = await store.status();
   const recomputed = await store.recomputeLedgerTotals();

@@ -134,3 +134,6 @@ export const DROP_FILES_PER_POLL_DEFAULT = 100;
 export const DROP_FILES_PER_POLL_MAX = 10_000;
 /** Files a drop folder listing may hold; a larger inbox is read as its oldest files first. */
 export const DROP_LISTING_ENTRIES_MAX = 100_000;
+// Anomaly review (release and reject of held readings).
+/** Characters an operator's note on a release or a rejection must have at least. */
+export const DECISION_NOTE_CHARS_MIN = 10;

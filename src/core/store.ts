@@ -133,6 +133,54 @@ export interface AnomalyInsert {
   findings: { detector: string; message: string }[];
 }
 
+/** `held`: in the anomaly ledger awaiting review; the other two are an operator's decision. */
+export const ANOMALY_STATUSES = ['held', 'released', 'rejected'] as const;
+export type AnomalyStatus = (typeof ANOMALY_STATUSES)[number];
+
+/** An operator's decision on a held reading, written once. */
+export interface AnomalyDecision {
+  status: Exclude<AnomalyStatus, 'held'>;
+  actor: string;
+  note: string;
+  atMs: number;
+  /** The batch that moved the reading into the billing ledger; null for a rejection. */
+  resolvedBatchId: number | null;
+}
+
+/** A held reading with where it came from and, once decided, the decision. */
+export interface AnomalyRow extends AnomalyInsert {
+  id: number;
+  status: AnomalyStatus;
+  /** The delivery and source of the batch that held it, and when that batch committed. */
+  deliveryId: string;
+  sourceId: string;
+  heldAtMs: number;
+  decision: AnomalyDecision | null;
+}
+
+export interface AnomalyFilter {
+  status?: AnomalyStatus;
+  meterId?: string;
+  /** Holds with at least one finding of this detector. */
+  detector?: string;
+  /** Interval start at or after, and before, these instants. */
+  fromMs?: number;
+  toMs?: number;
+  afterId?: number;
+  limit: number;
+}
+
+/** Held readings and their kWh (each reading once), and the same per detector that flagged it. */
+export interface AnomalyBacklog {
+  held: number;
+  /** Held electricity in kWh, in milliwatt-hours; other units are counted, never summed. */
+  heldEnergyMilliWh: bigint;
+  released: number;
+  rejected: number;
+  /** A reading flagged by two detectors counts under each. */
+  byDetector: { detector: string; held: number; heldEnergyMilliWh: bigint }[];
+}
+
 export interface SequenceEvent extends StreamRef {
   kind: 'gap' | 'regression';
   expectedSeq: number;
@@ -158,7 +206,10 @@ export interface BatchInsert {
   id: number;
   deliveryId: string;
   sourceId: string;
-  /** What produced the batch: a delivery's records, or an operator's quarantine action. */
+  /**
+   * What produced the batch: a delivery's records, or an operator's action (a quarantine replay;
+   * an override, which is a quarantine accept or an anomaly release).
+   */
   kind: 'ingest' | 'replay' | 'override';
   counts: BatchCounts;
   ledgerRoot: string;
@@ -307,6 +358,13 @@ export interface StoreTransaction {
     resolvedBatchId: number | null,
   ): Promise<boolean>;
   insertQuarantineAction(action: QuarantineActionInsert): Promise<void>;
+  /** A held reading as this transaction reads it. */
+  getAnomalyRow(id: number): Promise<AnomalyRow | null>;
+  /**
+   * Records the decision on a hold that is still held, in one conditional update, and returns
+   * whether it did: false when another decision committed first or the hold does not exist.
+   */
+  decideAnomaly(id: number, decision: AnomalyDecision): Promise<boolean>;
   /**
    * Open items whose raw sha256 is one of these, read inside the batch's transaction so that the
    * decision to record a repeat acts on the state it read. Called only for quarantined records.
@@ -457,6 +515,10 @@ export interface Store extends VendorStore {
   getQuarantine(id: number): Promise<QuarantineRow | null>;
   listQuarantineActions(quarantineId: number): Promise<QuarantineActionInsert[]>;
   listSequenceEvents(limit: number): Promise<SequenceEvent[]>;
+  /** Held and decided readings in id order, filtered; the anomaly ledger's worklist. */
+  listAnomalies(filter: AnomalyFilter): Promise<AnomalyRow[]>;
+  getAnomaly(id: number): Promise<AnomalyRow | null>;
+  anomalyBacklog(): Promise<AnomalyBacklog>;
 
   /**
    * Current ledger rows (the highest version of each interval), in (interval start, meter, channel)

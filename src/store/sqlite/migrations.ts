@@ -316,6 +316,25 @@ ALTER TABLE vendors ADD COLUMN meter_pattern TEXT;
 ALTER TABLE vendors ADD COLUMN any_meter INTEGER NOT NULL DEFAULT 0;
 `;
 
+/**
+ * The anomaly ledger's review: a held reading is released into the billing ledger or rejected, by
+ * an operator with a note, once. The decision's columns are written with it; a decided hold never
+ * changes again, and the audit chain records every decision (audit verify checks the two agree).
+ */
+const ANOMALY_DECISIONS = `
+ALTER TABLE anomalies ADD COLUMN actor TEXT;
+ALTER TABLE anomalies ADD COLUMN note TEXT;
+ALTER TABLE anomalies ADD COLUMN decided_at_ms INTEGER;
+ALTER TABLE anomalies ADD COLUMN resolved_batch_id INTEGER;
+CREATE INDEX anomalies_status ON anomalies (status, id);
+CREATE TRIGGER anomalies_status_known BEFORE UPDATE ON anomalies
+WHEN NEW.status NOT IN ('held', 'released', 'rejected')
+BEGIN SELECT RAISE(ABORT, 'an anomaly hold is held, released or rejected'); END;
+CREATE TRIGGER anomalies_decision_final BEFORE UPDATE ON anomalies
+WHEN OLD.status <> 'held'
+BEGIN SELECT RAISE(ABORT, 'a decided anomaly hold cannot change'); END;
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial ledger, quarantine, audit', sql: INITIAL_SCHEMA },
   { version: 2, name: 'anomaly holds keep their evidence', sql: ANOMALY_EVIDENCE_FIXED },
@@ -333,4 +352,5 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   { version: 7, name: 'transport ids, source positions, vendors', sql: TRANSPORTS },
   { version: 8, name: 'the meters each vendor may push', sql: VENDOR_METERS },
+  { version: 9, name: 'anomaly decisions: release or reject', sql: ANOMALY_DECISIONS },
 ];

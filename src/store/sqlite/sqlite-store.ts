@@ -13,7 +13,10 @@ import { RAW_CHUNKS_CACHED_MAX } from '../../core/limits.js';
 import type { Commodity, Quality, Reading, RecordLocation, Unit } from '../../core/reading.js';
 import type { Violation } from '../../core/reject.js';
 import type {
+  AnomalyBacklog,
+  AnomalyFilter,
   AnomalyInsert,
+  AnomalyRow,
   AuditEntryRow,
   BatchCounts,
   BatchInsert,
@@ -45,6 +48,12 @@ import type {
 } from '../../core/store.js';
 import { currentOwner, isOwnerAlive } from '../process-owner.js';
 import { MIGRATIONS } from './migrations.js';
+import {
+  selectAnomalies,
+  selectAnomaly,
+  selectAnomalyBacklog,
+  updateAnomalyDecision,
+} from './sqlite-anomalies.js';
 import {
   insertVendor,
   markVendorRevoked,
@@ -536,6 +545,8 @@ export class SqliteStore implements Store {
         return result.changes === 1;
       },
       insertQuarantineAction: async (action) => this.#insertQuarantineAction(action),
+      getAnomalyRow: async (id) => selectAnomaly(statement, id),
+      decideAnomaly: async (id, decision) => updateAnomalyDecision(statement, id, decision),
       findOpenQuarantineByRaw: async (rawSha256s) => this.#findOpenQuarantineByRaw(rawSha256s),
       insertQuarantineRepeats: async (rows) => this.#insertQuarantineRepeats(rows),
       findAbandonedDeliveries: async () => this.#findAbandonedDeliveries(),
@@ -1219,6 +1230,18 @@ export class SqliteStore implements Store {
       intervalStartMs: row.interval_start_ms as number,
       batchId: row.batch_id as number,
     }));
+  }
+
+  async listAnomalies(filter: AnomalyFilter): Promise<AnomalyRow[]> {
+    return selectAnomalies((sql) => this.#statement(sql), filter);
+  }
+
+  async getAnomaly(id: number): Promise<AnomalyRow | null> {
+    return selectAnomaly((sql) => this.#statement(sql), id);
+  }
+
+  async anomalyBacklog(): Promise<AnomalyBacklog> {
+    return selectAnomalyBacklog((sql) => this.#statement(sql));
   }
 
   async *#iterate<T>(
