@@ -22,12 +22,14 @@ import {
   type GlobalOptions,
 } from '../context.js';
 import { printJson, printLines, table } from '../output.js';
+import { backlogJson, backlogLines } from './anomalies.js';
 import { countsTable } from './ingest.js';
 
 export async function runStatus(options: GlobalOptions & { json?: boolean }) {
   const store = openReadView(options, runtime.clock);
   try {
     const status = await store.status();
+    const anomalies = await store.anomalyBacklog();
     const deliveries = await store.listDeliveries(20);
     const sequenceEvents = await store.listSequenceEvents(20);
     const sources = (await store.listSourceSummaries()).map((source) => ({
@@ -66,6 +68,7 @@ export async function runStatus(options: GlobalOptions & { json?: boolean }) {
         conserved: isConserved(d.counts),
       })),
       recentSequenceEvents: sequenceEvents,
+      anomalies: backlogJson(anomalies),
     };
     if (options.json === true) {
       printJson(report);
@@ -87,6 +90,7 @@ export async function runStatus(options: GlobalOptions & { json?: boolean }) {
       `quarantine: ${status.quarantine.open} open, ${status.quarantine.replayed} replayed, ` +
         `${status.quarantine.accepted} accepted by override, ${status.quarantine.rejected} rejected ` +
         `(distinct problems; ${status.quarantineRepeats} bad records arrived again as repeats)`,
+      ...backlogLines(anomalies),
       `sequence: ${status.sequence.gaps} gaps, ${status.sequence.regressions} regressions ` +
         `(${status.sequence.streamsWithGaps} meter channels with gaps; a gap is a feed sequence ` +
         'number the ledger has not accepted: never sent, or still in quarantine)',
