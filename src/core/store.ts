@@ -431,6 +431,15 @@ export interface LedgerTotals {
   streams: number;
 }
 
+/** Current ledger rows in a span of interval starts, of some meters or of all. */
+export interface LedgerSpan {
+  /** Interval start at or after this instant, and before `toMs`. */
+  fromMs: number;
+  toMs: number;
+  /** Only these meters; every meter when null. */
+  meterIds: readonly string[] | null;
+}
+
 export interface StoreStatus {
   /** Sums over ingest batches: what the feeds delivered and where each reading went. */
   totals: BatchCounts;
@@ -534,6 +543,11 @@ export interface Store extends VendorStore {
    * Current readings and their energy, computed from the ledger rows themselves (slow; for verify).
    */
   recomputeLedgerTotals(): Promise<{ readings: number; byUnit: UnitTotal[] }>;
+  /**
+   * Current ledger rows (the highest version of each interval) whose interval starts in the span,
+   * in (interval start, meter, channel) order: what gap listing and estimation read.
+   */
+  iterateCurrentLedgerSpan(span: LedgerSpan): AsyncIterable<LedgerRow[]>;
   ledgerRowsOfBatch(batchId: number): Promise<LedgerRow[]>;
   quarantineRowsOfBatch(batchId: number): Promise<QuarantineRow[]>;
   /** The batch's repeats in batch-position order: the order of its repeat Merkle leaves. */

@@ -227,6 +227,39 @@ for (const engine of ENGINES) {
       await store.close();
     });
 
+    it('reads current rows of a span of interval starts, of named meters or all', async () => {
+      const { store } = await engine.open();
+      const a0 = row('MTR-AAAAAAAA', 0, 1, 0, 0);
+      await commitRows(store, [
+        a0,
+        row('MTR-BBBBBBBB', 0, 1, 0, 1),
+        row('MTR-AAAAAAAA', 900_000, 1, 0, 2),
+        row('MTR-AAAAAAAA', 1_800_000, 1, 0, 3),
+      ]);
+      await commitRows(store, [
+        { ...row('MTR-AAAAAAAA', 0, 2, 0, 0), supersedesKey: a0.idempotencyKey },
+      ]);
+      const span = async (fromMs: number, toMs: number, meterIds: string[] | null) => {
+        const rows: LedgerRow[] = [];
+        for await (const page of store.iterateCurrentLedgerSpan({ fromMs, toMs, meterIds })) {
+          rows.push(...page);
+        }
+        return rows.map((r) => [r.meterId, r.intervalStartMs, r.version]);
+      };
+      expect(await span(0, 1_800_000, null)).toEqual([
+        ['MTR-AAAAAAAA', 0, 2],
+        ['MTR-BBBBBBBB', 0, 1],
+        ['MTR-AAAAAAAA', 900_000, 1],
+      ]);
+      expect(await span(0, 3_600_000, ['MTR-BBBBBBBB'])).toEqual([['MTR-BBBBBBBB', 0, 1]]);
+      expect(await span(900_000, 3_600_000, ['MTR-AAAAAAAA', 'MTR-CCCCCCCC'])).toEqual([
+        ['MTR-AAAAAAAA', 900_000, 1],
+        ['MTR-AAAAAAAA', 1_800_000, 1],
+      ]);
+      expect(await span(0, 3_600_000, [])).toEqual([]);
+      await store.close();
+    });
+
     it('keeps quarantine evidence fixed while its status moves', async () => {
       const { store, attack } = await engine.open();
       const [id] = await store.transaction((tx) =>

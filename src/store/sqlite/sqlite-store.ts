@@ -27,6 +27,7 @@ import type {
   DeliveryRow,
   IntervalRef,
   LedgerRow,
+  LedgerSpan,
   OpenQuarantineMatch,
   QuarantineActionInsert,
   QuarantineFilter,
@@ -1274,6 +1275,23 @@ export class SqliteStore implements Store {
            AND n.meter_id = l.meter_id AND n.channel = l.channel AND n.version > l.version)
        ORDER BY interval_start_ms, meter_id, channel`,
       ledgerFrom,
+    );
+  }
+
+  iterateCurrentLedgerSpan(span: LedgerSpan): AsyncIterable<LedgerRow[]> {
+    // The interval index bounds the scan to the span; meters are filtered on the way.
+    const meters =
+      span.meterIds === null ? '' : 'AND l.meter_id IN (SELECT value FROM json_each(?))';
+    const params: unknown[] = [span.fromMs, span.toMs];
+    if (span.meterIds !== null) params.push(JSON.stringify(span.meterIds));
+    return this.#iterate(
+      `SELECT * FROM ledger l WHERE l.interval_start_ms >= ? AND l.interval_start_ms < ? ${meters}
+         AND NOT EXISTS (
+         SELECT 1 FROM ledger n WHERE n.interval_start_ms = l.interval_start_ms
+           AND n.meter_id = l.meter_id AND n.channel = l.channel AND n.version > l.version)
+       ORDER BY interval_start_ms, meter_id, channel`,
+      ledgerFrom,
+      params,
     );
   }
 
