@@ -137,3 +137,16 @@ export const DROP_LISTING_ENTRIES_MAX = 100_000;
 // Anomaly review (release and reject of held readings).
 /** Characters an operator's note on a release or a rejection must have at least. */
 export const DECISION_NOTE_CHARS_MIN = 10;
+// Gap listing and estimation (src/pipeline/estimate.ts).
+/** Holes at most this long (with a valid value on each side) are interpolated, by default. */
+export const ESTIMATE_SHORT_GAP_MINUTES_DEFAULT = 120;
+/** The longest short-gap setting an operator may choose: a day and beyond is like-day work. */
+export const ESTIMATE_SHORT_GAP_MINUTES_MAX = 1_440;
+/** Like days averaged for a longer hole. */
+export const ESTIMATE_LIKE_DAYS = 3;
+/** How many days before and after a hole's day like days are sought. */
+export const ESTIMATE_LIKE_DAY_SEARCH_DAYS = 28;
+/** The longest period one gaps list or estimate run covers. */
+export const ESTIMATE_PERIOD_DAYS_MAX = 93;
+/** Current ledger rows one run reads into memory at most (the period and the like-day search). */
+export const ESTIMATE_SPAN_ROWS_MAX = 5_000_000;
