@@ -208,7 +208,7 @@ export interface BatchInsert {
   sourceId: string;
   /**
    * What produced the batch: a delivery's records, or an operator's action (a quarantine replay;
-   * an override, which is a quarantine accept or an anomaly release).
+   * an override, which is a quarantine accept, an anomaly release or an estimation run).
    */
   kind: 'ingest' | 'replay' | 'override';
   counts: BatchCounts;

@@ -2,6 +2,8 @@
 // readings once, and a later actual replaces an estimate by exactly the difference. Method: a
 // real SQLite store fed through ingestDelivery (stand-in detectors hold a spike, an operator
 // rejects it), then listGaps, estimateGaps, a late actual, status and audit verify.
+import { readFileSync } from 'node:fs';
+import { Temporal } from 'temporal-polyfill';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyAudit } from '../audit/verify.js';
 import { formatUtcSeconds, idempotencyKey } from '../core/identity.js';
@@ -18,7 +20,14 @@ import { removeTempDirs } from '../test-support/temp.js';
 import { toNdjsonText, type WireRecord } from '../test-support/wire-text.js';
 import { rejectAnomaly } from './anomalies.js';
 import { isConserved } from './commit.js';
-import { ESTIMATE_SEQ, estimateGaps, listGaps, type EstimateReport } from './estimate.js';
+import {
+  ESTIMATE_SEQ,
+  estimateGaps,
+  listGaps,
+  planEstimates,
+  writeEstimatePlan,
+  type EstimateReport,
+} from './estimate.js';
 
 afterAll(removeTempDirs);
 
@@ -265,5 +274,78 @@ describe('an actual arriving after the estimate', () => {
     // The estimate stays in the ledger, superseded; another run does not estimate the slot again.
     const again = await estimateGaps(context(), PERIOD, null);
     expect(again.estimated).toBe(0);
+  });
+});
+
+describe("in the dictionary's time zone, across the spring change", () => {
+  const ZONE = 'America/New_York';
+  const NY_METER = 'MTR-ESTMNY01';
+  const local = (date: string, time: string) =>
+    Temporal.PlainDateTime.from(`${date}T${time}`).toZonedDateTime(ZONE).toInstant()
+      .epochMilliseconds;
+  /** Depends on the local wall-clock time only: a like day at the same local time matches. */
+  const wallValue = (ms: number) => {
+    const zoned = Temporal.Instant.fromEpochMilliseconds(ms).toZonedDateTimeISO(ZONE);
+    return 100_000 + (zoned.hour * 60 + zoned.minute) * 100;
+  };
+  // Sunday 2026-03-08 00:00-05:00 local: four hours, since 02:00-02:59 does not exist.
+  const holeFromMs = local('2026-03-08', '00:00');
+  const holeToMs = local('2026-03-08', '05:00');
+  const raceMs = local('2026-03-08', '04:00');
+  let ny: Harness;
+
+  beforeAll(async () => {
+    ny = openHarness();
+    await ny.clock.advance(30 * DAY_MS);
+    const records: WireRecord[] = [];
+    for (let ms = local('2026-02-27', '00:00'); ms < local('2026-03-23', '00:00'); ms += SLOT_MS) {
+      if (ms >= holeFromMs && ms < holeToMs) continue;
+      records.push(record(NY_METER, ms, kwhOf(wallValue(ms))));
+    }
+    await ny.ingest(toNdjsonText(records));
+  });
+
+  it('fills the 23-hour day from like days at the same local time, leaving an actual that came meanwhile', async () => {
+    const dictionary = { ...DEFAULT_DICTIONARY, timeZone: ZONE };
+    const nyContext = { store: ny.store, clock: ny.clock, dictionary, actor: 'billing-analyst' };
+    const period = { fromMs: local('2026-03-08', '00:00'), toMs: local('2026-03-09', '00:00') };
+    const plan = await planEstimates(nyContext, { ...period, meterIds: null });
+    expect(plan.settings.timeZone).toBe(ZONE);
+    expect(plan.readings).toHaveLength(16);
+    // An actual for 04:00 arrives between the read and the write.
+    await ny.ingest(toNdjsonText([record(NY_METER, raceMs, '0.777')]), { name: 'meanwhile' });
+    const report = await writeEstimatePlan(nyContext, plan, null);
+    expect(report).toMatchObject({ estimated: 15, likeDay: 15, filledMeanwhile: 1 });
+    expect(await ny.store.listQuarantine({ limit: 10 })).toEqual([]);
+    const rows = (await currentLedgerRows(ny)).filter(
+      (row) => row.intervalStartMs >= holeFromMs && row.intervalStartMs < holeToMs,
+    );
+    expect(rows).toHaveLength(16);
+    for (const row of rows) {
+      if (row.intervalStartMs === raceMs) {
+        expect(row).toMatchObject({ quality: 'actual', valueMicro: 777_000, version: 1 });
+        continue;
+      }
+      expect(row.quality).toBe('estimated');
+      expect(row.valueMicro).toBe(wallValue(row.intervalStartMs));
+      expect(row.qualityDetail).toBe(
+        'like-day: average of 3 weekend day(s) 2026-03-07 2026-03-14 2026-03-01 at the same ' +
+          `wall-clock time (${ZONE})`,
+      );
+    }
+  });
+});
+
+describe('the documented key of an estimate', () => {
+  it('is in docs/idempotency-key.md', () => {
+    const doc = readFileSync(new URL('../../docs/idempotency-key.md', import.meta.url), 'utf8');
+    const key = idempotencyKey(
+      'MTR-0A1B2C3D',
+      '1',
+      Date.parse('2026-03-01T00:00:00Z'),
+      ESTIMATE_SEQ,
+    );
+    expect(doc).toContain(`| \`${key}\` |`);
+    expect(doc).toContain('2026-03-01T00:00:00Z\\|-1`');
   });
 });

@@ -384,22 +384,29 @@ function estimateInput(
 }
 
 /**
- * `amisync estimate`: fills the period's gaps. Each batch re-reads, inside its transaction,
- * whether its intervals are still empty and writes only those, so an actual that arrived since
- * the read is never overwritten and a second run adds nothing.
+ * What a run will write, read from the committed ledger: the estimates, the holes no rule could
+ * fill, and the facts its audit entries record. `writeEstimatePlan` applies it.
  */
-export async function estimateGaps(
+export interface EstimatePlan {
+  readings: Reading[];
+  skipped: SkippedHole[];
+  period: { fromMs: number; toMs: number };
+  settings: EstimateSettings;
+  atMs: number;
+  audit: Readonly<Record<string, unknown>>;
+}
+
+/** Reads the period's gaps and computes their estimates, writing nothing. */
+export async function planEstimates(
   context: EstimateContext,
   query: GapQuery,
-  note: string | null,
   options: EstimateOptions = {},
-): Promise<EstimateReport> {
-  const { store } = context;
+): Promise<EstimatePlan> {
   const atMs = context.clock.nowMs();
   const period = checkedPeriod(query, atMs);
   const settings = settingsOf(context, options);
   const wallClock = new WallClock(settings.timeZone);
-  const views = await viewStreams(store, query, period, atMs);
+  const views = await viewStreams(context.store, query, period, atMs);
   const statusCode = context.dictionary.statusBits.estimated;
   const readings: Reading[] = [];
   const skipped: SkippedHole[] = [];
@@ -408,37 +415,49 @@ export async function estimateGaps(
     readings.push(...stream.readings);
     skipped.push(...stream.skipped);
   }
-  const shortGapMinutes = settings.shortGapMs / MS_PER_MINUTE;
-  const report: EstimateReport = {
-    ...period,
-    timeZone: settings.timeZone,
-    shortGapMinutes,
-    estimated: 0,
-    interpolated: 0,
-    likeDay: 0,
-    estimatedEnergyMilliWh: 0n,
-    filledMeanwhile: 0,
-    skipped,
-    batches: [],
-    registerAdvance: REGISTER_ADVANCE_NOTE,
-  };
   const audit = {
     from: new Date(period.fromMs).toISOString(),
     to: new Date(period.toMs).toISOString(),
     meters: query.meterIds,
-    shortGapMinutes,
+    shortGapMinutes: settings.shortGapMs / MS_PER_MINUTE,
     likeDays: settings.likeDays,
     likeDaySearchDays: settings.likeDaySearchDays,
     timeZone: settings.timeZone,
     seq: ESTIMATE_SEQ,
   };
-  for (let at = 0; at < readings.length; at += BATCH_READINGS_MAX) {
-    const chunk = readings.slice(at, at + BATCH_READINGS_MAX);
-    await store.transaction(async (tx) => {
+  return { readings, skipped, period, settings, atMs, audit };
+}
+
+/**
+ * Writes a plan's estimates, BATCH_READINGS_MAX per batch and transaction. Each batch re-reads,
+ * inside its transaction, whether its intervals are still empty and writes only those, so an
+ * actual that arrived since the plan was read is never overwritten and a second run adds nothing.
+ */
+export async function writeEstimatePlan(
+  context: EstimateContext,
+  plan: EstimatePlan,
+  note: string | null,
+): Promise<EstimateReport> {
+  const report: EstimateReport = {
+    ...plan.period,
+    timeZone: plan.settings.timeZone,
+    shortGapMinutes: plan.settings.shortGapMs / MS_PER_MINUTE,
+    estimated: 0,
+    interpolated: 0,
+    likeDay: 0,
+    estimatedEnergyMilliWh: 0n,
+    filledMeanwhile: 0,
+    skipped: plan.skipped,
+    batches: [],
+    registerAdvance: REGISTER_ADVANCE_NOTE,
+  };
+  for (let at = 0; at < plan.readings.length; at += BATCH_READINGS_MAX) {
+    const chunk = plan.readings.slice(at, at + BATCH_READINGS_MAX);
+    await context.store.transaction(async (tx) => {
       const fresh = await stillGaps(tx, chunk);
       report.filledMeanwhile += chunk.length - fresh.length;
       if (fresh.length === 0) return;
-      const input = estimateInput(fresh, context, note, audit, atMs);
+      const input = estimateInput(fresh, context, note, plan.audit, plan.atMs);
       const result = await commitBatchIn(tx, input, () => '');
       report.batches.push({
         batchId: result.batchId,
@@ -449,6 +468,16 @@ export async function estimateGaps(
     });
   }
   return report;
+}
+
+/** `amisync estimate`: fills the period's gaps (plan, then write). */
+export async function estimateGaps(
+  context: EstimateContext,
+  query: GapQuery,
+  note: string | null,
+  options: EstimateOptions = {},
+): Promise<EstimateReport> {
+  return writeEstimatePlan(context, await planEstimates(context, query, options), note);
 }
 
 function countEstimate(report: EstimateReport, reading: Reading): void {
