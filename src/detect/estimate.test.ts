@@ -262,6 +262,39 @@ describe('like days', () => {
     expect(at?.valueMicro).toBe(divideRounded(897 * 100_000 + 3 * 75 * 10, 3));
   });
 
+  it('averages fewer like days when fewer qualify, and says how many', () => {
+    // Two weekdays of data besides the hole's day: Monday 16th and Tuesday 17th (hole Wednesday).
+    const values = series('2026-02-16', '2026-02-19');
+    const from = localMs('2026-02-18', '06:00');
+    const outcome = fillHole(values, from, localMs('2026-02-18', '12:00'));
+    if (outcome.kind !== 'estimated') throw new Error(outcome.reason);
+    expect(outcome.estimates[0]?.detail).toContain(
+      'average of 2 weekday day(s) 2026-02-17 2026-02-16',
+    );
+  });
+
+  it('takes like days for a short hole with no valid value on one side', () => {
+    const values = series('2026-02-01', '2026-03-01');
+    const from = localMs('2026-02-18', '10:00');
+    const valid = new Map(values);
+    for (let ms = from; ms < from + 4 * QUARTER_MS; ms += QUARTER_MS) valid.delete(ms);
+    // The slot after the hole has no valid value (none, or only an estimate).
+    valid.delete(from + 4 * QUARTER_MS);
+    const clock = new WallClock(ZONE);
+    const grid = { intervalMs: QUARTER_MS, phaseMs: 0 };
+    const hole = { fromMs: from, toMs: from + 4 * QUARTER_MS };
+    const outcome = estimateHole(
+      hole,
+      grid,
+      valid,
+      new WallClockValues(valid, clock),
+      clock,
+      SETTINGS,
+    );
+    if (outcome.kind !== 'estimated') throw new Error(outcome.reason);
+    expect(outcome.estimates.every((e) => e.method === 'like-day')).toBe(true);
+  });
+
   it('skips a hole no like day can fill, saying why', () => {
     const values = series('2026-02-16', '2026-02-17');
     const outcome = fillHole(
