@@ -6,6 +6,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { INPUT_FORMATS } from '../core/parser.js';
 import { addAnomaliesCommands } from './commands/anomalies.js';
+import { addReportCommands } from './commands/discrepancies.js';
 import { runDemo } from './commands/demo.js';
 import { addSimulateCommands } from './commands/simulate.js';
 import { addVendorsCommands } from './commands/vendors.js';
@@ -191,6 +192,7 @@ export function buildProgram(): Command {
   addSimulateCommands(program);
   addVendorsCommands(program);
   addAnomaliesCommands(program);
+  addReportCommands(program);
 
   return program;
 }

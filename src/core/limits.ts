@@ -137,3 +137,10 @@ export const DROP_LISTING_ENTRIES_MAX = 100_000;
 // Anomaly review (release and reject of held readings).
 /** Characters an operator's note on a release or a rejection must have at least. */
 export const DECISION_NOTE_CHARS_MIN = 10;
+// Discrepancy reports (`amisync report discrepancies`).
+/** Meters a discrepancy report ranks by kWh at stake and charts, at most. */
+export const REPORT_TOP_METERS_MAX = 50;
+/** Ledger readings one top meter's chart draws at most (a month of 15-minute intervals fits). */
+export const REPORT_CHART_POINTS_MAX = 3_200;
+/** Flagged readings of one top meter that its chart marks and its table lists, at most. */
+export const REPORT_METER_FLAGS_MAX = 500;

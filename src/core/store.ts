@@ -519,7 +519,7 @@ export interface Store extends VendorStore {
   listAnomalies(filter: AnomalyFilter): Promise<AnomalyRow[]>;
   getAnomaly(id: number): Promise<AnomalyRow | null>;
   anomalyBacklog(): Promise<AnomalyBacklog>;
-  /** The anomaly ledger and estimates of one period, summed for finance (`report discrepancies`). */
+  /** The anomaly ledger and estimates of one period, summed for `report discrepancies`. */
   discrepancyFigures(query: DiscrepancyQuery): Promise<DiscrepancyFigures>;
   /**
    * Current ledger values of one stream with interval start in [fromMs, toMs), oldest first, at

@@ -514,12 +514,18 @@ for (const engine of ENGINES) {
           resolvedBatchId: null,
         }),
       );
-      const estimate = { ...row('MTR-EEEEEEEE', fromMs + 900_000, 1, 0, 0), quality: 'estimated' };
-      const revised = { ...row('MTR-EEEEEEEE', fromMs + 900_000, 2, 0, 0), quality: 'estimated' };
+      const estimate = {
+        ...row('MTR-EEEEEEEE', fromMs + 900_000, 1, 0, 0),
+        quality: 'estimated' as const,
+      };
+      const revised = {
+        ...row('MTR-EEEEEEEE', fromMs + 900_000, 2, 0, 0),
+        quality: 'estimated' as const,
+      };
       await commitRows(store, [
         { ...estimate, valueMicro: 1_250_000 },
-        { ...row('MTR-EEEEEEEE', fromMs, 1, 0, 1), quality: 'estimated', valueMicro: 9 },
-        { ...row('MTR-EEEEEEEE', toMs, 1, 0, 2), quality: 'estimated' },
+        { ...row('MTR-EEEEEEEE', fromMs, 1, 0, 1), quality: 'estimated' as const, valueMicro: 9 },
+        { ...row('MTR-EEEEEEEE', toMs, 1, 0, 2), quality: 'estimated' as const },
       ]);
       await commitRows(store, [{ ...revised, valueMicro: 2_000_000 }]);
       const query = { fromMs, toMs, sourceIds: [], nowMs, topMetersMax: 10 };
@@ -572,8 +578,8 @@ for (const engine of ENGINES) {
         limit: 2,
       });
       expect(series).toEqual([
-        { intervalStartMs: fromMs, valueMicro: 9, quality: 'estimated' },
-        { intervalStartMs: fromMs + 900_000, valueMicro: 2_000_000, quality: 'estimated' },
+        { intervalStartMs: fromMs, valueMicro: 9, quality: 'estimated' as const },
+        { intervalStartMs: fromMs + 900_000, valueMicro: 2_000_000, quality: 'estimated' as const },
       ]);
       await store.close();
     });
