@@ -100,6 +100,8 @@ const CHART_SCRIPT = `(function () {
       height: 320,
       tzDate: function (seconds) { return uPlot.tzDate(new Date(seconds * 1e3), chart.timeZone); },
       scales: { x: { time: true } },
+      // The page's own key and the table under each chart say what each mark is.
+      legend: { show: false },
       axes: [
         { stroke: '#111', grid: { stroke: '#d0d0d0' }, ticks: { stroke: '#767676' } },
         { stroke: '#111', label: 'kWh', grid: { stroke: '#d0d0d0' }, ticks: { stroke: '#767676' } }
@@ -107,7 +109,8 @@ const CHART_SCRIPT = `(function () {
       series: [
         { label: 'interval start (' + chart.timeZone + ')' },
         { label: 'ledger kWh', stroke: '${LEDGER_COLOUR}', width: 2, spanGaps: false,
-          points: { show: false } },
+          points: { show: true, size: 5, width: 1, stroke: '${LEDGER_COLOUR}',
+            fill: '${LEDGER_COLOUR}' } },
         marker('held (open)', colours.held),
         marker('released', colours.released),
         marker('rejected', colours.rejected)
