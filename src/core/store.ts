@@ -522,8 +522,10 @@ export interface Store extends VendorStore {
   /** The anomaly ledger and estimates of one period, summed for `report discrepancies`. */
   discrepancyFigures(query: DiscrepancyQuery): Promise<DiscrepancyFigures>;
   /**
-   * Current ledger values of one stream with interval start in [fromMs, toMs), oldest first, at
-   * most `limit`: the series a report charts around a meter's flagged points.
+   * Current ledger values of one stream at the interval starts fromMs, fromMs + intervalMs, ...
+   * before toMs, oldest first, at most `limit`: the series a report charts around a meter's
+   * flagged readings. Read on that grid so that each value is one index lookup, whatever the
+   * number of other meters in the window; a value off the grid is not returned.
    */
   streamSeries(query: StreamSeriesQuery): Promise<SeriesPoint[]>;
 
@@ -626,6 +628,8 @@ export interface DiscrepancyFigures {
 export interface StreamSeriesQuery extends StreamRef {
   fromMs: number;
   toMs: number;
+  /** The stream's interval length: the grid's step. */
+  intervalMs: number;
   limit: number;
 }
 

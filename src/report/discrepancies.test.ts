@@ -12,9 +12,12 @@ import {
   REPORT_NOW_MS,
 } from '../test-support/discrepancy-fixture.js';
 import { removeTempDirs } from '../test-support/temp.js';
+import { REPORT_CHART_POINTS_MAX } from '../core/limits.js';
+import type { AnomalyRow } from '../core/store.js';
 import {
-  collectDiscrepancyReport,
   ageingBuckets,
+  chartWindow,
+  collectDiscrepancyReport,
   type DiscrepancyReport,
 } from './discrepancies.js';
 import { csvTextCell, discrepancyCsv } from './discrepancy-csv.js';
@@ -140,6 +143,25 @@ describe('the discrepancy report', () => {
       ['held', 30_000_000],
       ['rejected', 12_500_000],
     ]);
+  });
+
+  it('charts a day either side of the flags on their interval grid, cut to the points bound', () => {
+    const flag = (startMs: number, intervalSeconds = 900) =>
+      ({ reading: { intervalStartMs: startMs, intervalSeconds } }) as AnomalyRow;
+    const dayMs = 86_400_000;
+    expect(chartWindow([flag(dayMs * 10), flag(dayMs * 11)])).toEqual({
+      fromMs: dayMs * 9,
+      toMs: dayMs * 12 + 900_000,
+      intervalMs: 900_000,
+      truncated: false,
+    });
+    // Five-minute intervals over a month need more points than one chart draws.
+    expect(chartWindow([flag(0, 300), flag(dayMs * 30, 300)])).toEqual({
+      fromMs: -dayMs,
+      toMs: -dayMs + REPORT_CHART_POINTS_MAX * 300_000,
+      intervalMs: 300_000,
+      truncated: true,
+    });
   });
 
   it('buckets ages at their edges: 7 and 8, 30 and 31, 90 and 91 days', () => {

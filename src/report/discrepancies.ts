@@ -49,7 +49,7 @@ export interface MeterChart {
   fromMs: number;
   toMs: number;
   series: SeriesPoint[];
-  /** True when the window held more than REPORT_CHART_POINTS_MAX readings. */
+  /** True when the window was cut to REPORT_CHART_POINTS_MAX intervals. */
   seriesTruncated: boolean;
   /** The meter's flagged readings in the period, on every channel, oldest first. */
   flags: AnomalyRow[];
@@ -107,18 +107,23 @@ export function chartedChannel(flags: readonly AnomalyRow[]): string | null {
   return ranked[0]?.[0] ?? null;
 }
 
-/** The window a chart draws: a day either side of the flags, at most a day past the period. */
-export function chartWindow(
-  flags: readonly AnomalyRow[],
-  period: ReportPeriod,
-): { fromMs: number; toMs: number } {
+/**
+ * The window a chart draws, on the grid of the charted flags' interval length: a day either side
+ * of the flags (whole intervals), cut to REPORT_CHART_POINTS_MAX intervals from its start.
+ */
+export function chartWindow(flags: readonly AnomalyRow[]): {
+  fromMs: number;
+  toMs: number;
+  intervalMs: number;
+  truncated: boolean;
+} {
   const starts = flags.map((flag) => flag.reading.intervalStartMs);
-  const firstMs = Math.min(...starts);
-  const lastMs = Math.max(...starts);
-  return {
-    fromMs: Math.max(period.fromMs, firstMs) - CHART_CONTEXT_MS,
-    toMs: Math.min(period.toMs, lastMs + 1) + CHART_CONTEXT_MS,
-  };
+  const intervalMs = (flags[0]?.reading.intervalSeconds ?? 900) * 1000;
+  const contextMs = Math.floor(CHART_CONTEXT_MS / intervalMs) * intervalMs;
+  const fromMs = Math.min(...starts) - contextMs;
+  const toMs = Math.max(...starts) + intervalMs + contextMs;
+  const maxToMs = fromMs + REPORT_CHART_POINTS_MAX * intervalMs;
+  return { fromMs, toMs: Math.min(toMs, maxToMs), intervalMs, truncated: toMs > maxToMs };
 }
 
 /**
@@ -161,22 +166,22 @@ async function meterChart(
   const flags = found.slice(0, REPORT_METER_FLAGS_MAX);
   const channel = chartedChannel(flags);
   if (channel === null) return null;
-  const window = chartWindow(
-    flags.filter((flag) => flag.reading.channel === channel),
-    request.period,
-  );
+  const window = chartWindow(flags.filter((flag) => flag.reading.channel === channel));
   const series = await store.streamSeries({
     meterId: meter.meterId,
     channel,
-    ...window,
-    limit: REPORT_CHART_POINTS_MAX + 1,
+    fromMs: window.fromMs,
+    toMs: window.toMs,
+    intervalMs: window.intervalMs,
+    limit: REPORT_CHART_POINTS_MAX,
   });
   return {
     meterId: meter.meterId,
     channel,
-    ...window,
-    series: series.slice(0, REPORT_CHART_POINTS_MAX),
-    seriesTruncated: series.length > REPORT_CHART_POINTS_MAX,
+    fromMs: window.fromMs,
+    toMs: window.toMs,
+    series,
+    seriesTruncated: window.truncated,
     flags,
     flagsTruncated: found.length > REPORT_METER_FLAGS_MAX,
   };

@@ -575,6 +575,7 @@ for (const engine of ENGINES) {
         channel: '1',
         fromMs,
         toMs: toMs + 1,
+        intervalMs: 900_000,
         limit: 2,
       });
       expect(series).toEqual([

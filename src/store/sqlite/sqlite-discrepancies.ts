@@ -175,18 +175,27 @@ export function selectDiscrepancyFigures(
 }
 
 export function selectStreamSeries(prepare: Prepare, query: StreamSeriesQuery): SeriesPoint[] {
+  if (query.fromMs >= query.toMs || query.limit < 1) return [];
+  // The grid is walked in SQL and each step is a lookup in the ledger's (interval start, meter,
+  // channel, version) index: the ledger has no index that starts with the meter.
   const rows = prepare(
-    `SELECT l.interval_start_ms, l.value_micro, l.quality FROM ledger l
-     WHERE l.interval_start_ms >= ? AND l.interval_start_ms < ? AND l.meter_id = ?
-       AND l.channel = ?
-       AND NOT EXISTS (SELECT 1 FROM ledger n WHERE n.interval_start_ms = l.interval_start_ms
+    `WITH RECURSIVE grid(ms, n) AS (
+       SELECT ?, 1 UNION ALL SELECT ms + ?, n + 1 FROM grid WHERE ms + ? < ? AND n < ?)
+     SELECT l.interval_start_ms, l.value_micro, l.quality FROM grid
+     JOIN ledger l ON l.interval_start_ms = grid.ms AND l.meter_id = ? AND l.channel = ?
+     WHERE NOT EXISTS (SELECT 1 FROM ledger n WHERE n.interval_start_ms = l.interval_start_ms
          AND n.meter_id = l.meter_id AND n.channel = l.channel AND n.version > l.version)
      ORDER BY l.interval_start_ms LIMIT ?`,
-  ).all(query.fromMs, query.toMs, query.meterId, query.channel, query.limit) as {
-    interval_start_ms: number;
-    value_micro: number;
-    quality: Quality;
-  }[];
+  ).all(
+    query.fromMs,
+    query.intervalMs,
+    query.intervalMs,
+    query.toMs,
+    query.limit,
+    query.meterId,
+    query.channel,
+    query.limit,
+  ) as { interval_start_ms: number; value_micro: number; quality: Quality }[];
   return rows.map((row) => ({
     intervalStartMs: row.interval_start_ms,
     valueMicro: row.value_micro,
