@@ -99,7 +99,13 @@ const CHART_SCRIPT = `(function () {
       width: Math.max(320, element.clientWidth),
       height: 320,
       tzDate: function (seconds) { return uPlot.tzDate(new Date(seconds * 1e3), chart.timeZone); },
-      scales: { x: { time: true } },
+      // Room above the highest and below the lowest value, so that no marker is cut in half.
+      scales: { x: { time: true }, y: { range: function (plot, min, max) {
+        var low = Math.min(0, min === null ? 0 : min);
+        var high = Math.max(0, max === null ? 0 : max);
+        var pad = (high - low) * 0.08 || 1;
+        return [low - pad, high + pad];
+      } } },
       // The page's own key and the table under each chart say what each mark is.
       legend: { show: false },
       axes: [
@@ -109,8 +115,7 @@ const CHART_SCRIPT = `(function () {
       series: [
         { label: 'interval start (' + chart.timeZone + ')' },
         { label: 'ledger kWh', stroke: '${LEDGER_COLOUR}', width: 2, spanGaps: false,
-          points: { show: true, size: 5, width: 1, stroke: '${LEDGER_COLOUR}',
-            fill: '${LEDGER_COLOUR}' } },
+          points: { size: 5, width: 1, stroke: '${LEDGER_COLOUR}', fill: '${LEDGER_COLOUR}' } },
         marker('held (open)', colours.held),
         marker('released', colours.released),
         marker('rejected', colours.rejected)
