@@ -112,6 +112,9 @@ describe('amisync report discrepancies', () => {
     expect(badFormat.status).toBe(64);
     const badTop = cli('--db', db, '--period', '2026-03', '--out', out, '--top', '51');
     expect(badTop.status).toBe(64);
+    const noFolder = cli('--db', db, '--period', '2026-03', '--out', join(dir, 'absent', 'x.csv'));
+    expect(noFolder.status).toBe(64);
+    expect(noFolder.stderr).toContain('does not exist');
     const noDb = cli('--db', join(dir, 'absent.db'), '--period', '2026-03', '--out', out);
     expect(noDb.status).toBe(3);
     expect(existsSync(out)).toBe(false);

@@ -2,8 +2,8 @@
  * `amisync report discrepancies`: the month's anomaly ledger and estimates for finance, written
  * as a CSV table or one self-contained HTML page (docs/reports.md).
  */
-import { renameSync, writeFileSync } from 'node:fs';
-import { extname } from 'node:path';
+import { existsSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, extname, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { formatMilliWhAsKwh } from '../../core/decimal.js';
 import { AmisyncError } from '../../core/errors.js';
@@ -101,11 +101,27 @@ export function reportJson(report: DiscrepancyReport, out: string, format: Repor
   };
 }
 
-/** Writes beside the target first, so that a reader never opens half a report. */
+/**
+ * Writes beside the target first, so that a reader never opens half a report; a file that cannot
+ * be written is the operator's to fix (a USAGE error naming it), and leaves nothing behind.
+ */
 function writeWhole(path: string, text: string): void {
   const partial = `${path}.partial-${process.pid}`;
-  writeFileSync(partial, text, 'utf8');
-  renameSync(partial, path);
+  try {
+    writeFileSync(partial, text, 'utf8');
+    renameSync(partial, path);
+  } catch (error) {
+    rmSync(partial, { force: true });
+    throw new AmisyncError('USAGE', `cannot write --out ${path}: ${(error as Error).message}`);
+  }
+}
+
+/** Checked before the store is read, so that a mistyped folder fails at once. */
+function requireOutFolder(path: string): void {
+  const folder = dirname(resolve(path));
+  if (!existsSync(folder) || !statSync(folder).isDirectory()) {
+    throw new AmisyncError('USAGE', `--out ${path}: the folder ${folder} does not exist`);
+  }
 }
 
 export async function runDiscrepancyReport(options: DiscrepancyOptions): Promise<void> {
@@ -114,6 +130,7 @@ export async function runDiscrepancyReport(options: DiscrepancyOptions): Promise
   if (period === null) throw new AmisyncError('USAGE', '--period must be a month: YYYY-MM');
   const format = formatOf(options);
   const top = parseTop(options.top);
+  requireOutFolder(options.out);
   const store = openReadView(options, runtime.clock);
   let report: DiscrepancyReport;
   try {
