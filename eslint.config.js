@@ -40,6 +40,7 @@ const FOLDERS = [
   'simulator',
   'bench',
   'test-support',
+  'report',
 ];
 const MAY_IMPORT = {
   core: [],
@@ -54,6 +55,7 @@ const MAY_IMPORT = {
   pipeline: ['core', 'formats', 'dictionary', 'detect', 'audit'],
   migration: ['core', 'store', 'billing'],
   simulator: ['core', 'formats'],
+  report: ['core'],
 };
 
 function layering(folder) {

@@ -7,6 +7,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { INPUT_FORMATS } from '../core/parser.js';
 import { addAnomaliesCommands } from './commands/anomalies.js';
 import { addEstimateCommands } from './commands/estimate.js';
+import { addReportCommands } from './commands/discrepancies.js';
 import { runDemo } from './commands/demo.js';
 import { addSimulateCommands } from './commands/simulate.js';
 import { addVendorsCommands } from './commands/vendors.js';
@@ -193,6 +194,7 @@ export function buildProgram(): Command {
   addVendorsCommands(program);
   addAnomaliesCommands(program);
   addEstimateCommands(program);
+  addReportCommands(program);
 
   return program;
 }

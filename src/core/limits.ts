@@ -150,3 +150,10 @@ export const ESTIMATE_LIKE_DAY_SEARCH_DAYS = 28;
 export const ESTIMATE_PERIOD_DAYS_MAX = 93;
 /** Current ledger rows one run reads into memory at most (the period and the like-day search). */
 export const ESTIMATE_SPAN_ROWS_MAX = 5_000_000;
+// Discrepancy reports (`amisync report discrepancies`).
+/** Meters a discrepancy report ranks by kWh at stake and charts, at most. */
+export const REPORT_TOP_METERS_MAX = 50;
+/** Ledger readings one top meter's chart draws at most (a month of 15-minute intervals fits). */
+export const REPORT_CHART_POINTS_MAX = 3_200;
+/** Flagged readings of one top meter that its chart marks and its table lists, at most. */
+export const REPORT_METER_FLAGS_MAX = 500;

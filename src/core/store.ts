@@ -528,6 +528,15 @@ export interface Store extends VendorStore {
   listAnomalies(filter: AnomalyFilter): Promise<AnomalyRow[]>;
   getAnomaly(id: number): Promise<AnomalyRow | null>;
   anomalyBacklog(): Promise<AnomalyBacklog>;
+  /** The anomaly ledger and estimates of one period, summed for `report discrepancies`. */
+  discrepancyFigures(query: DiscrepancyQuery): Promise<DiscrepancyFigures>;
+  /**
+   * Current ledger values of one stream at the interval starts fromMs, fromMs + intervalMs, ...
+   * before toMs, oldest first, at most `limit`: the series a report charts around a meter's
+   * flagged readings. Read on that grid so that each value is one index lookup, whatever the
+   * number of other meters in the window; a value off the grid is not returned.
+   */
+  streamSeries(query: StreamSeriesQuery): Promise<SeriesPoint[]>;
 
   /**
    * Current ledger rows (the highest version of each interval), in (interval start, meter, channel)
@@ -568,3 +577,79 @@ export interface Store extends VendorStore {
 }
 
 export type { Quality };
+
+/**
+ * What a discrepancy report covers: holds and ledger readings whose interval starts in
+ * [fromMs, toMs), of the given sources (every source when the list is empty).
+ */
+export interface DiscrepancyQuery {
+  fromMs: number;
+  toMs: number;
+  /** Sources whose batches held or wrote the readings; empty for every source. */
+  sourceIds: readonly string[];
+  /** The moment open holds are aged against (the injected clock's now). */
+  nowMs: number;
+  /** How many meters `topMeters` lists at most. */
+  topMetersMax: number;
+}
+
+/** Holds of one status: how many, and their kWh (electricity in kWh only, milliwatt-hours). */
+export interface HoldTotal {
+  items: number;
+  energyMilliWh: bigint;
+}
+
+/** The holds one detector flagged, by status; a reading flagged by two detectors counts twice. */
+export interface DetectorFigures {
+  detector: string;
+  held: HoldTotal;
+  released: HoldTotal;
+  rejected: HoldTotal;
+}
+
+/** Open holds of one age in whole days since the batch that held them committed. */
+export interface OpenAgeRow {
+  ageDays: number;
+  items: number;
+  energyMilliWh: bigint;
+}
+
+/** One meter's holds in the period; `atStakeMilliWh` sums the absolute kWh of its open holds. */
+export interface MeterFigures {
+  meterId: string;
+  held: HoldTotal;
+  released: HoldTotal;
+  rejected: HoldTotal;
+  atStakeMilliWh: bigint;
+}
+
+export interface DiscrepancyFigures {
+  /** Each held reading once, by its status now. */
+  byStatus: Record<AnomalyStatus, HoldTotal>;
+  byDetector: DetectorFigures[];
+  /** Current ledger readings with quality `estimated`: how many, and their kWh. */
+  estimated: HoldTotal;
+  metersWithOpen: number;
+  /** Open holds grouped by whole days of age (0 = held less than a day ago), youngest first. */
+  openByAgeDays: OpenAgeRow[];
+  /**
+   * Meters with open holds, most kWh at stake first (then most open holds, then meter id), at
+   * most `topMetersMax`.
+   */
+  topMeters: MeterFigures[];
+}
+
+export interface StreamSeriesQuery extends StreamRef {
+  fromMs: number;
+  toMs: number;
+  /** The stream's interval length: the grid's step. */
+  intervalMs: number;
+  limit: number;
+}
+
+/** One current ledger value of a stream. */
+export interface SeriesPoint {
+  intervalStartMs: number;
+  valueMicro: number;
+  quality: Quality;
+}

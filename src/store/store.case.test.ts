@@ -515,5 +515,145 @@ for (const engine of ENGINES) {
       expect((await again.status()).batches).toBe(1);
       await again.close();
     });
+
+    it('sums a period of holds and estimates for the discrepancy report', async () => {
+      const { store } = await engine.open();
+      const dayMs = 86_400_000;
+      const fromMs = Date.UTC(2026, 9, 1);
+      const toMs = Date.UTC(2026, 10, 1);
+      const nowMs = toMs + 40 * dayMs;
+      const s1 = 'source-1';
+      await holdIn(store, s1, nowMs - 3 * dayMs, [
+        hold('MTR-AAAAAAAA', fromMs, 40_000_000, ['spike']),
+        hold('MTR-AAAAAAAA', fromMs + 900_000, 0, ['zero', 'zero']),
+        hold('MTR-BBBBBBBB', fromMs, -5_000_000, ['reverse', 'spike']),
+        // Outside the period: the interval starting at toMs belongs to the next month.
+        hold('MTR-CCCCCCCC', toMs, 99_000_000, ['spike']),
+      ]);
+      await holdIn(store, 'source-2', nowMs - 45 * dayMs, [
+        hold('MTR-CCCCCCCC', fromMs + dayMs, 7_000_000, ['spike']),
+        { ...hold('MTR-DDDDDDDD', fromMs, 3_000_000, ['spike']), unit: 'therm' },
+      ]);
+      const decidedIds = (await store.listAnomalies({ meterId: 'MTR-CCCCCCCC', limit: 9 }))
+        .filter((a) => a.reading.intervalStartMs < toMs)
+        .map((a) => a.id);
+      expect(decidedIds).toHaveLength(1);
+      await store.transaction((tx) =>
+        tx.decideAnomaly(decidedIds[0]!, {
+          status: 'rejected',
+          actor: 'a',
+          note: 'meter replaced on site',
+          atMs: nowMs,
+          resolvedBatchId: null,
+        }),
+      );
+      const estimate = {
+        ...row('MTR-EEEEEEEE', fromMs + 900_000, 1, 0, 0),
+        quality: 'estimated' as const,
+      };
+      const revised = {
+        ...row('MTR-EEEEEEEE', fromMs + 900_000, 2, 0, 0),
+        quality: 'estimated' as const,
+      };
+      await commitRows(store, [
+        { ...estimate, valueMicro: 1_250_000 },
+        { ...row('MTR-EEEEEEEE', fromMs, 1, 0, 1), quality: 'estimated' as const, valueMicro: 9 },
+        { ...row('MTR-EEEEEEEE', toMs, 1, 0, 2), quality: 'estimated' as const },
+      ]);
+      await commitRows(store, [{ ...revised, valueMicro: 2_000_000 }]);
+      const query = { fromMs, toMs, sourceIds: [], nowMs, topMetersMax: 10 };
+      const total = (items: number, energy: bigint) => ({ items, energyMilliWh: energy });
+      const figures = await store.discrepancyFigures(query);
+      expect(figures.byStatus).toEqual({
+        held: total(4, 35_000_000n),
+        released: total(0, 0n),
+        rejected: total(1, 7_000_000n),
+      });
+      expect(figures.byDetector).toEqual([
+        {
+          detector: 'reverse',
+          held: total(1, -5_000_000n),
+          released: total(0, 0n),
+          rejected: total(0, 0n),
+        },
+        {
+          detector: 'spike',
+          held: total(3, 35_000_000n),
+          released: total(0, 0n),
+          rejected: total(1, 7_000_000n),
+        },
+        { detector: 'zero', held: total(1, 0n), released: total(0, 0n), rejected: total(0, 0n) },
+      ]);
+      expect(figures.estimated).toEqual(total(2, 2_000_009n));
+      expect(figures.metersWithOpen).toBe(3);
+      expect(figures.openByAgeDays).toEqual([
+        { ageDays: 3, ...total(3, 35_000_000n) },
+        { ageDays: 45, ...total(1, 0n) },
+      ]);
+      expect(figures.topMeters.map((m) => [m.meterId, m.atStakeMilliWh, m.held.items])).toEqual([
+        ['MTR-AAAAAAAA', 40_000_000n, 2],
+        ['MTR-BBBBBBBB', 5_000_000n, 1],
+        ['MTR-DDDDDDDD', 0n, 1],
+      ]);
+      expect(
+        (await store.discrepancyFigures({ ...query, topMetersMax: 1 })).topMeters,
+      ).toHaveLength(1);
+      const second = await store.discrepancyFigures({ ...query, sourceIds: ['source-2'] });
+      expect(second.byStatus.held).toEqual(total(1, 0n));
+      expect(second.topMeters.map((m) => m.meterId)).toEqual(['MTR-DDDDDDDD']);
+      // The estimates were written by source 's'.
+      expect(second.estimated).toEqual(total(0, 0n));
+      const series = await store.streamSeries({
+        meterId: 'MTR-EEEEEEEE',
+        channel: '1',
+        fromMs,
+        toMs: toMs + 1,
+        intervalMs: 900_000,
+        limit: 2,
+      });
+      expect(series).toEqual([
+        { intervalStartMs: fromMs, valueMicro: 9, quality: 'estimated' as const },
+        { intervalStartMs: fromMs + 900_000, valueMicro: 2_000_000, quality: 'estimated' as const },
+      ]);
+      await store.close();
+    });
+  });
+}
+
+function hold(meter: string, startMs: number, valueMicro: number, detectors: string[]) {
+  return { ...row(meter, startMs, 1, 0, 0), valueMicro, detectors };
+}
+
+/** Holds readings in one batch of `sourceId` committed at `atMs`, each with its detectors. */
+async function holdIn(
+  store: Store,
+  sourceId: string,
+  atMs: number,
+  holds: readonly ReturnType<typeof hold>[],
+): Promise<void> {
+  await store.transaction(async (tx) => {
+    const batchId = await tx.allocateBatchId();
+    await tx.insertAnomalies(
+      holds.map(({ detectors, ...reading }, position) => ({
+        reading,
+        batchId,
+        batchPosition: position,
+        findings: detectors.map((detector) => ({ detector, message: `flagged by ${detector}` })),
+      })),
+    );
+    const counts = { ...emptyCounts(), received: holds.length, anomalyHeld: holds.length };
+    await tx.insertBatch({
+      id: batchId,
+      deliveryId: `d-${sourceId}`,
+      sourceId,
+      kind: 'ingest',
+      counts,
+      ledgerRoot: 'r',
+      quarantineRoot: 'q',
+      byteOffset: 0,
+      byteLength: 0,
+      committedAtMs: atMs,
+      auditSeq: batchId,
+    });
   });
 }

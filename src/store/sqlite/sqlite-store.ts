@@ -44,6 +44,10 @@ import type {
   StreamRef,
   StreamState,
   UnitTotal,
+  DiscrepancyFigures,
+  DiscrepancyQuery,
+  SeriesPoint,
+  StreamSeriesQuery,
   VendorInsert,
   VendorRow,
 } from '../../core/store.js';
@@ -55,6 +59,7 @@ import {
   selectAnomalyBacklog,
   updateAnomalyDecision,
 } from './sqlite-anomalies.js';
+import { selectDiscrepancyFigures, selectStreamSeries } from './sqlite-discrepancies.js';
 import {
   insertVendor,
   markVendorRevoked,
@@ -1243,6 +1248,14 @@ export class SqliteStore implements Store {
 
   async anomalyBacklog(): Promise<AnomalyBacklog> {
     return selectAnomalyBacklog((sql) => this.#statement(sql));
+  }
+
+  async discrepancyFigures(query: DiscrepancyQuery): Promise<DiscrepancyFigures> {
+    return selectDiscrepancyFigures((sql) => this.#statement(sql), query);
+  }
+
+  async streamSeries(query: StreamSeriesQuery): Promise<SeriesPoint[]> {
+    return selectStreamSeries((sql) => this.#statement(sql), query);
   }
 
   async *#iterate<T>(
