@@ -151,7 +151,7 @@ function fmix32(value: number): number {
 }
 
 /** A 32-bit seed from the feed seed (any safe integer) and a list of small integers. */
-function deriveSeed(seed: number, parts: readonly number[]): number {
+export function deriveSeed(seed: number, parts: readonly number[]): number {
   const low = seed >>> 0;
   const high = Math.floor(seed / 4_294_967_296) >>> 0;
   let h = fmix32(low ^ fmix32(high ^ 0x9e3779b9));
@@ -190,7 +190,7 @@ function uniqueMeterId(seed: number, index: number, seen: Set<string>): string {
 }
 
 /** A bell around `peakHour` on the 24-hour circle, 1 at the peak. */
-function bell(hour: number, peakHour: number, widthHours: number): number {
+export function bell(hour: number, peakHour: number, widthHours: number): number {
   const distance = Math.abs(hour - peakHour);
   const wrapped = Math.min(distance, 24 - distance) / widthHours;
   return Math.exp(-0.5 * wrapped * wrapped);
