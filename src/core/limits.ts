@@ -157,3 +157,10 @@ export const REPORT_TOP_METERS_MAX = 50;
 export const REPORT_CHART_POINTS_MAX = 3_200;
 /** Flagged readings of one top meter that its chart marks and its table lists, at most. */
 export const REPORT_METER_FLAGS_MAX = 500;
+// Labelled feeds and detector scoring (`amisync simulate labelled|score`).
+/** Readings (meters x days x 96) of one labelled feed: the feed is generated in memory. */
+export const LABELLED_FEED_READINGS_MAX = 2_000_000;
+/** Anomaly ledger rows one score reads into memory at most. */
+export const LABELLED_SCORE_FLAGS_MAX = 2_000_000;
+/** A labels file larger than this is refused before it is parsed. */
+export const LABELS_FILE_BYTES_MAX = 256 * 1024 * 1024;
