@@ -43,6 +43,7 @@ import type {
   StoreTransaction,
   StreamRef,
   StreamState,
+  StreamStatistics,
   UnitTotal,
   DiscrepancyFigures,
   DiscrepancyQuery,
@@ -512,6 +513,8 @@ export class SqliteStore implements Store {
         putRawChunk(deliveryId, byteOffset, bytes),
       loadStreamStates: async (streams) => this.#loadStreamStates(streams),
       saveStreamStates: async (states) => this.#saveStreamStates(states),
+      loadStreamStatistics: async (streams) => this.#loadStreamStatistics(streams),
+      saveStreamStatistics: async (rows) => this.#saveStreamStatistics(rows),
       findIntervalVersions: async (intervals) => this.#findIntervalVersions(intervals),
       insertLedgerRows: async (rows) => this.#insertLedgerRows(rows, memo),
       insertQuarantineRows: async (rows, format, atMs) =>
@@ -645,6 +648,43 @@ export class SqliteStore implements Store {
     }
     for (const state of states) {
       this.#streamCache.set(`${state.meterId}|${state.channel}`, { ...state });
+    }
+  }
+
+  #loadStreamStatistics(streams: readonly StreamRef[]): StreamStatistics[] {
+    const rows: StreamStatistics[] = [];
+    for (let at = 0; at < streams.length; at += STREAMS_PER_STATEMENT) {
+      const part = streams.slice(at, at + STREAMS_PER_STATEMENT);
+      const select = this.#statement(
+        `SELECT meter_id, channel, layout, bytes FROM stream_statistics
+         WHERE (meter_id, channel) IN (VALUES ${placeholders(part.length, 2)})`,
+      );
+      const params: string[] = [];
+      for (const stream of part) params.push(stream.meterId, stream.channel);
+      for (const row of select.all(params) as Row[]) {
+        rows.push({
+          meterId: row.meter_id as string,
+          channel: row.channel as string,
+          layout: row.layout as number,
+          bytes: row.bytes as Uint8Array,
+        });
+      }
+    }
+    return rows;
+  }
+
+  #saveStreamStatistics(rows: readonly StreamStatistics[]): void {
+    for (let at = 0; at < rows.length; at += STREAMS_PER_STATEMENT) {
+      const part = rows.slice(at, at + STREAMS_PER_STATEMENT);
+      const upsert = this.#statement(
+        `INSERT INTO stream_statistics (meter_id, channel, layout, bytes)
+         VALUES ${placeholders(part.length, 4)}
+         ON CONFLICT (meter_id, channel) DO UPDATE SET
+           layout = excluded.layout, bytes = excluded.bytes`,
+      );
+      const params: unknown[] = [];
+      for (const row of part) params.push(row.meterId, row.channel, row.layout, row.bytes);
+      upsert.run(params);
     }
   }
 
