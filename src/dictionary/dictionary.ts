@@ -477,7 +477,7 @@ type IssueSink = ConfigIssue[];
 
 /**
  * Whether the config names the clock bit itself. Its default (16) arrived after configs with a
- * lower statusCodeMax were written: for those it simply never occurs, which is no mistake of theirs.
+ * lower statusCodeMax were written: for those it never occurs, which is no mistake of theirs.
  */
 function givesClockBit(json: unknown): boolean {
   if (typeof json !== 'object' || json === null || !('statusBits' in json)) return false;
