@@ -157,3 +157,6 @@ export const REPORT_TOP_METERS_MAX = 50;
 export const REPORT_CHART_POINTS_MAX = 3_200;
 /** Flagged readings of one top meter that its chart marks and its table lists, at most. */
 export const REPORT_METER_FLAGS_MAX = 500;
+
+/** Streams whose detector statistics (a few KB each) the SQLite store keeps in memory. */
+export const STREAM_STATISTICS_CACHED_MAX = 20_000;

@@ -117,8 +117,12 @@ export class StreamProfile {
     return profile.#header[H_LAYOUT] === STREAM_PROFILE_LAYOUT ? profile : StreamProfile.empty();
   }
 
+  /**
+   * The blob, as a view of the profile's own memory (no copy): the pipeline saves a profile after
+   * its batch's last reading and never changes it again.
+   */
   toBytes(): Uint8Array {
-    return new Uint8Array(this.#header.buffer.slice(0));
+    return new Uint8Array(this.#header.buffer);
   }
 
   clone(): StreamProfile {
@@ -301,9 +305,14 @@ export class StreamProfile {
     header[H_QUANTILES_AT] = header[H_LEARNED] as number;
     if (total <= 0) return;
     const median = sketchQuantile(bins, total, 0.5);
-    header[H_Q1] = sketchQuantile(bins, total, 0.25);
+    const q1 = sketchQuantile(bins, total, 0.25);
+    const q3 = sketchQuantile(bins, total, 0.75);
+    // Quartiles in one bin are closer than the sketch can tell apart: their spread counts as zero
+    // (as a zero standard deviation does), rather than the width interpolation would invent.
+    const oneBin = sketchBin(q1) === sketchBin(q3);
+    header[H_Q1] = oneBin ? median : q1;
     header[H_MEDIAN] = median;
-    header[H_Q3] = sketchQuantile(bins, total, 0.75);
+    header[H_Q3] = oneBin ? median : q3;
     header[H_MAD] = sketchMedianDeviation(bins, total, median);
   }
 

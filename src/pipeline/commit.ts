@@ -407,7 +407,7 @@ export async function identifyIn(tx: StoreTransaction, input: BatchInput): Promi
   );
   const profiles =
     asSuite(input.detectors) === null
-      ? new Map<string, StreamProfile>()
+      ? new Map<string, Uint8Array>()
       : await loadProfiles(tx, [...streams.values()]);
   return identifyBatch(
     input.readings,
@@ -425,10 +425,10 @@ export async function identifyIn(tx: StoreTransaction, input: BatchInput): Promi
 async function loadProfiles(
   tx: StoreTransaction,
   streams: readonly StreamRef[],
-): Promise<Map<string, StreamProfile>> {
+): Promise<Map<string, Uint8Array>> {
   const rows = await tx.loadStreamStatistics(streams);
-  const profiles = new Map<string, StreamProfile>();
-  for (const row of rows) profiles.set(streamKey(row), StreamProfile.fromBytes(row.bytes));
+  const profiles = new Map<string, Uint8Array>();
+  for (const row of rows) profiles.set(streamKey(row), row.bytes);
   return profiles;
 }
 

@@ -322,15 +322,15 @@ const NO_VERSIONS: readonly Version[] = Object.freeze([]);
 
 /**
  * One stream's detection in a batch: its settings and detectors, resolved once, and its profile,
- * copied from the loaded one on first use so that what was loaded is never changed.
+ * decoded (a copy) from the loaded bytes on first use, so that what was loaded is never changed.
  */
 class BatchDetection {
   readonly #suite: DetectorSuite;
-  readonly #loaded: ReadonlyMap<string, StreamProfile>;
+  readonly #loaded: ReadonlyMap<string, Uint8Array>;
   readonly #streams = new Map<string, StreamDetection>();
   readonly profiles = new Map<string, StreamProfile>();
 
-  constructor(suite: DetectorSuite, loaded: ReadonlyMap<string, StreamProfile>) {
+  constructor(suite: DetectorSuite, loaded: ReadonlyMap<string, Uint8Array>) {
     this.#suite = suite;
     this.#loaded = loaded;
   }
@@ -344,7 +344,8 @@ class BatchDetection {
     }
     let profile = this.profiles.get(streamKey);
     if (profile === undefined) {
-      profile = this.#loaded.get(streamKey)?.clone() ?? StreamProfile.empty();
+      const bytes = this.#loaded.get(streamKey);
+      profile = bytes === undefined ? StreamProfile.empty() : StreamProfile.fromBytes(bytes);
       this.profiles.set(streamKey, profile);
     }
     const view = viewOf(reading, state, detection.settings, this.#suite);
@@ -366,7 +367,7 @@ export function identifyBatch(
   override = false,
   streamKeys: readonly string[] = items.map((item) => streamKey(item.reading)),
   sequenced = true,
-  loadedProfiles: ReadonlyMap<string, StreamProfile> = new Map(),
+  loadedProfiles: ReadonlyMap<string, Uint8Array> = new Map(),
 ): IdentifyResult {
   const suite = asSuite(detectors);
   const detection = suite === null ? null : new BatchDetection(suite, loadedProfiles);
