@@ -6,11 +6,10 @@
  * running total and three highest values, the average daily use, and the current zero and flat
  * runs.
  *
- * Layout version 1 (little-endian, 2,656 bytes):
+ * Layout version 1 (little-endian, 2,528 bytes):
  *   bytes    0..255  32 float64 header slots (H_* below; NaN means "none yet")
  *   bytes  256..2271 168 cells x 3 float32: count (capped), mean, population variance
  *   bytes 2272..2527 64 float32 histogram bins (bin 0: values <= 0; bin i: up to BASE * GROWTH^i)
- *   bytes 2528..2655 reserved
  * Values are in the reading's unit (kWh on electricity channels), as floats: detection judges,
  * it never bills, so exact integers are not needed here.
  *
@@ -29,7 +28,7 @@ export const STREAM_PROFILE_LAYOUT = 1;
 const HEADER_SLOTS = 32;
 const CELL_FIELDS = 3;
 export const SKETCH_BINS = 64;
-const BODY_FLOATS = HOURS_PER_WEEK * CELL_FIELDS + SKETCH_BINS + 32;
+const BODY_FLOATS = HOURS_PER_WEEK * CELL_FIELDS + SKETCH_BINS;
 export const STREAM_PROFILE_BYTES = HEADER_SLOTS * 8 + BODY_FLOATS * 4;
 const SKETCH_OFFSET = HOURS_PER_WEEK * CELL_FIELDS;
 
@@ -84,17 +83,29 @@ export interface ProfileUpdate {
 }
 
 export class StreamProfile {
+  readonly #memory: Uint8Array;
   readonly #header: Float64Array;
   readonly #body: Float32Array;
 
-  private constructor(buffer: ArrayBuffer) {
-    this.#header = new Float64Array(buffer, 0, HEADER_SLOTS);
-    this.#body = new Float32Array(buffer, HEADER_SLOTS * 8, BODY_FLOATS);
+  /** `memory` is the profile's own: nothing else writes it. */
+  private constructor(memory: Uint8Array) {
+    this.#memory = memory;
+    this.#header = new Float64Array(memory.buffer, memory.byteOffset, HEADER_SLOTS);
+    this.#body = new Float32Array(memory.buffer, memory.byteOffset + HEADER_SLOTS * 8, BODY_FLOATS);
+  }
+
+  /**
+   * Memory for one profile. Node hands out buffers this small from a shared pool (8-byte aligned,
+   * as the float64 header needs), so a batch of a thousand streams allocates a few hundred
+   * ArrayBuffers instead of a thousand, which the garbage collector notices.
+   */
+  static #allocate(): Uint8Array {
+    return Buffer.allocUnsafe(STREAM_PROFILE_BYTES);
   }
 
   /** A stream with no history. */
   static empty(): StreamProfile {
-    const profile = new StreamProfile(new ArrayBuffer(STREAM_PROFILE_BYTES));
+    const profile = new StreamProfile(StreamProfile.#allocate().fill(0));
     const header = profile.#header;
     header.fill(Number.NaN);
     header[H_LAYOUT] = STREAM_PROFILE_LAYOUT;
@@ -111,9 +122,9 @@ export class StreamProfile {
    */
   static fromBytes(bytes: Uint8Array): StreamProfile {
     if (bytes.byteLength !== STREAM_PROFILE_BYTES) return StreamProfile.empty();
-    const buffer = new ArrayBuffer(STREAM_PROFILE_BYTES);
-    new Uint8Array(buffer).set(bytes);
-    const profile = new StreamProfile(buffer);
+    const memory = StreamProfile.#allocate();
+    memory.set(bytes);
+    const profile = new StreamProfile(memory);
     return profile.#header[H_LAYOUT] === STREAM_PROFILE_LAYOUT ? profile : StreamProfile.empty();
   }
 
@@ -122,11 +133,7 @@ export class StreamProfile {
    * its batch's last reading and never changes it again.
    */
   toBytes(): Uint8Array {
-    return new Uint8Array(this.#header.buffer);
-  }
-
-  clone(): StreamProfile {
-    return new StreamProfile(this.#header.buffer.slice(0) as ArrayBuffer);
+    return this.#memory;
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -96,10 +96,24 @@ export interface StreamDetection {
   readonly stateless: readonly Detector[];
 }
 
+/** Each suite's detections by settings: a dictionary has few distinct settings, streams many. */
+const detectionsBySuite = new WeakMap<DetectorSuite, WeakMap<DetectorSettings, StreamDetection>>();
+
 export function streamDetection(suite: DetectorSuite, stream: StreamRef): StreamDetection {
   const settings = suite.settingsFor(stream);
-  const all = suite.detectors.filter((detector) => isEnabled(detector, settings));
-  return { settings, all, stateless: all.filter((detector) => detector.usesHistory !== true) };
+  let bySettings = detectionsBySuite.get(suite);
+  if (bySettings === undefined) {
+    bySettings = new WeakMap();
+    detectionsBySuite.set(suite, bySettings);
+  }
+  let detection = bySettings.get(settings);
+  if (detection === undefined) {
+    const all = suite.detectors.filter((detector) => isEnabled(detector, settings));
+    const stateless = all.filter((detector) => detector.usesHistory !== true);
+    detection = { settings, all, stateless };
+    bySettings.set(settings, detection);
+  }
+  return detection;
 }
 
 function isEnabled(detector: Detector, settings: DetectorSettings): boolean {

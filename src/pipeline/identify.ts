@@ -327,7 +327,7 @@ const NO_VERSIONS: readonly Version[] = Object.freeze([]);
 class BatchDetection {
   readonly #suite: DetectorSuite;
   readonly #loaded: ReadonlyMap<string, Uint8Array>;
-  readonly #streams = new Map<string, StreamDetection>();
+  readonly #streams = new Map<string, { detection: StreamDetection; profile: StreamProfile }>();
   readonly profiles = new Map<string, StreamProfile>();
 
   constructor(suite: DetectorSuite, loaded: ReadonlyMap<string, Uint8Array>) {
@@ -335,19 +335,17 @@ class BatchDetection {
     this.#loaded = loaded;
   }
 
-  /** The reading's findings; on accept the caller hands back the update with `learn`. */
+  /** The reading's findings; on accept the caller teaches the profile the update. */
   inspect(reading: Reading, streamKey: string, state: StreamState) {
-    let detection = this.#streams.get(streamKey);
-    if (detection === undefined) {
-      detection = streamDetection(this.#suite, reading);
-      this.#streams.set(streamKey, detection);
-    }
-    let profile = this.profiles.get(streamKey);
-    if (profile === undefined) {
+    let stream = this.#streams.get(streamKey);
+    if (stream === undefined) {
       const bytes = this.#loaded.get(streamKey);
-      profile = bytes === undefined ? StreamProfile.empty() : StreamProfile.fromBytes(bytes);
+      const profile = bytes === undefined ? StreamProfile.empty() : StreamProfile.fromBytes(bytes);
+      stream = { detection: streamDetection(this.#suite, reading), profile };
+      this.#streams.set(streamKey, stream);
       this.profiles.set(streamKey, profile);
     }
+    const { detection, profile } = stream;
     const view = viewOf(reading, state, detection.settings, this.#suite);
     return { profile, inspection: inspectReading(detection, reading, profile, view) };
   }
