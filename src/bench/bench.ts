@@ -54,6 +54,8 @@ import { MIGRATIONS } from '../store/sqlite/migrations.js';
 const INTERVAL_MS = 900_000;
 const METERS = 1_000;
 const SEED = 7;
+/** End to end runs this many times with and without detectors, alternating; the fastest counts. */
+const E2E_ROUNDS = 2;
 
 interface Row {
   stage: string;
@@ -337,20 +339,28 @@ async function main(): Promise<void> {
   prefillLedger(template, prefillRows, meterIds, startMs);
   // Detectors off first, then the reference detectors of the built-in dictionary, each on a fresh
   // copy of the same database, so their cost is the difference of two runs of the same work.
-  const e2eOff = await endToEnd(template, join(dir, 'e2e-off.db'), feedPath, clock, []);
-  const e2eOn = await endToEnd(template, join(dir, 'e2e-on.db'), feedPath, clock, undefined);
-  for (const run of [e2eOff, e2eOn]) {
+  // Alternated and the faster of each kept, so that a burst of load on a shared machine does not
+  // land on one side only.
+  const runs: { off: EndToEnd[]; on: EndToEnd[] } = { off: [], on: [] };
+  for (let round = 0; round < E2E_ROUNDS; round++) {
+    runs.off.push(await endToEnd(template, join(dir, 'e2e-off.db'), feedPath, clock, []));
+    runs.on.push(await endToEnd(template, join(dir, 'e2e-on.db'), feedPath, clock, undefined));
+  }
+  const fastest = (list: EndToEnd[]) => list.reduce((a, b) => (b.seconds < a.seconds ? b : a));
+  const e2eOff = fastest(runs.off);
+  const e2eOn = fastest(runs.on);
+  for (const run of [...runs.off, ...runs.on]) {
     if (run.accepted + run.held !== readings) {
       throw new Error(`accepted ${run.accepted} and held ${run.held} of ${readings}`);
     }
   }
   const e2e: Row = {
-    stage: 'END TO END, detectors off',
+    stage: 'END TO END, detectors off (best of 2)',
     readings: e2eOff.received,
     seconds: e2eOff.seconds,
   };
   const e2eDetectors: Row = {
-    stage: 'END TO END, reference detectors on',
+    stage: 'END TO END, detectors on (best of 2)',
     readings: e2eOn.received,
     seconds: e2eOn.seconds,
   };
