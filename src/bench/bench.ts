@@ -2,7 +2,8 @@
  * `npm run bench`: reads per second for each pipeline stage and end to end, beside the ceiling
  * measured in the same run (a raw insert of the same rows into a SQLite table with the ledger's
  * columns and unique index, WAL, synchronous=FULL, same transaction size), as a ratio. One core,
- * generated data.
+ * generated data. End to end runs twice on the same feed, with no detectors and with the built-in
+ * dictionary's reference detectors, and prints what the detectors cost (budget: 15% of the rate).
  *
  *   npm run bench                                  1,000,000 readings on an empty ledger
  *   npm run bench -- --readings 2000000
@@ -31,6 +32,7 @@ import Database from 'better-sqlite3';
 import { LEDGER_LINE_VERSION, LEDGER_ROWS_PER_LEAF, ledgerRootOf } from '../audit/leaves.js';
 import { ManualClock, CountingRandom } from '../core/clock.js';
 import { BATCH_READINGS_MAX, READ_CHUNK_BYTES } from '../core/limits.js';
+import type { Detectors } from '../core/detector.js';
 import type { Reading } from '../core/reading.js';
 import { idempotencyKey } from '../core/identity.js';
 import type { LedgerRow, StreamState } from '../core/store.js';
@@ -52,6 +54,8 @@ import { MIGRATIONS } from '../store/sqlite/migrations.js';
 const INTERVAL_MS = 900_000;
 const METERS = 1_000;
 const SEED = 7;
+/** End to end runs this many times with and without detectors, alternating; the fastest counts. */
+const E2E_ROUNDS = 2;
 
 interface Row {
   stage: string;
@@ -269,6 +273,47 @@ const TARGET_RATIO = 0.6;
 const MANDATED_WORK_READINGS = 200_000;
 const MANDATED_WORK_LINE_BYTES_MAX = 256;
 
+interface EndToEnd {
+  received: number;
+  accepted: number;
+  held: number;
+  seconds: number;
+}
+
+/** The real runner on a fresh copy of `template`: file -> ledger, raw bytes kept. */
+async function endToEnd(
+  template: string,
+  path: string,
+  feedPath: string,
+  clock: ManualClock,
+  detectors: Detectors | undefined,
+): Promise<EndToEnd> {
+  freshDatabase(template, path);
+  const store = openSqliteStore(path, { nowMs: () => 0 });
+  const start = process.hrtime.bigint();
+  const report = await ingestDelivery(
+    createReadStream(feedPath, { highWaterMark: READ_CHUNK_BYTES }),
+    {
+      store,
+      dictionary: DEFAULT_DICTIONARY,
+      clock,
+      random: new CountingRandom(),
+      format: 'ndjson',
+      name: 'feed.ndjson',
+      sourceId: 'bench',
+      ...(detectors === undefined ? {} : { detectors }),
+    },
+  );
+  const elapsed = seconds(start);
+  await store.close();
+  return {
+    received: report.counts.received,
+    accepted: report.counts.accepted,
+    held: report.counts.anomalyHeld,
+    seconds: elapsed,
+  };
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -292,30 +337,33 @@ async function main(): Promise<void> {
   const template = join(dir, 'template.db');
   await openSqliteStore(template, { nowMs: () => 0 }).close();
   prefillLedger(template, prefillRows, meterIds, startMs);
-  const e2ePath = join(dir, 'e2e.db');
-  freshDatabase(template, e2ePath);
-  const e2eStore = openSqliteStore(e2ePath, { nowMs: () => 0 });
-  const start = process.hrtime.bigint();
-  const report = await ingestDelivery(
-    createReadStream(feedPath, { highWaterMark: READ_CHUNK_BYTES }),
-    {
-      store: e2eStore,
-      dictionary: DEFAULT_DICTIONARY,
-      clock,
-      random: new CountingRandom(),
-      format: 'ndjson',
-      name: 'feed.ndjson',
-      sourceId: 'bench',
-    },
-  );
+  // Detectors off first, then the reference detectors of the built-in dictionary, each on a fresh
+  // copy of the same database, so their cost is the difference of two runs of the same work.
+  // Alternated and the faster of each kept, so that a burst of load on a shared machine does not
+  // land on one side only.
+  const runs: { off: EndToEnd[]; on: EndToEnd[] } = { off: [], on: [] };
+  for (let round = 0; round < E2E_ROUNDS; round++) {
+    runs.off.push(await endToEnd(template, join(dir, 'e2e-off.db'), feedPath, clock, []));
+    runs.on.push(await endToEnd(template, join(dir, 'e2e-on.db'), feedPath, clock, undefined));
+  }
+  const fastest = (list: EndToEnd[]) => list.reduce((a, b) => (b.seconds < a.seconds ? b : a));
+  const e2eOff = fastest(runs.off);
+  const e2eOn = fastest(runs.on);
+  for (const run of [...runs.off, ...runs.on]) {
+    if (run.accepted + run.held !== readings) {
+      throw new Error(`accepted ${run.accepted} and held ${run.held} of ${readings}`);
+    }
+  }
   const e2e: Row = {
-    stage: 'END TO END (file -> ledger, raw kept)',
-    readings: report.counts.received,
-    seconds: seconds(start),
+    stage: 'END TO END, detectors off (best of 2)',
+    readings: e2eOff.received,
+    seconds: e2eOff.seconds,
   };
-  await e2eStore.close();
-  if (report.counts.accepted !== readings)
-    throw new Error(`accepted ${report.counts.accepted} of ${readings}`);
+  const e2eDetectors: Row = {
+    stage: 'END TO END, detectors on (best of 2)',
+    readings: e2eOn.received,
+    seconds: e2eOn.seconds,
+  };
 
   const mandated = measureMandatedWork(feedPath, clock);
 
@@ -408,7 +456,7 @@ async function main(): Promise<void> {
   const plainPath = join(dir, 'plain.db');
   freshDatabase(template, plainPath);
   const plain = rawInsertCeiling(plainPath, allBatches, 1);
-  rows.push(e2e, ceiling, plain);
+  rows.push(e2e, e2eDetectors, ceiling, plain);
 
   const ceilingRate = rate(ceiling);
   const lines = [
@@ -429,6 +477,10 @@ async function main(): Promise<void> {
       `of the ceiling; with parse and validate free, the commit stage alone reaches ` +
       `${(rate(commitRow) / ceilingRate).toFixed(2)}`,
     mandatedWorkLine(mandated, ceiling),
+    `detectors: end to end with / without = ${(rate(e2eDetectors) / rate(e2e)).toFixed(3)} ` +
+      `(they cost ${((1 - rate(e2eDetectors) / rate(e2e)) * 100).toFixed(1)}% of the rate; ` +
+      `budget 15%); ${e2eOn.held.toLocaleString()} of ${readings.toLocaleString()} generated ` +
+      `readings held (${((e2eOn.held / readings) * 100).toFixed(3)}%)`,
     `end to end / ceiling = ${(rate(e2e) / ceilingRate).toFixed(2)} (target >= 0.60); against ` +
       `a plain INSERT per row it would be ${(rate(e2e) / rate(plain)).toFixed(2)}; ` +
       `peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`,

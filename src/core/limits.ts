@@ -157,6 +157,10 @@ export const REPORT_TOP_METERS_MAX = 50;
 export const REPORT_CHART_POINTS_MAX = 3_200;
 /** Flagged readings of one top meter that its chart marks and its table lists, at most. */
 export const REPORT_METER_FLAGS_MAX = 500;
+
+/** Streams whose detector statistics (a few KB each) the SQLite store keeps in memory. */
+export const STREAM_STATISTICS_CACHED_MAX = 20_000;
+
 // Labelled feeds and detector scoring (`amisync simulate labelled|score`).
 /** Readings (meters x days x 96) of one labelled feed: the feed is generated in memory. */
 export const LABELLED_FEED_READINGS_MAX = 2_000_000;

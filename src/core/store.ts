@@ -14,6 +14,7 @@
  */
 import type { Commodity, Quality, Reading, RecordLocation, Unit } from './reading.js';
 import type { Violation } from './reject.js';
+import type { Finding } from './detector.js';
 
 /** One (meter, channel) series. Sequence numbers and high-water marks are tracked per stream. */
 export interface StreamRef {
@@ -38,6 +39,17 @@ export interface StreamState extends StreamRef {
   /** Fixed by the stream's first accepted reading: a stream never mixes commodities or units. */
   commodity: Commodity;
   unit: Unit;
+}
+
+/**
+ * A stream's detector statistics as the store keeps them: one opaque blob per stream, whose layout
+ * (src/core/stream-profile.ts) only the detectors read. The store saves it in the batch's
+ * transaction beside the stream's state and never looks inside.
+ */
+export interface StreamStatistics extends StreamRef {
+  /** The blob's layout version, so that a reader can tell one it does not know. */
+  layout: number;
+  bytes: Uint8Array;
 }
 
 /** A ledger row: an accepted reading, in the batch and at the version it was accepted. */
@@ -130,7 +142,8 @@ export interface AnomalyInsert {
   reading: Reading;
   batchId: number;
   batchPosition: number;
-  findings: { detector: string; message: string }[];
+  /** Each finding's detector, message and, from the reference detectors, its figures. */
+  findings: readonly Finding[];
 }
 
 /** `held`: in the anomaly ledger awaiting review; the other two are an operator's decision. */
@@ -328,6 +341,10 @@ export interface StoreTransaction {
   putRawChunk(deliveryId: string, byteOffset: number, bytes: Uint8Array): Promise<string>;
   loadStreamStates(streams: readonly StreamRef[]): Promise<StreamState[]>;
   saveStreamStates(states: readonly StreamState[]): Promise<void>;
+  /** The detector statistics of these streams; a stream without any is absent from the result. */
+  loadStreamStatistics(streams: readonly StreamRef[]): Promise<StreamStatistics[]>;
+  /** Replaces each stream's statistics (one row per stream). */
+  saveStreamStatistics(rows: readonly StreamStatistics[]): Promise<void>;
   /** Every ledger version of each given interval (superseded ones too). */
   findIntervalVersions(intervals: readonly IntervalRef[]): Promise<LedgerRow[]>;
   insertLedgerRows(rows: readonly LedgerRow[]): Promise<void>;

@@ -35,7 +35,7 @@ describe('defaults', () => {
       consumptionKwhMin: 0,
       consumptionKwhMax: 1000,
       statusCodeMax: 255,
-      statusBits: { estimated: 1, outage: 2, reverseFlow: 4, tamper: 8 },
+      statusBits: { estimated: 1, outage: 2, reverseFlow: 4, tamper: 8, clock: 16 },
       clockSkewToleranceSeconds: 300,
       timeZone: null,
       requireIntervalAlignment: true,
@@ -66,6 +66,21 @@ describe('defaults', () => {
         },
         'json-dialect': { meterIdPattern: null, channelPattern: null, meterIds: {} },
       },
+      // docs/detectors.md documents each of these.
+      detectors: {
+        enabled: true,
+        spike: { enabled: true, threshold: 4, minDeviation: 1, warmUpDays: 3 },
+        zscore: { enabled: true, threshold: 8, minDeviation: 1, warmUpDays: 7, minSamples: 4 },
+        mad: { enabled: true, threshold: 16, minDeviation: 1, warmUpDays: 7 },
+        iqr: { enabled: true, threshold: 8, minDeviation: 1, warmUpDays: 7 },
+        zero_run: { enabled: true, intervals: 16, expectedMin: 0.05, warmUpDays: 7 },
+        flat_line: { enabled: true, intervals: 16 },
+        reverse_flow: { enabled: true },
+        daily_high: { enabled: true, percent: 200, minDeviation: 5, warmUpDays: 7 },
+        daily_low: { enabled: true, percent: 80, warmUpDays: 7 },
+        tamper: { enabled: true },
+        clock: { enabled: true },
+      },
     });
   });
 
@@ -86,7 +101,20 @@ describe('defaults', () => {
 
   it('fill in status bits that a config leaves out', () => {
     const dictionary = parseDictionary({ statusBits: { tamper: 128 } });
-    expect(dictionary.statusBits).toEqual({ estimated: 1, outage: 2, reverseFlow: 4, tamper: 128 });
+    expect(dictionary.statusBits).toEqual({
+      estimated: 1,
+      outage: 2,
+      reverseFlow: 4,
+      tamper: 128,
+      clock: 16,
+    });
+  });
+
+  it('leave out the clock bit of a config whose status codes are too narrow for it', () => {
+    expect(parseDictionary({ statusCodeMax: 15 }).statusBits.clock).toBe(16);
+    expect(() => parseDictionary({ statusCodeMax: 15, statusBits: { clock: 16 } })).toThrow(
+      'statusBits.clock: mask 16 is above statusCodeMax',
+    );
   });
 });
 
@@ -101,15 +129,27 @@ describe('a full config', () => {
     consumptionKwhMin: 0,
     consumptionKwhMax: 250.5,
     statusCodeMax: 65535,
-    statusBits: { estimated: 256, outage: 512, reverseFlow: 1024, tamper: 2048 },
+    statusBits: { estimated: 256, outage: 512, reverseFlow: 1024, tamper: 2048, clock: 4096 },
     clockSkewToleranceSeconds: 60,
     timeZone: 'America/New_York',
     requireIntervalAlignment: false,
     allowUnknownFields: true,
     channelOverrides: {
-      '2': { consumptionKwhMin: -50, consumptionKwhMax: 0, intervalSecondsAllowed: [900] },
+      '2': {
+        consumptionKwhMin: -50,
+        consumptionKwhMax: 0,
+        intervalSecondsAllowed: [900],
+        detectors: { reverse_flow: { enabled: false }, zero_run: { intervals: 8 } },
+      },
     },
-    meterClasses: [{ name: 'generator', meterIdPattern: '^GEN-.*$', consumptionKwhMax: 5000 }],
+    meterClasses: [
+      {
+        name: 'generator',
+        meterIdPattern: '^GEN-.*$',
+        consumptionKwhMax: 5000,
+        detectors: { enabled: false },
+      },
+    ],
     formats: {
       nem12: { meterIdPattern: null, channelPattern: '^[EBQ][1-9]$', meterIds: { A: 'MTR-A' } },
       cmep: {
@@ -129,6 +169,20 @@ describe('a full config', () => {
         channelPattern: null,
         meterIds: { 'V-0001': 'MTR-VENDOR01' },
       },
+    },
+    detectors: {
+      enabled: true,
+      spike: { enabled: true, threshold: 5, minDeviation: 2, warmUpDays: 2 },
+      zscore: { enabled: false, threshold: 6, minDeviation: 0.5, warmUpDays: 14, minSamples: 8 },
+      mad: { enabled: true, threshold: 12, minDeviation: 1, warmUpDays: 7 },
+      iqr: { enabled: true, threshold: 6, minDeviation: 1, warmUpDays: 7 },
+      zero_run: { enabled: true, intervals: 24, expectedMin: 0.1, warmUpDays: 7 },
+      flat_line: { enabled: true, intervals: 32 },
+      reverse_flow: { enabled: true },
+      daily_high: { enabled: true, percent: 150, minDeviation: 10, warmUpDays: 7 },
+      daily_low: { enabled: false, percent: 90, warmUpDays: 7 },
+      tamper: { enabled: true },
+      clock: { enabled: false },
     },
   };
 
@@ -187,7 +241,7 @@ describe('formats["green-button"]', () => {
 
 describe('dictionaryFingerprint', () => {
   it('of the defaults is the value the README documents', () => {
-    const fingerprint = 'd85c3533ff3e0a1877c1a17d00dae48a16dae8a0fa5b4dfd81b7d6092dd8fca8';
+    const fingerprint = '6e5ea01c985135acb512b1f19e9b17b2cf27f9bd527f1466f677f9e011d3c637';
     expect(dictionaryFingerprint(DEFAULT_DICTIONARY)).toBe(fingerprint);
     expect(dictionaryFingerprint(parseDictionary({ defaultChannel: '1' }))).toBe(fingerprint);
   });

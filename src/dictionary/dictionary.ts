@@ -13,6 +13,12 @@ import { Temporal } from 'temporal-polyfill';
 import { z } from 'zod';
 
 import { parseKwhToMilliWh } from '../core/decimal.js';
+import {
+  DEFAULT_DETECTOR_SETTINGS,
+  DETECTOR_CODES,
+  type DetectorSettings,
+} from '../core/detector.js';
+import { CELL_SAMPLES_MAX } from '../core/stream-profile.js';
 import { deepFreeze, formatIssues, type ConfigIssue } from '../core/config.js';
 import { isKeyableText } from '../core/identity.js';
 
@@ -22,6 +28,8 @@ export interface StatusBits {
   readonly outage: number;
   readonly reverseFlow: number;
   readonly tamper: number;
+  /** The meter distrusts its own clock (reset, drifted, adjusted): the clock detector's bit. */
+  readonly clock: number;
 }
 
 /** Per-channel replacements; each bound present here beats the meter class's and the default. */
@@ -29,6 +37,8 @@ export interface ChannelOverride {
   readonly consumptionKwhMin?: number;
   readonly consumptionKwhMax?: number;
   readonly intervalSecondsAllowed?: readonly number[];
+  /** This channel's detector settings; each one given beats the meter class's and the default. */
+  readonly detectors?: DetectorOverrides;
 }
 
 /** A family of meters picked out by id; the first class whose pattern matches the id applies. */
@@ -37,7 +47,19 @@ export interface MeterClass {
   readonly meterIdPattern: string;
   readonly consumptionKwhMin?: number;
   readonly consumptionKwhMax?: number;
+  /** The class's detector settings; each one given beats the default. */
+  readonly detectors?: DetectorOverrides;
 }
+
+/** The anomaly detectors' settings (docs/detectors.md); `enabled: false` turns them all off. */
+export type DetectorConfig = DetectorSettings & { readonly enabled: boolean };
+
+/** Some settings of some detectors, over those of a wider scope. */
+export type DetectorOverrides = {
+  readonly enabled?: boolean;
+} & {
+  readonly [Code in keyof DetectorSettings]?: Partial<DetectorSettings[Code]>;
+};
 
 /**
  * How readings of one typed format (NEM12, CMEP, a vendor CSV dialect) are identified. Such a
@@ -94,6 +116,8 @@ export interface DataDictionary {
   readonly channelOverrides: Readonly<Record<string, ChannelOverride>>;
   readonly meterClasses: readonly MeterClass[];
   readonly formats: FormatsRules;
+  /** The anomaly detectors and their settings; channel overrides and meter classes refine them. */
+  readonly detectors: DetectorConfig;
 }
 
 /** The reference feed specification's values (ARCH 5). */
@@ -107,7 +131,7 @@ export const DEFAULT_DICTIONARY: DataDictionary = deepFreeze({
   consumptionKwhMin: 0,
   consumptionKwhMax: 1000,
   statusCodeMax: 255,
-  statusBits: { estimated: 1, outage: 2, reverseFlow: 4, tamper: 8 },
+  statusBits: { estimated: 1, outage: 2, reverseFlow: 4, tamper: 8, clock: 16 },
   clockSkewToleranceSeconds: 300,
   timeZone: null,
   requireIntervalAlignment: true,
@@ -142,6 +166,7 @@ export const DEFAULT_DICTIONARY: DataDictionary = deepFreeze({
     // Null: the dictionary's own meterIdPattern and channelPattern, as for the reference feed.
     'json-dialect': { meterIdPattern: null, channelPattern: null, meterIds: {} },
   },
+  detectors: { enabled: true, ...DEFAULT_DETECTOR_SETTINGS },
 });
 
 export const PATTERN_CHARS_MAX = 512;
@@ -157,6 +182,12 @@ export const INTERVAL_SECONDS_MAX = 86_400;
 /** Status codes and masks stay within 31 bits so JavaScript's bitwise operators apply to them. */
 export const STATUS_CODE_MAX_LIMIT = 2 ** 31 - 1;
 export const CLOCK_SKEW_TOLERANCE_SECONDS_MAX = 86_400;
+/** A detector's threshold, deviation or percentage is at most this (a typo guard). */
+export const DETECTOR_FIGURE_MAX = 1_000_000;
+/** Warm-up is at most a year of history. */
+export const DETECTOR_WARM_UP_DAYS_MAX = 366;
+/** Zero and flat runs are judged over at most this many intervals. */
+export const DETECTOR_RUN_INTERVALS_MAX = 10_000;
 /** A channel name in the config is at most this long. */
 const CHANNEL_NAME_CHARS_MAX = 64;
 
@@ -185,7 +216,7 @@ export function parseDictionary(json: unknown): DataDictionary {
     throw new Error(`Invalid data dictionary:\n${formatIssues(result.error.issues)}`);
   }
   // Rules relating several keys need every key well-formed, so they run only after the schema.
-  const issues = consistencyIssues(result.data);
+  const issues = consistencyIssues(result.data, givesClockBit(json));
   if (issues.length > 0) throw new Error(`Invalid data dictionary:\n${formatIssues(issues)}`);
   return deepFreeze(toDictionary(result.data));
 }
@@ -284,12 +315,55 @@ const statusBitsSchema = z.strictObject({
   outage: statusMaskSchema.default(DEFAULT_DICTIONARY.statusBits.outage),
   reverseFlow: statusMaskSchema.default(DEFAULT_DICTIONARY.statusBits.reverseFlow),
   tamper: statusMaskSchema.default(DEFAULT_DICTIONARY.statusBits.tamper),
+  clock: statusMaskSchema.default(DEFAULT_DICTIONARY.statusBits.clock),
 });
+
+/** Each detector setting's rule, by name (every detector uses some of these). */
+const DETECTOR_FIELD_SCHEMAS = {
+  enabled: z.boolean(),
+  threshold: z.number().positive().max(DETECTOR_FIGURE_MAX),
+  minDeviation: z.number().min(0).max(DETECTOR_FIGURE_MAX),
+  warmUpDays: z.int().min(0).max(DETECTOR_WARM_UP_DAYS_MAX),
+  minSamples: z.int().min(1).max(CELL_SAMPLES_MAX),
+  intervals: z.int().min(2).max(DETECTOR_RUN_INTERVALS_MAX),
+  expectedMin: z.number().min(0).max(DETECTOR_FIGURE_MAX),
+  percent: z.number().positive().max(DETECTOR_FIGURE_MAX),
+} as const;
+type DetectorField = keyof typeof DETECTOR_FIELD_SCHEMAS;
+
+/** One detector's settings: every field defaulted (top level) or every field optional. */
+function detectorSchema(code: keyof DetectorSettings, withDefaults: boolean) {
+  const defaults = DEFAULT_DETECTOR_SETTINGS[code] as Readonly<Record<string, number | boolean>>;
+  const shape: Record<string, z.ZodType> = {};
+  for (const [field, value] of Object.entries(defaults)) {
+    const schema: z.ZodType = DETECTOR_FIELD_SCHEMAS[field as DetectorField];
+    shape[field] = withDefaults ? schema.default(value) : schema.optional();
+  }
+  const object = z.strictObject(shape);
+  return withDefaults ? object.default(() => ({ ...defaults })) : object.optional();
+}
+
+function detectorsSchema(withDefaults: boolean) {
+  const shape: Record<string, z.ZodType> = {
+    enabled: withDefaults ? z.boolean().default(true) : z.boolean().optional(),
+  };
+  for (const code of DETECTOR_CODES) shape[code] = detectorSchema(code, withDefaults);
+  return z.strictObject(shape);
+}
+
+const detectorConfigSchema = detectorsSchema(true).default(() => ({
+  enabled: true,
+  ...structuredClone(DEFAULT_DETECTOR_SETTINGS),
+})) as unknown as z.ZodType<DetectorConfig>;
+const detectorOverridesSchema = detectorsSchema(false).optional() as unknown as z.ZodType<
+  DetectorOverrides | undefined
+>;
 
 const channelOverrideSchema = z.strictObject({
   consumptionKwhMin: kwhSchema.optional(),
   consumptionKwhMax: kwhSchema.optional(),
   intervalSecondsAllowed: intervalListSchema.optional(),
+  detectors: detectorOverridesSchema,
 });
 
 // zod drops a record key named "__proto__" without an issue; a config must not lose an override
@@ -309,6 +383,7 @@ const meterClassSchema = z.strictObject({
   meterIdPattern: patternSchema,
   consumptionKwhMin: kwhSchema.optional(),
   consumptionKwhMax: kwhSchema.optional(),
+  detectors: detectorOverridesSchema,
 });
 
 const timeZoneSchema = z
@@ -391,6 +466,7 @@ const dictionarySchema = z.strictObject({
     'green-button': defaultRules('green-button'),
     'json-dialect': defaultRules('json-dialect'),
   })),
+  detectors: detectorConfigSchema,
 });
 
 type ParsedDictionary = z.output<typeof dictionarySchema>;
@@ -399,12 +475,23 @@ type IssueSink = ConfigIssue[];
 // ------------------------------------------------------------------------------------------------
 // Consistency: rules that relate several keys, checked once every key has its value.
 
-function consistencyIssues(parsed: ParsedDictionary): ConfigIssue[] {
+/**
+ * Whether the config names the clock bit itself. Its default (16) arrived after configs with a
+ * lower statusCodeMax were written: for those it never occurs, which is no mistake of theirs.
+ */
+function givesClockBit(json: unknown): boolean {
+  if (typeof json !== 'object' || json === null || !('statusBits' in json)) return false;
+  const bits = json.statusBits;
+  return typeof bits === 'object' && bits !== null && 'clock' in bits;
+}
+
+function consistencyIssues(parsed: ParsedDictionary, clockGiven: boolean): ConfigIssue[] {
   const context: IssueSink = [];
   checkChannels(parsed, context);
   checkIntervals(parsed, context);
   checkRanges(parsed, context);
-  checkStatusBits(parsed, context);
+  checkStatusBits(parsed, context, clockGiven);
+  checkDetectors(parsed, context);
   const names = parsed.meterClasses.map((meterClass) => meterClass.name);
   names.forEach((name, index) => {
     if (names.indexOf(name) !== index) {
@@ -489,11 +576,37 @@ function milliWh(kwh: number): number {
   return parsed.ok ? parsed.milliWh : Number.NaN;
 }
 
-function checkStatusBits(parsed: ParsedDictionary, context: IssueSink): void {
+function checkStatusBits(parsed: ParsedDictionary, context: IssueSink, clockGiven: boolean): void {
   for (const [name, mask] of Object.entries(parsed.statusBits)) {
+    if (name === 'clock' && !clockGiven) continue;
     if (mask > parsed.statusCodeMax) {
       const message = `mask ${mask} is above statusCodeMax, so it never occurs`;
       addIssue(context, ['statusBits', name], message);
+    }
+  }
+}
+
+/** daily_low's percent is a share of the average day: above 100 it could never be reached. */
+function checkDetectors(parsed: ParsedDictionary, context: IssueSink): void {
+  const scopes: [PropertyKey[], DetectorOverrides | undefined][] = [
+    [['detectors'], parsed.detectors],
+    ...parsed.meterClasses.map(
+      (meterClass, index): [PropertyKey[], DetectorOverrides | undefined] => [
+        ['meterClasses', index, 'detectors'],
+        meterClass.detectors,
+      ],
+    ),
+    ...Object.entries(parsed.channelOverrides).map(
+      ([name, override]): [PropertyKey[], DetectorOverrides | undefined] => [
+        ['channelOverrides', name, 'detectors'],
+        override.detectors,
+      ],
+    ),
+  ];
+  for (const [path, scope] of scopes) {
+    const percent = scope?.daily_low?.percent;
+    if (percent !== undefined && percent > 100) {
+      addIssue(context, [...path, 'daily_low', 'percent'], `${percent} is above 100`);
     }
   }
 }

@@ -28,9 +28,13 @@ import type {
   QuarantineRepeatInsert,
   Store,
   StoreTransaction,
+  StreamRef,
   StreamState,
+  StreamStatistics,
 } from '../core/store.js';
-import type { Detector } from '../detect/detect.js';
+import type { Detectors } from '../core/detector.js';
+import { STREAM_PROFILE_LAYOUT, StreamProfile } from '../core/stream-profile.js';
+import { asSuite } from '../detect/detect.js';
 import {
   identifyBatch,
   intervalsToLookUp,
@@ -63,7 +67,8 @@ export interface BatchInput {
   byteOffset: number;
   byteLength: number;
   atMs: number;
-  detectors: readonly Detector[];
+  /** The detectors to run; a suite's statistics are loaded and saved with the batch. */
+  detectors: Detectors;
   /**
    * Whether the readings' seq numbers each reading (the reference feed) and gaps are tracked;
    * false for typed formats, whose seq is a version stamp. Absent means true.
@@ -400,6 +405,10 @@ export async function identifyIn(tx: StoreTransaction, input: BatchInput): Promi
   const existing = await tx.findIntervalVersions(
     intervalsToLookUp(readings, loadedStates, streamKeys),
   );
+  const profiles =
+    asSuite(input.detectors) === null
+      ? new Map<string, Uint8Array>()
+      : await loadProfiles(tx, [...streams.values()]);
   return identifyBatch(
     input.readings,
     loadedStates,
@@ -408,7 +417,33 @@ export async function identifyIn(tx: StoreTransaction, input: BatchInput): Promi
     input.override === true,
     streamKeys,
     input.sequenced !== false,
+    profiles,
   );
+}
+
+/** The batch's streams' detector statistics, each read once. */
+async function loadProfiles(
+  tx: StoreTransaction,
+  streams: readonly StreamRef[],
+): Promise<Map<string, Uint8Array>> {
+  const rows = await tx.loadStreamStatistics(streams);
+  const profiles = new Map<string, Uint8Array>();
+  for (const row of rows) profiles.set(streamKey(row), row.bytes);
+  return profiles;
+}
+
+function statisticsRows(profiles: ReadonlyMap<string, StreamProfile>): StreamStatistics[] {
+  const rows: StreamStatistics[] = [];
+  for (const [key, profile] of profiles) {
+    const separator = key.lastIndexOf('|');
+    rows.push({
+      meterId: key.slice(0, separator),
+      channel: key.slice(separator + 1),
+      layout: STREAM_PROFILE_LAYOUT,
+      bytes: profile.toBytes(),
+    });
+  }
+  return rows;
 }
 
 /**
@@ -479,6 +514,9 @@ export async function commitBatchIn(
   await tx.insertAnomalies(routed.anomalies);
   await tx.insertSequenceEvents(identified.sequenceEvents.map((e) => ({ ...e, batchId })));
   await tx.saveStreamStates([...identified.states.values()]);
+  if (identified.profiles.size > 0) {
+    await tx.saveStreamStatistics(statisticsRows(identified.profiles));
+  }
   await tx.appendAuditEntry(entry);
   await tx.insertBatch({
     id: batchId,

@@ -518,8 +518,8 @@ describe('identifyBatch with detectors', () => {
     const seen: [number, number][] = [];
     const spy: Detector = {
       name: 'spy',
-      inspect: (reading, state) => {
-        seen.push([reading.seq, state.currentReadings]);
+      inspect: (reading, _profile, view) => {
+        seen.push([reading.seq, view.stream.currentReadings]);
         return [];
       },
     };

@@ -16,7 +16,15 @@ import type {
   StreamState,
 } from '../core/store.js';
 import type { RecordLocation } from '../core/reading.js';
-import { inspectReading, type Detector, type Finding } from '../detect/detect.js';
+import type { Detectors, DetectorSuite, Finding } from '../core/detector.js';
+import { StreamProfile } from '../core/stream-profile.js';
+import {
+  asSuite,
+  inspectReading,
+  streamDetection,
+  viewOf,
+  type StreamDetection,
+} from '../detect/detect.js';
 
 export interface IdentifiedReading {
   reading: Reading;
@@ -26,7 +34,7 @@ export interface IdentifiedReading {
 export type Decision =
   | { kind: 'accept'; version: number; supersedes: LedgerRow | Pending | null }
   | { kind: 'duplicate'; of: string }
-  | { kind: 'anomaly'; findings: Finding[] }
+  | { kind: 'anomaly'; findings: readonly Finding[] }
   | { kind: 'hold'; reject: Reject };
 
 /** The common decision, shared rather than allocated per reading. */
@@ -226,6 +234,8 @@ function decideOverride(reading: Reading, versions: readonly Version[]): Decisio
 export interface IdentifyResult {
   decisions: Decision[];
   states: Map<string, StreamState>;
+  /** The detector statistics of every stream the batch inspected, with what they learnt. */
+  profiles: Map<string, StreamProfile>;
   sequenceEvents: Omit<SequenceEvent, 'batchId'>[];
 }
 
@@ -311,6 +321,37 @@ class IntervalIndex {
 const NO_VERSIONS: readonly Version[] = Object.freeze([]);
 
 /**
+ * One stream's detection in a batch: its settings and detectors, resolved once, and its profile,
+ * decoded (a copy) from the loaded bytes on first use, so that what was loaded is never changed.
+ */
+class BatchDetection {
+  readonly #suite: DetectorSuite;
+  readonly #loaded: ReadonlyMap<string, Uint8Array>;
+  readonly #streams = new Map<string, { detection: StreamDetection; profile: StreamProfile }>();
+  readonly profiles = new Map<string, StreamProfile>();
+
+  constructor(suite: DetectorSuite, loaded: ReadonlyMap<string, Uint8Array>) {
+    this.#suite = suite;
+    this.#loaded = loaded;
+  }
+
+  /** The reading's findings; on accept the caller teaches the profile the update. */
+  inspect(reading: Reading, streamKey: string, state: StreamState) {
+    let stream = this.#streams.get(streamKey);
+    if (stream === undefined) {
+      const bytes = this.#loaded.get(streamKey);
+      const profile = bytes === undefined ? StreamProfile.empty() : StreamProfile.fromBytes(bytes);
+      stream = { detection: streamDetection(this.#suite, reading), profile };
+      this.#streams.set(streamKey, stream);
+      this.profiles.set(streamKey, profile);
+    }
+    const { detection, profile } = stream;
+    const view = viewOf(reading, state, detection.settings, this.#suite);
+    return { profile, inspection: inspectReading(detection, reading, profile, view) };
+  }
+}
+
+/**
  * Decides a batch in order. `existing` holds the ledger versions of every interval
  * intervalsToLookUp named, sorted by version. States are copied, never mutated in place.
  * `sequenced` is false for feeds whose seq is a version stamp shared by many readings (a NEM12
@@ -320,11 +361,14 @@ export function identifyBatch(
   items: readonly IdentifiedReading[],
   loadedStates: ReadonlyMap<string, StreamState>,
   existing: readonly LedgerRow[],
-  detectors: readonly Detector[] = [],
+  detectors: Detectors = [],
   override = false,
   streamKeys: readonly string[] = items.map((item) => streamKey(item.reading)),
   sequenced = true,
+  loadedProfiles: ReadonlyMap<string, Uint8Array> = new Map(),
 ): IdentifyResult {
+  const suite = asSuite(detectors);
+  const detection = suite === null ? null : new BatchDetection(suite, loadedProfiles);
   const states = new Map<string, StreamState>();
   for (const [key, state] of loadedStates) states.set(key, { ...state });
   const index = new IntervalIndex(existing);
@@ -346,9 +390,11 @@ export function identifyBatch(
     const highWaterMs = state.lastIntervalStartMs;
     const mayCollide = highWaterMs !== null && reading.intervalStartMs <= highWaterMs;
     let decision = decide(item, mayCollide ? index.versions(reading) : NO_VERSIONS, override);
-    if (decision.kind === 'accept' && detectors.length > 0) {
-      const findings = inspectReading(detectors, reading, state);
-      if (findings.length > 0) decision = { kind: 'anomaly', findings };
+    if (decision.kind === 'accept' && detection !== null) {
+      const { profile, inspection } = detection.inspect(reading, sKey, state);
+      if (inspection.findings.length > 0) {
+        decision = { kind: 'anomaly', findings: inspection.findings };
+      } else if (inspection.update !== null) profile.learn(inspection.update);
     }
     decisions.push(decision);
     if (decision.kind !== 'accept') continue;
@@ -356,5 +402,5 @@ export function identifyBatch(
     if (sequenced) trackSequence(state, reading, sequenceEvents);
     applyAccept(state, reading, decision.supersedes);
   }
-  return { decisions, states, sequenceEvents };
+  return { decisions, states, sequenceEvents, profiles: detection?.profiles ?? new Map() };
 }

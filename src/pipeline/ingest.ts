@@ -29,7 +29,8 @@ import type { Reject } from '../core/reject.js';
 import { AmisyncError } from '../core/errors.js';
 import type { MeterScope, SourcePosition } from '../core/source.js';
 import type { BatchCounts, Store, StoreTransaction } from '../core/store.js';
-import type { Detector } from '../detect/detect.js';
+import type { Detectors } from '../core/detector.js';
+import { detectorsFor } from './detectors.js';
 import type { DataDictionary } from '../dictionary/dictionary.js';
 import { PARSER_FACTORIES } from '../formats/formats.js';
 import {
@@ -55,7 +56,8 @@ export interface IngestOptions {
   /** The delivery's name as the operator knows it (a file name, a message id). */
   name: string;
   sourceId: string;
-  detectors?: readonly Detector[];
+  /** Default: the dictionary's detectors (detectorsFor); `[]` runs none. */
+  detectors?: Detectors;
   batchReadingsMax?: number;
   /** The transport's id for the delivery, its attempt, metadata and partition key (Delivery). */
   transportId?: string | null;
@@ -168,6 +170,7 @@ class DeliveryRun {
   readonly #options: IngestOptions;
   readonly #parser: StreamParser;
   readonly #judge: Judge;
+  readonly #detectors: Detectors;
   readonly #window = new ByteWindow();
   readonly #hasher = createHash('sha256');
   readonly #deliveryId: string;
@@ -190,6 +193,7 @@ class DeliveryRun {
     this.#options = options;
     this.#parser = PARSER_FACTORIES[options.format](options.formatContext ?? {});
     this.#judge = createJudge(options.dictionary, options.clock, options.format);
+    this.#detectors = options.detectors ?? detectorsFor(options.dictionary);
     this.#deliveryId = `dlv_${options.random.hex(10)}`;
     this.#batchMax =
       options.meterScope != null
@@ -393,7 +397,7 @@ class DeliveryRun {
       byteOffset,
       byteLength: end - byteOffset,
       atMs: options.clock.nowMs(),
-      detectors: options.detectors ?? [],
+      detectors: this.#detectors,
       sequenced: !isTypedFormat(options.format),
     };
     const { result, outcome } = await options.store.transaction(async (tx) => {

@@ -29,7 +29,8 @@ import type {
   Store,
   StoreTransaction,
 } from '../core/store.js';
-import type { Detector } from '../detect/detect.js';
+import type { Detectors } from '../core/detector.js';
+import { detectorsFor } from './detectors.js';
 import type { DataDictionary } from '../dictionary/dictionary.js';
 import {
   PARSER_FACTORIES,
@@ -55,7 +56,8 @@ export interface ActionContext {
   dictionary: DataDictionary;
   clock: Clock;
   actor: string;
-  detectors?: readonly Detector[];
+  /** Detectors of a replay; default: the dictionary's (detectorsFor). `[]` runs none. */
+  detectors?: Detectors;
 }
 
 export interface ReplayOutcome {
@@ -326,7 +328,7 @@ async function planReplay(
     byteOffset: row.location.byteOffset,
     byteLength: row.location.byteLength,
     atMs,
-    detectors: context.detectors ?? [],
+    detectors: context.detectors ?? detectorsFor(context.dictionary),
     sequenced: !isTypedFormat(row.format),
     auditExtra: {
       replayOf: row.id,

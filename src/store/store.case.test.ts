@@ -478,6 +478,48 @@ for (const engine of ENGINES) {
       await store.close();
     });
 
+    it('keeps one detector statistics blob per stream, in the transaction', async () => {
+      const { store, another } = await engine.open();
+      const ref = { meterId: 'MTR-AAAAAAAA', channel: '1' };
+      const other = { meterId: 'MTR-BBBBBBBB', channel: '2' };
+      const blob = (fill: number, size = 2_656) => new Uint8Array(size).fill(fill);
+      const load = (refs: { meterId: string; channel: string }[]) =>
+        store.transaction((tx) => tx.loadStreamStatistics(refs));
+      expect(await load([ref, other])).toEqual([]);
+      await store.transaction((tx) =>
+        tx.saveStreamStatistics([
+          { ...ref, layout: 1, bytes: blob(1) },
+          { ...other, layout: 1, bytes: blob(2, 10) },
+        ]),
+      );
+      const loaded = await load([ref, other]);
+      const byMeter = new Map(loaded.map((row) => [row.meterId, row]));
+      expect(byMeter.get(ref.meterId)).toMatchObject({ ...ref, layout: 1 });
+      expect([...(byMeter.get(ref.meterId)?.bytes ?? [])]).toEqual([...blob(1)]);
+      expect([...(byMeter.get(other.meterId)?.bytes ?? [])]).toEqual([...blob(2, 10)]);
+      // A save replaces the stream's one row; a rolled-back save leaves the last committed one.
+      await store.transaction((tx) =>
+        tx.saveStreamStatistics([{ ...ref, layout: 2, bytes: blob(3) }]),
+      );
+      await expect(
+        store.transaction(async (tx) => {
+          await tx.saveStreamStatistics([{ ...ref, layout: 9, bytes: blob(9) }]);
+          throw new Error('rolled back');
+        }),
+      ).rejects.toThrow('rolled back');
+      const [after] = await load([ref]);
+      expect(after?.layout).toBe(2);
+      expect(after?.bytes[0]).toBe(3);
+      // Another connection's commit is seen, whatever this one read before.
+      const second = await another();
+      await second.transaction((tx) =>
+        tx.saveStreamStatistics([{ ...ref, layout: 4, bytes: blob(4) }]),
+      );
+      await second.close();
+      expect((await load([ref]))[0]?.bytes[0]).toBe(4);
+      await store.close();
+    });
+
     it('sees stream state that another connection committed in between', async () => {
       const { store, another } = await engine.open();
       const ref = { meterId: 'MTR-AAAAAAAA', channel: '1' };

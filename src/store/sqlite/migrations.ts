@@ -335,6 +335,20 @@ WHEN OLD.status <> 'held'
 BEGIN SELECT RAISE(ABORT, 'a decided anomaly hold cannot change'); END;
 `;
 
+/**
+ * Each stream's detector statistics: one compact versioned blob per stream (its layout is
+ * src/core/stream-profile.ts), replaced in the transaction of every batch that teaches it.
+ */
+const STREAM_STATISTICS = `
+CREATE TABLE stream_statistics (
+  meter_id TEXT NOT NULL,
+  channel TEXT NOT NULL,
+  layout INTEGER NOT NULL,
+  bytes BLOB NOT NULL,
+  PRIMARY KEY (meter_id, channel)
+) STRICT, WITHOUT ROWID;
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial ledger, quarantine, audit', sql: INITIAL_SCHEMA },
   { version: 2, name: 'anomaly holds keep their evidence', sql: ANOMALY_EVIDENCE_FIXED },
@@ -353,4 +367,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 7, name: 'transport ids, source positions, vendors', sql: TRANSPORTS },
   { version: 8, name: 'the meters each vendor may push', sql: VENDOR_METERS },
   { version: 9, name: 'anomaly decisions: release or reject', sql: ANOMALY_DECISIONS },
+  { version: 10, name: 'detector statistics per stream', sql: STREAM_STATISTICS },
 ];

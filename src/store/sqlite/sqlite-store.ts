@@ -9,7 +9,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { AmisyncError } from '../../core/errors.js';
-import { RAW_CHUNKS_CACHED_MAX } from '../../core/limits.js';
+import { RAW_CHUNKS_CACHED_MAX, STREAM_STATISTICS_CACHED_MAX } from '../../core/limits.js';
 import type { Commodity, Quality, Reading, RecordLocation, Unit } from '../../core/reading.js';
 import type { Violation } from '../../core/reject.js';
 import type {
@@ -43,6 +43,7 @@ import type {
   StoreTransaction,
   StreamRef,
   StreamState,
+  StreamStatistics,
   UnitTotal,
   DiscrepancyFigures,
   DiscrepancyQuery,
@@ -455,6 +456,12 @@ export class SqliteStore implements Store {
    */
   #streamCache = new Map<string, StreamState>();
   #cacheDataVersion: number | null = null;
+  /**
+   * Detector statistics as last committed by this connection, kept and invalidated like the stream
+   * state (each blob is replaced, never changed in place), and emptied past
+   * STREAM_STATISTICS_CACHED_MAX streams so that memory stays bounded.
+   */
+  #statisticsCache = new Map<string, StreamStatistics>();
   #statements = new Map<string, Database.Statement>();
   /** Raw chunks read lately, by content hash, oldest first (see #rawChunk). */
   #rawChunkCache = new Map<string, Buffer>();
@@ -491,6 +498,7 @@ export class SqliteStore implements Store {
       } catch (error) {
         if (this.db.inTransaction) this.db.exec('ROLLBACK');
         this.#streamCache.clear();
+        this.#statisticsCache.clear();
         throw asStoreError(error);
       }
     };
@@ -512,6 +520,8 @@ export class SqliteStore implements Store {
         putRawChunk(deliveryId, byteOffset, bytes),
       loadStreamStates: async (streams) => this.#loadStreamStates(streams),
       saveStreamStates: async (states) => this.#saveStreamStates(states),
+      loadStreamStatistics: async (streams) => this.#loadStreamStatistics(streams),
+      saveStreamStatistics: async (rows) => this.#saveStreamStatistics(rows),
       findIntervalVersions: async (intervals) => this.#findIntervalVersions(intervals),
       insertLedgerRows: async (rows) => this.#insertLedgerRows(rows, memo),
       insertQuarantineRows: async (rows, format, atMs) =>
@@ -593,7 +603,10 @@ export class SqliteStore implements Store {
 
   #validateStreamCache(): void {
     const dataVersion = this.db.pragma('data_version', { simple: true }) as number;
-    if (dataVersion !== this.#cacheDataVersion) this.#streamCache.clear();
+    if (dataVersion !== this.#cacheDataVersion) {
+      this.#streamCache.clear();
+      this.#statisticsCache.clear();
+    }
     this.#cacheDataVersion = dataVersion;
   }
 
@@ -646,6 +659,58 @@ export class SqliteStore implements Store {
     for (const state of states) {
       this.#streamCache.set(`${state.meterId}|${state.channel}`, { ...state });
     }
+  }
+
+  #loadStreamStatistics(streams: readonly StreamRef[]): StreamStatistics[] {
+    const rows: StreamStatistics[] = [];
+    const missing: StreamRef[] = [];
+    for (const stream of streams) {
+      const cached = this.#statisticsCache.get(`${stream.meterId}|${stream.channel}`);
+      if (cached === undefined) missing.push(stream);
+      else rows.push(cached);
+    }
+    return rows.concat(this.#queryStreamStatistics(missing));
+  }
+
+  #queryStreamStatistics(streams: readonly StreamRef[]): StreamStatistics[] {
+    const rows: StreamStatistics[] = [];
+    for (let at = 0; at < streams.length; at += STREAMS_PER_STATEMENT) {
+      const part = streams.slice(at, at + STREAMS_PER_STATEMENT);
+      const select = this.#statement(
+        `SELECT meter_id, channel, layout, bytes FROM stream_statistics
+         WHERE (meter_id, channel) IN (VALUES ${placeholders(part.length, 2)})`,
+      );
+      const params: string[] = [];
+      for (const stream of part) params.push(stream.meterId, stream.channel);
+      for (const row of select.all(params) as Row[]) {
+        rows.push({
+          meterId: row.meter_id as string,
+          channel: row.channel as string,
+          layout: row.layout as number,
+          bytes: row.bytes as Uint8Array,
+        });
+      }
+    }
+    return rows;
+  }
+
+  #saveStreamStatistics(rows: readonly StreamStatistics[]): void {
+    for (let at = 0; at < rows.length; at += STREAMS_PER_STATEMENT) {
+      const part = rows.slice(at, at + STREAMS_PER_STATEMENT);
+      const upsert = this.#statement(
+        `INSERT INTO stream_statistics (meter_id, channel, layout, bytes)
+         VALUES ${placeholders(part.length, 4)}
+         ON CONFLICT (meter_id, channel) DO UPDATE SET
+           layout = excluded.layout, bytes = excluded.bytes`,
+      );
+      const params: unknown[] = [];
+      for (const row of part) params.push(row.meterId, row.channel, row.layout, row.bytes);
+      upsert.run(params);
+    }
+    if (this.#statisticsCache.size + rows.length > STREAM_STATISTICS_CACHED_MAX) {
+      this.#statisticsCache.clear();
+    }
+    for (const row of rows) this.#statisticsCache.set(`${row.meterId}|${row.channel}`, row);
   }
 
   #findIntervalVersions(intervals: readonly IntervalRef[]): LedgerRow[] {

@@ -1,0 +1,77 @@
+// Goal: a newly installed amisync (built-in data dictionary, no options) holds a 40 kWh spike on a
+// meter that has read 0.3..0.7 kWh for three weeks, and bills the ordinary readings around it.
+// Method: write the three weeks and then a day with the spike as NDJSON files, run the built
+// `amisync ingest` on each in child processes, and read `amisync anomalies list --json`.
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { formatUtcSeconds } from '../../core/identity.js';
+import { CLI_MAIN } from '../../test-support/crash-runs.js';
+import { tempDir, removeTempDirs } from '../../test-support/temp.js';
+
+afterAll(removeTempDirs);
+
+const METER = 'MTR-SPIKE001';
+const INTERVAL_MS = 900_000;
+const DAY_INTERVALS = 96;
+const START_MS = Date.UTC(2026, 9, 5);
+
+/** 0.3..0.7 kWh, varied by a fixed sequence (no randomness): a quiet household. */
+function ordinaryKwh(index: number): string {
+  return (0.3 + ((index * 37) % 41) / 100).toFixed(3);
+}
+
+function feed(first: number, count: number, spikeAt: number | null): string {
+  const lines: string[] = [];
+  for (let index = first; index < first + count; index++) {
+    const kwh = index === spikeAt ? '40.000' : ordinaryKwh(index);
+    const record = {
+      meter_id: METER,
+      timestamp_utc: formatUtcSeconds(START_MS + index * INTERVAL_MS),
+      consumption_kwh: kwh,
+      status_code: 0,
+      seq: index + 1,
+    };
+    lines.push(JSON.stringify(record));
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function cli(db: string, ...args: string[]) {
+  const env = { ...process.env };
+  delete env.AMISYNC_DICTIONARY;
+  const result = spawnSync(process.execPath, [CLI_MAIN, ...args, '--db', db, '--json'], {
+    encoding: 'utf8',
+    env,
+  });
+  expect(result.stderr).toBe('');
+  expect(result.status).toBe(0);
+  return JSON.parse(result.stdout) as unknown;
+}
+
+interface Listed {
+  items: { value: string; intervalStart: string; findings: { detector: string }[] }[];
+}
+
+describe('detectors on a newly installed amisync', () => {
+  it('holds a 40 kWh spike after three weeks of 0.3..0.7 kWh, and nothing else', () => {
+    const dir = tempDir();
+    const db = join(dir, 'amisync.db');
+    const weeks = join(dir, 'three-weeks.ndjson');
+    const spikeDay = join(dir, 'spike-day.ndjson');
+    const history = 21 * DAY_INTERVALS;
+    const spikeAt = history + 40;
+    writeFileSync(weeks, feed(0, history, null));
+    writeFileSync(spikeDay, feed(history, DAY_INTERVALS, spikeAt));
+    cli(db, 'ingest', weeks);
+    expect((cli(db, 'anomalies', 'list') as Listed).items).toEqual([]);
+    cli(db, 'ingest', spikeDay);
+    const held = (cli(db, 'anomalies', 'list') as Listed).items;
+    expect(held.map((item) => [item.value, item.intervalStart])).toEqual([
+      ['40.000000', new Date(START_MS + spikeAt * INTERVAL_MS).toISOString()],
+    ]);
+    const detectors = held[0]?.findings.map((finding) => finding.detector) ?? [];
+    expect(detectors).toEqual(expect.arrayContaining(['spike', 'zscore', 'mad', 'iqr']));
+  });
+});
