@@ -10,6 +10,10 @@
  * the reference feed's field names, with local timestamps and their offset (`-05:00`, `-06:00`),
  * so the feed crosses a DST change the way a vendor in that zone sends it.
  *
+ * Severities are spread (zero runs and stuck registers of 2 to 8 hours, high days 2 to 4.5 times
+ * and low days 0.05 to 0.4 times the true day) so that a detector's limit shows in its recall
+ * instead of catching all or none.
+ *
  * Warm-up: history-based anomalies (spike, zero run, flat line, high and low day) are placed only
  * from `warmUpDays` on, since a detector must not flag a stream with too little history; status
  * bit anomalies and gaps may fall on any day but the first.
@@ -410,12 +414,12 @@ function placeAnomaly(
       return { kind, at, length: 1, override: { kind, valueWh } };
     }
     case 'zero_run': {
-      const length = random.nextInt(8, 24);
+      const length = random.nextInt(8, 32);
       const at = runStart(random, day, length, busyHours(meter, day.slots[0]));
       return { kind, at, length, override: { kind, valueWh: 0 } };
     }
     case 'flat_line': {
-      const length = random.nextInt(12, 32);
+      const length = random.nextInt(8, 32);
       const at = runStart(random, day, length, [0, 24]);
       const valueWh = Math.max(1, values[at] ?? 1);
       return { kind, at, length, override: { kind, valueWh } };
@@ -432,11 +436,11 @@ function placeAnomaly(
       return { kind, at, length, override: { kind, missing: true } };
     }
     case 'high_day': {
-      const factor = uniform(random, 2.2, 3);
+      const factor = uniform(random, 2, 4.5);
       return { kind, at: 0, length: slotCount, override: { kind, factor } };
     }
     case 'low_day': {
-      const factor = uniform(random, 0.15, 0.35);
+      const factor = uniform(random, 0.05, 0.4);
       return { kind, at: 0, length: slotCount, override: { kind, factor } };
     }
     default:
