@@ -182,8 +182,10 @@ describe('generateLabelledFeed', () => {
   });
 
   it('injects no clock anomaly when the dictionary has no clock bit', () => {
-    const { statusBits: _bits, ...rest } = OPTIONS;
-    const feed = generateLabelledFeed(rest);
+    const feed = generateLabelledFeed({
+      ...OPTIONS,
+      statusBits: { outage: 2, reverseFlow: 4, tamper: 8 },
+    });
     expect(feed.labels.labels.some((label) => label.kind === 'clock')).toBe(false);
     expect(feed.labels.labels.length).toBeGreaterThan(0);
   });

@@ -156,11 +156,12 @@ export const DEFAULT_LABELLED_START_DATE = '2026-10-05';
 export const DEFAULT_LABELLED_TIME_ZONE = 'America/Chicago';
 export const DEFAULT_WARM_UP_DAYS = 21;
 export const DEFAULT_ANOMALY_DAY_RATE = 0.5;
-/** The reference dictionary's masks; a clock bit is the detectors' own addition. */
+/** The reference dictionary's masks. */
 export const DEFAULT_LABELLED_STATUS_BITS: LabelledStatusBits = {
   outage: 2,
   reverseFlow: 4,
   tamper: 8,
+  clock: 16,
 };
 
 const INTERVAL_MS = LABELLED_INTERVAL_SECONDS * 1000;
