@@ -157,3 +157,13 @@ export const REPORT_TOP_METERS_MAX = 50;
 export const REPORT_CHART_POINTS_MAX = 3_200;
 /** Flagged readings of one top meter that its chart marks and its table lists, at most. */
 export const REPORT_METER_FLAGS_MAX = 500;
+// Dead letters and store outages (src/pipeline/dead-letters.ts, src/pipeline/service.ts).
+/**
+ * Bytes of one delivery held while it is read, so that a delivery whose attempts are exhausted
+ * can be kept whole as a dead letter; a larger one that fails is not acknowledged instead.
+ */
+export const DEAD_LETTER_BYTES_MAX = 32 * 1024 * 1024;
+/** The first wait after the store was found busy, locked or full; each further one doubles. */
+export const STORE_OUTAGE_BACKOFF_MS_BASE = 500;
+/** The longest wait between two looks at a store that stays unavailable. */
+export const STORE_OUTAGE_BACKOFF_MS_MAX = 60_000;
