@@ -175,6 +175,11 @@ export interface SqliteStoreOptions {
   /** Clock for migration timestamps; the pipeline passes its own times for everything else. */
   nowMs: () => number;
   readonly?: boolean;
+  /**
+   * How long a write waits for another connection's lock before it fails as a store outage
+   * (STORE_UNAVAILABLE, SQLITE_BUSY); 10 s unless given.
+   */
+  busyTimeoutMs?: number;
 }
 
 type Row = Record<string, unknown>;
@@ -188,7 +193,7 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions): Sqli
       readonly: options.readonly === true,
       fileMustExist: options.readonly === true,
     });
-    db.pragma('busy_timeout = 10000');
+    db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 10_000))}`);
     if (options.readonly !== true) {
       enterWalMode(db);
       db.pragma('synchronous = FULL');
