@@ -175,7 +175,7 @@ describe('store outage', () => {
   }, 60_000);
 
   it.skipIf(!canMountTmpfs())(
-    'a full disk (a small tmpfs filled up): intake waits, and resumes once space is freed',
+    'a full disk (a small tmpfs filled up; skipped where mounting is not allowed): intake waits, and resumes once space is freed',
     async () => {
       const mount = join(tempDir('amisync-full-'), 'mnt');
       mkdirSync(mount);
