@@ -6,7 +6,9 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { verifyAudit } from '../audit/verify.js';
 import type { AttemptRecord } from '../core/dead-letter.js';
+import { systemClock } from '../core/clock.js';
 import { AmisyncError } from '../core/errors.js';
+import { MemoryLogger } from '../core/log.js';
 import { END, type Delivery, type Source } from '../core/source.js';
 import { DEFAULT_DICTIONARY } from '../dictionary/dictionary.js';
 import { generateFeed, toNdjson } from '../simulator/feed-generator.js';
@@ -15,6 +17,7 @@ import { removeTempDirs } from '../test-support/temp.js';
 import { discardDeadLetter, replayDeadLetter } from './dead-letters.js';
 import { ledgerState } from './ledger-state.js';
 import { runSource } from './run-source.js';
+import { runService } from './service.js';
 
 const FEED = generateFeed({
   seed: 11,
@@ -111,6 +114,12 @@ async function expectVerified(harness: Harness): Promise<void> {
   const report = await verifyAudit(harness.store, null);
   expect(report.problems).toEqual([]);
   expect(report.ok).toBe(true);
+}
+
+async function collectKinds(h: Harness): Promise<string[]> {
+  const kinds: string[] = [];
+  for await (const page of h.store.iterateAuditEntries()) kinds.push(...page.map((e) => e.kind));
+  return kinds;
 }
 
 const opened: Harness[] = [];
@@ -236,6 +245,68 @@ describe('dead letters', () => {
     const report = await h.ingest(PAYLOAD);
     expect(report.counts.quarantined).toBeGreaterThan(0);
     expect(await h.store.listDeadLetters({ limit: 10 })).toEqual([]);
+  });
+
+  it('two decisions at once: one wins, the other gets INVALID_STATE and decides nothing', async () => {
+    const h = harness();
+    await runSource(new FailingTransport(h, 'after-all-bytes'), options(h));
+    const context = { ...options(h), actor: 'ops' };
+    const [replayed, discarded] = await Promise.allSettled([
+      replayDeadLetter({ ...context, actor: 'first' }, 1),
+      discardDeadLetter({ ...context, actor: 'second' }, 1, 'duplicate of page 41'),
+    ]);
+    // The discard decides inside one transaction while the replay is still ingesting.
+    expect(discarded.status).toBe('fulfilled');
+    expect(replayed.status).toBe('rejected');
+    expect((replayed as PromiseRejectedResult).reason).toMatchObject({ code: 'INVALID_STATE' });
+    const row = await h.store.getDeadLetter(1);
+    expect(row?.decision).toMatchObject({ status: 'discarded', actor: 'second' });
+    const kinds = (await collectKinds(h)).filter((kind) => kind.startsWith('deadletter.'));
+    expect(kinds).toEqual(['deadletter.recorded', 'deadletter.discarded']);
+    await expectVerified(h);
+  });
+
+  it('the service keeps a page request that failed past its attempts, and alerts', async () => {
+    const h = harness();
+    const log = new MemoryLogger();
+    const request = { id: 'GET /readings?page=9', url: 'https://vendor.example/readings?page=9' };
+    let reads = 0;
+    const source: Source = {
+      id: 'vendor-rest',
+      connect: async () => {},
+      close: async () => {},
+      read: async () => {
+        reads += 1;
+        if (reads === 1) throw Object.assign(new AttemptsExhaustedError(ATTEMPTS), { request });
+        return END;
+      },
+    };
+    const summary = await runService({
+      ...options(h),
+      sources: [{ source }],
+      log,
+      once: true,
+      signal: new AbortController().signal,
+      reconnectDelayMs: 1,
+      // The reconnect after the failed read waits on a real timer (1 ms).
+      clock: systemClock,
+    });
+    expect(summary.sources[0]?.outcome).toBe('ended');
+    const [row] = await h.store.listDeadLetters({ limit: 10 });
+    expect(row).toMatchObject({
+      sourceId: 'vendor-rest',
+      transportId: 'GET /readings?page=9',
+      request,
+      rawSha256: null,
+      sizeBytes: null,
+      bytesComplete: false,
+      attempts: ATTEMPTS,
+    });
+    expect(log.events.map((e) => e.fields.alert)).toContain('dead-letter');
+    await expect(replayDeadLetter({ ...options(h), actor: 'ops' }, 1)).rejects.toMatchObject({
+      code: 'INVALID_STATE',
+    });
+    await expectVerified(h);
   });
 
   it('audit verify names a dead letter edited, decided or inserted outside amisync', async () => {
