@@ -6,6 +6,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { INPUT_FORMATS } from '../core/parser.js';
 import { addAnomaliesCommands } from './commands/anomalies.js';
+import { addDeadLettersCommands } from './commands/dead-letters.js';
 import { addEstimateCommands } from './commands/estimate.js';
 import { addReportCommands } from './commands/discrepancies.js';
 import { runDemo } from './commands/demo.js';
@@ -195,6 +196,7 @@ export function buildProgram(): Command {
   addAnomaliesCommands(program);
   addEstimateCommands(program);
   addReportCommands(program);
+  addDeadLettersCommands(program);
 
   return program;
 }

@@ -168,3 +168,14 @@ export const LABELLED_FEED_READINGS_MAX = 2_000_000;
 export const LABELLED_SCORE_FLAGS_MAX = 2_000_000;
 /** A labels file larger than this is refused before it is parsed. */
 export const LABELS_FILE_BYTES_MAX = 256 * 1024 * 1024;
+
+// Dead letters and store outages (src/pipeline/dead-letters.ts, src/pipeline/service.ts).
+/**
+ * Bytes of one delivery held while it is read, so that a delivery whose attempts are exhausted
+ * can be kept whole as a dead letter; a larger one that fails is not acknowledged instead.
+ */
+export const DEAD_LETTER_BYTES_MAX = 32 * 1024 * 1024;
+/** The first wait after the store was found busy, locked or full; each further one doubles. */
+export const STORE_OUTAGE_BACKOFF_MS_BASE = 500;
+/** The longest wait between two looks at a store that stays unavailable. */
+export const STORE_OUTAGE_BACKOFF_MS_MAX = 60_000;

@@ -407,6 +407,15 @@ export interface StoreTransaction {
   ): Promise<{ firstDeliveryId: string | null }>;
   /** Saves where the delivery's source now stands, in the transaction that commits the delivery. */
   saveSourcePosition(row: SourcePositionRow): Promise<void>;
+  /** Records a dead letter (its bytes already put as its delivery's raw chunks); returns its id. */
+  insertDeadLetter(row: DeadLetterInsert): Promise<number>;
+  /** A dead letter as this transaction reads it. */
+  getDeadLetterRow(id: number): Promise<DeadLetterRow | null>;
+  /**
+   * Records the decision on a dead letter that is still open, in one conditional update, and
+   * returns whether it did: false when another decision committed first or it does not exist.
+   */
+  decideDeadLetter(id: number, decision: DeadLetterDecision): Promise<boolean>;
 }
 
 export interface QuarantineFilter {
@@ -471,6 +480,8 @@ export interface StoreStatus {
   batches: number;
   auditEntries: number;
   lastCheckpoint: CheckpointRow | null;
+  /** Dead letters by status; each counts once in `totals` as received and dead-lettered. */
+  deadLetters: Record<DeadLetterStatus, number>;
 }
 
 /** A vendor that pushes readings: its API key is kept as a hash only (sha256 of the whole key). */
@@ -544,6 +555,9 @@ export interface Store extends VendorStore {
   /** Held and decided readings in id order, filtered; the anomaly ledger's worklist. */
   listAnomalies(filter: AnomalyFilter): Promise<AnomalyRow[]>;
   getAnomaly(id: number): Promise<AnomalyRow | null>;
+  /** Dead letters in id order, filtered; the dead-letter queue's worklist. */
+  listDeadLetters(filter: DeadLetterFilter): Promise<DeadLetterRow[]>;
+  getDeadLetter(id: number): Promise<DeadLetterRow | null>;
   anomalyBacklog(): Promise<AnomalyBacklog>;
   /** The anomaly ledger and estimates of one period, summed for `report discrepancies`. */
   discrepancyFigures(query: DiscrepancyQuery): Promise<DiscrepancyFigures>;
@@ -669,4 +683,68 @@ export interface SeriesPoint {
   intervalStartMs: number;
   valueMicro: number;
   quality: Quality;
+}
+
+/** `open`: awaiting an operator; `replayed` or `discarded`: an operator's audited decision. */
+export const DEAD_LETTER_STATUSES = ['open', 'replayed', 'discarded'] as const;
+export type DeadLetterStatus = (typeof DEAD_LETTER_STATUSES)[number];
+
+/** One attempt's error and timing, as the dead letter keeps it. */
+export interface DeadLetterAttempt {
+  code: string;
+  message: string;
+  startedAtMs: number;
+  durationMs: number;
+}
+
+/**
+ * A delivery (or a page request) that could not be processed after its attempts. Written once:
+ * only its status and decision change, once.
+ */
+export interface DeadLetterInsert {
+  sourceId: string;
+  /** The store's delivery that records it (its raw chunks hold the bytes that were fetched). */
+  deliveryId: string;
+  /** The transport's id for the delivery or request; null when it gave none. */
+  transportId: string | null;
+  name: string;
+  format: string;
+  formatContext: Readonly<Record<string, unknown>>;
+  /** sha256 and size of the bytes fetched; null when none were (a page request that failed). */
+  rawSha256: string | null;
+  sizeBytes: number | null;
+  /** Whether every byte of the delivery was read before it failed (only then is it replayable). */
+  bytesComplete: boolean;
+  /** What was asked for, as the source describes it; null when the bytes say it all. */
+  request: Readonly<Record<string, unknown>> | null;
+  attempts: DeadLetterAttempt[];
+  /** Why it was dead-lettered: `attempts-exhausted` or `non-retryable`. */
+  cause: string;
+  createdAtMs: number;
+  /** The `deadletter.recorded` entry that records it. */
+  auditSeq: number;
+}
+
+/** An operator's decision on a dead letter, written once with its audit entry. */
+export interface DeadLetterDecision {
+  status: Exclude<DeadLetterStatus, 'open'>;
+  actor: string;
+  justification: string;
+  atMs: number;
+  /** The delivery its replay ingested; null for a discard. */
+  resolvedDeliveryId: string | null;
+  auditSeq: number;
+}
+
+export interface DeadLetterRow extends DeadLetterInsert {
+  id: number;
+  status: DeadLetterStatus;
+  decision: DeadLetterDecision | null;
+}
+
+export interface DeadLetterFilter {
+  status?: DeadLetterStatus;
+  sourceId?: string;
+  afterId?: number;
+  limit: number;
 }

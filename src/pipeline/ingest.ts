@@ -103,6 +103,8 @@ export interface DeliveryReport {
    * (`[]`, a CSV header alone: `counts.received` is 0).
    */
   empty: boolean;
+  /** Set when the delivery was kept as a dead letter instead (nothing of it was ingested). */
+  deadLetterId?: number;
 }
 
 /** Bytes read but not yet stored, from `start` (absolute offset) onwards. */

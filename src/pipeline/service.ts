@@ -9,16 +9,30 @@
  * done); an error is logged, the source is closed and connected again after `reconnectDelayMs`.
  * That plain reconnect is all: retry policies, breakers and pause wrap sources elsewhere.
  *
+ * Two failures are told apart (src/core/dead-letter.ts). A delivery whose attempts are exhausted
+ * is kept as a dead letter and then acknowledged (run-source.ts), and a page request that failed
+ * so is kept as a request dead letter. A store outage (busy, locked, full) dead-letters nothing:
+ * the delivery is nacked, the `store-unavailable` alert is logged, and the source waits with
+ * exponential backoff before it connects again, so intake resumes by itself once the store does.
+ *
  * Shutdown: when `signal` aborts, reads and waits end at once and a delivery being ingested stops
  * between chunks without being acknowledged (ingest.ts), so what was acknowledged is exactly what
  * committed. `runService` resolves when every source loop has ended.
  */
-import type { TimerClock } from '../core/clock.js';
+import type { Random, TimerClock } from '../core/clock.js';
+import {
+  attemptsOf,
+  deadLetterCause,
+  isAttemptsExhausted,
+  isStoreOutage,
+} from '../core/dead-letter.js';
+import { STORE_OUTAGE_BACKOFF_MS_BASE, STORE_OUTAGE_BACKOFF_MS_MAX } from '../core/limits.js';
 import { AmisyncError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { END, isIdle, type Delivery, type Source } from '../core/source.js';
 import type { BatchCounts } from '../core/store.js';
 import { addCounts, emptyCounts } from './commit.js';
+import { recordDeadLetter } from './dead-letters.js';
 import type { DeliveryReport } from './ingest.js';
 import { deliverOne, loadSavedPosition, type SourceRunOptions } from './run-source.js';
 
@@ -65,6 +79,20 @@ export interface ServiceSummary {
   readonly ok: boolean;
 }
 
+/**
+ * The wait before the `n`th look at an unavailable store: full jitter over an exponential
+ * envelope, so that several sources (or processes) do not all knock at once.
+ */
+export function storeOutageWaitMs(outagesInARow: number, random: Random): number {
+  const exponent = Math.min(Math.max(outagesInARow - 1, 0), 30);
+  const envelopeMs = Math.min(
+    STORE_OUTAGE_BACKOFF_MS_MAX,
+    STORE_OUTAGE_BACKOFF_MS_BASE * 2 ** exponent,
+  );
+  const fraction = Number.parseInt(random.hex(4), 16) / 0x1_0000_0000;
+  return Math.max(1, Math.floor(envelopeMs * fraction));
+}
+
 function describe(error: unknown): { code: string; message: string } {
   if (error instanceof AmisyncError) return { code: error.code, message: error.message };
   return { code: 'INTERNAL', message: error instanceof Error ? error.message : String(error) };
@@ -79,6 +107,8 @@ class SourceLoop {
   #errors = 0;
   #errorsInARow = 0;
   #lastError: { code: string; message: string } | null = null;
+  /** Store outages seen since the last delivery committed: the backoff's exponent. */
+  #outagesInARow = 0;
 
   constructor(entry: ServiceSource, options: ServiceOptions) {
     this.#entry = entry;
@@ -111,6 +141,11 @@ class SourceLoop {
         if (outcome !== null) return outcome;
       } catch (error) {
         if (signal.aborted) break;
+        if (isStoreOutage(error)) {
+          await this.#waitForStore(error);
+          continue;
+        }
+        await this.#deadLetterRequest(error);
         this.#failed(error);
         if (once && this.#errorsInARow >= ONCE_ERRORS_IN_A_ROW_MAX) return 'failed';
         await clock.sleep(reconnectDelayMs, signal);
@@ -167,7 +202,74 @@ class SourceLoop {
     }
   }
 
+  /**
+   * The store is busy, locked or full: nothing was acknowledged, and nothing is dead-lettered.
+   * Waits with exponential backoff and full jitter, then connects again; the source delivers again
+   * what it was not acknowledged for. Every wait is logged as the `store-unavailable` alert.
+   */
+  async #waitForStore(error: unknown): Promise<void> {
+    this.#outagesInARow += 1;
+    this.#lastError = describe(error);
+    const waitMs = storeOutageWaitMs(this.#outagesInARow, this.#options.random);
+    this.#log.error(
+      {
+        alert: 'store-unavailable',
+        ...this.#lastError,
+        outagesInARow: this.#outagesInARow,
+        waitMs,
+      },
+      `store unavailable: ${this.#lastError.message}; intake of ${this.#entry.source.id} waits ` +
+        `${waitMs} ms, acknowledging nothing`,
+    );
+    await this.#options.clock.sleep(waitMs, this.#options.signal);
+  }
+
+  /** A page the source could not fetch after its attempts is kept as a request dead letter. */
+  async #deadLetterRequest(error: unknown): Promise<void> {
+    const cause = deadLetterCause(error);
+    if (cause === null || !isAttemptsExhausted(error) || error.request == null) return;
+    const { source } = this.#entry;
+    const nowMs = this.#options.clock.nowMs();
+    try {
+      const recorded = await recordDeadLetter(this.#options, {
+        sourceId: source.id,
+        name: `request ${String(error.request.name ?? error.request.url ?? source.id)}`,
+        format: 'json',
+        formatContext: {},
+        transportId: typeof error.request.id === 'string' ? error.request.id : null,
+        attempt: error.attempts.length,
+        metadata: {},
+        partitionKey: null,
+        position: null,
+        bytes: null,
+        bytesComplete: false,
+        request: error.request,
+        attempts: attemptsOf(error, nowMs, nowMs),
+        cause,
+      });
+      this.#log.warn(
+        { alert: 'dead-letter', deadLetter: recorded.deadLetterId, cause },
+        `dead letter ${recorded.deadLetterId}: a request of ${source.id} failed ${error.attempts.length} times`,
+      );
+    } catch (recordError) {
+      this.#log.error(describe(recordError), `could not keep a dead letter for ${source.id}`);
+    }
+  }
+
   #delivered(report: DeliveryReport): void {
+    if (this.#outagesInARow > 0) {
+      this.#log.info(
+        { alert: 'store-available', outagesInARow: this.#outagesInARow },
+        `store available again: intake of ${this.#entry.source.id} resumed`,
+      );
+      this.#outagesInARow = 0;
+    }
+    if (report.deadLetterId !== undefined) {
+      this.#log.warn(
+        { alert: 'dead-letter', deadLetter: report.deadLetterId, delivery: report.deliveryId },
+        `delivery ${report.name} kept as dead letter ${report.deadLetterId} after its attempts`,
+      );
+    }
     this.#deliveries += 1;
     addCounts(this.#counts, report.counts);
     this.#errorsInARow = 0;

@@ -659,6 +659,85 @@ for (const engine of ENGINES) {
       ]);
       await store.close();
     });
+
+    it('keeps a dead letter write-once, decides it once, and counts it in status', async () => {
+      const { store, attack, another } = await engine.open();
+      await store.createDelivery({
+        id: 'dlv_dead',
+        sourceId: 'vendor',
+        name: 'page 7',
+        format: 'ndjson',
+        formatContext: {},
+        startedAtMs: 10,
+        transportId: 'page-7',
+      });
+      const bytes = Buffer.from('{"meter_id":"MTR-AAAAAAAA"}\n');
+      const attempts = [
+        { code: 'TRANSPORT_UNAVAILABLE', message: '503', startedAtMs: 11, durationMs: 40 },
+        { code: 'TRANSPORT_TIMEOUT', message: 'timed out', startedAtMs: 60, durationMs: 5000 },
+      ];
+      const id = await store.transaction(async (tx) => {
+        await tx.putRawChunk('dlv_dead', 0, bytes);
+        return tx.insertDeadLetter({
+          sourceId: 'vendor',
+          deliveryId: 'dlv_dead',
+          transportId: 'page-7',
+          name: 'page 7',
+          format: 'ndjson',
+          formatContext: { zone: 'UTC' },
+          rawSha256: 'ab'.repeat(32),
+          sizeBytes: bytes.byteLength,
+          bytesComplete: true,
+          request: null,
+          attempts,
+          cause: 'attempts-exhausted',
+          createdAtMs: 70,
+          auditSeq: 1,
+        });
+      });
+      const open = await store.getDeadLetter(id);
+      expect(open).toMatchObject({ id, status: 'open', decision: null, attempts, auditSeq: 1 });
+      expect(open?.formatContext).toEqual({ zone: 'UTC' });
+      expect(Buffer.from(await store.readDeliveryBytes('dlv_dead', 0, bytes.byteLength))).toEqual(
+        bytes,
+      );
+      // Evidence cannot change and rows cannot go, even by SQL on the file.
+      expect(() => attack(`UPDATE dead_letters SET attempts = '[]'`)).toThrow(/evidence/);
+      expect(() => attack('DELETE FROM dead_letters')).toThrow(/never deleted/);
+      // A row with neither bytes nor a request is refused by the engine.
+      expect(() =>
+        attack(`INSERT INTO dead_letters (source_id, delivery_id, name, format, format_context,
+          bytes_complete, attempts, cause, created_at_ms, audit_seq)
+          VALUES ('s', 'd', 'n', 'json', '{}', 0, '[]', 'x', 1, 1)`),
+      ).toThrow(/CHECK/);
+      const decision = {
+        status: 'discarded' as const,
+        actor: 'ops',
+        justification: 'vendor test upload',
+        atMs: 80,
+        resolvedDeliveryId: null,
+        auditSeq: 2,
+      };
+      // Two connections decide one after the other: the second finds it decided.
+      const second = await another();
+      expect(await store.transaction((tx) => tx.decideDeadLetter(id, decision))).toBe(true);
+      const late = { ...decision, actor: 'other' };
+      expect(await second.transaction((tx) => tx.decideDeadLetter(id, late))).toBe(false);
+      const decided = await store.getDeadLetter(id);
+      expect(decided?.status).toBe('discarded');
+      expect(decided?.decision?.justification).toBe('vendor test upload');
+      expect(() => attack(`UPDATE dead_letters SET status = 'open'`)).toThrow(/cannot change/);
+      expect(await store.transaction((tx) => tx.decideDeadLetter(id, decision))).toBe(false);
+      expect(await store.listDeadLetters({ status: 'open', limit: 10 })).toEqual([]);
+      expect(await store.listDeadLetters({ sourceId: 'vendor', limit: 10 })).toHaveLength(1);
+      expect(await store.listDeadLetters({ sourceId: 'other', limit: 10 })).toEqual([]);
+      const status = await store.status();
+      expect(status.deadLetters).toEqual({ open: 0, replayed: 0, discarded: 1 });
+      expect(status.totals.received).toBe(1);
+      expect(status.totals.deadLettered).toBe(1);
+      await second.close();
+      await store.close();
+    });
   });
 }
 

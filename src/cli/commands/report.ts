@@ -23,6 +23,7 @@ import {
 } from '../context.js';
 import { printJson, printLines, table } from '../output.js';
 import { backlogJson, backlogLines } from './anomalies.js';
+import { deadLetterLines } from './dead-letters.js';
 import { countsTable } from './ingest.js';
 
 export async function runStatus(options: GlobalOptions & { json?: boolean }) {
@@ -91,6 +92,7 @@ export async function runStatus(options: GlobalOptions & { json?: boolean }) {
         `${status.quarantine.accepted} accepted by override, ${status.quarantine.rejected} rejected ` +
         `(distinct problems; ${status.quarantineRepeats} bad records arrived again as repeats)`,
       ...backlogLines(anomalies),
+      ...deadLetterLines(status.deadLetters),
       `sequence: ${status.sequence.gaps} gaps, ${status.sequence.regressions} regressions ` +
         `(${status.sequence.streamsWithGaps} meter channels with gaps; a gap is a feed sequence ` +
         'number the ledger has not accepted: never sent, or still in quarantine)',

@@ -349,6 +349,58 @@ CREATE TABLE stream_statistics (
 ) STRICT, WITHOUT ROWID;
 `;
 
+/**
+ * The dead-letter queue: a delivery (or a page request) that could not be processed after its
+ * attempts, with each attempt's error and timing. Its bytes are the raw chunks of the delivery row
+ * that records it, content-addressed and append-only like any delivery's; the row's evidence never
+ * changes, and its status moves once from open to an operator's decision (replayed or discarded),
+ * with the audit entry that records it.
+ */
+const DEAD_LETTERS = `
+CREATE TABLE dead_letters (
+  id INTEGER PRIMARY KEY,
+  source_id TEXT NOT NULL,
+  delivery_id TEXT NOT NULL,
+  transport_id TEXT,
+  name TEXT NOT NULL,
+  format TEXT NOT NULL,
+  format_context TEXT NOT NULL,
+  raw_sha256 TEXT,
+  size_bytes INTEGER,
+  bytes_complete INTEGER NOT NULL CHECK (bytes_complete IN (0, 1)),
+  request TEXT,
+  attempts TEXT NOT NULL,
+  cause TEXT NOT NULL,
+  created_at_ms INTEGER NOT NULL,
+  audit_seq INTEGER NOT NULL,
+  status TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'replayed', 'discarded')),
+  actor TEXT,
+  justification TEXT,
+  decided_at_ms INTEGER,
+  resolved_delivery_id TEXT,
+  decision_audit_seq INTEGER,
+  CHECK ((raw_sha256 IS NULL) = (size_bytes IS NULL)),
+  CHECK (raw_sha256 IS NOT NULL OR request IS NOT NULL)
+) STRICT;
+CREATE INDEX dead_letters_status ON dead_letters (status, id);
+CREATE INDEX dead_letters_source ON dead_letters (source_id, id);
+CREATE TRIGGER dead_letters_no_delete BEFORE DELETE ON dead_letters
+BEGIN SELECT RAISE(ABORT, 'dead letters are never deleted'); END;
+CREATE TRIGGER dead_letters_evidence_fixed BEFORE UPDATE ON dead_letters
+WHEN NEW.id IS NOT OLD.id OR NEW.source_id IS NOT OLD.source_id
+  OR NEW.delivery_id IS NOT OLD.delivery_id OR NEW.transport_id IS NOT OLD.transport_id
+  OR NEW.name IS NOT OLD.name OR NEW.format IS NOT OLD.format
+  OR NEW.format_context IS NOT OLD.format_context OR NEW.raw_sha256 IS NOT OLD.raw_sha256
+  OR NEW.size_bytes IS NOT OLD.size_bytes OR NEW.bytes_complete IS NOT OLD.bytes_complete
+  OR NEW.request IS NOT OLD.request OR NEW.attempts IS NOT OLD.attempts
+  OR NEW.cause IS NOT OLD.cause OR NEW.created_at_ms IS NOT OLD.created_at_ms
+  OR NEW.audit_seq IS NOT OLD.audit_seq
+BEGIN SELECT RAISE(ABORT, 'dead-letter evidence cannot be changed; only its status'); END;
+CREATE TRIGGER dead_letters_decision_final BEFORE UPDATE ON dead_letters
+WHEN OLD.status <> 'open'
+BEGIN SELECT RAISE(ABORT, 'a decided dead letter cannot change'); END;
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial ledger, quarantine, audit', sql: INITIAL_SCHEMA },
   { version: 2, name: 'anomaly holds keep their evidence', sql: ANOMALY_EVIDENCE_FIXED },
@@ -368,4 +420,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 8, name: 'the meters each vendor may push', sql: VENDOR_METERS },
   { version: 9, name: 'anomaly decisions: release or reject', sql: ANOMALY_DECISIONS },
   { version: 10, name: 'detector statistics per stream', sql: STREAM_STATISTICS },
+  { version: 11, name: 'dead letters: replay or discard', sql: DEAD_LETTERS },
 ];

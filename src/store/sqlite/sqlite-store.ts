@@ -51,6 +51,8 @@ import type {
   StreamSeriesQuery,
   VendorInsert,
   VendorRow,
+  DeadLetterFilter,
+  DeadLetterRow,
 } from '../../core/store.js';
 import { currentOwner, isOwnerAlive } from '../process-owner.js';
 import { MIGRATIONS } from './migrations.js';
@@ -61,6 +63,13 @@ import {
   updateAnomalyDecision,
 } from './sqlite-anomalies.js';
 import { selectDiscrepancyFigures, selectStreamSeries } from './sqlite-discrepancies.js';
+import {
+  countDeadLetters,
+  insertDeadLetterRow,
+  selectDeadLetter,
+  selectDeadLetters,
+  updateDeadLetterDecision,
+} from './sqlite-dead-letters.js';
 import {
   insertVendor,
   markVendorRevoked,
@@ -167,6 +176,11 @@ export interface SqliteStoreOptions {
   /** Clock for migration timestamps; the pipeline passes its own times for everything else. */
   nowMs: () => number;
   readonly?: boolean;
+  /**
+   * How long a write waits for another connection's lock before it fails as a store outage
+   * (STORE_UNAVAILABLE, SQLITE_BUSY); 10 s unless given.
+   */
+  busyTimeoutMs?: number;
 }
 
 type Row = Record<string, unknown>;
@@ -180,7 +194,7 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions): Sqli
       readonly: options.readonly === true,
       fileMustExist: options.readonly === true,
     });
-    db.pragma('busy_timeout = 10000');
+    db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 10_000))}`);
     if (options.readonly !== true) {
       enterWalMode(db);
       db.pragma('synchronous = FULL');
@@ -563,6 +577,9 @@ export class SqliteStore implements Store {
       insertQuarantineAction: async (action) => this.#insertQuarantineAction(action),
       getAnomalyRow: async (id) => selectAnomaly(statement, id),
       decideAnomaly: async (id, decision) => updateAnomalyDecision(statement, id, decision),
+      insertDeadLetter: async (row) => insertDeadLetterRow(statement, row),
+      getDeadLetterRow: async (id) => selectDeadLetter(statement, id),
+      decideDeadLetter: async (id, decision) => updateDeadLetterDecision(statement, id, decision),
       findOpenQuarantineByRaw: async (rawSha256s) => this.#findOpenQuarantineByRaw(rawSha256s),
       insertQuarantineRepeats: async (rows) => this.#insertQuarantineRepeats(rows),
       findAbandonedDeliveries: async () => this.#findAbandonedDeliveries(),
@@ -1174,6 +1191,11 @@ export class SqliteStore implements Store {
        FROM batches WHERE (kind = 'ingest') = ?`,
     );
     const totals = countsFrom(sums.get(1) as Row);
+    // A dead letter is one received unit that no batch holds: counted once, as dead-lettered.
+    const deadLetters = countDeadLetters((sql) => this.#statement(sql));
+    const deadLettered = deadLetters.open + deadLetters.replayed + deadLetters.discarded;
+    totals.received += deadLettered;
+    totals.deadLettered += deadLettered;
     const operatorTotals = countsFrom(sums.get(0) as Row);
     const batchCount = (this.#statement('SELECT count(*) AS n FROM batches').get() as Row)
       .n as number;
@@ -1245,6 +1267,7 @@ export class SqliteStore implements Store {
       batches: batchCount,
       auditEntries: audit.n as number,
       lastCheckpoint: checkpoint === undefined ? null : checkpointFrom(checkpoint),
+      deadLetters,
     };
   }
 
@@ -1309,6 +1332,14 @@ export class SqliteStore implements Store {
 
   async getAnomaly(id: number): Promise<AnomalyRow | null> {
     return selectAnomaly((sql) => this.#statement(sql), id);
+  }
+
+  async listDeadLetters(filter: DeadLetterFilter): Promise<DeadLetterRow[]> {
+    return selectDeadLetters((sql) => this.#statement(sql), filter);
+  }
+
+  async getDeadLetter(id: number): Promise<DeadLetterRow | null> {
+    return selectDeadLetter((sql) => this.#statement(sql), id);
   }
 
   async anomalyBacklog(): Promise<AnomalyBacklog> {
