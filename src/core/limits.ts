@@ -157,3 +157,12 @@ export const REPORT_TOP_METERS_MAX = 50;
 export const REPORT_CHART_POINTS_MAX = 3_200;
 /** Flagged readings of one top meter that its chart marks and its table lists, at most. */
 export const REPORT_METER_FLAGS_MAX = 500;
+// Emergency pause (`amisync pause` / `resume`, src/pipeline/controls.ts).
+/** How often a running service reads the store for pauses and resumes (a pause holds within it). */
+export const PAUSE_POLL_INTERVAL_MS = 1_000;
+/** The Retry-After the push endpoint gives a vendor while its source is paused. */
+export const PAUSE_RETRY_AFTER_SECONDS = 60;
+/** Characters a pause's reason must have at least: the audit trail says why, not just who. */
+export const PAUSE_REASON_CHARS_MIN = 10;
+/** Characters a pause's or a resume's reason may have at most. */
+export const PAUSE_REASON_CHARS_MAX = 1_000;

@@ -50,6 +50,7 @@ import type {
   StreamSeriesQuery,
   VendorInsert,
   VendorRow,
+  ControlRow,
 } from '../../core/store.js';
 import { currentOwner, isOwnerAlive } from '../process-owner.js';
 import { MIGRATIONS } from './migrations.js';
@@ -60,6 +61,12 @@ import {
   updateAnomalyDecision,
 } from './sqlite-anomalies.js';
 import { selectDiscrepancyFigures, selectStreamSeries } from './sqlite-discrepancies.js';
+import {
+  insertControl,
+  selectControl,
+  selectControlHistory,
+  selectCurrentControls,
+} from './sqlite-controls.js';
 import {
   insertVendor,
   markVendorRevoked,
@@ -575,6 +582,8 @@ export class SqliteStore implements Store {
           row.deliveryId,
         );
       },
+      getControl: async (sourceId) => selectControl(statement, sourceId),
+      putControl: async (control) => insertControl(statement, control),
     };
   }
 
@@ -1430,5 +1439,27 @@ export class SqliteStore implements Store {
   async close(): Promise<void> {
     await this.#queue;
     this.db.close();
+  }
+
+  async listControls(): Promise<ControlRow[]> {
+    if (!this.#hasControls()) return [];
+    return selectCurrentControls((sql) => this.#statement(sql));
+  }
+
+  async listControlHistory(): Promise<ControlRow[]> {
+    if (!this.#hasControls()) return [];
+    return selectControlHistory((sql) => this.#statement(sql));
+  }
+
+  /**
+   * A read-only view of a database that no writer has brought to the controls migration yet has no
+   * controls table: it holds no pause.
+   */
+  #hasControls(): boolean {
+    return (
+      this.#statement(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'controls'",
+      ).get() !== undefined
+    );
   }
 }
