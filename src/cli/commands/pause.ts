@@ -107,11 +107,8 @@ function printControl(
       `${report.sourceId === null ? 'every source (global)' : `source ${report.sourceId}`} ` +
       `as ${report.actor} (audit entry ${report.auditSeq})`,
   );
-  lines.push(
-    pauses.length === 0
-      ? 'no pause in force: every source reads'
-      : `pauses in force:\n${pauses.map((p) => `  ${pauseLine(p)}`).join('\n')}`,
-  );
+  if (pauses.length === 0) lines.push('no pause in force: every source reads');
+  else lines.push('pauses in force:', ...pauses.map((pause) => `  ${pauseLine(pause)}`));
   for (const id of unknownSources) {
     lines.push(`note: source ${id} has never delivered to this database; check its name`);
   }
