@@ -3,11 +3,18 @@
  * not hold. It checks the hash chain, every batch's ledger and quarantine Merkle roots against the
  * rows now in the store, the batch rows against their entries, each ledger row's idempotency key
  * against its fields, each quarantine row's raw bytes against its recorded hash, and every signed
- * checkpoint.
+ * checkpoint. Emergency controls (pauses and resumes) are checked against their entries both ways.
  */
 import { hash, type KeyObject } from 'node:crypto';
 import { idempotencyKey } from '../core/identity.js';
-import type { BatchCounts, LedgerRow, Store, UnitTotal } from '../core/store.js';
+import type {
+  AuditEntryRow,
+  BatchCounts,
+  ControlRow,
+  LedgerRow,
+  Store,
+  UnitTotal,
+} from '../core/store.js';
 import { verifyCheckpoint } from './checkpoint.js';
 import { ChainVerifier } from './hash-chain.js';
 import {
@@ -139,6 +146,7 @@ async function verifyChain(store: Store, problems: Problems) {
   const hashes = new Map<number, string>();
   const decisions = new QuarantineDecisions();
   const deadLetters = new DeadLetterClaims();
+  const controls = new ControlEntries();
   let entries = 0;
   let chainBroken = false;
   for await (const page of store.iterateAuditEntries()) {
@@ -152,6 +160,7 @@ async function verifyChain(store: Store, problems: Problems) {
       if (!chainBroken) hashes.set(entry.seq, entry.hash);
       decisions.read(entry.kind, entry.payload);
       deadLetters.read(entry.seq, entry.kind, entry.payload);
+      controls.read(entry);
       // Claims past a break are still read, so that the rows they cover are not all reported again.
       if (entry.kind !== 'batch') continue;
       let claim: BatchClaim | null = null;
@@ -165,7 +174,67 @@ async function verifyChain(store: Store, problems: Problems) {
       } else claims.set(claim.batch, claim);
     }
   }
-  return { claims, hashes, entries, decisions, deadLetters, head: verifier.head() };
+  return { claims, hashes, entries, decisions, deadLetters, controls, head: verifier.head() };
+}
+
+/** The `control.pause` and `control.resume` entries of the chain, by seq. */
+class ControlEntries {
+  readonly bySeq = new Map<number, AuditEntryRow>();
+
+  read(entry: AuditEntryRow): void {
+    if (entry.kind === 'control.pause' || entry.kind === 'control.resume') {
+      this.bySeq.set(entry.seq, entry);
+    }
+  }
+}
+
+/** Whether a control row says what its entry recorded: scope, pause or resume, reason, actor. */
+function controlMatches(row: ControlRow, entry: AuditEntryRow): boolean {
+  let payload: Record<string, unknown>;
+  try {
+    payload = JSON.parse(entry.payload) as Record<string, unknown>;
+  } catch {
+    return false;
+  }
+  return (
+    entry.kind === (row.paused ? 'control.pause' : 'control.resume') &&
+    entry.atMs === row.atMs &&
+    payload.source === row.sourceId &&
+    payload.paused === row.paused &&
+    payload.reason === row.reason &&
+    payload.actor === row.actor
+  );
+}
+
+/**
+ * Every control row against the entry written with it, and every control entry against a row: a
+ * pause lifted, added, edited or reordered in the table alone changes which control is in force,
+ * so each of those is named here.
+ */
+async function verifyControls(store: Store, controls: ControlEntries, problems: Problems) {
+  const covered = new Set<number>();
+  let lastSeq = 0;
+  for (const row of await store.listControlHistory()) {
+    const entry = controls.bySeq.get(row.auditSeq);
+    if (entry !== undefined) covered.add(row.auditSeq);
+    if (entry === undefined || !controlMatches(row, entry)) {
+      problems.add(
+        entry === undefined ? null : row.auditSeq,
+        `control ${row.id} (${row.paused ? 'pause' : 'resume'} of ` +
+          `${row.sourceId ?? 'every source'}) does not match an audit entry (changed outside amisync)`,
+      );
+      continue;
+    }
+    if (row.auditSeq < lastSeq) {
+      problems.add(row.auditSeq, `control ${row.id} is out of the audit order (reordered)`);
+    }
+    lastSeq = row.auditSeq;
+  }
+  for (const seq of controls.bySeq.keys()) {
+    if (!covered.has(seq)) {
+      problems.add(seq, `entry ${seq} records a pause or resume whose control row is missing`);
+    }
+  }
 }
 
 /**
@@ -581,6 +650,7 @@ export async function verifyAudit(
   await verifyQuarantineDecisions(store, chain.decisions, problems);
   await verifyAnomalyDecisions(store, chain.decisions, problems);
   await verifyDeadLetters(store, chain.deadLetters, (seq, reason) => problems.add(seq, reason));
+  await verifyControls(store, chain.controls, problems);
   const checkpoints = await verifyCheckpoints(store, publicKey, chain.hashes, problems);
   const status = await store.status();
   const recomputed = await store.recomputeLedgerTotals();

@@ -12,6 +12,7 @@ import { addReportCommands } from './commands/discrepancies.js';
 import { runDemo } from './commands/demo.js';
 import { addSimulateCommands } from './commands/simulate.js';
 import { addVendorsCommands } from './commands/vendors.js';
+import { addPauseCommands } from './commands/pause.js';
 import { printIngest, runIngest } from './commands/ingest.js';
 import { runConfigCheck, runRun } from './commands/run.js';
 import {
@@ -197,6 +198,7 @@ export function buildProgram(): Command {
   addEstimateCommands(program);
   addReportCommands(program);
   addDeadLettersCommands(program);
+  addPauseCommands(program);
 
   return program;
 }

@@ -122,6 +122,13 @@ export const ERROR_CODES = {
     summary:
       'A dropped file changed or shrank while it was read; it was not archived and is read again at the next poll.',
   },
+  // Emergency pause (src/pipeline/controls.ts).
+  PAUSED: {
+    exitCode: 75,
+    httpStatus: 503,
+    summary:
+      'The source is paused by an operator; nothing was taken. Retry after the time given, or once it is resumed.',
+  },
 } as const satisfies Record<string, { exitCode: number; httpStatus: number; summary: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -179,3 +179,13 @@ export const DEAD_LETTER_BYTES_MAX = 32 * 1024 * 1024;
 export const STORE_OUTAGE_BACKOFF_MS_BASE = 500;
 /** The longest wait between two looks at a store that stays unavailable. */
 export const STORE_OUTAGE_BACKOFF_MS_MAX = 60_000;
+
+// Emergency pause (`amisync pause` / `resume`, src/pipeline/controls.ts).
+/** How often a running service reads the store for pauses and resumes (a pause holds within it). */
+export const PAUSE_POLL_INTERVAL_MS = 1_000;
+/** The Retry-After the push endpoint gives a vendor while its source is paused. */
+export const PAUSE_RETRY_AFTER_SECONDS = 60;
+/** Characters a pause's reason must have at least: the audit trail says why, not just who. */
+export const PAUSE_REASON_CHARS_MIN = 10;
+/** Characters a pause's or a resume's reason may have at most. */
+export const PAUSE_REASON_CHARS_MAX = 1_000;

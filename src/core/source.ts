@@ -20,6 +20,7 @@
  */
 import type { Random, TimerClock } from './clock.js';
 import type { Logger } from './log.js';
+import type { Pause, PauseGate } from './pause.js';
 import type { FormatContext, InputFormat } from './parser.js';
 import type { BatchCounts, Store } from './store.js';
 
@@ -117,6 +118,12 @@ export interface Source {
   connect(signal: AbortSignal, saved: SavedPosition | null): Promise<void>;
   read(signal: AbortSignal): Promise<Delivery | Idle | typeof END>;
   close(): Promise<void>;
+  /**
+   * Called by the runner when it stops reading the source for an emergency pause (once per pause),
+   * between reads. A source holding callers that wait for an answer (the push endpoint's queued
+   * requests) answers them now, since nothing of theirs was taken; others need not implement it.
+   */
+  paused?(pause: Pause): Promise<void>;
 }
 
 /**
@@ -163,6 +170,11 @@ export interface SourceContext {
    * request refused before its body was read). Resolves with the entry's seq.
    */
   audit(kind: string, payload: Readonly<Record<string, unknown>>): Promise<number>;
+  /**
+   * Whether the source is paused now (src/core/pause.ts): the push endpoint asks it per request.
+   * Absent: never paused.
+   */
+  readonly pauseGate?: PauseGate;
 }
 
 /** Where a secret lives: never in the configuration file itself. */

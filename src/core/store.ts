@@ -416,6 +416,14 @@ export interface StoreTransaction {
    * returns whether it did: false when another decision committed first or it does not exist.
    */
   decideDeadLetter(id: number, decision: DeadLetterDecision): Promise<boolean>;
+  /**
+   * The latest control of a scope (a source id, or null for the global scope) as this transaction
+   * reads it; null when none was ever written. A pause or resume checks it here, in the
+   * transaction that writes the next one, so two operators never both pause one scope.
+   */
+  getControl(sourceId: string | null): Promise<ControlRow | null>;
+  /** Appends a control (a pause or a resume of one scope) and returns its id. */
+  putControl(control: ControlInsert): Promise<number>;
 }
 
 export interface QuarantineFilter {
@@ -605,6 +613,11 @@ export interface Store extends VendorStore {
   listCheckpoints(): Promise<CheckpointRow[]>;
 
   close(): Promise<void>;
+
+  /** The latest control of every scope that has one (paused or not), global first, then by id. */
+  listControls(): Promise<ControlRow[]>;
+  /** Every control ever written, oldest first: the pause history that `audit verify` checks. */
+  listControlHistory(): Promise<ControlRow[]>;
 }
 
 export type { Quality };
@@ -747,4 +760,22 @@ export interface DeadLetterFilter {
   sourceId?: string;
   afterId?: number;
   limit: number;
+}
+
+/**
+ * An operator's emergency control of one scope: a pause or a resume, global (`sourceId` null) or
+ * of one source. Controls are append-only; the latest of a scope is in force.
+ */
+export interface ControlInsert {
+  sourceId: string | null;
+  paused: boolean;
+  reason: string;
+  actor: string;
+  atMs: number;
+  /** The `control.pause` or `control.resume` audit entry written in the same transaction. */
+  auditSeq: number;
+}
+
+export interface ControlRow extends ControlInsert {
+  id: number;
 }

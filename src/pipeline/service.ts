@@ -14,6 +14,11 @@
  * so is kept as a request dead letter. A store outage (busy, locked, full) dead-letters nothing:
  * the delivery is nacked, the `store-unavailable` alert is logged, and the source waits with
  * exponential backoff before it connects again, so intake resumes by itself once the store does.
+ * Pause: before every read the source loop asks its PauseGate. A paused source reads nothing and
+ * so acknowledges nothing; it stays connected (the push endpoint keeps answering, 503 PAUSED) and
+ * asks again every `pollIntervalMs`. A delivery already being ingested when the pause is written
+ * finishes and is acknowledged first: a pause takes effect at the next delivery boundary. With
+ * `once`, a paused source ends at once with the outcome `paused`.
  *
  * Shutdown: when `signal` aborts, reads and waits end at once and a delivery being ingested stops
  * between chunks without being acknowledged (ingest.ts), so what was acknowledged is exactly what
@@ -29,6 +34,7 @@ import {
 import { STORE_OUTAGE_BACKOFF_MS_BASE, STORE_OUTAGE_BACKOFF_MS_MAX } from '../core/limits.js';
 import { AmisyncError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
+import { OPEN_GATE, type Pause, type PauseGate } from '../core/pause.js';
 import { END, isIdle, type Delivery, type Source } from '../core/source.js';
 import type { BatchCounts } from '../core/store.js';
 import { addCounts, emptyCounts } from './commit.js';
@@ -58,9 +64,12 @@ export interface ServiceOptions extends Omit<SourceRunOptions, 'clock' | 'signal
   readonly reconnectDelayMs?: number;
   /** Called after each delivery committed and was acknowledged. */
   readonly onSourceDelivery?: (sourceId: string, report: DeliveryReport) => void;
+  /** Whether each source may read now (emergency pause); every source is open without one. */
+  readonly pauseGate?: PauseGate;
 }
 
-export type SourceOutcome = 'caught-up' | 'ended' | 'stopped' | 'failed';
+/** `paused`: with `once`, the source was paused by an operator and read nothing more. */
+export type SourceOutcome = 'caught-up' | 'ended' | 'stopped' | 'failed' | 'paused';
 
 export interface SourceSummary {
   readonly id: string;
@@ -70,6 +79,8 @@ export interface SourceSummary {
   /** Errors seen over the run (each followed by a reconnect, or ending the source with `once`). */
   readonly errors: number;
   readonly lastError: { code: string; message: string } | null;
+  /** The pause that held the source when it ended; null when it was not paused. */
+  readonly pause: Pause | null;
 }
 
 export interface ServiceSummary {
@@ -109,6 +120,7 @@ class SourceLoop {
   #lastError: { code: string; message: string } | null = null;
   /** Store outages seen since the last delivery committed: the backoff's exponent. */
   #outagesInARow = 0;
+  #pause: Pause | null = null;
 
   constructor(entry: ServiceSource, options: ServiceOptions) {
     this.#entry = entry;
@@ -129,6 +141,7 @@ class SourceLoop {
       counts: this.#counts,
       errors: this.#errors,
       lastError: this.#lastError,
+      pause: this.#pause,
     };
   }
 
@@ -162,6 +175,11 @@ class SourceLoop {
     this.#log.debug({}, `source ${source.id} connected`);
     try {
       while (!signal.aborted) {
+        if (await this.#paused()) {
+          if (once) return 'paused';
+          await clock.sleep(this.#gate.pollIntervalMs, signal);
+          continue;
+        }
         const next = await source.read(signal);
         if (next === END) return 'ended';
         if (isIdle(next)) {
@@ -254,6 +272,29 @@ class SourceLoop {
     } catch (recordError) {
       this.#log.error(describe(recordError), `could not keep a dead letter for ${source.id}`);
     }
+  }
+
+  get #gate(): PauseGate {
+    return this.#options.pauseGate ?? OPEN_GATE;
+  }
+
+  /** Asks the gate; logs each change, and tells a source that holds waiting callers when paused. */
+  async #paused(): Promise<boolean> {
+    const { source } = this.#entry;
+    const pause = await this.#gate.pauseOf(source.id);
+    const was = this.#pause;
+    this.#pause = pause;
+    if (pause !== null && (was?.sinceMs !== pause.sinceMs || was.sourceId !== pause.sourceId)) {
+      this.#log.warn(
+        { pause },
+        `source ${source.id} paused by ${pause.actor}` +
+          `${pause.sourceId === null ? ' (global pause)' : ''}: ${pause.reason}`,
+      );
+      await source.paused?.(pause);
+    } else if (pause === null && was !== null) {
+      this.#log.info({ pause: was }, `source ${source.id} resumed`);
+    }
+    return pause !== null;
   }
 
   #delivered(report: DeliveryReport): void {

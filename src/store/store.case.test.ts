@@ -550,6 +550,59 @@ for (const engine of ENGINES) {
       await store.close();
     });
 
+    it('appends controls, keeps the latest of each scope in force, and shows them to another connection', async () => {
+      const { store, attack, another } = await engine.open();
+      const control = (sourceId: string | null, paused: boolean, auditSeq: number) =>
+        store.transaction(async (tx) => {
+          const before = await tx.getControl(sourceId);
+          const id = await tx.putControl({
+            sourceId,
+            paused,
+            reason: `reason ${auditSeq}`,
+            actor: 'ops',
+            atMs: auditSeq * 1000,
+            auditSeq,
+          });
+          return { before, id, after: await tx.getControl(sourceId) };
+        });
+      const first = await control('drop', true, 1);
+      expect(first.before).toBeNull();
+      expect(first.after).toMatchObject({ id: first.id, sourceId: 'drop', paused: true });
+      await control(null, true, 2);
+      const lifted = await control('drop', false, 3);
+      expect(lifted.before).toMatchObject({ paused: true, auditSeq: 1 });
+      // Global first, then by id: the latest of each scope only.
+      expect(
+        (await store.listControls()).map((c) => [c.sourceId, c.paused, c.reason, c.atMs]),
+      ).toEqual([
+        [null, true, 'reason 2', 2000],
+        ['drop', false, 'reason 3', 3000],
+      ]);
+      expect((await store.listControlHistory()).map((c) => c.auditSeq)).toEqual([1, 2, 3]);
+      // A rolled-back control leaves nothing.
+      await expect(
+        store.transaction(async (tx) => {
+          await tx.putControl({
+            sourceId: 'rest',
+            paused: true,
+            reason: 'x',
+            actor: 'ops',
+            atMs: 4000,
+            auditSeq: 4,
+          });
+          throw new Error('rolled back');
+        }),
+      ).rejects.toThrow('rolled back');
+      const other = await another();
+      expect((await other.listControls()).map((c) => c.sourceId)).toEqual([null, 'drop']);
+      await other.close();
+      expect(() => attack('UPDATE controls SET paused = 0 WHERE source_id IS NULL')).toThrow(
+        /append-only/,
+      );
+      expect(() => attack('DELETE FROM controls')).toThrow(/append-only/);
+      await store.close();
+    });
+
     it('reopens an existing database without reapplying migrations', async () => {
       const { store, reopen } = await engine.open();
       await commitRows(store, [row('MTR-AAAAAAAA', 0, 1, 0, 0)]);

@@ -10,6 +10,7 @@ import { CountingRandom, ManualClock, systemClock } from '../core/clock.js';
 import { isIdle } from '../core/source.js';
 import { DEFAULT_DICTIONARY } from '../dictionary/dictionary.js';
 import type { DeliveryReport } from '../pipeline/ingest.js';
+import { StorePauseGate } from '../pipeline/pause-gate.js';
 import { deliverOne } from '../pipeline/run-source.js';
 import { newApiKey } from '../sources/http-push/push-auth.js';
 import { pushSourceSchema } from '../sources/http-push/push-config.js';
@@ -50,13 +51,24 @@ export interface PushRigOptions {
   path?: string;
   /** Requests wait in the source's queue, untaken, until `resume()`. */
   paused?: boolean;
+  /**
+   * The source asks the store's emergency pauses (a StorePauseGate that reads them on every
+   * request) as it does under `amisync run`.
+   */
+  pauseGate?: boolean;
 }
 
 export async function startPushRig(options: PushRigOptions = {}): Promise<PushRig> {
   const path = options.path ?? join(tempDir('amisync-push-'), 'store.db');
   const clock = new ManualClock(options.nowMs ?? Date.UTC(2026, 2, 2));
   const store = openSqliteStore(path, { nowMs: () => clock.nowMs() });
-  const context = testSourceContext(store, { clock, env: options.env ?? {} });
+  const context = testSourceContext(store, {
+    clock,
+    env: options.env ?? {},
+    ...(options.pauseGate === true
+      ? { pauseGate: new StorePauseGate({ store, clock, pollIntervalMs: 0 }) }
+      : {}),
+  });
   const config = pushSourceSchema.parse({
     kind: 'push',
     id: 'push',

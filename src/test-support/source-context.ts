@@ -4,6 +4,7 @@
  */
 import { CountingRandom, ManualClock, type TimerClock } from '../core/clock.js';
 import { MemoryLogger } from '../core/log.js';
+import type { PauseGate } from '../core/pause.js';
 import type { SourceContext } from '../core/source.js';
 import type { Store } from '../core/store.js';
 import { createSourceContext } from '../cli/config/source-context.js';
@@ -14,7 +15,7 @@ export interface TestSourceContext extends SourceContext {
 
 export function testSourceContext(
   store: Store,
-  options: { clock?: TimerClock; env?: Record<string, string> } = {},
+  options: { clock?: TimerClock; env?: Record<string, string>; pauseGate?: PauseGate } = {},
 ): TestSourceContext {
   const log = new MemoryLogger();
   const context = createSourceContext({
@@ -23,6 +24,7 @@ export function testSourceContext(
     random: new CountingRandom(),
     log,
     env: options.env ?? {},
+    ...(options.pauseGate === undefined ? {} : { pauseGate: options.pauseGate }),
   });
   return { ...context, log };
 }

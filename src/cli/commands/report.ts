@@ -25,6 +25,7 @@ import { printJson, printLines, table } from '../output.js';
 import { backlogJson, backlogLines } from './anomalies.js';
 import { deadLetterLines } from './dead-letters.js';
 import { countsTable } from './ingest.js';
+import { pauseLine, pausesInForce } from './pause.js';
 
 export async function runStatus(options: GlobalOptions & { json?: boolean }) {
   const store = openReadView(options, runtime.clock);
@@ -70,6 +71,10 @@ export async function runStatus(options: GlobalOptions & { json?: boolean }) {
       })),
       recentSequenceEvents: sequenceEvents,
       anomalies: backlogJson(anomalies),
+      pauses: (await pausesInForce(store)).map((pause) => ({
+        ...pause,
+        since: new Date(pause.sinceMs).toISOString(),
+      })),
     };
     if (options.json === true) {
       printJson(report);
@@ -102,6 +107,12 @@ export async function runStatus(options: GlobalOptions & { json?: boolean }) {
       ...interruptedLines(report.recentDeliveries),
       `audit: ${status.auditEntries} entries, last checkpoint at entry ` +
         `${status.lastCheckpoint?.auditSeq ?? 'none'}`,
+      ...(report.pauses.length === 0
+        ? ['pauses: none (every source reads)']
+        : [
+            'PAUSED (nothing is read or acknowledged):',
+            ...report.pauses.map((p) => `  ${pauseLine(p)}`),
+          ]),
     ]);
   } finally {
     await store.close();

@@ -8,9 +8,11 @@ import { recordConfig, writeCheckpoint } from '../../audit/record.js';
 import type { TimerClock } from '../../core/clock.js';
 import { AmisyncError, isErrorCode } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
+import type { PauseGate } from '../../core/pause.js';
 import type { Store } from '../../core/store.js';
 import { dictionaryFingerprint, type DataDictionary } from '../../dictionary/dictionary.js';
 import { isConserved } from '../../pipeline/commit.js';
+import { StorePauseGate } from '../../pipeline/pause-gate.js';
 import { timersOf } from '../../pipeline/run-source.js';
 import { runService, type ServiceSummary } from '../../pipeline/service.js';
 import { SOURCE_KINDS, type AnySourceKind } from '../config/kinds.js';
@@ -66,6 +68,7 @@ function load(
   environment: RunEnvironment,
   log: Logger,
   store: () => Store,
+  pauseGate?: PauseGate,
 ): LoadedConfig {
   const clock = timersOf(runtime.clock);
   const context = createSourceContext({
@@ -74,6 +77,7 @@ function load(
     random: runtime.random,
     log,
     env: environment.env,
+    ...(pauseGate === undefined ? {} : { pauseGate }),
   });
   return loadServiceConfig(configPathOf(options), environment.kinds, context);
 }
@@ -146,7 +150,10 @@ export async function runRun(
   // the routed logger, so what they log later follows the file's choice.
   const initial = createServiceLogger({ level: 'info' });
   const log = new RoutedLogger(initial.log);
-  const loaded = load(options, environment, log, () => store ?? storeNotOpen());
+  // One gate for the source loops and the push endpoint: it reads the store's pauses at most once
+  // a second, so `amisync pause` from another process holds here without a restart.
+  const pauseGate = new StorePauseGate({ store: () => store ?? storeNotOpen(), clock, log });
+  const loaded = load(options, environment, log, () => store ?? storeNotOpen(), pauseGate);
   const serviceLogging =
     loaded.settings.log.file === undefined && loaded.settings.log.level === 'info'
       ? initial
@@ -192,6 +199,7 @@ export async function runRun(
       once: options.once === true,
       signal: controller.signal,
       reconnectDelayMs: loaded.settings.reconnectDelayMs,
+      pauseGate,
     });
     const service = await withShutdownGrace(
       running,
@@ -282,7 +290,8 @@ function printRun(summary: RunSummary, json: boolean): void {
     ...summary.sources.map(
       (s) =>
         `${s.id}: ${s.outcome}, ${s.deliveries} deliveries` +
-        (s.errors === 0 ? '' : `, ${s.errors} error(s), last: ${s.lastError?.message ?? ''}`),
+        (s.errors === 0 ? '' : `, ${s.errors} error(s), last: ${s.lastError?.message ?? ''}`) +
+        (s.pause === null ? '' : `; paused by ${s.pause.actor}: ${s.pause.reason}`),
     ),
     `conserved: ${summary.conserved ? 'yes' : 'NO'}` +
       (summary.checkpoint === null

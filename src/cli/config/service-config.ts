@@ -124,6 +124,7 @@ function sourceContextAt(
       return context.store;
     },
     audit: (kind, payload) => context.audit(kind, payload),
+    ...(context.pauseGate === undefined ? {} : { pauseGate: context.pauseGate }),
     secret(ref: SecretRef, key: string) {
       const file = ref.file === undefined ? undefined : resolveFrom(base, ref.file);
       return context.secret({ env: ref.env, file }, `${keyPath(at)}.${key}`);

@@ -5,6 +5,7 @@
  */
 import type { Random, TimerClock } from '../../core/clock.js';
 import type { Logger } from '../../core/log.js';
+import type { PauseGate } from '../../core/pause.js';
 import type { SourceContext } from '../../core/source.js';
 import type { Store } from '../../core/store.js';
 import { appendAuditEntry } from '../../audit/record.js';
@@ -22,6 +23,8 @@ export interface SourceContextOptions {
   log: Logger;
   /** Where `*Env` secrets are looked up; process.env in the service. */
   env: Readonly<Record<string, string | undefined>>;
+  /** Whether a source is paused now; without it no source is ever paused. */
+  pauseGate?: PauseGate;
 }
 
 export function createSourceContext(options: SourceContextOptions): SourceContext {
@@ -37,5 +40,6 @@ export function createSourceContext(options: SourceContextOptions): SourceContex
     },
     secret: (ref, keyPath) => readSecret(ref, keyPath, env),
     audit: (kind, payload) => appendAuditEntry(storeOf(), kind, payload, clock.nowMs()),
+    ...(options.pauseGate === undefined ? {} : { pauseGate: options.pauseGate }),
   };
 }

@@ -5,6 +5,11 @@
  * problem, nothing acknowledged). Requests refused before they reach the runner (credentials, rate,
  * media type, size, a reused Idempotency-Key) write nothing but their audit entry.
  *
+ * While an operator has paused the source (`amisync pause`), an authenticated request is answered
+ * 503 PAUSED with Retry-After (PAUSE_RETRY_AFTER_SECONDS) before its body is read, and requests
+ * already waiting for the runner when the pause took hold are answered the same way: nothing of
+ * theirs was taken.
+ *
  * Every request to the port, refused ones too, gets one `push.request` audit entry naming the
  * vendor (when known), the status and the code, written before the answer is sent.
  *
@@ -17,12 +22,14 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { AmisyncError } from '../../core/errors.js';
 import {
+  PAUSE_RETRY_AFTER_SECONDS,
   PUSH_IDEMPOTENCY_KEY_CHARS_MAX,
   PUSH_REQUEST_TIMEOUT_MS,
   PUSH_SNIFF_BYTES,
 } from '../../core/limits.js';
 import type { Logger } from '../../core/log.js';
 import type { InputFormat } from '../../core/parser.js';
+import type { Pause } from '../../core/pause.js';
 import {
   AckOnce,
   idle,
@@ -139,6 +146,17 @@ export class PushSource implements Source {
     return this.#queue.shift()?.delivery ?? idle(this.#config.pollIntervalMs, 'caught-up');
   }
 
+  /** Requests waiting for the runner to take them. */
+  get waiting(): number {
+    return this.#queue.length;
+  }
+
+  /** Answers the requests waiting for the runner 503 PAUSED: the runner takes none while paused. */
+  async paused(pause: Pause): Promise<void> {
+    const error = pausedError(this.id, pause);
+    for (const queued of this.#queue.splice(0)) queued.settle({ kind: 'nack', error });
+  }
+
   /** Answers waiting requests 503 SHUTTING_DOWN (nothing of them was taken) and stops listening. */
   async close(): Promise<void> {
     this.#closing = true;
@@ -189,6 +207,8 @@ export class PushSource implements Source {
     record.vendor = vendor.name;
     record.via = vendor.via;
     record.keyId = vendor.keyId;
+    const pause = (await this.#context.pauseGate?.pauseOf(this.id)) ?? null;
+    if (pause !== null) throw pausedError(this.id, pause);
     const waitMs = this.#limiter.take(vendor.name);
     if (waitMs > 0) {
       throw new AmisyncError('RATE_LIMITED', `${vendor.name} is over its rate limit`, {
@@ -340,6 +360,15 @@ export class PushSource implements Source {
       );
     }
   }
+}
+
+/** The refusal of a request while the source is paused; who paused it stays in the audit trail. */
+function pausedError(sourceId: string, pause: Pause): AmisyncError {
+  return new AmisyncError(
+    'PAUSED',
+    `${sourceId} is paused by an operator; nothing was taken, send again later`,
+    { retryAfterSeconds: PAUSE_RETRY_AFTER_SECONDS, pausedSinceMs: pause.sinceMs },
+  );
 }
 
 /** Who a refused request's credentials named (a revoked key's vendor, a JWT's claim). */

@@ -401,6 +401,25 @@ WHEN OLD.status <> 'open'
 BEGIN SELECT RAISE(ABORT, 'a decided dead letter cannot change'); END;
 `;
 
+/**
+ * Emergency pauses and resumes, global (`source_id` NULL) or of one source: append-only, the
+ * latest row of a scope is in force, and each row names the audit entry written with it (audit
+ * verify checks the two agree).
+ */
+const CONTROLS = `
+CREATE TABLE controls (
+  id INTEGER PRIMARY KEY,
+  source_id TEXT,
+  paused INTEGER NOT NULL CHECK (paused IN (0, 1)),
+  reason TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  at_ms INTEGER NOT NULL,
+  audit_seq INTEGER NOT NULL UNIQUE
+) STRICT;
+CREATE INDEX controls_scope ON controls (source_id, id);
+${appendOnly('controls')}
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial ledger, quarantine, audit', sql: INITIAL_SCHEMA },
   { version: 2, name: 'anomaly holds keep their evidence', sql: ANOMALY_EVIDENCE_FIXED },
@@ -421,4 +440,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 9, name: 'anomaly decisions: release or reject', sql: ANOMALY_DECISIONS },
   { version: 10, name: 'detector statistics per stream', sql: STREAM_STATISTICS },
   { version: 11, name: 'dead letters: replay or discard', sql: DEAD_LETTERS },
+  { version: 12, name: 'emergency pauses and resumes', sql: CONTROLS },
 ];

@@ -53,6 +53,7 @@ import type {
   VendorRow,
   DeadLetterFilter,
   DeadLetterRow,
+  ControlRow,
 } from '../../core/store.js';
 import { currentOwner, isOwnerAlive } from '../process-owner.js';
 import { MIGRATIONS } from './migrations.js';
@@ -70,6 +71,12 @@ import {
   selectDeadLetters,
   updateDeadLetterDecision,
 } from './sqlite-dead-letters.js';
+import {
+  insertControl,
+  selectControl,
+  selectControlHistory,
+  selectCurrentControls,
+} from './sqlite-controls.js';
 import {
   insertVendor,
   markVendorRevoked,
@@ -602,6 +609,8 @@ export class SqliteStore implements Store {
           row.deliveryId,
         );
       },
+      getControl: async (sourceId) => selectControl(statement, sourceId),
+      putControl: async (control) => insertControl(statement, control),
     };
   }
 
@@ -1526,5 +1535,27 @@ export class SqliteStore implements Store {
   async close(): Promise<void> {
     await this.#queue;
     this.db.close();
+  }
+
+  async listControls(): Promise<ControlRow[]> {
+    if (!this.#hasControls()) return [];
+    return selectCurrentControls((sql) => this.#statement(sql));
+  }
+
+  async listControlHistory(): Promise<ControlRow[]> {
+    if (!this.#hasControls()) return [];
+    return selectControlHistory((sql) => this.#statement(sql));
+  }
+
+  /**
+   * A read-only view of a database that no writer has brought to the controls migration yet has no
+   * controls table: it holds no pause.
+   */
+  #hasControls(): boolean {
+    return (
+      this.#statement(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'controls'",
+      ).get() !== undefined
+    );
   }
 }
