@@ -122,6 +122,13 @@ export const ERROR_CODES = {
     summary:
       'A dropped file changed or shrank while it was read; it was not archived and is read again at the next poll.',
   },
+  // Resilience (src/resilience).
+  RETRIES_EXHAUSTED: {
+    exitCode: 75,
+    httpStatus: 503,
+    summary:
+      'A call failed on every attempt its retry policy allows (or its retry budget was spent); each attempt is listed.',
+  },
 } as const satisfies Record<string, { exitCode: number; httpStatus: number; summary: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

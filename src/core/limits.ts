@@ -157,3 +157,19 @@ export const REPORT_TOP_METERS_MAX = 50;
 export const REPORT_CHART_POINTS_MAX = 3_200;
 /** Flagged readings of one top meter that its chart marks and its table lists, at most. */
 export const REPORT_METER_FLAGS_MAX = 500;
+// Resilience (src/resilience): retries, retry budget, circuit breakers, alerts.
+/** Buckets a sliding window of call outcomes keeps at most (its memory, whatever the call rate). */
+export const SLIDING_WINDOW_BUCKETS_MAX = 600;
+/** Attempts of one call a source's retry policy may be set to, at least and at most. */
+export const RETRY_ATTEMPTS_MIN = 3;
+export const RETRY_ATTEMPTS_MAX = 5;
+/** The largest backoff cap (and largest honoured Retry-After) a retry policy may wait. */
+export const RETRY_DELAY_MS_MAX = 5 * 60 * 1000;
+/** The longest cooldown an open breaker may grow to. */
+export const BREAKER_COOLDOWN_MS_MAX = 60 * 60 * 1000;
+/** Alerts waiting for the webhook at most; past it the oldest is dropped (and counted). */
+export const ALERT_QUEUE_MAX = 1_000;
+/** Posts of one alert to the webhook at most. */
+export const ALERT_WEBHOOK_ATTEMPTS_MAX = 5;
+/** A webhook post that has not answered within this is cut and counts as failed. */
+export const ALERT_WEBHOOK_TIMEOUT_MS = 10_000;
