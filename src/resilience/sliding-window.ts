@@ -54,6 +54,13 @@ export class SlidingWindow {
     if (slow) bucket.slow += 1;
   }
 
+  /** Counts `calls` calls at once, `failures` of them failed (a delivery's records, say). */
+  add(atMs: number, calls: number, failures: number): void {
+    const bucket = this.#bucketAt(atMs);
+    bucket.calls += calls;
+    bucket.failures += failures;
+  }
+
   /** The calls completed in the window that ends at `nowMs` (monotonic). */
   totals(nowMs: number): WindowTotals {
     const newest = this.#indexOf(nowMs);
