@@ -335,6 +335,21 @@ WHEN OLD.status <> 'held'
 BEGIN SELECT RAISE(ABORT, 'a decided anomaly hold cannot change'); END;
 `;
 
+/**
+ * Circuit breakers, one row per endpoint: the breaker's state as JSON (its own snapshot format,
+ * src/resilience/breaker.ts) and when it last changed, so a restart while open stays open. Each
+ * transition is also an audit entry (`breaker.transition`), written in the same transaction.
+ */
+const BREAKERS = `
+CREATE TABLE breakers (
+  endpoint TEXT PRIMARY KEY,
+  state TEXT NOT NULL CHECK (state IN ('closed', 'open', 'half-open')),
+  snapshot TEXT NOT NULL,
+  changed_at_ms INTEGER NOT NULL,
+  audit_seq INTEGER
+) STRICT;
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial ledger, quarantine, audit', sql: INITIAL_SCHEMA },
   { version: 2, name: 'anomaly holds keep their evidence', sql: ANOMALY_EVIDENCE_FIXED },
@@ -353,4 +368,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 7, name: 'transport ids, source positions, vendors', sql: TRANSPORTS },
   { version: 8, name: 'the meters each vendor may push', sql: VENDOR_METERS },
   { version: 9, name: 'anomaly decisions: release or reject', sql: ANOMALY_DECISIONS },
+  { version: 10, name: 'circuit breaker states', sql: BREAKERS },
 ];
