@@ -11,6 +11,7 @@ import { addReportCommands } from './commands/discrepancies.js';
 import { runDemo } from './commands/demo.js';
 import { addSimulateCommands } from './commands/simulate.js';
 import { addVendorsCommands } from './commands/vendors.js';
+import { addBreakersCommand } from './commands/breakers.js';
 import { printIngest, runIngest } from './commands/ingest.js';
 import { runConfigCheck, runRun } from './commands/run.js';
 import {
@@ -195,6 +196,7 @@ export function buildProgram(): Command {
   addAnomaliesCommands(program);
   addEstimateCommands(program);
   addReportCommands(program);
+  addBreakersCommand(program);
 
   return program;
 }

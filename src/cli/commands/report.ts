@@ -24,6 +24,7 @@ import {
 import { printJson, printLines, table } from '../output.js';
 import { backlogJson, backlogLines } from './anomalies.js';
 import { countsTable } from './ingest.js';
+import { breakerLines, breakerReports } from './breakers.js';
 
 export async function runStatus(options: GlobalOptions & { json?: boolean }) {
   const store = openReadView(options, runtime.clock);
@@ -69,6 +70,7 @@ export async function runStatus(options: GlobalOptions & { json?: boolean }) {
       })),
       recentSequenceEvents: sequenceEvents,
       anomalies: backlogJson(anomalies),
+      breakers: await breakerReports(store),
     };
     if (options.json === true) {
       printJson(report);
@@ -98,6 +100,7 @@ export async function runStatus(options: GlobalOptions & { json?: boolean }) {
       `deliveries: ${status.deliveries.complete} complete, ${status.deliveries.running} running, ` +
         `${status.deliveries.interrupted} interrupted`,
       ...interruptedLines(report.recentDeliveries),
+      ...breakerLines(report.breakers),
       `audit: ${status.auditEntries} entries, last checkpoint at entry ` +
         `${status.lastCheckpoint?.auditSeq ?? 'none'}`,
     ]);

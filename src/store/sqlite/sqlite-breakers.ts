@@ -33,6 +33,9 @@ export function upsertBreaker(prepare: Prepare, row: BreakerStateRow): void {
 }
 
 export function selectBreakers(prepare: Prepare): BreakerStateRow[] {
+  // A read-only view of a database from before migration 10 has no breakers yet.
+  const table = prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'breakers'");
+  if (table.get() === undefined) return [];
   const rows = prepare(
     'SELECT endpoint, state, snapshot, changed_at_ms, audit_seq FROM breakers ORDER BY endpoint',
   ).all() as Row[];
