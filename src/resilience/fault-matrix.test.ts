@@ -207,6 +207,17 @@ async function runCase(fault: FaultCase): Promise<{ row: MatrixRow; summary: Run
 }
 
 describe('fault matrix against the REST head-end simulator', () => {
+  for (const errorRate of [0.1, 0.16]) {
+    it(`a ${errorRate * 100}% 5xx storm: nothing lost or doubled, retries within the budget`, async () => {
+      const { row } = await runCase({
+        name: `5xx ${errorRate * 100}%`,
+        rates: { errorRate },
+        stormMs: null,
+      });
+      expect(row.attemptsMax).toBeGreaterThan(1);
+    }, 120_000);
+  }
+
   it('a 30% 5xx storm: nothing lost or doubled, retries within the budget', async () => {
     const { row } = await runCase({ name: '5xx 30%', rates: { errorRate: 0.3 }, stormMs: null });
     expect(row.retries).toBeGreaterThan(0);
