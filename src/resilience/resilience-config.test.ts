@@ -7,6 +7,9 @@ import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { SOURCE_KINDS } from '../cli/config/kinds.js';
 import { loadServiceConfig } from '../cli/config/service-config.js';
+import { runConfigCheck } from '../cli/commands/run.js';
+import { EventEmitter } from 'node:events';
+import { vi } from 'vitest';
 import { openSqliteStore, type SqliteStore } from '../store/sqlite/sqlite-store.js';
 import { testSourceContext } from '../test-support/source-context.js';
 import { removeTempDirs, tempDir } from '../test-support/temp.js';
@@ -21,13 +24,16 @@ afterEach(async () => {
 });
 afterAll(removeTempDirs);
 
-function load(resilience: string) {
+function configFile(
+  resilience: string,
+  top = '{ retry: { attempts: 4 }, breaker: { failureRateMax: 0.2 } }',
+) {
   const folder = tempDir('amisync-resilience-config-');
   const path = join(folder, 'amisync.yaml');
   writeFileSync(
     path,
     [
-      'resilience: { retry: { attempts: 4 }, breaker: { failureRateMax: 0.2 } }',
+      `resilience: ${top}`,
       'sources:',
       '  - kind: directory',
       '    id: drop',
@@ -35,6 +41,11 @@ function load(resilience: string) {
       `    resilience: ${resilience}`,
     ].join('\n'),
   );
+  return { folder, path };
+}
+
+function load(resilience: string) {
+  const { folder, path } = configFile(resilience);
   const store = openSqliteStore(join(folder, 'store.db'), { nowMs: () => 0 });
   stores.push(store);
   return () => loadServiceConfig(path, SOURCE_KINDS, testSourceContext(store));
@@ -68,5 +79,24 @@ describe('resilience settings', () => {
   it('reports a mistake in a source resilience block by its key path', () => {
     expect(load('{ retry: { attempts: 9 } }')).toThrow(/sources\[0\]\.resilience\.retry\.attempts/);
     expect(load('{ breaker: { opensAt: 3 } }')).toThrow(/sources\[0\]\.resilience\.breaker/);
+  });
+
+  it('config check refuses a webhook whose authorization variable is not set, naming it', () => {
+    vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    const webhook =
+      '{ alerts: { webhook: { url: "https://ops.example/hook", authorizationEnv: OPS_AUTH } } }';
+    const { path } = configFile('{}', webhook);
+    const environment = (env: Record<string, string>) => ({
+      kinds: SOURCE_KINDS,
+      env,
+      signals: new EventEmitter(),
+    });
+    expect(() => runConfigCheck({ config: path }, environment({}))).toThrow(
+      /resilience\.alerts\.webhook\.authorizationEnv: the environment variable OPS_AUTH is not set/,
+    );
+    expect(
+      runConfigCheck({ config: path }, environment({ OPS_AUTH: 'Bearer x' })).sources,
+    ).toHaveLength(1);
+    vi.restoreAllMocks();
   });
 });

@@ -26,7 +26,7 @@ import {
 } from '../context.js';
 import { printJson, printLines } from '../output.js';
 import { countsTable } from './ingest.js';
-import { wireResilience } from '../config/resilience-wiring.js';
+import { webhookHeaders, wireResilience } from '../config/resilience-wiring.js';
 import { QuarantineSpikeRule } from '../../resilience/quarantine-spike.js';
 import { quarantineSpikeFor } from '../../resilience/resilience-config.js';
 import type { ResilienceFigures } from '../../resilience/resilient-source.js';
@@ -98,6 +98,7 @@ export function runConfigCheck(
 ): ConfigCheckSummary {
   const { log } = createServiceLogger({ level: 'warn' });
   const loaded = load(options, environment, log, storeNotOpen);
+  webhookHeaders(loaded.settings.resilience, environment.env);
   const summary: ConfigCheckSummary = {
     config: loaded.path,
     database: loaded.settings.database ?? null,

@@ -37,6 +37,26 @@ export interface WiringOptions {
   readonly env: Readonly<Record<string, string | undefined>>;
 }
 
+/**
+ * The webhook's headers: its Authorization read from the environment variable the file names.
+ * Throws CONFIG_INVALID naming the key (never a value) when the variable is unset or empty.
+ */
+export function webhookHeaders(
+  config: ResilienceConfig | undefined,
+  env: Readonly<Record<string, string | undefined>>,
+): Record<string, string> {
+  const name = config?.alerts?.webhook?.authorizationEnv;
+  if (name === undefined) return {};
+  const value = env[name];
+  if (value === undefined || value === '') {
+    throw new AmisyncError(
+      'CONFIG_INVALID',
+      `resilience.alerts.webhook.authorizationEnv: the environment variable ${name} is not set`,
+    );
+  }
+  return { authorization: value };
+}
+
 /** The webhook sink the configuration names, its authorization read from the environment. */
 export function webhookFor(
   config: ResilienceConfig | undefined,
@@ -44,17 +64,7 @@ export function webhookFor(
 ): WebhookSink | null {
   const webhook = config?.alerts?.webhook;
   if (webhook === undefined) return null;
-  const headers: Record<string, string> = {};
-  if (webhook.authorizationEnv !== undefined) {
-    const value = options.env[webhook.authorizationEnv];
-    if (value === undefined || value === '') {
-      throw new AmisyncError(
-        'CONFIG_INVALID',
-        `resilience.alerts.webhook.authorizationEnv: the environment variable ${webhook.authorizationEnv} is not set`,
-      );
-    }
-    headers.authorization = value;
-  }
+  const headers = webhookHeaders(config, options.env);
   return new WebhookSink({
     url: webhook.url,
     headers,
