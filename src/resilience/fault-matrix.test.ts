@@ -214,7 +214,8 @@ describe('fault matrix against the REST head-end simulator', () => {
         rates: { errorRate },
         stormMs: null,
       });
-      expect(row.attemptsMax).toBeGreaterThan(1);
+      // The storm happened: the head-end answered some requests with a 5xx.
+      expect(Object.keys(row.statuses).some((status) => Number(status) >= 500)).toBe(true);
     }, 120_000);
   }
 

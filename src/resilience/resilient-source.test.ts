@@ -29,7 +29,7 @@ const SETTINGS: ResilienceSettings = {
   retryBudget: { ...RETRY_BUDGET_DEFAULTS, minRetries: 100 },
   breaker: { ...BREAKER_DEFAULTS, cooldownMs: 5_000 },
 };
-/** Judges after three calls: the connect (a success) and two failed reads open it (2 of 3). */
+/** Judges after three calls: three failed attempts of one read open it. */
 const QUICK_BREAKER = { ...SETTINGS, breaker: { ...SETTINGS.breaker, minimumCalls: 3 } };
 
 const servers: RestTestServer[] = [];
@@ -123,12 +123,11 @@ describe('resilient source', () => {
 
   it('while open answers idle without calling the peer, then probes once and closes', async () => {
     const { server, clock, wrapped, alerts } = await setUp({ settings: QUICK_BREAKER });
-    server.faults.push({ status: 502 }, { status: 502 });
-    const held = await readOnce(wrapped, clock);
+    server.faults.push({ status: 502 }, { status: 502 }, { status: 502 });
+    const failed = await readOnce(wrapped, clock);
+    expect(failed).toMatchObject({ code: 'RETRIES_EXHAUSTED' });
     expect(wrapped.breaker.state).toBe('open');
-    // The second failure opened the breaker: the call ends idle instead of a third attempt.
-    expect(isIdle(held) && held.reason === 'throttled').toBe(true);
-    expect(server.requests).toHaveLength(2);
+    expect(server.requests).toHaveLength(3);
     const requestsWhenOpened = server.requests.length;
     for (let i = 0; i < 5; i++) {
       const answer = await wrapped.read(new AbortController().signal);
@@ -142,14 +141,14 @@ describe('resilient source', () => {
     expect(server.requests).toHaveLength(requestsWhenOpened + 1);
     expect(wrapped.breaker.state).toBe('closed');
     expect(alerts.map((a) => a.rule)).toEqual(['breaker.opened', 'breaker.closed']);
-    expect(alerts[0]).toMatchObject({ source: 'sim-vendor', figures: { calls: 3, failures: 2 } });
+    expect(alerts[0]).toMatchObject({ source: 'sim-vendor', figures: { calls: 3, failures: 3 } });
   });
 
   it('stores and audits each transition; after a restart the breaker is still open', async () => {
     const store = openSqliteStore(`${tempDir()}/breakers.db`, { nowMs: () => NOW_MS });
     stores.push(store);
     const first = await setUp({ store, settings: QUICK_BREAKER });
-    first.server.faults.push({ status: 502 }, { status: 502 });
+    first.server.faults.push({ status: 502 }, { status: 502 }, { status: 502 });
     await readOnce(first.wrapped, first.clock);
     await first.wrapped.close();
     const rows = await store.listBreakerStates();
@@ -162,5 +161,13 @@ describe('resilient source', () => {
     const answer = await second.wrapped.read(new AbortController().signal);
     expect(isIdle(answer)).toBe(true);
     expect(second.server.requests).toHaveLength(0);
+    // After the cooldown the connect goes through without closing the breaker: only the read
+    // that follows, the probe, asks the peer anything and closes it.
+    second.clock.advanceMs(SETTINGS.breaker.cooldownMs);
+    const probe = await second.wrapped.read(new AbortController().signal);
+    expect(isIdle(probe)).toBe(false);
+    expect(second.server.requests).toHaveLength(1);
+    expect(second.wrapped.figures().transitions.map((t) => t.to)).toEqual(['half-open', 'closed']);
+    expect((await store.listBreakerStates()).map((r) => r.state)).toEqual(['closed']);
   });
 });

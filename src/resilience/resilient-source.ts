@@ -14,7 +14,8 @@
  *   the adapter asks for the same page or file again.
  *
  * A read that returns idle or END made no call the breaker should judge (a REST source caught up,
- * or told by a 429 to wait, which is the peer's health, not its failure): it is not counted.
+ * or told by a 429 to wait, which is the peer's health, not its failure): it is not counted. Nor
+ * is a connect that succeeded (see CONNECTED); a failed one is.
  */
 import type { Random, TimerClock } from '../core/clock.js';
 import type { Logger } from '../core/log.js';
@@ -78,6 +79,14 @@ export interface ResilienceFigures {
   readonly heldByBreaker: number;
   readonly transitions: readonly { from: string; to: string; atMs: number }[];
 }
+
+/**
+ * What a connect that succeeded returns inside the wrapper. A connect's failure counts against the
+ * breaker (the peer is unreachable), but its success does not count for it: some transports
+ * connect without asking the peer anything (a REST pool), so only a read can prove the peer
+ * healthy, and a half-open breaker's probe is the read that follows.
+ */
+const CONNECTED = Symbol('connected');
 
 /** Asked again after this long when the breaker refused to let a connect through. */
 const CONNECT_HELD_MS = 1_000;
@@ -162,11 +171,11 @@ export class ResilientSource implements Source {
       'connect',
       async () => {
         await this.#inner.connect(signal, pending.saved);
-        return true as const;
+        return CONNECTED;
       },
       signal,
     );
-    if (connected === true) this.#pendingConnect = null;
+    if (connected === CONNECTED) this.#pendingConnect = null;
   }
 
   /**
@@ -209,7 +218,7 @@ export class ResilientSource implements Source {
   }
 
   #judgeSuccess(value: unknown, durationMs: number): void {
-    if (value === END || isIdle(value)) this.breaker.release();
+    if (value === CONNECTED || value === END || isIdle(value)) this.breaker.release();
     else this.breaker.record('success', durationMs);
   }
 
