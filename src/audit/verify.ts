@@ -18,6 +18,7 @@ import {
   type LedgerLineVersion,
 } from './leaves.js';
 import { merkleRootOfLeafData } from './merkle.js';
+import { BreakerTransitions, verifyBreakerStates } from './verify-breakers.js';
 
 /** Problems listed in a report at most; verification itself reads everything. */
 const PROBLEMS_LISTED_MAX = 50;
@@ -137,6 +138,7 @@ async function verifyChain(store: Store, problems: Problems) {
   const claims = new Map<number, BatchClaim>();
   const hashes = new Map<number, string>();
   const decisions = new QuarantineDecisions();
+  const breakers = new BreakerTransitions();
   let entries = 0;
   let chainBroken = false;
   for await (const page of store.iterateAuditEntries()) {
@@ -149,6 +151,7 @@ async function verifyChain(store: Store, problems: Problems) {
       }
       if (!chainBroken) hashes.set(entry.seq, entry.hash);
       decisions.read(entry.kind, entry.payload);
+      breakers.read(entry.seq, entry.kind, entry.payload);
       // Claims past a break are still read, so that the rows they cover are not all reported again.
       if (entry.kind !== 'batch') continue;
       let claim: BatchClaim | null = null;
@@ -162,7 +165,7 @@ async function verifyChain(store: Store, problems: Problems) {
       } else claims.set(claim.batch, claim);
     }
   }
-  return { claims, hashes, entries, decisions, head: verifier.head() };
+  return { claims, hashes, entries, decisions, breakers, head: verifier.head() };
 }
 
 /**
@@ -577,6 +580,7 @@ export async function verifyAudit(
   const repeatRows = await verifyRepeats(store, chain.claims, problems);
   await verifyQuarantineDecisions(store, chain.decisions, problems);
   await verifyAnomalyDecisions(store, chain.decisions, problems);
+  await verifyBreakerStates(store, chain.breakers, (seq, reason) => problems.add(seq, reason));
   const checkpoints = await verifyCheckpoints(store, publicKey, chain.hashes, problems);
   const status = await store.status();
   const recomputed = await store.recomputeLedgerTotals();

@@ -3,6 +3,8 @@
 // Method: open a breaker for real (a CircuitBreaker fed failures), store its transition as the
 // service does, then run the commands against the SQLite file and read what they print.
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { verifyAudit } from '../../audit/verify.js';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { ManualClock } from '../../core/clock.js';
 import {
@@ -87,5 +89,29 @@ describe('amisync breakers', () => {
     const stdout = captureStdout();
     await runBreakers({ db });
     expect(stdout()).toContain('breakers: none has changed state yet');
+  });
+
+  it('audit verify passes with breaker transitions, and names a breaker edited outside amisync', async () => {
+    const db = await databaseWithOpenBreaker();
+    const verify = async () => {
+      const store = openSqliteStore(db, { nowMs: () => OPENED_MS });
+      try {
+        return await verifyAudit(store, null);
+      } finally {
+        await store.close();
+      }
+    };
+    expect((await verify()).ok).toBe(true);
+    const raw = new Database(db);
+    raw.prepare("UPDATE breakers SET state = 'closed' WHERE endpoint = 'vendor-a'").run();
+    expect((await verify()).problems.map((p) => p.reason)).toEqual([
+      'breaker vendor-a is stored closed (entry 1) but its last audited transition, entry 1, ' +
+        'moved it to open (changed outside amisync)',
+    ]);
+    raw.prepare('DELETE FROM breakers').run();
+    raw.close();
+    expect((await verify()).problems.map((p) => p.reason)).toEqual([
+      "breaker vendor-a's state is missing from the store (deleted)",
+    ]);
   });
 });

@@ -6,6 +6,7 @@
  * webhook.
  */
 import { nextEntry } from '../../audit/hash-chain.js';
+import { BREAKER_TRANSITION_KIND } from '../../audit/verify-breakers.js';
 import type { Random, TimerClock } from '../../core/clock.js';
 import { AmisyncError } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
@@ -20,8 +21,6 @@ import { settingsFor, type ResilienceConfig } from '../../resilience/resilience-
 import { ResilientSource } from '../../resilience/resilient-source.js';
 import { WebhookSink } from '../../resilience/webhook-sink.js';
 import type { BuiltSource } from './service-config.js';
-
-export const BREAKER_TRANSITION_AUDIT_KIND = 'breaker.transition';
 
 export interface ResilienceWiring {
   readonly alerts: AlertDispatcher;
@@ -104,7 +103,7 @@ export async function recordTransition(store: Store, transition: BreakerTransiti
   await store.transaction(async (tx) => {
     const entry = nextEntry(
       await tx.auditHead(),
-      BREAKER_TRANSITION_AUDIT_KIND,
+      BREAKER_TRANSITION_KIND,
       transitionPayload(transition),
       transition.atMs,
     );
