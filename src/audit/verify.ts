@@ -26,6 +26,7 @@ import {
 } from './leaves.js';
 import { merkleRootOfLeafData } from './merkle.js';
 import { DeadLetterClaims, verifyDeadLetters } from './verify-dead-letters.js';
+import { BreakerTransitions, verifyBreakerStates } from './verify-breakers.js';
 
 /** Problems listed in a report at most; verification itself reads everything. */
 const PROBLEMS_LISTED_MAX = 50;
@@ -147,6 +148,7 @@ async function verifyChain(store: Store, problems: Problems) {
   const decisions = new QuarantineDecisions();
   const deadLetters = new DeadLetterClaims();
   const controls = new ControlEntries();
+  const breakers = new BreakerTransitions();
   let entries = 0;
   let chainBroken = false;
   for await (const page of store.iterateAuditEntries()) {
@@ -161,6 +163,7 @@ async function verifyChain(store: Store, problems: Problems) {
       decisions.read(entry.kind, entry.payload);
       deadLetters.read(entry.seq, entry.kind, entry.payload);
       controls.read(entry);
+      breakers.read(entry.seq, entry.kind, entry.payload);
       // Claims past a break are still read, so that the rows they cover are not all reported again.
       if (entry.kind !== 'batch') continue;
       let claim: BatchClaim | null = null;
@@ -174,7 +177,16 @@ async function verifyChain(store: Store, problems: Problems) {
       } else claims.set(claim.batch, claim);
     }
   }
-  return { claims, hashes, entries, decisions, deadLetters, controls, head: verifier.head() };
+  return {
+    claims,
+    hashes,
+    entries,
+    decisions,
+    deadLetters,
+    controls,
+    breakers,
+    head: verifier.head(),
+  };
 }
 
 /** The `control.pause` and `control.resume` entries of the chain, by seq. */
@@ -651,6 +663,7 @@ export async function verifyAudit(
   await verifyAnomalyDecisions(store, chain.decisions, problems);
   await verifyDeadLetters(store, chain.deadLetters, (seq, reason) => problems.add(seq, reason));
   await verifyControls(store, chain.controls, problems);
+  await verifyBreakerStates(store, chain.breakers, (seq, reason) => problems.add(seq, reason));
   const checkpoints = await verifyCheckpoints(store, publicKey, chain.hashes, problems);
   const status = await store.status();
   const recomputed = await store.recomputeLedgerTotals();

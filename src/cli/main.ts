@@ -13,6 +13,7 @@ import { runDemo } from './commands/demo.js';
 import { addSimulateCommands } from './commands/simulate.js';
 import { addVendorsCommands } from './commands/vendors.js';
 import { addPauseCommands } from './commands/pause.js';
+import { addBreakersCommand } from './commands/breakers.js';
 import { printIngest, runIngest } from './commands/ingest.js';
 import { runConfigCheck, runRun } from './commands/run.js';
 import {
@@ -199,6 +200,7 @@ export function buildProgram(): Command {
   addReportCommands(program);
   addDeadLettersCommands(program);
   addPauseCommands(program);
+  addBreakersCommand(program);
 
   return program;
 }

@@ -129,6 +129,13 @@ export const ERROR_CODES = {
     summary:
       'The source is paused by an operator; nothing was taken. Retry after the time given, or once it is resumed.',
   },
+  // Resilience (src/resilience).
+  RETRIES_EXHAUSTED: {
+    exitCode: 75,
+    httpStatus: 503,
+    summary:
+      'A call failed on every attempt its retry policy allows (or its retry budget was spent); each attempt is listed.',
+  },
 } as const satisfies Record<string, { exitCode: number; httpStatus: number; summary: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -127,6 +127,7 @@ export const PUSH_IDEMPOTENCY_KEY_CHARS_MAX = 255;
 export const PUSH_REQUEST_TIMEOUT_MS = 120_000;
 /** `amisync simulate push`: sends per body (after 429, 503, a 5xx or a cut), then it fails. */
 export const SIMULATE_PUSH_ATTEMPTS_MAX = 10;
+
 // Drop folders (directory and SFTP sources).
 /** Files a drop source takes from one listing, unless its `filesPerPollMax` says fewer. */
 export const DROP_FILES_PER_POLL_DEFAULT = 100;
@@ -134,9 +135,11 @@ export const DROP_FILES_PER_POLL_DEFAULT = 100;
 export const DROP_FILES_PER_POLL_MAX = 10_000;
 /** Files a drop folder listing may hold; a larger inbox is read as its oldest files first. */
 export const DROP_LISTING_ENTRIES_MAX = 100_000;
+
 // Anomaly review (release and reject of held readings).
 /** Characters an operator's note on a release or a rejection must have at least. */
 export const DECISION_NOTE_CHARS_MIN = 10;
+
 // Gap listing and estimation (src/pipeline/estimate.ts).
 /** Holes at most this long (with a valid value on each side) are interpolated, by default. */
 export const ESTIMATE_SHORT_GAP_MINUTES_DEFAULT = 120;
@@ -150,6 +153,7 @@ export const ESTIMATE_LIKE_DAY_SEARCH_DAYS = 28;
 export const ESTIMATE_PERIOD_DAYS_MAX = 93;
 /** Current ledger rows one run reads into memory at most (the period and the like-day search). */
 export const ESTIMATE_SPAN_ROWS_MAX = 5_000_000;
+
 // Discrepancy reports (`amisync report discrepancies`).
 /** Meters a discrepancy report ranks by kWh at stake and charts, at most. */
 export const REPORT_TOP_METERS_MAX = 50;
@@ -189,3 +193,20 @@ export const PAUSE_RETRY_AFTER_SECONDS = 60;
 export const PAUSE_REASON_CHARS_MIN = 10;
 /** Characters a pause's or a resume's reason may have at most. */
 export const PAUSE_REASON_CHARS_MAX = 1_000;
+
+// Resilience (src/resilience): retries, retry budget, circuit breakers, alerts.
+/** Buckets a sliding window of call outcomes keeps at most (its memory, whatever the call rate). */
+export const SLIDING_WINDOW_BUCKETS_MAX = 600;
+/** Attempts of one call a source's retry policy may be set to, at least and at most. */
+export const RETRY_ATTEMPTS_MIN = 3;
+export const RETRY_ATTEMPTS_MAX = 5;
+/** The largest backoff cap (and largest honoured Retry-After) a retry policy may wait. */
+export const RETRY_DELAY_MS_MAX = 5 * 60 * 1000;
+/** The longest cooldown an open breaker may grow to. */
+export const BREAKER_COOLDOWN_MS_MAX = 60 * 60 * 1000;
+/** Alerts waiting for the webhook at most; past it the oldest is dropped (and counted). */
+export const ALERT_QUEUE_MAX = 1_000;
+/** Posts of one alert to the webhook at most. */
+export const ALERT_WEBHOOK_ATTEMPTS_MAX = 5;
+/** A webhook post that has not answered within this is cut and counts as failed. */
+export const ALERT_WEBHOOK_TIMEOUT_MS = 10_000;

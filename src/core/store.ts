@@ -335,6 +335,17 @@ export interface CheckpointRow {
   signature: string;
 }
 
+/** A circuit breaker's stored state (src/resilience/breaker.ts owns the snapshot's format). */
+export interface BreakerStateRow {
+  readonly endpoint: string;
+  readonly state: 'closed' | 'open' | 'half-open';
+  /** The breaker's snapshot as JSON text. */
+  readonly snapshot: string;
+  readonly changedAtMs: number;
+  /** The audit entry of the transition that wrote it. */
+  readonly auditSeq: number | null;
+}
+
 export interface StoreTransaction {
   allocateBatchId(): Promise<number>;
   /** Stores raw bytes content-addressed (once per sha256) and maps them into the delivery. */
@@ -360,6 +371,8 @@ export interface StoreTransaction {
   addDeliveryCounts(deliveryId: string, counts: BatchCounts): Promise<void>;
   auditHead(): Promise<{ seq: number; hash: string } | null>;
   appendAuditEntry(entry: AuditEntryRow): Promise<void>;
+  /** Inserts or replaces the endpoint's breaker state. */
+  saveBreakerState(row: BreakerStateRow): Promise<void>;
   insertCheckpoint(checkpoint: CheckpointRow): Promise<void>;
   getQuarantineRow(id: number): Promise<QuarantineRow | null>;
   /**
@@ -527,6 +540,8 @@ export interface VendorStore {
 export interface Store extends VendorStore {
   readonly engine: string;
   transaction<T>(fn: (tx: StoreTransaction) => Promise<T>): Promise<T>;
+  /** Every stored circuit breaker state, by endpoint. */
+  listBreakerStates(): Promise<BreakerStateRow[]>;
 
   // Deliveries and raw bytes. Raw chunks are evidence, content-addressed and written idempotently;
   // they may be committed ahead of the batch that refers to them.

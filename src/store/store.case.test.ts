@@ -603,6 +603,37 @@ for (const engine of ENGINES) {
       await store.close();
     });
 
+    it('replaces a breaker state per endpoint, keeps it across a reopen, rolls it back', async () => {
+      const { store, reopen } = await engine.open();
+      const state = (endpoint: string, to: 'closed' | 'open' | 'half-open', atMs: number) => ({
+        endpoint,
+        state: to,
+        snapshot: JSON.stringify({ endpoint, state: to }),
+        changedAtMs: atMs,
+        auditSeq: atMs,
+      });
+      await store.transaction((tx) => tx.saveBreakerState(state('b-vendor', 'open', 10)));
+      await store.transaction((tx) => tx.saveBreakerState(state('a-vendor', 'open', 11)));
+      await store.transaction((tx) => tx.saveBreakerState(state('b-vendor', 'half-open', 12)));
+      await expect(
+        store.transaction(async (tx) => {
+          await tx.saveBreakerState(state('a-vendor', 'closed', 13));
+          throw new Error('rolled back');
+        }),
+      ).rejects.toThrow('rolled back');
+      const again = await reopen();
+      expect(await again.listBreakerStates()).toEqual([
+        state('a-vendor', 'open', 11),
+        state('b-vendor', 'half-open', 12),
+      ]);
+      await expect(
+        again.transaction((tx) =>
+          tx.saveBreakerState({ ...state('a-vendor', 'open', 14), state: 'ajar' as 'open' }),
+        ),
+      ).rejects.toThrow();
+      await again.close();
+    });
+
     it('reopens an existing database without reapplying migrations', async () => {
       const { store, reopen } = await engine.open();
       await commitRows(store, [row('MTR-AAAAAAAA', 0, 1, 0, 0)]);

@@ -26,6 +26,7 @@ import { backlogJson, backlogLines } from './anomalies.js';
 import { deadLetterLines } from './dead-letters.js';
 import { countsTable } from './ingest.js';
 import { pauseLine, pausesInForce } from './pause.js';
+import { breakerLines, breakerReports } from './breakers.js';
 
 export async function runStatus(options: GlobalOptions & { json?: boolean }) {
   const store = openReadView(options, runtime.clock);
@@ -75,6 +76,7 @@ export async function runStatus(options: GlobalOptions & { json?: boolean }) {
         ...pause,
         since: new Date(pause.sinceMs).toISOString(),
       })),
+      breakers: await breakerReports(store),
     };
     if (options.json === true) {
       printJson(report);
@@ -105,6 +107,7 @@ export async function runStatus(options: GlobalOptions & { json?: boolean }) {
       `deliveries: ${status.deliveries.complete} complete, ${status.deliveries.running} running, ` +
         `${status.deliveries.interrupted} interrupted`,
       ...interruptedLines(report.recentDeliveries),
+      ...breakerLines(report.breakers),
       `audit: ${status.auditEntries} entries, last checkpoint at entry ` +
         `${status.lastCheckpoint?.auditSeq ?? 'none'}`,
       ...(report.pauses.length === 0

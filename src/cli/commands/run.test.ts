@@ -113,6 +113,7 @@ function setUpFolder(
       'database: ./ledger/amisync.db',
       'log: { level: debug, file: ./amisync.log }',
       'reconnectDelayMs: 0',
+      'resilience: { retry: { baseDelayMs: 5, delayMsMax: 20 } }',
       'sources:',
       ...paths(folder).map(
         (path, index) =>
@@ -166,10 +167,12 @@ describe('amisync run --once', () => {
       (error: unknown) => error,
     );
     expect(failure).toBeInstanceOf(AmisyncError);
-    expect((failure as AmisyncError).message).toBe(
-      '1 source(s) failed: vendor-0: connection refused',
+    // The connect was retried (resilience wraps every source) until its attempts or the source's
+    // retry budget ran out, at each of the run's reconnects, before the source was given up.
+    expect((failure as AmisyncError).message).toMatch(
+      /^1 source\(s\) failed: vendor-0: the connect failed \d time\(s\) \((attempts used up|retry budget spent)\); last: TRANSPORT_UNAVAILABLE: connection refused$/,
     );
-    expect((failure as AmisyncError).code).toBe('TRANSPORT_UNAVAILABLE');
+    expect((failure as AmisyncError).code).toBe('RETRIES_EXHAUSTED');
     const printed = JSON.parse(stdout()) as RunSummary;
     expect(printed.sources.map((s) => [s.id, s.outcome])).toEqual([
       ['vendor-0', 'failed'],
@@ -196,7 +199,7 @@ describe('amisync config check', () => {
   it('refuses a file whose secret is not set, naming the key, before anything opens', () => {
     const { folder, config } = setUpFolder((f) => [join(f, 'a.ndjson')]);
     expect(() => runConfigCheck({ config }, { ...environment(), env: {} })).toThrow(
-      /sources\[0\]\.tokenEnv \(line 5\): the environment variable VENDOR_TOKEN is not set/,
+      /sources\[0\]\.tokenEnv \(line 6\): the environment variable VENDOR_TOKEN is not set/,
     );
     expect(existsSync(join(folder, 'ledger'))).toBe(false);
   });

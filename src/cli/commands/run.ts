@@ -28,6 +28,12 @@ import {
 } from '../context.js';
 import { printJson, printLines } from '../output.js';
 import { countsTable } from './ingest.js';
+import { webhookHeaders, wireResilience } from '../config/resilience-wiring.js';
+import { QuarantineSpikeRule } from '../../resilience/quarantine-spike.js';
+import { quarantineSpikeFor } from '../../resilience/resilience-config.js';
+import type { ResilienceFigures } from '../../resilience/resilient-source.js';
+import type { WebhookSink } from '../../resilience/webhook-sink.js';
+import { ALERT_WEBHOOK_TIMEOUT_MS } from '../../core/limits.js';
 
 export interface RunCommandOptions extends GlobalOptions {
   config?: string;
@@ -96,6 +102,7 @@ export function runConfigCheck(
 ): ConfigCheckSummary {
   const { log } = createServiceLogger({ level: 'warn' });
   const loaded = load(options, environment, log, storeNotOpen);
+  webhookHeaders(loaded.settings.resilience, environment.env);
   const summary: ConfigCheckSummary = {
     config: loaded.path,
     database: loaded.settings.database ?? null,
@@ -134,6 +141,8 @@ export interface RunSummary extends ServiceSummary {
   readonly checkpoint: { auditSeq: number; headHash: string } | null;
   /** The service stopped on a signal before every source had ended. */
   readonly interrupted: boolean;
+  /** Per source: calls, retries, attempts at most, breaker transitions (docs/resilience.md). */
+  readonly resilience?: Readonly<Record<string, ResilienceFigures & { breaker: string }>>;
 }
 
 /**
@@ -188,12 +197,26 @@ export async function runRun(
       },
       `amisync run: ${loaded.sources.length} source(s)`,
     );
+    const resilience = await wireResilience(loaded.settings.resilience, loaded.sources, {
+      store,
+      clock,
+      random: runtime.random,
+      log,
+      env: environment.env,
+    });
+    const spike = new QuarantineSpikeRule(
+      quarantineSpikeFor(loaded.settings.resilience),
+      clock,
+      resilience.alerts,
+    );
     const running = runService({
       store,
       dictionary,
       clock,
       random: runtime.random,
-      sources: loaded.sources.map(({ source }) => ({ source })),
+      sources: resilience.sources.map((source) => ({ source })),
+      onSourceDelivery: (sourceId, report) =>
+        spike.observe(sourceId, report.counts.received, report.counts.quarantined),
       formatContexts: { cmep: { timeZone: dictionary.formats.cmep.timeZone } },
       log,
       once: options.once === true,
@@ -208,8 +231,12 @@ export async function runRun(
       log,
     );
     const checkpoint = await writeCheckpoint(store, key, clock.nowMs());
+    await drainAlerts(resilience.webhook, clock);
     const summary: RunSummary = {
       ...service,
+      resilience: Object.fromEntries(
+        resilience.sources.map((s) => [s.id, { ...s.figures(), breaker: s.breaker.state }]),
+      ),
       conserved: isConserved(service.counts),
       checkpoint:
         checkpoint === null
@@ -276,6 +303,15 @@ async function withShutdownGrace(
   }
 }
 
+/** Alerts still queued for the webhook get a bounded time to go out before the process ends. */
+async function drainAlerts(webhook: WebhookSink | null, clock: TimerClock): Promise<void> {
+  if (webhook === null) return;
+  const waited = new AbortController();
+  await Promise.race([webhook.drain(), clock.sleep(ALERT_WEBHOOK_TIMEOUT_MS, waited.signal)]);
+  waited.abort();
+  await webhook.close();
+}
+
 function printRun(summary: RunSummary, json: boolean): void {
   if (json) {
     printJson(summary);
@@ -292,6 +328,11 @@ function printRun(summary: RunSummary, json: boolean): void {
         `${s.id}: ${s.outcome}, ${s.deliveries} deliveries` +
         (s.errors === 0 ? '' : `, ${s.errors} error(s), last: ${s.lastError?.message ?? ''}`) +
         (s.pause === null ? '' : `; paused by ${s.pause.actor}: ${s.pause.reason}`),
+    ),
+    ...Object.entries(summary.resilience ?? {}).map(
+      ([id, r]) =>
+        `${id}: breaker ${r.breaker}, ${r.calls} call(s), ${r.retries} retr${r.retries === 1 ? 'y' : 'ies'}` +
+        (r.transitions.length === 0 ? '' : `, ${r.transitions.length} breaker transition(s)`),
     ),
     `conserved: ${summary.conserved ? 'yes' : 'NO'}` +
       (summary.checkpoint === null

@@ -19,6 +19,11 @@ import {
 } from '../../core/limits.js';
 import type { SecretRef, Source, SourceContext } from '../../core/source.js';
 import type { SourceKind } from '../../sources/common/config.js';
+import {
+  resilienceSchema,
+  sourceResilienceSchema,
+  type SourceResilienceConfig,
+} from '../../resilience/resilience-config.js';
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 
@@ -35,6 +40,7 @@ const serviceSchema = z
       .default({ level: 'info' }),
     shutdownGraceMs: z.number().int().min(0).max(SHUTDOWN_GRACE_MS_MAX).default(30_000),
     reconnectDelayMs: z.number().int().min(0).max(3_600_000).default(5_000),
+    resilience: resilienceSchema.optional(),
     sources: z
       .array(z.record(z.string(), z.unknown()), 'a list of sources, each a mapping with a kind')
       .min(1, 'at least one source')
@@ -58,6 +64,8 @@ export interface BuiltSource {
   readonly source: Source;
   /** The source's configuration as validated (defaults filled in). Holds no secret values. */
   readonly config: Readonly<Record<string, unknown>>;
+  /** The source's own `resilience:` overrides (absent: the top level's). */
+  readonly resilience?: SourceResilienceConfig;
 }
 
 export interface LoadedConfig {
@@ -204,6 +212,7 @@ export function loadServiceConfig(
     index: number;
     kind: SourceKind<{ kind: string; id: string }>;
     config: { kind: string; id: string };
+    resilience?: SourceResilienceConfig;
   }[] = [];
   sourceList.forEach((item, index) => {
     // Not a mapping: the top-level check has reported it already.
@@ -233,20 +242,35 @@ export function loadServiceConfig(
     } else if (typeof id === 'string') {
       seenIds.set(id, index);
     }
-    const result = kind.schema.safeParse(withLocalPaths(kind.kind, raw, base));
+    // `resilience:` is the wrapper's, not the transport's: it is checked here, not by the kind.
+    const { resilience: rawResilience, ...transportRaw } = raw;
+    const resilience = sourceResilienceSchema.optional().safeParse(rawResilience);
+    if (!resilience.success) problems.push(...zodProblems(resilience.error, [...at, 'resilience']));
+    const result = kind.schema.safeParse(withLocalPaths(kind.kind, transportRaw, base));
     if (!result.success) {
       problems.push(...zodProblems(result.error, at));
       return;
     }
-    if (earlier !== undefined) return;
-    validated.push({ index, kind, config: result.data });
+    if (earlier !== undefined || !resilience.success) return;
+    validated.push({
+      index,
+      kind,
+      config: result.data,
+      ...(resilience.data === undefined ? {} : { resilience: resilience.data }),
+    });
   });
   const sources: BuiltSource[] = [];
-  for (const { index, kind, config } of validated) {
+  for (const { index, kind, config, resilience } of validated) {
     const at = ['sources', index];
     try {
       const source = kind.create(config, sourceContextAt(context, base, at));
-      sources.push({ kind: kind.kind, id: config.id, source, config });
+      sources.push({
+        kind: kind.kind,
+        id: config.id,
+        source,
+        config,
+        ...(resilience === undefined ? {} : { resilience }),
+      });
     } catch (error) {
       problems.push(...buildProblems(error, at));
     }

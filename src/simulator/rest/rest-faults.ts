@@ -73,12 +73,28 @@ function rate(name: string, value: number | undefined): number {
 
 export class FaultPlan {
   readonly #random: Mulberry32;
-  readonly #rates: Required<FaultRates>;
+  #rates: Required<FaultRates>;
   readonly #counts = new Map<FaultKind, number>(FAULT_KINDS.map((kind) => [kind, 0]));
   #burst: Burst | null = null;
 
   constructor(seed: number, rates: FaultRates) {
     this.#random = new Mulberry32((seed ^ SALT) >>> 0);
+    this.#rates = {
+      errorRate: rate('errorRate', rates.errorRate),
+      throttleRate: rate('throttleRate', rates.throttleRate),
+      htmlRate: rate('htmlRate', rates.htmlRate),
+      slowRate: rate('slowRate', rates.slowRate),
+      revokeRate: rate('revokeRate', rates.revokeRate),
+      tokenErrorRate: rate('tokenErrorRate', rates.tokenErrorRate),
+      duplicatePageRate: rate('duplicatePageRate', rates.duplicatePageRate),
+    };
+  }
+
+  /**
+   * Changes the rates from the next draw on (a storm that starts or ends mid-run); a burst under
+   * way runs to its end.
+   */
+  setRates(rates: FaultRates): void {
     this.#rates = {
       errorRate: rate('errorRate', rates.errorRate),
       throttleRate: rate('throttleRate', rates.throttleRate),

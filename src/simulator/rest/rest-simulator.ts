@@ -136,6 +136,8 @@ export interface RestSimulator {
   /** The truth as of now: the feed's oracle plus the repeats served so far. */
   readonly truth: Truth;
   stats(): RestSimulatorStats;
+  /** Replaces every fault rate from the next request on (rates not given become 0). */
+  setFaultRates(rates: FaultRates): void;
   close(): Promise<void>;
 }
 
@@ -241,6 +243,10 @@ class RestHeadEnd {
 
   get truth(): Truth {
     return feedTruth(this.feed.feed, this.feed.repeats);
+  }
+
+  setFaultRates(rates: FaultRates): void {
+    this.#faults.setRates(rates);
   }
 
   stats(): RestSimulatorStats {
@@ -510,6 +516,7 @@ export async function startRestSimulator(options: RestSimulatorOptions): Promise
       return headEnd.truth;
     },
     stats: () => headEnd.stats(),
+    setFaultRates: (rates) => headEnd.setFaultRates(rates),
     close: () => closeServer(server, delays),
   };
 }

@@ -420,6 +420,21 @@ CREATE INDEX controls_scope ON controls (source_id, id);
 ${appendOnly('controls')}
 `;
 
+/**
+ * Circuit breakers, one row per endpoint: the breaker's state as JSON (its own snapshot format,
+ * src/resilience/breaker.ts) and when it last changed, so a restart while open stays open. Each
+ * transition is also an audit entry (`breaker.transition`), written in the same transaction.
+ */
+const BREAKERS = `
+CREATE TABLE breakers (
+  endpoint TEXT PRIMARY KEY,
+  state TEXT NOT NULL CHECK (state IN ('closed', 'open', 'half-open')),
+  snapshot TEXT NOT NULL,
+  changed_at_ms INTEGER NOT NULL,
+  audit_seq INTEGER
+) STRICT;
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial ledger, quarantine, audit', sql: INITIAL_SCHEMA },
   { version: 2, name: 'anomaly holds keep their evidence', sql: ANOMALY_EVIDENCE_FIXED },
@@ -441,4 +456,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 10, name: 'detector statistics per stream', sql: STREAM_STATISTICS },
   { version: 11, name: 'dead letters: replay or discard', sql: DEAD_LETTERS },
   { version: 12, name: 'emergency pauses and resumes', sql: CONTROLS },
+  { version: 13, name: 'circuit breaker states', sql: BREAKERS },
 ];

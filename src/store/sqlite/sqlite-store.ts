@@ -54,6 +54,7 @@ import type {
   DeadLetterFilter,
   DeadLetterRow,
   ControlRow,
+  BreakerStateRow,
 } from '../../core/store.js';
 import { currentOwner, isOwnerAlive } from '../process-owner.js';
 import { MIGRATIONS } from './migrations.js';
@@ -83,6 +84,7 @@ import {
   selectVendorBy,
   selectVendors,
 } from './sqlite-vendors.js';
+import { selectBreakers, upsertBreaker } from './sqlite-breakers.js';
 
 /** Rows fetched per step when streaming large tables. */
 const ITERATE_ROWS_PER_STEP = 5_000;
@@ -561,6 +563,7 @@ export class SqliteStore implements Store {
           'INSERT INTO audit_log (seq, at_ms, kind, payload, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?)',
         ).run(entry.seq, entry.atMs, entry.kind, entry.payload, entry.prevHash, entry.hash);
       },
+      saveBreakerState: async (row) => upsertBreaker((sql) => this.#statement(sql), row),
       insertCheckpoint: async (checkpoint) => {
         statement(
           `INSERT INTO checkpoints (audit_seq, head_hash, at_ms, key_fingerprint, signature)
@@ -1042,6 +1045,10 @@ export class SqliteStore implements Store {
        WHERE id = ?`,
     ).run(sha256, sizeBytes, atMs, firstDeliveryId, deliveryId);
     return { firstDeliveryId };
+  }
+
+  async listBreakerStates(): Promise<BreakerStateRow[]> {
+    return selectBreakers((sql) => this.#statement(sql));
   }
 
   async addVendor(vendor: VendorInsert): Promise<void> {

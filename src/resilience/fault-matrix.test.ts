@@ -1,0 +1,249 @@
+// Goal: under 5xx storms (30% and 100%, the latter ending mid-run) and a 429 storm with
+// Retry-After, `amisync run` with the resilience policies loses nothing and doubles nothing
+// against the simulator's truth, conserves every delivery, never attempts a call more than the
+// cap, keeps retries within the budget, opens the breaker in the 100% storm and closes it after
+// recovery, and its audit trail (with breaker.transition entries) verifies.
+// Method: the real REST head-end simulator and service on loopback, the system clock, a real
+// SQLite file; the service runs until the ledger equals the truth, then gets SIGTERM. Each case
+// prints one row of the fault matrix (docs/resilience.md).
+import { EventEmitter } from 'node:events';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
+import { verifyAudit } from '../audit/verify.js';
+import { runRun, type RunSummary } from '../cli/commands/run.js';
+import { SOURCE_KINDS } from '../cli/config/kinds.js';
+import { publicKeyFor } from '../cli/context.js';
+import type { FaultRates } from '../simulator/rest/rest-faults.js';
+import { startRestSimulator, type RestSimulator } from '../simulator/rest/rest-simulator.js';
+import { VENDOR_DIALECT } from '../simulator/rest/vendor-shape.js';
+import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
+import { FEED_START_MS } from '../test-support/ingest-harness.js';
+import { removeTempDirs, tempDir } from '../test-support/temp.js';
+import { ledgerStreams } from '../test-support/truth-check.js';
+
+const SOURCE_ID = 'sim-vendor';
+const RETRY = { attempts: 5, baseDelayMs: 20, delayMsMax: 200 };
+const BUDGET = { windowMs: 60_000, ratio: 0.2, minRetries: 10 };
+const BREAKER = {
+  windowMs: 60_000,
+  minimumCalls: 20,
+  failureRateMax: 0.15,
+  cooldownMs: 300,
+  cooldownMultiplier: 2,
+  cooldownMsMax: 2_000,
+};
+/** A case that has not reached the truth by then fails. */
+const CASE_MS_MAX = 90_000;
+
+const running: RestSimulator[] = [];
+afterEach(async () => {
+  vi.restoreAllMocks();
+  for (const simulator of running.splice(0)) await simulator.close();
+});
+afterAll(removeTempDirs);
+
+function writeConfig(folder: string, simulator: RestSimulator): string {
+  const config = {
+    database: './amisync.db',
+    log: { level: 'warn', file: './amisync.log' },
+    reconnectDelayMs: 50,
+    resilience: { retry: RETRY, retryBudget: BUDGET, breaker: BREAKER },
+    sources: [
+      {
+        kind: 'rest',
+        id: SOURCE_ID,
+        baseUrl: simulator.url,
+        readingsPath: '/v1/readings',
+        auth: {
+          type: 'oauth',
+          tokenUrl: `${simulator.url}/oauth/token`,
+          clientId: simulator.clientId,
+          clientSecretEnv: 'SIM_SECRET',
+        },
+        window: {
+          backfillStart: new Date(FEED_START_MS).toISOString(),
+          overlapMinutes: 0,
+          maxWindowHours: 8784,
+        },
+        pagination: { style: 'cursor', cursorParam: 'cursor', nextCursorPath: 'next' },
+        records: { path: 'data.readings', dialect: VENDOR_DIALECT },
+        pageSize: 20,
+        pollIntervalMs: 200,
+      },
+    ],
+  };
+  const path = join(folder, 'amisync.yaml');
+  writeFileSync(path, JSON.stringify(config, null, 2));
+  return path;
+}
+
+interface FaultCase {
+  readonly name: string;
+  readonly rates: FaultRates;
+  /** The storm ends after this many ms (null: it lasts the whole run). */
+  readonly stormMs: number | null;
+}
+
+interface MatrixRow {
+  readonly fault: string;
+  readonly recordsSent: number;
+  readonly ledgerEqualsTruth: boolean;
+  readonly attemptsMax: number;
+  readonly calls: number;
+  readonly retries: number;
+  readonly retryRatio: number;
+  readonly retriesRefused: number;
+  readonly transitions: string;
+  /** From the storm's end to the ledger equal to the truth (the backlog read included). */
+  readonly recoverMs: number | null;
+  /** From the storm's end to the breaker's last closing. */
+  readonly breakerClosedMs: number | null;
+  readonly statuses: Record<string, number>;
+}
+
+async function ledgerMatches(dbPath: string, simulator: RestSimulator): Promise<boolean> {
+  const store = openSqliteStore(dbPath, { nowMs: Date.now });
+  try {
+    return JSON.stringify(await ledgerStreams(store)) === JSON.stringify(simulator.truth.streams);
+  } catch {
+    return false;
+  } finally {
+    await store.close();
+  }
+}
+
+function closedAfter(
+  transitions: readonly { to: string; atMs: number }[],
+  stormEndedMs: number | null,
+): number | null {
+  const closed = transitions.filter((t) => t.to === 'closed').at(-1);
+  if (stormEndedMs === null || closed === undefined) return null;
+  return Math.max(0, closed.atMs - stormEndedMs);
+}
+
+async function runCase(fault: FaultCase): Promise<{ row: MatrixRow; summary: RunSummary }> {
+  vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+  const simulator = await startRestSimulator({
+    now: () => Date.now(),
+    seed: 41,
+    meters: 6,
+    days: 1,
+    startMs: FEED_START_MS,
+    publish: 'all',
+    auth: 'oauth',
+    pagination: 'cursor',
+    pageSize: 20,
+    retransmitRate: 0.03,
+    badRate: 0.02,
+    ...fault.rates,
+  });
+  running.push(simulator);
+  const folder = tempDir('amisync-fault-');
+  const config = writeConfig(folder, simulator);
+  const dbPath = join(folder, 'amisync.db');
+  const signals = new EventEmitter();
+  const environment = { kinds: SOURCE_KINDS, env: { SIM_SECRET: simulator.clientSecret }, signals };
+  const startedMs = Date.now();
+  const service = runRun({ config, json: true }, environment);
+  let stormEndedMs: number | null = null;
+  let matched = false;
+  while (Date.now() - startedMs < CASE_MS_MAX) {
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    if (
+      fault.stormMs !== null &&
+      stormEndedMs === null &&
+      Date.now() - startedMs >= fault.stormMs
+    ) {
+      simulator.setFaultRates({});
+      stormEndedMs = Date.now();
+    }
+    const served = simulator.stats().distinctRecordsServed === simulator.feed.records.length;
+    if (served && (fault.stormMs === null || stormEndedMs !== null)) {
+      matched = await ledgerMatches(dbPath, simulator);
+      if (matched) break;
+    }
+  }
+  const recoveredMs = Date.now();
+  signals.emit('SIGTERM');
+  const summary = await service;
+  const figures = summary.resilience?.[SOURCE_ID];
+  if (figures === undefined) throw new Error('the run reported no resilience figures');
+  const stats = simulator.stats();
+  const row: MatrixRow = {
+    fault: fault.name,
+    recordsSent: stats.recordsServed,
+    ledgerEqualsTruth: matched && (await ledgerMatches(dbPath, simulator)),
+    attemptsMax: figures.attemptsMax,
+    calls: figures.calls,
+    retries: figures.retries,
+    retryRatio: Number((figures.retries / Math.max(1, figures.calls)).toFixed(3)),
+    retriesRefused: figures.retriesRefused,
+    transitions: figures.transitions.map((t) => `${t.from}>${t.to}`).join(' '),
+    recoverMs: stormEndedMs === null ? null : recoveredMs - stormEndedMs,
+    breakerClosedMs: closedAfter(figures.transitions, stormEndedMs),
+    statuses: stats.statuses,
+  };
+  console.log(`fault matrix row: ${JSON.stringify(row)}`);
+  const store = openSqliteStore(dbPath, { nowMs: Date.now });
+  try {
+    const audit = await verifyAudit(store, publicKeyFor({ db: dbPath }));
+    expect(audit.firstProblem?.reason ?? null).toBeNull();
+    expect(audit.ok).toBe(true);
+    const breakers = await store.listBreakerStates();
+    if (figures.transitions.length > 0) {
+      expect(breakers.map((b) => [b.endpoint, b.state])).toEqual([[SOURCE_ID, figures.breaker]]);
+    }
+  } finally {
+    await store.close();
+  }
+  const elapsedMs = Date.now() - startedMs;
+  const windows = 1 + Math.ceil(elapsedMs / BUDGET.windowMs);
+  expect(row.ledgerEqualsTruth).toBe(true);
+  expect(summary.conserved).toBe(true);
+  expect(row.attemptsMax).toBeLessThanOrEqual(RETRY.attempts);
+  expect(row.retries).toBeLessThanOrEqual(BUDGET.ratio * row.calls + BUDGET.minRetries * windows);
+  return { row, summary };
+}
+
+describe('fault matrix against the REST head-end simulator', () => {
+  for (const errorRate of [0.1, 0.16]) {
+    it(`a ${errorRate * 100}% 5xx storm: nothing lost or doubled, retries within the budget`, async () => {
+      const { row } = await runCase({
+        name: `5xx ${errorRate * 100}%`,
+        rates: { errorRate },
+        stormMs: null,
+      });
+      // The storm happened: the head-end answered some requests with a 5xx.
+      expect(Object.keys(row.statuses).some((status) => Number(status) >= 500)).toBe(true);
+    }, 120_000);
+  }
+
+  it('a 30% 5xx storm: nothing lost or doubled, retries within the budget', async () => {
+    const { row } = await runCase({ name: '5xx 30%', rates: { errorRate: 0.3 }, stormMs: null });
+    expect(row.retries).toBeGreaterThan(0);
+  }, 120_000);
+
+  it('a 100% 5xx storm: the breaker opens, probes, and closes after recovery', async () => {
+    const { row, summary } = await runCase({
+      name: '5xx 100% for 4 s',
+      rates: { errorRate: 1 },
+      stormMs: 4_000,
+    });
+    expect(row.transitions).toContain('closed>open');
+    expect(row.transitions).toContain('open>half-open');
+    expect(row.transitions).toMatch(/half-open>closed$/);
+    expect(summary.resilience?.[SOURCE_ID]?.breaker).toBe('closed');
+    expect(row.retriesRefused).toBeGreaterThan(0);
+  }, 120_000);
+
+  it('a 429 storm with Retry-After: waits as asked, the breaker stays closed', async () => {
+    const { row } = await runCase({
+      name: '429 15% with Retry-After',
+      rates: { throttleRate: 0.15 },
+      stormMs: null,
+    });
+    expect(row.statuses['429'] ?? 0).toBeGreaterThan(0);
+    expect(row.transitions).toBe('');
+  }, 120_000);
+});
