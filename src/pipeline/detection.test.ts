@@ -102,7 +102,7 @@ async function statisticsOf(harness: Harness, meterId: string): Promise<StreamPr
 describe('detection through ingestion', () => {
   it('holds the same readings for every order of time-ordered deliveries', async () => {
     const reference = await heldAfter(byDay());
-    const bytes = (await statisticsOf(reference.harness, METERS[0] as string)).toBytes().slice(); // a copy
+    const bytes = (await statisticsOf(reference.harness, METERS[0] as string)).toBytes().slice();
     await reference.harness.close();
     // The planted anomalies, and nothing else: the comparison below is not between empty sets.
     const at = (slot: number) => formatUtcSeconds(FEED_START_MS + slot * INTERVAL_MS);
