@@ -17,12 +17,12 @@ describe('StreamProfile', () => {
     const profile = history(3 * DAY_SLOTS, quietKwh);
     const bytes = profile.toBytes();
     expect(bytes.byteLength).toBe(STREAM_PROFILE_BYTES);
-    expect(new Float64Array(bytes.buffer, 0, 1)[0]).toBe(STREAM_PROFILE_LAYOUT);
+    expect(new Float64Array(bytes.buffer, bytes.byteOffset, 1)[0]).toBe(STREAM_PROFILE_LAYOUT);
     const copy = StreamProfile.fromBytes(bytes.slice());
     expect(copy.toBytes()).toEqual(bytes);
     expect(copy.learned).toBe(3 * DAY_SLOTS);
     expect(StreamProfile.fromBytes(bytes.slice(0, 100)).learned).toBe(0);
-    const otherLayout = bytes.slice();
+    const otherLayout = new Uint8Array(bytes);
     new Float64Array(otherLayout.buffer, 0, 1)[0] = STREAM_PROFILE_LAYOUT + 1;
     expect(StreamProfile.fromBytes(otherLayout).newestLearnedMs).toBeNull();
   });

@@ -89,7 +89,8 @@ export class StreamProfile {
 
   /** `memory` is the profile's own: nothing else writes it. */
   private constructor(memory: Uint8Array) {
-    this.#memory = memory;
+    // A plain view, not the pooled Buffer: Buffer#slice shares memory, Uint8Array#slice copies.
+    this.#memory = new Uint8Array(memory.buffer, memory.byteOffset, memory.byteLength);
     this.#header = new Float64Array(memory.buffer, memory.byteOffset, HEADER_SLOTS);
     this.#body = new Float32Array(memory.buffer, memory.byteOffset + HEADER_SLOTS * 8, BODY_FLOATS);
   }

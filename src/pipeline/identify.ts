@@ -234,7 +234,7 @@ function decideOverride(reading: Reading, versions: readonly Version[]): Decisio
 export interface IdentifyResult {
   decisions: Decision[];
   states: Map<string, StreamState>;
-  /** The detector statistics of every stream the batch inspected, with what they learnt. */
+  /** The detector statistics of every stream that learnt from the batch, to be saved with it. */
   profiles: Map<string, StreamProfile>;
   sequenceEvents: Omit<SequenceEvent, 'batchId'>[];
 }
@@ -327,28 +327,41 @@ const NO_VERSIONS: readonly Version[] = Object.freeze([]);
 class BatchDetection {
   readonly #suite: DetectorSuite;
   readonly #loaded: ReadonlyMap<string, Uint8Array>;
-  readonly #streams = new Map<string, { detection: StreamDetection; profile: StreamProfile }>();
-  readonly profiles = new Map<string, StreamProfile>();
+  readonly #streams = new Map<string, BatchStream>();
 
   constructor(suite: DetectorSuite, loaded: ReadonlyMap<string, Uint8Array>) {
     this.#suite = suite;
     this.#loaded = loaded;
   }
 
-  /** The reading's findings; on accept the caller teaches the profile the update. */
+  /** The reading's findings, and its stream, which learns the update if the reading is accepted. */
   inspect(reading: Reading, streamKey: string, state: StreamState) {
     let stream = this.#streams.get(streamKey);
     if (stream === undefined) {
       const bytes = this.#loaded.get(streamKey);
       const profile = bytes === undefined ? StreamProfile.empty() : StreamProfile.fromBytes(bytes);
-      stream = { detection: streamDetection(this.#suite, reading), profile };
+      stream = { detection: streamDetection(this.#suite, reading), profile, learnt: false };
       this.#streams.set(streamKey, stream);
-      this.profiles.set(streamKey, profile);
     }
-    const { detection, profile } = stream;
-    const view = viewOf(reading, state, detection.settings, this.#suite);
-    return { profile, inspection: inspectReading(detection, reading, profile, view) };
+    const view = viewOf(reading, state, stream.detection.settings, this.#suite);
+    return { stream, inspection: inspectReading(stream.detection, reading, stream.profile, view) };
   }
+
+  /**
+   * The profiles that learnt something: only those are saved, so a batch of duplicates or held
+   * readings (a redelivered file) rewrites no statistics.
+   */
+  learntProfiles(): Map<string, StreamProfile> {
+    const profiles = new Map<string, StreamProfile>();
+    for (const [key, stream] of this.#streams) if (stream.learnt) profiles.set(key, stream.profile);
+    return profiles;
+  }
+}
+
+interface BatchStream {
+  readonly detection: StreamDetection;
+  readonly profile: StreamProfile;
+  learnt: boolean;
 }
 
 /**
@@ -391,10 +404,13 @@ export function identifyBatch(
     const mayCollide = highWaterMs !== null && reading.intervalStartMs <= highWaterMs;
     let decision = decide(item, mayCollide ? index.versions(reading) : NO_VERSIONS, override);
     if (decision.kind === 'accept' && detection !== null) {
-      const { profile, inspection } = detection.inspect(reading, sKey, state);
+      const { stream, inspection } = detection.inspect(reading, sKey, state);
       if (inspection.findings.length > 0) {
         decision = { kind: 'anomaly', findings: inspection.findings };
-      } else if (inspection.update !== null) profile.learn(inspection.update);
+      } else if (inspection.update !== null) {
+        stream.profile.learn(inspection.update);
+        stream.learnt = true;
+      }
     }
     decisions.push(decision);
     if (decision.kind !== 'accept') continue;
@@ -402,5 +418,5 @@ export function identifyBatch(
     if (sequenced) trackSequence(state, reading, sequenceEvents);
     applyAccept(state, reading, decision.supersedes);
   }
-  return { decisions, states, sequenceEvents, profiles: detection?.profiles ?? new Map() };
+  return { decisions, states, sequenceEvents, profiles: detection?.learntProfiles() ?? new Map() };
 }
