@@ -32,11 +32,13 @@ const DICTIONARY = parseDictionary({ timeZone: 'America/Chicago' });
 const STATELESS = new Set(['reverse_flow', 'tamper', 'clock']);
 const TEST_TIMEOUT_MS = 300_000;
 
+type Floors = Record<string, { precision: number; recall: number }>;
+
 /**
- * Floors per detector code: the lowest figures measured on seeds 1..5 (seed 1 alone in the short
- * form), rounded down. A detector that falls below one has got worse at its job.
+ * Floors per detector code on seed 1 (the short form): its figures, rounded down. A detector that
+ * falls below one has got worse at its job.
  */
-const FLOORS: Record<string, { precision: number; recall: number }> = {
+const SEED_1_FLOORS: Floors = {
   spike: { precision: 1, recall: 1 },
   zscore: { precision: 0.96, recall: 1 },
   mad: { precision: 1, recall: 1 },
@@ -49,6 +51,14 @@ const FLOORS: Record<string, { precision: number; recall: number }> = {
   clock: { precision: 1, recall: 1 },
   // Low days of 0.05..0.4 of the true day are injected; the limit is 80% below the average.
   daily_low: { precision: 1, recall: 0.33 },
+};
+
+/** Floors on any other seed: the lowest figures measured on seeds 1 to 5, rounded down. */
+const ANY_SEED_FLOORS: Floors = {
+  ...SEED_1_FLOORS,
+  zscore: { precision: 0.88, recall: 1 },
+  zero_run: { precision: 1, recall: 0.53 },
+  daily_low: { precision: 1, recall: 0.27 },
 };
 
 afterAll(removeTempDirs);
@@ -119,7 +129,7 @@ for (const seed of SEEDS) {
       return found as DetectorScore;
     };
 
-    for (const [code, floor] of Object.entries(FLOORS)) {
+    for (const [code, floor] of Object.entries(seed === 1 ? SEED_1_FLOORS : ANY_SEED_FLOORS)) {
       it(`${code}: precision >= ${floor.precision}, recall >= ${floor.recall}`, () => {
         const one = detectorScore(code);
         expect(one.expected, `labels expecting ${code}`).toBeGreaterThan(5);
