@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { addSimulateRest } from './simulate-rest.js';
 import { addSimulatePush } from './simulate-push.js';
 import { addSimulateDrop, addSimulateSftp } from './simulate-drop.js';
+import { addSimulateLabelled, addSimulateScore } from './simulate-labelled.js';
 
 export function addSimulateCommands(program: Command): Command {
   const simulate = program
@@ -16,5 +17,7 @@ export function addSimulateCommands(program: Command): Command {
   addSimulatePush(simulate);
   addSimulateDrop(simulate);
   addSimulateSftp(simulate);
+  addSimulateLabelled(simulate);
+  addSimulateScore(simulate);
   return simulate;
 }
