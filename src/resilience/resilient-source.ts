@@ -67,7 +67,7 @@ export interface ResilientSourceOptions {
 
 /** What the wrapper has seen since it was made: the figures of a fault run. */
 export interface ResilienceFigures {
-  /** Reads and connects asked for (first attempts). */
+  /** Connects and reads that asked the peer something (first attempts; not idle answers). */
   readonly calls: number;
   readonly retries: number;
   readonly retriesRefused: number;
@@ -103,7 +103,7 @@ export class ResilientSource implements Source {
   /** Connect was asked for but not yet made (the breaker did not admit it): the saved position. */
   #pendingConnect: { saved: SavedPosition | null } | null = null;
   #persisting: Promise<void> = Promise.resolve();
-  #figures = { calls: 0, attemptsMax: 0, exhausted: 0, heldByBreaker: 0 };
+  #figures = { attemptsMax: 0, exhausted: 0, heldByBreaker: 0 };
   readonly #transitions: { from: string; to: string; atMs: number }[] = [];
 
   constructor(options: ResilientSourceOptions) {
@@ -122,9 +122,10 @@ export class ResilientSource implements Source {
   }
 
   figures(): ResilienceFigures {
-    const { retries, refused } = this.budget.totals;
+    const { calls, retries, refused } = this.budget.totals;
     return {
       ...this.#figures,
+      calls,
       retries,
       retriesRefused: refused,
       transitions: [...this.#transitions],
@@ -190,19 +191,21 @@ export class ResilientSource implements Source {
   ): Promise<T | Idle> {
     const { clock } = this.#options;
     const attempts: AttemptRecord[] = [];
-    this.#figures.calls += 1;
-    this.budget.recordCall();
     for (let attempt = 1; ; attempt++) {
       const admission = this.breaker.admit();
       if (!admission.admitted) {
         this.#figures.heldByBreaker += 1;
         await this.#persisting;
+        // Failed attempts opened the breaker: the call fails (so a run with --once can give the
+        // source up), and the reconnect that follows waits for the probe time.
+        if (attempts.length > 0) this.#exhausted(what, attempts, 'breaker');
         return idle(Math.max(1, admission.afterMs), 'throttled');
       }
       const startedAtMs = clock.nowMs();
       const startedMono = clock.monotonicMs();
       const result = await settle(operation);
       const durationMs = clock.monotonicMs() - startedMono;
+      if (attempt === 1 && !(result.ok && madeNoCall(result.value))) this.budget.recordCall();
       this.#figures.attemptsMax = Math.max(this.#figures.attemptsMax, attempt);
       if (result.ok) {
         this.#judgeSuccess(result.value, durationMs);
@@ -218,7 +221,7 @@ export class ResilientSource implements Source {
   }
 
   #judgeSuccess(value: unknown, durationMs: number): void {
-    if (value === CONNECTED || value === END || isIdle(value)) this.breaker.release();
+    if (value === CONNECTED || madeNoCall(value)) this.breaker.release();
     else this.breaker.record('success', durationMs);
   }
 
@@ -311,6 +314,11 @@ export class ResilientSource implements Source {
       );
     }
   }
+}
+
+/** A read that answered idle or END asked the peer nothing the breaker or budget should count. */
+function madeNoCall(value: unknown): boolean {
+  return value === END || isIdle(value);
 }
 
 async function settle<T>(operation: () => Promise<T>): Promise<Attempted<T>> {

@@ -168,11 +168,18 @@ export function attemptRecord(
   };
 }
 
+const STOPPED_BY = {
+  attempts: 'attempts used up',
+  budget: 'retry budget spent',
+  'give-up': 'not retryable',
+  breaker: 'circuit breaker opened',
+} as const;
+
 /** Every attempt a call was allowed failed (or the retry budget refused the next one). */
 export class RetriesExhausted extends AmisyncError {
   readonly attempts: readonly AttemptRecord[];
   /** Why no further attempt was made. */
-  readonly stoppedBy: 'attempts' | 'budget' | 'give-up';
+  readonly stoppedBy: 'attempts' | 'budget' | 'give-up' | 'breaker';
 
   constructor(
     what: string,
@@ -182,7 +189,7 @@ export class RetriesExhausted extends AmisyncError {
     const last = attempts.at(-1);
     super(
       'RETRIES_EXHAUSTED',
-      `${what} failed ${attempts.length} time(s) (${stoppedBy === 'budget' ? 'retry budget spent' : stoppedBy === 'give-up' ? 'not retryable' : 'attempts used up'}); last: ${last?.code ?? '?'}: ${last?.message ?? ''}`,
+      `${what} failed ${attempts.length} time(s) (${STOPPED_BY[stoppedBy]}); last: ${last?.code ?? '?'}: ${last?.message ?? ''}`,
       { attempts, stoppedBy, lastCode: last?.code ?? null },
     );
     this.name = 'RetriesExhausted';
