@@ -207,7 +207,7 @@ export class PushSource implements Source {
     record.vendor = vendor.name;
     record.via = vendor.via;
     record.keyId = vendor.keyId;
-    const pause = (await this.#context.pauseGate?.pauseOf(this.id)) ?? null;
+    const pause = await this.#pauseNow();
     if (pause !== null) throw pausedError(this.id, pause);
     const waitMs = this.#limiter.take(vendor.name);
     if (waitMs > 0) {
@@ -228,6 +228,20 @@ export class PushSource implements Source {
     return this.#withKey(`idempotency:${vendor.name}:${key}`, () =>
       this.#keyed(vendor, format, body, `idempotency:${vendor.name}:${key}`, record),
     );
+  }
+
+  /** The pause in force; while it cannot be known (the store unreadable) nothing is taken. */
+  async #pauseNow(): Promise<Pause | null> {
+    try {
+      return (await this.#context.pauseGate?.pauseOf(this.id)) ?? null;
+    } catch (error) {
+      this.#log.warn({ error: (error as Error).message }, 'pauses could not be read');
+      throw new AmisyncError(
+        'STORE_UNAVAILABLE',
+        'whether the endpoint is paused cannot be read now; send again',
+        { retryAfterSeconds: 1 },
+      );
+    }
   }
 
   #checkDeclaredLength(record: RequestRecord): void {
