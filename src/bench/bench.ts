@@ -23,7 +23,7 @@ import {
   rmSync,
   statSync,
 } from 'node:fs';
-import { createWriteStream, readSync } from 'node:fs';
+import { createWriteStream, readFileSync, readSync } from 'node:fs';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -278,6 +278,10 @@ interface EndToEnd {
   accepted: number;
   held: number;
   seconds: number;
+  /** CPU time of the whole process (every thread), which another job's load disturbs less. */
+  cpuSeconds: number;
+  /** Bytes the database wrote (its file and WAL), read from the kernel's I/O accounting. */
+  writtenBytes: number;
 }
 
 /** The real runner on a fresh copy of `template`: file -> ledger, raw bytes kept. */
@@ -291,6 +295,8 @@ async function endToEnd(
   freshDatabase(template, path);
   const store = openSqliteStore(path, { nowMs: () => 0 });
   const start = process.hrtime.bigint();
+  const cpuStart = process.cpuUsage();
+  const writtenStart = writtenBytesSoFar();
   const report = await ingestDelivery(
     createReadStream(feedPath, { highWaterMark: READ_CHUNK_BYTES }),
     {
@@ -305,13 +311,31 @@ async function endToEnd(
     },
   );
   const elapsed = seconds(start);
+  const cpu = process.cpuUsage(cpuStart);
+  const writtenBytes = writtenBytesSoFar() - writtenStart;
   await store.close();
   return {
     received: report.counts.received,
     accepted: report.counts.accepted,
     held: report.counts.anomalyHeld,
     seconds: elapsed,
+    cpuSeconds: (cpu.user + cpu.system) / 1e6,
+    writtenBytes,
   };
+}
+
+/** The process's bytes written so far (Linux /proc/self/io); NaN where the kernel does not say. */
+function mebibytes(bytes: number): string {
+  return Number.isNaN(bytes) ? 'unknown' : `${(bytes / 1024 / 1024).toFixed(0)} MiB`;
+}
+
+function writtenBytesSoFar(): number {
+  try {
+    const match = /^write_bytes: (\d+)$/m.exec(readFileSync('/proc/self/io', 'utf8'));
+    return match === null ? NaN : Number(match[1]);
+  } catch {
+    return NaN;
+  }
 }
 
 async function main(): Promise<void> {
@@ -481,6 +505,10 @@ async function main(): Promise<void> {
       `(they cost ${((1 - rate(e2eDetectors) / rate(e2e)) * 100).toFixed(1)}% of the rate; ` +
       `budget 15%); ${e2eOn.held.toLocaleString()} of ${readings.toLocaleString()} generated ` +
       `readings held (${((e2eOn.held / readings) * 100).toFixed(3)}%)`,
+    `detectors by CPU time (less disturbed by other load): ` +
+      `${((e2eOn.cpuSeconds / e2eOff.cpuSeconds - 1) * 100).toFixed(1)}% more CPU ` +
+      `(${e2eOff.cpuSeconds.toFixed(2)} s off, ${e2eOn.cpuSeconds.toFixed(2)} s on); database writes ` +
+      `${mebibytes(e2eOff.writtenBytes)} off, ${mebibytes(e2eOn.writtenBytes)} on`,
     `end to end / ceiling = ${(rate(e2e) / ceilingRate).toFixed(2)} (target >= 0.60); against ` +
       `a plain INSERT per row it would be ${(rate(e2e) / rate(plain)).toFixed(2)}; ` +
       `peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`,

@@ -358,6 +358,11 @@ export interface StoreTransaction {
   saveStreamStatistics(rows: readonly StreamStatistics[]): Promise<void>;
   /** Every ledger version of each given interval (superseded ones too). */
   findIntervalVersions(intervals: readonly IntervalRef[]): Promise<LedgerRow[]>;
+  /**
+   * The readings the anomaly ledger holds (held, released or rejected) under these idempotency
+   * keys, each once: a retransmitted held reading is found here, not in the ledger.
+   */
+  findHeldReadings(idempotencyKeys: readonly string[]): Promise<Reading[]>;
   insertLedgerRows(rows: readonly LedgerRow[]): Promise<void>;
   insertQuarantineRows(
     rows: readonly QuarantineInsert[],

@@ -6,6 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { DAY_SLOTS, history, quietKwh, reading, teach } from '../test-support/detector-rig.js';
 import {
   CELL_SAMPLES_MAX,
+  decodeProfileFloat,
+  encodeProfileFloat,
   SKETCH_COUNT_MAX,
   STREAM_PROFILE_BYTES,
   STREAM_PROFILE_LAYOUT,
@@ -27,7 +29,7 @@ describe('StreamProfile', () => {
     expect(StreamProfile.fromBytes(otherLayout).newestLearnedMs).toBeNull();
   });
 
-  it('keeps the exact mean and population variance of each hour of the week', () => {
+  it('keeps the mean and population deviation of each hour of the week to 0.1%', () => {
     // Two weeks: each hour of the week has 8 readings (4 per hour, 2 weeks).
     const profile = history(14 * DAY_SLOTS, quietKwh);
     const hourZero: number[] = [];
@@ -36,8 +38,11 @@ describe('StreamProfile', () => {
     const mean = hourZero.reduce((a, b) => a + b, 0) / hourZero.length;
     const variance = hourZero.reduce((a, b) => a + (b - mean) ** 2, 0) / hourZero.length;
     expect(profile.cellCount(0)).toBe(8);
-    expect(profile.cellMean(0)).toBeCloseTo(mean, 5);
-    expect(profile.cellStdDev(0)).toBeCloseTo(Math.sqrt(variance), 5);
+    // Each step rounds to the cell's sixteen-bit float (2^-10 relative), eight steps here.
+    expect(Math.abs(profile.cellMean(0) - mean)).toBeLessThan(mean * 8 * 2 ** -10);
+    const deviation = Math.sqrt(variance);
+    expect(Math.abs(profile.cellStdDev(0) - deviation)).toBeLessThan(mean * 8 * 2 ** -10);
+    expect(deviation).toBeGreaterThan(0);
   });
 
   it('forgets: counts stop at their cap and the histogram halves', () => {
@@ -81,5 +86,25 @@ describe('StreamProfile', () => {
     expect(profile.sketchCount).toBe(before);
     expect(profile.zeroRun).toBe(0);
     expect(profile.learned).toBe(2 * DAY_SLOTS + 1);
+  });
+
+  it('keeps cell figures in sixteen bits to 2^-10 across the range, with zero and sign', () => {
+    expect(decodeProfileFloat(encodeProfileFloat(0))).toBe(0);
+    expect(decodeProfileFloat(encodeProfileFloat(-0))).toBe(0);
+    expect(decodeProfileFloat(encodeProfileFloat(Number.NaN))).toBe(0);
+    expect(decodeProfileFloat(encodeProfileFloat(1e-12))).toBe(0);
+    expect(decodeProfileFloat(encodeProfileFloat(1e12))).toBeCloseTo(2 ** 32 * (2 - 2 ** -9), -3);
+    expect(decodeProfileFloat(encodeProfileFloat(Infinity))).toBe(2 ** 32 * (2 - 2 ** -9));
+    for (let step = 0; step < 2_000; step++) {
+      const magnitude = 10 ** (-8 + (step * 17) / 2_000) * (1 + (step % 7) / 7);
+      for (const value of [magnitude, -magnitude]) {
+        const encoded = encodeProfileFloat(value);
+        expect(encoded).toBeGreaterThanOrEqual(0);
+        expect(encoded).toBeLessThan(0x10000);
+        const back = decodeProfileFloat(encoded);
+        expect(Math.abs(back - value)).toBeLessThanOrEqual(Math.abs(value) * 2 ** -10);
+        expect(encodeProfileFloat(back)).toBe(encoded);
+      }
+    }
   });
 });

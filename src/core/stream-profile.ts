@@ -1,36 +1,44 @@
 /**
  * A stream's statistics for the detectors, in ONE compact, versioned blob with a fixed layout:
  * loaded once and written once per stream per batch, in the batch's transaction. Each accepted
- * reading costs O(1): a streaming mean and variance for its local hour of the week (168 cells), a
- * bounded log-scale histogram (quantile sketch) for the median, MAD and quartiles, the local day's
- * running total and three highest values, the average daily use, and the current zero and flat
- * runs.
+ * reading costs O(1): a streaming mean and standard deviation for its local hour of the week (168
+ * cells), a bounded log-scale histogram (quantile sketch) for the median, MAD and quartiles, the
+ * local day's running totals (learnt, and held as anomalies) and three highest values, the average daily use, and the current zero
+ * and flat runs.
  *
- * Layout version 1 (little-endian, 2,528 bytes):
- *   bytes    0..255  32 float64 header slots (H_* below; NaN means "none yet")
- *   bytes  256..2271 168 cells x 3 float32: count (capped), mean, population variance
- *   bytes 2272..2527 64 float32 histogram bins (bin 0: values <= 0; bin i: up to BASE * GROWTH^i)
+ * Layout version 2 (little-endian, 1,088 bytes; small enough that three fit a 4 KiB database page,
+ * which is what a batch rewrites for every stream it touches):
+ *   bytes    0..39    5 float64 slots (W_* below: exact integers and times)
+ *   bytes   40..119  20 float32 slots (N_* below; NaN means "none yet")
+ *   bytes  120..287  168 cell counts (uint8, capped)
+ *   bytes  288..959  168 cells x 2 sixteen-bit floats: mean, population standard deviation
+ *   bytes  960..1087 64 histogram bins (uint16; bin 0: values <= 0; bin i: up to BASE * GROWTH^i)
  * Values are in the reading's unit (kWh on electricity channels), as floats: detection judges,
- * it never bills, so exact integers are not needed here.
+ * it never bills, so exact integers are not needed here. A cell's mean and deviation are kept to
+ * about 0.1% (a sign, a six-bit exponent and a nine-bit fraction: see encodeProfileFloat), across
+ * 5e-10 to 8e9 in the reading's unit, so no meter's values fall outside the range.
  *
  * Counts are capped so that the profile forgets: once a cell has CELL_SAMPLES_MAX samples each new
  * one weighs 1/CELL_SAMPLES_MAX (an exponentially weighted mean and variance), and the histogram
- * halves every bin when it reaches SKETCH_COUNT_MAX. Every step is a fixed sequence of float
- * operations, so the same readings learnt in the same order give the same bytes, whatever the
- * batches they arrived in.
+ * halves every bin (rounding down) when it reaches SKETCH_COUNT_MAX. Every step is a fixed
+ * sequence of float operations, so the same readings learnt in the same order give the same bytes,
+ * whatever the batches they arrived in. (Layout 1, 2,528 bytes of float32 cells, spilled into an
+ * overflow page per stream; a stored layout-1 blob starts again, as any foreign blob does.)
  */
 import assert from 'node:assert/strict';
 
 import { HOURS_PER_WEEK } from './local-calendar.js';
 import { VALUE_MICRO_PER_UNIT } from './reading.js';
 
-export const STREAM_PROFILE_LAYOUT = 1;
-const HEADER_SLOTS = 32;
-const CELL_FIELDS = 3;
+export const STREAM_PROFILE_LAYOUT = 2;
+const WIDE_SLOTS = 5;
+const NARROW_SLOTS = 20;
 export const SKETCH_BINS = 64;
-const BODY_FLOATS = HOURS_PER_WEEK * CELL_FIELDS + SKETCH_BINS;
-export const STREAM_PROFILE_BYTES = HEADER_SLOTS * 8 + BODY_FLOATS * 4;
-const SKETCH_OFFSET = HOURS_PER_WEEK * CELL_FIELDS;
+const NARROW_OFFSET = WIDE_SLOTS * 8;
+const COUNTS_OFFSET = NARROW_OFFSET + NARROW_SLOTS * 4;
+const CELLS_OFFSET = COUNTS_OFFSET + HOURS_PER_WEEK;
+const SKETCH_OFFSET = CELLS_OFFSET + HOURS_PER_WEEK * 2 * 2;
+export const STREAM_PROFILE_BYTES = SKETCH_OFFSET + SKETCH_BINS * 2;
 
 /** A cell's samples are counted up to this (8 weeks of 15-minute readings), then forgotten. */
 export const CELL_SAMPLES_MAX = 32;
@@ -47,30 +55,33 @@ const SKETCH_BASE = 0.005;
 const SKETCH_GROWTH = 1.22;
 const LOG_GROWTH = Math.log(SKETCH_GROWTH);
 
-const H_LAYOUT = 0;
-const H_LEARNED = 1;
-const H_NEWEST_MS = 2;
-const H_INTERVAL_SECONDS = 3;
-const H_DAY = 4;
-const H_DAY_TOTAL = 5;
-const H_DAY_COUNT = 6;
-const H_DAY_OUTAGE = 7;
-const H_TOP1 = 8;
-const H_TOP2 = 9;
-const H_TOP3 = 10;
-const H_PREVIOUS_THIRD = 11;
-const H_DAYS_DONE = 12;
-const H_DAILY_MEAN = 13;
-const H_DAILY_COUNT = 14;
-const H_ZERO_RUN = 15;
-const H_FLAT_VALUE_MICRO = 16;
-const H_FLAT_RUN = 17;
-const H_SKETCH_TOTAL = 18;
-const H_Q1 = 19;
-const H_MEDIAN = 20;
-const H_Q3 = 21;
-const H_MAD = 22;
-const H_QUANTILES_AT = 23;
+// Wide slots (float64): what must stay exact.
+const W_LAYOUT = 0;
+const W_LEARNED = 1;
+const W_NEWEST_MS = 2;
+const W_FLAT_VALUE_MICRO = 3;
+const W_QUANTILES_AT = 4;
+// Narrow slots (float32): small integers (exact) and figures that only judge.
+const N_INTERVAL_SECONDS = 0;
+const N_DAY = 1;
+const N_DAY_TOTAL = 2;
+const N_DAY_COUNT = 3;
+const N_DAY_OUTAGE = 4;
+const N_TOP1 = 5;
+const N_TOP2 = 6;
+const N_TOP3 = 7;
+const N_PREVIOUS_THIRD = 8;
+const N_DAYS_DONE = 9;
+const N_DAILY_MEAN = 10;
+const N_DAILY_COUNT = 11;
+const N_ZERO_RUN = 12;
+const N_FLAT_RUN = 13;
+const N_SKETCH_TOTAL = 14;
+const N_Q1 = 15;
+const N_MEDIAN = 16;
+const N_Q3 = 17;
+const N_MAD = 18;
+const N_DAY_HELD = 19;
 
 /** What a profile learns from one accepted reading (built by the inspection, applied on accept). */
 export interface ProfileUpdate {
@@ -84,20 +95,28 @@ export interface ProfileUpdate {
 
 export class StreamProfile {
   readonly #memory: Uint8Array;
-  readonly #header: Float64Array;
-  readonly #body: Float32Array;
+  readonly #wide: Float64Array;
+  readonly #narrow: Float32Array;
+  readonly #counts: Uint8Array;
+  /** Per hour of the week: [mean, standard deviation] as encodeProfileFloat gives them. */
+  readonly #cells: Uint16Array;
+  readonly #sketch: Uint16Array;
 
   /** `memory` is the profile's own: nothing else writes it. */
   private constructor(memory: Uint8Array) {
     // A plain view, not the pooled Buffer: Buffer#slice shares memory, Uint8Array#slice copies.
-    this.#memory = new Uint8Array(memory.buffer, memory.byteOffset, memory.byteLength);
-    this.#header = new Float64Array(memory.buffer, memory.byteOffset, HEADER_SLOTS);
-    this.#body = new Float32Array(memory.buffer, memory.byteOffset + HEADER_SLOTS * 8, BODY_FLOATS);
+    const { buffer, byteOffset } = memory;
+    this.#memory = new Uint8Array(buffer, byteOffset, memory.byteLength);
+    this.#wide = new Float64Array(buffer, byteOffset, WIDE_SLOTS);
+    this.#narrow = new Float32Array(buffer, byteOffset + NARROW_OFFSET, NARROW_SLOTS);
+    this.#counts = new Uint8Array(buffer, byteOffset + COUNTS_OFFSET, HOURS_PER_WEEK);
+    this.#cells = new Uint16Array(buffer, byteOffset + CELLS_OFFSET, HOURS_PER_WEEK * 2);
+    this.#sketch = new Uint16Array(buffer, byteOffset + SKETCH_OFFSET, SKETCH_BINS);
   }
 
   /**
    * Memory for one profile. Node hands out buffers this small from a shared pool (8-byte aligned,
-   * as the float64 header needs), so a batch of a thousand streams allocates a few hundred
+   * as the float64 slots need), so a batch of a thousand streams allocates a few hundred
    * ArrayBuffers instead of a thousand, which the garbage collector notices.
    */
   static #allocate(): Uint8Array {
@@ -107,13 +126,15 @@ export class StreamProfile {
   /** A stream with no history. */
   static empty(): StreamProfile {
     const profile = new StreamProfile(StreamProfile.#allocate().fill(0));
-    const header = profile.#header;
-    header.fill(Number.NaN);
-    header[H_LAYOUT] = STREAM_PROFILE_LAYOUT;
-    for (const slot of [H_LEARNED, H_DAY_TOTAL, H_DAY_COUNT, H_DAY_OUTAGE, H_DAYS_DONE]) {
-      header[slot] = 0;
+    const wide = profile.#wide;
+    wide[W_LAYOUT] = STREAM_PROFILE_LAYOUT;
+    wide[W_NEWEST_MS] = NaN;
+    wide[W_FLAT_VALUE_MICRO] = NaN;
+    const narrow = profile.#narrow;
+    for (const slot of [N_INTERVAL_SECONDS, N_DAY, N_TOP1, N_TOP2, N_TOP3, N_PREVIOUS_THIRD]) {
+      narrow[slot] = NaN;
     }
-    for (const slot of [H_DAILY_COUNT, H_ZERO_RUN, H_FLAT_RUN, H_SKETCH_TOTAL]) header[slot] = 0;
+    for (const slot of [N_DAILY_MEAN, N_Q1, N_MEDIAN, N_Q3, N_MAD]) narrow[slot] = NaN;
     return profile;
   }
 
@@ -126,7 +147,16 @@ export class StreamProfile {
     const memory = StreamProfile.#allocate();
     memory.set(bytes);
     const profile = new StreamProfile(memory);
-    return profile.#header[H_LAYOUT] === STREAM_PROFILE_LAYOUT ? profile : StreamProfile.empty();
+    return profile.#wide[W_LAYOUT] === STREAM_PROFILE_LAYOUT ? profile : StreamProfile.empty();
+  }
+
+  /** A stored blob's newest interval start seen, without loading it; null for none or foreign. */
+  static newestOf(bytes: Uint8Array): number | null {
+    if (bytes.byteLength !== STREAM_PROFILE_BYTES) return null;
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    if (view.getFloat64(W_LAYOUT * 8, true) !== STREAM_PROFILE_LAYOUT) return null;
+    const ms = view.getFloat64(W_NEWEST_MS * 8, true);
+    return Number.isNaN(ms) ? null : ms;
   }
 
   /**
@@ -142,65 +172,69 @@ export class StreamProfile {
 
   /** Readings learnt so far. */
   get learned(): number {
-    return this.#header[H_LEARNED] as number;
+    return this.#wide[W_LEARNED] as number;
   }
 
   /** Interval start of the newest reading learnt; null before the first. */
   get newestLearnedMs(): number | null {
-    const ms = this.#header[H_NEWEST_MS] as number;
+    const ms = this.#wide[W_NEWEST_MS] as number;
     return Number.isNaN(ms) ? null : ms;
   }
 
   /** Local days closed with at least one learnt reading, counting `localDay`'s predecessor. */
   completedDaysAt(localDay: number): number {
-    const header = this.#header;
-    const done = header[H_DAYS_DONE] as number;
-    const day = header[H_DAY] as number;
-    return localDay > day && (header[H_DAY_COUNT] as number) > 0 ? done + 1 : done;
+    const narrow = this.#narrow;
+    const done = narrow[N_DAYS_DONE] as number;
+    const day = narrow[N_DAY] as number;
+    return localDay > day && (narrow[N_DAY_COUNT] as number) > 0 ? done + 1 : done;
   }
 
   cellCount(hourOfWeek: number): number {
-    return this.#body[hourOfWeek * CELL_FIELDS] as number;
+    return this.#counts[hourOfWeek] as number;
   }
 
   cellMean(hourOfWeek: number): number {
-    return this.#body[hourOfWeek * CELL_FIELDS + 1] as number;
+    return decodeProfileFloat(this.#cells[hourOfWeek * 2] as number);
   }
 
   cellStdDev(hourOfWeek: number): number {
-    return Math.sqrt(Math.max(0, this.#body[hourOfWeek * CELL_FIELDS + 2] as number));
+    return decodeProfileFloat(this.#cells[hourOfWeek * 2 + 1] as number);
   }
 
   /** Readings the histogram holds (after halvings). */
   get sketchCount(): number {
-    return this.#header[H_SKETCH_TOTAL] as number;
+    return this.#narrow[N_SKETCH_TOTAL] as number;
   }
 
   /** Quartiles, median and median absolute deviation as last refreshed; NaN before any. */
   get q1(): number {
-    return this.#header[H_Q1] as number;
+    return this.#narrow[N_Q1] as number;
   }
   get median(): number {
-    return this.#header[H_MEDIAN] as number;
+    return this.#narrow[N_MEDIAN] as number;
   }
   get q3(): number {
-    return this.#header[H_Q3] as number;
+    return this.#narrow[N_Q3] as number;
   }
   get mad(): number {
-    return this.#header[H_MAD] as number;
+    return this.#narrow[N_MAD] as number;
   }
 
   /** The day's total before this reading: 0 for a day the profile has not started. */
   dayTotalBefore(localDay: number): number {
-    return localDay === this.#header[H_DAY] ? (this.#header[H_DAY_TOTAL] as number) : 0;
+    return localDay === this.#narrow[N_DAY] ? (this.#narrow[N_DAY_TOTAL] as number) : 0;
   }
 
   /** Learnt readings of the day and whether one carried the outage bit. */
   dayCountBefore(localDay: number): number {
-    return localDay === this.#header[H_DAY] ? (this.#header[H_DAY_COUNT] as number) : 0;
+    return localDay === this.#narrow[N_DAY] ? (this.#narrow[N_DAY_COUNT] as number) : 0;
+  }
+  /** The day's readings held as anomalies so far (in time order, not learnt): their total. */
+  dayHeldBefore(localDay: number): number {
+    return localDay === this.#narrow[N_DAY] ? (this.#narrow[N_DAY_HELD] as number) : 0;
   }
   dayHadOutage(localDay: number): boolean {
-    return localDay === this.#header[H_DAY] && this.#header[H_DAY_OUTAGE] === 1;
+    return localDay === this.#narrow[N_DAY] && this.#narrow[N_DAY_OUTAGE] === 1;
   }
 
   /**
@@ -208,10 +242,10 @@ export class StreamProfile {
    * so far when that is higher. NaN when no day has three readings yet.
    */
   recentThirdHighest(localDay: number): number {
-    const header = this.#header;
-    const day = header[H_DAY] as number;
-    const ownThird = (header[H_DAY_COUNT] as number) >= 3 ? (header[H_TOP3] as number) : NaN;
-    const previous = header[H_PREVIOUS_THIRD] as number;
+    const narrow = this.#narrow;
+    const day = narrow[N_DAY] as number;
+    const ownThird = (narrow[N_DAY_COUNT] as number) >= 3 ? (narrow[N_TOP3] as number) : NaN;
+    const previous = narrow[N_PREVIOUS_THIRD] as number;
     if (localDay === day) {
       if (Number.isNaN(previous)) return ownThird;
       return Number.isNaN(ownThird) ? previous : Math.max(previous, ownThird);
@@ -222,95 +256,115 @@ export class StreamProfile {
 
   /** Mean of complete days' totals; NaN before the first complete day. */
   get averageDaily(): number {
-    return this.#header[H_DAILY_COUNT] === 0 ? NaN : (this.#header[H_DAILY_MEAN] as number);
+    return this.#narrow[N_DAILY_COUNT] === 0 ? NaN : (this.#narrow[N_DAILY_MEAN] as number);
   }
 
   get zeroRun(): number {
-    return this.#header[H_ZERO_RUN] as number;
+    return this.#narrow[N_ZERO_RUN] as number;
   }
 
   /** The value (in micro-units) of the current run of equal non-zero readings; NaN for none. */
   get flatValueMicro(): number {
-    return this.#header[H_FLAT_VALUE_MICRO] as number;
+    return this.#wide[W_FLAT_VALUE_MICRO] as number;
   }
 
   get flatRun(): number {
-    return this.#header[H_FLAT_RUN] as number;
+    return this.#narrow[N_FLAT_RUN] as number;
   }
 
   // ---------------------------------------------------------------------------------------------
   // Learning: only the pipeline calls this, for accepted readings newer than newestLearnedMs.
 
   learn(update: ProfileUpdate): void {
-    const header = this.#header;
-    const newest = header[H_NEWEST_MS] as number;
+    const wide = this.#wide;
+    const narrow = this.#narrow;
+    const newest = wide[W_NEWEST_MS] as number;
     assert.ok(
       Number.isNaN(newest) || update.intervalStartMs > newest,
       'a profile learns readings in time order',
     );
     this.#rollDay(update.localDay);
     const value = update.valueMicro / VALUE_MICRO_PER_UNIT;
-    if (update.outage) header[H_DAY_OUTAGE] = 1;
+    if (update.outage) narrow[N_DAY_OUTAGE] = 1;
     else this.#learnValue(update, value);
-    header[H_DAY_TOTAL] = (header[H_DAY_TOTAL] as number) + value;
-    header[H_DAY_COUNT] = (header[H_DAY_COUNT] as number) + 1;
+    narrow[N_DAY_TOTAL] = (narrow[N_DAY_TOTAL] as number) + value;
+    narrow[N_DAY_COUNT] = (narrow[N_DAY_COUNT] as number) + 1;
     this.#insertTop(value);
-    header[H_LEARNED] = (header[H_LEARNED] as number) + 1;
-    header[H_NEWEST_MS] = update.intervalStartMs;
-    header[H_INTERVAL_SECONDS] = update.intervalSeconds;
+    wide[W_LEARNED] = (wide[W_LEARNED] as number) + 1;
+    wide[W_NEWEST_MS] = update.intervalStartMs;
+    narrow[N_INTERVAL_SECONDS] = update.intervalSeconds;
+  }
+
+  /**
+   * A reading newer than any learnt that the detectors held: it teaches nothing, but it was used
+   * that day (the daily rules judge the day's whole use, held readings included), and it is the
+   * newest reading seen, so anything at or before it is backfill from now on.
+   */
+  noteHeld(update: ProfileUpdate): void {
+    const wide = this.#wide;
+    const newest = wide[W_NEWEST_MS] as number;
+    assert.ok(
+      Number.isNaN(newest) || update.intervalStartMs > newest,
+      'a profile notes readings in time order',
+    );
+    this.#rollDay(update.localDay);
+    const narrow = this.#narrow;
+    narrow[N_DAY_HELD] = (narrow[N_DAY_HELD] as number) + update.valueMicro / VALUE_MICRO_PER_UNIT;
+    wide[W_NEWEST_MS] = update.intervalStartMs;
   }
 
   /** Cells, histogram and runs: not for outage readings, whose zeros say nothing of use. */
   #learnValue(update: ProfileUpdate, value: number): void {
-    const header = this.#header;
+    const wide = this.#wide;
+    const narrow = this.#narrow;
     this.#learnCell(update.hourOfWeek, value);
     this.#learnSketch(value);
-    header[H_ZERO_RUN] = update.valueMicro === 0 ? (header[H_ZERO_RUN] as number) + 1 : 0;
-    if (update.valueMicro !== 0 && update.valueMicro === header[H_FLAT_VALUE_MICRO]) {
-      header[H_FLAT_RUN] = (header[H_FLAT_RUN] as number) + 1;
+    narrow[N_ZERO_RUN] = update.valueMicro === 0 ? (narrow[N_ZERO_RUN] as number) + 1 : 0;
+    if (update.valueMicro !== 0 && update.valueMicro === wide[W_FLAT_VALUE_MICRO]) {
+      narrow[N_FLAT_RUN] = (narrow[N_FLAT_RUN] as number) + 1;
     } else {
-      header[H_FLAT_VALUE_MICRO] = update.valueMicro === 0 ? NaN : update.valueMicro;
-      header[H_FLAT_RUN] = update.valueMicro === 0 ? 0 : 1;
+      wide[W_FLAT_VALUE_MICRO] = update.valueMicro === 0 ? NaN : update.valueMicro;
+      narrow[N_FLAT_RUN] = update.valueMicro === 0 ? 0 : 1;
     }
-    const sinceRefresh = (header[H_LEARNED] as number) - (header[H_QUANTILES_AT] as number);
+    const sinceRefresh = (wide[W_LEARNED] as number) - (wide[W_QUANTILES_AT] as number);
     if (!(sinceRefresh < QUANTILE_REFRESH_READINGS)) this.#refreshQuantiles();
   }
 
   #learnCell(hourOfWeek: number, value: number): void {
-    const body = this.#body;
-    const at = hourOfWeek * CELL_FIELDS;
-    const count = Math.min((body[at] as number) + 1, CELL_SAMPLES_MAX);
-    const mean = body[at + 1] as number;
-    const variance = body[at + 2] as number;
+    const cells = this.#cells;
+    const at = hourOfWeek * 2;
+    const count = Math.min((this.#counts[hourOfWeek] as number) + 1, CELL_SAMPLES_MAX);
+    const mean = decodeProfileFloat(cells[at] as number);
+    const deviation = decodeProfileFloat(cells[at + 1] as number);
+    const variance = deviation * deviation;
     const delta = value - mean;
     const nextMean = mean + delta / count;
-    body[at] = count;
-    body[at + 1] = nextMean;
-    body[at + 2] = variance + (delta * (value - nextMean) - variance) / count;
+    const nextVariance = variance + (delta * (value - nextMean) - variance) / count;
+    this.#counts[hourOfWeek] = count;
+    cells[at] = encodeProfileFloat(nextMean);
+    cells[at + 1] = encodeProfileFloat(Math.sqrt(Math.max(0, nextVariance)));
   }
 
   #learnSketch(value: number): void {
-    const body = this.#body;
-    const header = this.#header;
-    const at = SKETCH_OFFSET + sketchBin(value);
-    body[at] = (body[at] as number) + 1;
-    let total = (header[H_SKETCH_TOTAL] as number) + 1;
+    const sketch = this.#sketch;
+    const bin = sketchBin(value);
+    sketch[bin] = (sketch[bin] as number) + 1;
+    let total = (this.#narrow[N_SKETCH_TOTAL] as number) + 1;
     if (total >= SKETCH_COUNT_MAX) {
       total = 0;
-      for (let bin = 0; bin < SKETCH_BINS; bin++) {
-        const halved = (body[SKETCH_OFFSET + bin] as number) / 2;
-        body[SKETCH_OFFSET + bin] = halved;
-        total += body[SKETCH_OFFSET + bin] as number;
+      for (let at = 0; at < SKETCH_BINS; at++) {
+        sketch[at] = (sketch[at] as number) >>> 1;
+        total += sketch[at] as number;
       }
     }
-    header[H_SKETCH_TOTAL] = total;
+    this.#narrow[N_SKETCH_TOTAL] = total;
   }
 
   #refreshQuantiles(): void {
-    const header = this.#header;
-    const bins = this.#body.subarray(SKETCH_OFFSET, SKETCH_OFFSET + SKETCH_BINS);
-    const total = header[H_SKETCH_TOTAL] as number;
-    header[H_QUANTILES_AT] = header[H_LEARNED] as number;
+    const narrow = this.#narrow;
+    const bins = this.#sketch;
+    const total = narrow[N_SKETCH_TOTAL] as number;
+    this.#wide[W_QUANTILES_AT] = this.#wide[W_LEARNED] as number;
     if (total <= 0) return;
     const median = sketchQuantile(bins, total, 0.5);
     const q1 = sketchQuantile(bins, total, 0.25);
@@ -318,53 +372,91 @@ export class StreamProfile {
     // Quartiles in one bin are closer than the sketch can tell apart: their spread counts as zero
     // (as a zero standard deviation does), rather than the width interpolation would invent.
     const oneBin = sketchBin(q1) === sketchBin(q3);
-    header[H_Q1] = oneBin ? median : q1;
-    header[H_MEDIAN] = median;
-    header[H_Q3] = oneBin ? median : q3;
-    header[H_MAD] = sketchMedianDeviation(bins, total, median);
+    narrow[N_Q1] = oneBin ? median : q1;
+    narrow[N_MEDIAN] = median;
+    narrow[N_Q3] = oneBin ? median : q3;
+    narrow[N_MAD] = sketchMedianDeviation(bins, total, median);
   }
 
   #insertTop(value: number): void {
-    const header = this.#header;
-    const top1 = header[H_TOP1] as number;
-    const top2 = header[H_TOP2] as number;
+    const narrow = this.#narrow;
+    const top1 = narrow[N_TOP1] as number;
+    const top2 = narrow[N_TOP2] as number;
     if (Number.isNaN(top1) || value > top1) {
-      header[H_TOP3] = top2;
-      header[H_TOP2] = top1;
-      header[H_TOP1] = value;
+      narrow[N_TOP3] = top2;
+      narrow[N_TOP2] = top1;
+      narrow[N_TOP1] = value;
     } else if (Number.isNaN(top2) || value > top2) {
-      header[H_TOP3] = top2;
-      header[H_TOP2] = value;
-    } else if (Number.isNaN(header[H_TOP3] as number) || value > (header[H_TOP3] as number)) {
-      header[H_TOP3] = value;
+      narrow[N_TOP3] = top2;
+      narrow[N_TOP2] = value;
+    } else if (Number.isNaN(narrow[N_TOP3] as number) || value > (narrow[N_TOP3] as number)) {
+      narrow[N_TOP3] = value;
     }
   }
 
   /** Closes the current day when a reading of a later local day arrives. */
   #rollDay(localDay: number): void {
-    const header = this.#header;
-    const day = header[H_DAY] as number;
+    const narrow = this.#narrow;
+    const day = narrow[N_DAY] as number;
     if (localDay === day) return;
-    const count = header[H_DAY_COUNT] as number;
+    const count = narrow[N_DAY_COUNT] as number;
     if (!Number.isNaN(day) && count > 0) {
-      header[H_DAYS_DONE] = (header[H_DAYS_DONE] as number) + 1;
-      if (count >= 3) header[H_PREVIOUS_THIRD] = header[H_TOP3] as number;
-      const expected = 86_400 / (header[H_INTERVAL_SECONDS] as number);
-      if (count >= COMPLETE_DAY_SHARE * expected && header[H_DAY_OUTAGE] === 0) {
-        const samples = Math.min((header[H_DAILY_COUNT] as number) + 1, DAILY_SAMPLES_MAX);
-        const mean = header[H_DAILY_COUNT] === 0 ? 0 : (header[H_DAILY_MEAN] as number);
-        header[H_DAILY_MEAN] = mean + ((header[H_DAY_TOTAL] as number) - mean) / samples;
-        header[H_DAILY_COUNT] = samples;
+      narrow[N_DAYS_DONE] = (narrow[N_DAYS_DONE] as number) + 1;
+      if (count >= 3) narrow[N_PREVIOUS_THIRD] = narrow[N_TOP3] as number;
+      const expected = 86_400 / (narrow[N_INTERVAL_SECONDS] as number);
+      if (count >= COMPLETE_DAY_SHARE * expected && narrow[N_DAY_OUTAGE] === 0) {
+        const samples = Math.min((narrow[N_DAILY_COUNT] as number) + 1, DAILY_SAMPLES_MAX);
+        const mean = narrow[N_DAILY_COUNT] === 0 ? 0 : (narrow[N_DAILY_MEAN] as number);
+        narrow[N_DAILY_MEAN] = mean + ((narrow[N_DAY_TOTAL] as number) - mean) / samples;
+        narrow[N_DAILY_COUNT] = samples;
       }
     }
-    header[H_DAY] = localDay;
-    header[H_DAY_TOTAL] = 0;
-    header[H_DAY_COUNT] = 0;
-    header[H_DAY_OUTAGE] = 0;
-    header[H_TOP1] = NaN;
-    header[H_TOP2] = NaN;
-    header[H_TOP3] = NaN;
+    narrow[N_DAY] = localDay;
+    narrow[N_DAY_TOTAL] = 0;
+    narrow[N_DAY_HELD] = 0;
+    narrow[N_DAY_COUNT] = 0;
+    narrow[N_DAY_OUTAGE] = 0;
+    narrow[N_TOP1] = NaN;
+    narrow[N_TOP2] = NaN;
+    narrow[N_TOP3] = NaN;
   }
+}
+
+const floatScratch = new Float32Array(1);
+const bitsScratch = new Uint32Array(floatScratch.buffer);
+/** float32's exponent bias, and this format's (six bits: 1..63; 0 is zero). */
+const FLOAT32_BIAS = 127;
+const PROFILE_FLOAT_BIAS = 31;
+
+/**
+ * A cell figure in sixteen bits: a sign, a six-bit exponent (2^-30 .. 2^32) and a nine-bit
+ * fraction, rounded to nearest (relative error at most 2^-10). Smaller magnitudes are zero,
+ * larger ones the largest value. A fixed sequence of integer steps, so it is deterministic.
+ */
+export function encodeProfileFloat(value: number): number {
+  floatScratch[0] = value;
+  const bits = bitsScratch[0] as number;
+  const sign = (bits >>> 16) & 0x8000;
+  let exponent = ((bits >>> 23) & 0xff) - FLOAT32_BIAS + PROFILE_FLOAT_BIAS;
+  let fraction = ((bits & 0x7fffff) + 0x2000) >>> 14;
+  if (fraction === 0x200) {
+    fraction = 0;
+    exponent += 1;
+  }
+  if (exponent <= 0 || Number.isNaN(value)) return 0;
+  if (exponent > 63) return sign | 0x7fff;
+  return sign | (exponent << 9) | fraction;
+}
+
+export function decodeProfileFloat(encoded: number): number {
+  const exponent = (encoded >>> 9) & 0x3f;
+  if (exponent === 0) return 0;
+  bitsScratch[0] =
+    (((encoded & 0x8000) << 16) |
+      ((exponent - PROFILE_FLOAT_BIAS + FLOAT32_BIAS) << 23) |
+      ((encoded & 0x1ff) << 14)) >>>
+    0;
+  return floatScratch[0] as number;
 }
 
 /** Bin 0 holds values <= 0; bin i >= 1 values up to SKETCH_BASE * SKETCH_GROWTH^(i-1). */
@@ -384,7 +476,7 @@ function binHigh(bin: number): number {
 }
 
 /** The q-quantile, interpolated linearly inside the bin where the cumulative count crosses it. */
-function sketchQuantile(bins: Float32Array, total: number, q: number): number {
+function sketchQuantile(bins: Uint16Array, total: number, q: number): number {
   const target = q * total;
   let below = 0;
   for (let bin = 0; bin < bins.length; bin++) {
@@ -399,7 +491,7 @@ function sketchQuantile(bins: Float32Array, total: number, q: number): number {
 }
 
 /** The median of |x - median|, each bin taken at its midpoint. */
-function sketchMedianDeviation(bins: Float32Array, total: number, median: number): number {
+function sketchMedianDeviation(bins: Uint16Array, total: number, median: number): number {
   const deviations: [number, number][] = [];
   for (let bin = 0; bin < bins.length; bin++) {
     const count = bins[bin] as number;

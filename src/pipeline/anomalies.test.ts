@@ -178,23 +178,30 @@ describe('release', () => {
     await expectVerified();
   });
 
-  it('adds nothing when the ledger already holds this very reading', async () => {
-    // The same delivery twice: each holds the spike again, as two holds of one reading.
-    await holdFeed();
-    await harness.ingest(toNdjsonText(heldFeed()), { detectors: TEST_DETECTORS, name: 'again' });
-    const [first, second] = await harness.store.listAnomalies({
-      meterId: OTHER_HELD_METER,
-      limit: 9,
-    });
-    await releaseAnomaly(context(), first!.id, 'field verified: meter healthy');
+  it('counts a retransmitted held reading as a duplicate of its hold, never billing it', async () => {
+    // The same delivery twice: its held readings are duplicates of their holds the second time,
+    // not second holds, and nothing reaches the billing ledger without a release.
+    const held = await holdFeed();
     const before = await snapshot();
-    const report = await releaseAnomaly(context(), second!.id, 'field verified: meter healthy');
-    expect(report).toMatchObject({ outcome: 'duplicate', version: null });
+    const report = await harness.ingest(toNdjsonText(heldFeed()), {
+      detectors: TEST_DETECTORS,
+      name: 'again',
+    });
+    expect(report.counts).toMatchObject({
+      received: 8,
+      accepted: 0,
+      duplicates: 8,
+      anomalyHeld: 0,
+    });
     const after = await snapshot();
+    expect(await harness.store.listAnomalies({ limit: 100 })).toHaveLength(held.length);
     expect(after.ledgerMilliWh).toBe(before.ledgerMilliWh);
-    expect(before.heldMilliWh - after.heldMilliWh).toBe(25_000_000n);
-    expect(after.operatorTotals).toMatchObject({ received: 2, accepted: 1, duplicates: 1 });
+    expect(after.heldMilliWh).toBe(before.heldMilliWh);
     expect(after.conserved).toBe(true);
+    const [first] = await harness.store.listAnomalies({ meterId: OTHER_HELD_METER, limit: 9 });
+    const released = await releaseAnomaly(context(), first!.id, 'field verified: meter healthy');
+    expect(released).toMatchObject({ outcome: 'released' });
+    expect((await snapshot()).ledgerMilliWh - after.ledgerMilliWh).toBe(25_000_000n);
     await expectVerified();
   });
 

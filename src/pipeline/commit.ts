@@ -402,13 +402,15 @@ export async function identifyIn(tx: StoreTransaction, input: BatchInput): Promi
   }
   const loaded = await tx.loadStreamStates([...streams.values()]);
   const loadedStates = new Map<string, StreamState>(loaded.map((s) => [streamKey(s), s]));
-  const existing = await tx.findIntervalVersions(
-    intervalsToLookUp(readings, loadedStates, streamKeys),
-  );
+  const intervals = intervalsToLookUp(readings, loadedStates, streamKeys);
+  const existing = await tx.findIntervalVersions(intervals);
   const profiles =
     asSuite(input.detectors) === null
       ? new Map<string, Uint8Array>()
       : await loadProfiles(tx, [...streams.values()]);
+  const heldKeys =
+    input.kind === 'override' ? [] : mayBeHeldKeys(readings, streamKeys, loadedStates, profiles);
+  const held = heldKeys.length === 0 ? [] : await tx.findHeldReadings(heldKeys);
   return identifyBatch(
     input.readings,
     loadedStates,
@@ -418,7 +420,39 @@ export async function identifyIn(tx: StoreTransaction, input: BatchInput): Promi
     streamKeys,
     input.sequenced !== false,
     profiles,
+    held,
   );
+}
+
+/**
+ * The keys of readings that may already be held as anomalies: those at or before their stream's
+ * newest accepted interval or the newest its detectors have seen (a held reading advances only
+ * the latter). In a feed that arrives in order there are none, so nothing is looked up.
+ */
+function mayBeHeldKeys(
+  readings: readonly Reading[],
+  streamKeys: readonly string[],
+  states: ReadonlyMap<string, StreamState>,
+  profiles: ReadonlyMap<string, Uint8Array>,
+): string[] {
+  const keys: string[] = [];
+  const newestByStream = new Map<string, number>();
+  for (let index = 0; index < readings.length; index++) {
+    const key = streamKeys[index] as string;
+    let newestMs = newestByStream.get(key);
+    if (newestMs === undefined) {
+      const bytes = profiles.get(key);
+      const seenMs = bytes === undefined ? null : StreamProfile.newestOf(bytes);
+      newestMs = Math.max(
+        states.get(key)?.lastIntervalStartMs ?? -Infinity,
+        seenMs ?? -Infinity,
+      );
+      newestByStream.set(key, newestMs);
+    }
+    const reading = readings[index] as Reading;
+    if (reading.intervalStartMs <= newestMs) keys.push(reading.idempotencyKey);
+  }
+  return keys;
 }
 
 /** The batch's streams' detector statistics, each read once. */

@@ -492,8 +492,8 @@ describe('identifyBatch with detectors', () => {
     const spike = makeReading({ slot: 1, seq: 2, valueMicro: 950_000 });
     const result = identifyBatch(asItems([spike, { ...spike }]), statesOf(loaded), [], [bigOnly]);
     const anomaly = { kind: 'anomaly', findings: [{ detector: 'big', message: 'over 0.9 kWh' }] };
-    // Held readings are not pending versions, so the copy is inspected (and held) again.
-    expect(result.decisions).toEqual([anomaly, anomaly]);
+    // The copy is a duplicate of the hold: a held reading is never a first value to bill.
+    expect(result.decisions).toEqual([anomaly, { kind: 'duplicate', of: spike.idempotencyKey }]);
     expect(result.states.get(streamKey(STREAM))).toEqual(loaded);
     expect(result.sequenceEvents).toEqual([]);
   });

@@ -218,6 +218,28 @@ export function decide(
   };
 }
 
+/**
+ * A reading whose key the anomaly ledger already holds: the same content is a duplicate of the
+ * hold (a retransmission adds nothing, and a held reading reaches the ledger only by release);
+ * other content under the same key is a conflict, held like one against the ledger. Null when the
+ * key is not held.
+ */
+function decideAgainstHold(item: IdentifiedReading, heldReading: Reading | undefined) {
+  if (heldReading === undefined) return null;
+  const reading = item.reading;
+  if (sameContent(heldReading, reading)) {
+    return { kind: 'duplicate', of: heldReading.idempotencyKey } satisfies Decision;
+  }
+  const message =
+    `key ${reading.idempotencyKey.slice(0, 12)}... is already held as an anomaly with different ` +
+    `content (${describeContent(heldReading)}); the hold keeps the first value until an ` +
+    `operator decides`;
+  return {
+    kind: 'hold',
+    reject: holdReject(item, 'identity.conflict', heldReading, message),
+  } satisfies Decision;
+}
+
 /** An operator's override: the reading becomes the current version unless it already is. */
 function decideOverride(reading: Reading, versions: readonly Version[]): Decision {
   const current = versions[versions.length - 1] as Version;
@@ -379,12 +401,17 @@ export function identifyBatch(
   streamKeys: readonly string[] = items.map((item) => streamKey(item.reading)),
   sequenced = true,
   loadedProfiles: ReadonlyMap<string, Uint8Array> = new Map(),
+  heldReadings: readonly Reading[] = [],
 ): IdentifyResult {
   const suite = asSuite(detectors);
   const detection = suite === null ? null : new BatchDetection(suite, loadedProfiles);
   const states = new Map<string, StreamState>();
   for (const [key, state] of loadedStates) states.set(key, { ...state });
   const index = new IntervalIndex(existing);
+  // Readings the anomaly ledger holds, by key, with those this batch holds added as it goes: a
+  // retransmission of a held reading is a duplicate of the hold, never a first value to bill.
+  const held = new Map<string, Reading>();
+  for (const reading of heldReadings) held.set(reading.idempotencyKey, reading);
   const decisions: Decision[] = [];
   const sequenceEvents: IdentifyResult['sequenceEvents'] = [];
   for (let position = 0; position < items.length; position++) {
@@ -403,10 +430,18 @@ export function identifyBatch(
     const highWaterMs = state.lastIntervalStartMs;
     const mayCollide = highWaterMs !== null && reading.intervalStartMs <= highWaterMs;
     let decision = decide(item, mayCollide ? index.versions(reading) : NO_VERSIONS, override);
+    if (decision.kind === 'accept' && !override && held.size > 0) {
+      decision = decideAgainstHold(item, held.get(reading.idempotencyKey)) ?? decision;
+    }
     if (decision.kind === 'accept' && detection !== null) {
       const { stream, inspection } = detection.inspect(reading, sKey, state);
       if (inspection.findings.length > 0) {
         decision = { kind: 'anomaly', findings: inspection.findings };
+        held.set(reading.idempotencyKey, reading);
+        if (inspection.update !== null) {
+          stream.profile.noteHeld(inspection.update);
+          stream.learnt = true;
+        }
       } else if (inspection.update !== null) {
         stream.profile.learn(inspection.update);
         stream.learnt = true;

@@ -1,5 +1,6 @@
 // Goal: a newly installed amisync (built-in data dictionary, no options) holds a 40 kWh spike on a
-// meter that has read 0.3..0.7 kWh for three weeks, and bills the ordinary readings around it.
+// meter that has read 0.3..0.7 kWh for three weeks, bills the ordinary readings around it, and
+// does not bill the spike when the vendor sends the same day again.
 // Method: write the three weeks and then a day with the spike as NDJSON files, run the built
 // `amisync ingest` on each in child processes, and read `amisync anomalies list --json`.
 import { spawnSync } from 'node:child_process';
@@ -73,5 +74,21 @@ describe('detectors on a newly installed amisync', () => {
     ]);
     const detectors = held[0]?.findings.map((finding) => finding.detector) ?? [];
     expect(detectors).toEqual(expect.arrayContaining(['spike', 'zscore', 'mad', 'iqr']));
+
+    // The vendor sends the spike's day again: the spike is no more billable the second time.
+    const again = join(dir, 'spike-day-again.ndjson');
+    writeFileSync(again, feed(history, DAY_INTERVALS, spikeAt));
+    expect(cli(db, 'ingest', again)).toMatchObject({
+      received: DAY_INTERVALS,
+      accepted: 0,
+      duplicates: DAY_INTERVALS,
+      anomalyHeld: 0,
+    });
+    const status = cli(db, 'status') as { totals: Record<string, number> };
+    expect(status.totals).toMatchObject({
+      accepted: history + DAY_INTERVALS - 1,
+      anomalyHeld: 1,
+      duplicates: DAY_INTERVALS,
+    });
   });
 });

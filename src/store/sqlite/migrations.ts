@@ -350,6 +350,25 @@ CREATE TABLE stream_statistics (
 `;
 
 /**
+ * Detector statistics move to a rowid table. A WITHOUT ROWID table keeps at most about 1,000 bytes
+ * of a row in its page and spills the rest into overflow pages, so every stream a batch touched
+ * cost its page and an overflow page; here three compact profiles (src/core/stream-profile.ts,
+ * layout 2) share a page. The rows are not copied: layout 1 profiles are read as empty anyway, and
+ * detectors re-learn each stream (warm-up repeats once). They are statistics, not evidence: no
+ * audit entry covers them.
+ */
+const STREAM_STATISTICS_ROWID = `
+DROP TABLE stream_statistics;
+CREATE TABLE stream_statistics (
+  meter_id TEXT NOT NULL,
+  channel TEXT NOT NULL,
+  layout INTEGER NOT NULL,
+  bytes BLOB NOT NULL,
+  UNIQUE (meter_id, channel)
+) STRICT;
+`;
+
+/**
  * The dead-letter queue: a delivery (or a page request) that could not be processed after its
  * attempts, with each attempt's error and timing. Its bytes are the raw chunks of the delivery row
  * that records it, content-addressed and append-only like any delivery's; the row's evidence never
@@ -457,4 +476,14 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 11, name: 'dead letters: replay or discard', sql: DEAD_LETTERS },
   { version: 12, name: 'emergency pauses and resumes', sql: CONTROLS },
   { version: 13, name: 'circuit breaker states', sql: BREAKERS },
+  {
+    version: 14,
+    name: 'detector statistics in a rowid table, three to a page',
+    sql: STREAM_STATISTICS_ROWID,
+  },
+  {
+    version: 15,
+    name: 'anomaly holds found by idempotency key, so a retransmission is not billed',
+    sql: `CREATE INDEX anomalies_key ON anomalies (json_extract(reading, '$.idempotencyKey'));`,
+  },
 ];

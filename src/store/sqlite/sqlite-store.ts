@@ -546,6 +546,7 @@ export class SqliteStore implements Store {
       loadStreamStatistics: async (streams) => this.#loadStreamStatistics(streams),
       saveStreamStatistics: async (rows) => this.#saveStreamStatistics(rows),
       findIntervalVersions: async (intervals) => this.#findIntervalVersions(intervals),
+      findHeldReadings: async (keys) => this.#findHeldReadings(keys),
       insertLedgerRows: async (rows) => this.#insertLedgerRows(rows, memo),
       insertQuarantineRows: async (rows, format, atMs) =>
         this.#insertQuarantineRows(rows, format, atMs),
@@ -754,6 +755,23 @@ export class SqliteStore implements Store {
       }
     }
     return rows;
+  }
+
+  #findHeldReadings(keys: readonly string[]): Reading[] {
+    const readings = new Map<string, Reading>();
+    for (let at = 0; at < keys.length; at += STREAMS_PER_STATEMENT) {
+      const part = keys.slice(at, at + STREAMS_PER_STATEMENT);
+      const select = this.#statement(
+        `SELECT reading FROM anomalies
+         WHERE json_extract(reading, '$.idempotencyKey') IN (${placeholders(part.length, 1)})
+         ORDER BY id`,
+      );
+      for (const row of select.all(part) as Row[]) {
+        const reading = JSON.parse(row.reading as string) as Reading;
+        if (!readings.has(reading.idempotencyKey)) readings.set(reading.idempotencyKey, reading);
+      }
+    }
+    return [...readings.values()];
   }
 
   #insertLedgerRows(rows: readonly LedgerRow[], memo: TransactionMemo): void {
