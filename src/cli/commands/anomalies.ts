@@ -22,7 +22,8 @@ import {
   runtime,
   type GlobalOptions,
 } from '../context.js';
-import { handleError, printJson, printLines, table } from '../output.js';
+import { printJson, printLines, table } from '../output.js';
+import { action, parseListLimit, parseRowId, withStore } from '../command-kit.js';
 
 interface AnomalyOptions extends GlobalOptions {
   json?: boolean;
@@ -36,36 +37,8 @@ interface AnomalyOptions extends GlobalOptions {
   note?: string;
 }
 
-function withStore(command: Command): Command {
-  return command
-    .option('--db <path>', 'SQLite database file (default: $AMISYNC_DB or ./amisync.db)')
-    .option('--json', 'print one JSON document');
-}
-
-function action<A extends unknown[]>(fn: (...args: A) => Promise<void>) {
-  return async (...args: A): Promise<void> => {
-    const command = args[args.length - 1] as Command;
-    try {
-      await fn(...args);
-    } catch (error) {
-      handleError(error, command.opts<AnomalyOptions>().json === true);
-    }
-  };
-}
-
 function parseId(text: string): number {
-  if (!/^[1-9][0-9]{0,15}$/.test(text))
-    throw new AmisyncError('USAGE', `not an anomaly id: ${text}`);
-  return Number(text);
-}
-
-function parseLimit(text: string | undefined): number {
-  if (text === undefined) return 100;
-  const limit = Number(text);
-  if (!Number.isInteger(limit) || limit < 1 || limit > LIST_PAGE_ROWS_MAX) {
-    throw new AmisyncError('USAGE', `--limit must be 1..${LIST_PAGE_ROWS_MAX}`);
-  }
-  return limit;
+  return parseRowId(text, 'an anomaly id');
 }
 
 /** A UTC date (`2026-10-01`) or instant (`2026-10-01T06:00:00Z`), as epoch milliseconds. */
@@ -114,7 +87,7 @@ function anomalyJson(row: AnomalyRow) {
 }
 
 export async function runAnomaliesList(options: AnomalyOptions): Promise<void> {
-  const limit = parseLimit(options.limit);
+  const limit = parseListLimit(options.limit);
   const filter = filterOf(options, limit + 1);
   const store = openReadView(options, runtime.clock);
   try {

@@ -22,7 +22,8 @@ import {
   runtime,
   type GlobalOptions,
 } from '../context.js';
-import { handleError, printJson, printLines, table } from '../output.js';
+import { printJson, printLines, table } from '../output.js';
+import { action, parseListLimit, parseRowId, withStore } from '../command-kit.js';
 import { countsTable } from './ingest.js';
 
 interface DeadLetterOptions extends GlobalOptions {
@@ -34,37 +35,8 @@ interface DeadLetterOptions extends GlobalOptions {
   justification?: string;
 }
 
-function withStore(command: Command): Command {
-  return command
-    .option('--db <path>', 'SQLite database file (default: $AMISYNC_DB or ./amisync.db)')
-    .option('--json', 'print one JSON document');
-}
-
-function action<A extends unknown[]>(fn: (...args: A) => Promise<void>) {
-  return async (...args: A): Promise<void> => {
-    const command = args[args.length - 1] as Command;
-    try {
-      await fn(...args);
-    } catch (error) {
-      handleError(error, command.opts<DeadLetterOptions>().json === true);
-    }
-  };
-}
-
 function parseId(text: string): number {
-  if (!/^[1-9][0-9]{0,15}$/.test(text)) {
-    throw new AmisyncError('USAGE', `not a dead letter id: ${text}`);
-  }
-  return Number(text);
-}
-
-function parseLimit(text: string | undefined): number {
-  if (text === undefined) return 100;
-  const limit = Number(text);
-  if (!Number.isInteger(limit) || limit < 1 || limit > LIST_PAGE_ROWS_MAX) {
-    throw new AmisyncError('USAGE', `--limit must be 1..${LIST_PAGE_ROWS_MAX}`);
-  }
-  return limit;
+  return parseRowId(text, 'a dead letter id');
 }
 
 function filterOf(options: DeadLetterOptions, limit: number): DeadLetterFilter {
@@ -103,7 +75,7 @@ function lastError(row: DeadLetterRow): string {
 }
 
 export async function runDeadLettersList(options: DeadLetterOptions): Promise<void> {
-  const limit = parseLimit(options.limit);
+  const limit = parseListLimit(options.limit);
   const store = openReadView(options, runtime.clock);
   try {
     // One row past the page tells whether there is more, without a count over the whole table.

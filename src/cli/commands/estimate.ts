@@ -26,7 +26,8 @@ import {
   runtime,
   type GlobalOptions,
 } from '../context.js';
-import { handleError, printJson, printLines, table } from '../output.js';
+import { printJson, printLines, table } from '../output.js';
+import { action } from '../command-kit.js';
 
 interface GapOptions extends GlobalOptions {
   json?: boolean;
@@ -36,17 +37,6 @@ interface GapOptions extends GlobalOptions {
   note?: string;
   shortGapMinutes?: string;
   timeZone?: string;
-}
-
-function action<A extends unknown[]>(fn: (...args: A) => Promise<void>) {
-  return async (...args: A): Promise<void> => {
-    const command = args[args.length - 1] as Command;
-    try {
-      await fn(...args);
-    } catch (error) {
-      handleError(error, command.opts<GapOptions>().json === true);
-    }
-  };
 }
 
 /** A UTC date (`2026-10-01`) or instant (`2026-10-01T06:00:00Z`), as epoch milliseconds. */

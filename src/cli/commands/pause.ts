@@ -16,23 +16,13 @@ import {
   type ControlRequest,
 } from '../../pipeline/controls.js';
 import { actorFor, openExistingStore, runtime, type GlobalOptions } from '../context.js';
-import { handleError, printJson, printLines } from '../output.js';
+import { printJson, printLines } from '../output.js';
+import { action } from '../command-kit.js';
 
 interface ControlOptions extends GlobalOptions {
   json?: boolean;
   source?: string[];
   reason?: string;
-}
-
-function action<A extends unknown[]>(fn: (...args: A) => Promise<void>) {
-  return async (...args: A): Promise<void> => {
-    const command = args[args.length - 1] as Command;
-    try {
-      await fn(...args);
-    } catch (error) {
-      handleError(error, command.opts<ControlOptions>().json === true);
-    }
-  };
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {

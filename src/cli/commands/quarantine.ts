@@ -5,11 +5,7 @@ import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { AmisyncError } from '../../core/errors.js';
-import {
-  LIST_PAGE_ROWS_MAX,
-  RAW_CHUNK_BYTES_MAX,
-  SHOW_PREVIEW_BYTES_MAX,
-} from '../../core/limits.js';
+import { RAW_CHUNK_BYTES_MAX, SHOW_PREVIEW_BYTES_MAX } from '../../core/limits.js';
 import {
   QUARANTINE_STATUSES,
   type QuarantineRow,
@@ -33,22 +29,12 @@ import {
   type GlobalOptions,
 } from '../context.js';
 import { printJson, printLines, table } from '../output.js';
+import { parseListLimit, parseRowId } from '../command-kit.js';
 
 type Options = GlobalOptions & { json?: boolean };
 
 function parseId(text: string): number {
-  if (!/^[1-9][0-9]{0,15}$/.test(text))
-    throw new AmisyncError('USAGE', `not a quarantine id: ${text}`);
-  return Number(text);
-}
-
-function parseLimit(text: string | undefined): number {
-  if (text === undefined) return 100;
-  const limit = Number(text);
-  if (!Number.isInteger(limit) || limit < 1 || limit > LIST_PAGE_ROWS_MAX) {
-    throw new AmisyncError('USAGE', `--limit must be 1..${LIST_PAGE_ROWS_MAX}`);
-  }
-  return limit;
+  return parseRowId(text, 'a quarantine id');
 }
 
 /** Replay reads open items a page at a time, so its limit is any positive count. */
@@ -75,7 +61,7 @@ export async function runQuarantineList(
   ) {
     throw new AmisyncError('USAGE', `--status must be one of ${QUARANTINE_STATUSES.join(', ')}`);
   }
-  const limit = parseLimit(options.limit);
+  const limit = parseListLimit(options.limit);
   const store = openReadView(options, runtime.clock);
   try {
     // One row past the page tells whether there is more, without a count over the whole table.

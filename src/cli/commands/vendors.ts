@@ -11,30 +11,14 @@ import { newApiKey } from '../../sources/http-push/push-auth.js';
 import { vendorMetersSchema } from '../../sources/http-push/push-config.js';
 import type { VendorRow } from '../../core/store.js';
 import { openExistingStore, openStore, runtime, type GlobalOptions } from '../context.js';
-import { handleError, printJson, printLines, table } from '../output.js';
+import { printJson, printLines, table } from '../output.js';
+import { action, withStore } from '../command-kit.js';
 
 interface VendorOptions extends GlobalOptions {
   json?: boolean;
   meters?: string;
   meterPattern?: string;
   anyMeter?: boolean;
-}
-
-function withStore(command: Command): Command {
-  return command
-    .option('--db <path>', 'SQLite database file (default: $AMISYNC_DB or ./amisync.db)')
-    .option('--json', 'print one JSON document');
-}
-
-function action<A extends unknown[]>(fn: (...args: A) => Promise<void>) {
-  return async (...args: A): Promise<void> => {
-    const command = args[args.length - 1] as Command;
-    try {
-      await fn(...args);
-    } catch (error) {
-      handleError(error, command.opts<VendorOptions>().json === true);
-    }
-  };
 }
 
 function metersOf(options: VendorOptions) {
