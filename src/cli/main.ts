@@ -3,6 +3,8 @@
  * The `amisync` command line: parses flags and calls the parts. Every reporting command takes
  * --json; errors map to exit codes in one place (output.ts, core/errors.ts).
  */
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { INPUT_FORMATS } from '../core/parser.js';
 import { addAnomaliesCommands } from './commands/anomalies.js';
@@ -32,6 +34,7 @@ import {
   runStatus,
 } from './commands/report.js';
 import { exitOnClosedOutput, handleError } from './output.js';
+import { addExamples } from './examples.js';
 
 type Opts = Record<string, unknown>;
 
@@ -202,6 +205,7 @@ export function buildProgram(): Command {
   addPauseCommands(program);
   addBreakersCommand(program);
 
+  addExamples(program);
   return program;
 }
 
@@ -211,11 +215,27 @@ function wantsJson(argv: readonly string[]): boolean {
   return (end === -1 ? argv : argv.slice(0, end)).includes('--json');
 }
 
-exitOnClosedOutput();
-try {
-  await buildProgram().parseAsync(process.argv);
-} catch (error) {
-  // --help and --version end by a CommanderError with exit code 0: they are not usage errors.
-  if (error instanceof CommanderError && error.exitCode === 0) process.exit(0);
-  handleError(error, wantsJson(process.argv));
+/**
+ * Whether this module is the program node was started with (directly, or through the npm bin
+ * link), rather than imported by a test that reads the command tree.
+ */
+function isEntryPoint(): boolean {
+  const started = process.argv[1];
+  if (started === undefined) return true;
+  try {
+    return realpathSync(started) === fileURLToPath(import.meta.url);
+  } catch {
+    return true;
+  }
+}
+
+if (isEntryPoint()) {
+  exitOnClosedOutput();
+  try {
+    await buildProgram().parseAsync(process.argv);
+  } catch (error) {
+    // --help and --version end by a CommanderError with exit code 0: they are not usage errors.
+    if (error instanceof CommanderError && error.exitCode === 0) process.exit(0);
+    handleError(error, wantsJson(process.argv));
+  }
 }
