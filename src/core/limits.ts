@@ -125,8 +125,12 @@ export const PUSH_SNIFF_BYTES = 4 * 1024;
 export const PUSH_IDEMPOTENCY_KEY_CHARS_MAX = 255;
 /** A request whose headers or body stall this long is cut (node:http's request timeout). */
 export const PUSH_REQUEST_TIMEOUT_MS = 120_000;
-/** `amisync simulate push`: sends per body (after 429, 503, a 5xx or a cut), then it fails. */
-export const SIMULATE_PUSH_ATTEMPTS_MAX = 10;
+/**
+ * `amisync simulate push`: sends per body (after 429, 503, a 5xx or a cut), then it fails. With
+ * pauses growing by 0.2 s, twenty sends outlast about 40 s of an endpoint that is down (a
+ * service restarting after a crash on a loaded machine takes longer than the 9 s ten gave).
+ */
+export const SIMULATE_PUSH_ATTEMPTS_MAX = 20;
 
 // Drop folders (directory and SFTP sources).
 /** Files a drop source takes from one listing, unless its `filesPerPollMax` says fewer. */
