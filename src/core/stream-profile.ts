@@ -3,8 +3,8 @@
  * loaded once and written once per stream per batch, in the batch's transaction. Each accepted
  * reading costs O(1): a streaming mean and standard deviation for its local hour of the week (168
  * cells), a bounded log-scale histogram (quantile sketch) for the median, MAD and quartiles, the
- * local day's running totals (learnt, and held as anomalies) and three highest values, the average daily use, and the current zero
- * and flat runs.
+ * local day's running totals (learnt, and held as anomalies) and three highest values, the
+ * average daily use, and the current zero and flat runs.
  *
  * Layout version 2 (little-endian, 1,088 bytes; small enough that three fit a 4 KiB database page,
  * which is what a batch rewrites for every stream it touches):
