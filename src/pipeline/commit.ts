@@ -443,10 +443,7 @@ function mayBeHeldKeys(
     if (newestMs === undefined) {
       const bytes = profiles.get(key);
       const seenMs = bytes === undefined ? null : StreamProfile.newestOf(bytes);
-      newestMs = Math.max(
-        states.get(key)?.lastIntervalStartMs ?? -Infinity,
-        seenMs ?? -Infinity,
-      );
+      newestMs = Math.max(states.get(key)?.lastIntervalStartMs ?? -Infinity, seenMs ?? -Infinity);
       newestByStream.set(key, newestMs);
     }
     const reading = readings[index] as Reading;
