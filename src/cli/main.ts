@@ -14,6 +14,8 @@ import { addSimulateCommands } from './commands/simulate.js';
 import { addVendorsCommands } from './commands/vendors.js';
 import { addPauseCommands } from './commands/pause.js';
 import { addBreakersCommand } from './commands/breakers.js';
+import { addTokensCommands } from './commands/tokens.js';
+import { addServeCommand } from './commands/serve.js';
 import { printIngest, runIngest } from './commands/ingest.js';
 import { runConfigCheck, runRun } from './commands/run.js';
 import {
@@ -94,6 +96,10 @@ export function buildProgram(): Command {
     .description('run every source of a configuration file until SIGINT or SIGTERM')
     .requiredOption('--config <file>', 'the service configuration, YAML or JSON (docs/config.md)')
     .option('--once', 'drain every source of what it has now, then exit (the cron form)')
+    .option(
+      '--api-port <port>',
+      "serve the API, /metrics and the dashboard here (or the file's api:)",
+    )
     .addHelpText(
       'after',
       '\nExample:\n  amisync run --config amisync.yaml --once\n' +
@@ -201,6 +207,8 @@ export function buildProgram(): Command {
   addDeadLettersCommands(program);
   addPauseCommands(program);
   addBreakersCommand(program);
+  addTokensCommands(program);
+  addServeCommand(program);
 
   return program;
 }

@@ -34,11 +34,16 @@ import { quarantineSpikeFor } from '../../resilience/resilience-config.js';
 import type { ResilienceFigures } from '../../resilience/resilient-source.js';
 import type { WebhookSink } from '../../resilience/webhook-sink.js';
 import { ALERT_WEBHOOK_TIMEOUT_MS } from '../../core/limits.js';
+import { listenOperations, type OperationsServer } from '../../api/api-server.js';
+import { OPERATIONS_PARTS } from '../../api/parts.js';
+import { operationsContext, parsePort, SERVE_HOST_DEFAULT, SERVE_PORT_DEFAULT } from './serve.js';
 
 export interface RunCommandOptions extends GlobalOptions {
   config?: string;
   once?: boolean;
   json?: boolean;
+  /** Serve the API, /metrics and the dashboard on this port (wins over the file's `api.port`). */
+  apiPort?: string;
 }
 
 /** What a command gives the service besides its flags; tests replace the kinds and the env. */
@@ -187,6 +192,7 @@ export async function runRun(
   const onTerm = (): void => stop('SIGTERM');
   environment.signals.on('SIGINT', onInt);
   environment.signals.on('SIGTERM', onTerm);
+  let operations: OperationsServer | null = null;
   try {
     await recordConfig(store, dictionaryFingerprint(dictionary), dictionary, clock.nowMs());
     log.info(
@@ -209,6 +215,7 @@ export async function runRun(
       clock,
       resilience.alerts,
     );
+    operations = await serveOperations(options, loaded, store, dictionary, log);
     const running = runService({
       store,
       dictionary,
@@ -264,9 +271,34 @@ export async function runRun(
   } finally {
     environment.signals.off('SIGINT', onInt);
     environment.signals.off('SIGTERM', onTerm);
+    await operations?.close();
     await store.close();
     serviceLogging.flush();
   }
+}
+
+/**
+ * The API, /metrics and the dashboard on the service's own store, when the file has `api:` or
+ * --api-port is given; null otherwise. Where it listens goes to the log (stdout is the summary's).
+ */
+async function serveOperations(
+  options: RunCommandOptions,
+  loaded: LoadedConfig,
+  store: Store,
+  dictionary: DataDictionary,
+  log: Logger,
+): Promise<OperationsServer | null> {
+  const settings = loaded.settings.api;
+  if (settings === undefined && options.apiPort === undefined) return null;
+  const port = parsePort('--api-port', options.apiPort, settings?.port ?? SERVE_PORT_DEFAULT);
+  const context = { ...operationsContext(store, storeOptions(options, loaded), false), dictionary };
+  const server = await listenOperations(context, {
+    host: settings?.host ?? SERVE_HOST_DEFAULT,
+    port,
+    parts: OPERATIONS_PARTS,
+  });
+  log.info({ url: server.url }, `amisync run: dashboard and API at ${server.url}/`);
+  return server;
 }
 
 /**

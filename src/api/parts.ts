@@ -1,0 +1,7 @@
+/**
+ * The parts served beside the API routes, in one list: `serve`, `run` and the demo all serve
+ * these.
+ */
+import type { ServerPart } from './api-server.js';
+
+export const OPERATIONS_PARTS: readonly ServerPart[] = [];
