@@ -7,6 +7,7 @@ import type { VerifyReport } from '../audit/verify.js';
 import type { Clock, Random } from '../core/clock.js';
 import type { Store } from '../core/store.js';
 import type { DataDictionary } from '../dictionary/dictionary.js';
+import type { OperationsMetrics } from './metrics.js';
 
 /** The last `audit verify` run through the API: its report, when and by whom. */
 export interface VerifyRecord {
@@ -26,6 +27,8 @@ export interface ApiContext {
    * for a local demo (`amisync serve --open`).
    */
   readonly open: boolean;
+  /** The metrics whose commit histogram times this store; /metrics makes its own without. */
+  readonly metrics?: OperationsMetrics;
   /** The last verification this process ran; null before the first. */
   lastVerify: VerifyRecord | null;
 }

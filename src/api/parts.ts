@@ -3,5 +3,6 @@
  * these.
  */
 import type { ServerPart } from './api-server.js';
+import { metricsPart } from './metrics.js';
 
-export const OPERATIONS_PARTS: readonly ServerPart[] = [];
+export const OPERATIONS_PARTS: readonly ServerPart[] = [metricsPart];

@@ -36,6 +36,7 @@ import type { WebhookSink } from '../../resilience/webhook-sink.js';
 import { ALERT_WEBHOOK_TIMEOUT_MS } from '../../core/limits.js';
 import { listenOperations, type OperationsServer } from '../../api/api-server.js';
 import { OPERATIONS_PARTS } from '../../api/parts.js';
+import { OperationsMetrics } from '../../api/metrics.js';
 import { operationsContext, parsePort, SERVE_HOST_DEFAULT, SERVE_PORT_DEFAULT } from './serve.js';
 
 export interface RunCommandOptions extends GlobalOptions {
@@ -176,7 +177,12 @@ export async function runRun(
   const dictionary = dictionaryOf(options, loaded);
   const globals = storeOptions(options, loaded);
   const key = signingKeyFor(globals);
-  store = openStore(globals, runtime.clock);
+  // With the API served, every transaction is timed for /metrics' commit latency histogram.
+  const metrics = apiWanted(options, loaded) ? new OperationsMetrics() : null;
+  store =
+    metrics === null
+      ? openStore(globals, runtime.clock)
+      : metrics.timed(openStore(globals, runtime.clock));
   const controller = new AbortController();
   let interrupted = false;
   const stop = (signal: string): void => {
@@ -215,7 +221,10 @@ export async function runRun(
       clock,
       resilience.alerts,
     );
-    operations = await serveOperations(options, loaded, store, dictionary, log);
+    operations =
+      metrics === null
+        ? null
+        : await serveOperations(options, loaded, { store, dictionary, metrics }, log);
     const running = runService({
       store,
       dictionary,
@@ -278,20 +287,22 @@ export async function runRun(
 }
 
 /**
- * The API, /metrics and the dashboard on the service's own store, when the file has `api:` or
- * --api-port is given; null otherwise. Where it listens goes to the log (stdout is the summary's).
+ * The API, /metrics and the dashboard on the service's own store (when the file has `api:` or
+ * --api-port is given). Where it listens goes to the log: stdout is the summary's.
  */
 async function serveOperations(
   options: RunCommandOptions,
   loaded: LoadedConfig,
-  store: Store,
-  dictionary: DataDictionary,
+  parts: { store: Store; dictionary: DataDictionary; metrics: OperationsMetrics },
   log: Logger,
-): Promise<OperationsServer | null> {
+): Promise<OperationsServer> {
   const settings = loaded.settings.api;
-  if (settings === undefined && options.apiPort === undefined) return null;
   const port = parsePort('--api-port', options.apiPort, settings?.port ?? SERVE_PORT_DEFAULT);
-  const context = { ...operationsContext(store, storeOptions(options, loaded), false), dictionary };
+  const context = {
+    ...operationsContext(parts.store, storeOptions(options, loaded), false),
+    dictionary: parts.dictionary,
+    metrics: parts.metrics,
+  };
   const server = await listenOperations(context, {
     host: settings?.host ?? SERVE_HOST_DEFAULT,
     port,
@@ -299,6 +310,10 @@ async function serveOperations(
   });
   log.info({ url: server.url }, `amisync run: dashboard and API at ${server.url}/`);
   return server;
+}
+
+function apiWanted(options: RunCommandOptions, loaded: LoadedConfig): boolean {
+  return loaded.settings.api !== undefined || options.apiPort !== undefined;
 }
 
 /**

@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import type { ApiContext } from '../../api/api-context.js';
 import { listenOperations, type OperationsServer } from '../../api/api-server.js';
 import { OPERATIONS_PARTS } from '../../api/parts.js';
+import { OperationsMetrics } from '../../api/metrics.js';
 import { AmisyncError } from '../../core/errors.js';
 import type { Store } from '../../core/store.js';
 import {
@@ -97,9 +98,10 @@ export function untilSignal(signals: NodeJS.EventEmitter = process): Promise<str
 
 export async function runServe(options: ServeOptions): Promise<void> {
   const port = parsePort('--port', options.port, SERVE_PORT_DEFAULT);
-  const store = openExistingStore(options, runtime.clock);
+  const metrics = new OperationsMetrics();
+  const store = metrics.timed(openExistingStore(options, runtime.clock));
   try {
-    const context = operationsContext(store, options, options.open === true);
+    const context = { ...operationsContext(store, options, options.open === true), metrics };
     const server = await startOperations(context, {
       host: options.host ?? SERVE_HOST_DEFAULT,
       port,
