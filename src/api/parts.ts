@@ -3,6 +3,7 @@
  * these.
  */
 import type { ServerPart } from './api-server.js';
+import { dashboardPart } from './dashboard/dashboard.js';
 import { metricsPart } from './metrics.js';
 
-export const OPERATIONS_PARTS: readonly ServerPart[] = [metricsPart];
+export const OPERATIONS_PARTS: readonly ServerPart[] = [metricsPart, dashboardPart];
