@@ -197,6 +197,13 @@ export function buildProgram(): Command {
     .option('--dir <path>', 'working directory for the demo', './demo-output')
     .option('--meters <n>', 'meters', '200')
     .option('--days <n>', 'days of 15-minute data', '7')
+    .option('--exit', 'exit after the summary, even at a terminal (always so without one)')
+    .option('--port <port>', 'port of the dashboard it serves at a terminal (default 8787)')
+    .addHelpText(
+      'after',
+      '\nExample:\n  amisync demo            # at a terminal: summary, then the dashboard until Ctrl-C\n' +
+        '  amisync demo --exit     # summary only, as in CI',
+    )
     .action(action(async (opts: Opts) => runDemo(opts)));
 
   addSimulateCommands(program);
