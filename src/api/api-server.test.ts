@@ -328,3 +328,22 @@ describe('/openapi.json', () => {
     expect(document.paths['/openapi.json']).toBeUndefined();
   });
 });
+
+describe('a server started open (--open)', () => {
+  it('asks for no token and audits its actions as open-access', async () => {
+    const open = createApiServer({ ...fixture.context, open: true });
+    try {
+      const status = await open.inject({ url: '/api/status' });
+      expect(status.statusCode).toBe(200);
+      const paused = await open.inject({
+        method: 'POST',
+        url: '/api/pause',
+        payload: { sources: ['open-demo'], reason: 'trying the open demo mode' },
+      });
+      expect(paused.statusCode).toBe(200);
+      expect((await lastAuditEntry()).payload).toContain('api:open-access');
+    } finally {
+      await open.close();
+    }
+  });
+});

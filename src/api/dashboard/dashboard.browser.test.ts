@@ -4,13 +4,13 @@
 // logs a console error or fetches from the network; axe-core finds no accessibility violation.
 // Method: the operations server (`amisync serve`'s) on a loopback port over the operations
 // fixture, driven by playwright-core in Debian's Chromium; screenshots go to the test's temp dir.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { requireOrSkip } from '../../test-support/services.js';
+import { CHROMIUM, CHROMIUM_ARGS, chromiumAvailable } from '../../test-support/chromium.js';
 import {
   buildOperationsFixture,
   type OperationsFixture,
@@ -19,26 +19,12 @@ import { removeTempDirs, tempDir } from '../../test-support/temp.js';
 import { listenOperations, type OperationsServer } from '../api-server.js';
 import { OPERATIONS_PARTS } from '../parts.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
 const AXE_SOURCE = readFileSync(
   createRequire(import.meta.url).resolve('axe-core/axe.min.js'),
   'utf8',
 );
 
-const available = requireOrSkip(
-  'chromium',
-  existsSync(CHROMIUM),
-  `not installed at ${CHROMIUM} (Debian package chromium; .ci/run installs it)`,
-);
+const available = chromiumAvailable();
 
 let fixture: OperationsFixture;
 let server: OperationsServer;

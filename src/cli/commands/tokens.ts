@@ -9,7 +9,8 @@ import { appendAuditEntry } from '../../audit/record.js';
 import { AmisyncError } from '../../core/errors.js';
 import { API_ROLES, type ApiRole } from '../../core/store.js';
 import { openExistingStore, openStore, runtime, type GlobalOptions } from '../context.js';
-import { handleError, printJson, printLines, table } from '../output.js';
+import { printJson, printLines, table } from '../output.js';
+import { action, withStore } from './vendors.js';
 
 interface TokenOptions extends GlobalOptions {
   json?: boolean;
@@ -18,23 +19,6 @@ interface TokenOptions extends GlobalOptions {
 }
 
 const TOKEN_NAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,62}$/;
-
-function withStore(command: Command): Command {
-  return command
-    .option('--db <path>', 'SQLite database file (default: $AMISYNC_DB or ./amisync.db)')
-    .option('--json', 'print one JSON document');
-}
-
-function action<A extends unknown[]>(fn: (...args: A) => Promise<void>) {
-  return async (...args: A): Promise<void> => {
-    const command = args[args.length - 1] as Command;
-    try {
-      await fn(...args);
-    } catch (error) {
-      handleError(error, command.opts<TokenOptions>().json === true);
-    }
-  };
-}
 
 function isoOrEmpty(ms: number | null): string {
   return ms === null ? '' : new Date(ms).toISOString();

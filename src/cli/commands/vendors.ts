@@ -20,13 +20,13 @@ interface VendorOptions extends GlobalOptions {
   anyMeter?: boolean;
 }
 
-function withStore(command: Command): Command {
+export function withStore(command: Command): Command {
   return command
     .option('--db <path>', 'SQLite database file (default: $AMISYNC_DB or ./amisync.db)')
     .option('--json', 'print one JSON document');
 }
 
-function action<A extends unknown[]>(fn: (...args: A) => Promise<void>) {
+export function action<A extends unknown[]>(fn: (...args: A) => Promise<void>) {
   return async (...args: A): Promise<void> => {
     const command = args[args.length - 1] as Command;
     try {
