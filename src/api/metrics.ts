@@ -33,6 +33,7 @@ export class OperationsMetrics {
   readonly commitSeconds: Histogram;
   readonly #readings: Map<keyof BatchCounts, Counter<'source'>>;
   readonly #gauges;
+  #scraping: Promise<unknown> = Promise.resolve();
 
   constructor() {
     const registers = [this.registry];
@@ -98,6 +99,19 @@ export class OperationsMetrics {
     });
   }
 
+  /**
+   * The exposition text with the store's figures read now. Scrapes run one at a time, so that
+   * one scrape's reset never shows in another's answer.
+   */
+  scrape(context: Pick<ApiContext, 'store' | 'lastVerify'>): Promise<string> {
+    const next = this.#scraping.then(async () => {
+      await this.refresh(context);
+      return this.registry.metrics();
+    });
+    this.#scraping = next.catch(() => undefined);
+    return next;
+  }
+
   /** Reads the store's figures into the registry; then `registry.metrics()` gives them. */
   async refresh(context: Pick<ApiContext, 'store' | 'lastVerify'>): Promise<void> {
     const store = context.store;
@@ -155,9 +169,7 @@ export function metricsPart(app: FastifyInstance, context: ApiContext): void {
         tags: ['metrics'],
       },
     },
-    async (_request, reply) => {
-      await metrics.refresh(context);
-      return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
-    },
+    async (_request, reply) =>
+      reply.type(metrics.registry.contentType).send(await metrics.scrape(context)),
   );
 }

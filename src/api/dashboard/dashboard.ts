@@ -71,9 +71,15 @@ function sendPage(reply: FastifyReply, frame: Frame, body: string) {
     .send(page(frame, body));
 }
 
-/** Only a path of this site: never another origin (`//evil`, `https://...`). */
+/** Only a path of this site: never another origin (`//evil`, `https://...`), nor a control. */
 function safeNext(next: string | undefined): string {
-  return next !== undefined && /^\/(?![/\\])/.test(next) ? next : '/';
+  // eslint-disable-next-line no-control-regex -- refusing control characters is the point.
+  return next !== undefined && /^\/(?![/\\])[^\u0000-\u001f\u007f]*$/.test(next) ? next : '/';
+}
+
+/** The page of an item, when its id is one; else the list. */
+function itemPath(list: string, idText: string): string {
+  return /^[1-9][0-9]{0,15}$/.test(idText) ? `${list}/${idText}` : list;
 }
 
 function withMessage(path: string, key: 'notice' | 'error', text: string): string {
@@ -204,7 +210,7 @@ function addQuarantinePages(app: FastifyInstance, context: ApiContext): void {
     const { id: idText, action } = request.params as { id: string; action: string };
     const id = Number(idText);
     const justification = ((request.body ?? {}) as Form).justification ?? '';
-    return act(request, reply, 'operate', `/quarantine/${idText}`, async (caller) => {
+    return act(request, reply, 'operate', itemPath('/quarantine', idText), async (caller) => {
       if (!Number.isSafeInteger(id) || id < 1) throw new AmisyncError('USAGE', 'not an item id');
       if (action === 'replay') {
         const report = await replayItem(context, caller, id);
@@ -246,7 +252,7 @@ function addAnomalyPages(app: FastifyInstance, context: ApiContext): void {
     const { id: idText, action } = request.params as { id: string; action: string };
     const id = Number(idText);
     const note = ((request.body ?? {}) as Form).note ?? '';
-    return act(request, reply, 'operate', `/anomalies/${idText}`, async (caller) => {
+    return act(request, reply, 'operate', itemPath('/anomalies', idText), async (caller) => {
       if (action !== 'release' && action !== 'reject') {
         throw new AmisyncError('NOT_FOUND', `no action ${action}`);
       }
