@@ -41,6 +41,7 @@ const FOLDERS = [
   'bench',
   'test-support',
   'report',
+  'api',
 ];
 const MAY_IMPORT = {
   core: [],

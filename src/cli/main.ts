@@ -16,6 +16,8 @@ import { addSimulateCommands } from './commands/simulate.js';
 import { addVendorsCommands } from './commands/vendors.js';
 import { addPauseCommands } from './commands/pause.js';
 import { addBreakersCommand } from './commands/breakers.js';
+import { addTokensCommands } from './commands/tokens.js';
+import { addServeCommand } from './commands/serve.js';
 import { printIngest, runIngest } from './commands/ingest.js';
 import { runConfigCheck, runRun } from './commands/run.js';
 import {
@@ -97,6 +99,10 @@ export function buildProgram(): Command {
     .description('run every source of a configuration file until SIGINT or SIGTERM')
     .requiredOption('--config <file>', 'the service configuration, YAML or JSON (docs/config.md)')
     .option('--once', 'drain every source of what it has now, then exit (the cron form)')
+    .option(
+      '--api-port <port>',
+      "serve the API, /metrics and the dashboard here (or the file's api:)",
+    )
     .addHelpText(
       'after',
       '\nExample:\n  amisync run --config amisync.yaml --once\n' +
@@ -194,6 +200,13 @@ export function buildProgram(): Command {
     .option('--dir <path>', 'working directory for the demo', './demo-output')
     .option('--meters <n>', 'meters', '200')
     .option('--days <n>', 'days of 15-minute data', '7')
+    .option('--exit', 'exit after the summary, even at a terminal (always so without one)')
+    .option('--port <port>', 'port of the dashboard it serves at a terminal (default 8787)')
+    .addHelpText(
+      'after',
+      '\nExample:\n  amisync demo            # at a terminal: summary, then the dashboard until Ctrl-C\n' +
+        '  amisync demo --exit     # summary only, as in CI',
+    )
     .action(action(async (opts: Opts) => runDemo(opts)));
 
   addSimulateCommands(program);
@@ -204,6 +217,8 @@ export function buildProgram(): Command {
   addDeadLettersCommands(program);
   addPauseCommands(program);
   addBreakersCommand(program);
+  addTokensCommands(program);
+  addServeCommand(program);
 
   addExamples(program);
   return program;

@@ -214,3 +214,9 @@ export const ALERT_QUEUE_MAX = 1_000;
 export const ALERT_WEBHOOK_ATTEMPTS_MAX = 5;
 /** A webhook post that has not answered within this is cut and counts as failed. */
 export const ALERT_WEBHOOK_TIMEOUT_MS = 10_000;
+
+// HTTP API and dashboard (src/api).
+/** Bytes of a quarantined record the API's `show` answers in base64; past it, `truncated: true`. */
+export const API_RAW_BYTES_MAX = 1024 * 1024;
+/** Points of a meter's series the anomaly page charts around a held reading, at most. */
+export const API_SERIES_POINTS_MAX = 2_000;

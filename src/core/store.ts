@@ -529,6 +529,37 @@ export interface VendorRow extends VendorInsert {
   revokedAtMs: number | null;
 }
 
+/** The roles an API token may hold (docs/api.md): what each may do is the API's to decide. */
+export const API_ROLES = ['viewer', 'operator', 'auditor', 'admin'] as const;
+export type ApiRole = (typeof API_ROLES)[number];
+
+/** An API or dashboard token: kept as a sha256 only, like a vendor's key. */
+export interface ApiTokenInsert {
+  /** Who acts with it: the name the audit trail records for its calls. */
+  name: string;
+  role: ApiRole;
+  /** The public part of the token (`amt_<tokenId>_<secret>`), by which a request is matched. */
+  tokenId: string;
+  /** Lowercase hex sha256 of the whole token as it is sent. */
+  tokenSha256: string;
+  createdAtMs: number;
+}
+
+export interface ApiTokenRow extends ApiTokenInsert {
+  /** When the token was revoked; a revoked token's requests are refused as unauthenticated. */
+  revokedAtMs: number | null;
+}
+
+/** Tokens of the HTTP API and dashboard. */
+export interface ApiTokenStore {
+  /** Throws INVALID_STATE when a token of that name exists (revoked ones too). */
+  addApiToken(token: ApiTokenInsert): Promise<void>;
+  listApiTokens(): Promise<ApiTokenRow[]>;
+  findApiTokenById(tokenId: string): Promise<ApiTokenRow | null>;
+  /** Returns false when no token of that name exists or it was revoked already. */
+  revokeApiToken(name: string, atMs: number): Promise<boolean>;
+}
+
 /** What the push source looks up: vendors and their keys, and a delivery by its transport id. */
 export interface VendorStore {
   /** Throws INVALID_STATE when a vendor of that name exists (revoked ones too). */
@@ -542,7 +573,7 @@ export interface VendorStore {
   findDeliveryByTransportId(sourceId: string, transportId: string): Promise<DeliveryRow | null>;
 }
 
-export interface Store extends VendorStore {
+export interface Store extends VendorStore, ApiTokenStore {
   readonly engine: string;
   transaction<T>(fn: (tx: StoreTransaction) => Promise<T>): Promise<T>;
   /** Every stored circuit breaker state, by endpoint. */

@@ -76,7 +76,7 @@ function isoOf(ms: number): string {
 }
 
 /** A held reading as `--json` gives it: the stored row with its instants and value as text. */
-function anomalyJson(row: AnomalyRow) {
+export function anomalyJson(row: AnomalyRow) {
   return {
     ...row,
     intervalStart: isoOf(row.reading.intervalStartMs),

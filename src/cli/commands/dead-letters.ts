@@ -57,7 +57,7 @@ function isoOf(ms: number): string {
 }
 
 /** A dead letter as `--json` gives it: the stored row with its instants as text. */
-function deadLetterJson(row: DeadLetterRow) {
+export function deadLetterJson(row: DeadLetterRow) {
   return {
     ...row,
     createdAt: isoOf(row.createdAtMs),

@@ -3,7 +3,8 @@
  * for a few hundred meters (with estimates later corrected, retransmissions, conflicts and bad
  * records, plus a truncated file), ingests everything twice, and shows that the second pass changed
  * nothing, that every batch balances, that the ledger equals an independent oracle, and that the
- * audit trail verifies.
+ * audit trail verifies. At a terminal (and without --exit) it then serves the dashboard and API
+ * on the demo's database with a one-time login token until Ctrl-C.
  */
 import { createWriteStream, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
@@ -24,6 +25,16 @@ import { generateNem12Feed } from '../../simulator/nem12-generator.js';
 import { openStore, publicKeyFor, runtime, type GlobalOptions } from '../context.js';
 import { printLines } from '../output.js';
 import { countsTable, runIngest } from './ingest.js';
+import { OperationsMetrics } from '../../api/metrics.js';
+import {
+  operationsContext,
+  parsePort,
+  SERVE_HOST_DEFAULT,
+  SERVE_PORT_DEFAULT,
+  startOperations,
+  untilSignal,
+} from './serve.js';
+import { addToken } from './tokens.js';
 
 const DAY_MS = 86_400_000;
 
@@ -42,9 +53,60 @@ function positiveInteger(text: unknown, name: string, max: number): number {
   return value;
 }
 
-export async function runDemo(
-  options: GlobalOptions & { dir?: string; meters?: string; days?: string },
-) {
+export interface DemoOptions extends GlobalOptions {
+  dir?: string;
+  meters?: string;
+  days?: string;
+  /** Print the summary and exit, even at a terminal. */
+  exit?: boolean;
+  port?: string;
+}
+
+/** Whether the demo keeps serving after its summary, and what ends it then. */
+export interface DemoEnvironment {
+  /** Standard input is a terminal: someone is there to open the dashboard and press Ctrl-C. */
+  readonly interactive: boolean;
+  /** Resolves when the served demo should stop (Ctrl-C, SIGTERM). */
+  readonly stopped: () => Promise<unknown>;
+}
+
+const PROCESS_DEMO: DemoEnvironment = {
+  get interactive() {
+    return process.stdin.isTTY === true;
+  },
+  stopped: () => untilSignal(),
+};
+
+/**
+ * After the summary, at a terminal and without --exit: the dashboard and API on the demo's
+ * database, with a one-time admin token printed to log in with, until Ctrl-C.
+ */
+async function serveDemo(db: string, options: DemoOptions, environment: DemoEnvironment) {
+  const added = await addToken({ db, role: 'admin' });
+  const metrics = new OperationsMetrics();
+  const store = metrics.timed(openStore({ ...options, db }, runtime.clock));
+  try {
+    const context = { ...operationsContext(store, { ...options, db }, false), metrics };
+    const server = await startOperations(context, {
+      host: SERVE_HOST_DEFAULT,
+      port: parsePort('--port', options.port, SERVE_PORT_DEFAULT),
+      json: false,
+    });
+    printLines([
+      '',
+      `open ${server.url}/ and log in with this one-time token (admin, named ${added.name}):`,
+      `  ${added.token}`,
+      'Press Ctrl-C to stop. (Run with --exit, or with input that is not a terminal, to exit ' +
+        'after the summary.)',
+    ]);
+    await environment.stopped();
+    await server.close();
+  } finally {
+    await store.close();
+  }
+}
+
+export async function runDemo(options: DemoOptions, environment: DemoEnvironment = PROCESS_DEMO) {
   const dir = resolve(options.dir ?? './demo-output');
   const meters = positiveInteger(options.meters ?? '200', 'meters', 10_000);
   const days = positiveInteger(options.days ?? '7', 'days', 366);
@@ -160,4 +222,5 @@ export async function runDemo(
   } finally {
     await store.close();
   }
+  if (environment.interactive && options.exit !== true) await serveDemo(db, options, environment);
 }

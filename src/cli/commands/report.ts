@@ -10,7 +10,7 @@ import { proveReading } from '../../audit/prove.js';
 import { verifyAudit } from '../../audit/verify.js';
 import { AmisyncError } from '../../core/errors.js';
 import { formatMilliWhAsKwh, formatValueMicro } from '../../core/decimal.js';
-import type { ChannelTotal, SourceSummaryRow } from '../../core/store.js';
+import type { ChannelTotal, SourceSummaryRow, Store } from '../../core/store.js';
 import { isConserved } from '../../pipeline/commit.js';
 import { csvField, LEDGER_CSV_COLUMNS, ledgerCsvLine } from '../../pipeline/ledger-state.js';
 import {
@@ -28,56 +28,63 @@ import { countsTable } from './ingest.js';
 import { pauseLine, pausesInForce } from './pause.js';
 import { breakerLines, breakerReports } from './breakers.js';
 
+/** What `status --json` prints, and what the HTTP API's status route answers. */
+export async function statusReport(store: Store) {
+  const status = await store.status();
+  const anomalies = await store.anomalyBacklog();
+  const deliveries = await store.listDeliveries(20);
+  const sequenceEvents = await store.listSequenceEvents(20);
+  const sources = (await store.listSourceSummaries()).map((source) => ({
+    ...source,
+    conserved: isConserved(source.counts),
+    lastFinishedAt: isoOrNull(source.lastFinishedAtMs),
+    positionSavedAt: isoOrNull(source.positionSavedAtMs),
+  }));
+  const report = {
+    ...status,
+    sources,
+    conserved: isConserved(status.totals) && isConserved(status.operatorTotals),
+    ledger: {
+      ...status.ledger,
+      energyKwh: formatMilliWhAsKwh(status.ledger.energyMilliWh),
+      byUnit: status.ledger.byUnit.map((total) => ({
+        ...total,
+        value: formatValueMicro(total.valueMicro),
+      })),
+      byChannel: status.ledger.byChannel.map((total) => ({
+        ...total,
+        value: formatValueMicro(total.valueMicro),
+      })),
+    },
+    recentDeliveries: deliveries.map((d) => ({
+      id: d.id,
+      name: d.name,
+      format: d.format,
+      status: d.status,
+      interruptedAtMs: d.interruptedAtMs,
+      redelivers: d.redelivers,
+      redeliveredBy: d.redeliveredBy,
+      sha256: d.sha256,
+      sizeBytes: d.sizeBytes,
+      counts: d.counts,
+      conserved: isConserved(d.counts),
+    })),
+    recentSequenceEvents: sequenceEvents,
+    anomalies: backlogJson(anomalies),
+    pauses: (await pausesInForce(store)).map((pause) => ({
+      ...pause,
+      since: new Date(pause.sinceMs).toISOString(),
+    })),
+    breakers: await breakerReports(store),
+  };
+  return { status, anomalies, report };
+}
+
 export async function runStatus(options: GlobalOptions & { json?: boolean }) {
   const store = openReadView(options, runtime.clock);
   try {
-    const status = await store.status();
-    const anomalies = await store.anomalyBacklog();
-    const deliveries = await store.listDeliveries(20);
-    const sequenceEvents = await store.listSequenceEvents(20);
-    const sources = (await store.listSourceSummaries()).map((source) => ({
-      ...source,
-      conserved: isConserved(source.counts),
-      lastFinishedAt: isoOrNull(source.lastFinishedAtMs),
-      positionSavedAt: isoOrNull(source.positionSavedAtMs),
-    }));
-    const report = {
-      ...status,
-      sources,
-      conserved: isConserved(status.totals) && isConserved(status.operatorTotals),
-      ledger: {
-        ...status.ledger,
-        energyKwh: formatMilliWhAsKwh(status.ledger.energyMilliWh),
-        byUnit: status.ledger.byUnit.map((total) => ({
-          ...total,
-          value: formatValueMicro(total.valueMicro),
-        })),
-        byChannel: status.ledger.byChannel.map((total) => ({
-          ...total,
-          value: formatValueMicro(total.valueMicro),
-        })),
-      },
-      recentDeliveries: deliveries.map((d) => ({
-        id: d.id,
-        name: d.name,
-        format: d.format,
-        status: d.status,
-        interruptedAtMs: d.interruptedAtMs,
-        redelivers: d.redelivers,
-        redeliveredBy: d.redeliveredBy,
-        sha256: d.sha256,
-        sizeBytes: d.sizeBytes,
-        counts: d.counts,
-        conserved: isConserved(d.counts),
-      })),
-      recentSequenceEvents: sequenceEvents,
-      anomalies: backlogJson(anomalies),
-      pauses: (await pausesInForce(store)).map((pause) => ({
-        ...pause,
-        since: new Date(pause.sinceMs).toISOString(),
-      })),
-      breakers: await breakerReports(store),
-    };
+    const { status, anomalies, report } = await statusReport(store);
+    const sources = report.sources;
     if (options.json === true) {
       printJson(report);
       return;

@@ -34,11 +34,17 @@ import { quarantineSpikeFor } from '../../resilience/resilience-config.js';
 import type { ResilienceFigures } from '../../resilience/resilient-source.js';
 import type { WebhookSink } from '../../resilience/webhook-sink.js';
 import { ALERT_WEBHOOK_TIMEOUT_MS } from '../../core/limits.js';
+import { listenOperations, type OperationsServer } from '../../api/api-server.js';
+import { OPERATIONS_PARTS } from '../../api/parts.js';
+import { OperationsMetrics } from '../../api/metrics.js';
+import { operationsContext, parsePort, SERVE_HOST_DEFAULT, SERVE_PORT_DEFAULT } from './serve.js';
 
 export interface RunCommandOptions extends GlobalOptions {
   config?: string;
   once?: boolean;
   json?: boolean;
+  /** Serve the API, /metrics and the dashboard on this port (wins over the file's `api.port`). */
+  apiPort?: string;
 }
 
 /** What a command gives the service besides its flags; tests replace the kinds and the env. */
@@ -171,7 +177,12 @@ export async function runRun(
   const dictionary = dictionaryOf(options, loaded);
   const globals = storeOptions(options, loaded);
   const key = signingKeyFor(globals);
-  store = openStore(globals, runtime.clock);
+  // With the API served, every transaction is timed for /metrics' commit latency histogram.
+  const metrics = apiWanted(options, loaded) ? new OperationsMetrics() : null;
+  store =
+    metrics === null
+      ? openStore(globals, runtime.clock)
+      : metrics.timed(openStore(globals, runtime.clock));
   const controller = new AbortController();
   let interrupted = false;
   const stop = (signal: string): void => {
@@ -187,6 +198,7 @@ export async function runRun(
   const onTerm = (): void => stop('SIGTERM');
   environment.signals.on('SIGINT', onInt);
   environment.signals.on('SIGTERM', onTerm);
+  let operations: OperationsServer | null = null;
   try {
     await recordConfig(store, dictionaryFingerprint(dictionary), dictionary, clock.nowMs());
     log.info(
@@ -209,6 +221,10 @@ export async function runRun(
       clock,
       resilience.alerts,
     );
+    operations =
+      metrics === null
+        ? null
+        : await serveOperations(options, loaded, { store, dictionary, metrics }, log);
     const running = runService({
       store,
       dictionary,
@@ -264,9 +280,40 @@ export async function runRun(
   } finally {
     environment.signals.off('SIGINT', onInt);
     environment.signals.off('SIGTERM', onTerm);
+    await operations?.close();
     await store.close();
     serviceLogging.flush();
   }
+}
+
+/**
+ * The API, /metrics and the dashboard on the service's own store (when the file has `api:` or
+ * --api-port is given). Where it listens goes to the log: stdout is the summary's.
+ */
+async function serveOperations(
+  options: RunCommandOptions,
+  loaded: LoadedConfig,
+  parts: { store: Store; dictionary: DataDictionary; metrics: OperationsMetrics },
+  log: Logger,
+): Promise<OperationsServer> {
+  const settings = loaded.settings.api;
+  const port = parsePort('--api-port', options.apiPort, settings?.port ?? SERVE_PORT_DEFAULT);
+  const context = {
+    ...operationsContext(parts.store, storeOptions(options, loaded), false),
+    dictionary: parts.dictionary,
+    metrics: parts.metrics,
+  };
+  const server = await listenOperations(context, {
+    host: settings?.host ?? SERVE_HOST_DEFAULT,
+    port,
+    parts: OPERATIONS_PARTS,
+  });
+  log.info({ url: server.url }, `amisync run: dashboard and API at ${server.url}/`);
+  return server;
+}
+
+function apiWanted(options: RunCommandOptions, loaded: LoadedConfig): boolean {
+  return loaded.settings.api !== undefined || options.apiPort !== undefined;
 }
 
 /**

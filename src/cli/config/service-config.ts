@@ -41,6 +41,14 @@ const serviceSchema = z
     shutdownGraceMs: z.number().int().min(0).max(SHUTDOWN_GRACE_MS_MAX).default(30_000),
     reconnectDelayMs: z.number().int().min(0).max(3_600_000).default(5_000),
     resilience: resilienceSchema.optional(),
+    // The HTTP API, /metrics and the dashboard beside the sources (docs/api.md); absent: none.
+    api: z
+      .object({
+        port: z.number().int().min(0).max(65_535).default(8787),
+        host: z.string().min(1).default('127.0.0.1'),
+      })
+      .strict()
+      .optional(),
     sources: z
       .array(z.record(z.string(), z.unknown()), 'a list of sources, each a mapping with a kind')
       .min(1, 'at least one source')

@@ -454,6 +454,23 @@ CREATE TABLE breakers (
 ) STRICT;
 `;
 
+/**
+ * Tokens of the HTTP API and dashboard (`amisync tokens add`): a name, a role, the public token id
+ * and the sha256 of the whole token; never the token itself.
+ */
+const API_TOKENS = `
+CREATE TABLE api_tokens (
+  name TEXT PRIMARY KEY,
+  role TEXT NOT NULL CHECK (role IN ('viewer', 'operator', 'auditor', 'admin')),
+  token_id TEXT NOT NULL UNIQUE,
+  token_sha256 TEXT NOT NULL,
+  created_at_ms INTEGER NOT NULL,
+  revoked_at_ms INTEGER
+) STRICT;
+CREATE TRIGGER api_tokens_no_delete BEFORE DELETE ON api_tokens
+BEGIN SELECT RAISE(ABORT, 'api tokens cannot be deleted; revoke them'); END;
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial ledger, quarantine, audit', sql: INITIAL_SCHEMA },
   { version: 2, name: 'anomaly holds keep their evidence', sql: ANOMALY_EVIDENCE_FIXED },
@@ -486,4 +503,5 @@ export const MIGRATIONS: readonly Migration[] = [
     name: 'anomaly holds found by idempotency key, so a retransmission is not billed',
     sql: `CREATE INDEX anomalies_key ON anomalies (json_extract(reading, '$.idempotencyKey'));`,
   },
+  { version: 16, name: 'API and dashboard tokens', sql: API_TOKENS },
 ];

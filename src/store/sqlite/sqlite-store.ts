@@ -51,6 +51,8 @@ import type {
   StreamSeriesQuery,
   VendorInsert,
   VendorRow,
+  ApiTokenInsert,
+  ApiTokenRow,
   DeadLetterFilter,
   DeadLetterRow,
   ControlRow,
@@ -85,6 +87,12 @@ import {
   selectVendors,
 } from './sqlite-vendors.js';
 import { selectBreakers, upsertBreaker } from './sqlite-breakers.js';
+import {
+  insertApiToken,
+  markApiTokenRevoked,
+  selectApiTokenById,
+  selectApiTokens,
+} from './sqlite-tokens.js';
 
 /** Rows fetched per step when streaming large tables. */
 const ITERATE_ROWS_PER_STEP = 5_000;
@@ -1067,6 +1075,24 @@ export class SqliteStore implements Store {
 
   async listBreakerStates(): Promise<BreakerStateRow[]> {
     return selectBreakers((sql) => this.#statement(sql));
+  }
+
+  async addApiToken(token: ApiTokenInsert): Promise<void> {
+    await this.transaction(async () => insertApiToken((sql) => this.#statement(sql), token));
+  }
+
+  async listApiTokens(): Promise<ApiTokenRow[]> {
+    return selectApiTokens((sql) => this.#statement(sql));
+  }
+
+  async findApiTokenById(tokenId: string): Promise<ApiTokenRow | null> {
+    return selectApiTokenById((sql) => this.#statement(sql), tokenId);
+  }
+
+  async revokeApiToken(name: string, atMs: number): Promise<boolean> {
+    return this.transaction(async () =>
+      markApiTokenRevoked((sql) => this.#statement(sql), name, atMs),
+    );
   }
 
   async addVendor(vendor: VendorInsert): Promise<void> {

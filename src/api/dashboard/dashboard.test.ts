@@ -1,0 +1,120 @@
+// Goal: the dashboard's pages need a token (a visit without one goes to the login page), the login
+// sets an HttpOnly SameSite=Strict cookie and never sends the browser to another site, a viewer
+// sees no action and cannot act by posting a form, and the assets come from the npm packages.
+// Method: the operations server over the operations fixture, driven with fastify's inject().
+import type { FastifyInstance } from 'fastify';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  buildOperationsFixture,
+  type OperationsFixture,
+} from '../../test-support/operations-fixture.js';
+import { removeTempDirs } from '../../test-support/temp.js';
+import { createApiServer } from '../api-server.js';
+import { OPERATIONS_PARTS } from '../parts.js';
+
+let fixture: OperationsFixture;
+let app: FastifyInstance;
+
+beforeAll(async () => {
+  fixture = await buildOperationsFixture();
+  app = createApiServer(fixture.context, OPERATIONS_PARTS);
+  await app.ready();
+});
+
+afterAll(async () => {
+  await app.close();
+  await fixture.close();
+  removeTempDirs();
+});
+
+function login(token: string, next: string) {
+  return app.inject({
+    method: 'POST',
+    url: '/login',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    payload: new URLSearchParams({ token, next }).toString(),
+  });
+}
+
+function session(role: 'viewer' | 'operator') {
+  return { cookie: `amisync_session=${fixture.tokens[role].token}` };
+}
+
+describe('dashboard sessions', () => {
+  it('sends a visit without a token to the login page, keeping where it was going', async () => {
+    for (const url of ['/', '/quarantine?status=open', '/anomalies/1', '/audit']) {
+      const response = await app.inject({ url });
+      expect(response.statusCode).toBe(303);
+      expect(response.headers.location).toBe(`/login?next=${encodeURIComponent(url)}`);
+    }
+  });
+
+  it('logs in with a token into an HttpOnly, SameSite=Strict cookie', async () => {
+    const response = await login(fixture.tokens.viewer.token, '/quarantine');
+    expect(response.statusCode).toBe(303);
+    expect(response.headers.location).toBe('/quarantine');
+    const cookie = String(response.headers['set-cookie']);
+    expect(cookie).toContain(`amisync_session=${fixture.tokens.viewer.token}`);
+    expect(cookie).toContain('HttpOnly');
+    expect(cookie).toContain('SameSite=Strict');
+  });
+
+  it('refuses a wrong token and never redirects to another site', async () => {
+    const wrong = await login('amt_0000000000000000_' + '0'.repeat(64), '/');
+    expect(wrong.headers.location).toMatch(/^\/login\?next=%2F&error=/);
+    expect(wrong.headers['set-cookie']).toBeUndefined();
+    for (const next of [
+      '//evil.example/',
+      '/\\evil.example',
+      'https://evil.example/',
+      '/a\r\nX: y',
+    ]) {
+      const response = await login(fixture.tokens.viewer.token, next);
+      expect(response.headers.location, next).toBe('/');
+    }
+  });
+});
+
+describe('roles on the pages', () => {
+  it('shows a viewer no action, and refuses a viewer posting one', async () => {
+    const overview = await app.inject({ url: '/', headers: session('viewer') });
+    expect(overview.statusCode).toBe(200);
+    expect(overview.body).not.toContain('Pause test');
+    const item = await app.inject({ url: '/quarantine/1', headers: session('viewer') });
+    expect(item.body).not.toContain('Replay with the current dictionary');
+    const posted = await app.inject({
+      method: 'POST',
+      url: '/quarantine/1/replay',
+      headers: session('viewer'),
+    });
+    expect(posted.statusCode).toBe(303);
+    expect(decodeURIComponent(String(posted.headers.location))).toContain('error=FORBIDDEN');
+    expect((await fixture.harness.store.getQuarantine(1))?.status).toBe('open');
+    const operator = await app.inject({ url: '/', headers: session('operator') });
+    expect(operator.body).toContain('Pause test');
+  });
+
+  it('escapes what feeds supplied and sends a strict content security policy', async () => {
+    const page = await app.inject({ url: '/quarantine/2', headers: session('viewer') });
+    expect(page.headers['content-security-policy']).toContain("script-src 'self'");
+    expect(page.body).not.toMatch(/<script>(?!<\/script>)/);
+    expect(page.body).toContain('12abc');
+  });
+});
+
+describe('assets', () => {
+  it('serves htmx and uPlot from the installed packages', async () => {
+    const require = createRequire(import.meta.url);
+    for (const [name, path] of [
+      ['htmx.min.js', 'htmx.org/dist/htmx.min.js'],
+      ['uPlot.iife.min.js', 'uplot/dist/uPlot.iife.min.js'],
+    ] as const) {
+      const response = await app.inject({ url: `/assets/${name}` });
+      expect(response.statusCode).toBe(200);
+      expect(response.body).toBe(readFileSync(require.resolve(path), 'utf8'));
+    }
+    expect((await app.inject({ url: '/assets/nothing.js' })).statusCode).toBe(404);
+  });
+});
