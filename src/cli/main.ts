@@ -14,6 +14,7 @@ import { addSimulateCommands } from './commands/simulate.js';
 import { addVendorsCommands } from './commands/vendors.js';
 import { addPauseCommands } from './commands/pause.js';
 import { addBreakersCommand } from './commands/breakers.js';
+import { addBillingCommands } from './commands/billing.js';
 import { printIngest, runIngest } from './commands/ingest.js';
 import { runConfigCheck, runRun } from './commands/run.js';
 import {
@@ -201,6 +202,7 @@ export function buildProgram(): Command {
   addDeadLettersCommands(program);
   addPauseCommands(program);
   addBreakersCommand(program);
+  addBillingCommands(program);
 
   return program;
 }
