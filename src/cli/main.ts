@@ -18,6 +18,7 @@ import { addPauseCommands } from './commands/pause.js';
 import { addBreakersCommand } from './commands/breakers.js';
 import { addTokensCommands } from './commands/tokens.js';
 import { addServeCommand } from './commands/serve.js';
+import { addBillingCommands } from './commands/billing.js';
 import { printIngest, runIngest } from './commands/ingest.js';
 import { runConfigCheck, runRun } from './commands/run.js';
 import {
@@ -219,6 +220,7 @@ export function buildProgram(): Command {
   addBreakersCommand(program);
   addTokensCommands(program);
   addServeCommand(program);
+  addBillingCommands(program);
 
   addExamples(program);
   return program;

@@ -471,6 +471,62 @@ CREATE TRIGGER api_tokens_no_delete BEFORE DELETE ON api_tokens
 BEGIN SELECT RAISE(ABORT, 'api tokens cannot be deleted; revoke them'); END;
 `;
 
+/**
+ * Billing: URDB tariffs (canonical JSON and its sha256), meter assignments (account, service point,
+ * meter, tariff, time zone, from, to) and invoices with what each was computed from. All three are
+ * append-only: a re-bill is a new adjustment invoice, never a changed one.
+ */
+const BILLING = `
+CREATE TABLE tariffs (
+  id INTEGER PRIMARY KEY,
+  label TEXT NOT NULL,
+  name TEXT NOT NULL,
+  utility TEXT NOT NULL,
+  json TEXT NOT NULL,
+  sha256 TEXT NOT NULL UNIQUE,
+  start_ms INTEGER,
+  end_ms INTEGER,
+  imported_at_ms INTEGER NOT NULL,
+  audit_seq INTEGER NOT NULL
+) STRICT;
+${appendOnly('tariffs')}
+
+CREATE TABLE meter_assignments (
+  id INTEGER PRIMARY KEY,
+  account_id TEXT NOT NULL,
+  service_point_id TEXT NOT NULL,
+  meter_id TEXT NOT NULL,
+  tariff TEXT NOT NULL,
+  time_zone TEXT NOT NULL,
+  from_ms INTEGER NOT NULL,
+  to_ms INTEGER,
+  imported_at_ms INTEGER NOT NULL,
+  audit_seq INTEGER NOT NULL
+) STRICT;
+CREATE INDEX meter_assignments_account ON meter_assignments (account_id, service_point_id);
+${appendOnly('meter_assignments')}
+
+CREATE TABLE invoices (
+  id INTEGER PRIMARY KEY,
+  account_id TEXT NOT NULL,
+  period TEXT NOT NULL,
+  kind TEXT NOT NULL CHECK (kind IN ('invoice', 'adjustment')),
+  total_cents INTEGER NOT NULL,
+  lines TEXT NOT NULL,
+  basis TEXT NOT NULL,
+  ledger_row_id_max INTEGER NOT NULL,
+  ledger_digest TEXT NOT NULL,
+  ledger_rows INTEGER NOT NULL,
+  audit_head_seq INTEGER NOT NULL,
+  audit_head_hash TEXT NOT NULL,
+  override TEXT,
+  created_at_ms INTEGER NOT NULL,
+  audit_seq INTEGER NOT NULL UNIQUE
+) STRICT;
+CREATE INDEX invoices_account_period ON invoices (account_id, period, id);
+${appendOnly('invoices')}
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial ledger, quarantine, audit', sql: INITIAL_SCHEMA },
   { version: 2, name: 'anomaly holds keep their evidence', sql: ANOMALY_EVIDENCE_FIXED },
@@ -504,4 +560,5 @@ export const MIGRATIONS: readonly Migration[] = [
     sql: `CREATE INDEX anomalies_key ON anomalies (json_extract(reading, '$.idempotencyKey'));`,
   },
   { version: 16, name: 'API and dashboard tokens', sql: API_TOKENS },
+  { version: 17, name: 'billing: tariffs, meter assignments, invoices', sql: BILLING },
 ];

@@ -1,0 +1,282 @@
+/**
+ * The accounts file (`amisync accounts import accounts.csv`): one row per meter on a service point
+ * over a span of time, with the account, the tariff (an imported tariff's label or name) and the
+ * service point's time zone. A meter exchange is two rows: the old meter `to` the exchange, the new
+ * one `from` it. Every problem names its row (1 = the header), column, rule and value.
+ */
+import { Temporal } from 'temporal-polyfill';
+import type { AssignmentRow } from '../core/billing-store.js';
+import { localMidnightMs } from './billing-period.js';
+
+export const ACCOUNT_COLUMNS = [
+  'account_id',
+  'service_point_id',
+  'meter_id',
+  'tariff',
+  'time_zone',
+  'from',
+  'to',
+] as const;
+type Column = (typeof ACCOUNT_COLUMNS)[number];
+
+const ID_TEXT = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
+const DATE_TEXT = /^(\d{4})-(\d{2})-(\d{2})$/;
+export const ACCOUNT_ROWS_MAX = 1_000_000;
+
+export interface AccountProblem {
+  row: number;
+  column: string;
+  rule: string;
+  value: string;
+  message: string;
+}
+
+/** One assignment as a file states it, before it is stored. */
+export interface AssignmentSpec {
+  row: number;
+  accountId: string;
+  servicePointId: string;
+  meterId: string;
+  tariff: string;
+  timeZone: string;
+  fromMs: number;
+  toMs: number | null;
+}
+
+/** Splits CSV text into rows of cells (RFC 4180 quotes; CRLF or LF). */
+export function csvRows(text: string): string[][] {
+  const rows: string[][] = [];
+  let row: string[] = [];
+  let cell = '';
+  let quoted = false;
+  for (let at = 0; at < text.length; at += 1) {
+    const char = text[at];
+    if (quoted) {
+      if (char === '"' && text[at + 1] === '"') {
+        cell += '"';
+        at += 1;
+      } else if (char === '"') quoted = false;
+      else cell += char;
+    } else if (char === '"' && cell === '') quoted = true;
+    else if (char === ',') {
+      row.push(cell);
+      cell = '';
+    } else if (char === '\n' || char === '\r') {
+      if (char === '\r' && text[at + 1] === '\n') at += 1;
+      row.push(cell);
+      rows.push(row);
+      row = [];
+      cell = '';
+    } else cell += char;
+  }
+  if (cell !== '' || row.length > 0) rows.push([...row, cell]);
+  return rows.filter((cells) => !(cells.length === 1 && cells[0] === ''));
+}
+
+export function isTimeZone(name: string): boolean {
+  try {
+    Temporal.Now.zonedDateTimeISO(name);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A `YYYY-MM-DD` local date (its midnight in the zone) or an ISO instant with an offset. */
+function instantOf(text: string, timeZone: string): number | null {
+  const date = DATE_TEXT.exec(text);
+  try {
+    if (date !== null) {
+      Temporal.PlainDate.from(text, { overflow: 'reject' });
+      return localMidnightMs(Number(date[1]), Number(date[2]), Number(date[3]), timeZone);
+    }
+    return Temporal.Instant.from(text).epochMilliseconds;
+  } catch {
+    return null;
+  }
+}
+
+interface RowContext {
+  row: number;
+  cells: Record<Column, string>;
+  problems: AccountProblem[];
+}
+
+function problem(context: RowContext, column: Column, rule: string, message: string): void {
+  context.problems.push({ row: context.row, column, rule, value: context.cells[column], message });
+}
+
+function readRow(context: RowContext, tariffNames: ReadonlySet<string>): AssignmentSpec | null {
+  const { cells } = context;
+  const before = context.problems.length;
+  for (const column of ['account_id', 'service_point_id', 'meter_id'] as const) {
+    if (!ID_TEXT.test(cells[column])) {
+      problem(
+        context,
+        column,
+        'id.pattern',
+        `${column} must be 1-64 letters, digits, '.', '_', ':' or '-', starting with a letter or digit`,
+      );
+    }
+  }
+  if (!tariffNames.has(cells.tariff)) {
+    problem(context, 'tariff', 'tariff.known', 'no imported tariff has this label or name');
+  }
+  const zoneOk = isTimeZone(cells.time_zone);
+  if (!zoneOk) problem(context, 'time_zone', 'time_zone.iana', 'not an IANA time zone');
+  const zone = zoneOk ? cells.time_zone : 'UTC';
+  const fromMs = instantOf(cells.from, zone);
+  if (fromMs === null) {
+    problem(context, 'from', 'date.format', 'expected YYYY-MM-DD or an ISO instant with offset');
+  }
+  const toMs = cells.to === '' ? null : instantOf(cells.to, zone);
+  if (cells.to !== '' && toMs === null) {
+    problem(context, 'to', 'date.format', 'expected YYYY-MM-DD, an ISO instant, or empty');
+  } else if (toMs !== null && fromMs !== null && toMs <= fromMs) {
+    problem(context, 'to', 'span.order', `to must be after from (${cells.from})`);
+  }
+  if (context.problems.length > before || fromMs === null) return null;
+  return {
+    row: context.row,
+    accountId: cells.account_id,
+    servicePointId: cells.service_point_id,
+    meterId: cells.meter_id,
+    tariff: cells.tariff,
+    timeZone: cells.time_zone,
+    fromMs,
+    toMs,
+  };
+}
+
+function overlaps(a: { fromMs: number; toMs: number | null }, b: typeof a): boolean {
+  const aEnd = a.toMs ?? Number.POSITIVE_INFINITY;
+  const bEnd = b.toMs ?? Number.POSITIVE_INFINITY;
+  return a.fromMs < bEnd && b.fromMs < aEnd;
+}
+
+function sameSpec(a: AssignmentSpec | AssignmentRow, b: AssignmentSpec): boolean {
+  return (
+    a.accountId === b.accountId &&
+    a.servicePointId === b.servicePointId &&
+    a.meterId === b.meterId &&
+    a.tariff === b.tariff &&
+    a.timeZone === b.timeZone &&
+    a.fromMs === b.fromMs &&
+    a.toMs === b.toMs
+  );
+}
+
+/** Cross-row rules: one account, tariff and zone per service point; one place per meter. */
+function checkAgainst(
+  spec: AssignmentSpec,
+  known: readonly (AssignmentSpec | AssignmentRow)[],
+  problems: AccountProblem[],
+): void {
+  const where = (other: AssignmentSpec | AssignmentRow): string =>
+    'row' in other ? `row ${other.row}` : `stored assignment ${other.id}`;
+  for (const other of known) {
+    const push = (column: Column, rule: string, message: string): void => {
+      problems.push({
+        row: spec.row,
+        column,
+        rule,
+        value:
+          spec[
+            column === 'account_id'
+              ? 'accountId'
+              : column === 'tariff'
+                ? 'tariff'
+                : column === 'time_zone'
+                  ? 'timeZone'
+                  : 'meterId'
+          ],
+        message,
+      });
+    };
+    if (other.servicePointId === spec.servicePointId) {
+      if (other.accountId !== spec.accountId)
+        push(
+          'account_id',
+          'service_point.account',
+          `the service point belongs to account ${other.accountId} (${where(other)})`,
+        );
+      else if (other.tariff !== spec.tariff)
+        push(
+          'tariff',
+          'service_point.tariff',
+          `the service point is on tariff ${other.tariff} (${where(other)})`,
+        );
+      else if (other.timeZone !== spec.timeZone)
+        push(
+          'time_zone',
+          'service_point.time_zone',
+          `the service point is in ${other.timeZone} (${where(other)})`,
+        );
+    }
+    if (other.meterId === spec.meterId && overlaps(other, spec)) {
+      push(
+        'meter_id',
+        'meter.overlap',
+        `the meter is on service point ${other.servicePointId} over an overlapping span (${where(other)})`,
+      );
+    }
+  }
+}
+
+export interface AccountsParse {
+  /** New assignments to store (rows equal to a stored one are skipped). */
+  assignments: AssignmentSpec[];
+  skipped: number;
+  problems: AccountProblem[];
+}
+
+/** Reads an accounts file against the stored assignments and the imported tariffs' names. */
+export function parseAccounts(
+  text: string,
+  stored: readonly AssignmentRow[],
+  tariffNames: ReadonlySet<string>,
+): AccountsParse {
+  const rows = csvRows(text.replace(/^\uFEFF/, ''));
+  const header = (rows[0] ?? []).map((cell) => cell.trim());
+  const problems: AccountProblem[] = [];
+  const missing = ACCOUNT_COLUMNS.filter((column) => !header.includes(column));
+  if (missing.length > 0 || rows.length - 1 > ACCOUNT_ROWS_MAX) {
+    for (const column of missing) {
+      problems.push({
+        row: 1,
+        column,
+        rule: 'header.column',
+        value: '',
+        message: `the header has no ${column} column`,
+      });
+    }
+    if (rows.length - 1 > ACCOUNT_ROWS_MAX)
+      problems.push({
+        row: 1,
+        column: '',
+        rule: 'rows.max',
+        value: String(rows.length - 1),
+        message: `at most ${ACCOUNT_ROWS_MAX} rows`,
+      });
+    return { assignments: [], skipped: 0, problems };
+  }
+  const assignments: AssignmentSpec[] = [];
+  let skipped = 0;
+  rows.slice(1).forEach((cellsOfRow, index) => {
+    const cells = Object.fromEntries(
+      ACCOUNT_COLUMNS.map((column) => [column, (cellsOfRow[header.indexOf(column)] ?? '').trim()]),
+    ) as Record<Column, string>;
+    const spec = readRow({ row: index + 2, cells, problems }, tariffNames);
+    if (spec === null) return;
+    if (
+      stored.some((row) => sameSpec(row, spec)) ||
+      assignments.some((row) => sameSpec(row, spec))
+    ) {
+      skipped += 1;
+      return;
+    }
+    checkAgainst(spec, [...stored, ...assignments], problems);
+    assignments.push(spec);
+  });
+  return { assignments, skipped, problems };
+}

@@ -1,0 +1,449 @@
+/**
+ * `amisync tariffs import|list|show`, `amisync accounts import|list|show` and
+ * `amisync bill run|verify|list`: the rate engine's commands (docs/billing.md). Each write is one
+ * transaction with its audit entry; money is printed from integer cents.
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { stringify } from 'csv-stringify/sync';
+import type { Command } from 'commander';
+import { nextEntry } from '../../audit/hash-chain.js';
+import {
+  DEFAULT_HOLD_THRESHOLDS,
+  importAccounts,
+  importTariffs,
+  runBills,
+  verifyInvoice,
+  type AuditAppend,
+  type BillingContext,
+  type BillRunReport,
+} from '../../billing/billing.js';
+import type { InvoiceLine } from '../../billing/invoice.js';
+import { formatCents, parseScaled } from '../../billing/money.js';
+import type { BillingStore } from '../../core/billing-store.js';
+import { AmisyncError } from '../../core/errors.js';
+import { csvTextCell } from '../../report/discrepancy-csv.js';
+import { SqliteBillingStore } from '../../store/sqlite/sqlite-billing.js';
+import { openSqliteStore, type SqliteStore } from '../../store/sqlite/sqlite-store.js';
+import { actorFor, databasePath, runtime, type GlobalOptions } from '../context.js';
+import { handleError, printJson, printLines, table } from '../output.js';
+
+interface BillingOptions extends GlobalOptions {
+  json?: boolean;
+  period?: string;
+  accounts?: string;
+  csv?: string;
+  taxPercent?: string;
+  completenessMin?: string;
+  estimatedShareMax?: string;
+  force?: boolean;
+  justification?: string;
+  account?: string;
+}
+
+const JUSTIFICATION_CHARS_MIN = 10;
+
+function billingAction<A extends unknown[]>(fn: (...args: A) => Promise<void>) {
+  return async (...args: A): Promise<void> => {
+    const command = args[args.length - 1] as Command;
+    try {
+      await fn(...args);
+    } catch (error) {
+      handleError(error, command.opts<BillingOptions>().json === true);
+    }
+  };
+}
+
+const appendAudit: AuditAppend = async (tx, kind, payload, atMs) => {
+  const entry = nextEntry(await tx.auditHead(), kind, payload, atMs);
+  await tx.appendAuditEntry(entry);
+  return entry.seq;
+};
+
+async function withBilling<T>(
+  options: BillingOptions,
+  fn: (context: BillingContext) => Promise<T>,
+): Promise<T> {
+  const path = databasePath(options);
+  if (!existsSync(path)) {
+    throw new AmisyncError('NOT_FOUND', `no database at ${path} (pass --db or set AMISYNC_DB)`);
+  }
+  const store: SqliteStore = openSqliteStore(path, { nowMs: () => runtime.clock.nowMs() });
+  try {
+    const billing: BillingStore = new SqliteBillingStore(store);
+    return await fn({
+      store: billing,
+      nowMs: () => runtime.clock.nowMs(),
+      appendAudit,
+      actor: actorFor(options),
+    });
+  } finally {
+    await store.close();
+  }
+}
+
+function readInput(file: string): string {
+  if (!existsSync(file)) throw new AmisyncError('INPUT_NOT_FOUND', `${file} does not exist`);
+  return readFileSync(file, 'utf8');
+}
+
+function withDb(command: Command): Command {
+  return command
+    .option('--db <path>', 'SQLite database file (default: $AMISYNC_DB or ./amisync.db)')
+    .option('--json', 'print one JSON document');
+}
+
+function share(flag: string, text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!/^\d+(\.\d+)?$/.test(text) || value > 1) {
+    throw new AmisyncError('USAGE', `${flag} ${JSON.stringify(text)} must be a share from 0 to 1`);
+  }
+  return value;
+}
+
+function taxPercentOf(text: string | undefined): string {
+  const value = text ?? '0';
+  const parsed = parseScaled(value, 6, 'percent');
+  if (!/^\d+(\.\d+)?$/.test(value) || !parsed.ok || parsed.scaled > 100_000_000n) {
+    throw new AmisyncError(
+      'USAGE',
+      `--tax-percent ${JSON.stringify(value)} must be a percentage from 0 to 100 with at most 6 ` +
+        'decimals',
+    );
+  }
+  return value;
+}
+
+function justificationOf(options: BillingOptions): string | null {
+  if (options.force !== true) return null;
+  const text = (options.justification ?? '').trim();
+  if (text.length < JUSTIFICATION_CHARS_MIN) {
+    throw new AmisyncError(
+      'USAGE',
+      `--force needs --justification of at least ${JUSTIFICATION_CHARS_MIN} characters`,
+    );
+  }
+  return text;
+}
+
+function addTariffCommands(program: Command): void {
+  const tariffs = program.command('tariffs').description('rate schedules in OpenEI URDB JSON');
+  withDb(tariffs.command('import <file>'))
+    .description('import one URDB rate object, or a URDB API response with items')
+    .addHelpText('after', '\nExample:\n  amisync tariffs import URDB.json --db ./amisync.db')
+    .action(
+      billingAction(async (file: string, options: BillingOptions) => {
+        const text = readInput(file);
+        const result = await withBilling(options, (context) => importTariffs(context, text));
+        if (options.json === true) {
+          printJson({
+            imported: result.imported.map(({ json: _json, ...row }) => row),
+            existing: result.existing.map(({ json: _json, ...row }) => row),
+          });
+          return;
+        }
+        printLines([
+          ...result.imported.map((t) => `imported ${t.label} (${t.name}) sha256 ${t.sha256}`),
+          ...result.existing.map((t) => `already imported ${t.label} (${t.name})`),
+        ]);
+      }),
+    );
+  withDb(tariffs.command('list'))
+    .description('imported tariffs')
+    .action(
+      billingAction(async (options: BillingOptions) => {
+        const rows = await withBilling(options, (c) => c.store.listTariffs());
+        if (options.json === true) {
+          printJson({ tariffs: rows.map(({ json: _json, ...row }) => row) });
+          return;
+        }
+        printLines(
+          table([
+            ['id', 'label', 'name', 'utility', 'sha256'],
+            ...rows.map((r) => [String(r.id), r.label, r.name, r.utility, r.sha256.slice(0, 16)]),
+          ]),
+        );
+      }),
+    );
+  withDb(tariffs.command('show <labelOrName>'))
+    .description('one tariff: its stored URDB JSON and sha256')
+    .addHelpText('after', '\nExample:\n  amisync tariffs show 5f1b2c3d4e5f60718293a4b5 --json')
+    .action(
+      billingAction(async (named: string, options: BillingOptions) => {
+        const rows = await withBilling(options, (c) => c.store.listTariffs());
+        const row = rows.filter((r) => r.label === named || r.name === named).at(-1);
+        if (row === undefined) throw new AmisyncError('NOT_FOUND', `no tariff ${named}`);
+        const rate = JSON.parse(row.json) as unknown;
+        if (options.json === true) printJson({ ...row, json: undefined, rate });
+        else printLines([`${row.label} ${row.name} sha256 ${row.sha256}`, JSON.stringify(rate)]);
+      }),
+    );
+}
+
+function addAccountCommands(program: Command): void {
+  const accounts = program
+    .command('accounts')
+    .description('accounts, service points and the meters on them over time');
+  withDb(accounts.command('import <file>'))
+    .description(
+      'import accounts.csv: account_id, service_point_id, meter_id, tariff, time_zone, from, to',
+    )
+    .option('--actor <name>', 'who is acting (default: $AMISYNC_ACTOR or the login name)')
+    .addHelpText(
+      'after',
+      '\nExample:\n  amisync accounts import accounts.csv --db ./amisync.db\n' +
+        'from and to are local dates (YYYY-MM-DD, midnight in time_zone) or ISO instants; ' +
+        'an empty to means still in service.',
+    )
+    .action(
+      billingAction(async (file: string, options: BillingOptions) => {
+        const text = readInput(file);
+        const result = await withBilling(options, (context) => importAccounts(context, text));
+        if (options.json === true) printJson(result);
+        else {
+          printLines([
+            `imported ${result.imported} assignment(s) (${result.accounts} account(s), ` +
+              `${result.servicePoints} service point(s)); ${result.skipped} already stored`,
+          ]);
+        }
+      }),
+    );
+  withDb(accounts.command('list'))
+    .description('accounts with their service points and meters')
+    .action(
+      billingAction(async (options: BillingOptions) => {
+        const rows = await withBilling(options, (c) => c.store.listAssignments());
+        if (options.json === true) {
+          printJson({ assignments: rows });
+          return;
+        }
+        printLines(
+          table([
+            ['account', 'service point', 'meter', 'tariff', 'time zone', 'from', 'to'],
+            ...rows.map((r) => [
+              r.accountId,
+              r.servicePointId,
+              r.meterId,
+              r.tariff,
+              r.timeZone,
+              new Date(r.fromMs).toISOString(),
+              r.toMs === null ? '' : new Date(r.toMs).toISOString(),
+            ]),
+          ]),
+        );
+      }),
+    );
+  withDb(accounts.command('show <accountId>'))
+    .description("one account's service points, meters and invoices")
+    .action(
+      billingAction(async (accountId: string, options: BillingOptions) => {
+        const [rows, invoices] = await withBilling(
+          options,
+          async (c) =>
+            [
+              await c.store.listAssignments([accountId]),
+              await c.store.listInvoices({ accountId }),
+            ] as const,
+        );
+        if (rows.length === 0) throw new AmisyncError('NOT_FOUND', `no account ${accountId}`);
+        const summary = invoices.map((i) => ({
+          invoiceId: i.id,
+          period: i.period,
+          kind: i.kind,
+          totalCents: i.totalCents,
+        }));
+        if (options.json === true) printJson({ accountId, assignments: rows, invoices: summary });
+        else {
+          printLines([
+            `account ${accountId}`,
+            ...rows.map((r) => `  ${r.servicePointId} ${r.meterId} ${r.tariff} ${r.timeZone}`),
+            ...summary.map(
+              (i) => `  invoice ${i.invoiceId} ${i.period} ${i.kind} ${formatCents(i.totalCents)}`,
+            ),
+          ]);
+        }
+      }),
+    );
+}
+
+function billCsv(report: BillRunReport): string {
+  const header = [
+    'invoice_id',
+    'account_id',
+    'period',
+    'invoice_kind',
+    'service_point_id',
+    'line_kind',
+    'tou_period',
+    'tier',
+    'description',
+    'quantity',
+    'unit',
+    'price',
+    'amount_cents',
+  ];
+  const rows = report.invoices.flatMap((invoice) =>
+    invoice.lines.map((line: InvoiceLine) => [
+      invoice.invoiceId,
+      csvTextCell(invoice.accountId),
+      invoice.period,
+      invoice.kind,
+      csvTextCell(line.servicePointId),
+      line.kind,
+      line.period ?? '',
+      line.tier ?? '',
+      csvTextCell(line.description),
+      line.quantity,
+      line.unit,
+      line.price,
+      line.amountCents,
+    ]),
+  );
+  return stringify([header, ...rows]);
+}
+
+function printBillRun(report: BillRunReport, json: boolean): void {
+  if (json) {
+    printJson(report);
+    return;
+  }
+  printLines([
+    `period ${report.period}: ${report.invoices.length} issued, ${report.held.length} held, ` +
+      `${report.unchanged.length} unchanged`,
+    ...report.invoices.map(
+      (i) =>
+        `  ${i.kind} ${i.invoiceId} ${i.accountId} ${formatCents(i.totalCents)}` +
+        (i.override === null ? '' : ' (forced)'),
+    ),
+    ...report.held.map(
+      (h) =>
+        `  held ${h.accountId}: ${h.reasons.map((r) => `${r.code} (${r.message})`).join('; ')}`,
+    ),
+  ]);
+}
+
+function addBillCommands(program: Command): void {
+  const bill = program.command('bill').description('invoices from the billing ledger');
+  withDb(bill.command('run'))
+    .description('bill every account (or some) for a month: invoices, holds and adjustments')
+    .requiredOption('--period <YYYY-MM>', "the month, in each service point's local time")
+    .option('--accounts <ids>', 'only these accounts, comma-separated')
+    .option('--csv <file>', 'also write the issued lines as CSV')
+    .option('--tax-percent <n>', "tax as a percentage of each service point's charges", '0')
+    .option('--completeness-min <share>', 'hold below this share of intervals present', '0.98')
+    .option('--estimated-share-max <share>', 'hold above this share of estimated intervals', '0.1')
+    .option('--force', 'bill held accounts too, recording an override')
+    .option('--justification <text>', 'why the override (with --force; at least 10 characters)')
+    .option('--actor <name>', 'who is acting (default: $AMISYNC_ACTOR or the login name)')
+    .addHelpText(
+      'after',
+      '\nExample:\n  amisync bill run --period 2026-10 --tax-percent 5 --json --db ./amisync.db\n' +
+        'A second run after late or revised data issues an adjustment for the difference.',
+    )
+    .action(
+      billingAction(async (options: BillingOptions) => {
+        const request = {
+          period: options.period ?? '',
+          accountIds:
+            options.accounts === undefined
+              ? null
+              : options.accounts
+                  .split(',')
+                  .map((id) => id.trim())
+                  .filter((id) => id !== ''),
+          taxPercent: taxPercentOf(options.taxPercent),
+          thresholds: {
+            completenessMin: share(
+              '--completeness-min',
+              options.completenessMin,
+              DEFAULT_HOLD_THRESHOLDS.completenessMin,
+            ),
+            estimatedShareMax: share(
+              '--estimated-share-max',
+              options.estimatedShareMax,
+              DEFAULT_HOLD_THRESHOLDS.estimatedShareMax,
+            ),
+          },
+          forceJustification: justificationOf(options),
+        };
+        const report = await withBilling(options, (context) => runBills(context, request));
+        if (options.csv !== undefined) writeFileSync(options.csv, billCsv(report));
+        printBillRun(report, options.json === true);
+      }),
+    );
+  withDb(bill.command('verify <invoice>'))
+    .description('recompute an invoice from its tariff and ledger rows; exit 0 only when equal')
+    .addHelpText('after', '\nExample:\n  amisync bill verify 12 --json --db ./amisync.db')
+    .action(
+      billingAction(async (invoice: string, options: BillingOptions) => {
+        if (!/^[1-9]\d*$/.test(invoice)) {
+          throw new AmisyncError(
+            'USAGE',
+            `INVOICE ${JSON.stringify(invoice)} must be an invoice id`,
+          );
+        }
+        const result = await withBilling(options, (c) => verifyInvoice(c.store, Number(invoice)));
+        if (options.json === true) printJson(result);
+        else {
+          printLines([
+            `invoice ${result.invoiceId}: ${result.ok ? 'verified' : 'DIFFERS'} ` +
+              `(stored ${formatCents(result.totalCents)}, recomputed ` +
+              `${formatCents(result.recomputedTotalCents)}, ledger rows ` +
+              `${result.ledgerDigestMatches ? 'match' : 'differ'})`,
+            ...result.differences.map(
+              (d) => `  ${d.key}: ${d.storedCents} vs ${d.recomputedCents}`,
+            ),
+          ]);
+        }
+        if (!result.ok) {
+          throw new AmisyncError('AUDIT_VERIFY_FAILED', `invoice ${invoice} does not recompute`);
+        }
+      }),
+    );
+  withDb(bill.command('list'))
+    .description('issued invoices and adjustments')
+    .option('--account <id>', 'only this account')
+    .option('--period <YYYY-MM>', 'only this month')
+    .action(
+      billingAction(async (options: BillingOptions) => {
+        const rows = await withBilling(options, (c) =>
+          c.store.listInvoices({
+            ...(options.account === undefined ? {} : { accountId: options.account }),
+            ...(options.period === undefined ? {} : { period: options.period }),
+          }),
+        );
+        const invoices = rows.map((r) => ({
+          invoiceId: r.id,
+          accountId: r.accountId,
+          period: r.period,
+          kind: r.kind,
+          totalCents: r.totalCents,
+          lines: JSON.parse(r.linesJson) as InvoiceLine[],
+          ledgerRowIdMax: r.ledgerRowIdMax,
+          ledgerDigest: r.ledgerDigest,
+          auditSeq: r.auditSeq,
+        }));
+        if (options.json === true) printJson({ invoices });
+        else {
+          printLines(
+            table([
+              ['id', 'account', 'period', 'kind', 'total'],
+              ...invoices.map((i) => [
+                String(i.invoiceId),
+                i.accountId,
+                i.period,
+                i.kind,
+                formatCents(i.totalCents),
+              ]),
+            ]),
+          );
+        }
+      }),
+    );
+}
+
+export function addBillingCommands(program: Command): void {
+  addTariffCommands(program);
+  addAccountCommands(program);
+  addBillCommands(program);
+}

@@ -1,0 +1,259 @@
+/**
+ * The BillingStore contract on the SQLite store: tariffs, meter assignments and invoices in their
+ * append-only tables, written inside the store's own transaction so that each write and its audit
+ * entry commit together. Kept apart from the engine file so that its role reads in one place.
+ */
+import type Database from 'better-sqlite3';
+import type {
+  AssignmentInsert,
+  AssignmentRow,
+  BillingLedgerQuery,
+  BillingLedgerRow,
+  BillingStore,
+  BillingTransaction,
+  InvoiceInsert,
+  InvoiceKind,
+  InvoiceRow,
+  TariffInsert,
+  TariffRow,
+} from '../../core/billing-store.js';
+import type { SqliteStore } from './sqlite-store.js';
+
+type Row = Record<string, unknown>;
+
+const TARIFF_COLUMNS =
+  'id, label, name, utility, json, sha256, start_ms, end_ms, imported_at_ms, audit_seq';
+const ASSIGNMENT_COLUMNS = `id, account_id, service_point_id, meter_id, tariff, time_zone, from_ms,
+  to_ms, imported_at_ms, audit_seq`;
+const INVOICE_COLUMNS = `id, account_id, period, kind, total_cents, lines, basis, ledger_row_id_max,
+  ledger_digest, ledger_rows, audit_head_seq, audit_head_hash, override, created_at_ms, audit_seq`;
+
+function tariffFrom(row: Row): TariffRow {
+  return {
+    id: row.id as number,
+    label: row.label as string,
+    name: row.name as string,
+    utility: row.utility as string,
+    json: row.json as string,
+    sha256: row.sha256 as string,
+    startMs: (row.start_ms as number | null) ?? null,
+    endMs: (row.end_ms as number | null) ?? null,
+    importedAtMs: row.imported_at_ms as number,
+    auditSeq: row.audit_seq as number,
+  };
+}
+
+function assignmentFrom(row: Row): AssignmentRow {
+  return {
+    id: row.id as number,
+    accountId: row.account_id as string,
+    servicePointId: row.service_point_id as string,
+    meterId: row.meter_id as string,
+    tariff: row.tariff as string,
+    timeZone: row.time_zone as string,
+    fromMs: row.from_ms as number,
+    toMs: (row.to_ms as number | null) ?? null,
+    importedAtMs: row.imported_at_ms as number,
+    auditSeq: row.audit_seq as number,
+  };
+}
+
+function invoiceFrom(row: Row): InvoiceRow {
+  return {
+    id: row.id as number,
+    accountId: row.account_id as string,
+    period: row.period as string,
+    kind: row.kind as InvoiceKind,
+    totalCents: row.total_cents as number,
+    linesJson: row.lines as string,
+    basisJson: row.basis as string,
+    ledgerRowIdMax: row.ledger_row_id_max as number,
+    ledgerDigest: row.ledger_digest as string,
+    ledgerRows: row.ledger_rows as number,
+    auditHeadSeq: row.audit_head_seq as number,
+    auditHeadHash: row.audit_head_hash as string,
+    overrideJson: (row.override as string | null) ?? null,
+    createdAtMs: row.created_at_ms as number,
+    auditSeq: row.audit_seq as number,
+  };
+}
+
+export class SqliteBillingStore implements BillingStore {
+  readonly #store: SqliteStore;
+  readonly #db: Database.Database;
+
+  constructor(store: SqliteStore) {
+    this.#store = store;
+    this.#db = store.db;
+  }
+
+  transaction<T>(fn: (tx: BillingTransaction) => Promise<T>): Promise<T> {
+    return this.#store.transaction(async (tx) =>
+      fn({
+        auditHead: () => tx.auditHead(),
+        appendAuditEntry: (entry) => tx.appendAuditEntry(entry),
+        insertTariff: async (row) => this.#insertTariff(row),
+        insertAssignments: async (rows) => this.#insertAssignments(rows),
+        insertInvoice: async (row) => this.#insertInvoice(row),
+        invoicesOf: async (accountId, period) => this.#invoices({ accountId, period }),
+        ledgerRowIdMax: async () => this.#ledgerRowIdMax(),
+      }),
+    );
+  }
+
+  #insertTariff(row: TariffInsert): number {
+    const result = this.#db
+      .prepare(
+        `INSERT INTO tariffs (label, name, utility, json, sha256, start_ms, end_ms, imported_at_ms,
+           audit_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(
+        row.label,
+        row.name,
+        row.utility,
+        row.json,
+        row.sha256,
+        row.startMs,
+        row.endMs,
+        row.importedAtMs,
+        row.auditSeq,
+      );
+    return Number(result.lastInsertRowid);
+  }
+
+  #insertAssignments(rows: readonly AssignmentInsert[]): void {
+    const insert = this.#db.prepare(
+      `INSERT INTO meter_assignments (account_id, service_point_id, meter_id, tariff, time_zone,
+         from_ms, to_ms, imported_at_ms, audit_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    for (const row of rows) {
+      insert.run(
+        row.accountId,
+        row.servicePointId,
+        row.meterId,
+        row.tariff,
+        row.timeZone,
+        row.fromMs,
+        row.toMs,
+        row.importedAtMs,
+        row.auditSeq,
+      );
+    }
+  }
+
+  #insertInvoice(row: InvoiceInsert): number {
+    const result = this.#db
+      .prepare(
+        `INSERT INTO invoices (account_id, period, kind, total_cents, lines, basis,
+           ledger_row_id_max, ledger_digest, ledger_rows, audit_head_seq, audit_head_hash, override,
+           created_at_ms, audit_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(
+        row.accountId,
+        row.period,
+        row.kind,
+        row.totalCents,
+        row.linesJson,
+        row.basisJson,
+        row.ledgerRowIdMax,
+        row.ledgerDigest,
+        row.ledgerRows,
+        row.auditHeadSeq,
+        row.auditHeadHash,
+        row.overrideJson,
+        row.createdAtMs,
+        row.auditSeq,
+      );
+    return Number(result.lastInsertRowid);
+  }
+
+  #ledgerRowIdMax(): number {
+    const row = this.#db.prepare('SELECT coalesce(max(id), 0) AS id FROM ledger').get() as Row;
+    return row.id as number;
+  }
+
+  #invoices(filter: { accountId?: string; period?: string }): InvoiceRow[] {
+    const rows = this.#db
+      .prepare(
+        `SELECT ${INVOICE_COLUMNS} FROM invoices
+         WHERE (@account IS NULL OR account_id = @account) AND (@period IS NULL OR period = @period)
+         ORDER BY id`,
+      )
+      .all({ account: filter.accountId ?? null, period: filter.period ?? null }) as Row[];
+    return rows.map(invoiceFrom);
+  }
+
+  async listTariffs(): Promise<TariffRow[]> {
+    const rows = this.#db.prepare(`SELECT ${TARIFF_COLUMNS} FROM tariffs ORDER BY id`).all();
+    return (rows as Row[]).map(tariffFrom);
+  }
+
+  async findTariffBySha256(sha256: string): Promise<TariffRow | null> {
+    const row = this.#db
+      .prepare(`SELECT ${TARIFF_COLUMNS} FROM tariffs WHERE sha256 = ?`)
+      .get(sha256) as Row | undefined;
+    return row === undefined ? null : tariffFrom(row);
+  }
+
+  async listAssignments(accountIds?: readonly string[]): Promise<AssignmentRow[]> {
+    const rows = this.#db
+      .prepare(`SELECT ${ASSIGNMENT_COLUMNS} FROM meter_assignments ORDER BY id`)
+      .all() as Row[];
+    const wanted = accountIds === undefined ? null : new Set(accountIds);
+    return rows.map(assignmentFrom).filter((row) => wanted === null || wanted.has(row.accountId));
+  }
+
+  async listInvoices(filter: { accountId?: string; period?: string }): Promise<InvoiceRow[]> {
+    return this.#invoices(filter);
+  }
+
+  async getInvoice(id: number): Promise<InvoiceRow | null> {
+    const row = this.#db.prepare(`SELECT ${INVOICE_COLUMNS} FROM invoices WHERE id = ?`).get(id) as
+      Row | undefined;
+    return row === undefined ? null : invoiceFrom(row);
+  }
+
+  async billingLedger(query: BillingLedgerQuery): Promise<BillingLedgerRow[]> {
+    if (query.meterIds.length === 0) return [];
+    const marks = query.meterIds.map(() => '?').join(', ');
+    // The ledger's index leads with interval start, so the span is one range scan.
+    const rows = this.#db
+      .prepare(
+        `SELECT l.id, l.meter_id, l.channel, l.interval_start_ms, l.interval_seconds, l.value_micro,
+           l.quality, l.idempotency_key, l.version
+         FROM ledger l
+         WHERE l.interval_start_ms >= ? AND l.interval_start_ms < ? AND l.id <= ?
+           AND l.meter_id IN (${marks}) AND l.commodity = 'electricity' AND l.unit = 'kWh'
+           AND NOT EXISTS (SELECT 1 FROM ledger n
+             WHERE n.interval_start_ms = l.interval_start_ms AND n.meter_id = l.meter_id
+               AND n.channel = l.channel AND n.version > l.version AND n.id <= ?)
+         ORDER BY l.interval_start_ms, l.meter_id, l.channel`,
+      )
+      .all(query.fromMs, query.toMs, query.rowIdMax, ...query.meterIds, query.rowIdMax) as Row[];
+    return rows.map((row) => ({
+      id: row.id as number,
+      meterId: row.meter_id as string,
+      channel: row.channel as string,
+      intervalStartMs: row.interval_start_ms as number,
+      intervalSeconds: row.interval_seconds as number,
+      valueMicro: row.value_micro as number,
+      quality: row.quality as string,
+      idempotencyKey: row.idempotency_key as string,
+      version: row.version as number,
+    }));
+  }
+
+  async heldAnomalies(meterIds: readonly string[], fromMs: number, toMs: number): Promise<number> {
+    if (meterIds.length === 0) return 0;
+    const marks = meterIds.map(() => '?').join(', ');
+    const row = this.#db
+      .prepare(
+        `SELECT count(*) AS held FROM anomalies WHERE status = 'held'
+           AND json_extract(reading, '$.meterId') IN (${marks})
+           AND json_extract(reading, '$.intervalStartMs') >= ?
+           AND json_extract(reading, '$.intervalStartMs') < ?`,
+      )
+      .get(...meterIds, fromMs, toMs) as Row;
+    return row.held as number;
+  }
+}
