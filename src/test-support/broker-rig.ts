@@ -9,6 +9,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
+import amqp from 'amqplib';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect as connectNats } from '@nats-io/transport-node';
 import { expect } from 'vitest';
 import { stringify } from 'yaml';
 import { isConserved } from '../pipeline/commit.js';
@@ -106,6 +109,8 @@ export interface CrashRunOptions {
   readonly publish: Omit<SimulatePublishFlags, 'truth' | 'json'>;
   /** Messages acknowledged before the consumer is killed. */
   readonly killAfterAcks: number;
+  /** Messages the broker still holds for the consumer (ready or unacknowledged), when it tells. */
+  readonly remaining?: () => Promise<number>;
 }
 
 export interface CrashRunResult {
@@ -120,6 +125,8 @@ export interface CrashRunResult {
   readonly streams: readonly TruthStream[];
   readonly ledgerReadings: number;
   readonly ledgerKwh: string;
+  /** What the broker still held for the consumer after the last run; null when not asked. */
+  readonly remaining: number | null;
 }
 
 /**
@@ -167,6 +174,7 @@ export async function crashRun(options: CrashRunOptions): Promise<CrashRunResult
     ackedBeforeKill,
     restart,
     database,
+    remaining: options.remaining === undefined ? null : await options.remaining(),
     ...(await ledgerOf(database)),
   };
 }
@@ -225,4 +233,50 @@ export function expectTruthAfterCrash(result: CrashRunResult): void {
   expect(result.streams).toEqual(truth.streams);
   expect(result.ledgerReadings).toBe(truth.currentReadings);
   expect(result.ledgerKwh).toBe(truth.kwh);
+  if (result.remaining !== null) expect(result.remaining).toBe(0);
+}
+
+/** Deletes a test's queue, so runs leave nothing behind on the broker. */
+export async function deleteAmqpQueue(queue: string): Promise<void> {
+  const connection = await amqp.connect('amqp://guest:guest@127.0.0.1:5672');
+  try {
+    const channel = await connection.createChannel();
+    await channel.deleteQueue(queue);
+  } finally {
+    await connection.close();
+  }
+}
+
+/** Deletes a test's stream (and its consumers). */
+export async function deleteNatsStream(stream: string): Promise<void> {
+  const connection = await connectNats({ servers: 'nats://127.0.0.1:4222', reconnect: false });
+  try {
+    const manager = await jetstreamManager(connection);
+    await manager.streams.delete(stream).catch(() => false);
+  } finally {
+    await connection.close();
+  }
+}
+
+/** Ready messages in a queue (unacknowledged ones count once their consumer has gone). */
+export async function amqpQueueDepth(queue: string): Promise<number> {
+  const connection = await amqp.connect('amqp://guest:guest@127.0.0.1:5672');
+  try {
+    const channel = await connection.createChannel();
+    return (await channel.checkQueue(queue)).messageCount;
+  } finally {
+    await connection.close();
+  }
+}
+
+/** Messages a JetStream consumer has not had acknowledged: pending and awaiting an ack. */
+export async function natsConsumerBacklog(stream: string, durable: string): Promise<number> {
+  const connection = await connectNats({ servers: 'nats://127.0.0.1:4222', reconnect: false });
+  try {
+    const manager = await jetstreamManager(connection);
+    const info = await manager.consumers.info(stream, durable);
+    return info.num_pending + info.num_ack_pending;
+  } finally {
+    await connection.close();
+  }
 }

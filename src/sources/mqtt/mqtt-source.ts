@@ -172,13 +172,16 @@ export class MqttLink implements BrokerLink<MqttHandle> {
 
   /** MQTT cannot hand a message back: the session is closed, so the broker delivers it again. */
   async nack(): Promise<void> {
-    await this.close();
-  }
-
-  async close(): Promise<void> {
     const client = this.#client;
     this.#client = null;
     if (client !== null) await client.endAsync(true).catch(() => undefined);
+  }
+
+  /** A clean DISCONNECT after the PUBACKs written; the session stays for its expiry. */
+  async close(): Promise<void> {
+    const client = this.#client;
+    this.#client = null;
+    if (client !== null) await client.endAsync(!client.connected).catch(() => undefined);
   }
 }
 
