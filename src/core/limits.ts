@@ -132,6 +132,14 @@ export const PUSH_REQUEST_TIMEOUT_MS = 120_000;
  */
 export const SIMULATE_PUSH_ATTEMPTS_MAX = 20;
 
+// Message broker sources (MQTT, AMQP, NATS JetStream: src/sources/broker/).
+/** Messages one broker batch (one delivery, acknowledged together after commit) holds at most. */
+export const BROKER_BATCH_MESSAGES_MAX = 10_000;
+/** Bytes of the messages one broker batch holds at most: what one batch of ingest may hold. */
+export const BROKER_BATCH_BYTES_MAX = 8 * 1024 * 1024;
+/** The longest a broker source may be configured to wait for a batch to fill (`batch.delayMs`). */
+export const BROKER_BATCH_DELAY_MS_MAX = 60_000;
+
 // Drop folders (directory and SFTP sources).
 /** Files a drop source takes from one listing, unless its `filesPerPollMax` says fewer. */
 export const DROP_FILES_PER_POLL_DEFAULT = 100;

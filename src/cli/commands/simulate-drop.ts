@@ -64,7 +64,7 @@ interface SftpFlags extends DropFlags {
 const MS_PER_INTERVAL = 900_000;
 const DAYS_MAX = 3_660;
 
-function integer(flag: string, text: string, min: number, max: number): number {
+export function integer(flag: string, text: string, min: number, max: number): number {
   const value = Number(text);
   if (!Number.isInteger(value) || value < min || value > max) {
     throw new AmisyncError('USAGE', `${flag} must be a whole number within ${min}..${max}`, {
@@ -74,7 +74,7 @@ function integer(flag: string, text: string, min: number, max: number): number {
   return value;
 }
 
-function rate(flag: string, text: string): number {
+export function rate(flag: string, text: string): number {
   const value = Number(text);
   if (!Number.isFinite(value) || value < 0 || value > 1) {
     throw new AmisyncError('USAGE', `${flag} must be a fraction within 0..1`, { flag });
@@ -82,7 +82,7 @@ function rate(flag: string, text: string): number {
   return value;
 }
 
-function startOf(text: string): number {
+export function startOf(text: string): number {
   const startMs = Date.parse(/^\d{4}-\d{2}-\d{2}$/.test(text) ? `${text}T00:00:00Z` : text);
   if (!Number.isFinite(startMs) || startMs % MS_PER_INTERVAL !== 0) {
     throw new AmisyncError(

@@ -7,6 +7,7 @@ import { addSimulateRest } from './simulate-rest.js';
 import { addSimulatePush } from './simulate-push.js';
 import { addSimulateDrop, addSimulateSftp } from './simulate-drop.js';
 import { addSimulateLabelled, addSimulateScore } from './simulate-labelled.js';
+import { addSimulatePublish } from './simulate-publish.js';
 
 export function addSimulateCommands(program: Command): Command {
   const simulate = program
@@ -17,6 +18,7 @@ export function addSimulateCommands(program: Command): Command {
   addSimulatePush(simulate);
   addSimulateDrop(simulate);
   addSimulateSftp(simulate);
+  addSimulatePublish(simulate);
   addSimulateLabelled(simulate);
   addSimulateScore(simulate);
   return simulate;

@@ -21,7 +21,15 @@ afterEach(async () => {
 });
 afterAll(removeTempDirs);
 
-function load(text: string, env: Record<string, string> = { NORTHGRID_CLIENT_SECRET: SECRET }) {
+const BROKER_SECRETS = {
+  MQTT_PASSWORD: 'mqtt-password-value',
+  AMQP_PASSWORD: 'amqp-password-value',
+};
+
+function load(
+  text: string,
+  env: Record<string, string> = { NORTHGRID_CLIENT_SECRET: SECRET, ...BROKER_SECRETS },
+) {
   const folder = tempDir('amisync-config-doc-');
   mkdirSync(join(folder, 'keys'));
   writeFileSync(join(folder, 'keys', 'eastmeter_ed25519'), 'a key file\n');

@@ -9,6 +9,9 @@ import { restSourceKind } from '../../sources/rest/rest-source.js';
 import { pushSourceKind } from '../../sources/http-push/http-push.js';
 import { directorySourceKind } from '../../sources/directory/directory-source.js';
 import { sftpSourceKind } from '../../sources/sftp/sftp-source.js';
+import { mqttSourceKind } from '../../sources/mqtt/mqtt-source.js';
+import { amqpSourceKind } from '../../sources/amqp/amqp-source.js';
+import { natsSourceKind } from '../../sources/nats/nats-source.js';
 
 export type AnySourceKind = SourceKind<{ kind: string; id: string }>;
 
@@ -33,4 +36,7 @@ export const SOURCE_KINDS: readonly AnySourceKind[] = [
   pushSourceKind as unknown as AnySourceKind,
   directorySourceKind as unknown as AnySourceKind,
   sftpSourceKind as unknown as AnySourceKind,
+  mqttSourceKind as unknown as AnySourceKind,
+  amqpSourceKind as unknown as AnySourceKind,
+  natsSourceKind as unknown as AnySourceKind,
 ];

@@ -155,6 +155,9 @@ function sourceContextAt(
 const LOCAL_PATH_KEYS: Readonly<Record<string, readonly string[]>> = {
   directory: ['path', 'archiveDir'],
   sftp: ['privateKeyFile'],
+  mqtt: ['ackLog'],
+  amqp: ['ackLog'],
+  nats: ['ackLog'],
 };
 
 function withLocalPaths(

@@ -135,7 +135,7 @@ function publicationTimes(
  * A bad record never carries a meter of the feed; a conflict carries the key (meter, interval,
  * seq) of an earlier record with another consumption. Anything else repeats as a duplicate.
  */
-function repeatKinds(records: readonly FeedRecord[], meterIds: Set<string>): RepeatKind[] {
+export function repeatKinds(records: readonly FeedRecord[], meterIds: Set<string>): RepeatKind[] {
   const firstConsumption = new Map<string, unknown>();
   return records.map((record) => {
     const meterId = record['meter_id'];

@@ -1,0 +1,279 @@
+/**
+ * `amisync simulate publish --to mqtt://...|amqp://...|nats://... --subject S`: a head-end that
+ * publishes a generated feed to a message broker, one to a few readings per message, with the
+ * feed generator's faults and the plan's (poison messages, messages published twice with the same
+ * id), and writes the truth the ledger must end with (simulator/publish-plan.ts).
+ *
+ * Each broker is published to as a careful head-end would: MQTT 5 at QoS 1 (each publish waits for
+ * its PUBACK); AMQP persistent messages on a confirm channel, to a durable queue named by the
+ * subject (declared) or to `--exchange` with the subject as routing key; NATS JetStream with
+ * `Nats-Msg-Id`, into a stream (`--stream`, created with the subject when missing) whose duplicate
+ * window drops a message published twice.
+ */
+import type { Command } from 'commander';
+import amqp from 'amqplib';
+import mqtt from 'mqtt';
+import { jetstream, jetstreamManager, StorageType } from '@nats-io/jetstream';
+import { connect as connectNats } from '@nats-io/transport-node';
+import { AmisyncError } from '../../core/errors.js';
+import { timersOf } from '../../pipeline/run-source.js';
+import { generateFeed, generateMeterIds } from '../../simulator/feed-generator.js';
+import { planMessages, publishExtra, type PublishMessage } from '../../simulator/publish-plan.js';
+import { repeatKinds } from '../../simulator/rest/rest-feed.js';
+import { feedTruth, writeTruth, type Truth } from '../../simulator/truth.js';
+import { runtime } from '../context.js';
+import { handleError, printJson, printLines } from '../output.js';
+import { integer, rate, startOf } from './simulate-drop.js';
+
+export interface SimulatePublishFlags {
+  to: string;
+  subject: string;
+  stream?: string;
+  exchange?: string;
+  meters: string;
+  days: string;
+  seed: string;
+  start: string;
+  readingsPerMessage: string;
+  poisonRate: string;
+  repeatRate: string;
+  retransmitRate: string;
+  estimateRate: string;
+  conflictRate: string;
+  badRate: string;
+  paceMs: string;
+  truth?: string;
+  json?: boolean;
+}
+
+export interface SimulatePublishSummary {
+  to: string;
+  subject: string;
+  /** Distinct messages (ids) of the plan. */
+  messages: number;
+  /** Messages sent, repeats included. */
+  published: number;
+  /** Repeats the broker dropped as duplicates (NATS, by Nats-Msg-Id). */
+  droppedByBroker: number;
+  truth: Truth;
+}
+
+const INTERVALS_PER_DAY = 96;
+const PUBLISH_ATTEMPTS_MAX = 3;
+
+/** One broker's publishing side. `send` resolves once the broker has taken the message. */
+interface Publisher {
+  /** False when the broker dropped the message as a repeat of one it holds. */
+  send(message: PublishMessage): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+async function mqttPublisher(url: string, topic: string): Promise<Publisher> {
+  const client = await mqtt.connectAsync(url, { protocolVersion: 5, reconnectPeriod: 0 });
+  return {
+    async send(message) {
+      await client.publishAsync(topic, message.text, {
+        qos: 1,
+        properties: { userProperties: { 'message-id': message.id } },
+      });
+      return true;
+    },
+    close: () => client.endAsync(),
+  };
+}
+
+async function amqpPublisher(url: string, subject: string, exchange?: string): Promise<Publisher> {
+  const connection = await amqp.connect(url);
+  const channel = await connection.createConfirmChannel();
+  if (exchange === undefined) await channel.assertQueue(subject, { durable: true });
+  return {
+    async send(message) {
+      const content = Buffer.from(message.text);
+      const options = { persistent: true, messageId: message.id, contentType: 'application/json' };
+      await new Promise<void>((resolve, reject) => {
+        const settled = (error: unknown) => (error == null ? resolve() : reject(error as Error));
+        if (exchange === undefined) channel.sendToQueue(subject, content, options, settled);
+        else channel.publish(exchange, subject, content, options, settled);
+      });
+      return true;
+    },
+    close: () => connection.close(),
+  };
+}
+
+async function natsPublisher(url: string, subject: string, stream: string): Promise<Publisher> {
+  const connection = await connectNats({ servers: url, reconnect: false });
+  const manager = await jetstreamManager(connection);
+  try {
+    await manager.streams.info(stream);
+  } catch {
+    await manager.streams.add({ name: stream, subjects: [subject], storage: StorageType.File });
+  }
+  const client = jetstream(connection);
+  return {
+    async send(message) {
+      const ack = await client.publish(subject, message.text, { msgID: message.id });
+      return !ack.duplicate;
+    },
+    close: () => connection.close(),
+  };
+}
+
+function publisherFor(flags: SimulatePublishFlags): Promise<Publisher> {
+  const scheme = /^([a-z]+):\/\//.exec(flags.to)?.[1];
+  switch (scheme) {
+    case 'mqtt':
+    case 'mqtts':
+      return mqttPublisher(flags.to, flags.subject);
+    case 'amqp':
+    case 'amqps':
+      return amqpPublisher(flags.to, flags.subject, flags.exchange);
+    case 'nats':
+      if (flags.stream === undefined) {
+        throw new AmisyncError('USAGE', '--stream is required with --to nats://...', {
+          flag: '--stream',
+        });
+      }
+      return natsPublisher(flags.to, flags.subject, flags.stream);
+    default:
+      throw new AmisyncError(
+        'USAGE',
+        `--to must start with mqtt://, amqp:// or nats://, not ${JSON.stringify(flags.to)}`,
+        { flag: '--to' },
+      );
+  }
+}
+
+async function connectPublisher(flags: SimulatePublishFlags): Promise<Publisher> {
+  try {
+    return await publisherFor(flags);
+  } catch (error) {
+    if (error instanceof AmisyncError) throw error;
+    throw new AmisyncError(
+      'TRANSPORT_UNAVAILABLE',
+      `${flags.to}: cannot connect: ${(error as Error).message}`,
+    );
+  }
+}
+
+/** Sends one message, again after a failure (at most PUBLISH_ATTEMPTS_MAX times). */
+async function sendOne(publisher: Publisher, message: PublishMessage): Promise<boolean> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await publisher.send(message);
+    } catch (error) {
+      if (attempt >= PUBLISH_ATTEMPTS_MAX) {
+        throw new AmisyncError(
+          'TRANSPORT_UNAVAILABLE',
+          `message ${message.id} was not taken after ${attempt} attempts: ${(error as Error).message}`,
+        );
+      }
+    }
+  }
+}
+
+function planOf(flags: SimulatePublishFlags) {
+  const seed = integer('--seed', flags.seed, 0, Number.MAX_SAFE_INTEGER);
+  const meters = integer('--meters', flags.meters, 1, 100_000);
+  const options = {
+    seed,
+    meters,
+    startMs: startOf(flags.start),
+    intervals: integer('--days', flags.days, 1, 366) * INTERVALS_PER_DAY,
+    retransmitRate: rate('--retransmit-rate', flags.retransmitRate),
+    estimateRate: rate('--estimate-rate', flags.estimateRate),
+    conflictRate: rate('--conflict-rate', flags.conflictRate),
+    badRate: rate('--bad-rate', flags.badRate),
+  };
+  const feed = generateFeed(options);
+  const kinds = repeatKinds(feed.records, new Set(generateMeterIds(seed, meters)));
+  const plan = planMessages(feed.records, kinds, {
+    seed,
+    readingsPerMessage: integer('--readings-per-message', flags.readingsPerMessage, 1, 1000),
+    poisonRate: rate('--poison-rate', flags.poisonRate),
+    repeatRate: rate('--repeat-rate', flags.repeatRate),
+  });
+  return { feed, plan };
+}
+
+export async function runSimulatePublish(
+  flags: SimulatePublishFlags,
+): Promise<SimulatePublishSummary> {
+  const { feed, plan } = planOf(flags);
+  const paceMs = integer('--pace-ms', flags.paceMs, 0, 60_000);
+  const passesRepeats = !flags.to.startsWith('nats:');
+  const truth = feedTruth(feed, publishExtra(plan, passesRepeats));
+  if (flags.truth !== undefined) writeTruth(flags.truth, truth);
+  const publisher = await connectPublisher(flags);
+  const summary = {
+    to: flags.to,
+    subject: flags.subject,
+    messages: plan.messages.length,
+    published: 0,
+    droppedByBroker: 0,
+    truth,
+  };
+  const clock = timersOf(runtime.clock);
+  try {
+    for (const message of plan.messages) {
+      for (let copy = 0; copy < (message.repeat ? 2 : 1); copy++) {
+        summary.published += 1;
+        if (!(await sendOne(publisher, message))) summary.droppedByBroker += 1;
+      }
+      if (paceMs > 0) await clock.sleep(paceMs);
+    }
+  } finally {
+    await publisher.close();
+  }
+  return summary;
+}
+
+function printSummary(summary: SimulatePublishSummary, json: boolean): void {
+  if (json) {
+    printJson(summary);
+    return;
+  }
+  const { truth } = summary;
+  printLines([
+    `published ${summary.published} messages to ${summary.to} (${summary.subject}); ` +
+      `${summary.droppedByBroker} dropped by the broker as repeats`,
+    `truth: received ${truth.received}, valid ${truth.valid}, duplicates ${truth.duplicates}, ` +
+      `invalid ${truth.invalid}, ${truth.currentReadings} readings, ${truth.kwh} kWh`,
+  ]);
+}
+
+export function addSimulatePublish(simulate: Command): Command {
+  return simulate
+    .command('publish')
+    .description('publish a generated feed to an MQTT, AMQP or NATS JetStream broker')
+    .requiredOption('--to <url>', 'mqtt://host:port, amqp://user:password@host:port or nats://...')
+    .requiredOption('--subject <name>', 'MQTT topic, AMQP queue (or routing key) or NATS subject')
+    .option('--stream <name>', 'NATS: the stream, created with the subject when missing')
+    .option('--exchange <name>', 'AMQP: publish to this exchange instead of the queue')
+    .option('--meters <n>', 'meters in the feed', '10')
+    .option('--days <n>', 'days of 15-minute intervals', '1')
+    .option('--seed <n>', 'seed of the feed and its faults', '1')
+    .option('--start <date>', 'first interval start (UTC)', '2026-01-01')
+    .option('--readings-per-message <n>', 'readings per message at most (1 to 1000)', '4')
+    .option('--poison-rate <r>', 'share of messages followed by one that is not JSON', '0')
+    .option('--repeat-rate <r>', 'share of messages published twice with the same id', '0')
+    .option('--retransmit-rate <r>', 'readings sent again verbatim later in the feed', '0')
+    .option('--estimate-rate <r>', 'readings sent as estimates, later replaced by actuals', '0')
+    .option('--conflict-rate <r>', 'readings sent again with another value (conflicts)', '0')
+    .option('--bad-rate <r>', 'share of readings followed by an invalid record', '0')
+    .option('--pace-ms <ms>', 'pause after each message', '0')
+    .option('--truth <file>', 'write the ground truth as JSON')
+    .option('--json', 'print one JSON document')
+    .addHelpText(
+      'after',
+      '\nExample:\n  amisync simulate publish --to mqtt://127.0.0.1:1883 --subject meters/readings ' +
+        '--meters 50 --days 2 --poison-rate 0.01 --repeat-rate 0.02 --truth truth.json',
+    )
+    .action(async (flags: SimulatePublishFlags) => {
+      try {
+        printSummary(await runSimulatePublish(flags), flags.json === true);
+      } catch (error) {
+        handleError(error, flags.json === true);
+      }
+    });
+}

@@ -1,0 +1,213 @@
+/**
+ * A NATS JetStream stream as a broker source (`kind: nats`): a durable pull consumer with explicit
+ * acknowledgement. On every connection the link makes sure the stream exists (created with the
+ * configured subjects when it does not) and creates or updates its consumer: one filter subject
+ * (NATS server 2.9 takes one per consumer), `ackWaitMs` after which an unacknowledged message is
+ * delivered again, `maxDeliver`, and a max ack pending of two batches, which is the backpressure.
+ * Each message of a batch is acknowledged after the batch's commit, waiting for the server to
+ * confirm (`ackAck`); a batch that could not commit is negatively acknowledged (`nak`), so it is
+ * delivered again at once. The stream deduplicates what publishers send twice with the same
+ * `Nats-Msg-Id` within its duplicate window; what passes is absorbed by idempotency.
+ */
+import {
+  AckPolicy,
+  DeliverPolicy,
+  jetstream,
+  jetstreamManager,
+  StorageType,
+  type ConsumerMessages,
+  type JetStreamManager,
+  type JsMsg,
+} from '@nats-io/jetstream';
+import { connect, nanos, type NatsConnection } from '@nats-io/transport-node';
+import { z } from 'zod';
+import { AmisyncError } from '../../core/errors.js';
+import type { SourceContext } from '../../core/source.js';
+import type { SourceKind } from '../common/config.js';
+import { brokerSourceFields } from '../broker/broker-config.js';
+import { BrokerSource, type BrokerInbox, type BrokerLink } from '../broker/broker-source.js';
+
+const NAME = /^[A-Za-z0-9_-]{1,64}$/;
+const SUBJECT = /^[^\s]{1,255}$/;
+
+export const natsSourceSchema = z
+  .object({
+    kind: z.literal('nats'),
+    ...brokerSourceFields,
+    /** `nats://host:port`; credentials go in username and password*, never here. */
+    url: z.string().regex(/^(nats|tls):\/\/[^@/\s]+$/, 'nats://host:port, no credentials'),
+    username: z.string().min(1).optional(),
+    passwordEnv: z.string().min(1).optional(),
+    passwordFile: z.string().min(1).optional(),
+    stream: z.string().regex(NAME, 'letters, digits, _ and -, at most 64'),
+    /** Subjects the stream is created with when it does not exist; default: [subject]. */
+    streamSubjects: z.array(z.string().regex(SUBJECT)).min(1).max(64).optional(),
+    /** How long the stream remembers a Nats-Msg-Id to drop a repeat, when it creates the stream. */
+    duplicateWindowMs: z.number().int().min(100).max(86_400_000).default(120_000),
+    /** The consumer's one filter subject. */
+    subject: z.string().regex(SUBJECT, 'a subject, wildcards allowed, no spaces'),
+    /** The durable consumer's name: what the server remembers the source's place under. */
+    durable: z.string().regex(NAME, 'letters, digits, _ and -, at most 64'),
+    ackWaitMs: z.number().int().min(1000).max(86_400_000).default(30_000),
+    /** Deliveries of one message at most; -1: no limit (see docs/config-brokers.md). */
+    maxDeliver: z
+      .number()
+      .int()
+      .min(-1)
+      .max(1_000_000)
+      .refine((value) => value !== 0, {
+        message: 'a positive number, or -1 for no limit',
+      })
+      .default(-1),
+    connectTimeoutMs: z.number().int().min(100).max(600_000).default(10_000),
+  })
+  .strict();
+
+export type NatsSourceConfig = z.infer<typeof natsSourceSchema>;
+
+/** The publisher's Nats-Msg-Id, else the stream and sequence. */
+function messageIdOf(stream: string, message: JsMsg): string {
+  const id = message.headers?.get('Nats-Msg-Id') ?? '';
+  return id !== '' ? id : `${stream}#${message.seq}`;
+}
+
+function isNotFound(error: unknown): boolean {
+  return /not found/i.test((error as Error).message);
+}
+
+export class NatsLink implements BrokerLink<JsMsg> {
+  readonly where: string;
+  readonly #config: NatsSourceConfig;
+  readonly #password: string | null;
+  #connection: NatsConnection | null = null;
+  #messages: ConsumerMessages | null = null;
+
+  constructor(config: NatsSourceConfig, password: string | null) {
+    this.#config = config;
+    this.#password = password;
+    this.where = `${config.url} stream ${config.stream} consumer ${config.durable}`;
+  }
+
+  async open(inbox: BrokerInbox<JsMsg>, unackedMax: number): Promise<void> {
+    const config = this.#config;
+    const connection = await this.#connect();
+    this.#connection = connection;
+    void connection.closed().then((error) => {
+      if (this.#connection === connection) {
+        inbox.lost(error ?? new Error('the connection was closed'));
+      }
+    });
+    try {
+      const manager = await jetstreamManager(connection);
+      await this.#declare(manager, unackedMax);
+      const consumer = await jetstream(connection).consumers.get(config.stream, config.durable);
+      const messages = await consumer.consume({ max_messages: Math.min(unackedMax, 10_000) });
+      this.#messages = messages;
+      void this.#pump(messages, inbox);
+    } catch (error) {
+      await this.close();
+      throw new AmisyncError(
+        'TRANSPORT_PROTOCOL',
+        `${this.where}: cannot declare or consume: ${(error as Error).message}`,
+      );
+    }
+  }
+
+  async #connect(): Promise<NatsConnection> {
+    const config = this.#config;
+    try {
+      return await connect({
+        servers: config.url,
+        timeout: config.connectTimeoutMs,
+        reconnect: false,
+        ...(config.username === undefined ? {} : { user: config.username }),
+        ...(this.#password === null ? {} : { pass: this.#password }),
+      });
+    } catch (error) {
+      const message = (error as Error).message;
+      throw new AmisyncError(
+        /authorization/i.test(message) ? 'TRANSPORT_AUTH_FAILED' : 'TRANSPORT_UNAVAILABLE',
+        `${config.url}: cannot connect: ${message}`,
+      );
+    }
+  }
+
+  /** The stream when it is missing, and the consumer created or brought up to the configuration. */
+  async #declare(manager: JetStreamManager, unackedMax: number): Promise<void> {
+    const config = this.#config;
+    try {
+      await manager.streams.info(config.stream);
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+      await manager.streams.add({
+        name: config.stream,
+        subjects: config.streamSubjects ?? [config.subject],
+        storage: StorageType.File,
+        duplicate_window: nanos(config.duplicateWindowMs),
+      });
+    }
+    const settings = {
+      ack_wait: nanos(config.ackWaitMs),
+      max_deliver: config.maxDeliver,
+      max_ack_pending: unackedMax,
+    };
+    try {
+      await manager.consumers.info(config.stream, config.durable);
+      await manager.consumers.update(config.stream, config.durable, settings);
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+      await manager.consumers.add(config.stream, {
+        durable_name: config.durable,
+        filter_subject: config.subject,
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.All,
+        ...settings,
+      });
+    }
+  }
+
+  async #pump(messages: ConsumerMessages, inbox: BrokerInbox<JsMsg>): Promise<void> {
+    try {
+      for await (const message of messages) {
+        const attempt = message.info.deliveryCount;
+        inbox.take(
+          { id: messageIdOf(this.#config.stream, message), bytes: message.data, attempt },
+          message,
+        );
+      }
+    } catch (error) {
+      inbox.lost(error as Error);
+    }
+  }
+
+  async ack(handles: readonly JsMsg[]): Promise<void> {
+    if (this.#connection === null) return;
+    await Promise.all(handles.map((message) => message.ackAck()));
+  }
+
+  async nack(handles: readonly JsMsg[]): Promise<void> {
+    if (this.#connection === null) return;
+    for (const message of handles) message.nak();
+  }
+
+  async close(): Promise<void> {
+    const connection = this.#connection;
+    const messages = this.#messages;
+    this.#connection = null;
+    this.#messages = null;
+    await messages?.close().catch(() => undefined);
+    if (connection !== null) await connection.close().catch(() => undefined);
+  }
+}
+
+function passwordOf(config: NatsSourceConfig, context: SourceContext): string | null {
+  if (config.passwordEnv === undefined && config.passwordFile === undefined) return null;
+  return context.secret({ env: config.passwordEnv, file: config.passwordFile }, 'password');
+}
+
+export const natsSourceKind: SourceKind<NatsSourceConfig> = {
+  kind: 'nats',
+  schema: natsSourceSchema,
+  create: (config, context) =>
+    new BrokerSource(config, new NatsLink(config, passwordOf(config, context)), context),
+};
