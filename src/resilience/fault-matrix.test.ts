@@ -7,7 +7,6 @@
 // SQLite file; the service runs until the ledger equals the truth, then gets SIGTERM. Each case
 // prints one row of the fault matrix (docs/resilience.md).
 import { EventEmitter } from 'node:events';
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { verifyAudit } from '../audit/verify.js';
@@ -15,14 +14,19 @@ import { runRun, type RunSummary } from '../cli/commands/run.js';
 import { SOURCE_KINDS } from '../cli/config/kinds.js';
 import { publicKeyFor } from '../cli/context.js';
 import type { FaultRates } from '../simulator/rest/rest-faults.js';
-import { startRestSimulator, type RestSimulator } from '../simulator/rest/rest-simulator.js';
-import { VENDOR_DIALECT } from '../simulator/rest/vendor-shape.js';
+import type { RestSimulator } from '../simulator/rest/rest-simulator.js';
 import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
-import { FEED_START_MS } from '../test-support/ingest-harness.js';
+import {
+  FAULT_SECRET_ENV,
+  FAULT_SOURCE_ID,
+  faultSourceConfig,
+  ledgerMatches,
+  startFaultSimulator,
+  writeServiceConfig,
+} from '../test-support/fault-rig.js';
 import { removeTempDirs, tempDir } from '../test-support/temp.js';
-import { ledgerStreams } from '../test-support/truth-check.js';
 
-const SOURCE_ID = 'sim-vendor';
+const SOURCE_ID = FAULT_SOURCE_ID;
 const RETRY = { attempts: 5, baseDelayMs: 20, delayMsMax: 200 };
 const BUDGET = { windowMs: 60_000, ratio: 0.2, minRetries: 10 };
 const BREAKER = {
@@ -42,41 +46,6 @@ afterEach(async () => {
   for (const simulator of running.splice(0)) await simulator.close();
 });
 afterAll(removeTempDirs);
-
-function writeConfig(folder: string, simulator: RestSimulator): string {
-  const config = {
-    database: './amisync.db',
-    log: { level: 'warn', file: './amisync.log' },
-    reconnectDelayMs: 50,
-    resilience: { retry: RETRY, retryBudget: BUDGET, breaker: BREAKER },
-    sources: [
-      {
-        kind: 'rest',
-        id: SOURCE_ID,
-        baseUrl: simulator.url,
-        readingsPath: '/v1/readings',
-        auth: {
-          type: 'oauth',
-          tokenUrl: `${simulator.url}/oauth/token`,
-          clientId: simulator.clientId,
-          clientSecretEnv: 'SIM_SECRET',
-        },
-        window: {
-          backfillStart: new Date(FEED_START_MS).toISOString(),
-          overlapMinutes: 0,
-          maxWindowHours: 8784,
-        },
-        pagination: { style: 'cursor', cursorParam: 'cursor', nextCursorPath: 'next' },
-        records: { path: 'data.readings', dialect: VENDOR_DIALECT },
-        pageSize: 20,
-        pollIntervalMs: 200,
-      },
-    ],
-  };
-  const path = join(folder, 'amisync.yaml');
-  writeFileSync(path, JSON.stringify(config, null, 2));
-  return path;
-}
 
 interface FaultCase {
   readonly name: string;
@@ -102,17 +71,6 @@ interface MatrixRow {
   readonly statuses: Record<string, number>;
 }
 
-async function ledgerMatches(dbPath: string, simulator: RestSimulator): Promise<boolean> {
-  const store = openSqliteStore(dbPath, { nowMs: Date.now });
-  try {
-    return JSON.stringify(await ledgerStreams(store)) === JSON.stringify(simulator.truth.streams);
-  } catch {
-    return false;
-  } finally {
-    await store.close();
-  }
-}
-
 function closedAfter(
   transitions: readonly { to: string; atMs: number }[],
   stormEndedMs: number | null,
@@ -124,26 +82,18 @@ function closedAfter(
 
 async function runCase(fault: FaultCase): Promise<{ row: MatrixRow; summary: RunSummary }> {
   vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
-  const simulator = await startRestSimulator({
-    now: () => Date.now(),
-    seed: 41,
-    meters: 6,
-    days: 1,
-    startMs: FEED_START_MS,
-    publish: 'all',
-    auth: 'oauth',
-    pagination: 'cursor',
-    pageSize: 20,
-    retransmitRate: 0.03,
-    badRate: 0.02,
-    ...fault.rates,
-  });
+  const simulator = await startFaultSimulator(fault.rates);
   running.push(simulator);
   const folder = tempDir('amisync-fault-');
-  const config = writeConfig(folder, simulator);
+  const config = writeServiceConfig(folder, [faultSourceConfig(simulator)], {
+    retry: RETRY,
+    retryBudget: BUDGET,
+    breaker: BREAKER,
+  });
   const dbPath = join(folder, 'amisync.db');
   const signals = new EventEmitter();
-  const environment = { kinds: SOURCE_KINDS, env: { SIM_SECRET: simulator.clientSecret }, signals };
+  const env = { [FAULT_SECRET_ENV]: simulator.clientSecret };
+  const environment = { kinds: SOURCE_KINDS, env, signals };
   const startedMs = Date.now();
   const service = runRun({ config, json: true }, environment);
   let stormEndedMs: number | null = null;
