@@ -5,11 +5,10 @@
 // simulator's truth, every delivery balances, nothing is doubled, and the audit trail verifies.
 // Method: the REST head-end simulator in this process, `node dist/cli/main.js` as the service and
 // for every command, a real SQLite file read from outside between steps.
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { RestSimulator } from '../simulator/rest/rest-simulator.js';
-import { CLI_MAIN, readDatabase } from '../test-support/crash-runs.js';
+import { readDatabase, runCli, startService } from '../test-support/crash-runs.js';
 import {
   FAULT_SECRET_ENV,
   FAULT_SOURCE_ID,
@@ -69,19 +68,11 @@ function deadLetters(dbPath: string): DeadLetterRecord[] {
   ) as DeadLetterRecord[];
 }
 
-/** Runs a command of the built CLI; asynchronous, so the simulator in this process answers it. */
-function cli(args: string[], env: NodeJS.ProcessEnv): Promise<string> {
-  const child = spawn(process.execPath, [CLI_MAIN, ...args], { env });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-  return new Promise((resolve, reject) => {
-    child.once('exit', (code) => {
-      if (code === 0) resolve(stdout);
-      else reject(new Error(`amisync ${args.join(' ')} exited ${code}: ${stderr}`));
-    });
-  });
+/** Runs a command of the built CLI; its stdout, or an error naming its exit and stderr. */
+async function cli(args: string[], env: NodeJS.ProcessEnv): Promise<string> {
+  const { code, stdout, stderr } = await runCli(args, env);
+  if (code !== 0) throw new Error(`amisync ${args.join(' ')} exited ${code}: ${stderr}`);
+  return stdout;
 }
 
 interface Counts {
@@ -112,13 +103,8 @@ describe('a 5xx storm through amisync run: dead letters, replay, truth', () => {
     const env = { ...process.env, [FAULT_SECRET_ENV]: simulator.clientSecret };
 
     // 1. The service runs; after a few pages the head-end answers every page with a 5xx.
-    const service = spawn(process.execPath, [CLI_MAIN, 'run', '--config', config, '--json'], {
-      env,
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    service.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-    const exited = new Promise<number | null>((resolve) => service.once('exit', resolve));
+    const service = startService(config, env);
+    let exit: number | null;
     try {
       await until(() => simulator.stats().pagesServed >= PAGES_BEFORE_STORM, 30_000, 'pages');
       simulator.setFaultRates({ errorRate: 1 });
@@ -132,9 +118,9 @@ describe('a 5xx storm through amisync run: dead letters, replay, truth', () => {
       // The storm held: no page was served while it lasted.
       expect(simulator.stats().pagesServed).toBe(pagesBeforeStorm);
     } finally {
-      service.kill('SIGTERM');
+      exit = await service.stop();
     }
-    expect(await exited, stderr).toBe(0);
+    expect(exit, service.stderr()).toBe(0);
     simulator.setFaultRates({});
 
     // 2. Every dead letter is a request (no bytes), with each attempt's error and timing.
