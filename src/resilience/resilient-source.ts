@@ -254,6 +254,8 @@ export class ResilientSource implements Source {
     if (attempts.length >= settings.retry.attempts) {
       this.#exhausted(what, attempts, 'attempts', error);
     }
+    // A failure that opened the breaker ends the call here: no retry is spent that it would refuse.
+    if (this.breaker.state === 'open') this.#exhausted(what, attempts, 'breaker', error);
     if (!this.budget.tryRetry()) this.#exhausted(what, attempts, 'budget', error);
     const delayMs = retryDelayMs(
       settings.retry,

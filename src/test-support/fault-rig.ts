@@ -5,9 +5,14 @@
  * the simulator's truth. The service may run in this process (runRun) or in a child process.
  */
 import { writeFileSync } from 'node:fs';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type { FaultRates } from '../simulator/rest/rest-faults.js';
-import { startRestSimulator, type RestSimulator } from '../simulator/rest/rest-simulator.js';
+import {
+  startRestSimulator,
+  type RestSimulator,
+  type RestSimulatorOptions,
+} from '../simulator/rest/rest-simulator.js';
 import { VENDOR_DIALECT } from '../simulator/rest/vendor-shape.js';
 import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
 import { FEED_START_MS } from './ingest-harness.js';
@@ -17,7 +22,10 @@ export const FAULT_SOURCE_ID = 'sim-vendor';
 /** The environment variable the configuration reads the client secret from. */
 export const FAULT_SECRET_ENV = 'SIM_SECRET';
 
-export function startFaultSimulator(rates: FaultRates): Promise<RestSimulator> {
+export function startFaultSimulator(
+  rates: FaultRates,
+  options: Partial<RestSimulatorOptions> = {},
+): Promise<RestSimulator> {
   return startRestSimulator({
     now: () => Date.now(),
     seed: 41,
@@ -30,6 +38,7 @@ export function startFaultSimulator(rates: FaultRates): Promise<RestSimulator> {
     pageSize: 20,
     retransmitRate: 0.03,
     badRate: 0.02,
+    ...options,
     ...rates,
   });
 }
@@ -104,4 +113,63 @@ export async function until(
     if (Date.now() > endMs) throw new Error(`timed out after ${withinMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, everyMs));
   }
+}
+
+/**
+ * A TCP relay on a loopback port to another local port: a peer that can go down (its port refuses
+ * connections and open ones are cut) and come back on the same port, as a token endpoint or any
+ * HTTP peer does in an outage.
+ */
+export interface TcpRelay {
+  /** `http://127.0.0.1:PORT`, the relay's own address. */
+  readonly url: string;
+  down(): Promise<void>;
+  up(): Promise<void>;
+}
+
+function listenOn(server: Server, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => {
+      server.off('error', reject);
+      const address = server.address();
+      resolve(typeof address === 'object' && address !== null ? address.port : port);
+    });
+  });
+}
+
+export async function startTcpRelay(targetPort: number, upNow: boolean): Promise<TcpRelay> {
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    const upstream = connect(targetPort, '127.0.0.1');
+    const cut = (): void => {
+      client.destroy();
+      upstream.destroy();
+      sockets.delete(client);
+      sockets.delete(upstream);
+    };
+    sockets.add(client).add(upstream);
+    client.pipe(upstream).pipe(client);
+    for (const socket of [client, upstream]) socket.on('error', cut).on('close', cut);
+  });
+  const port = await listenOn(server, 0);
+  let listening = true;
+  const relay: TcpRelay = {
+    url: `http://127.0.0.1:${port}`,
+    down: async () => {
+      if (!listening) return;
+      listening = false;
+      const closed = new Promise((resolve) => server.close(resolve));
+      for (const socket of sockets) socket.destroy();
+      sockets.clear();
+      await closed;
+    },
+    up: async () => {
+      if (listening) return;
+      await listenOn(server, port);
+      listening = true;
+    },
+  };
+  if (!upNow) await relay.down();
+  return relay;
 }
