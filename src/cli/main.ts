@@ -183,6 +183,8 @@ export function buildProgram(): Command {
   withGlobals(audit.command('verify'))
     .description('recompute the chain, Merkle roots and signatures; name the first bad entry')
     .option('--public-key <path>', 'verify checkpoints with this PEM public key')
+    .option('--config <file>', "a failure raises audit.verify_failed to this file's alert webhook")
+    .addHelpText('after', '\nExample:\n  amisync audit verify --config ./amisync.yaml --json')
     .action(action(async (opts: Opts) => runAuditVerify(opts)));
   withGlobals(audit.command('prove <idempotencyKey>'))
     .description('inclusion proof of one ledger reading, checked')

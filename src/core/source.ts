@@ -124,6 +124,23 @@ export interface Source {
    * requests) answers them now, since nothing of theirs was taken; others need not implement it.
    */
   paused?(pause: Pause): Promise<void>;
+  /**
+   * Fetches again what a request dead letter asked for (a page that could not be fetched after
+   * its attempts), for `dead-letters replay`: called on a connected source, outside its read loop,
+   * it moves no position and acknowledges nothing. Throws a transport error when the peer still
+   * fails, or INVALID_STATE when the request is not one this source made. Sources whose dead
+   * letters always hold their bytes need not implement it.
+   */
+  refetch?(request: Readonly<Record<string, unknown>>, signal: AbortSignal): Promise<Refetched>;
+}
+
+/** What `refetch` fetched: the bytes of the page, and how the pipeline reads them. */
+export interface Refetched {
+  readonly name: string;
+  readonly format: InputFormat;
+  readonly formatContext: FormatContext;
+  readonly transportId: string | null;
+  readonly chunks: readonly Uint8Array[];
 }
 
 /**

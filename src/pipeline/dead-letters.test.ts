@@ -1,6 +1,7 @@
 // Goal: a delivery whose attempts are exhausted is kept whole as a dead letter before its source is
 // acknowledged, replays through the ingest path to the same ledger a clean delivery gives, and is
-// discarded only with a justification; a store outage or a malformed record never dead-letters.
+// discarded only with a justification; a request dead letter replays by fetching its page again;
+// a store outage or a malformed record never dead-letters.
 // Method: a transport whose byte stream fails as a retry wrapper's exhaustion would, over real
 // feed bytes and a real SQLite store; audit verify after every step, and SQL edits it must catch.
 import { afterAll, describe, expect, it } from 'vitest';
@@ -305,7 +306,38 @@ describe('dead letters', () => {
     expect(log.events.map((e) => e.fields.alert)).toContain('dead-letter');
     await expect(replayDeadLetter({ ...options(h), actor: 'ops' }, 1)).rejects.toMatchObject({
       code: 'INVALID_STATE',
+      message: expect.stringContaining('--config'),
     });
+    // A peer still failing leaves it open; once it answers, the page is fetched and ingested.
+    const asked: unknown[] = [];
+    const down = async (): Promise<never> => {
+      throw new AmisyncError('TRANSPORT_UNAVAILABLE', 'the page answered 503');
+    };
+    await expect(
+      replayDeadLetter({ ...options(h), actor: 'ops' }, 1, 'peer back', down),
+    ).rejects.toMatchObject({ code: 'TRANSPORT_UNAVAILABLE' });
+    expect((await h.store.getDeadLetter(1))?.status).toBe('open');
+    const report = await replayDeadLetter(
+      { ...options(h), actor: 'ops' },
+      1,
+      'peer back',
+      async (id, r) => {
+        asked.push([id, r]);
+        return {
+          name: 'page 9',
+          format: 'ndjson',
+          formatContext: {},
+          transportId: request.id,
+          chunks: [PAYLOAD],
+        };
+      },
+    );
+    expect(asked).toEqual([['vendor-rest', request]]);
+    expect(report.refetched).toBe(true);
+    const state = await ledgerState(h.store);
+    expect(state.readings).toBe(FEED.expected.currentReadings);
+    expect(state.energyMilliWh).toBe(FEED.expected.energyMilliWh);
+    expect((await h.store.getDeadLetter(1))?.status).toBe('replayed');
     await expectVerified(h);
   });
 

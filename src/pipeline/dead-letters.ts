@@ -24,7 +24,7 @@ import type { AttemptRecord, DeadLetterCause } from '../core/dead-letter.js';
 import { AmisyncError } from '../core/errors.js';
 import { DECISION_NOTE_CHARS_MIN, RAW_CHUNK_BYTES_MAX } from '../core/limits.js';
 import type { FormatContext, InputFormat } from '../core/parser.js';
-import type { SourcePosition } from '../core/source.js';
+import type { Refetched, SourcePosition } from '../core/source.js';
 import type {
   BatchCounts,
   DeadLetterDecision,
@@ -252,6 +252,8 @@ export interface DeadLetterReplayReport {
   /** The delivery its bytes became, with that delivery's counts. */
   delivery: DeliveryReport;
   auditSeq: number;
+  /** Its request was fetched again (a request dead letter), rather than its kept bytes read. */
+  refetched: boolean;
 }
 
 async function* once(bytes: Buffer): AsyncIterable<Uint8Array> {
@@ -259,26 +261,75 @@ async function* once(bytes: Buffer): AsyncIterable<Uint8Array> {
 }
 
 /**
- * Ingests a dead letter's bytes as a new delivery of its source, then marks it replayed. When
- * another operator decided it meanwhile, what this replay ingested stays (identity absorbed any
- * repeat) and the call fails with INVALID_STATE, writing no decision.
+ * Fetches a request dead letter's request again: the `refetch` of the configured source it names
+ * (`dead-letters replay --config`), connected for the call.
+ */
+export type Refetch = (
+  sourceId: string,
+  request: Readonly<Record<string, unknown>>,
+) => Promise<Refetched>;
+
+interface ReplayInput {
+  bytes: Buffer;
+  format: InputFormat;
+  formatContext: FormatContext;
+  /** True when the bytes were fetched now (a request dead letter), not kept. */
+  refetched: boolean;
+}
+
+/**
+ * What a replay ingests: the kept bytes; or, for a request dead letter (no bytes: the page could
+ * not be fetched at all), the page fetched again now through its source.
+ */
+async function replayInput(
+  store: Store,
+  row: DeadLetterRow,
+  refetch: Refetch | undefined,
+): Promise<ReplayInput> {
+  if (row.bytesComplete || row.request === null || row.rawSha256 !== null) {
+    const bytes = await keptBytes(store, row);
+    const format = row.format as InputFormat;
+    return { bytes, format, formatContext: row.formatContext as FormatContext, refetched: false };
+  }
+  if (refetch === undefined) {
+    throw new AmisyncError(
+      'INVALID_STATE',
+      `dead letter ${row.id} is a request that could not be fetched, with no bytes: replay it ` +
+        `with --config FILE naming source ${row.sourceId}, which fetches it again`,
+    );
+  }
+  const fetched = await refetch(row.sourceId, row.request);
+  return {
+    bytes: Buffer.concat(fetched.chunks.map((chunk) => Buffer.from(chunk))),
+    format: fetched.format,
+    formatContext: fetched.formatContext,
+    refetched: true,
+  };
+}
+
+/**
+ * Ingests a dead letter's bytes (or, for a request dead letter, its page fetched again) as a new
+ * delivery of its source, then marks it replayed. When another operator decided it meanwhile,
+ * what this replay ingested stays (identity absorbed any repeat) and the call fails with
+ * INVALID_STATE, writing no decision.
  */
 export async function replayDeadLetter(
   context: DeadLetterReplayContext,
   id: number,
   justificationText?: string,
+  refetch?: Refetch,
 ): Promise<DeadLetterReplayReport> {
   const justification = (justificationText ?? '').trim();
   const row = await requireOpen(context.store, id);
-  const bytes = await keptBytes(context.store, row);
-  const delivery = await ingestDelivery(once(bytes), {
+  const input = await replayInput(context.store, row, refetch);
+  const delivery = await ingestDelivery(once(input.bytes), {
     store: context.store,
     dictionary: context.dictionary,
     clock: context.clock,
     random: context.random,
     detectors: context.detectors ?? [],
-    format: row.format as InputFormat,
-    formatContext: row.formatContext as FormatContext,
+    format: input.format,
+    formatContext: input.formatContext,
     name: row.name,
     sourceId: row.sourceId,
     transportId: row.transportId,
@@ -296,10 +347,10 @@ export async function replayDeadLetter(
         atMs,
         resolvedDeliveryId: delivery.deliveryId,
       },
-      { delivery: delivery.deliveryId, counts: delivery.counts },
+      { delivery: delivery.deliveryId, counts: delivery.counts, refetched: input.refetched },
     ),
   );
-  return { deadLetterId: id, delivery, auditSeq };
+  return { deadLetterId: id, delivery, auditSeq, refetched: input.refetched };
 }
 
 export interface DeadLetterDiscardReport {

@@ -24,6 +24,7 @@
  * between chunks without being acknowledged (ingest.ts), so what was acknowledged is exactly what
  * committed. `runService` resolves when every source loop has ended.
  */
+import type { AlertRaiser } from '../core/alert.js';
 import type { Random, TimerClock } from '../core/clock.js';
 import {
   attemptsOf,
@@ -34,6 +35,7 @@ import {
 import { STORE_OUTAGE_BACKOFF_MS_BASE, STORE_OUTAGE_BACKOFF_MS_MAX } from '../core/limits.js';
 import { AmisyncError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
+import type { InputFormat } from '../core/parser.js';
 import { OPEN_GATE, type Pause, type PauseGate } from '../core/pause.js';
 import { END, isIdle, type Delivery, type Source } from '../core/source.js';
 import type { BatchCounts } from '../core/store.js';
@@ -66,6 +68,11 @@ export interface ServiceOptions extends Omit<SourceRunOptions, 'clock' | 'signal
   readonly onSourceDelivery?: (sourceId: string, report: DeliveryReport) => void;
   /** Whether each source may read now (emergency pause); every source is open without one. */
   readonly pauseGate?: PauseGate;
+  /**
+   * Where the service's alerts go (pause and resume taking hold, dead letters, the store
+   * unavailable), besides the log; without one they are only logged.
+   */
+  readonly alerts?: AlertRaiser;
 }
 
 /** `paused`: with `once`, the source was paused by an operator and read nothing more. */
@@ -229,16 +236,28 @@ class SourceLoop {
     this.#outagesInARow += 1;
     this.#lastError = describe(error);
     const waitMs = storeOutageWaitMs(this.#outagesInARow, this.#options.random);
-    this.#log.error(
-      {
-        alert: 'store-unavailable',
-        ...this.#lastError,
-        outagesInARow: this.#outagesInARow,
-        waitMs,
-      },
-      `store unavailable: ${this.#lastError.message}; intake of ${this.#entry.source.id} waits ` +
-        `${waitMs} ms, acknowledging nothing`,
-    );
+    const sourceId = this.#entry.source.id;
+    const message =
+      `store unavailable: ${this.#lastError.message}; intake of ${sourceId} waits ` +
+      `${waitMs} ms, acknowledging nothing`;
+    const figures = {
+      code: this.#lastError.code,
+      outagesInARow: this.#outagesInARow,
+      waitMs,
+      waitMsMax: STORE_OUTAGE_BACKOFF_MS_MAX,
+    };
+    // One alert per outage (its first wait); the later waits of the same outage are logged.
+    if (this.#outagesInARow === 1 && this.#options.alerts !== undefined) {
+      this.#options.alerts.raise({
+        rule: 'store.unavailable',
+        source: sourceId,
+        severity: 'critical',
+        message,
+        figures,
+      });
+    } else {
+      this.#log.error({ alert: 'store-unavailable', ...this.#lastError, ...figures }, message);
+    }
     await this.#options.clock.sleep(waitMs, this.#options.signal);
   }
 
@@ -252,7 +271,9 @@ class SourceLoop {
       const recorded = await recordDeadLetter(this.#options, {
         sourceId: source.id,
         name: `request ${String(error.request.name ?? error.request.url ?? source.id)}`,
-        format: 'json',
+        format: (typeof error.request.format === 'string'
+          ? error.request.format
+          : 'json') as InputFormat,
         formatContext: {},
         transportId: typeof error.request.id === 'string' ? error.request.id : null,
         attempt: error.attempts.length,
@@ -265,13 +286,45 @@ class SourceLoop {
         attempts: attemptsOf(error, nowMs, nowMs),
         cause,
       });
-      this.#log.warn(
-        { alert: 'dead-letter', deadLetter: recorded.deadLetterId, cause },
-        `dead letter ${recorded.deadLetterId}: a request of ${source.id} failed ${error.attempts.length} times`,
-      );
+      this.#deadLettered({
+        deadLetter: recorded.deadLetterId,
+        delivery: recorded.deliveryId,
+        cause,
+        attempts: error.attempts.length,
+        lastCode: error.attempts.at(-1)?.code ?? null,
+        kind: 'request',
+        message:
+          `dead letter ${recorded.deadLetterId}: a request of ${source.id} failed ` +
+          `${error.attempts.length} time(s); the source asks for it again`,
+      });
     } catch (recordError) {
       this.#log.error(describe(recordError), `could not keep a dead letter for ${source.id}`);
     }
+  }
+
+  /** Raises the `dead_letter` alert (or logs it when the service has no dispatcher). */
+  #deadLettered(figures: {
+    deadLetter: number;
+    delivery: string;
+    cause: string | null;
+    attempts: number | null;
+    lastCode: string | null;
+    kind: 'request' | 'delivery';
+    message: string;
+  }): void {
+    const { message, ...rest } = figures;
+    const alerts = this.#options.alerts;
+    if (alerts === undefined) {
+      this.#log.warn({ alert: 'dead-letter', ...rest }, message);
+      return;
+    }
+    alerts.raise({
+      rule: 'dead_letter',
+      source: this.#entry.source.id,
+      severity: 'warning',
+      message: `${this.#entry.source.id}: ${message}`,
+      figures: rest,
+    });
   }
 
   get #gate(): PauseGate {
@@ -285,16 +338,41 @@ class SourceLoop {
     const was = this.#pause;
     this.#pause = pause;
     if (pause !== null && (was?.sinceMs !== pause.sinceMs || was.sourceId !== pause.sourceId)) {
-      this.#log.warn(
-        { pause },
+      this.#pauseChanged(
+        'pause',
+        pause,
         `source ${source.id} paused by ${pause.actor}` +
           `${pause.sourceId === null ? ' (global pause)' : ''}: ${pause.reason}`,
       );
       await source.paused?.(pause);
     } else if (pause === null && was !== null) {
-      this.#log.info({ pause: was }, `source ${source.id} resumed`);
+      this.#pauseChanged('resume', was, `source ${source.id} resumed`);
     }
     return pause !== null;
+  }
+
+  /** Raises `pause` or `resume` as this source's loop sees it take hold (or logs it). */
+  #pauseChanged(rule: 'pause' | 'resume', pause: Pause, message: string): void {
+    const alerts = this.#options.alerts;
+    if (alerts === undefined) {
+      if (rule === 'pause') this.#log.warn({ pause }, message);
+      else this.#log.info({ pause }, message);
+      return;
+    }
+    const pausedMs = this.#options.clock.nowMs() - pause.sinceMs;
+    alerts.raise({
+      rule,
+      source: this.#entry.source.id,
+      severity: rule === 'pause' ? 'warning' : 'info',
+      message,
+      figures: {
+        scope: pause.sourceId === null ? 'global' : 'source',
+        actor: pause.actor,
+        reason: pause.reason,
+        pausedAtMs: pause.sinceMs,
+        ...(rule === 'resume' ? { pausedMs: Math.max(0, pausedMs) } : {}),
+      },
+    });
   }
 
   #delivered(report: DeliveryReport): void {
@@ -306,10 +384,15 @@ class SourceLoop {
       this.#outagesInARow = 0;
     }
     if (report.deadLetterId !== undefined) {
-      this.#log.warn(
-        { alert: 'dead-letter', deadLetter: report.deadLetterId, delivery: report.deliveryId },
-        `delivery ${report.name} kept as dead letter ${report.deadLetterId} after its attempts`,
-      );
+      this.#deadLettered({
+        deadLetter: report.deadLetterId,
+        delivery: report.deliveryId,
+        cause: null,
+        attempts: null,
+        lastCode: null,
+        kind: 'delivery',
+        message: `delivery ${report.name} kept as dead letter ${report.deadLetterId} after its attempts`,
+      });
     }
     this.#deliveries += 1;
     addCounts(this.#counts, report.counts);

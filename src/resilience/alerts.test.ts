@@ -3,42 +3,27 @@
 // its queue stays bounded.
 // Method: a real node:http server on a loopback port that fails its first answers (or never
 // answers) before succeeding; the dispatcher and webhook sink run on the system clock.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { systemClock, systemRandom } from '../core/clock.js';
 import { MemoryLogger } from '../core/log.js';
+import {
+  startWebhookReceiver,
+  type WebhookHandler,
+  type WebhookReceiver,
+} from '../test-support/webhook-receiver.js';
 import { AlertDispatcher } from './alerts.js';
 import { WebhookSink } from './webhook-sink.js';
 
-type Handler = (body: string, response: ServerResponse, count: number) => void;
+const receivers: WebhookReceiver[] = [];
 
-const servers: Server[] = [];
-
-async function webhook(handler: Handler): Promise<{ url: string; bodies: string[] }> {
-  const bodies: string[] = [];
-  let count = 0;
-  const server = createServer((request: IncomingMessage, response) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => {
-      count += 1;
-      const body = Buffer.concat(chunks).toString('utf8');
-      bodies.push(body);
-      handler(body, response, count);
-    });
-  });
-  servers.push(server);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}/alerts`, bodies };
+async function webhook(handler: WebhookHandler): Promise<WebhookReceiver> {
+  const receiver = await startWebhookReceiver(handler);
+  receivers.push(receiver);
+  return receiver;
 }
 
 afterEach(async () => {
-  for (const server of servers.splice(0)) {
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
-  }
+  for (const receiver of receivers.splice(0)) await receiver.close();
 });
 
 const FAST_RETRY = { attempts: 5, baseDelayMs: 20, delayMsMax: 50 };

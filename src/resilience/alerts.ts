@@ -6,48 +6,18 @@
  * waits for the network and a failing sink never blocks ingestion.
  */
 import type { Clock } from '../core/clock.js';
+import type { Alert, AlertRaiser, AlertSink } from '../core/alert.js';
 import type { Logger } from '../core/log.js';
 
-/** The rules that raise alerts; other parts (pause, dead letters) use their own names. */
-export const ALERT_RULES = [
-  'breaker.opened',
-  'breaker.closed',
-  'quarantine.spike',
-  'store.unavailable',
-  'audit.verify_failed',
-  'pause',
-  'resume',
-  'dead_letter',
-] as const;
-
-export type AlertRule = (typeof ALERT_RULES)[number];
-
-export type AlertSeverity = 'info' | 'warning' | 'critical';
-
-export type AlertFigures = Readonly<Record<string, number | string | boolean | null>>;
-
-export interface Alert {
-  readonly rule: AlertRule;
-  /** The source it is about; null for the whole service (the store, the audit trail). */
-  readonly source: string | null;
-  readonly severity: AlertSeverity;
-  /** One sentence an operator can act on. */
-  readonly message: string;
-  readonly figures: AlertFigures;
-  /** Wall-clock time it was raised (ms since the epoch). */
-  readonly atMs: number;
-}
-
-/** Somewhere alerts go besides the log. `send` must return at once (queue, then deliver). */
-export interface AlertSink {
-  readonly name: string;
-  send(alert: Alert): void;
-}
-
-/** Anything that can raise an alert (the dispatcher, or a test's list). */
-export interface AlertRaiser {
-  raise(alert: Omit<Alert, 'atMs'>): Alert;
-}
+export {
+  ALERT_RULES,
+  type Alert,
+  type AlertFigures,
+  type AlertRaiser,
+  type AlertRule,
+  type AlertSeverity,
+  type AlertSink,
+} from '../core/alert.js';
 
 export class AlertDispatcher implements AlertRaiser {
   readonly #log: Logger;

@@ -7,22 +7,29 @@
 // SQLite file; the service runs until the ledger equals the truth, then gets SIGTERM. Each case
 // prints one row of the fault matrix (docs/resilience.md).
 import { EventEmitter } from 'node:events';
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { verifyAudit } from '../audit/verify.js';
+import { runDeadLetterReplay } from '../cli/commands/dead-letters.js';
 import { runRun, type RunSummary } from '../cli/commands/run.js';
 import { SOURCE_KINDS } from '../cli/config/kinds.js';
 import { publicKeyFor } from '../cli/context.js';
 import type { FaultRates } from '../simulator/rest/rest-faults.js';
-import { startRestSimulator, type RestSimulator } from '../simulator/rest/rest-simulator.js';
-import { VENDOR_DIALECT } from '../simulator/rest/vendor-shape.js';
+import type { RestSimulator } from '../simulator/rest/rest-simulator.js';
 import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
-import { FEED_START_MS } from '../test-support/ingest-harness.js';
+import {
+  FAULT_SECRET_ENV,
+  FAULT_SOURCE_ID,
+  faultSourceConfig,
+  ledgerMatches,
+  startFaultSimulator,
+  startTcpRelay,
+  writeServiceConfig,
+} from '../test-support/fault-rig.js';
 import { removeTempDirs, tempDir } from '../test-support/temp.js';
-import { ledgerStreams } from '../test-support/truth-check.js';
 
-const SOURCE_ID = 'sim-vendor';
+const SOURCE_ID = FAULT_SOURCE_ID;
+const TOKEN_DOWN_TTL_SECONDS = 2;
 const RETRY = { attempts: 5, baseDelayMs: 20, delayMsMax: 200 };
 const BUDGET = { windowMs: 60_000, ratio: 0.2, minRetries: 10 };
 const BREAKER = {
@@ -43,46 +50,16 @@ afterEach(async () => {
 });
 afterAll(removeTempDirs);
 
-function writeConfig(folder: string, simulator: RestSimulator): string {
-  const config = {
-    database: './amisync.db',
-    log: { level: 'warn', file: './amisync.log' },
-    reconnectDelayMs: 50,
-    resilience: { retry: RETRY, retryBudget: BUDGET, breaker: BREAKER },
-    sources: [
-      {
-        kind: 'rest',
-        id: SOURCE_ID,
-        baseUrl: simulator.url,
-        readingsPath: '/v1/readings',
-        auth: {
-          type: 'oauth',
-          tokenUrl: `${simulator.url}/oauth/token`,
-          clientId: simulator.clientId,
-          clientSecretEnv: 'SIM_SECRET',
-        },
-        window: {
-          backfillStart: new Date(FEED_START_MS).toISOString(),
-          overlapMinutes: 0,
-          maxWindowHours: 8784,
-        },
-        pagination: { style: 'cursor', cursorParam: 'cursor', nextCursorPath: 'next' },
-        records: { path: 'data.readings', dialect: VENDOR_DIALECT },
-        pageSize: 20,
-        pollIntervalMs: 200,
-      },
-    ],
-  };
-  const path = join(folder, 'amisync.yaml');
-  writeFileSync(path, JSON.stringify(config, null, 2));
-  return path;
-}
-
 interface FaultCase {
   readonly name: string;
   readonly rates: FaultRates;
   /** The storm ends after this many ms (null: it lasts the whole run). */
   readonly stormMs: number | null;
+  /**
+   * The token endpoint is reached through a relay that refuses connections until the storm ends,
+   * and tokens live 2 s, so that every page soon needs a new one.
+   */
+  readonly tokenDown?: boolean;
 }
 
 interface MatrixRow {
@@ -100,17 +77,26 @@ interface MatrixRow {
   /** From the storm's end to the breaker's last closing. */
   readonly breakerClosedMs: number | null;
   readonly statuses: Record<string, number>;
+  /** Request dead letters kept (pages whose retries ran out), all replayed after the run. */
+  readonly deadLetters: number;
 }
 
-async function ledgerMatches(dbPath: string, simulator: RestSimulator): Promise<boolean> {
+/** Replays every open dead letter through the configuration's source; returns how many. */
+async function replayDeadLetters(
+  config: string,
+  dbPath: string,
+  simulator: RestSimulator,
+): Promise<number> {
   const store = openSqliteStore(dbPath, { nowMs: Date.now });
+  const open = await store.listDeadLetters({ status: 'open', limit: 10_000 });
+  await store.close();
+  process.env[FAULT_SECRET_ENV] = simulator.clientSecret;
   try {
-    return JSON.stringify(await ledgerStreams(store)) === JSON.stringify(simulator.truth.streams);
-  } catch {
-    return false;
+    for (const row of open) await runDeadLetterReplay(String(row.id), { config, json: true });
   } finally {
-    await store.close();
+    delete process.env[FAULT_SECRET_ENV];
   }
+  return open.length;
 }
 
 function closedAfter(
@@ -124,26 +110,26 @@ function closedAfter(
 
 async function runCase(fault: FaultCase): Promise<{ row: MatrixRow; summary: RunSummary }> {
   vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
-  const simulator = await startRestSimulator({
-    now: () => Date.now(),
-    seed: 41,
-    meters: 6,
-    days: 1,
-    startMs: FEED_START_MS,
-    publish: 'all',
-    auth: 'oauth',
-    pagination: 'cursor',
-    pageSize: 20,
-    retransmitRate: 0.03,
-    badRate: 0.02,
-    ...fault.rates,
-  });
+  const simulator = await startFaultSimulator(
+    fault.rates,
+    fault.tokenDown === true ? { tokenTtlSeconds: TOKEN_DOWN_TTL_SECONDS } : {},
+  );
   running.push(simulator);
+  const relay = fault.tokenDown === true ? await startTcpRelay(simulator.port, false) : null;
+  const source = faultSourceConfig(simulator);
+  if (relay !== null) {
+    source.auth = { ...(source.auth as object), tokenUrl: `${relay.url}/oauth/token` };
+  }
   const folder = tempDir('amisync-fault-');
-  const config = writeConfig(folder, simulator);
+  const config = writeServiceConfig(folder, [source], {
+    retry: RETRY,
+    retryBudget: BUDGET,
+    breaker: BREAKER,
+  });
   const dbPath = join(folder, 'amisync.db');
   const signals = new EventEmitter();
-  const environment = { kinds: SOURCE_KINDS, env: { SIM_SECRET: simulator.clientSecret }, signals };
+  const env = { [FAULT_SECRET_ENV]: simulator.clientSecret };
+  const environment = { kinds: SOURCE_KINDS, env, signals };
   const startedMs = Date.now();
   const service = runRun({ config, json: true }, environment);
   let stormEndedMs: number | null = null;
@@ -156,6 +142,7 @@ async function runCase(fault: FaultCase): Promise<{ row: MatrixRow; summary: Run
       Date.now() - startedMs >= fault.stormMs
     ) {
       simulator.setFaultRates({});
+      await relay?.up();
       stormEndedMs = Date.now();
     }
     const served = simulator.stats().distinctRecordsServed === simulator.feed.records.length;
@@ -183,8 +170,11 @@ async function runCase(fault: FaultCase): Promise<{ row: MatrixRow; summary: Run
     recoverMs: stormEndedMs === null ? null : recoveredMs - stormEndedMs,
     breakerClosedMs: closedAfter(figures.transitions, stormEndedMs),
     statuses: stats.statuses,
+    deadLetters: await replayDeadLetters(config, dbPath, simulator),
   };
   console.log(`fault matrix row: ${JSON.stringify(row)}`);
+  // The replays fetched their pages again: identity absorbed them, nothing is doubled.
+  expect(await ledgerMatches(dbPath, simulator)).toBe(true);
   const store = openSqliteStore(dbPath, { nowMs: Date.now });
   try {
     const audit = await verifyAudit(store, publicKeyFor({ db: dbPath }));
@@ -235,6 +225,18 @@ describe('fault matrix against the REST head-end simulator', () => {
     expect(row.transitions).toMatch(/half-open>closed$/);
     expect(summary.resilience?.[SOURCE_ID]?.breaker).toBe('closed');
     expect(row.retriesRefused).toBeGreaterThan(0);
+  }, 120_000);
+
+  it('the token endpoint down for 4 s, then back: no token, no page, then the truth', async () => {
+    const { row } = await runCase({
+      name: 'token endpoint down for 4 s (connections refused), tokens living 2 s',
+      rates: {},
+      stormMs: 4_000,
+      tokenDown: true,
+    });
+    expect(row.attemptsMax).toBeGreaterThan(1);
+    expect(row.transitions).toContain('closed>open');
+    expect(row.transitions).toMatch(/half-open>closed$/);
   }, 120_000);
 
   it('a 429 storm with Retry-After: waits as asked, the breaker stays closed', async () => {

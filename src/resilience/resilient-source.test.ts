@@ -1,7 +1,9 @@
 // Goal: a wrapped source retries a failing read with jittered waits and delivers the page once; an
 // open breaker answers idle without calling the peer, admits one probe after its cooldown and
-// closes on its success, alerting on both; a refused credential is not retried; transitions are
-// stored and audited, and a wrapper built on the same store after a restart comes back open.
+// closes on its success, alerting on both; a call whose failure opened it spends no more retries;
+// an exhausted read names its page, which the source fetches again on its own origin only; a
+// refused credential is not retried; transitions are stored and audited, and a wrapper built on
+// the same store after a restart comes back open.
 // Method: the real REST source against the scripted loopback test server, on a ManualClock, with a
 // real SQLite store for the transitions.
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -21,6 +23,7 @@ import { removeTempDirs, tempDir } from '../test-support/temp.js';
 import type { Alert } from './alerts.js';
 import { BREAKER_DEFAULTS, type BreakerSnapshot } from './breaker.js';
 import { RETRY_BUDGET_DEFAULTS } from './retry-budget.js';
+import type { RetriesExhausted } from './retry.js';
 import { ResilientSource, type ResilienceSettings } from './resilient-source.js';
 
 const FEED = generateFeed({ seed: 5, meters: 2, intervals: 8, startMs: Date.UTC(2026, 2, 1) });
@@ -110,6 +113,38 @@ describe('resilient source', () => {
       [3, 'TRANSPORT_UNAVAILABLE'],
     ]);
     expect(server.requests).toHaveLength(3);
+  });
+
+  it('names the page it could not fetch, which the source can fetch again, on its origin only', async () => {
+    const { server, clock, wrapped } = await setUp();
+    server.faults.push({ status: 502 }, { status: 502 }, { status: 502 });
+    const failure = (await readOnce(wrapped, clock)) as RetriesExhausted;
+    expect(failure.request).toMatchObject({ kind: 'rest.page', format: 'json-dialect' });
+    const url = String(failure.request?.url);
+    expect(server.requests.map((r) => r.url)).toEqual(
+      [url, url, url].map((u) => new URL(u).pathname + new URL(u).search),
+    );
+    const signal = new AbortController().signal;
+    const refetched = await wrapped.inner.refetch?.(failure.request ?? {}, signal);
+    expect(refetched?.transportId).toBe(url);
+    const body = JSON.parse(Buffer.concat(refetched?.chunks ?? []).toString('utf8')) as {
+      data: { readings: unknown[] };
+    };
+    expect(body.data.readings.length).toBeGreaterThan(0);
+    const elsewhere = { ...failure.request, url: url.replace('127.0.0.1', 'localhost') };
+    await expect(wrapped.inner.refetch?.(elsewhere, signal)).rejects.toMatchObject({
+      code: 'INVALID_STATE',
+    });
+  });
+
+  it('ends a call whose failure opened the breaker without spending another retry', async () => {
+    const settings = { ...QUICK_BREAKER, retry: { ...SETTINGS.retry, attempts: 5 } };
+    const { server, clock, wrapped } = await setUp({ settings });
+    server.faults.push({ status: 502 }, { status: 502 }, { status: 502 }, { status: 502 });
+    const failure = await readOnce(wrapped, clock);
+    expect(failure).toMatchObject({ code: 'RETRIES_EXHAUSTED', stoppedBy: 'breaker' });
+    expect(server.requests).toHaveLength(3);
+    expect(wrapped.figures()).toMatchObject({ retries: 2, attemptsMax: 3 });
   });
 
   it('does not retry credentials the peer refused', async () => {

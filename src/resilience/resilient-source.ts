@@ -19,6 +19,7 @@
  */
 import type { Random, TimerClock } from '../core/clock.js';
 import type { Logger } from '../core/log.js';
+import type { Pause } from '../core/pause.js';
 import {
   END,
   idle,
@@ -39,6 +40,7 @@ import { RetryBudget, type RetryBudgetSettings } from './retry-budget.js';
 import {
   attemptRecord,
   classify,
+  requestOf,
   RetriesExhausted,
   retryDelayMs,
   unitInterval,
@@ -153,6 +155,11 @@ export class ResilientSource implements Source {
     await this.#inner.close();
   }
 
+  /** The adapter's own answer to a pause (the push endpoint answers its waiting callers). */
+  async paused(pause: Pause): Promise<void> {
+    await this.#inner.paused?.(pause);
+  }
+
   /** Idle until the breaker admits a call; null when it does now (without taking the permit). */
   #held(): Idle | null {
     if (this.breaker.state === 'closed') return null;
@@ -191,6 +198,7 @@ export class ResilientSource implements Source {
   ): Promise<T | Idle> {
     const { clock } = this.#options;
     const attempts: AttemptRecord[] = [];
+    let lastError: unknown = null;
     for (let attempt = 1; ; attempt++) {
       const admission = this.breaker.admit();
       if (!admission.admitted) {
@@ -198,7 +206,7 @@ export class ResilientSource implements Source {
         await this.#persisting;
         // Failed attempts opened the breaker: the call fails (so a run with --once can give the
         // source up), and the reconnect that follows waits for the probe time.
-        if (attempts.length > 0) this.#exhausted(what, attempts, 'breaker');
+        if (attempts.length > 0) this.#exhausted(what, attempts, 'breaker', lastError);
         return idle(Math.max(1, admission.afterMs), 'throttled');
       }
       const startedAtMs = clock.nowMs();
@@ -213,6 +221,7 @@ export class ResilientSource implements Source {
         return result.value;
       }
       attempts.push(attemptRecord(attempt, result.error, startedAtMs, durationMs));
+      lastError = result.error;
       const delayMs = this.#judgeFailure(what, result.error, attempts, durationMs, signal);
       await this.#persisting;
       await clock.sleep(delayMs, signal);
@@ -240,10 +249,14 @@ export class ResilientSource implements Source {
     if (signal.aborted || classified.decision === 'store-outage') throw error;
     if (classified.decision === 'give-up') {
       if (attempts.length === 1) throw error;
-      this.#exhausted(what, attempts, 'give-up');
+      this.#exhausted(what, attempts, 'give-up', error);
     }
-    if (attempts.length >= settings.retry.attempts) this.#exhausted(what, attempts, 'attempts');
-    if (!this.budget.tryRetry()) this.#exhausted(what, attempts, 'budget');
+    if (attempts.length >= settings.retry.attempts) {
+      this.#exhausted(what, attempts, 'attempts', error);
+    }
+    // A failure that opened the breaker ends the call here: no retry is spent that it would refuse.
+    if (this.breaker.state === 'open') this.#exhausted(what, attempts, 'breaker', error);
+    if (!this.budget.tryRetry()) this.#exhausted(what, attempts, 'budget', error);
     const delayMs = retryDelayMs(
       settings.retry,
       attempts.length,
@@ -261,9 +274,10 @@ export class ResilientSource implements Source {
     what: string,
     attempts: readonly AttemptRecord[],
     stoppedBy: RetriesExhausted['stoppedBy'],
+    lastError: unknown,
   ): never {
     this.#figures.exhausted += 1;
-    throw new RetriesExhausted(`the ${what}`, attempts, stoppedBy);
+    throw new RetriesExhausted(`the ${what}`, attempts, stoppedBy, requestOf(lastError));
   }
 
   #transitioned(transition: BreakerTransition): void {

@@ -180,11 +180,14 @@ export class RetriesExhausted extends AmisyncError {
   readonly attempts: readonly AttemptRecord[];
   /** Why no further attempt was made. */
   readonly stoppedBy: 'attempts' | 'budget' | 'give-up' | 'breaker';
+  /** The page (or call) that could not be made, as the source described it in its error. */
+  readonly request: Readonly<Record<string, unknown>> | undefined;
 
   constructor(
     what: string,
     attempts: readonly AttemptRecord[],
     stoppedBy: RetriesExhausted['stoppedBy'],
+    request?: Readonly<Record<string, unknown>>,
   ) {
     const last = attempts.at(-1);
     super(
@@ -195,7 +198,20 @@ export class RetriesExhausted extends AmisyncError {
     this.name = 'RetriesExhausted';
     this.attempts = attempts;
     this.stoppedBy = stoppedBy;
+    this.request = request;
   }
+}
+
+/**
+ * The request a transport error describes (`details.request`, set by a source that could not fetch
+ * a page), so that the call's dead letter keeps what was asked for; undefined when it names none.
+ */
+export function requestOf(error: unknown): Readonly<Record<string, unknown>> | undefined {
+  if (!(error instanceof AmisyncError)) return undefined;
+  const request = error.details.request;
+  return typeof request === 'object' && request !== null && !Array.isArray(request)
+    ? (request as Readonly<Record<string, unknown>>)
+    : undefined;
 }
 
 /** Asks whether one more retry may be spent (a retry budget); absent: always. */

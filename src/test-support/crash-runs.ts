@@ -107,3 +107,46 @@ export function archivedButNotCommitted(archive: string, database: string): stri
     (name) => !committed.has(hash('sha256', readFileSync(join(archive, name)), 'hex')),
   );
 }
+
+/** A long-running `amisync run --config F --json` in a child process. */
+export interface ServiceProcess {
+  /** What it has written to stderr so far. */
+  stderr(): string;
+  /** Sends the signal and resolves with the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+export function startService(config: string, env: NodeJS.ProcessEnv): ServiceProcess {
+  const child = spawn(process.execPath, [CLI_MAIN, 'run', '--config', config, '--json'], {
+    env,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  return {
+    stderr: () => stderr,
+    stop: async (signal = 'SIGTERM') => {
+      if (child.exitCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+/**
+ * Runs a command of the built CLI without blocking this process (a simulator or webhook in the
+ * test answers it meanwhile); resolves with its exit code, stdout and stderr.
+ */
+export function runCli(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [CLI_MAIN, ...args], { env });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+  return new Promise((resolve) => {
+    child.once('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}

@@ -4,7 +4,14 @@
  * strict modes, the internal-sftp subsystem), and stops with the test.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync, copyFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -28,6 +35,13 @@ export interface SshdServer {
   /** A fresh folder on the server's file system, for the test's inbox and archive. */
   readonly dataDir: string;
   stop(): Promise<void>;
+  /**
+   * The server goes down as a machine's would: the listener and every open session (sshd's own
+   * children, found by their parent process id) are killed; its port refuses connections.
+   */
+  crash(): Promise<void>;
+  /** Starts the server again after `crash`, on the same port with the same keys. */
+  restart(): Promise<void>;
 }
 
 export function sshdAvailable(): boolean {
@@ -117,11 +131,12 @@ function listening(child: ChildProcess): Promise<void> {
 async function launch(
   dir: string,
   username: string,
+  fixedPort?: number,
 ): Promise<{ child: ChildProcess; port: number }> {
   let lastError: unknown;
   for (let attempt = 0; attempt < START_ATTEMPTS_MAX; attempt++) {
     // The port is free now; another process may take it before sshd binds, hence the attempts.
-    const port = await freePort();
+    const port = fixedPort ?? (await freePort());
     const config = join(dir, 'sshd_config');
     writeFileSync(config, sshdConfig(dir, port, username));
     const child = spawn(SSHD_PATH, ['-D', '-e', '-f', config], {
@@ -138,6 +153,36 @@ async function launch(
   throw lastError;
 }
 
+/** Every process whose parent chain leads to `pid` (from /proc), deepest last. */
+function descendantsOf(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(parent, [...(children.get(parent) ?? []), Number(entry)]);
+    } catch {
+      // The process ended while the list was read.
+    }
+  }
+  const found: number[] = [];
+  for (let queue = [pid]; queue.length > 0;) {
+    const next = queue.flatMap((parent) => children.get(parent) ?? []);
+    found.push(...next);
+    queue = next;
+  }
+  return found;
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+  });
+}
+
 export async function startSshd(): Promise<SshdServer> {
   const dir = tempDir('amisync-sshd-');
   const username = userInfo().username;
@@ -149,7 +194,9 @@ export async function startSshd(): Promise<SshdServer> {
   copyFileSync(join(dir, 'client_key.pub'), join(dir, 'authorized_keys'));
   const dataDir = join(dir, 'data');
   mkdirSync(dataDir);
-  const { child, port } = await launch(dir, username);
+  const launched = await launch(dir, username);
+  const { port } = launched;
+  let child = launched.child;
   return {
     host: '127.0.0.1',
     port,
@@ -157,11 +204,20 @@ export async function startSshd(): Promise<SshdServer> {
     privateKeyFile: join(dir, 'client_key'),
     hostKeySha256: fingerprintOf(join(dir, 'host_key.pub')),
     dataDir,
-    stop: () =>
-      new Promise((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
+    stop: () => stopChild(child),
+    crash: async () => {
+      const sessions = child.pid === undefined ? [] : descendantsOf(child.pid);
+      await stopChild(child);
+      for (const pid of sessions) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // It ended with the listener.
+        }
+      }
+    },
+    restart: async () => {
+      child = (await launch(dir, username, port)).child;
+    },
   };
 }

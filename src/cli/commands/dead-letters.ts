@@ -13,7 +13,12 @@ import {
   type DeadLetterRow,
   type DeadLetterStatus,
 } from '../../core/store.js';
-import { discardDeadLetter, replayDeadLetter } from '../../pipeline/dead-letters.js';
+import type { Store } from '../../core/store.js';
+import { discardDeadLetter, replayDeadLetter, type Refetch } from '../../pipeline/dead-letters.js';
+import { timersOf } from '../../pipeline/run-source.js';
+import { settingsFor } from '../../resilience/resilience-config.js';
+import { callWithRetry } from '../../resilience/retry.js';
+import { configuredSources } from './run.js';
 import {
   actorFor,
   dictionaryFor,
@@ -33,6 +38,7 @@ interface DeadLetterOptions extends GlobalOptions {
   limit?: string;
   after?: string;
   justification?: string;
+  config?: string;
 }
 
 function parseId(text: string): number {
@@ -160,30 +166,72 @@ export async function runDeadLettersShow(id: string, options: DeadLetterOptions)
   }
 }
 
+/**
+ * Fetches a request again through the configured source it names, connected for the call, with
+ * that source's retry policy (a peer just recovering may still fail a request or two).
+ */
+function refetchThrough(configured: ReturnType<typeof configuredSources>): Refetch {
+  return async (sourceId, request) => {
+    const entry = configured.sources.find((built) => built.id === sourceId);
+    if (entry === undefined) {
+      throw new AmisyncError('NOT_FOUND', `source ${sourceId} is not in the configuration file`);
+    }
+    const { source } = entry;
+    const refetch = source.refetch?.bind(source);
+    if (refetch === undefined) {
+      throw new AmisyncError('INVALID_STATE', `source ${sourceId} cannot fetch a request again`);
+    }
+    const signal = new AbortController().signal;
+    await source.connect(signal, null);
+    try {
+      return await callWithRetry(() => refetch(request, signal), {
+        settings: settingsFor(configured.resilience, entry.resilience).retry,
+        clock: timersOf(runtime.clock),
+        random: runtime.random,
+        what: `the request of ${sourceId}`,
+      });
+    } finally {
+      await source.close();
+    }
+  };
+}
+
 export async function runDeadLetterReplay(id: string, options: DeadLetterOptions): Promise<void> {
-  const store = openExistingStore(options, runtime.clock);
+  let store: Store | null = null;
+  const configured =
+    options.config === undefined
+      ? null
+      : configuredSources(options, () => {
+          if (store === null) throw new AmisyncError('INVALID_STATE', 'the store is not open');
+          return store;
+        });
+  const opened = openExistingStore(configured?.globals ?? options, runtime.clock);
+  store = opened;
   try {
     const report = await replayDeadLetter(
       {
-        store,
+        store: opened,
         clock: runtime.clock,
         random: runtime.random,
-        dictionary: dictionaryFor(options),
+        dictionary: dictionaryFor(configured?.globals ?? options),
         actor: actorFor(options),
       },
       parseId(id),
       options.justification,
+      configured === null ? undefined : refetchThrough(configured),
     );
     if (options.json === true) {
       printJson(report);
       return;
     }
     printLines([
-      `dead letter ${id} replayed as delivery ${report.delivery.deliveryId}`,
+      `dead letter ${id} replayed as delivery ${report.delivery.deliveryId}` +
+        (report.refetched ? ' (its request fetched again)' : ''),
       ...countsTable(['replayed', report.delivery.counts]),
     ]);
   } finally {
-    await store.close();
+    await opened.close();
+    configured?.flush();
   }
 }
 
@@ -227,6 +275,15 @@ export function addDeadLettersCommands(program: Command): void {
     .option('--justification <text>', 'why, recorded with the replay')
     .option('--dictionary <path>', 'data dictionary file (default: $AMISYNC_DICTIONARY)')
     .option('--actor <name>', 'who is acting (default: $AMISYNC_ACTOR or the login name)')
+    .option(
+      '--config <file>',
+      'service configuration: its source fetches a request dead letter (a page never fetched) again',
+    )
+    .addHelpText(
+      'after',
+      '\nExamples:\n  amisync dead-letters replay 3 --justification "vendor fixed the export"\n' +
+        '  amisync dead-letters replay 4 --config ./amisync.yaml --json',
+    )
     .action(action(async (id: string, opts: DeadLetterOptions) => runDeadLetterReplay(id, opts)));
   withStore(deadLetters.command('discard <id>'))
     .description('mark it discarded; its row and bytes are kept (justification required)')

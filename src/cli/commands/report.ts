@@ -7,13 +7,15 @@ import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { exportAudit } from '../../audit/export.js';
 import { proveReading } from '../../audit/prove.js';
-import { verifyAudit } from '../../audit/verify.js';
+import { verifyAudit, type VerifyReport } from '../../audit/verify.js';
+import type { Alert } from '../../core/alert.js';
 import { AmisyncError } from '../../core/errors.js';
 import { formatMilliWhAsKwh, formatValueMicro } from '../../core/decimal.js';
 import type { ChannelTotal, SourceSummaryRow, Store } from '../../core/store.js';
 import { isConserved } from '../../pipeline/commit.js';
 import { csvField, LEDGER_CSV_COLUMNS, ledgerCsvLine } from '../../pipeline/ledger-state.js';
 import {
+  databasePath,
   openExistingStore,
   openReadView,
   publicKeyFor,
@@ -27,6 +29,7 @@ import { deadLetterLines } from './dead-letters.js';
 import { countsTable } from './ingest.js';
 import { pauseLine, pausesInForce } from './pause.js';
 import { breakerLines, breakerReports } from './breakers.js';
+import { commandAlerts } from './run.js';
 
 /** What `status --json` prints, and what the HTTP API's status route answers. */
 export async function statusReport(store: Store) {
@@ -191,12 +194,16 @@ export async function runLedgerExport(
   }
 }
 
-type AuditOptions = GlobalOptions & { json?: boolean; publicKey?: string };
+type AuditOptions = GlobalOptions & { json?: boolean; publicKey?: string; config?: string };
 
 export async function runAuditVerify(options: AuditOptions) {
-  const store = openExistingStore(options, runtime.clock);
+  // With --config, a failure raises the audit.verify_failed alert to the file's webhook.
+  const alerting = options.config === undefined ? null : commandAlerts(options);
+  const globals = alerting === null ? options : { ...options, ...alerting.globals };
+  const store = openExistingStore(globals, runtime.clock);
   try {
-    const report = await verifyAudit(store, publicKeyFor(options));
+    const report = await verifyAudit(store, publicKeyFor(globals));
+    if (!report.ok) alerting?.alerts.raise(verifyFailedAlert(databasePath(globals), report));
     if (options.json === true) printJson(report);
     else {
       printLines([
@@ -213,7 +220,29 @@ export async function runAuditVerify(options: AuditOptions) {
     }
   } finally {
     await store.close();
+    await alerting?.close();
   }
+}
+
+/** The audit.verify_failed alert: the first bad entry and what was checked. */
+function verifyFailedAlert(database: string, report: VerifyReport): Omit<Alert, 'atMs'> {
+  const problem = report.firstProblem;
+  const where = problem?.auditSeq == null ? 'a row no entry covers' : `entry ${problem.auditSeq}`;
+  return {
+    rule: 'audit.verify_failed',
+    source: null,
+    severity: 'critical',
+    message: `audit verify failed on ${database} at ${where}: ${problem?.reason ?? 'unknown'}`,
+    figures: {
+      database,
+      firstBadSeq: problem?.auditSeq ?? null,
+      reason: problem?.reason ?? null,
+      entries: report.entries,
+      headSeq: report.headSeq,
+      checkpoints: report.checkpoints,
+      checkpointsVerified: report.checkpointsVerified,
+    },
+  };
 }
 
 export async function runAuditProve(key: string, options: AuditOptions) {

@@ -17,7 +17,11 @@ import { timersOf } from '../../pipeline/run-source.js';
 import { runService, type ServiceSummary } from '../../pipeline/service.js';
 import { SOURCE_KINDS, type AnySourceKind } from '../config/kinds.js';
 import { createServiceLogger, RoutedLogger } from '../config/logger.js';
-import { loadServiceConfig, type LoadedConfig } from '../config/service-config.js';
+import {
+  loadServiceConfig,
+  type BuiltSource,
+  type LoadedConfig,
+} from '../config/service-config.js';
 import { createSourceContext } from '../config/source-context.js';
 import {
   dictionaryFor,
@@ -28,7 +32,8 @@ import {
 } from '../context.js';
 import { printJson, printLines } from '../output.js';
 import { countsTable } from './ingest.js';
-import { webhookHeaders, wireResilience } from '../config/resilience-wiring.js';
+import { webhookFor, webhookHeaders, wireResilience } from '../config/resilience-wiring.js';
+import { AlertDispatcher } from '../../resilience/alerts.js';
 import { QuarantineSpikeRule } from '../../resilience/quarantine-spike.js';
 import { quarantineSpikeFor } from '../../resilience/resilience-config.js';
 import type { ResilienceFigures } from '../../resilience/resilient-source.js';
@@ -239,6 +244,7 @@ export async function runRun(
       signal: controller.signal,
       reconnectDelayMs: loaded.settings.reconnectDelayMs,
       pauseGate,
+      alerts: resilience.alerts,
     });
     const service = await withShutdownGrace(
       running,
@@ -348,6 +354,62 @@ async function withShutdownGrace(
   } finally {
     if (timer !== undefined) clearTimeout(timer);
   }
+}
+
+/**
+ * The sources a configuration builds, unconnected and without the resilience wrapper, and the
+ * database it names: for `dead-letters replay --config`, which fetches a request again.
+ */
+export function configuredSources(
+  options: RunCommandOptions,
+  store: () => Store,
+  environment: RunEnvironment = PROCESS_ENVIRONMENT,
+): {
+  sources: readonly BuiltSource[];
+  globals: GlobalOptions;
+  resilience: LoadedConfig['settings']['resilience'];
+  flush: () => void;
+} {
+  const { log, flush } = createServiceLogger({ level: 'warn' });
+  const loaded = load(options, environment, log, store);
+  const dictionary = options.dictionary ?? loaded.settings.dictionary;
+  const globals = {
+    ...storeOptions(options, loaded),
+    ...(dictionary === undefined ? {} : { dictionary }),
+  };
+  return { sources: loaded.sources, globals, resilience: loaded.settings.resilience, flush };
+}
+
+/** The alerts of a one-shot command given `--config`: the file's webhook, if any, and stderr. */
+export interface CommandAlerts {
+  readonly alerts: AlertDispatcher;
+  /** The database the file names when no --db was given. */
+  readonly globals: GlobalOptions;
+  /** Gives queued alerts a bounded time to go out, then stops the webhook. */
+  close(): Promise<void>;
+}
+
+export function commandAlerts(
+  options: RunCommandOptions,
+  environment: RunEnvironment = PROCESS_ENVIRONMENT,
+): CommandAlerts {
+  const { log, flush } = createServiceLogger({ level: 'warn' });
+  const loaded = load(options, environment, log, storeNotOpen);
+  const clock = timersOf(runtime.clock);
+  const webhook = webhookFor(loaded.settings.resilience, {
+    clock,
+    random: runtime.random,
+    log,
+    env: environment.env,
+  });
+  return {
+    alerts: new AlertDispatcher(log, clock, webhook === null ? [] : [webhook]),
+    globals: storeOptions(options, loaded),
+    close: async () => {
+      await drainAlerts(webhook, clock);
+      flush();
+    },
+  };
 }
 
 /** Alerts still queued for the webhook get a bounded time to go out before the process ends. */

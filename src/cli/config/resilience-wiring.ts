@@ -59,7 +59,7 @@ export function webhookHeaders(
 /** The webhook sink the configuration names, its authorization read from the environment. */
 export function webhookFor(
   config: ResilienceConfig | undefined,
-  options: WiringOptions,
+  options: Omit<WiringOptions, 'store'>,
 ): WebhookSink | null {
   const webhook = config?.alerts?.webhook;
   if (webhook === undefined) return null;

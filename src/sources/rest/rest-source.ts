@@ -20,6 +20,7 @@ import {
   idle,
   type Delivery,
   type Idle,
+  type Refetched,
   type SavedPosition,
   type Source,
   type SourceContext,
@@ -171,6 +172,18 @@ export class RestSource implements Source {
 
   async #readPage(position: RestPosition, signal: AbortSignal): Promise<Delivery | Idle> {
     const url = pageUrl(this.#config, position);
+    try {
+      return await this.#fetchPage(url, position, signal);
+    } catch (error) {
+      throw signal.aborted ? error : withRequest(error, pageRequest(url));
+    }
+  }
+
+  async #fetchPage(
+    url: string,
+    position: RestPosition,
+    signal: AbortSignal,
+  ): Promise<Delivery | Idle> {
     const { response, token } = await this.#get(url, signal);
     const nowMs = this.#clock.nowMs();
     this.#throttle.observe(response.headers, nowMs);
@@ -226,6 +239,57 @@ export class RestSource implements Source {
       'an unreadable page is quarantined with its bytes and asked for again',
     );
     return this.#delivery(url, response, position, position, null);
+  }
+
+  /**
+   * Fetches a page a request dead letter names (`pageRequest`), with this source's credentials
+   * (one forced token refresh on a 401, as for any page). Only a URL on the configured base URL's
+   * origin is fetched, so an edited dead-letter row cannot send the credentials elsewhere.
+   */
+  async refetch(
+    request: Readonly<Record<string, unknown>>,
+    signal: AbortSignal,
+  ): Promise<Refetched> {
+    const url = request['url'];
+    const origin = new URL(this.#config.baseUrl).origin;
+    if (
+      request['kind'] !== PAGE_REQUEST_KIND ||
+      typeof url !== 'string' ||
+      !sameOrigin(url, origin)
+    ) {
+      throw new AmisyncError(
+        'INVALID_STATE',
+        `source ${this.id} did not make this request (a ${PAGE_REQUEST_KIND} on ${origin}): ` +
+          JSON.stringify(request).slice(0, 200),
+      );
+    }
+    let { response, token } = await this.#get(url, signal);
+    if (response.status === 401 && token !== null) {
+      const { credentials } = this.#connected();
+      if (credentials.type === 'oauth') credentials.tokens.invalidate(token);
+      ({ response, token } = await this.#get(url, signal));
+    }
+    if (response.status === 429 || response.status === 503) {
+      throw new AmisyncError(
+        'TRANSPORT_RATE_LIMITED',
+        `the page ${url} answered ${response.status}`,
+        {
+          url,
+          status: response.status,
+        },
+      );
+    }
+    this.#refuseStatus(url, response);
+    return {
+      name: pageRequest(url).name,
+      format: PAGE_FORMAT,
+      formatContext: {
+        recordsPath: this.#config.records.path,
+        dialect: this.#config.records.dialect,
+      },
+      transportId: url,
+      chunks: response.chunks,
+    };
   }
 
   #refuseStatus(url: string, response: HttpResponse): void {
@@ -339,6 +403,40 @@ export class RestSource implements Source {
       },
     };
   }
+}
+
+/** What a request dead letter keeps of a page that could not be fetched. */
+const PAGE_REQUEST_KIND = 'rest.page';
+
+function pageRequest(url: string): {
+  kind: string;
+  id: string;
+  url: string;
+  name: string;
+  format: string;
+} {
+  const request = new URL(url);
+  const name = `GET ${request.pathname}${request.search}`;
+  return { kind: PAGE_REQUEST_KIND, id: url, url, name, format: PAGE_FORMAT };
+}
+
+function sameOrigin(url: string, origin: string): boolean {
+  try {
+    return new URL(url).origin === origin;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The transport error with the page it struck (`details.request`): when the retries of that read
+ * are exhausted, the service keeps the request as a dead letter. Other errors pass unchanged.
+ */
+function withRequest(error: unknown, request: Record<string, unknown>): unknown {
+  if (!(error instanceof AmisyncError)) return error;
+  const wrapped = new AmisyncError(error.code, error.message, { ...error.details, request });
+  wrapped.cause = error;
+  return wrapped;
 }
 
 /** Reads the configured secrets (never logging them) into credentials. */
