@@ -31,8 +31,9 @@ async function freePort(): Promise<number> {
   return port;
 }
 
+/** Waits for the restarted service's port: up to a minute, as a loaded machine may need. */
 async function listening(port: number): Promise<void> {
-  for (let attempt = 0; attempt < 400; attempt++) {
+  for (let attempt = 0; attempt < 2_400; attempt++) {
     const open = await new Promise<boolean>((resolve) => {
       const socket = createConnection({ port, host: '127.0.0.1' });
       socket.once('connect', () => {
@@ -139,5 +140,5 @@ describe('push: SIGKILL of the service while a vendor pushes', () => {
     } finally {
       await reopened.close();
     }
-  }, 120_000);
+  }, 300_000);
 });
