@@ -334,23 +334,16 @@ interface ServicePointBill {
   rows: BillingLedgerRow[];
 }
 
-async function billServicePoint(
-  store: BillingStore,
+function billServicePoint(
   plan: Omit<ServicePointPlan, 'tariff'> & {
     tariffJson: string;
     tariffSha256: string;
     tariffLabel: string;
   },
-  rowIdMax: number,
+  rows: readonly BillingLedgerRow[],
   taxPercent: string,
-): Promise<ServicePointBill> {
+): ServicePointBill {
   const tariff = tariffFromJson(plan.tariffJson);
-  const rows = await store.billingLedger({
-    meterIds: [...new Set(plan.spans.map((s) => s.meterId))],
-    fromMs: plan.startMs,
-    toMs: plan.endMs,
-    rowIdMax,
-  });
   const used = rows.filter((row) =>
     plan.spans.some(
       (s) =>
@@ -464,35 +457,73 @@ interface AccountBill {
   reasons: HoldReason[];
 }
 
+/** Accounts whose ledger rows are read in one range scan of the period. */
+export const BILL_ACCOUNTS_PER_READ = 200;
+
+interface PlannedAccount {
+  accountId: string;
+  plans: ServicePointPlan[];
+  reasons: HoldReason[];
+}
+
+/** The current rows of every meter the accounts' plans name, by meter, in one ledger read. */
+async function prefetchRows(
+  store: BillingStore,
+  accounts: readonly PlannedAccount[],
+  rowIdMax: number,
+): Promise<Map<string, BillingLedgerRow[]>> {
+  const plans = accounts.flatMap((account) => account.plans);
+  const byMeter = new Map<string, BillingLedgerRow[]>();
+  if (plans.length === 0) return byMeter;
+  const rows = await store.billingLedger({
+    meterIds: [...new Set(plans.flatMap((plan) => plan.spans.map((s) => s.meterId)))],
+    fromMs: Math.min(...plans.map((plan) => plan.startMs)),
+    toMs: Math.max(...plans.map((plan) => plan.endMs)),
+    rowIdMax,
+  });
+  for (const row of rows) {
+    const list = byMeter.get(row.meterId);
+    if (list === undefined) byMeter.set(row.meterId, [row]);
+    else list.push(row);
+  }
+  return byMeter;
+}
+
 async function billAccount(
   context: BillingContext,
-  assignments: readonly AssignmentRow[],
-  tariffs: readonly TariffRow[],
-  period: BillingPeriod,
+  account: PlannedAccount,
+  rowsByMeter: ReadonlyMap<string, readonly BillingLedgerRow[]>,
   request: BillRequest,
-  rowIdMax: number,
 ): Promise<AccountBill> {
-  const reasons: HoldReason[] = [];
-  const plans = planServicePoints(assignments, tariffs, period, reasons);
+  const reasons = [...account.reasons];
   const bills: ServicePointBill[] = [];
-  for (const plan of plans) {
-    const bill = await billServicePoint(
-      context.store,
+  for (const plan of account.plans) {
+    const meters = [...new Set(plan.spans.map((s) => s.meterId))];
+    const bill = billServicePoint(
       {
         ...plan,
         tariffJson: plan.tariff.json,
         tariffSha256: plan.tariff.sha256,
         tariffLabel: plan.tariff.label,
       },
-      rowIdMax,
+      meters.flatMap((meter) => rowsByMeter.get(meter) ?? []),
       request.taxPercent,
     );
-    const meters = [...new Set(plan.spans.map((s) => s.meterId))];
     const held = await context.store.heldAnomalies(meters, plan.startMs, plan.endMs);
     reasons.push(...holdReasons(bill, held, request.thresholds));
     bills.push(bill);
   }
   return { bills, reasons };
+}
+
+function groupByAccount(assignments: readonly AssignmentRow[]): Map<string, AssignmentRow[]> {
+  const byAccount = new Map<string, AssignmentRow[]>();
+  for (const row of assignments) {
+    const list = byAccount.get(row.accountId);
+    if (list === undefined) byAccount.set(row.accountId, [row]);
+    else list.push(row);
+  }
+  return byAccount;
 }
 
 export async function runBills(
@@ -513,27 +544,41 @@ export async function runBills(
   }
   const report: BillRunReport = { period: period.period, invoices: [], held: [], unchanged: [] };
   const rowIdMax = await context.store.transaction((tx) => tx.ledgerRowIdMax());
-  for (const accountId of accountIds) {
-    const own = assignments.filter((row) => row.accountId === accountId);
-    const account = await billAccount(context, own, tariffs, period, request, rowIdMax);
-    if (account.bills.length === 0 && account.reasons.length === 0) continue;
-    const blocking = account.reasons.some((r) => r.code === 'tariff');
-    if (account.reasons.length > 0 && (request.forceJustification === null || blocking)) {
-      report.held.push({ accountId, period: period.period, reasons: account.reasons });
-      continue;
+  const byAccount = groupByAccount(assignments);
+  for (let at = 0; at < accountIds.length; at += BILL_ACCOUNTS_PER_READ) {
+    const chunk = accountIds.slice(at, at + BILL_ACCOUNTS_PER_READ).map((accountId) => {
+      const reasons: HoldReason[] = [];
+      const plans = planServicePoints(byAccount.get(accountId) ?? [], tariffs, period, reasons);
+      return { accountId, plans, reasons };
+    });
+    const rowsByMeter = await prefetchRows(context.store, chunk, rowIdMax);
+    for (const planned of chunk) {
+      await billPlannedAccount(context, planned, rowsByMeter, period, request, rowIdMax, report);
     }
-    const issued = await issueInvoice(
-      context,
-      accountId,
-      period.period,
-      account,
-      request,
-      rowIdMax,
-    );
-    if (issued.kind === 'unchanged') report.unchanged.push(issued.unchanged);
-    else report.invoices.push(issued.invoice);
   }
   return report;
+}
+
+async function billPlannedAccount(
+  context: BillingContext,
+  planned: PlannedAccount,
+  rowsByMeter: ReadonlyMap<string, readonly BillingLedgerRow[]>,
+  period: BillingPeriod,
+  request: BillRequest,
+  rowIdMax: number,
+  report: BillRunReport,
+): Promise<void> {
+  const accountId = planned.accountId;
+  const account = await billAccount(context, planned, rowsByMeter, request);
+  if (account.bills.length === 0 && account.reasons.length === 0) return;
+  const blocking = account.reasons.some((r) => r.code === 'tariff');
+  if (account.reasons.length > 0 && (request.forceJustification === null || blocking)) {
+    report.held.push({ accountId, period: period.period, reasons: account.reasons });
+    return;
+  }
+  const issued = await issueInvoice(context, accountId, period.period, account, request, rowIdMax);
+  if (issued.kind === 'unchanged') report.unchanged.push(issued.unchanged);
+  else report.invoices.push(issued.invoice);
 }
 
 type Issued =
@@ -653,8 +698,13 @@ export async function verifyInvoice(
         'NOT_FOUND',
         `tariff ${sp.tariffSha256} of invoice ${invoiceId} is gone`,
       );
-    const bill = await billServicePoint(
-      store,
+    const ledgerRows = await store.billingLedger({
+      meterIds: [...new Set(sp.spans.map((s) => s.meterId))],
+      fromMs: sp.startMs,
+      toMs: sp.endMs,
+      rowIdMax: invoice.ledgerRowIdMax,
+    });
+    const bill = billServicePoint(
       {
         servicePointId: sp.servicePointId,
         tariffJson: tariff.json,
@@ -667,7 +717,7 @@ export async function verifyInvoice(
         month: sp.determinants.month,
         spans: sp.spans,
       },
-      invoice.ledgerRowIdMax,
+      ledgerRows,
       basis.taxPercent,
     );
     due.push(...bill.lines);

@@ -102,6 +102,29 @@ describe('flat', () => {
   });
 });
 
+describe('leap year', () => {
+  it('bills February 2028 as 29 days, daily charges and daily tier bounds included', () => {
+    const tariff = tariffOf({
+      fixedchargefirstmeter: 0.5,
+      fixedchargeunits: '$/day',
+      energyratestructure: [[{ max: 10, rate: 0.1, unit: 'kWh daily' }, { rate: 0.2 }]],
+      energyweekdayschedule: flat(0),
+      energyweekendschedule: flat(0),
+    });
+    // 29 days x 96 = 2784 intervals x 0.25 = 696 kWh; tier bound 10 x 29 = 290 kWh: 290 x $0.10
+    // = $29.00, 406 x $0.20 = $81.20; fixed 29 x $0.50 = $14.50; total $124.70.
+    const result = bill(
+      tariff,
+      'Australia/Sydney',
+      '2028-02',
+      whole('Australia/Sydney', '2028-02', () => 250_000),
+    );
+    expect(result.d.days).toBe(29);
+    expect(result.d.expectedIntervals).toBe(2784);
+    expect(result.total).toBe(12470);
+  });
+});
+
 describe('tiered', () => {
   it('splits a month over three tiers (Schedule 35 prices)', () => {
     const tariff = tariffOf({
