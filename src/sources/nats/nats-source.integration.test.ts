@@ -1,0 +1,97 @@
+// Goal: against a real NATS JetStream, the source creates its stream and durable consumer with the
+// configured ack wait and max deliver, naks a batch that could not commit (delivered again at
+// once, its delivery count raised), and after the commit the consumer has nothing pending.
+// Method: the source in process over a real SQLite store and a store that fails its first
+// transaction; the stream and consumer inspected with the JetStream manager.
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { connect, nanos } from '@nats-io/transport-node';
+import { CountingRandom, systemClock } from '../../core/clock.js';
+import { DEFAULT_DICTIONARY } from '../../dictionary/dictionary.js';
+import { deliverOne } from '../../pipeline/run-source.js';
+import { openSqliteStore, type SqliteStore } from '../../store/sqlite/sqlite-store.js';
+import {
+  brokerOrSkip,
+  deleteNatsStream,
+  natsConsumerBacklog,
+  uniqueSuffix,
+} from '../../test-support/broker-rig.js';
+import { nextDelivery, readingText } from '../../test-support/broker-messages.js';
+import { failingStore } from '../../test-support/failing-store.js';
+import { testSourceContext } from '../../test-support/source-context.js';
+import { removeTempDirs, tempDir } from '../../test-support/temp.js';
+import { natsSourceKind, natsSourceSchema } from './nats-source.js';
+
+const available = await brokerOrSkip('NATS JetStream', 4222);
+const streams: string[] = [];
+const stores: SqliteStore[] = [];
+afterEach(async () => {
+  await Promise.all(stores.splice(0).map((store) => store.close()));
+});
+afterAll(async () => {
+  if (available) await Promise.all(streams.map((stream) => deleteNatsStream(stream)));
+  removeTempDirs();
+});
+
+describe.runIf(available)('nats source on JetStream', () => {
+  it('declares its consumer, naks a failed batch, and ends with nothing pending', async () => {
+    const suffix = uniqueSuffix().replace(/[^A-Za-z0-9]/g, '_');
+    const stream = `AMISYNC_TEST_${suffix}`;
+    const subject = `amisync-test.${suffix}`;
+    const durable = `amisync_${suffix}`;
+    streams.push(stream);
+    const store = openSqliteStore(`${tempDir()}/store.db`, { nowMs: () => systemClock.nowMs() });
+    stores.push(store);
+    const config = natsSourceSchema.parse({
+      kind: 'nats',
+      id: 'nats-test',
+      url: 'nats://127.0.0.1:4222',
+      stream,
+      subject,
+      durable,
+      ackWaitMs: 5000,
+      maxDeliver: 7,
+      batch: { messagesMax: 3, delayMs: 50 },
+      quietMs: 300,
+    });
+    const source = natsSourceKind.create(config, testSourceContext(store, { clock: systemClock }));
+    const options = {
+      store,
+      dictionary: DEFAULT_DICTIONARY,
+      clock: systemClock,
+      random: new CountingRandom(),
+      detectors: [],
+    };
+    await source.connect(new AbortController().signal, null);
+    const connection = await connect({ servers: 'nats://127.0.0.1:4222' });
+    try {
+      const info = await (await jetstreamManager(connection)).consumers.info(stream, durable);
+      expect(info.config).toMatchObject({
+        filter_subject: subject,
+        ack_wait: nanos(5000),
+        max_deliver: 7,
+        max_ack_pending: 6,
+      });
+      const js = jetstream(connection);
+      for (const [index, text] of [readingText(0), readingText(1), '{"broken"'].entries()) {
+        await js.publish(subject, text, { msgID: `m-${index}` });
+      }
+    } finally {
+      await connection.close();
+    }
+    try {
+      const first = await nextDelivery(source);
+      await expect(
+        deliverOne(source, first, { ...options, store: failingStore(store, 1) }),
+      ).rejects.toThrow(/disk is full/);
+      const again = await nextDelivery(source);
+      expect(again.attempt).toBe(2);
+      expect(again.metadata).toMatchObject({ firstMessageId: 'm-0', lastMessageId: 'm-2' });
+      const report = await deliverOne(source, again, options);
+      expect(report.counts).toMatchObject({ received: 3, accepted: 2, quarantined: 1 });
+    } finally {
+      await source.close();
+    }
+    expect(await natsConsumerBacklog(stream, durable)).toBe(0);
+  });
+});
