@@ -59,6 +59,10 @@ const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
   ],
   resume: ['amisync resume --source vendor-a --reason "vendor confirmed the fix"'],
   breakers: ['amisync breakers --db ./amisync.db --json'],
+  'tariffs list': ['amisync tariffs list --json'],
+  'accounts list': ['amisync accounts list --db ./amisync.db'],
+  'accounts show': ['amisync accounts show ACCT-1001 --json'],
+  'bill list': ['amisync bill list --period 2026-10 --account ACCT-1001'],
 };
 
 /** Adds each listed command's example under its help. */

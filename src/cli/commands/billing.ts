@@ -26,6 +26,7 @@ import { SqliteBillingStore } from '../../store/sqlite/sqlite-billing.js';
 import { openSqliteStore, type SqliteStore } from '../../store/sqlite/sqlite-store.js';
 import { actorFor, databasePath, runtime, type GlobalOptions } from '../context.js';
 import { handleError, printJson, printLines, table } from '../output.js';
+import { withStore } from '../command-kit.js';
 
 interface BillingOptions extends GlobalOptions {
   json?: boolean;
@@ -86,12 +87,6 @@ function readInput(file: string): string {
   return readFileSync(file, 'utf8');
 }
 
-function withDb(command: Command): Command {
-  return command
-    .option('--db <path>', 'SQLite database file (default: $AMISYNC_DB or ./amisync.db)')
-    .option('--json', 'print one JSON document');
-}
-
 function share(flag: string, text: string | undefined, fallback: number): number {
   if (text === undefined) return fallback;
   const value = Number(text);
@@ -128,7 +123,7 @@ function justificationOf(options: BillingOptions): string | null {
 
 function addTariffCommands(program: Command): void {
   const tariffs = program.command('tariffs').description('rate schedules in OpenEI URDB JSON');
-  withDb(tariffs.command('import <file>'))
+  withStore(tariffs.command('import <file>'))
     .description('import one URDB rate object, or a URDB API response with items')
     .addHelpText('after', '\nExample:\n  amisync tariffs import URDB.json --db ./amisync.db')
     .action(
@@ -148,7 +143,7 @@ function addTariffCommands(program: Command): void {
         ]);
       }),
     );
-  withDb(tariffs.command('list'))
+  withStore(tariffs.command('list'))
     .description('imported tariffs')
     .action(
       billingAction(async (options: BillingOptions) => {
@@ -165,7 +160,7 @@ function addTariffCommands(program: Command): void {
         );
       }),
     );
-  withDb(tariffs.command('show <labelOrName>'))
+  withStore(tariffs.command('show <labelOrName>'))
     .description('one tariff: its stored URDB JSON and sha256')
     .addHelpText('after', '\nExample:\n  amisync tariffs show 5f1b2c3d4e5f60718293a4b5 --json')
     .action(
@@ -184,7 +179,7 @@ function addAccountCommands(program: Command): void {
   const accounts = program
     .command('accounts')
     .description('accounts, service points and the meters on them over time');
-  withDb(accounts.command('import <file>'))
+  withStore(accounts.command('import <file>'))
     .description(
       'import accounts.csv: account_id, service_point_id, meter_id, tariff, time_zone, from, to',
     )
@@ -208,7 +203,7 @@ function addAccountCommands(program: Command): void {
         }
       }),
     );
-  withDb(accounts.command('list'))
+  withStore(accounts.command('list'))
     .description('accounts with their service points and meters')
     .action(
       billingAction(async (options: BillingOptions) => {
@@ -233,7 +228,7 @@ function addAccountCommands(program: Command): void {
         );
       }),
     );
-  withDb(accounts.command('show <accountId>'))
+  withStore(accounts.command('show <accountId>'))
     .description("one account's service points, meters and invoices")
     .action(
       billingAction(async (accountId: string, options: BillingOptions) => {
@@ -324,7 +319,7 @@ function printBillRun(report: BillRunReport, json: boolean): void {
 
 function addBillCommands(program: Command): void {
   const bill = program.command('bill').description('invoices from the billing ledger');
-  withDb(bill.command('run'))
+  withStore(bill.command('run'))
     .description('bill every account (or some) for a month: invoices, holds and adjustments')
     .requiredOption('--period <YYYY-MM>', "the month, in each service point's local time")
     .option('--accounts <ids>', 'only these accounts, comma-separated')
@@ -371,7 +366,7 @@ function addBillCommands(program: Command): void {
         printBillRun(report, options.json === true);
       }),
     );
-  withDb(bill.command('verify <invoice>'))
+  withStore(bill.command('verify <invoice>'))
     .description('recompute an invoice from its tariff and ledger rows; exit 0 only when equal')
     .addHelpText('after', '\nExample:\n  amisync bill verify 12 --json --db ./amisync.db')
     .action(
@@ -400,7 +395,7 @@ function addBillCommands(program: Command): void {
         }
       }),
     );
-  withDb(bill.command('list'))
+  withStore(bill.command('list'))
     .description('issued invoices and adjustments')
     .option('--account <id>', 'only this account')
     .option('--period <YYYY-MM>', 'only this month')
