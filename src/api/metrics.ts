@@ -8,10 +8,10 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { breakerReports } from '../cli/commands/breakers.js';
 import { pausesOf } from '../core/pause.js';
 import type { BatchCounts, Store } from '../core/store.js';
 import type { ApiContext } from './api-context.js';
+import { breakerReports } from '../cli/views.js';
 
 /** The counters per source, each named by the conservation outcome it counts. */
 const READING_COUNTERS: readonly { name: string; help: string; count: keyof BatchCounts }[] = [

@@ -3,7 +3,6 @@
  * points, release and reject (each with a note). Actions call the pipeline functions the CLI calls.
  */
 import type { FastifyInstance } from 'fastify';
-import { anomalyJson } from '../cli/commands/anomalies.js';
 import { AmisyncError } from '../core/errors.js';
 import { API_SERIES_POINTS_MAX, LIST_PAGE_ROWS_MAX } from '../core/limits.js';
 import { ANOMALY_STATUSES, type AnomalyStatus } from '../core/store.js';
@@ -21,6 +20,7 @@ import {
   type IdParams,
   type PageQuery,
 } from './api-routes.js';
+import { anomalyJson } from '../cli/views.js';
 
 interface AnomalyQuery extends PageQuery {
   status?: AnomalyStatus;

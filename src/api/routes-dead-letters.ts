@@ -3,7 +3,6 @@
  * required). Actions call the pipeline functions the CLI calls, with the caller as the actor.
  */
 import type { FastifyInstance } from 'fastify';
-import { deadLetterJson } from '../cli/commands/dead-letters.js';
 import { AmisyncError } from '../core/errors.js';
 import { DEAD_LETTER_STATUSES, type DeadLetterStatus } from '../core/store.js';
 import { discardDeadLetter, replayDeadLetter } from '../pipeline/dead-letters.js';
@@ -20,6 +19,7 @@ import {
   type IdParams,
   type PageQuery,
 } from './api-routes.js';
+import { deadLetterJson } from '../cli/views.js';
 
 interface DeadLetterQuery extends PageQuery {
   status?: DeadLetterStatus;

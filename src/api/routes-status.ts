@@ -3,13 +3,12 @@
  * source's lag, pause and breaker), and the circuit breakers.
  */
 import type { FastifyInstance } from 'fastify';
-import { breakerReports, type BreakerReport } from '../cli/commands/breakers.js';
-import { statusReport } from '../cli/commands/report.js';
 import { pausesOf, type Pause } from '../core/pause.js';
 import type { BatchCounts } from '../core/store.js';
 import { emptyCounts } from '../pipeline/commit.js';
 import type { ApiContext } from './api-context.js';
 import { addRoute, objectSchema } from './api-routes.js';
+import { breakerReports, type BreakerReport, statusReport } from '../cli/views.js';
 
 /** One source as the overview shows it. */
 export interface SourceOverview {

@@ -2,7 +2,6 @@
  * The dashboard's pages as pure functions from the API's own answers to HTML bodies: the figures
  * shown are the ones the API gives, so a test can compare the two.
  */
-import type { BreakerReport } from '../../cli/commands/breakers.js';
 import { formatValueMicro } from '../../core/decimal.js';
 import type { Pause } from '../../core/pause.js';
 import type { AnomalyRow, QuarantineRow } from '../../core/store.js';
@@ -12,6 +11,7 @@ import type { anomalySeries } from '../routes-anomalies.js';
 import type { quarantineItem } from '../routes-quarantine.js';
 import type { SourceOverview } from '../routes-status.js';
 import { actionForm, cell, escapeHtml, isoOrDash, table } from './dashboard-html.js';
+import { type BreakerReport } from '../../cli/views.js';
 
 const COUNTS = [
   ['received', 'received'],

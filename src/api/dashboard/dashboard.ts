@@ -5,7 +5,6 @@
  * the caller's token name, and come back to the page with the outcome.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { breakerReports } from '../../cli/commands/breakers.js';
 import { AmisyncError } from '../../core/errors.js';
 import { pausesOf } from '../../core/pause.js';
 import {
@@ -40,6 +39,7 @@ import {
   quarantineItemBody,
   quarantineListBody,
 } from './dashboard-pages.js';
+import { breakerReports } from '../../cli/views.js';
 
 /** A browser session lasts a working day; then the token is asked for again. */
 const SESSION_SECONDS = 12 * 3_600;

@@ -11,7 +11,6 @@ import {
   ANOMALY_STATUSES,
   type AnomalyBacklog,
   type AnomalyFilter,
-  type AnomalyRow,
   type AnomalyStatus,
 } from '../../core/store.js';
 import { rejectAnomaly, releaseAnomaly } from '../../pipeline/anomalies.js';
@@ -24,6 +23,7 @@ import {
 } from '../context.js';
 import { printJson, printLines, table } from '../output.js';
 import { action, parseListLimit, parseRowId, withStore } from '../command-kit.js';
+import { anomalyJson } from '../views.js';
 
 interface AnomalyOptions extends GlobalOptions {
   json?: boolean;
@@ -73,17 +73,6 @@ function filterOf(options: AnomalyOptions, limit: number): AnomalyFilter {
 
 function isoOf(ms: number): string {
   return new Date(ms).toISOString();
-}
-
-/** A held reading as `--json` gives it: the stored row with its instants and value as text. */
-export function anomalyJson(row: AnomalyRow) {
-  return {
-    ...row,
-    intervalStart: isoOf(row.reading.intervalStartMs),
-    value: formatValueMicro(row.reading.valueMicro),
-    heldAt: isoOf(row.heldAtMs),
-    decidedAt: row.decision === null ? null : isoOf(row.decision.atMs),
-  };
 }
 
 export async function runAnomaliesList(options: AnomalyOptions): Promise<void> {
@@ -178,18 +167,6 @@ export async function runAnomalyDecision(
   } finally {
     await store.close();
   }
-}
-
-/** The open backlog as `status` shows it, by detector, in kWh. */
-export function backlogJson(backlog: AnomalyBacklog) {
-  return {
-    ...backlog,
-    heldKwh: formatMilliWhAsKwh(backlog.heldEnergyMilliWh),
-    byDetector: backlog.byDetector.map((row) => ({
-      ...row,
-      heldKwh: formatMilliWhAsKwh(row.heldEnergyMilliWh),
-    })),
-  };
 }
 
 export function backlogLines(backlog: AnomalyBacklog): string[] {

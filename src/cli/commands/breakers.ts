@@ -4,43 +4,9 @@
  * when it lets its probe through. `amisync status` shows the same list.
  */
 import type { Command } from 'commander';
-import type { Store } from '../../core/store.js';
-import { parseBreakerSnapshot } from '../../resilience/breaker.js';
 import { openReadView, runtime, type GlobalOptions } from '../context.js';
 import { handleError, printJson, printLines, table } from '../output.js';
-
-export interface BreakerReport {
-  readonly endpoint: string;
-  readonly state: string;
-  readonly changedAt: string;
-  readonly opensInARow: number | null;
-  readonly openedAt: string | null;
-  /** When an open breaker admits its probe. */
-  readonly probeFrom: string | null;
-  readonly lastFigures: Readonly<Record<string, number>> | null;
-  readonly auditSeq: number | null;
-}
-
-function iso(ms: number | null | undefined): string | null {
-  return ms == null ? null : new Date(ms).toISOString();
-}
-
-/** The stored breakers as a report lists them. */
-export async function breakerReports(store: Store): Promise<BreakerReport[]> {
-  return (await store.listBreakerStates()).map((row) => {
-    const snapshot = parseBreakerSnapshot(row.snapshot);
-    return {
-      endpoint: row.endpoint,
-      state: row.state,
-      changedAt: iso(row.changedAtMs) ?? '',
-      opensInARow: snapshot?.opensInARow ?? null,
-      openedAt: iso(snapshot?.openedAtMs),
-      probeFrom: iso(snapshot?.probeFromMs),
-      lastFigures: snapshot?.lastFigures == null ? null : { ...snapshot.lastFigures },
-      auditSeq: row.auditSeq,
-    };
-  });
-}
+import { breakerReports, type BreakerReport } from '../views.js';
 
 /** Lines for `status` and `breakers`. */
 export function breakerLines(breakers: readonly BreakerReport[]): string[] {

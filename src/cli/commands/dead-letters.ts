@@ -30,6 +30,7 @@ import {
 import { printJson, printLines, table } from '../output.js';
 import { action, parseListLimit, parseRowId, withStore } from '../command-kit.js';
 import { countsTable } from './ingest.js';
+import { deadLetterJson } from '../views.js';
 
 interface DeadLetterOptions extends GlobalOptions {
   json?: boolean;
@@ -60,19 +61,6 @@ function filterOf(options: DeadLetterOptions, limit: number): DeadLetterFilter {
 
 function isoOf(ms: number): string {
   return new Date(ms).toISOString();
-}
-
-/** A dead letter as `--json` gives it: the stored row with its instants as text. */
-export function deadLetterJson(row: DeadLetterRow) {
-  return {
-    ...row,
-    createdAt: isoOf(row.createdAtMs),
-    decidedAt: row.decision === null ? null : isoOf(row.decision.atMs),
-    attempts: row.attempts.map((attempt) => ({
-      ...attempt,
-      startedAt: isoOf(attempt.startedAtMs),
-    })),
-  };
 }
 
 function lastError(row: DeadLetterRow): string {

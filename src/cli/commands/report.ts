@@ -10,9 +10,8 @@ import { proveReading } from '../../audit/prove.js';
 import { verifyAudit, type VerifyReport } from '../../audit/verify.js';
 import type { Alert } from '../../core/alert.js';
 import { AmisyncError } from '../../core/errors.js';
-import { formatMilliWhAsKwh, formatValueMicro } from '../../core/decimal.js';
-import type { ChannelTotal, SourceSummaryRow, Store } from '../../core/store.js';
-import { isConserved } from '../../pipeline/commit.js';
+import { formatMilliWhAsKwh } from '../../core/decimal.js';
+import type { ChannelTotal, SourceSummaryRow } from '../../core/store.js';
 import { csvField, LEDGER_CSV_COLUMNS, ledgerCsvLine } from '../../pipeline/ledger-state.js';
 import {
   databasePath,
@@ -24,64 +23,13 @@ import {
   type GlobalOptions,
 } from '../context.js';
 import { printJson, printLines, table } from '../output.js';
-import { backlogJson, backlogLines } from './anomalies.js';
+import { backlogLines } from './anomalies.js';
 import { deadLetterLines } from './dead-letters.js';
 import { countsTable } from './ingest.js';
-import { pauseLine, pausesInForce } from './pause.js';
-import { breakerLines, breakerReports } from './breakers.js';
+import { pauseLine } from './pause.js';
+import { breakerLines } from './breakers.js';
 import { commandAlerts } from './run.js';
-
-/** What `status --json` prints, and what the HTTP API's status route answers. */
-export async function statusReport(store: Store) {
-  const status = await store.status();
-  const anomalies = await store.anomalyBacklog();
-  const deliveries = await store.listDeliveries(20);
-  const sequenceEvents = await store.listSequenceEvents(20);
-  const sources = (await store.listSourceSummaries()).map((source) => ({
-    ...source,
-    conserved: isConserved(source.counts),
-    lastFinishedAt: isoOrNull(source.lastFinishedAtMs),
-    positionSavedAt: isoOrNull(source.positionSavedAtMs),
-  }));
-  const report = {
-    ...status,
-    sources,
-    conserved: isConserved(status.totals) && isConserved(status.operatorTotals),
-    ledger: {
-      ...status.ledger,
-      energyKwh: formatMilliWhAsKwh(status.ledger.energyMilliWh),
-      byUnit: status.ledger.byUnit.map((total) => ({
-        ...total,
-        value: formatValueMicro(total.valueMicro),
-      })),
-      byChannel: status.ledger.byChannel.map((total) => ({
-        ...total,
-        value: formatValueMicro(total.valueMicro),
-      })),
-    },
-    recentDeliveries: deliveries.map((d) => ({
-      id: d.id,
-      name: d.name,
-      format: d.format,
-      status: d.status,
-      interruptedAtMs: d.interruptedAtMs,
-      redelivers: d.redelivers,
-      redeliveredBy: d.redeliveredBy,
-      sha256: d.sha256,
-      sizeBytes: d.sizeBytes,
-      counts: d.counts,
-      conserved: isConserved(d.counts),
-    })),
-    recentSequenceEvents: sequenceEvents,
-    anomalies: backlogJson(anomalies),
-    pauses: (await pausesInForce(store)).map((pause) => ({
-      ...pause,
-      since: new Date(pause.sinceMs).toISOString(),
-    })),
-    breakers: await breakerReports(store),
-  };
-  return { status, anomalies, report };
-}
+import { statusReport } from '../views.js';
 
 export async function runStatus(options: GlobalOptions & { json?: boolean }) {
   const store = openReadView(options, runtime.clock);
@@ -130,10 +78,6 @@ export async function runStatus(options: GlobalOptions & { json?: boolean }) {
   } finally {
     await store.close();
   }
-}
-
-function isoOrNull(ms: number | null): string | null {
-  return ms === null ? null : new Date(ms).toISOString();
 }
 
 /** One row per source: its deliveries, counts, last delivery and last saved position. */

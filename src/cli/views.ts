@@ -1,0 +1,134 @@
+/**
+ * The JSON views of stored rows that the CLI prints under --json and the HTTP API answers: one
+ * shape for both, in one place below either, so neither imports the other's commands.
+ */
+import { formatMilliWhAsKwh, formatValueMicro } from '../core/decimal.js';
+import { pausesOf } from '../core/pause.js';
+import type { AnomalyBacklog, AnomalyRow, DeadLetterRow, Store } from '../core/store.js';
+import { isConserved } from '../pipeline/commit.js';
+import { parseBreakerSnapshot } from '../resilience/breaker.js';
+
+function isoOf(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+function isoOrNull(ms: number | null | undefined): string | null {
+  return ms == null ? null : new Date(ms).toISOString();
+}
+
+/** A held reading as `--json` gives it: the stored row with its instants and value as text. */
+export function anomalyJson(row: AnomalyRow) {
+  return {
+    ...row,
+    intervalStart: isoOf(row.reading.intervalStartMs),
+    value: formatValueMicro(row.reading.valueMicro),
+    heldAt: isoOf(row.heldAtMs),
+    decidedAt: row.decision === null ? null : isoOf(row.decision.atMs),
+  };
+}
+
+/** The open backlog as `status` shows it, by detector, in kWh. */
+export function backlogJson(backlog: AnomalyBacklog) {
+  return {
+    ...backlog,
+    heldKwh: formatMilliWhAsKwh(backlog.heldEnergyMilliWh),
+    byDetector: backlog.byDetector.map((row) => ({
+      ...row,
+      heldKwh: formatMilliWhAsKwh(row.heldEnergyMilliWh),
+    })),
+  };
+}
+
+/** A dead letter as `--json` gives it: the stored row with its instants as text. */
+export function deadLetterJson(row: DeadLetterRow) {
+  return {
+    ...row,
+    createdAt: isoOf(row.createdAtMs),
+    decidedAt: row.decision === null ? null : isoOf(row.decision.atMs),
+    attempts: row.attempts.map((attempt) => ({
+      ...attempt,
+      startedAt: isoOf(attempt.startedAtMs),
+    })),
+  };
+}
+
+export interface BreakerReport {
+  readonly endpoint: string;
+  readonly state: string;
+  readonly changedAt: string;
+  readonly opensInARow: number | null;
+  readonly openedAt: string | null;
+  /** When an open breaker admits its probe. */
+  readonly probeFrom: string | null;
+  readonly lastFigures: Readonly<Record<string, number>> | null;
+  readonly auditSeq: number | null;
+}
+
+/** The stored breakers as a report lists them. */
+export async function breakerReports(store: Store): Promise<BreakerReport[]> {
+  return (await store.listBreakerStates()).map((row) => {
+    const snapshot = parseBreakerSnapshot(row.snapshot);
+    return {
+      endpoint: row.endpoint,
+      state: row.state,
+      changedAt: isoOrNull(row.changedAtMs) ?? '',
+      opensInARow: snapshot?.opensInARow ?? null,
+      openedAt: isoOrNull(snapshot?.openedAtMs),
+      probeFrom: isoOrNull(snapshot?.probeFromMs),
+      lastFigures: snapshot?.lastFigures == null ? null : { ...snapshot.lastFigures },
+      auditSeq: row.auditSeq,
+    };
+  });
+}
+
+/** What `status --json` prints, and what the HTTP API's status route answers. */
+export async function statusReport(store: Store) {
+  const status = await store.status();
+  const anomalies = await store.anomalyBacklog();
+  const deliveries = await store.listDeliveries(20);
+  const sequenceEvents = await store.listSequenceEvents(20);
+  const sources = (await store.listSourceSummaries()).map((source) => ({
+    ...source,
+    conserved: isConserved(source.counts),
+    lastFinishedAt: isoOrNull(source.lastFinishedAtMs),
+    positionSavedAt: isoOrNull(source.positionSavedAtMs),
+  }));
+  const report = {
+    ...status,
+    sources,
+    conserved: isConserved(status.totals) && isConserved(status.operatorTotals),
+    ledger: {
+      ...status.ledger,
+      energyKwh: formatMilliWhAsKwh(status.ledger.energyMilliWh),
+      byUnit: status.ledger.byUnit.map((total) => ({
+        ...total,
+        value: formatValueMicro(total.valueMicro),
+      })),
+      byChannel: status.ledger.byChannel.map((total) => ({
+        ...total,
+        value: formatValueMicro(total.valueMicro),
+      })),
+    },
+    recentDeliveries: deliveries.map((d) => ({
+      id: d.id,
+      name: d.name,
+      format: d.format,
+      status: d.status,
+      interruptedAtMs: d.interruptedAtMs,
+      redelivers: d.redelivers,
+      redeliveredBy: d.redeliveredBy,
+      sha256: d.sha256,
+      sizeBytes: d.sizeBytes,
+      counts: d.counts,
+      conserved: isConserved(d.counts),
+    })),
+    recentSequenceEvents: sequenceEvents,
+    anomalies: backlogJson(anomalies),
+    pauses: pausesOf(await store.listControls()).map((pause) => ({
+      ...pause,
+      since: new Date(pause.sinceMs).toISOString(),
+    })),
+    breakers: await breakerReports(store),
+  };
+  return { status, anomalies, report };
+}
