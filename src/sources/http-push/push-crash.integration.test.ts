@@ -107,17 +107,26 @@ describe('push: SIGKILL of the service while a vendor pushes', () => {
       truth: truthFile,
     });
     let done = false;
-    void pushing.finally(() => (done = true));
+    // Settled either way here; a failure is thrown by the await below, not left unhandled.
+    void pushing.then(
+      () => (done = true),
+      () => (done = true),
+    );
     const random = new Mulberry32(2024);
     let killed = 0;
-    for (; killed < KILLS && !done; killed++) {
-      await new Promise((resolve) => setTimeout(resolve, random.nextInt(100, 600)));
-      await kill(child, 'SIGKILL');
-      child = serve(config);
-      await listening(port);
+    let summary: Awaited<typeof pushing>;
+    try {
+      for (; killed < KILLS && !done; killed++) {
+        await new Promise((resolve) => setTimeout(resolve, random.nextInt(100, 600)));
+        await kill(child, 'SIGKILL');
+        child = serve(config);
+        await listening(port);
+      }
+      summary = await pushing;
+    } finally {
+      // Whatever failed, the service does not outlive the test.
+      await kill(child, 'SIGTERM');
     }
-    const summary = await pushing;
-    await kill(child, 'SIGTERM');
     expect(killed).toBeGreaterThanOrEqual(2);
     expect(summary.retried).toBeGreaterThan(0);
 

@@ -186,7 +186,13 @@ export class SftpDropFolder implements DropFileSystem {
   }
 
   read(name: string): AsyncIterable<Uint8Array> {
-    return this.#connected().createReadStream(this.#inbox(name));
+    const stream = this.#connected().createReadStream(this.#inbox(name));
+    // A reader sees every error through its iteration. This listener only keeps an error that
+    // comes after the reader stopped (the server closing the channel on a read still in flight:
+    // ssh2's "No response from server") from being thrown as an uncaught exception that would
+    // end the whole service.
+    stream.on('error', () => undefined);
+    return stream;
   }
 
   async archived(archivedName: string): Promise<boolean> {
