@@ -80,13 +80,6 @@ export interface PageQuery {
   after?: number;
 }
 
-/** A page of a list read with one row past it: the rows and the `after` of the next page. */
-export function pageOf<Row extends { id: number }>(fetched: readonly Row[], limit: number) {
-  const items = fetched.slice(0, limit);
-  const nextAfter = fetched.length > limit ? (items.at(-1)?.id ?? null) : null;
-  return { items, nextAfter };
-}
-
 /** A list answer: its items and the next page's `after`. */
 export function listSchema(description: string) {
   return {

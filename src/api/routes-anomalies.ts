@@ -15,12 +15,11 @@ import {
   listSchema,
   objectSchema,
   PAGE_PROPERTIES,
-  pageOf,
   TEXT_10,
   type IdParams,
   type PageQuery,
 } from './api-routes.js';
-import { anomalyJson } from '../cli/views.js';
+import { anomalyJson, pageOf } from '../cli/views.js';
 
 interface AnomalyQuery extends PageQuery {
   status?: AnomalyStatus;

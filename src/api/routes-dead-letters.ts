@@ -14,12 +14,11 @@ import {
   listSchema,
   objectSchema,
   PAGE_PROPERTIES,
-  pageOf,
   TEXT_10,
   type IdParams,
   type PageQuery,
 } from './api-routes.js';
-import { deadLetterJson } from '../cli/views.js';
+import { deadLetterJson, pageOf } from '../cli/views.js';
 
 interface DeadLetterQuery extends PageQuery {
   status?: DeadLetterStatus;

@@ -15,11 +15,11 @@ import {
   listSchema,
   objectSchema,
   PAGE_PROPERTIES,
-  pageOf,
   TEXT_10,
   type IdParams,
   type PageQuery,
 } from './api-routes.js';
+import { pageOf } from '../cli/views.js';
 
 interface QuarantineQuery extends PageQuery {
   status?: QuarantineStatus;

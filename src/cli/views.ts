@@ -16,6 +16,16 @@ function isoOrNull(ms: number | null | undefined): string | null {
   return ms == null ? null : new Date(ms).toISOString();
 }
 
+/**
+ * A page of a list read with one row past it (which tells whether there is more, without a count
+ * over the whole table): the rows and the `after` of the next page.
+ */
+export function pageOf<Row extends { id: number }>(fetched: readonly Row[], limit: number) {
+  const items = fetched.slice(0, limit);
+  const nextAfter = fetched.length > limit ? (items.at(-1)?.id ?? null) : null;
+  return { items, nextAfter };
+}
+
 /** A held reading as `--json` gives it: the stored row with its instants and value as text. */
 export function anomalyJson(row: AnomalyRow) {
   return {

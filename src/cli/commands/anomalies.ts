@@ -23,7 +23,7 @@ import {
 } from '../context.js';
 import { printJson, printLines, table } from '../output.js';
 import { action, parseListLimit, parseRowId, withStore } from '../command-kit.js';
-import { anomalyJson } from '../views.js';
+import { anomalyJson, pageOf } from '../views.js';
 
 interface AnomalyOptions extends GlobalOptions {
   json?: boolean;
@@ -80,10 +80,8 @@ export async function runAnomaliesList(options: AnomalyOptions): Promise<void> {
   const filter = filterOf(options, limit + 1);
   const store = openReadView(options, runtime.clock);
   try {
-    // One row past the page tells whether there is more, without a count over the whole table.
     const fetched = await store.listAnomalies(filter);
-    const rows = fetched.slice(0, limit);
-    const nextAfter = fetched.length > limit ? (rows.at(-1)?.id ?? null) : null;
+    const { items: rows, nextAfter } = pageOf(fetched, limit);
     if (options.json === true) {
       printJson({ items: rows.map(anomalyJson), nextAfter });
       return;

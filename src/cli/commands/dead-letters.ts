@@ -30,7 +30,7 @@ import {
 import { printJson, printLines, table } from '../output.js';
 import { action, parseListLimit, parseRowId, withStore } from '../command-kit.js';
 import { countsTable } from './ingest.js';
-import { deadLetterJson } from '../views.js';
+import { deadLetterJson, pageOf } from '../views.js';
 
 interface DeadLetterOptions extends GlobalOptions {
   json?: boolean;
@@ -72,10 +72,8 @@ export async function runDeadLettersList(options: DeadLetterOptions): Promise<vo
   const limit = parseListLimit(options.limit);
   const store = openReadView(options, runtime.clock);
   try {
-    // One row past the page tells whether there is more, without a count over the whole table.
     const fetched = await store.listDeadLetters(filterOf(options, limit + 1));
-    const rows = fetched.slice(0, limit);
-    const nextAfter = fetched.length > limit ? (rows.at(-1)?.id ?? null) : null;
+    const { items: rows, nextAfter } = pageOf(fetched, limit);
     if (options.json === true) {
       printJson({ items: rows.map(deadLetterJson), nextAfter });
       return;

@@ -30,6 +30,7 @@ import {
 } from '../context.js';
 import { printJson, printLines, table } from '../output.js';
 import { parseListLimit, parseRowId } from '../command-kit.js';
+import { pageOf } from '../views.js';
 
 type Options = GlobalOptions & { json?: boolean };
 
@@ -72,8 +73,7 @@ export async function runQuarantineList(
       ...(options.delivery === undefined ? {} : { deliveryId: options.delivery }),
       ...(options.after === undefined ? {} : { afterId: parseId(options.after) }),
     });
-    const rows = fetched.slice(0, limit);
-    const nextAfter = fetched.length > limit ? (rows.at(-1)?.id ?? null) : null;
+    const { items: rows, nextAfter } = pageOf(fetched, limit);
     if (options.json === true) {
       printJson({ items: rows, nextAfter });
       return;
