@@ -2,7 +2,11 @@
  * Messages and reads for the broker sources' tests: a reference reading as a message's text, and
  * the next delivery a source hands over (asking again while it is idle, for a bounded time).
  */
+import { CountingRandom, systemClock } from '../core/clock.js';
 import { isIdle, type Delivery, type Source } from '../core/source.js';
+import { DEFAULT_DICTIONARY } from '../dictionary/dictionary.js';
+import { openSqliteStore, type SqliteStore } from '../store/sqlite/sqlite-store.js';
+import { tempDir } from './temp.js';
 
 const READ_ATTEMPTS_MAX = 200;
 
@@ -27,4 +31,21 @@ export async function nextDelivery(source: Source): Promise<Delivery> {
     await new Promise((resolve) => setTimeout(resolve, Math.min(next.afterMs, 50)));
   }
   throw new Error(`${source.id} delivered nothing`);
+}
+
+/**
+ * A store on a fresh SQLite file, kept in `stores` for the test's afterEach to close, and the
+ * options `deliverOne` takes for it: the reference dictionary, the system clock, no detectors.
+ */
+export function brokerTestStore(stores: SqliteStore[]) {
+  const store = openSqliteStore(`${tempDir()}/store.db`, { nowMs: () => systemClock.nowMs() });
+  stores.push(store);
+  const options = {
+    store,
+    dictionary: DEFAULT_DICTIONARY,
+    clock: systemClock,
+    random: new CountingRandom(),
+    detectors: [],
+  };
+  return { store, options };
 }

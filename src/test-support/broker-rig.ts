@@ -103,6 +103,35 @@ async function kill(child: ChildProcess): Promise<void> {
   await exited;
 }
 
+/**
+ * The feed each broker's crash test publishes: 16 meters for 2 days in messages of 8 readings,
+ * with poison messages, repeats, retransmissions, conflicts and bad records.
+ */
+export function faultyFeed(
+  to: string,
+  subject: string,
+  seed: number,
+  extra: Partial<CrashRunOptions['publish']> = {},
+): CrashRunOptions['publish'] {
+  return {
+    to,
+    subject,
+    meters: '16',
+    days: '2',
+    seed: String(seed),
+    start: '2026-01-01',
+    readingsPerMessage: '8',
+    poisonRate: '0.02',
+    repeatRate: '0.03',
+    retransmitRate: '0.02',
+    estimateRate: '0',
+    conflictRate: '0.01',
+    badRate: '0.01',
+    paceMs: '0',
+    ...extra,
+  };
+}
+
 export interface CrashRunOptions {
   /** The source's own keys (kind, url, queue...); id, batch, quietMs and ackLog are added. */
   readonly source: Record<string, unknown>;

@@ -7,6 +7,7 @@ import { afterAll, describe, it } from 'vitest';
 import {
   brokerOrSkip,
   crashRun,
+  faultyFeed,
   amqpQueueDepth,
   deleteAmqpQueue,
   expectTruthAfterCrash,
@@ -28,22 +29,7 @@ describe.runIf(available)('amqp: SIGKILL of the consumer mid-stream', () => {
     created.push(queue);
     const result = await crashRun({
       source: { kind: 'amqp', url: 'amqp://127.0.0.1:5672', queue },
-      publish: {
-        to: 'amqp://guest:guest@127.0.0.1:5672',
-        subject: queue,
-        meters: '16',
-        days: '2',
-        seed: '12',
-        start: '2026-01-01',
-        readingsPerMessage: '8',
-        poisonRate: '0.02',
-        repeatRate: '0.03',
-        retransmitRate: '0.02',
-        estimateRate: '0',
-        conflictRate: '0.01',
-        badRate: '0.01',
-        paceMs: '0',
-      },
+      publish: faultyFeed('amqp://guest:guest@127.0.0.1:5672', queue, 12),
       killAfterAcks: 200,
       remaining: () => amqpQueueDepth(queue),
     });

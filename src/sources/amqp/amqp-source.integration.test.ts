@@ -6,15 +6,13 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import amqp from 'amqplib';
 import { systemClock } from '../../core/clock.js';
-import { DEFAULT_DICTIONARY } from '../../dictionary/dictionary.js';
 import { deliverOne } from '../../pipeline/run-source.js';
-import { openSqliteStore, type SqliteStore } from '../../store/sqlite/sqlite-store.js';
+import type { SqliteStore } from '../../store/sqlite/sqlite-store.js';
 import { brokerOrSkip, deleteAmqpQueue, uniqueSuffix } from '../../test-support/broker-rig.js';
-import { nextDelivery, readingText } from '../../test-support/broker-messages.js';
+import { brokerTestStore, nextDelivery, readingText } from '../../test-support/broker-messages.js';
 import { failingStore } from '../../test-support/failing-store.js';
 import { testSourceContext } from '../../test-support/source-context.js';
-import { removeTempDirs, tempDir } from '../../test-support/temp.js';
-import { CountingRandom } from '../../core/clock.js';
+import { removeTempDirs } from '../../test-support/temp.js';
 import { amqpSourceKind, amqpSourceSchema } from './amqp-source.js';
 
 const URL = 'amqp://guest:guest@127.0.0.1:5672';
@@ -50,8 +48,7 @@ async function depth(queue: string): Promise<number> {
 function setup(messagesMax: number) {
   const queue = `amisync-test-${uniqueSuffix()}`;
   queues.push(queue);
-  const store = openSqliteStore(`${tempDir()}/store.db`, { nowMs: () => systemClock.nowMs() });
-  stores.push(store);
+  const { store, options } = brokerTestStore(stores);
   const context = testSourceContext(store, { clock: systemClock });
   const config = amqpSourceSchema.parse({
     kind: 'amqp',
@@ -62,13 +59,6 @@ function setup(messagesMax: number) {
     quietMs: 300,
   });
   const source = amqpSourceKind.create(config, context);
-  const options = {
-    store,
-    dictionary: DEFAULT_DICTIONARY,
-    clock: systemClock,
-    random: new CountingRandom(),
-    detectors: [],
-  };
   return { queue, store, source, options };
 }
 

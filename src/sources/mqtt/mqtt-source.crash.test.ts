@@ -8,6 +8,7 @@ import { afterAll, describe, it } from 'vitest';
 import {
   brokerOrSkip,
   crashRun,
+  faultyFeed,
   expectTruthAfterCrash,
   uniqueSuffix,
 } from '../../test-support/broker-rig.js';
@@ -29,22 +30,7 @@ describe.runIf(available)('mqtt: SIGKILL of the consumer mid-stream', () => {
         clientId: `amisync-test-${suffix}`,
         sessionExpirySeconds: 300,
       },
-      publish: {
-        to: 'mqtt://127.0.0.1:1883',
-        subject: topic,
-        meters: '16',
-        days: '2',
-        seed: '11',
-        start: '2026-01-01',
-        readingsPerMessage: '8',
-        poisonRate: '0.02',
-        repeatRate: '0.03',
-        retransmitRate: '0.02',
-        estimateRate: '0',
-        conflictRate: '0.01',
-        badRate: '0.01',
-        paceMs: '0',
-      },
+      publish: faultyFeed('mqtt://127.0.0.1:1883', topic, 11),
       killAfterAcks: 200,
     });
     expectTruthAfterCrash(result);

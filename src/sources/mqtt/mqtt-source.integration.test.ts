@@ -5,16 +5,15 @@
 // transaction; messages published with mqtt.js on the side.
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import mqtt from 'mqtt';
-import { CountingRandom, systemClock } from '../../core/clock.js';
+import { systemClock } from '../../core/clock.js';
 import { isIdle } from '../../core/source.js';
-import { DEFAULT_DICTIONARY } from '../../dictionary/dictionary.js';
 import { deliverOne } from '../../pipeline/run-source.js';
-import { openSqliteStore, type SqliteStore } from '../../store/sqlite/sqlite-store.js';
+import type { SqliteStore } from '../../store/sqlite/sqlite-store.js';
 import { brokerOrSkip, uniqueSuffix } from '../../test-support/broker-rig.js';
-import { nextDelivery, readingText } from '../../test-support/broker-messages.js';
+import { brokerTestStore, nextDelivery, readingText } from '../../test-support/broker-messages.js';
 import { failingStore } from '../../test-support/failing-store.js';
 import { testSourceContext } from '../../test-support/source-context.js';
-import { removeTempDirs, tempDir } from '../../test-support/temp.js';
+import { removeTempDirs } from '../../test-support/temp.js';
 import { mqttSourceKind, mqttSourceSchema } from './mqtt-source.js';
 
 const available = await brokerOrSkip('Mosquitto (MQTT)', 1883);
@@ -34,8 +33,7 @@ describe.runIf(available)('mqtt source on Mosquitto', () => {
   it('gets a batch that could not commit again on the resumed session, then nothing', async () => {
     const suffix = uniqueSuffix();
     const topic = `amisync-test/${suffix}`;
-    const store = openSqliteStore(`${tempDir()}/store.db`, { nowMs: () => systemClock.nowMs() });
-    stores.push(store);
+    const { store, options } = brokerTestStore(stores);
     const config = mqttSourceSchema.parse({
       kind: 'mqtt',
       id: 'mqtt-test',
@@ -47,13 +45,6 @@ describe.runIf(available)('mqtt source on Mosquitto', () => {
       quietMs: 300,
     });
     const source = mqttSourceKind.create(config, testSourceContext(store, { clock: systemClock }));
-    const options = {
-      store,
-      dictionary: DEFAULT_DICTIONARY,
-      clock: systemClock,
-      random: new CountingRandom(),
-      detectors: [],
-    };
     const signal = new AbortController().signal;
     await source.connect(signal, null);
     await publish(topic, [readingText(0), readingText(1), 'not json']);

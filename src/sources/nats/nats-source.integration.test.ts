@@ -6,20 +6,19 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, nanos } from '@nats-io/transport-node';
-import { CountingRandom, systemClock } from '../../core/clock.js';
-import { DEFAULT_DICTIONARY } from '../../dictionary/dictionary.js';
+import { systemClock } from '../../core/clock.js';
 import { deliverOne } from '../../pipeline/run-source.js';
-import { openSqliteStore, type SqliteStore } from '../../store/sqlite/sqlite-store.js';
+import type { SqliteStore } from '../../store/sqlite/sqlite-store.js';
 import {
   brokerOrSkip,
   deleteNatsStream,
   natsConsumerBacklog,
   uniqueSuffix,
 } from '../../test-support/broker-rig.js';
-import { nextDelivery, readingText } from '../../test-support/broker-messages.js';
+import { brokerTestStore, nextDelivery, readingText } from '../../test-support/broker-messages.js';
 import { failingStore } from '../../test-support/failing-store.js';
 import { testSourceContext } from '../../test-support/source-context.js';
-import { removeTempDirs, tempDir } from '../../test-support/temp.js';
+import { removeTempDirs } from '../../test-support/temp.js';
 import { natsSourceKind, natsSourceSchema } from './nats-source.js';
 
 const available = await brokerOrSkip('NATS JetStream', 4222);
@@ -40,8 +39,7 @@ describe.runIf(available)('nats source on JetStream', () => {
     const subject = `amisync-test.${suffix}`;
     const durable = `amisync_${suffix}`;
     streams.push(stream);
-    const store = openSqliteStore(`${tempDir()}/store.db`, { nowMs: () => systemClock.nowMs() });
-    stores.push(store);
+    const { store, options } = brokerTestStore(stores);
     const config = natsSourceSchema.parse({
       kind: 'nats',
       id: 'nats-test',
@@ -55,13 +53,6 @@ describe.runIf(available)('nats source on JetStream', () => {
       quietMs: 300,
     });
     const source = natsSourceKind.create(config, testSourceContext(store, { clock: systemClock }));
-    const options = {
-      store,
-      dictionary: DEFAULT_DICTIONARY,
-      clock: systemClock,
-      random: new CountingRandom(),
-      detectors: [],
-    };
     await source.connect(new AbortController().signal, null);
     const connection = await connect({ servers: 'nats://127.0.0.1:4222' });
     try {
