@@ -25,6 +25,16 @@ describe('the benchmark tools', () => {
     expect(out).toMatch(/end to end \/ ceiling = \d\.\d\d/);
     expect(out).toMatch(/would reach at most \d\.\d\d .*commit stage alone reaches \d\.\d\d/s);
     expect(out).toMatch(/JSON\.parse of its line \d+ ns, idempotency key \d+ ns, Merkle .* \d+ ns/);
+    expect(out).toMatch(/detectors: .*\(they cost -?\d+\.\d% of the rate/);
+    expect(out).toMatch(/CPU time per reading .* [\d.]+ us off, [\d.]+ us on/);
+  });
+
+  it('measure only end to end, off and on alternated, when asked', () => {
+    const args = ['--readings', '2000', '--rounds', '2', '--e2e-only'];
+    const out = run('bench.js', [...args, '--dir', tempDir('amisync-bench-')]);
+    expect(out).toContain('detectors on (best of 2)');
+    expect(out).toMatch(/every run, alternated: off [\d,]+\/s, [\d,]+\/s; on [\d,]+\/s, [\d,]+\/s/);
+    expect(out).not.toContain('ceiling');
   });
 
   it('print a row per typed format with reads/s and peak memory', () => {

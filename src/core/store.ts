@@ -42,14 +42,21 @@ export interface StreamState extends StreamRef {
 }
 
 /**
- * A stream's detector statistics as the store keeps them: one opaque blob per stream, whose layout
- * (src/core/stream-profile.ts) only the detectors read. The store saves it in the batch's
+ * A stream's detector statistics as the store keeps them: opaque blobs, whose layout
+ * (src/core/stream-profile.ts) only the detectors read: a head, and numbered parts each kept on its
+ * own, so that a batch rewrites only the parts it changed. The store saves them in the batch's
  * transaction beside the stream's state and never looks inside.
  */
 export interface StreamStatistics extends StreamRef {
-  /** The blob's layout version, so that a reader can tell one it does not know. */
+  /** The head's layout version, so that a reader can tell one it does not know. */
   layout: number;
+  /** The head: replaced by every save. */
   bytes: Uint8Array;
+  /**
+   * Parts by number. A load gives the stored parts among the numbers asked for; a save replaces
+   * the parts given and leaves the others as stored. Absent: none.
+   */
+  parts?: ReadonlyMap<number, Uint8Array>;
 }
 
 /** A ledger row: an accepted reading, in the batch and at the version it was accepted. */
@@ -352,9 +359,15 @@ export interface StoreTransaction {
   putRawChunk(deliveryId: string, byteOffset: number, bytes: Uint8Array): Promise<string>;
   loadStreamStates(streams: readonly StreamRef[]): Promise<StreamState[]>;
   saveStreamStates(states: readonly StreamState[]): Promise<void>;
-  /** The detector statistics of these streams; a stream without any is absent from the result. */
-  loadStreamStatistics(streams: readonly StreamRef[]): Promise<StreamStatistics[]>;
-  /** Replaces each stream's statistics (one row per stream). */
+  /**
+   * The detector statistics of these streams, with their stored parts among `parts`; a stream
+   * without any is absent from the result.
+   */
+  loadStreamStatistics(
+    streams: readonly StreamRef[],
+    parts?: readonly number[],
+  ): Promise<StreamStatistics[]>;
+  /** Replaces each stream's head and the parts given (one row per stream and per part). */
   saveStreamStatistics(rows: readonly StreamStatistics[]): Promise<void>;
   /** Every ledger version of each given interval (superseded ones too). */
   findIntervalVersions(intervals: readonly IntervalRef[]): Promise<LedgerRow[]>;

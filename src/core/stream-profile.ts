@@ -1,18 +1,23 @@
 /**
- * A stream's statistics for the detectors, in ONE compact, versioned blob with a fixed layout:
- * loaded once and written once per stream per batch, in the batch's transaction. Each accepted
- * reading costs O(1): a streaming mean and standard deviation for its local hour of the week (168
- * cells), a bounded log-scale histogram (quantile sketch) for the median, MAD and quartiles, the
- * local day's running totals (learnt, and held as anomalies) and three highest values, the
- * average daily use, and the current zero and flat runs.
+ * A stream's statistics for the detectors, in a compact, versioned layout of fixed size: loaded
+ * once and saved once per stream per batch, in the batch's transaction. Each accepted reading
+ * costs O(1): a streaming mean and standard deviation for its local hour of the week (168 cells),
+ * a bounded log-scale histogram (quantile sketch) for the median, MAD and quartiles, the local
+ * day's running totals (learnt, and held as anomalies) and three highest values, the average daily
+ * use, and the current zero and flat runs.
  *
- * Layout version 2 (little-endian, 1,088 bytes; small enough that three fit a 4 KiB database page,
- * which is what a batch rewrites for every stream it touches):
- *   bytes    0..39    5 float64 slots (W_* below: exact integers and times)
- *   bytes   40..119  20 float32 slots (N_* below; NaN means "none yet")
- *   bytes  120..287  168 cell counts (uint8, capped)
- *   bytes  288..959  168 cells x 2 sixteen-bit floats: mean, population standard deviation
- *   bytes  960..1087 64 histogram bins (uint16; bin 0: values <= 0; bin i: up to BASE * GROWTH^i)
+ * Layout version 3 (little-endian, 1,088 bytes in memory), stored in eight pieces: a head that
+ * every reading changes and seven parts of one local weekday's 24 hour cells each, which only
+ * that day's readings change. A batch saves the head and the parts it changed: in an in-order
+ * feed a batch of 10 readings per stream touches one part, not seven (see docs/detectors.md).
+ *   head, bytes 0..247:
+ *     bytes    0..39    5 float64 slots (W_* below: exact integers and times)
+ *     bytes   40..119  20 float32 slots (N_* below; NaN means "none yet")
+ *     bytes  120..247  64 histogram bins (uint16; bin 0: values <= 0; bin i: up to BASE * GROWTH^i)
+ *   part d (0..6, Monday first), bytes 248 + 120 d ..: for the hours 24 d .. 24 d + 23,
+ *     24 cell counts (uint8, capped), then 24 cells x 2 sixteen-bit floats: mean, population
+ *     standard deviation
+ * A part never stored reads as zeros: cells with no samples.
  * Values are in the reading's unit (kWh on electricity channels), as floats: detection judges,
  * it never bills, so exact integers are not needed here. A cell's mean and deviation are kept to
  * about 0.1% (a sign, a six-bit exponent and a nine-bit fraction: see encodeProfileFloat), across
@@ -22,23 +27,43 @@
  * one weighs 1/CELL_SAMPLES_MAX (an exponentially weighted mean and variance), and the histogram
  * halves every bin (rounding down) when it reaches SKETCH_COUNT_MAX. Every step is a fixed
  * sequence of float operations, so the same readings learnt in the same order give the same bytes,
- * whatever the batches they arrived in. (Layout 1, 2,528 bytes of float32 cells, spilled into an
- * overflow page per stream; a stored layout-1 blob starts again, as any foreign blob does.)
+ * whatever the batches they arrived in. (Layout 2 held the same figures in one 1,088-byte blob in
+ * another order; migration 18 splits stored layout-2 blobs into this layout. Layout 1, 2,528
+ * bytes of float32 cells, started again, as any foreign blob does.)
  */
 import assert from 'node:assert/strict';
 
 import { HOURS_PER_WEEK } from './local-calendar.js';
 import { VALUE_MICRO_PER_UNIT } from './reading.js';
 
-export const STREAM_PROFILE_LAYOUT = 2;
+export const STREAM_PROFILE_LAYOUT = 3;
 const WIDE_SLOTS = 5;
 const NARROW_SLOTS = 20;
 export const SKETCH_BINS = 64;
 const NARROW_OFFSET = WIDE_SLOTS * 8;
-const COUNTS_OFFSET = NARROW_OFFSET + NARROW_SLOTS * 4;
-const CELLS_OFFSET = COUNTS_OFFSET + HOURS_PER_WEEK;
-const SKETCH_OFFSET = CELLS_OFFSET + HOURS_PER_WEEK * 2 * 2;
-export const STREAM_PROFILE_BYTES = SKETCH_OFFSET + SKETCH_BINS * 2;
+const SKETCH_OFFSET = NARROW_OFFSET + NARROW_SLOTS * 4;
+/** The head: what every learnt or held reading changes. */
+export const STREAM_PROFILE_HEAD_BYTES = SKETCH_OFFSET + SKETCH_BINS * 2;
+/** Hours of the week per part: a local weekday. */
+const PART_HOURS = 24;
+export const STREAM_PROFILE_PARTS = HOURS_PER_WEEK / PART_HOURS;
+/** Part numbers, for loading every part. */
+export const STREAM_PROFILE_PART_NUMBERS: readonly number[] = Object.freeze(
+  Array.from({ length: STREAM_PROFILE_PARTS }, (_, part) => part),
+);
+/** A part: its hours' counts, then their cells (two sixteen-bit floats each). */
+export const STREAM_PROFILE_PART_BYTES = PART_HOURS + PART_HOURS * 2 * 2;
+export const STREAM_PROFILE_BYTES =
+  STREAM_PROFILE_HEAD_BYTES + STREAM_PROFILE_PARTS * STREAM_PROFILE_PART_BYTES;
+/** Per hour of the week: its count's byte, and its mean's sixteen-bit index (deviation next). */
+const COUNT_AT = new Uint16Array(HOURS_PER_WEEK);
+const CELL_AT = new Uint16Array(HOURS_PER_WEEK);
+for (let hour = 0; hour < HOURS_PER_WEEK; hour++) {
+  const part =
+    STREAM_PROFILE_HEAD_BYTES + Math.floor(hour / PART_HOURS) * STREAM_PROFILE_PART_BYTES;
+  COUNT_AT[hour] = part + (hour % PART_HOURS);
+  CELL_AT[hour] = (part + PART_HOURS + (hour % PART_HOURS) * 4) / 2;
+}
 
 /** A cell's samples are counted up to this (8 weeks of 15-minute readings), then forgotten. */
 export const CELL_SAMPLES_MAX = 32;
@@ -93,14 +118,23 @@ export interface ProfileUpdate {
   readonly outage: boolean;
 }
 
+/** A profile as stored: its head and the parts stored (an absent part has no samples). */
+export interface StoredProfile {
+  readonly bytes: Uint8Array;
+  readonly parts?: ReadonlyMap<number, Uint8Array> | undefined;
+}
+
 export class StreamProfile {
   readonly #memory: Uint8Array;
   readonly #wide: Float64Array;
   readonly #narrow: Float32Array;
+  /** Cell counts at COUNT_AT (the whole memory, as bytes). */
   readonly #counts: Uint8Array;
-  /** Per hour of the week: [mean, standard deviation] as encodeProfileFloat gives them. */
+  /** Per hour of the week, at CELL_AT: [mean, standard deviation] as encodeProfileFloat gives. */
   readonly #cells: Uint16Array;
   readonly #sketch: Uint16Array;
+  /** Parts changed since the profile was loaded, one bit each. */
+  #changedParts = 0;
 
   /** `memory` is the profile's own: nothing else writes it. */
   private constructor(memory: Uint8Array) {
@@ -109,8 +143,8 @@ export class StreamProfile {
     this.#memory = new Uint8Array(buffer, byteOffset, memory.byteLength);
     this.#wide = new Float64Array(buffer, byteOffset, WIDE_SLOTS);
     this.#narrow = new Float32Array(buffer, byteOffset + NARROW_OFFSET, NARROW_SLOTS);
-    this.#counts = new Uint8Array(buffer, byteOffset + COUNTS_OFFSET, HOURS_PER_WEEK);
-    this.#cells = new Uint16Array(buffer, byteOffset + CELLS_OFFSET, HOURS_PER_WEEK * 2);
+    this.#counts = this.#memory;
+    this.#cells = new Uint16Array(buffer, byteOffset, STREAM_PROFILE_BYTES / 2);
     this.#sketch = new Uint16Array(buffer, byteOffset + SKETCH_OFFSET, SKETCH_BINS);
   }
 
@@ -139,20 +173,41 @@ export class StreamProfile {
   }
 
   /**
-   * A stored blob. One of another layout or size is a stream whose statistics start again: it is
-   * never misread (an older amisync's layout is not converted; warm-up simply repeats).
+   * A stored profile: its head and its stored parts. A head of another layout or size is a stream
+   * whose statistics start again: it is never misread. A part of another size reads as no samples.
    */
-  static fromBytes(bytes: Uint8Array): StreamProfile {
-    if (bytes.byteLength !== STREAM_PROFILE_BYTES) return StreamProfile.empty();
+  static fromStored(stored: StoredProfile): StreamProfile {
+    const head = stored.bytes;
+    if (head.byteLength !== STREAM_PROFILE_HEAD_BYTES) return StreamProfile.empty();
     const memory = StreamProfile.#allocate();
-    memory.set(bytes);
+    memory.set(head);
+    memory.fill(0, STREAM_PROFILE_HEAD_BYTES);
+    for (const [part, bytes] of stored.parts ?? []) {
+      if (
+        part >= 0 &&
+        part < STREAM_PROFILE_PARTS &&
+        bytes.byteLength === STREAM_PROFILE_PART_BYTES
+      ) {
+        memory.set(bytes, partOffset(part));
+      }
+    }
     const profile = new StreamProfile(memory);
     return profile.#wide[W_LAYOUT] === STREAM_PROFILE_LAYOUT ? profile : StreamProfile.empty();
   }
 
-  /** A stored blob's newest interval start seen, without loading it; null for none or foreign. */
+  /** The whole profile in one piece (toBytes' output), as for comparing two profiles. */
+  static fromBytes(bytes: Uint8Array): StreamProfile {
+    if (bytes.byteLength !== STREAM_PROFILE_BYTES) return StreamProfile.empty();
+    const parts = new Map<number, Uint8Array>();
+    for (let part = 0; part < STREAM_PROFILE_PARTS; part++) {
+      parts.set(part, bytes.subarray(partOffset(part), partOffset(part + 1)));
+    }
+    return StreamProfile.fromStored({ bytes: bytes.subarray(0, STREAM_PROFILE_HEAD_BYTES), parts });
+  }
+
+  /** A stored head's newest interval start seen, without loading it; null for none or foreign. */
   static newestOf(bytes: Uint8Array): number | null {
-    if (bytes.byteLength !== STREAM_PROFILE_BYTES) return null;
+    if (bytes.byteLength !== STREAM_PROFILE_HEAD_BYTES) return null;
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     if (view.getFloat64(W_LAYOUT * 8, true) !== STREAM_PROFILE_LAYOUT) return null;
     const ms = view.getFloat64(W_NEWEST_MS * 8, true);
@@ -160,11 +215,30 @@ export class StreamProfile {
   }
 
   /**
-   * The blob, as a view of the profile's own memory (no copy): the pipeline saves a profile after
-   * its batch's last reading and never changes it again.
+   * The whole profile in one piece, as a view of its own memory (no copy): for comparisons. The
+   * store keeps the head and the parts apart (headBytes, changedParts).
    */
   toBytes(): Uint8Array {
     return this.#memory;
+  }
+
+  /**
+   * The head, as a view of the profile's own memory (no copy): the pipeline saves a profile after
+   * its batch's last reading and never changes it again.
+   */
+  headBytes(): Uint8Array {
+    return this.#memory.subarray(0, STREAM_PROFILE_HEAD_BYTES);
+  }
+
+  /** The parts changed since the profile was loaded, by number, as views (no copy). */
+  changedParts(): Map<number, Uint8Array> {
+    const parts = new Map<number, Uint8Array>();
+    for (let part = 0; part < STREAM_PROFILE_PARTS; part++) {
+      if ((this.#changedParts & (1 << part)) !== 0) {
+        parts.set(part, this.#memory.subarray(partOffset(part), partOffset(part + 1)));
+      }
+    }
+    return parts;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -190,15 +264,15 @@ export class StreamProfile {
   }
 
   cellCount(hourOfWeek: number): number {
-    return this.#counts[hourOfWeek] as number;
+    return this.#counts[COUNT_AT[hourOfWeek] as number] as number;
   }
 
   cellMean(hourOfWeek: number): number {
-    return decodeProfileFloat(this.#cells[hourOfWeek * 2] as number);
+    return decodeProfileFloat(this.#cells[CELL_AT[hourOfWeek] as number] as number);
   }
 
   cellStdDev(hourOfWeek: number): number {
-    return decodeProfileFloat(this.#cells[hourOfWeek * 2 + 1] as number);
+    return decodeProfileFloat(this.#cells[(CELL_AT[hourOfWeek] as number) + 1] as number);
   }
 
   /** Readings the histogram holds (after halvings). */
@@ -332,15 +406,17 @@ export class StreamProfile {
 
   #learnCell(hourOfWeek: number, value: number): void {
     const cells = this.#cells;
-    const at = hourOfWeek * 2;
-    const count = Math.min((this.#counts[hourOfWeek] as number) + 1, CELL_SAMPLES_MAX);
+    const at = CELL_AT[hourOfWeek] as number;
+    const countAt = COUNT_AT[hourOfWeek] as number;
+    const count = Math.min((this.#counts[countAt] as number) + 1, CELL_SAMPLES_MAX);
     const mean = decodeProfileFloat(cells[at] as number);
     const deviation = decodeProfileFloat(cells[at + 1] as number);
     const variance = deviation * deviation;
     const delta = value - mean;
     const nextMean = mean + delta / count;
     const nextVariance = variance + (delta * (value - nextMean) - variance) / count;
-    this.#counts[hourOfWeek] = count;
+    this.#counts[countAt] = count;
+    this.#changedParts |= 1 << Math.floor(hourOfWeek / PART_HOURS);
     cells[at] = encodeProfileFloat(nextMean);
     cells[at + 1] = encodeProfileFloat(Math.sqrt(Math.max(0, nextVariance)));
   }
@@ -420,6 +496,10 @@ export class StreamProfile {
     narrow[N_TOP2] = NaN;
     narrow[N_TOP3] = NaN;
   }
+}
+
+function partOffset(part: number): number {
+  return STREAM_PROFILE_HEAD_BYTES + part * STREAM_PROFILE_PART_BYTES;
 }
 
 const floatScratch = new Float32Array(1);

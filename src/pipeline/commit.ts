@@ -33,7 +33,12 @@ import type {
   StreamStatistics,
 } from '../core/store.js';
 import type { Detectors } from '../core/detector.js';
-import { STREAM_PROFILE_LAYOUT, StreamProfile } from '../core/stream-profile.js';
+import {
+  STREAM_PROFILE_LAYOUT,
+  STREAM_PROFILE_PART_NUMBERS,
+  StreamProfile,
+  type StoredProfile,
+} from '../core/stream-profile.js';
 import { asSuite } from '../detect/detect.js';
 import {
   identifyBatch,
@@ -406,7 +411,7 @@ export async function identifyIn(tx: StoreTransaction, input: BatchInput): Promi
   const existing = await tx.findIntervalVersions(intervals);
   const profiles =
     asSuite(input.detectors) === null
-      ? new Map<string, Uint8Array>()
+      ? new Map<string, StoredProfile>()
       : await loadProfiles(tx, [...streams.values()]);
   const heldKeys =
     input.kind === 'override' ? [] : mayBeHeldKeys(readings, streamKeys, loadedStates, profiles);
@@ -433,7 +438,7 @@ function mayBeHeldKeys(
   readings: readonly Reading[],
   streamKeys: readonly string[],
   states: ReadonlyMap<string, StreamState>,
-  profiles: ReadonlyMap<string, Uint8Array>,
+  profiles: ReadonlyMap<string, StoredProfile>,
 ): string[] {
   const keys: string[] = [];
   const newestByStream = new Map<string, number>();
@@ -441,8 +446,8 @@ function mayBeHeldKeys(
     const key = streamKeys[index] as string;
     let newestMs = newestByStream.get(key);
     if (newestMs === undefined) {
-      const bytes = profiles.get(key);
-      const seenMs = bytes === undefined ? null : StreamProfile.newestOf(bytes);
+      const stored = profiles.get(key);
+      const seenMs = stored === undefined ? null : StreamProfile.newestOf(stored.bytes);
       newestMs = Math.max(states.get(key)?.lastIntervalStartMs ?? -Infinity, seenMs ?? -Infinity);
       newestByStream.set(key, newestMs);
     }
@@ -452,14 +457,14 @@ function mayBeHeldKeys(
   return keys;
 }
 
-/** The batch's streams' detector statistics, each read once. */
+/** The batch's streams' detector statistics (head and every part), each read once. */
 async function loadProfiles(
   tx: StoreTransaction,
   streams: readonly StreamRef[],
-): Promise<Map<string, Uint8Array>> {
-  const rows = await tx.loadStreamStatistics(streams);
-  const profiles = new Map<string, Uint8Array>();
-  for (const row of rows) profiles.set(streamKey(row), row.bytes);
+): Promise<Map<string, StoredProfile>> {
+  const rows = await tx.loadStreamStatistics(streams, STREAM_PROFILE_PART_NUMBERS);
+  const profiles = new Map<string, StoredProfile>();
+  for (const row of rows) profiles.set(streamKey(row), row);
   return profiles;
 }
 
@@ -471,7 +476,8 @@ function statisticsRows(profiles: ReadonlyMap<string, StreamProfile>): StreamSta
       meterId: key.slice(0, separator),
       channel: key.slice(separator + 1),
       layout: STREAM_PROFILE_LAYOUT,
-      bytes: profile.toBytes(),
+      bytes: profile.headBytes(),
+      parts: profile.changedParts(),
     });
   }
   return rows;

@@ -5,7 +5,7 @@
 // several orders and batch sizes; the held sets and the saved statistics are compared.
 import { afterAll, describe, expect, it } from 'vitest';
 import { formatUtcSeconds } from '../core/identity.js';
-import { StreamProfile } from '../core/stream-profile.js';
+import { STREAM_PROFILE_PART_NUMBERS, StreamProfile } from '../core/stream-profile.js';
 import { FEED_START_MS, openHarness, type Harness } from '../test-support/ingest-harness.js';
 import { removeTempDirs } from '../test-support/temp.js';
 import { toNdjsonText, type WireRecord } from '../test-support/wire-text.js';
@@ -94,9 +94,9 @@ function interleaved(seed: number): Delivery[] {
 
 async function statisticsOf(harness: Harness, meterId: string): Promise<StreamProfile> {
   const [row] = await harness.store.transaction((tx) =>
-    tx.loadStreamStatistics([{ meterId, channel: '1' }]),
+    tx.loadStreamStatistics([{ meterId, channel: '1' }], STREAM_PROFILE_PART_NUMBERS),
   );
-  return StreamProfile.fromBytes(row?.bytes ?? new Uint8Array());
+  return row === undefined ? StreamProfile.empty() : StreamProfile.fromStored(row);
 }
 
 describe('detection through ingestion', () => {

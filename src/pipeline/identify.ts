@@ -17,7 +17,7 @@ import type {
 } from '../core/store.js';
 import type { RecordLocation } from '../core/reading.js';
 import type { Detectors, DetectorSuite, Finding } from '../core/detector.js';
-import { StreamProfile } from '../core/stream-profile.js';
+import { StreamProfile, type StoredProfile } from '../core/stream-profile.js';
 import {
   asSuite,
   inspectReading,
@@ -348,10 +348,10 @@ const NO_VERSIONS: readonly Version[] = Object.freeze([]);
  */
 class BatchDetection {
   readonly #suite: DetectorSuite;
-  readonly #loaded: ReadonlyMap<string, Uint8Array>;
+  readonly #loaded: ReadonlyMap<string, StoredProfile>;
   readonly #streams = new Map<string, BatchStream>();
 
-  constructor(suite: DetectorSuite, loaded: ReadonlyMap<string, Uint8Array>) {
+  constructor(suite: DetectorSuite, loaded: ReadonlyMap<string, StoredProfile>) {
     this.#suite = suite;
     this.#loaded = loaded;
   }
@@ -360,8 +360,9 @@ class BatchDetection {
   inspect(reading: Reading, streamKey: string, state: StreamState) {
     let stream = this.#streams.get(streamKey);
     if (stream === undefined) {
-      const bytes = this.#loaded.get(streamKey);
-      const profile = bytes === undefined ? StreamProfile.empty() : StreamProfile.fromBytes(bytes);
+      const stored = this.#loaded.get(streamKey);
+      const profile =
+        stored === undefined ? StreamProfile.empty() : StreamProfile.fromStored(stored);
       stream = { detection: streamDetection(this.#suite, reading), profile, learnt: false };
       this.#streams.set(streamKey, stream);
     }
@@ -400,7 +401,7 @@ export function identifyBatch(
   override = false,
   streamKeys: readonly string[] = items.map((item) => streamKey(item.reading)),
   sequenced = true,
-  loadedProfiles: ReadonlyMap<string, Uint8Array> = new Map(),
+  loadedProfiles: ReadonlyMap<string, StoredProfile> = new Map(),
   heldReadings: readonly Reading[] = [],
 ): IdentifyResult {
   const suite = asSuite(detectors);

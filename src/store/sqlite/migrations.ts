@@ -369,6 +369,34 @@ CREATE TABLE stream_statistics (
 `;
 
 /**
+ * Detector statistics in parts (src/core/stream-profile.ts, layout 3): a head of 248 bytes that
+ * every batch rewrites stays in stream_statistics; each local weekday's 24 hour cells (120 bytes)
+ * become a row of their own, keyed part first, so that a batch rewrites the parts of the days it
+ * carries, side by side, instead of every touched stream's whole 1,088 bytes. Stored layout-2
+ * blobs are split here, byte for byte (the same figures in another order: the head's float64
+ * layout slot becomes 3; a day whose 24 counts are all zero has no samples and gets no row). Any
+ * other row is a stream whose statistics start again, as they would have before.
+ */
+const STREAM_STATISTICS_PARTS = `
+CREATE TABLE stream_statistics_parts (
+  part INTEGER NOT NULL,
+  meter_id TEXT NOT NULL,
+  channel TEXT NOT NULL,
+  bytes BLOB NOT NULL,
+  PRIMARY KEY (part, meter_id, channel)
+) STRICT, WITHOUT ROWID;
+DELETE FROM stream_statistics WHERE layout <> 2 OR length(bytes) <> 1088;
+WITH RECURSIVE days(d) AS (SELECT 0 UNION ALL SELECT d + 1 FROM days WHERE d < 6)
+INSERT INTO stream_statistics_parts (part, meter_id, channel, bytes)
+SELECT d, meter_id, channel, substr(bytes, 121 + 24 * d, 24) || substr(bytes, 289 + 96 * d, 96)
+FROM days CROSS JOIN stream_statistics
+WHERE substr(bytes, 121 + 24 * d, 24) <> zeroblob(24)
+ORDER BY d, meter_id, channel;
+UPDATE stream_statistics
+SET layout = 3, bytes = x'0000000000000840' || substr(bytes, 9, 112) || substr(bytes, 961, 128);
+`;
+
+/**
  * The dead-letter queue: a delivery (or a page request) that could not be processed after its
  * attempts, with each attempt's error and timing. Its bytes are the raw chunks of the delivery row
  * that records it, content-addressed and append-only like any delivery's; the row's evidence never
@@ -561,4 +589,9 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   { version: 16, name: 'API and dashboard tokens', sql: API_TOKENS },
   { version: 17, name: 'billing: tariffs, meter assignments, invoices', sql: BILLING },
+  {
+    version: 18,
+    name: 'detector statistics in parts: a head, and a row per weekday of hour cells',
+    sql: STREAM_STATISTICS_PARTS,
+  },
 ];

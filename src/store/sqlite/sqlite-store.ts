@@ -109,6 +109,14 @@ const LEDGER_COLUMNS = `interval_start_ms, meter_id, channel, version, seq, inte
 export const LEDGER_COLUMN_COUNT = 17;
 const STREAM_COLUMN_COUNT = 10;
 
+/** A stream's statistics as last committed, and the part numbers it was loaded with. */
+interface CachedStatistics {
+  row: StreamStatistics;
+  covered: readonly number[];
+}
+
+const NO_PARTS: readonly number[] = Object.freeze([]);
+
 function placeholders(rows: number, columns: number): string {
   const row = `(${new Array(columns).fill('?').join(', ')})`;
   return new Array(rows).fill(row).join(', ');
@@ -492,7 +500,7 @@ export class SqliteStore implements Store {
    * state (each blob is replaced, never changed in place), and emptied past
    * STREAM_STATISTICS_CACHED_MAX streams so that memory stays bounded.
    */
-  #statisticsCache = new Map<string, StreamStatistics>();
+  #statisticsCache = new Map<string, CachedStatistics>();
   #statements = new Map<string, Database.Statement>();
   /** Raw chunks read lately, by content hash, oldest first (see #rawChunk). */
   #rawChunkCache = new Map<string, Buffer>();
@@ -551,7 +559,8 @@ export class SqliteStore implements Store {
         putRawChunk(deliveryId, byteOffset, bytes),
       loadStreamStates: async (streams) => this.#loadStreamStates(streams),
       saveStreamStates: async (states) => this.#saveStreamStates(states),
-      loadStreamStatistics: async (streams) => this.#loadStreamStatistics(streams),
+      loadStreamStatistics: async (streams, parts) =>
+        this.#loadStreamStatistics(streams, parts ?? NO_PARTS),
       saveStreamStatistics: async (rows) => this.#saveStreamStatistics(rows),
       findIntervalVersions: async (intervals) => this.#findIntervalVersions(intervals),
       findHeldReadings: async (keys) => this.#findHeldReadings(keys),
@@ -699,18 +708,32 @@ export class SqliteStore implements Store {
     }
   }
 
-  #loadStreamStatistics(streams: readonly StreamRef[]): StreamStatistics[] {
+  #loadStreamStatistics(
+    streams: readonly StreamRef[],
+    parts: readonly number[],
+  ): StreamStatistics[] {
     const rows: StreamStatistics[] = [];
     const missing: StreamRef[] = [];
     for (const stream of streams) {
       const cached = this.#statisticsCache.get(`${stream.meterId}|${stream.channel}`);
-      if (cached === undefined) missing.push(stream);
-      else rows.push(cached);
+      if (cached === undefined || !parts.every((part) => cached.covered.includes(part))) {
+        missing.push(stream);
+      } else rows.push(cached.row);
     }
-    return rows.concat(this.#queryStreamStatistics(missing));
+    const queried = this.#queryStreamStatistics(missing, parts);
+    if (this.#statisticsCache.size + queried.length > STREAM_STATISTICS_CACHED_MAX) {
+      this.#statisticsCache.clear();
+    }
+    for (const row of queried) {
+      this.#statisticsCache.set(`${row.meterId}|${row.channel}`, { row, covered: parts });
+    }
+    return rows.concat(queried);
   }
 
-  #queryStreamStatistics(streams: readonly StreamRef[]): StreamStatistics[] {
+  #queryStreamStatistics(
+    streams: readonly StreamRef[],
+    partNumbers: readonly number[],
+  ): StreamStatistics[] {
     const rows: StreamStatistics[] = [];
     for (let at = 0; at < streams.length; at += STREAMS_PER_STATEMENT) {
       const part = streams.slice(at, at + STREAMS_PER_STATEMENT);
@@ -720,13 +743,34 @@ export class SqliteStore implements Store {
       );
       const params: string[] = [];
       for (const stream of part) params.push(stream.meterId, stream.channel);
+      const found = new Map<string, Map<number, Uint8Array>>();
+      const foundParams: string[] = [];
       for (const row of select.all(params) as Row[]) {
+        const meterId = row.meter_id as string;
+        const channel = row.channel as string;
+        const parts = new Map<number, Uint8Array>();
+        found.set(`${meterId}|${channel}`, parts);
+        foundParams.push(meterId, channel);
         rows.push({
-          meterId: row.meter_id as string,
-          channel: row.channel as string,
+          meterId,
+          channel,
           layout: row.layout as number,
           bytes: row.bytes as Uint8Array,
+          parts,
         });
+      }
+      if (found.size === 0) continue;
+      // Parts are keyed part first (what a batch writes lies together): one lookup per part.
+      const selectParts = this.#statement(
+        `SELECT meter_id, channel, bytes FROM stream_statistics_parts
+         WHERE part = ? AND (meter_id, channel) IN (VALUES ${placeholders(found.size, 2)})`,
+      );
+      for (const number of partNumbers) {
+        for (const row of selectParts.all([number, ...foundParams]) as Row[]) {
+          found
+            .get(`${row.meter_id as string}|${row.channel as string}`)
+            ?.set(number, row.bytes as Uint8Array);
+        }
       }
     }
     return rows;
@@ -745,10 +789,33 @@ export class SqliteStore implements Store {
       for (const row of part) params.push(row.meterId, row.channel, row.layout, row.bytes);
       upsert.run(params);
     }
-    if (this.#statisticsCache.size + rows.length > STREAM_STATISTICS_CACHED_MAX) {
-      this.#statisticsCache.clear();
+    // Parts in key order (part first), so that the writes walk the table once.
+    const parts: [number, StreamStatistics, Uint8Array][] = [];
+    for (const row of rows)
+      for (const [number, bytes] of row.parts ?? []) parts.push([number, row, bytes]);
+    parts.sort((left, right) => left[0] - right[0]);
+    for (let at = 0; at < parts.length; at += STREAMS_PER_STATEMENT) {
+      const chunk = parts.slice(at, at + STREAMS_PER_STATEMENT);
+      const upsert = this.#statement(
+        `INSERT INTO stream_statistics_parts (part, meter_id, channel, bytes)
+         VALUES ${placeholders(chunk.length, 4)}
+         ON CONFLICT (part, meter_id, channel) DO UPDATE SET bytes = excluded.bytes`,
+      );
+      const params: unknown[] = [];
+      for (const [number, row, bytes] of chunk)
+        params.push(number, row.meterId, row.channel, bytes);
+      upsert.run(params);
     }
-    for (const row of rows) this.#statisticsCache.set(`${row.meterId}|${row.channel}`, row);
+    // A cached stream stays cached with its new head and parts; one not cached is read back when
+    // next needed (its other stored parts are not known here).
+    for (const row of rows) {
+      const key = `${row.meterId}|${row.channel}`;
+      const cached = this.#statisticsCache.get(key);
+      if (cached === undefined) continue;
+      const merged = new Map(cached.row.parts ?? []);
+      for (const [number, bytes] of row.parts ?? []) merged.set(number, bytes);
+      this.#statisticsCache.set(key, { row: { ...row, parts: merged }, covered: cached.covered });
+    }
   }
 
   #findIntervalVersions(intervals: readonly IntervalRef[]): LedgerRow[] {
