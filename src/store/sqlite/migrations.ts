@@ -561,4 +561,12 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   { version: 16, name: 'API and dashboard tokens', sql: API_TOKENS },
   { version: 17, name: 'billing: tariffs, meter assignments, invoices', sql: BILLING },
+  {
+    version: 18,
+    name: 'register (AMR) reads: meter register digits and multiplier, reads by meter',
+    sql: `ALTER TABLE meter_assignments ADD COLUMN register_digits INTEGER;
+ALTER TABLE meter_assignments ADD COLUMN multiplier INTEGER NOT NULL DEFAULT 1;
+CREATE INDEX ledger_register_reads ON ledger (meter_id, channel, interval_start_ms)
+  WHERE interval_seconds = 0;`,
+  },
 ];
