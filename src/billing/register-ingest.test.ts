@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { nextEntry } from '../audit/hash-chain.js';
 import { SqliteBillingStore } from '../store/sqlite/sqlite-billing.js';
 import { openHarness, type Harness } from '../test-support/ingest-harness.js';
+import { toNdjsonText } from '../test-support/wire-text.js';
 import { removeTempDirs } from '../test-support/temp.js';
 import {
   DEFAULT_HOLD_THRESHOLDS,
@@ -142,5 +143,74 @@ describe('NEM13 register reads through the pipeline and the bill run', () => {
     const bill = await runBills(context, { ...request, period: '2004-01' });
     expect(bill.invoices).toEqual([]);
     expect(bill.held[0]?.reasons.map((r) => r.code)).toContain('anomalies');
+  });
+});
+
+describe('walk-by register reads in the reference feed, billed beside an interval meter', () => {
+  const HOUR_MS = 3_600_000;
+  const MARCH_MS = Date.UTC(2026, 2, 1);
+
+  it('validates, counts and bills a mix of interval and AMR accounts in one run', async () => {
+    const { h, context } = await setUp(
+      'I1,SP-I,MTR-INTERV01,AMR-1,UTC,2026-03-01,,,\n' +
+        'R1,SP-R,MTR-AMRMTR01,AMR-1,UTC,2026-03-01,,5,2\n',
+    );
+    await h.clock.advance(40 * 86_400_000);
+    const intervals = Array.from({ length: 744 }, (_, hour) => ({
+      meter_id: 'MTR-INTERV01',
+      timestamp_utc: new Date(MARCH_MS + hour * HOUR_MS).toISOString(),
+      interval_seconds: 3600,
+      consumption_kwh: '0.5',
+      status_code: 0,
+    }));
+    const intervalReport = await h.ingest(toNdjsonText(intervals), { detectors: [] });
+    expect(intervalReport.counts).toMatchObject({ received: 744, accepted: 744 });
+    const reads = [
+      // The interval meter's register moves 372 kWh over March, as its intervals do.
+      { meter_id: 'MTR-INTERV01', timestamp_utc: '2026-03-01T00:00:00Z', register_kwh: 100 },
+      { meter_id: 'MTR-INTERV01', timestamp_utc: '2026-04-01T00:00:00Z', register_kwh: '472' },
+      // The AMR meter rolls over; its mid-month estimate is replaced by the actual read after it.
+      { meter_id: 'MTR-AMRMTR01', timestamp_utc: '2026-03-01T00:00:00Z', register_kwh: '99900' },
+      {
+        meter_id: 'MTR-AMRMTR01',
+        timestamp_utc: '2026-03-15T00:00:00Z',
+        register_kwh: '99990',
+        quality: 'estimated',
+      },
+      { meter_id: 'MTR-AMRMTR01', timestamp_utc: '2026-04-01T00:00:00Z', register_kwh: '200' },
+      // Two bad reads, each quarantined with its field and rule.
+      { meter_id: 'MTR-AMRMTR01', timestamp_utc: '2026-03-20T00:00:00Z', register_kwh: '-5' },
+      {
+        meter_id: 'MTR-AMRMTR01',
+        timestamp_utc: '2026-03-21T00:00:00Z',
+        register_kwh: '5',
+        consumption_kwh: '1',
+      },
+    ];
+    const report = await h.ingest(toNdjsonText(reads), { name: 'walk-by' });
+    expect(report.counts).toMatchObject({ received: 7, accepted: 5, quarantined: 2 });
+    const violations = (
+      h.store.db.prepare('SELECT violations FROM quarantine ORDER BY id').all() as {
+        violations: string;
+      }[]
+    ).map((row) => (JSON.parse(row.violations) as { code: string; field: string }[])[0]);
+    expect(violations).toMatchObject([
+      { code: 'consumption.range', field: 'register_kwh' },
+      { code: 'field.unknown', field: 'consumption_kwh' },
+    ]);
+    const keys = h.store.db
+      .prepare('SELECT DISTINCT channel FROM ledger WHERE interval_seconds = 0 ORDER BY 1')
+      .all();
+    expect(keys).toEqual([{ channel: 'reg:1' }]);
+    // Interval account: 744 x 0.5 = 372 kWh x $0.25 = $93.00 + $10.00 = $103.00, and the
+    // register's 372 kWh agree (no sum-check finding).
+    // AMR account: 99,900 to 200 on five digits = 300 kWh, x 2 = 600 kWh x $0.25 = $150.00 +
+    // $10.00 = $160.00; the estimate of 03-15 is not used since an actual follows it.
+    const bill = await runBills(context, { ...request, period: '2026-03' });
+    expect(bill.held).toEqual([]);
+    expect(bill.invoices.map((i) => [i.accountId, i.totalCents])).toEqual([
+      ['I1', 10_300],
+      ['R1', 16_000],
+    ]);
   });
 });

@@ -24,7 +24,7 @@ type Row = Record<string, unknown>;
 const TARIFF_COLUMNS =
   'id, label, name, utility, json, sha256, start_ms, end_ms, imported_at_ms, audit_seq';
 const ASSIGNMENT_COLUMNS = `id, account_id, service_point_id, meter_id, tariff, time_zone, from_ms,
-  to_ms, imported_at_ms, audit_seq`;
+  to_ms, imported_at_ms, audit_seq, register_digits, multiplier`;
 const INVOICE_COLUMNS = `id, account_id, period, kind, total_cents, lines, basis, ledger_row_id_max,
   ledger_digest, ledger_rows, audit_head_seq, audit_head_hash, override, created_at_ms, audit_seq`;
 
