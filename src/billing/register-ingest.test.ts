@@ -214,3 +214,34 @@ describe('walk-by register reads in the reference feed, billed beside an interva
     ]);
   });
 });
+
+describe('CMEP register records', () => {
+  it('reads KWHREG triples as register reads at their stamps and bills them', async () => {
+    const { h, context } = await setUp('C1,SP-C,CMEPAMR01,AMR-1,UTC,2026-03-01,,,\n');
+    await h.clock.advance(40 * 86_400_000);
+    // Two monthly kWh register reads stamped 2026-03-01 and 2026-04-01, calculation constant 2.
+    const cmep =
+      'MEPMD01,19970819,UTIL,CUST,ESP,C-1,202604020000,CMEPAMR01,OK,E,KWHREG,2,01000000,2,' +
+      '202603010000,,1000,202604010000,,1150\n';
+    const report = await h.ingest(cmep, { format: 'cmep' });
+    expect(report.counts).toMatchObject({ received: 2, accepted: 2 });
+    const rows = h.store.db
+      .prepare('SELECT channel, interval_start_ms, value_micro FROM ledger ORDER BY 2')
+      .all();
+    expect(rows).toEqual([
+      {
+        channel: 'reg:kWh.delivered',
+        interval_start_ms: Date.UTC(2026, 2, 1),
+        value_micro: 2_000_000_000,
+      },
+      {
+        channel: 'reg:kWh.delivered',
+        interval_start_ms: Date.UTC(2026, 3, 1),
+        value_micro: 2_300_000_000,
+      },
+    ]);
+    // (1,150 - 1,000) x 2 = 300 kWh x $0.25 = $75.00 + $10.00 = $85.00.
+    const bill = await runBills(context, { ...request, period: '2026-03' });
+    expect(bill.invoices.map((i) => [i.accountId, i.totalCents])).toEqual([['C1', 8_500]]);
+  });
+});
