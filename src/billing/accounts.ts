@@ -17,7 +17,12 @@ export const ACCOUNT_COLUMNS = [
   'from',
   'to',
 ] as const;
-type Column = (typeof ACCOUNT_COLUMNS)[number];
+/** Optional columns: an AMR meter's register digit count and multiplier (billing/register.ts). */
+export const ACCOUNT_OPTIONAL_COLUMNS = ['register_digits', 'multiplier'] as const;
+type Column = (typeof ACCOUNT_COLUMNS)[number] | (typeof ACCOUNT_OPTIONAL_COLUMNS)[number];
+const ALL_COLUMNS = [...ACCOUNT_COLUMNS, ...ACCOUNT_OPTIONAL_COLUMNS] as const;
+const REGISTER_DIGITS_TEXT = /^(?:[1-9]|10)$/;
+const MULTIPLIER_TEXT = /^[1-9][0-9]{0,5}$/;
 
 const ID_TEXT = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
 const DATE_TEXT = /^(\d{4})-(\d{2})-(\d{2})$/;
@@ -41,6 +46,8 @@ export interface AssignmentSpec {
   timeZone: string;
   fromMs: number;
   toMs: number | null;
+  registerDigits: number | null;
+  multiplier: number;
 }
 
 /** Splits CSV text into rows of cells (RFC 4180 quotes; CRLF or LF). */
@@ -135,6 +142,13 @@ function readRow(context: RowContext, tariffNames: ReadonlySet<string>): Assignm
   } else if (toMs !== null && fromMs !== null && toMs <= fromMs) {
     problem(context, 'to', 'span.order', `to must be after from (${cells.from})`);
   }
+  const digitsText = cells.register_digits;
+  if (digitsText !== '' && !REGISTER_DIGITS_TEXT.test(digitsText)) {
+    problem(context, 'register_digits', 'register_digits.range', 'a whole number from 1 to 10');
+  }
+  if (cells.multiplier !== '' && !MULTIPLIER_TEXT.test(cells.multiplier)) {
+    problem(context, 'multiplier', 'multiplier.range', 'a whole number from 1 to 999999');
+  }
   if (context.problems.length > before || fromMs === null) return null;
   return {
     row: context.row,
@@ -145,6 +159,8 @@ function readRow(context: RowContext, tariffNames: ReadonlySet<string>): Assignm
     timeZone: cells.time_zone,
     fromMs,
     toMs,
+    registerDigits: digitsText === '' ? null : Number(digitsText),
+    multiplier: cells.multiplier === '' ? 1 : Number(cells.multiplier),
   };
 }
 
@@ -162,7 +178,9 @@ function sameSpec(a: AssignmentSpec | AssignmentRow, b: AssignmentSpec): boolean
     a.tariff === b.tariff &&
     a.timeZone === b.timeZone &&
     a.fromMs === b.fromMs &&
-    a.toMs === b.toMs
+    a.toMs === b.toMs &&
+    a.registerDigits === b.registerDigits &&
+    a.multiplier === b.multiplier
   );
 }
 
@@ -264,7 +282,10 @@ export function parseAccounts(
   let skipped = 0;
   rows.slice(1).forEach((cellsOfRow, index) => {
     const cells = Object.fromEntries(
-      ACCOUNT_COLUMNS.map((column) => [column, (cellsOfRow[header.indexOf(column)] ?? '').trim()]),
+      ALL_COLUMNS.map((column) => [
+        column,
+        header.includes(column) ? (cellsOfRow[header.indexOf(column)] ?? '').trim() : '',
+      ]),
     ) as Record<Column, string>;
     const spec = readRow({ row: index + 2, cells, problems }, tariffNames);
     if (spec === null) return;

@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import type {
   AssignmentRow,
+  BillingLedgerQuery,
   BillingLedgerRow,
   BillingStore,
   BillingTransaction,
@@ -14,16 +15,14 @@ import type {
   TariffRow,
 } from '../core/billing-store.js';
 import { AmisyncError } from '../core/errors.js';
+import { isRegisterRead } from '../core/register.js';
 import { parseAccounts, type AccountProblem } from './accounts.js';
 import { parsePeriod, periodSpan, type BillingPeriod } from './billing-period.js';
-import {
-  completenessOf,
-  determinantsOf,
-  type Determinants,
-  type MeterSpan,
-} from './determinants.js';
+import { completenessOf, type Determinants, type MeterSpan } from './determinants.js';
 import { lineKey, servicePointLines, taxLine, totalCents, type InvoiceLine } from './invoice.js';
 import { parseUrdbRate, rateObjectsOf, tariffFromJson, type TariffProblem } from './tariff.js';
+import type { RegisterFinding, RegisterFindingCode } from './register.js';
+import { servicePointDeterminants } from './register-determinants.js';
 
 /** Appends one audit entry in the transaction and returns its seq. */
 export type AuditAppend = (
@@ -201,7 +200,7 @@ export const DEFAULT_HOLD_THRESHOLDS: HoldThresholds = {
 };
 
 export interface HoldReason {
-  code: 'completeness' | 'anomalies' | 'estimates' | 'tariff';
+  code: 'completeness' | 'anomalies' | 'estimates' | 'tariff' | RegisterFindingCode;
   servicePointId: string;
   message: string;
   value: number | string;
@@ -301,6 +300,7 @@ function planServicePoints(
         meterId: row.meterId,
         fromMs: Math.max(row.fromMs, span.startMs),
         toMs: Math.min(row.toMs ?? Number.POSITIVE_INFINITY, span.endMs),
+        ...registerConfigOf(row),
       }))
       .filter((s) => s.toMs > s.fromMs)
       .sort((a, b) => a.fromMs - b.fromMs || (a.meterId < b.meterId ? -1 : 1));
@@ -328,10 +328,19 @@ function planServicePoints(
   return plans.sort((a, b) => (a.servicePointId < b.servicePointId ? -1 : 1));
 }
 
+/** A meter's register settings as a span carries them: only what differs from the default. */
+function registerConfigOf(row: AssignmentRow): Pick<MeterSpan, 'registerDigits' | 'multiplier'> {
+  return {
+    ...(row.registerDigits === null ? {} : { registerDigits: row.registerDigits }),
+    ...(row.multiplier === 1 ? {} : { multiplier: row.multiplier }),
+  };
+}
+
 interface ServicePointBill {
   basis: ServicePointBasis;
   lines: InvoiceLine[];
   rows: BillingLedgerRow[];
+  findings: RegisterFinding[];
 }
 
 function billServicePoint(
@@ -344,18 +353,13 @@ function billServicePoint(
   taxPercent: string,
 ): ServicePointBill {
   const tariff = tariffFromJson(plan.tariffJson);
-  const used = rows.filter((row) =>
-    plan.spans.some(
-      (s) =>
-        s.meterId === row.meterId &&
-        row.intervalStartMs >= s.fromMs &&
-        row.intervalStartMs < s.toMs,
-    ),
+  const { determinants, used, findings } = servicePointDeterminants(
+    tariff,
+    plan.timeZone,
+    plan.spans,
+    rows,
+    { days: plan.days, month: plan.month },
   );
-  const determinants = determinantsOf(tariff, plan.timeZone, plan.spans, used, {
-    days: plan.days,
-    month: plan.month,
-  });
   const lines = servicePointLines(plan.servicePointId, tariff, determinants);
   const tax = taxLine(plan.servicePointId, lines, taxPercent);
   if (tax !== null) lines.push(tax);
@@ -372,6 +376,7 @@ function billServicePoint(
     },
     lines,
     rows: used,
+    findings,
   };
 }
 
@@ -400,6 +405,15 @@ function holdReasons(
       message: `${held} reading(s) of its meters in the period are held in the anomaly ledger`,
       value: held,
       threshold: 0,
+    });
+  }
+  for (const finding of bill.findings) {
+    reasons.push({
+      code: finding.code,
+      servicePointId: id,
+      message: finding.message,
+      value: finding.value,
+      threshold: finding.threshold,
     });
   }
   const present = d.actualIntervals + d.estimatedIntervals;
@@ -466,6 +480,27 @@ interface PlannedAccount {
   reasons: HoldReason[];
 }
 
+/** How far before and after a period register reads are looked for: a read cycle of a year. */
+export const REGISTER_READ_LOOKAROUND_MS = 400 * 86_400_000;
+
+/**
+ * The interval rows of the span and the register reads around it (the reads before and after a
+ * period prorate its consumption, src/billing/register.ts).
+ */
+async function billingRows(
+  store: BillingStore,
+  query: BillingLedgerQuery,
+): Promise<BillingLedgerRow[]> {
+  const rows = await store.billingLedger(query);
+  const reads = await store.billingLedger({
+    ...query,
+    fromMs: query.fromMs - REGISTER_READ_LOOKAROUND_MS,
+    toMs: query.toMs + REGISTER_READ_LOOKAROUND_MS,
+    registerReads: true,
+  });
+  return [...rows.filter((row) => !isRegisterRead(row)), ...reads];
+}
+
 /** The current rows of every meter the accounts' plans name, by meter, in one ledger read. */
 async function prefetchRows(
   store: BillingStore,
@@ -475,7 +510,7 @@ async function prefetchRows(
   const plans = accounts.flatMap((account) => account.plans);
   const byMeter = new Map<string, BillingLedgerRow[]>();
   if (plans.length === 0) return byMeter;
-  const rows = await store.billingLedger({
+  const rows = await billingRows(store, {
     meterIds: [...new Set(plans.flatMap((plan) => plan.spans.map((s) => s.meterId)))],
     fromMs: Math.min(...plans.map((plan) => plan.startMs)),
     toMs: Math.max(...plans.map((plan) => plan.endMs)),
@@ -698,7 +733,7 @@ export async function verifyInvoice(
         'NOT_FOUND',
         `tariff ${sp.tariffSha256} of invoice ${invoiceId} is gone`,
       );
-    const ledgerRows = await store.billingLedger({
+    const ledgerRows = await billingRows(store, {
       meterIds: [...new Set(sp.spans.map((s) => s.meterId))],
       fromMs: sp.startMs,
       toMs: sp.endMs,

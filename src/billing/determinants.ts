@@ -29,6 +29,9 @@ export interface MeterSpan {
   meterId: string;
   fromMs: number;
   toMs: number;
+  /** The register's digit count and multiplier (src/billing/register.ts), when configured. */
+  registerDigits?: number;
+  multiplier?: number;
 }
 
 export interface Determinants {

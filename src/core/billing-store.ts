@@ -35,6 +35,9 @@ export interface AssignmentRow {
   timeZone: string;
   fromMs: number;
   toMs: number | null;
+  /** The meter's register digit count (rollover) and multiplier; null and 1 when not set. */
+  registerDigits: number | null;
+  multiplier: number;
   importedAtMs: number;
   auditSeq: number;
 }
@@ -88,6 +91,8 @@ export interface BillingLedgerQuery {
   toMs: number;
   /** Only rows with id at most this (the ledger as it stood then). */
   rowIdMax: number;
+  /** Register reads only (src/core/register.ts), found by their own index. */
+  registerReads?: boolean;
 }
 
 export interface BillingTransaction {

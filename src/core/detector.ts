@@ -34,7 +34,13 @@ export const DETECTOR_CODES = [
   'tamper',
   'clock',
 ] as const;
-export type DetectorCode = (typeof DETECTOR_CODES)[number];
+/**
+ * The detector of register reads (src/core/register.ts). It has no settings in the data
+ * dictionary: it runs on every register read whenever detection runs at all, since a register
+ * going backwards is never a matter of tuning.
+ */
+export const REGISTER_DETECTOR_CODE = 'register_backwards';
+export type DetectorCode = (typeof DETECTOR_CODES)[number] | typeof REGISTER_DETECTOR_CODE;
 
 /**
  * One detector's verdict on one reading. The figures are what an operator checks the verdict

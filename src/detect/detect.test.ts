@@ -12,7 +12,7 @@ import {
   withSettings,
 } from '../test-support/detector-rig.js';
 import { inspectReading, REFERENCE_DETECTORS, streamDetection, viewOf } from './detect.js';
-import { DETECTOR_CODES } from '../core/detector.js';
+import { DETECTOR_CODES, REGISTER_DETECTOR_CODE } from '../core/detector.js';
 
 function inspect(
   slot: number,
@@ -30,7 +30,10 @@ function inspect(
 
 describe('inspectReading', () => {
   it('has one detector per code, in the order of the codes', () => {
-    expect(REFERENCE_DETECTORS.map((detector) => detector.name)).toEqual([...DETECTOR_CODES]);
+    expect(REFERENCE_DETECTORS.map((detector) => detector.name)).toEqual([
+      ...DETECTOR_CODES,
+      REGISTER_DETECTOR_CODE,
+    ]);
   });
 
   it('returns every finding and the update the profile learns on accept', () => {

@@ -34,6 +34,8 @@ import { dailyHighDetector, dailyLowDetector } from './daily.js';
 import { flatLineDetector } from './flat-line.js';
 import { iqrDetector } from './iqr.js';
 import { madDetector } from './mad.js';
+import { isRegisterChannel } from '../core/register.js';
+import { registerBackwardsDetector } from './register-backwards.js';
 import { reverseFlowDetector } from './reverse-flow.js';
 import { spikeDetector } from './spike.js';
 import { clockDetector, tamperDetector } from './status-bits.js';
@@ -55,6 +57,18 @@ export const REFERENCE_DETECTORS: readonly Detector[] = Object.freeze([
   dailyLowDetector,
   tamperDetector,
   clockDetector,
+  registerBackwardsDetector,
+]);
+
+/**
+ * The detectors that judge register reads (src/core/register.ts): a cumulative value has no
+ * hour-of-week shape, so only the backwards check and the status bits apply to it, and the
+ * backwards check applies to nothing else.
+ */
+const REGISTER_DETECTOR_NAMES: ReadonlySet<string> = new Set([
+  registerBackwardsDetector.name,
+  tamperDetector.name,
+  clockDetector.name,
 ]);
 
 /** The dictionary's default status bits (src/dictionary), for plain detector lists. */
@@ -99,16 +113,29 @@ export interface StreamDetection {
 /** Each suite's detections by settings: a dictionary has few distinct settings, streams many. */
 const detectionsBySuite = new WeakMap<DetectorSuite, WeakMap<DetectorSettings, StreamDetection>>();
 
+const registerDetectionsBySuite = new WeakMap<
+  DetectorSuite,
+  WeakMap<DetectorSettings, StreamDetection>
+>();
+
 export function streamDetection(suite: DetectorSuite, stream: StreamRef): StreamDetection {
   const settings = suite.settingsFor(stream);
-  let bySettings = detectionsBySuite.get(suite);
+  const register = isRegisterChannel(stream.channel);
+  const cache = register ? registerDetectionsBySuite : detectionsBySuite;
+  let bySettings = cache.get(suite);
   if (bySettings === undefined) {
     bySettings = new WeakMap();
-    detectionsBySuite.set(suite, bySettings);
+    cache.set(suite, bySettings);
   }
   let detection = bySettings.get(settings);
   if (detection === undefined) {
-    const all = suite.detectors.filter((detector) => isEnabled(detector, settings));
+    const all = suite.detectors.filter(
+      (detector) =>
+        isEnabled(detector, settings) &&
+        (register
+          ? REGISTER_DETECTOR_NAMES.has(detector.name)
+          : detector.name !== registerBackwardsDetector.name),
+    );
     const stateless = all.filter((detector) => detector.usesHistory !== true);
     detection = { settings, all, stateless };
     bySettings.set(settings, detection);

@@ -11,6 +11,13 @@ import { idempotencyKey, isKeyableText } from '../core/identity.js';
 import type { CandidateReading, Reading } from '../core/reading.js';
 import { recordReject, violation, type RejectCode, type Violation } from '../core/reject.js';
 import { formatValueMicro, parseKwhToMilliWh } from '../core/decimal.js';
+import {
+  isRegisterChannel,
+  REGISTER_CHANNEL_PREFIX,
+  REGISTER_ID_PATTERN,
+  REGISTER_INTERVAL_SECONDS,
+  REGISTER_KWH_MAX,
+} from '../core/register.js';
 import { compilePattern, type DataDictionary, type FormatsRules } from './dictionary.js';
 import { boundsScope, compileDictionary, type ValidationResult } from './validator.js';
 
@@ -42,10 +49,18 @@ export function createCandidateValidator(
       violations.push(violation(code, field, value, message));
     };
     const meterId = resolveMeterId(candidate.meterId, add);
-    checkChannel(candidate.channel, add);
-    const intervalAllowed = checkInterval(candidate, add);
-    checkTime(candidate, intervalAllowed, add);
-    const valueMicro = checkValue(candidate, meterId, add);
+    const register = candidate.intervalSeconds === REGISTER_INTERVAL_SECONDS;
+    let valueMicro: number;
+    if (register) {
+      checkRegisterChannel(candidate.channel, add);
+      checkTime(candidate, false, add);
+      valueMicro = checkRegisterValue(candidate, add);
+    } else {
+      checkChannel(candidate.channel, add);
+      const intervalAllowed = checkInterval(candidate, add);
+      checkTime(candidate, intervalAllowed, add);
+      valueMicro = checkValue(candidate, meterId, add);
+    }
     if (!Number.isSafeInteger(candidate.seq) || candidate.seq < 0) {
       // A reader's version stamp is its sequence number; one that is not a whole number cannot
       // be keyed or stored, whatever the reader let through.
@@ -102,6 +117,40 @@ export function createCandidateValidator(
           'contain "|").',
       );
     }
+  }
+
+  /** A register read's channel is `reg:` and the register's id (src/core/register.ts). */
+  function checkRegisterChannel(channel: string, add: AddViolation): void {
+    const id = channel.slice(REGISTER_CHANNEL_PREFIX.length);
+    if (!isRegisterChannel(channel) || !REGISTER_ID_PATTERN.test(id)) {
+      add(
+        'channel.pattern',
+        'channel',
+        channel,
+        `a register read's channel must be ${REGISTER_CHANNEL_PREFIX} and a register id ` +
+          `matching ${REGISTER_ID_PATTERN.source}.`,
+      );
+    }
+  }
+
+  /** A register value is cumulative: kWh only, from 0 to REGISTER_KWH_MAX. */
+  function checkRegisterValue(candidate: CandidateReading, add: AddViolation): number {
+    const parsed = parseKwhToMilliWh(candidate.value);
+    if (!parsed.ok) {
+      add(parsed.code, 'register_kwh', candidate.value, `the register value ${parsed.message}.`);
+      return Number.NaN;
+    }
+    const maxMicro = REGISTER_KWH_MAX * 1_000_000;
+    if (candidate.unit !== 'kWh' || parsed.milliWh < 0 || parsed.milliWh > maxMicro) {
+      add(
+        'consumption.range',
+        'register_kwh',
+        candidate.value,
+        `a register read must be in kWh from 0 to ${REGISTER_KWH_MAX} (got ` +
+          `${candidate.value} ${candidate.unit}).`,
+      );
+    }
+    return parsed.milliWh;
   }
 
   function checkInterval(candidate: CandidateReading, add: AddViolation): boolean {

@@ -12,6 +12,7 @@ import type { Reject } from '../core/reject.js';
 import { createCandidateValidator } from '../dictionary/candidate.js';
 import type { DataDictionary } from '../dictionary/dictionary.js';
 import { createValidator } from '../dictionary/validator.js';
+import { createRegisterRecordValidator, isRegisterRecord } from '../dictionary/register-record.js';
 import type { IdentifiedReading } from './identify.js';
 
 export type Verdict = { ok: true; item: IdentifiedReading } | { ok: false; reject: Reject };
@@ -20,6 +21,8 @@ export type Judge = (item: ParseItem) => Verdict;
 
 export function createJudge(dictionary: DataDictionary, clock: Clock, format: InputFormat): Judge {
   const validateRecord = createValidator(dictionary, clock);
+  // A reference-feed record with register_kwh is a register read (src/core/register.ts).
+  const validateRegisterRecord = createRegisterRecordValidator(dictionary, clock);
   const validateCandidate = isTypedFormat(format)
     ? createCandidateValidator(dictionary, clock, format)
     : null;
@@ -28,7 +31,9 @@ export function createJudge(dictionary: DataDictionary, clock: Clock, format: In
       case 'reject':
         return { ok: false, reject: item.reject };
       case 'record': {
-        const result = validateRecord(item.record);
+        const result = isRegisterRecord(item.record)
+          ? validateRegisterRecord(item.record)
+          : validateRecord(item.record);
         if (!result.ok) return result;
         return { ok: true, item: { reading: result.reading, location: item.record.location } };
       }

@@ -9,7 +9,10 @@
  *   interval is a new version, never an overwrite.
  * - values: times the record's calculation constant, exactly; hundreds and thousands of cubic feet
  *   become ft3. Units the ledger does not hold (BTU, acre-feet, pounds, dollars, pulses, dial
- *   readings) and register (cumulative) readings are quarantined with a reason.
+ *   readings) are quarantined with a reason.
+ * - register (cumulative) readings in kWh (KWHREG) are register reads (src/core/register.ts) on
+ *   channel `reg:kWh.<flow>`, read at the triple's stamp (the end the record gives); other
+ *   register units (KVAHREG, KVARHREG, GASREG) are quarantined with a reason.
  * - quality: empty flag actual; R (raw, not yet validated) actual with detail R; E estimated; A
  *   (adjustment) substituted; N (no value) quarantined.
  */
@@ -21,6 +24,7 @@ import {
 } from '../../core/parser.js';
 import type { CandidateReading, Commodity, RecordLocation, Unit } from '../../core/reading.js';
 import { recordReject, violation } from '../../core/reject.js';
+import { registerChannel, REGISTER_INTERVAL_SECONDS } from '../../core/register.js';
 import type { CmepEvent, CmepIntervalEvent, CmepSource, CmepUnit } from './cmep-events.js';
 import { createCmepReader, type CmepReader } from './cmep-reader.js';
 import { applyCalculationConstant } from './cmep-values.js';
@@ -112,15 +116,18 @@ class CmepParser implements StreamParser {
       const message = `${at} is in ${what}, which the ledger does not hold.`;
       return this.#reject(event, 'cmep.unit_not_held', event.unitAsSent, message);
     }
-    if (event.measurement === 'register') {
+    if (event.measurement === 'register' && canonical[0] !== 'kWh') {
       const message =
-        `${at} is a register (cumulative) reading, not an interval value; the ledger holds ` +
-        'interval values only.';
+        `${at} is a register (cumulative) reading in ${event.unitAsSent}; register reads are ` +
+        'kept for kWh registers only.';
       return this.#reject(event, 'cmep.register_reading', event.unitAsSent, message);
     }
     if (event.quality === 'missing' || event.value === null) {
       const message = `${at} has quality N: no value was sent, so there is nothing to bill.`;
       return this.#reject(event, 'cmep.missing_value', '', message);
+    }
+    if (event.measurement === 'register') {
+      return this.#registerRead(event, event.value, event.quality, commodity);
     }
     const [unit, factor] = canonical;
     const constant = event.calculationConstant;
@@ -136,6 +143,32 @@ class CmepParser implements StreamParser {
       commodity,
       unit,
       value,
+      quality,
+      qualityDetail,
+      statusCode: 0,
+      seq: this.#seq,
+      location: this.#location(event),
+    };
+    return { kind: 'candidate', candidate };
+  }
+
+  /** A kWh register triple: its value (times the calculation constant) at the triple's stamp. */
+  #registerRead(
+    event: CmepIntervalEvent,
+    sent: string,
+    flag: Exclude<CmepIntervalEvent['quality'], 'missing'>,
+    commodity: Commodity,
+  ): ParseItem {
+    const constant = event.calculationConstant;
+    const [quality, qualityDetail] = QUALITY[flag];
+    const candidate: CandidateReading = {
+      meterId: event.meterId,
+      channel: registerChannel(`kWh.${event.flow}`),
+      intervalStartMs: event.intervalStartUtcMs + event.intervalSeconds * 1000,
+      intervalSeconds: REGISTER_INTERVAL_SECONDS,
+      commodity,
+      unit: 'kWh',
+      value: constant === null ? sent : applyCalculationConstant(sent, constant),
       quality,
       qualityDetail,
       statusCode: 0,

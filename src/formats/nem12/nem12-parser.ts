@@ -12,7 +12,10 @@
  * - units: converted exactly to kWh, kVArh, kVAh, kW, kVAr, kVA, V, A or pf; never summed across.
  * - quality: A actual; E estimated; S and F substituted; N (null data) is quarantined, since it
  *   carries no value to bill. The quality method and reason code are kept as quality detail.
- * - NEM13 accumulation reads (250) are not interval readings: each is quarantined with a reason.
+ * - NEM13 accumulation reads (250): each yields two register reads (src/core/register.ts), the
+ *   previous and the current, on channel `reg:` + the NMI suffix, at their read times (NEM time,
+ *   UTC+10), with the 250's UpdateDateTime as seq. The 250's quantity is not stored: consumption is
+ *   derived by billing from consecutive reads (rollover, multiplier, exchanges).
  */
 import {
   ToleranceCounter,
@@ -22,7 +25,9 @@ import {
 } from '../../core/parser.js';
 import type { CandidateReading, RecordLocation, Unit } from '../../core/reading.js';
 import { recordReject, violation } from '../../core/reject.js';
+import { registerChannel, REGISTER_INTERVAL_SECONDS } from '../../core/register.js';
 import type {
+  Nem12AccumulationReadEvent,
   Nem12Event,
   Nem12IntervalDayEvent,
   Nem12Quality,
@@ -142,11 +147,7 @@ class Nem12Parser implements StreamParser {
       case 'accumulation':
         this.#flush(items);
         if (event.indicator === '250') {
-          const message =
-            `Line ${event.line}: a NEM13 accumulation read (250) of NMI ${event.nmi} is a ` +
-            'register difference between two reads, not an interval reading; the ledger holds ' +
-            'interval readings only.';
-          items.push(this.#reject(event, 'nem13.accumulation_read', event.quantity, message));
+          items.push(this.#registerRead(event, 'previous'), this.#registerRead(event, 'current'));
         }
         return;
       default:
@@ -207,6 +208,44 @@ class Nem12Parser implements StreamParser {
     return { kind: 'candidate', candidate };
   }
 
+  /** One of a 250's two reads as a register read candidate, or its reject. */
+  #registerRead(event: Nem12AccumulationReadEvent, which: 'previous' | 'current'): ParseItem {
+    const location = this.#location(event);
+    const value = which === 'previous' ? event.previousRegisterRead : event.currentRegisterRead;
+    const timeText = which === 'previous' ? event.previousReadDateTime : event.currentReadDateTime;
+    const method = which === 'previous' ? event.previousQualityMethod : event.currentQualityMethod;
+    const at = `Line ${event.line}: the ${which} read of NMI ${event.nmi} ${event.nmiSuffix}`;
+    const readMs = nemDateTimeUtcMs(timeText);
+    if (readMs === null) {
+      const message = `${at} has read time '${timeText}', not YYYYMMDDhhmmss in NEM time.`;
+      return this.#rejectAt(location, 'nem13.read_time', timeText, message);
+    }
+    const flag = method.trim().charAt(0);
+    if (!isRegisterQualityFlag(flag) || flag === 'N') {
+      const message =
+        `${at} has quality method '${method}': only A, E, F and S reads carry a register value ` +
+        'to bill.';
+      return this.#rejectAt(location, 'nem13.quality', method, message);
+    }
+    const [unit, exponent] = CANONICAL_UNITS[event.unit];
+    const updated = event.updateDateTime?.trim() ?? '';
+    const candidate: CandidateReading = {
+      meterId: event.nmi,
+      channel: registerChannel(event.nmiSuffix),
+      intervalStartMs: readMs,
+      intervalSeconds: REGISTER_INTERVAL_SECONDS,
+      commodity: 'electricity',
+      unit,
+      value: shiftDecimalPoint(value, exponent) ?? value,
+      quality: QUALITY_BY_FLAG[flag],
+      qualityDetail: method.trim(),
+      statusCode: 0,
+      seq: /^\d{14}$/.test(updated) ? Number(updated) : 0,
+      location,
+    };
+    return { kind: 'candidate', candidate };
+  }
+
   #location(source: Nem12Source): RecordLocation {
     return this.#numbering.locate(source);
   }
@@ -230,6 +269,28 @@ const QUALITY_BY_FLAG = {
   N: 'estimated',
   V: 'estimated',
 } as const;
+
+function isRegisterQualityFlag(flag: string): flag is keyof typeof QUALITY_BY_FLAG {
+  return Object.hasOwn(QUALITY_BY_FLAG, flag);
+}
+
+const NEM_TIME_OFFSET_MS = 10 * 3_600_000;
+
+/** `YYYYMMDDhhmmss` in NEM time (UTC+10, no daylight saving) as UTC ms; null when not a time. */
+export function nemDateTimeUtcMs(text: string): number | null {
+  const match = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})$/.exec(text.trim());
+  if (match === null) return null;
+  const [year, month, day, hour, minute, second] = match.slice(1).map(Number) as number[];
+  const utcMs = Date.UTC(year!, month! - 1, day!, hour!, minute!, second!);
+  const check = new Date(utcMs);
+  const exact =
+    check.getUTCFullYear() === year &&
+    check.getUTCMonth() === month! - 1 &&
+    check.getUTCDate() === day &&
+    check.getUTCHours() === hour &&
+    check.getUTCMinutes() === minute;
+  return exact && second! < 60 ? utcMs - NEM_TIME_OFFSET_MS : null;
+}
 
 /** The method (E52, S14) and, where sent, the reason code: `S14 51`. */
 function qualityDetail(quality: Nem12Quality): string {

@@ -594,4 +594,12 @@ export const MIGRATIONS: readonly Migration[] = [
     name: 'detector statistics in parts: a head, and a row per weekday of hour cells',
     sql: STREAM_STATISTICS_PARTS,
   },
+  {
+    version: 19,
+    name: 'register (AMR) reads: meter register digits and multiplier, reads by meter',
+    sql: `ALTER TABLE meter_assignments ADD COLUMN register_digits INTEGER;
+ALTER TABLE meter_assignments ADD COLUMN multiplier INTEGER NOT NULL DEFAULT 1;
+CREATE INDEX ledger_register_reads ON ledger (meter_id, channel, interval_start_ms)
+  WHERE interval_seconds = 0;`,
+  },
 ];

@@ -24,7 +24,7 @@ type Row = Record<string, unknown>;
 const TARIFF_COLUMNS =
   'id, label, name, utility, json, sha256, start_ms, end_ms, imported_at_ms, audit_seq';
 const ASSIGNMENT_COLUMNS = `id, account_id, service_point_id, meter_id, tariff, time_zone, from_ms,
-  to_ms, imported_at_ms, audit_seq`;
+  to_ms, imported_at_ms, audit_seq, register_digits, multiplier`;
 const INVOICE_COLUMNS = `id, account_id, period, kind, total_cents, lines, basis, ledger_row_id_max,
   ledger_digest, ledger_rows, audit_head_seq, audit_head_hash, override, created_at_ms, audit_seq`;
 
@@ -53,6 +53,8 @@ function assignmentFrom(row: Row): AssignmentRow {
     timeZone: row.time_zone as string,
     fromMs: row.from_ms as number,
     toMs: (row.to_ms as number | null) ?? null,
+    registerDigits: (row.register_digits as number | null) ?? null,
+    multiplier: (row.multiplier as number | null) ?? 1,
     importedAtMs: row.imported_at_ms as number,
     auditSeq: row.audit_seq as number,
   };
@@ -124,7 +126,8 @@ export class SqliteBillingStore implements BillingStore {
   #insertAssignments(rows: readonly AssignmentInsert[]): void {
     const insert = this.#db.prepare(
       `INSERT INTO meter_assignments (account_id, service_point_id, meter_id, tariff, time_zone,
-         from_ms, to_ms, imported_at_ms, audit_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         from_ms, to_ms, imported_at_ms, audit_seq, register_digits, multiplier)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     for (const row of rows) {
       insert.run(
@@ -137,6 +140,8 @@ export class SqliteBillingStore implements BillingStore {
         row.toMs,
         row.importedAtMs,
         row.auditSeq,
+        row.registerDigits,
+        row.multiplier,
       );
     }
   }
@@ -219,17 +224,31 @@ export class SqliteBillingStore implements BillingStore {
     // The ledger's index leads with interval start, so the span is one range scan; every version
     // up to the row id comes back in version order and the last of each interval is kept, which
     // is far cheaper than asking SQLite for the highest version row by row.
+    // Register reads (interval_seconds 0) have a partial index by meter, so finding a year of
+    // them around a period does not scan a year of every meter's intervals.
     const rows = this.#db
       .prepare(
-        `SELECT id, meter_id, channel, interval_start_ms, interval_seconds, value_micro, quality,
-           idempotency_key, version
-         FROM ledger
-         WHERE interval_start_ms >= ? AND interval_start_ms < ? AND id <= ?
-           AND meter_id IN (${marks}) AND commodity = 'electricity' AND unit = 'kWh'
-         ORDER BY interval_start_ms, meter_id, channel, version`,
+        query.registerReads === true
+          ? `SELECT id, meter_id, channel, interval_start_ms, interval_seconds, value_micro,
+               quality, idempotency_key, version
+             FROM ledger INDEXED BY ledger_register_reads
+             WHERE interval_seconds = 0 AND meter_id IN (${marks})
+               AND interval_start_ms >= ? AND interval_start_ms < ? AND id <= ?
+               AND commodity = 'electricity' AND unit = 'kWh'
+             ORDER BY interval_start_ms, meter_id, channel, version`
+          : `SELECT id, meter_id, channel, interval_start_ms, interval_seconds, value_micro,
+               quality, idempotency_key, version
+             FROM ledger
+             WHERE interval_start_ms >= ? AND interval_start_ms < ? AND id <= ?
+               AND meter_id IN (${marks}) AND commodity = 'electricity' AND unit = 'kWh'
+             ORDER BY interval_start_ms, meter_id, channel, version`,
       )
       .raw()
-      .all(query.fromMs, query.toMs, query.rowIdMax, ...query.meterIds) as unknown[][];
+      .all(
+        ...(query.registerReads === true
+          ? [...query.meterIds, query.fromMs, query.toMs, query.rowIdMax]
+          : [query.fromMs, query.toMs, query.rowIdMax, ...query.meterIds]),
+      ) as unknown[][];
     const current: BillingLedgerRow[] = [];
     for (const row of rows) {
       const reading: BillingLedgerRow = {
