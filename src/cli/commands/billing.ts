@@ -5,8 +5,9 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { stringify } from 'csv-stringify/sync';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { nextEntry } from '../../audit/hash-chain.js';
+import { writeCheckpoint } from '../../audit/record.js';
 import {
   DEFAULT_HOLD_THRESHOLDS,
   importAccounts,
@@ -18,13 +19,14 @@ import {
   type BillRunReport,
 } from '../../billing/billing.js';
 import type { InvoiceLine } from '../../billing/invoice.js';
+import { invoiceDocument, invoiceHtml } from '../../billing/invoice-html.js';
 import { formatCents, parseScaled } from '../../billing/money.js';
 import type { BillingStore } from '../../core/billing-store.js';
 import { AmisyncError } from '../../core/errors.js';
 import { csvTextCell } from '../../report/discrepancy-csv.js';
 import { SqliteBillingStore } from '../../store/sqlite/sqlite-billing.js';
 import { openSqliteStore, type SqliteStore } from '../../store/sqlite/sqlite-store.js';
-import { actorFor, databasePath, runtime, type GlobalOptions } from '../context.js';
+import { actorFor, databasePath, runtime, signingKeyFor, type GlobalOptions } from '../context.js';
 import { handleError, printJson, printLines, table } from '../output.js';
 import { withStore } from '../command-kit.js';
 
@@ -39,6 +41,8 @@ interface BillingOptions extends GlobalOptions {
   force?: boolean;
   justification?: string;
   account?: string;
+  format?: string;
+  out?: string;
 }
 
 const JUSTIFICATION_CHARS_MIN = 10;
@@ -62,7 +66,7 @@ const appendAudit: AuditAppend = async (tx, kind, payload, atMs) => {
 
 async function withBilling<T>(
   options: BillingOptions,
-  fn: (context: BillingContext) => Promise<T>,
+  fn: (context: BillingContext, store: SqliteStore) => Promise<T>,
 ): Promise<T> {
   const path = databasePath(options);
   if (!existsSync(path)) {
@@ -71,12 +75,15 @@ async function withBilling<T>(
   const store: SqliteStore = openSqliteStore(path, { nowMs: () => runtime.clock.nowMs() });
   try {
     const billing: BillingStore = new SqliteBillingStore(store);
-    return await fn({
-      store: billing,
-      nowMs: () => runtime.clock.nowMs(),
-      appendAudit,
-      actor: actorFor(options),
-    });
+    return await fn(
+      {
+        store: billing,
+        nowMs: () => runtime.clock.nowMs(),
+        appendAudit,
+        actor: actorFor(options),
+      },
+      store,
+    );
   } finally {
     await store.close();
   }
@@ -330,6 +337,7 @@ function addBillCommands(program: Command): void {
     .option('--force', 'bill held accounts too, recording an override')
     .option('--justification <text>', 'why the override (with --force; at least 10 characters)')
     .option('--actor <name>', 'who is acting (default: $AMISYNC_ACTOR or the login name)')
+    .option('--signing-key <path>', 'Ed25519 checkpoint key (default: <db>.signing-key.pem)')
     .addHelpText(
       'after',
       '\nExample:\n  amisync bill run --period 2026-10 --tax-percent 5 --json --db ./amisync.db\n' +
@@ -361,7 +369,15 @@ function addBillCommands(program: Command): void {
           },
           forceJustification: justificationOf(options),
         };
-        const report = await withBilling(options, (context) => runBills(context, request));
+        const report = await withBilling(options, async (context, store) => {
+          const result = await runBills(context, request);
+          // A signed checkpoint right after the run covers every invoice it issued, so each can
+          // be proven against a signature at once (bill show, bill prove).
+          if (result.invoices.length > 0) {
+            await writeCheckpoint(store, signingKeyFor(options), runtime.clock.nowMs());
+          }
+          return result;
+        });
         if (options.csv !== undefined) writeFileSync(options.csv, billCsv(report));
         printBillRun(report, options.json === true);
       }),
@@ -395,6 +411,7 @@ function addBillCommands(program: Command): void {
         }
       }),
     );
+  addBillShowCommand(bill);
   withStore(bill.command('list'))
     .description('issued invoices and adjustments')
     .option('--account <id>', 'only this account')
@@ -432,6 +449,46 @@ function addBillCommands(program: Command): void {
               ]),
             ]),
           );
+        }
+      }),
+    );
+}
+
+function invoiceIdOf(text: string): number {
+  if (!/^[1-9]\d*$/.test(text)) {
+    throw new AmisyncError('USAGE', `INVOICE ${JSON.stringify(text)} must be an invoice id`);
+  }
+  return Number(text);
+}
+
+function addBillShowCommand(bill: Command): void {
+  withStore(bill.command('show <invoice>'))
+    .description('one invoice: its lines, basis and provenance, as JSON or a printable HTML page')
+    .addOption(
+      new Option('--format <format>', 'json, or html: one self-contained printable page')
+        .choices(['json', 'html'])
+        .default('json'),
+    )
+    .option('--out <file>', 'write the page (or JSON) to this file instead of stdout')
+    .action(
+      billingAction(async (invoice: string, options: BillingOptions) => {
+        const invoiceId = invoiceIdOf(invoice);
+        const doc = await withBilling(options, async (context, store) => {
+          const row = await context.store.getInvoice(invoiceId);
+          if (row === null)
+            throw new AmisyncError('NOT_FOUND', `no invoice ${invoiceId} (amisync bill list)`);
+          return invoiceDocument(row, await store.listCheckpoints());
+        });
+        const text =
+          options.format === 'html' ? invoiceHtml(doc) : `${JSON.stringify(doc, null, 2)}\n`;
+        if (options.out === undefined) process.stdout.write(text);
+        else {
+          writeFileSync(options.out, text);
+          if (options.json === true) printJson({ invoiceId, file: options.out });
+          else
+            printLines([
+              `wrote ${options.format ?? 'json'} of invoice ${invoiceId} to ${options.out}`,
+            ]);
         }
       }),
     );
