@@ -114,6 +114,8 @@ export interface BillingStore {
    * `rowIdMax`, electricity in kWh only, in (interval start, meter, channel) order.
    */
   billingLedger(query: BillingLedgerQuery): Promise<BillingLedgerRow[]>;
+  /** The batch of each ledger row id given (bill prove finds the Merkle leaves of its readings). */
+  batchIdsOfLedgerRows(rowIds: readonly number[]): Promise<Map<number, number>>;
   /** Held (undecided) anomaly readings of these meters whose interval starts in [fromMs, toMs). */
   heldAnomalies(meterIds: readonly string[], fromMs: number, toMs: number): Promise<number>;
 }

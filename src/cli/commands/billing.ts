@@ -20,6 +20,7 @@ import {
 } from '../../billing/billing.js';
 import type { InvoiceLine } from '../../billing/invoice.js';
 import { invoiceDocument, invoiceHtml } from '../../billing/invoice-html.js';
+import { writeBillProof } from './bill-prove.js';
 import { formatCents, parseScaled } from '../../billing/money.js';
 import type { BillingStore } from '../../core/billing-store.js';
 import { AmisyncError } from '../../core/errors.js';
@@ -412,6 +413,7 @@ function addBillCommands(program: Command): void {
       }),
     );
   addBillShowCommand(bill);
+  addBillProveCommand(bill);
   withStore(bill.command('list'))
     .description('issued invoices and adjustments')
     .option('--account <id>', 'only this account')
@@ -459,6 +461,40 @@ function invoiceIdOf(text: string): number {
     throw new AmisyncError('USAGE', `INVOICE ${JSON.stringify(text)} must be an invoice id`);
   }
   return Number(text);
+}
+
+function addBillProveCommand(bill: Command): void {
+  withStore(bill.command('prove <invoice>'))
+    .description(
+      'write a self-contained proof bundle of an invoice, checkable without amisync ' +
+        '(scripts/check-bill-proof.mjs)',
+    )
+    .requiredOption('--out <dir>', 'directory to write the bundle into')
+    .option('--signing-key <path>', 'Ed25519 checkpoint key (default: <db>.signing-key.pem)')
+    .action(
+      billingAction(async (invoice: string, options: BillingOptions) => {
+        const invoiceId = invoiceIdOf(invoice);
+        const summary = await withBilling(options, (context, store) =>
+          writeBillProof({
+            store,
+            billing: context.store,
+            invoiceId,
+            out: options.out ?? '',
+            key: signingKeyFor(options),
+            nowMs: runtime.clock.nowMs(),
+          }),
+        );
+        if (options.json === true) printJson(summary);
+        else {
+          printLines([
+            `wrote the proof of invoice ${invoiceId} to ${summary.out}: ${summary.readings} ` +
+              `readings (root ${summary.readingsRoot}) from ${summary.batches} batch(es), ` +
+              `${summary.chainEntries} chain entries to checkpoint ${summary.checkpoint.auditSeq}`,
+            `check it with: node scripts/check-bill-proof.mjs ${summary.out}`,
+          ]);
+        }
+      }),
+    );
 }
 
 function addBillShowCommand(bill: Command): void {

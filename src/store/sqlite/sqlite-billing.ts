@@ -255,6 +255,16 @@ export class SqliteBillingStore implements BillingStore {
     return current;
   }
 
+  async batchIdsOfLedgerRows(rowIds: readonly number[]): Promise<Map<number, number>> {
+    const result = new Map<number, number>();
+    const select = this.#db.prepare('SELECT id, batch_id FROM ledger WHERE id = ?').raw();
+    for (const id of rowIds) {
+      const row = select.get(id) as [number, number] | undefined;
+      if (row !== undefined) result.set(row[0], row[1]);
+    }
+    return result;
+  }
+
   async heldAnomalies(meterIds: readonly string[], fromMs: number, toMs: number): Promise<number> {
     if (meterIds.length === 0) return 0;
     const marks = meterIds.map(() => '?').join(', ');
