@@ -4,6 +4,7 @@
  * transaction with its audit entry; money is printed from integer cents.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { stringify } from 'csv-stringify/sync';
 import { Option, type Command } from 'commander';
 import { nextEntry } from '../../audit/hash-chain.js';
@@ -43,6 +44,7 @@ interface BillingOptions extends GlobalOptions {
   justification?: string;
   account?: string;
   format?: string;
+  threads?: string;
   out?: string;
 }
 
@@ -112,6 +114,20 @@ function taxPercentOf(text: string | undefined): string {
       'USAGE',
       `--tax-percent ${JSON.stringify(value)} must be a percentage from 0 to 100 with at most 6 ` +
         'decimals',
+    );
+  }
+  return value;
+}
+
+const THREADS_MAX = 64;
+
+function threadsOf(text: string | undefined): number {
+  if (text === undefined) return availableParallelism();
+  const value = Number(text);
+  if (!/^[1-9]\d*$/.test(text) || value > THREADS_MAX) {
+    throw new AmisyncError(
+      'USAGE',
+      `--threads ${JSON.stringify(text)} must be 1 to ${THREADS_MAX}`,
     );
   }
   return value;
@@ -339,6 +355,7 @@ function addBillCommands(program: Command): void {
     .option('--justification <text>', 'why the override (with --force; at least 10 characters)')
     .option('--actor <name>', 'who is acting (default: $AMISYNC_ACTOR or the login name)')
     .option('--signing-key <path>', 'Ed25519 checkpoint key (default: <db>.signing-key.pem)')
+    .option('--threads <n>', 'worker threads pricing the accounts (default: the core count)')
     .addHelpText(
       'after',
       '\nExample:\n  amisync bill run --period 2026-10 --tax-percent 5 --json --db ./amisync.db\n' +
@@ -369,6 +386,7 @@ function addBillCommands(program: Command): void {
             ),
           },
           forceJustification: justificationOf(options),
+          threads: threadsOf(options.threads),
         };
         const report = await withBilling(options, async (context, store) => {
           const result = await runBills(context, request);
