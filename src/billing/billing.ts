@@ -5,12 +5,14 @@
  * `appendAudit` (the CLI passes the audit chain's), since billing imports only core.
  */
 import { createHash } from 'node:crypto';
+import { Worker } from 'node:worker_threads';
 import type {
   AssignmentRow,
   BillingLedgerQuery,
   BillingLedgerRow,
   BillingStore,
   BillingTransaction,
+  HeldAnomalyStart,
   InvoiceRow,
   TariffRow,
 } from '../core/billing-store.js';
@@ -20,7 +22,13 @@ import { parseAccounts, type AccountProblem } from './accounts.js';
 import { parsePeriod, periodSpan, type BillingPeriod } from './billing-period.js';
 import { completenessOf, type Determinants, type MeterSpan } from './determinants.js';
 import { lineKey, servicePointLines, taxLine, totalCents, type InvoiceLine } from './invoice.js';
-import { parseUrdbRate, rateObjectsOf, tariffFromJson, type TariffProblem } from './tariff.js';
+import {
+  parseUrdbRate,
+  rateObjectsOf,
+  tariffFromJson,
+  type Tariff,
+  type TariffProblem,
+} from './tariff.js';
 import type { RegisterFinding, RegisterFindingCode } from './register.js';
 import { servicePointDeterminants } from './register-determinants.js';
 
@@ -231,6 +239,8 @@ export interface BillRequest {
   thresholds: HoldThresholds;
   /** Bill held accounts too, recording this justification as an override. */
   forceJustification: string | null;
+  /** Worker threads pricing the accounts (1: in this thread). */
+  threads?: number;
 }
 
 export interface InvoiceReport {
@@ -345,14 +355,13 @@ interface ServicePointBill {
 
 function billServicePoint(
   plan: Omit<ServicePointPlan, 'tariff'> & {
-    tariffJson: string;
     tariffSha256: string;
     tariffLabel: string;
   },
+  tariff: Tariff,
   rows: readonly BillingLedgerRow[],
   taxPercent: string,
 ): ServicePointBill {
-  const tariff = tariffFromJson(plan.tariffJson);
   const { determinants, used, findings } = servicePointDeterminants(
     tariff,
     plan.timeZone,
@@ -381,7 +390,7 @@ function billServicePoint(
 }
 
 function holdReasons(
-  bill: ServicePointBill,
+  bill: Pick<ServicePointBill, 'basis' | 'findings'>,
   held: number,
   thresholds: HoldThresholds,
 ): HoldReason[] {
@@ -466,13 +475,8 @@ export function differenceLines(
   return result;
 }
 
-interface AccountBill {
-  bills: ServicePointBill[];
-  reasons: HoldReason[];
-}
-
-/** Accounts whose ledger rows are read in one range scan of the period. */
-export const BILL_ACCOUNTS_PER_READ = 200;
+/** Invoices written per transaction (each with its audit entry), so a run commits in bulk. */
+export const INVOICES_PER_TRANSACTION = 500;
 
 interface PlannedAccount {
   accountId: string;
@@ -501,54 +505,114 @@ async function billingRows(
   return [...rows.filter((row) => !isRegisterRead(row)), ...reads];
 }
 
-/** The current rows of every meter the accounts' plans name, by meter, in one ledger read. */
-async function prefetchRows(
-  store: BillingStore,
-  accounts: readonly PlannedAccount[],
-  rowIdMax: number,
-): Promise<Map<string, BillingLedgerRow[]>> {
-  const plans = accounts.flatMap((account) => account.plans);
-  const byMeter = new Map<string, BillingLedgerRow[]>();
-  if (plans.length === 0) return byMeter;
-  const rows = await billingRows(store, {
-    meterIds: [...new Set(plans.flatMap((plan) => plan.spans.map((s) => s.meterId)))],
-    fromMs: Math.min(...plans.map((plan) => plan.startMs)),
-    toMs: Math.max(...plans.map((plan) => plan.endMs)),
-    rowIdMax,
-  });
-  for (const row of rows) {
-    const list = byMeter.get(row.meterId);
-    if (list === undefined) byMeter.set(row.meterId, [row]);
-    else list.push(row);
-  }
-  return byMeter;
+/** A service point plan as the pricing (in this thread or a worker) needs it. */
+type PricingPlan = Omit<ServicePointPlan, 'tariff'> & { tariffSha256: string; tariffLabel: string };
+
+/** What pricing needs: plain data, so that it can be sent to a worker thread. */
+export interface PricingJob {
+  taxPercent: string;
+  /** Tariff JSON by sha256. */
+  tariffs: Record<string, string>;
+  accounts: { accountId: string; plans: PricingPlan[]; rows: BillingLedgerRow[] }[];
 }
 
-async function billAccount(
-  context: BillingContext,
-  account: PlannedAccount,
-  rowsByMeter: ReadonlyMap<string, readonly BillingLedgerRow[]>,
-  request: BillRequest,
-): Promise<AccountBill> {
-  const reasons = [...account.reasons];
-  const bills: ServicePointBill[] = [];
-  for (const plan of account.plans) {
-    const meters = [...new Set(plan.spans.map((s) => s.meterId))];
-    const bill = billServicePoint(
-      {
-        ...plan,
-        tariffJson: plan.tariff.json,
-        tariffSha256: plan.tariff.sha256,
-        tariffLabel: plan.tariff.label,
-      },
-      meters.flatMap((meter) => rowsByMeter.get(meter) ?? []),
-      request.taxPercent,
+export interface PricedAccount {
+  accountId: string;
+  bills: { basis: ServicePointBasis; lines: InvoiceLine[]; findings: RegisterFinding[] }[];
+  ledgerDigest: string;
+  ledgerRows: number;
+}
+
+/** Prices accounts: determinants, lines and ledger digest of each. Pure. */
+export function priceAccounts(job: PricingJob): PricedAccount[] {
+  const parsed = new Map<string, ReturnType<typeof tariffFromJson>>();
+  const tariffOf = (sha256: string) => {
+    const known = parsed.get(sha256);
+    if (known !== undefined) return known;
+    const tariff = tariffFromJson(job.tariffs[sha256] ?? '');
+    parsed.set(sha256, tariff);
+    return tariff;
+  };
+  return job.accounts.map((account) => {
+    const bills = account.plans.map((plan) =>
+      billServicePoint(plan, tariffOf(plan.tariffSha256), account.rows, job.taxPercent),
     );
-    const held = await context.store.heldAnomalies(meters, plan.startMs, plan.endMs);
-    reasons.push(...holdReasons(bill, held, request.thresholds));
-    bills.push(bill);
+    const rows = bills.flatMap((bill) => bill.rows);
+    return {
+      accountId: account.accountId,
+      bills: bills.map(({ basis, lines, findings }) => ({ basis, lines, findings })),
+      ledgerDigest: ledgerDigest(rows),
+      ledgerRows: rows.length,
+    };
+  });
+}
+
+/** Prices in `threads` worker threads (contiguous slices, so the order is kept), or here. */
+async function priceInParallel(job: PricingJob, threads: number): Promise<PricedAccount[]> {
+  if (threads <= 1 || job.accounts.length < 2) return priceAccounts(job);
+  const size = Math.ceil(job.accounts.length / threads);
+  const slices: PricingJob['accounts'][] = [];
+  for (let at = 0; at < job.accounts.length; at += size) {
+    slices.push(job.accounts.slice(at, at + size));
   }
-  return { bills, reasons };
+  const results = await Promise.all(slices.map((accounts) => priceInWorker({ ...job, accounts })));
+  return results.flat();
+}
+
+function priceInWorker(job: PricingJob): Promise<PricedAccount[]> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(new URL('./price-worker.js', import.meta.url));
+    let done = false;
+    worker.once('message', (result: PricedAccount[]) => {
+      done = true;
+      resolve(result);
+      void worker.terminate();
+    });
+    worker.once('error', reject);
+    worker.once('exit', (code) => {
+      if (!done) reject(new Error(`a pricing worker exited with code ${code} before answering`));
+    });
+    worker.postMessage(job);
+  });
+}
+
+function pricingJob(
+  planned: readonly PlannedAccount[],
+  rowsByMeter: ReadonlyMap<string, readonly BillingLedgerRow[]>,
+  taxPercent: string,
+): PricingJob {
+  const tariffs: Record<string, string> = {};
+  const accounts = planned.map((account) => {
+    const meters = new Set(account.plans.flatMap((plan) => plan.spans.map((s) => s.meterId)));
+    const plans = account.plans.map(({ tariff, ...plan }) => {
+      tariffs[tariff.sha256] = tariff.json;
+      return { ...plan, tariffSha256: tariff.sha256, tariffLabel: tariff.label };
+    });
+    return {
+      accountId: account.accountId,
+      plans,
+      rows: [...meters].flatMap((meter) => rowsByMeter.get(meter) ?? []),
+    };
+  });
+  return { taxPercent, tariffs, accounts };
+}
+
+/** Counts held anomaly readings of a service point's meters within its period. */
+function heldCounter(starts: readonly HeldAnomalyStart[]) {
+  const byMeter = new Map<string, number[]>();
+  for (const held of starts) {
+    byMeter.set(held.meterId, [...(byMeter.get(held.meterId) ?? []), held.intervalStartMs]);
+  }
+  return (basis: ServicePointBasis): number => {
+    const meters = new Set(basis.spans.map((s) => s.meterId));
+    let count = 0;
+    for (const meter of meters) {
+      for (const start of byMeter.get(meter) ?? []) {
+        if (start >= basis.startMs && start < basis.endMs) count += 1;
+      }
+    }
+    return count;
+  };
 }
 
 function groupByAccount(assignments: readonly AssignmentRow[]): Map<string, AssignmentRow[]> {
@@ -559,6 +623,56 @@ function groupByAccount(assignments: readonly AssignmentRow[]): Map<string, Assi
     else list.push(row);
   }
   return byAccount;
+}
+
+/** The current rows of every meter the plans name, by meter, in one scan of the period. */
+async function readPeriod(
+  store: BillingStore,
+  planned: readonly PlannedAccount[],
+  rowIdMax: number,
+): Promise<{
+  rowsByMeter: Map<string, BillingLedgerRow[]>;
+  held: (basis: ServicePointBasis) => number;
+}> {
+  const plans = planned.flatMap((account) => account.plans);
+  if (plans.length === 0) return { rowsByMeter: new Map(), held: () => 0 };
+  let fromMs = Number.POSITIVE_INFINITY;
+  let toMs = Number.NEGATIVE_INFINITY;
+  for (const plan of plans) {
+    fromMs = Math.min(fromMs, plan.startMs);
+    toMs = Math.max(toMs, plan.endMs);
+  }
+  const meterIds = new Set(plans.flatMap((plan) => plan.spans.map((s) => s.meterId)));
+  const rowsByMeter = await store.billingLedgerByMeter({ meterIds, fromMs, toMs, rowIdMax });
+  // Register reads come from their own index, from a read cycle before the period to one after
+  // (the reads around a period prorate its consumption, src/billing/register.ts).
+  const reads = await store.billingLedger({
+    meterIds: [...meterIds],
+    fromMs: fromMs - REGISTER_READ_LOOKAROUND_MS,
+    toMs: toMs + REGISTER_READ_LOOKAROUND_MS,
+    rowIdMax,
+    registerReads: true,
+  });
+  for (const [meterId, rows] of rowsByMeter) {
+    if (rows.some(isRegisterRead))
+      rowsByMeter.set(
+        meterId,
+        rows.filter((row) => !isRegisterRead(row)),
+      );
+  }
+  for (const read of reads) {
+    const list = rowsByMeter.get(read.meterId);
+    if (list === undefined) rowsByMeter.set(read.meterId, [read]);
+    else list.push(read);
+  }
+  const held = heldCounter(await store.heldAnomalyStarts(fromMs, toMs));
+  return { rowsByMeter, held };
+}
+
+interface Issuable {
+  accountId: string;
+  priced: PricedAccount;
+  reasons: HoldReason[];
 }
 
 export async function runBills(
@@ -580,40 +694,44 @@ export async function runBills(
   const report: BillRunReport = { period: period.period, invoices: [], held: [], unchanged: [] };
   const rowIdMax = await context.store.transaction((tx) => tx.ledgerRowIdMax());
   const byAccount = groupByAccount(assignments);
-  for (let at = 0; at < accountIds.length; at += BILL_ACCOUNTS_PER_READ) {
-    const chunk = accountIds.slice(at, at + BILL_ACCOUNTS_PER_READ).map((accountId) => {
-      const reasons: HoldReason[] = [];
-      const plans = planServicePoints(byAccount.get(accountId) ?? [], tariffs, period, reasons);
-      return { accountId, plans, reasons };
+  const planned = accountIds.map((accountId) => {
+    const reasons: HoldReason[] = [];
+    const plans = planServicePoints(byAccount.get(accountId) ?? [], tariffs, period, reasons);
+    return { accountId, plans, reasons };
+  });
+  const { rowsByMeter, held } = await readPeriod(context.store, planned, rowIdMax);
+  const job = pricingJob(planned, rowsByMeter, request.taxPercent);
+  rowsByMeter.clear();
+  const priced = await priceInParallel(job, request.threads ?? 1);
+  const issuable: Issuable[] = [];
+  priced.forEach((account, index) => {
+    const reasons = [...(planned[index]?.reasons ?? [])];
+    for (const bill of account.bills) {
+      reasons.push(...holdReasons(bill, held(bill.basis), request.thresholds));
+    }
+    if (account.bills.length === 0 && reasons.length === 0) return;
+    const blocking = reasons.some((r) => r.code === 'tariff');
+    if (reasons.length > 0 && (request.forceJustification === null || blocking)) {
+      report.held.push({ accountId: account.accountId, period: period.period, reasons });
+      return;
+    }
+    issuable.push({ accountId: account.accountId, priced: account, reasons });
+  });
+  for (let at = 0; at < issuable.length; at += INVOICES_PER_TRANSACTION) {
+    const chunk = issuable.slice(at, at + INVOICES_PER_TRANSACTION);
+    const results = await context.store.transaction(async (tx) => {
+      const issued: Issued[] = [];
+      for (const account of chunk) {
+        issued.push(await issueInvoice(tx, context, account, period.period, request, rowIdMax));
+      }
+      return issued;
     });
-    const rowsByMeter = await prefetchRows(context.store, chunk, rowIdMax);
-    for (const planned of chunk) {
-      await billPlannedAccount(context, planned, rowsByMeter, period, request, rowIdMax, report);
+    for (const issued of results) {
+      if (issued.kind === 'unchanged') report.unchanged.push(issued.unchanged);
+      else report.invoices.push(issued.invoice);
     }
   }
   return report;
-}
-
-async function billPlannedAccount(
-  context: BillingContext,
-  planned: PlannedAccount,
-  rowsByMeter: ReadonlyMap<string, readonly BillingLedgerRow[]>,
-  period: BillingPeriod,
-  request: BillRequest,
-  rowIdMax: number,
-  report: BillRunReport,
-): Promise<void> {
-  const accountId = planned.accountId;
-  const account = await billAccount(context, planned, rowsByMeter, request);
-  if (account.bills.length === 0 && account.reasons.length === 0) return;
-  const blocking = account.reasons.some((r) => r.code === 'tariff');
-  if (account.reasons.length > 0 && (request.forceJustification === null || blocking)) {
-    report.held.push({ accountId, period: period.period, reasons: account.reasons });
-    return;
-  }
-  const issued = await issueInvoice(context, accountId, period.period, account, request, rowIdMax);
-  if (issued.kind === 'unchanged') report.unchanged.push(issued.unchanged);
-  else report.invoices.push(issued.invoice);
 }
 
 type Issued =
@@ -621,18 +739,18 @@ type Issued =
   | { kind: 'unchanged'; unchanged: { accountId: string; period: string; totalCents: number } };
 
 async function issueInvoice(
+  tx: BillingTransaction,
   context: BillingContext,
-  accountId: string,
+  account: Issuable,
   period: string,
-  account: AccountBill,
   request: BillRequest,
   rowIdMax: number,
 ): Promise<Issued> {
-  const due = account.bills.flatMap((bill) => bill.lines);
-  const rows = account.bills.flatMap((bill) => bill.rows);
+  const { accountId, priced } = account;
+  const due = priced.bills.flatMap((bill) => bill.lines);
   const basis: BillBasis = {
     taxPercent: request.taxPercent,
-    servicePoints: account.bills.map((b) => b.basis),
+    servicePoints: priced.bills.map((b) => b.basis),
   };
   const override =
     account.reasons.length === 0 || request.forceJustification === null
@@ -642,64 +760,62 @@ async function issueInvoice(
           justification: request.forceJustification,
           actor: context.actor,
         };
-  return context.store.transaction(async (tx) => {
-    const earlier = await tx.invoicesOf(accountId, period);
-    const lines = earlier.length === 0 ? due : differenceLines(due, earlier);
-    if (earlier.length > 0 && lines.length === 0) {
-      return {
-        kind: 'unchanged',
-        unchanged: { accountId, period, totalCents: totalCents(due) },
-      } as const;
-    }
-    const kind = earlier.length === 0 ? ('invoice' as const) : ('adjustment' as const);
-    const head = (await tx.auditHead()) ?? { seq: 0, hash: '' };
-    const digest = ledgerDigest(rows);
-    const total = totalCents(lines);
-    const atMs = context.nowMs();
-    const auditSeq = await context.appendAudit(
-      tx,
-      BILLING_AUDIT_KINDS.invoice,
-      {
-        accountId,
-        period,
-        kind,
-        totalCents: total,
-        tariffs: basis.servicePoints.map((sp) => sp.tariffSha256),
-        ledgerRowIdMax: rowIdMax,
-        ledgerDigest: digest,
-        override,
-      },
-      atMs,
-    );
-    const invoiceId = await tx.insertInvoice({
+  const earlier = await tx.invoicesOf(accountId, period);
+  const lines = earlier.length === 0 ? due : differenceLines(due, earlier);
+  if (earlier.length > 0 && lines.length === 0) {
+    return {
+      kind: 'unchanged',
+      unchanged: { accountId, period, totalCents: totalCents(due) },
+    };
+  }
+  const kind = earlier.length === 0 ? ('invoice' as const) : ('adjustment' as const);
+  const head = (await tx.auditHead()) ?? { seq: 0, hash: '' };
+  const digest = priced.ledgerDigest;
+  const total = totalCents(lines);
+  const atMs = context.nowMs();
+  const auditSeq = await context.appendAudit(
+    tx,
+    BILLING_AUDIT_KINDS.invoice,
+    {
       accountId,
       period,
       kind,
       totalCents: total,
-      linesJson: JSON.stringify(lines),
-      basisJson: JSON.stringify(basis),
-      ledgerRowIdMax: rowIdMax,
-      ledgerDigest: digest,
-      ledgerRows: rows.length,
-      auditHeadSeq: head.seq,
-      auditHeadHash: head.hash,
-      overrideJson: override === null ? null : JSON.stringify(override),
-      createdAtMs: atMs,
-      auditSeq,
-    });
-    const invoice: InvoiceReport = {
-      invoiceId,
-      accountId,
-      period,
-      kind,
-      totalCents: total,
-      lines,
+      tariffs: basis.servicePoints.map((sp) => sp.tariffSha256),
       ledgerRowIdMax: rowIdMax,
       ledgerDigest: digest,
       override,
-    };
-    return { kind: 'issued', invoice } as const;
+    },
+    atMs,
+  );
+  const invoiceId = await tx.insertInvoice({
+    accountId,
+    period,
+    kind,
+    totalCents: total,
+    linesJson: JSON.stringify(lines),
+    basisJson: JSON.stringify(basis),
+    ledgerRowIdMax: rowIdMax,
+    ledgerDigest: digest,
+    ledgerRows: priced.ledgerRows,
+    auditHeadSeq: head.seq,
+    auditHeadHash: head.hash,
+    overrideJson: override === null ? null : JSON.stringify(override),
+    createdAtMs: atMs,
+    auditSeq,
   });
+  const invoice: InvoiceReport = {
+    invoiceId,
+    accountId,
+    period,
+    kind,
+    totalCents: total,
+    lines,
+    ledgerRowIdMax: rowIdMax,
+    ledgerDigest: digest,
+    override,
+  };
+  return { kind: 'issued', invoice };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -742,7 +858,6 @@ export async function verifyInvoice(
     const bill = billServicePoint(
       {
         servicePointId: sp.servicePointId,
-        tariffJson: tariff.json,
         tariffSha256: tariff.sha256,
         tariffLabel: tariff.label,
         timeZone: sp.timeZone,
@@ -752,6 +867,7 @@ export async function verifyInvoice(
         month: sp.determinants.month,
         spans: sp.spans,
       },
+      tariffFromJson(tariff.json),
       ledgerRows,
       basis.taxPercent,
     );

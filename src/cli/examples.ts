@@ -63,6 +63,10 @@ const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
   'accounts list': ['amisync accounts list --db ./amisync.db'],
   'accounts show': ['amisync accounts show ACCT-1001 --json'],
   'bill list': ['amisync bill list --period 2026-10 --account ACCT-1001'],
+  'bill prove': [
+    'amisync bill prove 12 --out ./proof-12 && node scripts/check-bill-proof.mjs ./proof-12',
+  ],
+  'bill show': ['amisync bill show 12 --format html --out invoice-12.html --db ./amisync.db'],
 };
 
 /** Adds each listed command's example under its help. */

@@ -95,6 +95,18 @@ export interface BillingLedgerQuery {
   registerReads?: boolean;
 }
 
+export interface BillingPeriodQuery {
+  meterIds: ReadonlySet<string>;
+  fromMs: number;
+  toMs: number;
+  rowIdMax: number;
+}
+
+export interface HeldAnomalyStart {
+  meterId: string;
+  intervalStartMs: number;
+}
+
 export interface BillingTransaction {
   auditHead(): Promise<{ seq: number; hash: string } | null>;
   appendAuditEntry(entry: AuditEntryRow): Promise<void>;
@@ -119,6 +131,16 @@ export interface BillingStore {
    * `rowIdMax`, electricity in kWh only, in (interval start, meter, channel) order.
    */
   billingLedger(query: BillingLedgerQuery): Promise<BillingLedgerRow[]>;
+  /**
+   * `billingLedger` for many meters at once: one range scan of the span, the current rows of the
+   * meters in `meterIds` grouped by meter (each list in interval order). A bill run reads its
+   * period with this once, whatever the number of accounts.
+   */
+  billingLedgerByMeter(query: BillingPeriodQuery): Promise<Map<string, BillingLedgerRow[]>>;
+  /** Held (undecided) anomaly readings whose interval starts in [fromMs, toMs): meter and start. */
+  heldAnomalyStarts(fromMs: number, toMs: number): Promise<HeldAnomalyStart[]>;
+  /** The batch of each ledger row id given (bill prove finds the Merkle leaves of its readings). */
+  batchIdsOfLedgerRows(rowIds: readonly number[]): Promise<Map<number, number>>;
   /** Held (undecided) anomaly readings of these meters whose interval starts in [fromMs, toMs). */
   heldAnomalies(meterIds: readonly string[], fromMs: number, toMs: number): Promise<number>;
 }

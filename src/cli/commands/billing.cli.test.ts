@@ -142,7 +142,16 @@ describe('amisync billing', () => {
   });
 
   it('bills the month: exact invoices, a held account with its reason', () => {
-    first = json<BillRun>('bill', 'run', '--period', '2026-10', '--tax-percent', '5');
+    first = json<BillRun>(
+      'bill',
+      'run',
+      '--period',
+      '2026-10',
+      '--tax-percent',
+      '5',
+      '--threads',
+      '3',
+    );
     const byAccount = new Map(first.invoices.map((i) => [i.accountId, i]));
     // ACC-1: 31 days x (96 x 0.2 + 0.001 x 4560) = 736.56 kWh less the missing 0.2 = 736.36 kWh;
     // 500 x 0.102243 = $51.1215 -> 51.12; 236.36 x 0.08309 = 19.6391... -> 19.64; + 9.86 = 80.62;
@@ -157,6 +166,31 @@ describe('amisync billing', () => {
         reasons: [expect.objectContaining({ code: 'completeness', value: 1440 / 2976 })],
       }),
     ]);
+  });
+
+  it('prices the same invoices in worker threads as in one thread', () => {
+    // A second database billed from the same inputs: --threads 1 here, --threads 3 in the first.
+    const other = join(folder, 'one-thread.db');
+    const inOther = (...args: string[]) => {
+      const run = spawnSync(process.execPath, [CLI_MAIN, ...args, '--db', other, '--json'], {
+        encoding: 'utf8',
+        env: { ...process.env, AMISYNC_ACTOR: 'billing-clerk' },
+      });
+      expect(run.status, run.stderr).toBe(0);
+      return run.stdout;
+    };
+    inOther('ingest', join(folder, 'october.ndjson'));
+    inOther('tariffs', 'import', join(folder, 'urdb.json'));
+    inOther('accounts', 'import', join(folder, 'accounts.csv'));
+    const single = JSON.parse(
+      inOther('bill', 'run', '--period', '2026-10', '--tax-percent', '5', '--threads', '1'),
+    ) as BillRun;
+    const strip = (run: BillRun) => ({
+      invoices: run.invoices.map(({ invoiceId: _id, ...invoice }) => invoice),
+      held: run.held,
+    });
+    expect(strip(single)).toEqual(strip(first));
+    expect(single.invoices).toHaveLength(2);
   });
 
   it('verifies every invoice by recomputing it', () => {
@@ -231,6 +265,7 @@ describe('amisync billing', () => {
       rule: 'tariff.known',
     });
     expect(cli('bill', 'verify', 'abc').status).toBe(64);
+    expect(cli('bill', 'run', '--period', '2026-10', '--threads', '0').status).toBe(64);
     expect(cli('bill', 'run', '--help').stdout).toContain('Example:');
   });
 

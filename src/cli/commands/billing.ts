@@ -4,9 +4,11 @@
  * transaction with its audit entry; money is printed from integer cents.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { stringify } from 'csv-stringify/sync';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { nextEntry } from '../../audit/hash-chain.js';
+import { writeCheckpoint } from '../../audit/record.js';
 import {
   DEFAULT_HOLD_THRESHOLDS,
   importAccounts,
@@ -18,13 +20,15 @@ import {
   type BillRunReport,
 } from '../../billing/billing.js';
 import type { InvoiceLine } from '../../billing/invoice.js';
+import { invoiceDocument, invoiceHtml } from '../../billing/invoice-html.js';
+import { writeBillProof } from './bill-prove.js';
 import { formatCents, parseScaled } from '../../billing/money.js';
 import type { BillingStore } from '../../core/billing-store.js';
 import { AmisyncError } from '../../core/errors.js';
 import { csvTextCell } from '../../report/discrepancy-csv.js';
 import { SqliteBillingStore } from '../../store/sqlite/sqlite-billing.js';
 import { openSqliteStore, type SqliteStore } from '../../store/sqlite/sqlite-store.js';
-import { actorFor, databasePath, runtime, type GlobalOptions } from '../context.js';
+import { actorFor, databasePath, runtime, signingKeyFor, type GlobalOptions } from '../context.js';
 import { handleError, printJson, printLines, table } from '../output.js';
 import { withStore } from '../command-kit.js';
 
@@ -39,6 +43,9 @@ interface BillingOptions extends GlobalOptions {
   force?: boolean;
   justification?: string;
   account?: string;
+  format?: string;
+  threads?: string;
+  out?: string;
 }
 
 const JUSTIFICATION_CHARS_MIN = 10;
@@ -62,7 +69,7 @@ const appendAudit: AuditAppend = async (tx, kind, payload, atMs) => {
 
 async function withBilling<T>(
   options: BillingOptions,
-  fn: (context: BillingContext) => Promise<T>,
+  fn: (context: BillingContext, store: SqliteStore) => Promise<T>,
 ): Promise<T> {
   const path = databasePath(options);
   if (!existsSync(path)) {
@@ -71,12 +78,15 @@ async function withBilling<T>(
   const store: SqliteStore = openSqliteStore(path, { nowMs: () => runtime.clock.nowMs() });
   try {
     const billing: BillingStore = new SqliteBillingStore(store);
-    return await fn({
-      store: billing,
-      nowMs: () => runtime.clock.nowMs(),
-      appendAudit,
-      actor: actorFor(options),
-    });
+    return await fn(
+      {
+        store: billing,
+        nowMs: () => runtime.clock.nowMs(),
+        appendAudit,
+        actor: actorFor(options),
+      },
+      store,
+    );
   } finally {
     await store.close();
   }
@@ -104,6 +114,20 @@ function taxPercentOf(text: string | undefined): string {
       'USAGE',
       `--tax-percent ${JSON.stringify(value)} must be a percentage from 0 to 100 with at most 6 ` +
         'decimals',
+    );
+  }
+  return value;
+}
+
+const THREADS_MAX = 64;
+
+function threadsOf(text: string | undefined): number {
+  if (text === undefined) return availableParallelism();
+  const value = Number(text);
+  if (!/^[1-9]\d*$/.test(text) || value > THREADS_MAX) {
+    throw new AmisyncError(
+      'USAGE',
+      `--threads ${JSON.stringify(text)} must be 1 to ${THREADS_MAX}`,
     );
   }
   return value;
@@ -330,6 +354,8 @@ function addBillCommands(program: Command): void {
     .option('--force', 'bill held accounts too, recording an override')
     .option('--justification <text>', 'why the override (with --force; at least 10 characters)')
     .option('--actor <name>', 'who is acting (default: $AMISYNC_ACTOR or the login name)')
+    .option('--signing-key <path>', 'Ed25519 checkpoint key (default: <db>.signing-key.pem)')
+    .option('--threads <n>', 'worker threads pricing the accounts (default: the core count)')
     .addHelpText(
       'after',
       '\nExample:\n  amisync bill run --period 2026-10 --tax-percent 5 --json --db ./amisync.db\n' +
@@ -360,8 +386,17 @@ function addBillCommands(program: Command): void {
             ),
           },
           forceJustification: justificationOf(options),
+          threads: threadsOf(options.threads),
         };
-        const report = await withBilling(options, (context) => runBills(context, request));
+        const report = await withBilling(options, async (context, store) => {
+          const result = await runBills(context, request);
+          // A signed checkpoint right after the run covers every invoice it issued, so each can
+          // be proven against a signature at once (bill show, bill prove).
+          if (result.invoices.length > 0) {
+            await writeCheckpoint(store, signingKeyFor(options), runtime.clock.nowMs());
+          }
+          return result;
+        });
         if (options.csv !== undefined) writeFileSync(options.csv, billCsv(report));
         printBillRun(report, options.json === true);
       }),
@@ -395,6 +430,8 @@ function addBillCommands(program: Command): void {
         }
       }),
     );
+  addBillShowCommand(bill);
+  addBillProveCommand(bill);
   withStore(bill.command('list'))
     .description('issued invoices and adjustments')
     .option('--account <id>', 'only this account')
@@ -432,6 +469,80 @@ function addBillCommands(program: Command): void {
               ]),
             ]),
           );
+        }
+      }),
+    );
+}
+
+function invoiceIdOf(text: string): number {
+  if (!/^[1-9]\d*$/.test(text)) {
+    throw new AmisyncError('USAGE', `INVOICE ${JSON.stringify(text)} must be an invoice id`);
+  }
+  return Number(text);
+}
+
+function addBillProveCommand(bill: Command): void {
+  withStore(bill.command('prove <invoice>'))
+    .description(
+      'write a self-contained proof bundle of an invoice, checkable without amisync ' +
+        '(scripts/check-bill-proof.mjs)',
+    )
+    .requiredOption('--out <dir>', 'directory to write the bundle into')
+    .option('--signing-key <path>', 'Ed25519 checkpoint key (default: <db>.signing-key.pem)')
+    .action(
+      billingAction(async (invoice: string, options: BillingOptions) => {
+        const invoiceId = invoiceIdOf(invoice);
+        const summary = await withBilling(options, (context, store) =>
+          writeBillProof({
+            store,
+            billing: context.store,
+            invoiceId,
+            out: options.out ?? '',
+            key: signingKeyFor(options),
+            nowMs: runtime.clock.nowMs(),
+          }),
+        );
+        if (options.json === true) printJson(summary);
+        else {
+          printLines([
+            `wrote the proof of invoice ${invoiceId} to ${summary.out}: ${summary.readings} ` +
+              `readings (root ${summary.readingsRoot}) from ${summary.batches} batch(es), ` +
+              `${summary.chainEntries} chain entries to checkpoint ${summary.checkpoint.auditSeq}`,
+            `check it with: node scripts/check-bill-proof.mjs ${summary.out}`,
+          ]);
+        }
+      }),
+    );
+}
+
+function addBillShowCommand(bill: Command): void {
+  withStore(bill.command('show <invoice>'))
+    .description('one invoice: its lines, basis and provenance, as JSON or a printable HTML page')
+    .addOption(
+      new Option('--format <format>', 'json, or html: one self-contained printable page')
+        .choices(['json', 'html'])
+        .default('json'),
+    )
+    .option('--out <file>', 'write the page (or JSON) to this file instead of stdout')
+    .action(
+      billingAction(async (invoice: string, options: BillingOptions) => {
+        const invoiceId = invoiceIdOf(invoice);
+        const doc = await withBilling(options, async (context, store) => {
+          const row = await context.store.getInvoice(invoiceId);
+          if (row === null)
+            throw new AmisyncError('NOT_FOUND', `no invoice ${invoiceId} (amisync bill list)`);
+          return invoiceDocument(row, await store.listCheckpoints());
+        });
+        const text =
+          options.format === 'html' ? invoiceHtml(doc) : `${JSON.stringify(doc, null, 2)}\n`;
+        if (options.out === undefined) process.stdout.write(text);
+        else {
+          writeFileSync(options.out, text);
+          if (options.json === true) printJson({ invoiceId, file: options.out });
+          else
+            printLines([
+              `wrote ${options.format ?? 'json'} of invoice ${invoiceId} to ${options.out}`,
+            ]);
         }
       }),
     );

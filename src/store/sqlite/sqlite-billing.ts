@@ -9,8 +9,10 @@ import type {
   AssignmentRow,
   BillingLedgerQuery,
   BillingLedgerRow,
+  BillingPeriodQuery,
   BillingStore,
   BillingTransaction,
+  HeldAnomalyStart,
   InvoiceInsert,
   InvoiceKind,
   InvoiceRow,
@@ -272,6 +274,78 @@ export class SqliteBillingStore implements BillingStore {
       else current.push(reading);
     }
     return current;
+  }
+
+  async billingLedgerByMeter(query: BillingPeriodQuery): Promise<Map<string, BillingLedgerRow[]>> {
+    const byMeter = new Map<string, BillingLedgerRow[]>();
+    if (query.meterIds.size === 0) return byMeter;
+    // One range scan of the span on the ledger's time-ordered index for every meter at once (a
+    // meter list in the query would exceed SQLite's parameter limit, and a scan per group of
+    // accounts reads the whole span again each time). Versions of one interval arrive together,
+    // in version order, so the last one of each is kept.
+    const rows = this.#db
+      .prepare(
+        `SELECT id, meter_id, channel, interval_start_ms, interval_seconds, value_micro, quality,
+           idempotency_key, version
+         FROM ledger
+         WHERE interval_start_ms >= ? AND interval_start_ms < ? AND id <= ?
+           AND commodity = 'electricity' AND unit = 'kWh'
+         ORDER BY interval_start_ms, meter_id, channel, version`,
+      )
+      .raw()
+      .iterate(query.fromMs, query.toMs, query.rowIdMax) as IterableIterator<unknown[]>;
+    for (const row of rows) {
+      const meterId = row[1] as string;
+      if (!query.meterIds.has(meterId)) continue;
+      const reading: BillingLedgerRow = {
+        id: row[0] as number,
+        meterId,
+        channel: row[2] as string,
+        intervalStartMs: row[3] as number,
+        intervalSeconds: row[4] as number,
+        valueMicro: row[5] as number,
+        quality: row[6] as string,
+        idempotencyKey: row[7] as string,
+        version: row[8] as number,
+      };
+      const list = byMeter.get(meterId);
+      if (list === undefined) {
+        byMeter.set(meterId, [reading]);
+        continue;
+      }
+      const last = list[list.length - 1];
+      const sameInterval =
+        last !== undefined &&
+        last.intervalStartMs === reading.intervalStartMs &&
+        last.channel === reading.channel;
+      if (sameInterval) list[list.length - 1] = reading;
+      else list.push(reading);
+    }
+    return byMeter;
+  }
+
+  async heldAnomalyStarts(fromMs: number, toMs: number): Promise<HeldAnomalyStart[]> {
+    const rows = this.#db
+      .prepare(
+        `SELECT json_extract(reading, '$.meterId') AS meter,
+           json_extract(reading, '$.intervalStartMs') AS start
+         FROM anomalies WHERE status = 'held'`,
+      )
+      .raw()
+      .all() as [string, number][];
+    return rows
+      .filter(([, start]) => start >= fromMs && start < toMs)
+      .map(([meterId, intervalStartMs]) => ({ meterId, intervalStartMs }));
+  }
+
+  async batchIdsOfLedgerRows(rowIds: readonly number[]): Promise<Map<number, number>> {
+    const result = new Map<number, number>();
+    const select = this.#db.prepare('SELECT id, batch_id FROM ledger WHERE id = ?').raw();
+    for (const id of rowIds) {
+      const row = select.get(id) as [number, number] | undefined;
+      if (row !== undefined) result.set(row[0], row[1]);
+    }
+    return result;
   }
 
   async heldAnomalies(meterIds: readonly string[], fromMs: number, toMs: number): Promise<number> {
