@@ -63,6 +63,10 @@ const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
   'accounts list': ['amisync accounts list --db ./amisync.db'],
   'accounts show': ['amisync accounts show ACCT-1001 --json'],
   'bill list': ['amisync bill list --period 2026-10 --account ACCT-1001'],
+  'report sla': [
+    'amisync report sla --period 2026-10 --config ./amisync.yaml --format html --out sla.html',
+    'amisync report sla --period 2026-10 --config ./amisync.yaml --source vendor-a --json',
+  ],
 };
 
 /** Adds each listed command's example under its help. */

@@ -383,8 +383,10 @@ export function configuredSources(
 /** The alerts of a one-shot command given `--config`: the file's webhook, if any, and stderr. */
 export interface CommandAlerts {
   readonly alerts: AlertDispatcher;
-  /** The database the file names when no --db was given. */
+  /** The database (and dictionary) the file names when no --db (--dictionary) was given. */
   readonly globals: GlobalOptions;
+  /** The file's sources, unconnected (their `sla:` targets, for `report sla`). */
+  readonly sources: readonly BuiltSource[];
   /** Gives queued alerts a bounded time to go out, then stops the webhook. */
   close(): Promise<void>;
 }
@@ -402,9 +404,14 @@ export function commandAlerts(
     log,
     env: environment.env,
   });
+  const dictionary = options.dictionary ?? loaded.settings.dictionary;
   return {
     alerts: new AlertDispatcher(log, clock, webhook === null ? [] : [webhook]),
-    globals: storeOptions(options, loaded),
+    globals: {
+      ...storeOptions(options, loaded),
+      ...(dictionary === undefined ? {} : { dictionary }),
+    },
+    sources: loaded.sources,
     close: async () => {
       await drainAlerts(webhook, clock);
       flush();
