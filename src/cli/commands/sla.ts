@@ -15,7 +15,7 @@ import { slaCsv } from '../../report/sla-csv.js';
 import { monthWindow } from '../../report/sla-days.js';
 import { slaHtml } from '../../report/sla-html.js';
 import { collectSlaReport, formatMilliPercent, type SlaReport } from '../../report/sla.js';
-import type { BuiltSource } from '../config/service-config.js';
+import { configuredSlas, type BuiltSource } from '../config/service-config.js';
 import { action } from '../command-kit.js';
 import {
   dictionaryFor,
@@ -55,9 +55,7 @@ function formatOf(options: SlaOptions): SlaFormat {
 
 /** The sources of the file that have an SLA, or only those asked for (each must have one). */
 export function slasOf(sources: readonly BuiltSource[], wanted: readonly string[]): SourceSla[] {
-  const withSla = sources.flatMap((source) =>
-    source.sla === undefined ? [] : [{ sourceId: source.id, targets: source.sla }],
-  );
+  const withSla = configuredSlas(sources);
   for (const id of wanted) {
     if (!withSla.some((sla) => sla.sourceId === id)) {
       throw new AmisyncError('USAGE', `--source ${id}: the configuration gives it no sla:`, {

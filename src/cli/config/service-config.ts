@@ -24,7 +24,7 @@ import {
   sourceResilienceSchema,
   type SourceResilienceConfig,
 } from '../../resilience/resilience-config.js';
-import { slaSchema, type SlaTarget } from '../../report/sla-config.js';
+import { slaSchema, type SlaTarget, type SourceSla } from '../../report/sla-config.js';
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 
@@ -83,6 +83,13 @@ export interface LoadedConfig {
   readonly path: string;
   readonly settings: ServiceSettings;
   readonly sources: readonly BuiltSource[];
+}
+
+/** The sources that give `sla:` targets, in the file's order. */
+export function configuredSlas(sources: readonly BuiltSource[]): SourceSla[] {
+  return sources.flatMap((source) =>
+    source.sla === undefined ? [] : [{ sourceId: source.id, targets: source.sla }],
+  );
 }
 
 export function keyPath(path: readonly PropertyKey[]): string {
