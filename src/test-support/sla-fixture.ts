@@ -9,7 +9,9 @@
 import { join } from 'node:path';
 import { CountingRandom, ManualClock } from '../core/clock.js';
 import { formatUtcSeconds } from '../core/identity.js';
-import { DEFAULT_DICTIONARY } from '../dictionary/dictionary.js';
+import type { ApiContext } from '../api/api-context.js';
+import { addToken, type AddedToken } from '../cli/commands/tokens.js';
+import { DEFAULT_DICTIONARY, parseDictionary } from '../dictionary/dictionary.js';
 import { ingestDelivery } from '../pipeline/ingest.js';
 import { localDaysBetween, type LocalDay } from '../report/sla-days.js';
 import { slaSchema, type SourceSla } from '../report/sla-config.js';
@@ -162,4 +164,22 @@ export async function buildSlaFixture(): Promise<SlaFixture> {
   }
   clock.advanceMs(SLA_NOW_MS - clock.nowMs());
   return { store, clock, path, close: () => store.close() };
+}
+
+/** The API's context over the fixture (Berlin time, both vendors' SLAs) and a viewer's token. */
+export async function slaApiContext(
+  fixture: SlaFixture,
+): Promise<{ context: ApiContext; viewer: AddedToken }> {
+  const viewer = await addToken({ db: fixture.path, role: 'viewer', name: 'viewer-one' });
+  const context: ApiContext = {
+    store: fixture.store,
+    clock: fixture.clock,
+    random: new CountingRandom(),
+    dictionary: parseDictionary({ timeZone: SLA_ZONE }),
+    publicKey: null,
+    open: false,
+    slas: fixtureSlas(),
+    lastVerify: null,
+  };
+  return { context, viewer };
 }
