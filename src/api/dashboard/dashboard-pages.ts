@@ -412,9 +412,9 @@ export function slaBody(report: SlaReport, sourceIds: readonly string[], source:
     .join('');
   const form =
     '<form method="get" action="/sla" class="inline" aria-label="Choose the month and source">' +
-    `<label for="sla-period">Month (${escapeHtml(report.timeZone)})</label>` +
-    `<input id="sla-period" name="period" type="month" value="${escapeHtml(report.label)}" ` +
-    'pattern="[0-9]{4}-[0-9]{2}" required>' +
+    `<label for="sla-period">Month, YYYY-MM (${escapeHtml(report.timeZone)})</label>` +
+    `<input id="sla-period" name="period" type="text" size="8" value="${escapeHtml(report.label)}" ` +
+    'pattern="[0-9]{4}-(0[1-9]|1[0-2])" required>' +
     `<label for="sla-source">Source</label><select id="sla-source" name="source">${options}</select>` +
     '<button type="submit">Show</button></form>';
   const note =
