@@ -6,7 +6,15 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { Temporal } from 'temporal-polyfill';
 import type { Alert, AlertRaiser } from '../core/alert.js';
-import { removeTempDirs } from '../test-support/temp.js';
+import { join } from 'node:path';
+import { CountingRandom, ManualClock } from '../core/clock.js';
+import { formatUtcSeconds } from '../core/identity.js';
+import { ingestDelivery } from '../pipeline/ingest.js';
+import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
+import { permissiveDictionary } from '../test-support/discrepancy-fixture.js';
+import { chunksOf } from '../test-support/ingest-harness.js';
+import { removeTempDirs, tempDir } from '../test-support/temp.js';
+import { toNdjsonText } from '../test-support/wire-text.js';
 import {
   buildSlaFixture,
   fixtureSlas,
@@ -307,5 +315,71 @@ describe('the vendor SLA report', () => {
     expect(html).not.toContain('<script');
     expect(html).toContain('<td class="breach">breach</td>');
     expect(html).toContain('MTR-AAAA0001: 1 missing, 2 late of 100');
+  });
+});
+
+describe('the SLA CSV against formula injection', () => {
+  const HOSTILE = ['=HYPERLINK("http://x.test/","pay")', '@SUM(A1)', '-2+3', '+cmd x'];
+  const SOURCE = '=vendor';
+
+  it('writes hostile meter and source ids as text and leaves every number a number', async () => {
+    const dayStartMs = Date.UTC(2026, 9, 5);
+    // Every meter's first interval and nothing more, delivered a day late: a breach on the 5th.
+    const clock = new ManualClock(dayStartMs + 86_400_000 + 3_600_000);
+    const store = openSqliteStore(join(tempDir('amisync-sla-csv-'), 'store.db'), {
+      nowMs: () => clock.nowMs(),
+    });
+    try {
+      const records = HOSTILE.map((meter, index) => ({
+        meter_id: meter,
+        timestamp_utc: formatUtcSeconds(dayStartMs),
+        consumption_kwh: '0.25',
+        status_code: 0,
+        seq: index + 1,
+      }));
+      await ingestDelivery(chunksOf(Buffer.from(toNdjsonText(records)), 1 << 20), {
+        store,
+        dictionary: permissiveDictionary(),
+        clock,
+        random: new CountingRandom(),
+        format: 'ndjson',
+        name: 'hostile',
+        sourceId: SOURCE,
+        detectors: [],
+      });
+      clock.advanceMs(10 * 86_400_000);
+      const targets = slaSchema.parse({ targets: [{ within: '4h', share: '99.5%' }] }).targets;
+      const result = await collectSlaReport(store, clock, {
+        window: {
+          label: '2026-10-05',
+          timeZone: 'UTC',
+          days: localDaysBetween(
+            Temporal.PlainDate.from('2026-10-05'),
+            Temporal.PlainDate.from('2026-10-05'),
+            'UTC',
+          ),
+        },
+        slas: [{ sourceId: SOURCE, targets }],
+      });
+      const lines = slaCsv(result).split('\r\n');
+      // 4 meters x 96 quarter hours expected, 4 received, none within 4h.
+      expect(lines[2]).toBe(
+        "day,'=vendor,2026-10-05,99.5% within 4h,384,4,0,0.000,breach,,380,4," +
+          '2026-10-05T00:00:00+00:00 to 2026-10-06T00:00:00+00:00',
+      );
+      const meterRows = lines.filter((line) => line.startsWith('breach meter,'));
+      expect(meterRows).toEqual([
+        `breach meter,'=vendor,2026-10-05,99.5% within 4h,96,1,0,,breach,'+cmd x,95,1,`,
+        `breach meter,'=vendor,2026-10-05,99.5% within 4h,96,1,0,,breach,'-2+3,95,1,`,
+        `breach meter,'=vendor,2026-10-05,99.5% within 4h,96,1,0,,breach,` +
+          `"'=HYPERLINK(""http://x.test/"",""pay"")",95,1,`,
+        `breach meter,'=vendor,2026-10-05,99.5% within 4h,96,1,0,,breach,'@SUM(A1),95,1,`,
+      ]);
+      const html = slaHtml(result);
+      expect(html).not.toContain('<script');
+      expect(html).toContain('=HYPERLINK(&quot;http://x.test/&quot;,&quot;pay&quot;)');
+    } finally {
+      await store.close();
+    }
   });
 });
