@@ -32,6 +32,8 @@ import { slaSchema } from './sla-config.js';
 import { localDaysBetween, monthWindow, recentWindow } from './sla-days.js';
 import { alertSlaBreaches } from './sla-alerts.js';
 import { slaCsv } from './sla-csv.js';
+import { watchSla } from './sla-watch.js';
+import { MemoryLogger } from '../core/log.js';
 import { slaHtml } from './sla-html.js';
 import {
   collectSlaReport,
@@ -381,5 +383,59 @@ describe('the SLA CSV against formula injection', () => {
     } finally {
       await store.close();
     }
+  });
+});
+
+describe("the service's daily evaluation", () => {
+  it('judges the recent days at start and on each new local day, each breach once', async () => {
+    fixture = await buildSlaFixture();
+    // 2026-10-31 00:00 in Berlin: yesterday is the 30th; the days judged run from the 26th.
+    const raised: Alert[] = [];
+    const alerts: AlertRaiser = {
+      raise: (input) => {
+        const alert = { ...input, atMs: fixture!.clock.nowMs() };
+        raised.push(alert);
+        return alert;
+      },
+    };
+    const stop = new AbortController();
+    const log = new MemoryLogger();
+    const watching = watchSla({
+      store: fixture.store,
+      clock: fixture.clock,
+      alerts,
+      slas: fixtureSlas(),
+      timeZone: SLA_ZONE,
+      log,
+      signal: stop.signal,
+    });
+    const seen = () =>
+      raised.map((a) => `${a.source} ${String(a.figures.day)} ${String(a.figures.within)}`);
+    // Nothing arrived after the 25th. A target is judged once its window has closed: the 4h
+    // ones of the 26th to the 29th (the 30th's closes at 04:00), the 3d ones of the 26th and the
+    // 27th (the 27th's closes at this very moment).
+    const firstDay = (vendor: string) => [
+      ...['26', '27', '28', '29'].map((d) => `${vendor} 2026-10-${d} 4h`),
+      `${vendor} 2026-10-26 3d`,
+      `${vendor} 2026-10-27 3d`,
+    ];
+    await expect.poll(seen).toHaveLength(12);
+    expect(seen().sort()).toEqual([...firstDay(VENDOR_A), ...firstDay(VENDOR_B)].sort());
+    // An hour later the local day is the same: nothing is evaluated again.
+    await fixture.clock.advance(3_600_000);
+    expect(log.events.filter((e) => e.message.startsWith('vendor SLAs evaluated'))).toHaveLength(1);
+    // The next local day: the 30th's 4h target and the 28th's 3d target, nothing twice.
+    await fixture.clock.advance(23 * 3_600_000);
+    await expect.poll(seen).toHaveLength(16);
+    expect(seen().slice(12).sort()).toEqual(
+      [
+        `${VENDOR_A} 2026-10-28 3d`,
+        `${VENDOR_A} 2026-10-30 4h`,
+        `${VENDOR_B} 2026-10-28 3d`,
+        `${VENDOR_B} 2026-10-30 4h`,
+      ].sort(),
+    );
+    stop.abort();
+    await watching;
   });
 });
