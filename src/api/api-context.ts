@@ -7,6 +7,7 @@ import type { VerifyReport } from '../audit/verify.js';
 import type { Clock, Random } from '../core/clock.js';
 import type { Store } from '../core/store.js';
 import type { DataDictionary } from '../dictionary/dictionary.js';
+import type { SourceSla } from '../report/sla-config.js';
 import type { OperationsMetrics } from './metrics.js';
 
 /** The last `audit verify` run through the API: its report, when and by whom. */
@@ -29,6 +30,8 @@ export interface ApiContext {
   readonly open: boolean;
   /** The metrics whose commit histogram times this store; /metrics makes its own without. */
   readonly metrics?: OperationsMetrics;
+  /** The vendors' SLA targets from the service's configuration; absent or empty: none. */
+  readonly slas?: readonly SourceSla[];
   /** The last verification this process ran; null before the first. */
   lastVerify: VerifyRecord | null;
 }

@@ -23,6 +23,7 @@ import { addAnomalyRoutes } from './routes-anomalies.js';
 import { addControlRoutes } from './routes-controls.js';
 import { addDeadLetterRoutes } from './routes-dead-letters.js';
 import { addQuarantineRoutes } from './routes-quarantine.js';
+import { addSlaRoutes } from './routes-sla.js';
 import { addStatusRoutes } from './routes-status.js';
 
 export const API_VERSION = '0.1.0';
@@ -95,6 +96,7 @@ export function createApiServer(
   addAnomalyRoutes(app, context);
   addDeadLetterRoutes(app, context);
   addControlRoutes(app, context);
+  addSlaRoutes(app, context);
   for (const part of parts) part(app, context);
   app.get('/openapi.json', { config: { permission: 'read', hide: true } }, async () =>
     openApiDocument(catalogue, API_VERSION),

@@ -67,6 +67,10 @@ const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
     'amisync bill prove 12 --out ./proof-12 && node scripts/check-bill-proof.mjs ./proof-12',
   ],
   'bill show': ['amisync bill show 12 --format html --out invoice-12.html --db ./amisync.db'],
+  'report sla': [
+    'amisync report sla --period 2026-10 --config ./amisync.yaml --format html --out sla.html',
+    'amisync report sla --period 2026-10 --config ./amisync.yaml --source vendor-a --json',
+  ],
 };
 
 /** Adds each listed command's example under its help. */

@@ -11,6 +11,7 @@ import { addAnomaliesCommands } from './commands/anomalies.js';
 import { addDeadLettersCommands } from './commands/dead-letters.js';
 import { addEstimateCommands } from './commands/estimate.js';
 import { addReportCommands } from './commands/discrepancies.js';
+import { addSlaReportCommand } from './commands/sla.js';
 import { runDemo } from './commands/demo.js';
 import { addSimulateCommands } from './commands/simulate.js';
 import { addVendorsCommands } from './commands/vendors.js';
@@ -216,7 +217,7 @@ export function buildProgram(): Command {
   addVendorsCommands(program);
   addAnomaliesCommands(program);
   addEstimateCommands(program);
-  addReportCommands(program);
+  addSlaReportCommand(addReportCommands(program));
   addDeadLettersCommands(program);
   addPauseCommands(program);
   addBreakersCommand(program);

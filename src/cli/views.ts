@@ -7,6 +7,7 @@ import { pausesOf } from '../core/pause.js';
 import type { AnomalyBacklog, AnomalyRow, DeadLetterRow, Store } from '../core/store.js';
 import { isConserved } from '../pipeline/commit.js';
 import { parseBreakerSnapshot } from '../resilience/breaker.js';
+import { formatMilliPercent, type SlaReport } from '../report/sla.js';
 
 function isoOf(ms: number): string {
   return new Date(ms).toISOString();
@@ -141,4 +142,49 @@ export async function statusReport(store: Store) {
     breakers: await breakerReports(store),
   };
   return { status, anomalies, report };
+}
+
+/**
+ * The vendor SLA report as `report sla --format json` writes it and `GET /api/sla` answers:
+ * shares as exact text (`99.479%`), instants as ISO text beside the local day.
+ */
+export function slaReportJson(report: SlaReport) {
+  return {
+    period: report.label,
+    timeZone: report.timeZone,
+    generatedAt: isoOf(report.generatedAtMs),
+    lookbackDays: report.lookbackDays,
+    sources: report.sources.map((source) => ({
+      sourceId: source.sourceId,
+      targets: source.targets.map(({ within, share }) => ({ within, share })),
+      meters: source.meters,
+      streams: source.streams,
+      days: source.days.map((day) => ({
+        day: day.day,
+        from: isoOf(day.fromMs),
+        to: isoOf(day.toMs),
+        expected: day.expected,
+        received: day.received,
+        missing: day.expected - day.received,
+        targets: day.results.map((result) => ({
+          within: result.within,
+          share: result.share,
+          receivedWithin: result.receivedWithin,
+          late: day.received - result.receivedWithin,
+          actual: formatMilliPercent(result.actualMilliPercent),
+          verdict: result.verdict,
+        })),
+      })),
+      breaches: source.breaches.map((breach) => ({
+        day: breach.day,
+        within: breach.within,
+        share: breach.share,
+        expected: breach.expected,
+        receivedWithin: breach.receivedWithin,
+        actual: formatMilliPercent(breach.actualMilliPercent),
+        meters: breach.meters,
+        metersTotal: breach.metersTotal,
+      })),
+    })),
+  };
 }

@@ -14,6 +14,7 @@ export const ALERT_RULES = [
   'pause',
   'resume',
   'dead_letter',
+  'sla.breach',
 ] as const;
 
 export type AlertRule = (typeof ALERT_RULES)[number];

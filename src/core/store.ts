@@ -455,6 +455,11 @@ export interface StoreTransaction {
   getControl(sourceId: string | null): Promise<ControlRow | null>;
   /** Appends a control (a pause or a resume of one scope) and returns its id. */
   putControl(control: ControlInsert): Promise<number>;
+  /**
+   * Records that a breach of one source, local day and target window was alerted; returns false
+   * (and writes nothing) when one was recorded already, so that the caller raises it once.
+   */
+  recordSlaAlert(row: SlaAlertRow): Promise<boolean>;
 }
 
 export interface QuarantineFilter {
@@ -640,6 +645,15 @@ export interface Store extends VendorStore, ApiTokenStore {
    * number of other meters in the window; a value off the grid is not returned.
    */
   streamSeries(query: StreamSeriesQuery): Promise<SeriesPoint[]>;
+  /**
+   * When each interval of the window first reached the ledger from each source: one row per
+   * (source, meter, channel, interval start) whose interval starts in [fromMs, toMs), with the
+   * commit time of the earliest batch of that source that wrote any version of it, in (interval
+   * start, meter, channel, source) order. What `report sla` measures timeliness by.
+   */
+  iterateArrivals(query: ArrivalQuery): AsyncIterable<ArrivalRow[]>;
+  /** SLA breaches alerted so far (the record that keeps one alert per source, day and target). */
+  listSlaAlerts(sourceIds: readonly string[]): Promise<SlaAlertRow[]>;
 
   /**
    * Current ledger rows (the highest version of each interval), in (interval start, meter, channel)
@@ -745,6 +759,35 @@ export interface DiscrepancyFigures {
    * most `topMetersMax`.
    */
   topMeters: MeterFigures[];
+}
+
+/** The ledger window `iterateArrivals` reads: interval starts in [fromMs, toMs). */
+export interface ArrivalQuery {
+  fromMs: number;
+  toMs: number;
+  /** Sources whose batches wrote the readings; empty for every source. */
+  sourceIds: readonly string[];
+}
+
+/** The first arrival of one interval of one stream from one source. */
+export interface ArrivalRow extends StreamRef {
+  sourceId: string;
+  intervalStartMs: number;
+  intervalSeconds: number;
+  /** Commit time of the earliest batch of this source that wrote a version of the interval. */
+  firstCommittedAtMs: number;
+}
+
+/** One alerted SLA breach: a source's local day (`YYYY-MM-DD`) missed one target. */
+export interface SlaAlertRow {
+  sourceId: string;
+  day: string;
+  withinMs: number;
+  /** The target share in thousandths of a percent (99.5% is 99500). */
+  shareMilliPercent: number;
+  expected: number;
+  receivedWithin: number;
+  alertedAtMs: number;
 }
 
 export interface StreamSeriesQuery extends StreamRef {

@@ -13,6 +13,7 @@ const NAV: readonly { path: string; label: string }[] = [
   { path: '/quarantine', label: 'Quarantine' },
   { path: '/anomalies', label: 'Anomalies' },
   { path: '/audit', label: 'Audit' },
+  { path: '/sla', label: 'Vendor SLAs' },
 ];
 
 /** What a page shows besides its body: who is logged in, and the outcome of the last action. */

@@ -12,6 +12,8 @@ import type { quarantineItem } from '../routes-quarantine.js';
 import type { SourceOverview } from '../routes-status.js';
 import { actionForm, cell, escapeHtml, isoOrDash, table } from './dashboard-html.js';
 import { type BreakerReport } from '../../cli/views.js';
+import type { SlaReport } from '../../report/sla.js';
+import { slaSectionsHtml } from '../../report/sla-html.js';
 
 const COUNTS = [
   ['received', 'received'],
@@ -394,4 +396,30 @@ export function loginBody(next: string): string {
     '<input id="token" name="token" type="password" autocomplete="current-password" required>' +
     '<button type="submit">Log in</button></form>'
   );
+}
+
+/**
+ * The vendor SLA page: a month and a source to choose (a plain GET form, so the address can be
+ * bookmarked), then each source's days and breaches as the HTML report shows them.
+ */
+export function slaBody(report: SlaReport, sourceIds: readonly string[], source: string): string {
+  const options = ['', ...sourceIds]
+    .map(
+      (id) =>
+        `<option value="${escapeHtml(id)}"${id === source ? ' selected' : ''}>` +
+        `${id === '' ? 'every source' : escapeHtml(id)}</option>`,
+    )
+    .join('');
+  const form =
+    '<form method="get" action="/sla" class="inline" aria-label="Choose the month and source">' +
+    `<label for="sla-period">Month, YYYY-MM (${escapeHtml(report.timeZone)})</label>` +
+    `<input id="sla-period" name="period" type="text" size="8" value="${escapeHtml(report.label)}" ` +
+    'pattern="[0-9]{4}-(0[1-9]|1[0-2])" required>' +
+    `<label for="sla-source">Source</label><select id="sla-source" name="source">${options}</select>` +
+    '<button type="submit">Show</button></form>';
+  const note =
+    '<p>Expected intervals are those of the meters each source delivered (in the month or the ' +
+    `${report.lookbackDays} days before); an interval counts at the commit of the first batch ` +
+    'that wrote it. A pending verdict waits for its window to close.</p>';
+  return `${form}\n${note}\n${slaSectionsHtml(report, 2)}`;
 }

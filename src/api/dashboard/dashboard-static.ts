@@ -5,8 +5,9 @@
  * works without it, and htmx (hx-boost) makes those forms swap the page in place.
  */
 import { FLAG_COLOURS, LEDGER_COLOUR } from '../../report/discrepancy-html.js';
+import { SLA_CSS } from '../../report/sla-html.js';
 
-export const DASHBOARD_CSS = `
+export const DASHBOARD_CSS = `${SLA_CSS}
 :root { color-scheme: light; --ink: #1a1a1a; --muted: #4a4a4a; --line: #8a8a8a;
   --accent: #0b57d0; --bad: #b3261e; --good: #1b6e2f; --warn-bg: #fff4ce; }
 * { box-sizing: border-box; }

@@ -38,7 +38,9 @@ import {
   overviewBody,
   quarantineItemBody,
   quarantineListBody,
+  slaBody,
 } from './dashboard-pages.js';
+import { slaReportFor } from '../routes-sla.js';
 import { breakerReports } from '../../cli/views.js';
 
 /** A browser session lasts a working day; then the token is asked for again. */
@@ -280,6 +282,26 @@ function addAuditPage(app: FastifyInstance, context: ApiContext): void {
   );
 }
 
+function addSlaPage(app: FastifyInstance, context: ApiContext): void {
+  app.get('/sla', { config: PAGE }, async (request, reply) => {
+    const query = request.query as Query;
+    const period =
+      query.period === undefined || query.period === '' ? {} : { period: query.period };
+    const source =
+      query.source === undefined || query.source === '' ? {} : { source: query.source };
+    const frame = frameOf(request, 'Vendor SLAs', '/sla');
+    try {
+      const report = await slaReportFor(context, { ...period, ...source });
+      const sourceIds = (context.slas ?? []).map((sla) => sla.sourceId);
+      return await sendPage(reply, frame, slaBody(report, sourceIds, query.source ?? ''));
+    } catch (error) {
+      const known = asAmisyncError(error);
+      if (known.code === 'INTERNAL') throw error;
+      return sendPage(reply, { ...frame, error: `${known.code}: ${known.message}` }, '');
+    }
+  });
+}
+
 /** Form posts arrive URL-encoded: read as a flat record of strings. */
 function addFormParser(app: FastifyInstance): void {
   app.addContentTypeParser(
@@ -299,4 +321,5 @@ export function dashboardPart(app: FastifyInstance, context: ApiContext): void {
   addQuarantinePages(app, context);
   addAnomalyPages(app, context);
   addAuditPage(app, context);
+  addSlaPage(app, context);
 }

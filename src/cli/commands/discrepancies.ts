@@ -105,7 +105,7 @@ export function reportJson(report: DiscrepancyReport, out: string, format: Repor
  * Writes beside the target first, so that a reader never opens half a report; a file that cannot
  * be written is the operator's to fix (a USAGE error naming it), and leaves nothing behind.
  */
-function writeWhole(path: string, text: string): void {
+export function writeWhole(path: string, text: string): void {
   const partial = `${path}.partial-${process.pid}`;
   try {
     writeFileSync(partial, text, 'utf8');
@@ -117,7 +117,7 @@ function writeWhole(path: string, text: string): void {
 }
 
 /** Checked before the store is read, so that a mistyped folder fails at once. */
-function requireOutFolder(path: string): void {
+export function requireOutFolder(path: string): void {
   const folder = dirname(resolve(path));
   if (!existsSync(folder) || !statSync(folder).isDirectory()) {
     throw new AmisyncError('USAGE', `--out ${path}: the folder ${folder} does not exist`);
@@ -160,11 +160,11 @@ export async function runDiscrepancyReport(options: DiscrepancyOptions): Promise
   ]);
 }
 
-function collect(value: string, previous: string[] | undefined): string[] {
+export function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
 }
 
-export function addReportCommands(program: Command): void {
+export function addReportCommands(program: Command): Command {
   const report = program.command('report').description('reports for finance and auditors');
   report
     .command('discrepancies')
@@ -201,4 +201,5 @@ export function addReportCommands(program: Command): void {
         handleError(error, command.opts<DiscrepancyOptions>().json === true);
       }
     });
+  return report;
 }

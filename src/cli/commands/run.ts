@@ -18,6 +18,7 @@ import { runService, type ServiceSummary } from '../../pipeline/service.js';
 import { SOURCE_KINDS, type AnySourceKind } from '../config/kinds.js';
 import { createServiceLogger, RoutedLogger } from '../config/logger.js';
 import {
+  configuredSlas,
   loadServiceConfig,
   type BuiltSource,
   type LoadedConfig,
@@ -42,6 +43,7 @@ import { ALERT_WEBHOOK_TIMEOUT_MS } from '../../core/limits.js';
 import { listenOperations, type OperationsServer } from '../../api/api-server.js';
 import { OPERATIONS_PARTS } from '../../api/parts.js';
 import { OperationsMetrics } from '../../api/metrics.js';
+import { watchSla } from '../../report/sla-watch.js';
 import { operationsContext, parsePort, SERVE_HOST_DEFAULT, SERVE_PORT_DEFAULT } from './serve.js';
 
 export interface RunCommandOptions extends GlobalOptions {
@@ -246,12 +248,24 @@ export async function runRun(
       pauseGate,
       alerts: resilience.alerts,
     });
+    // Vendor SLAs are judged once a day beside the sources (docs/reports.md, "Vendor SLAs").
+    const slaStop = new AbortController();
+    const slaWatch = watchSla({
+      store,
+      clock,
+      alerts: resilience.alerts,
+      slas: configuredSlas(loaded.sources),
+      timeZone: dictionary.timeZone ?? 'UTC',
+      log,
+      signal: slaStop.signal,
+    });
     const service = await withShutdownGrace(
       running,
       controller.signal,
       loaded.settings.shutdownGraceMs,
       log,
-    );
+    ).finally(() => slaStop.abort());
+    await slaWatch;
     const checkpoint = await writeCheckpoint(store, key, clock.nowMs());
     await drainAlerts(resilience.webhook, clock);
     const summary: RunSummary = {
@@ -308,6 +322,7 @@ async function serveOperations(
     ...operationsContext(parts.store, storeOptions(options, loaded), false),
     dictionary: parts.dictionary,
     metrics: parts.metrics,
+    slas: configuredSlas(loaded.sources),
   };
   const server = await listenOperations(context, {
     host: settings?.host ?? SERVE_HOST_DEFAULT,
@@ -383,8 +398,10 @@ export function configuredSources(
 /** The alerts of a one-shot command given `--config`: the file's webhook, if any, and stderr. */
 export interface CommandAlerts {
   readonly alerts: AlertDispatcher;
-  /** The database the file names when no --db was given. */
+  /** The database (and dictionary) the file names when no --db (--dictionary) was given. */
   readonly globals: GlobalOptions;
+  /** The file's sources, unconnected (their `sla:` targets, for `report sla`). */
+  readonly sources: readonly BuiltSource[];
   /** Gives queued alerts a bounded time to go out, then stops the webhook. */
   close(): Promise<void>;
 }
@@ -402,9 +419,14 @@ export function commandAlerts(
     log,
     env: environment.env,
   });
+  const dictionary = options.dictionary ?? loaded.settings.dictionary;
   return {
     alerts: new AlertDispatcher(log, clock, webhook === null ? [] : [webhook]),
-    globals: storeOptions(options, loaded),
+    globals: {
+      ...storeOptions(options, loaded),
+      ...(dictionary === undefined ? {} : { dictionary }),
+    },
+    sources: loaded.sources,
     close: async () => {
       await drainAlerts(webhook, clock);
       flush();

@@ -52,6 +52,11 @@ describe('docs/config.md', () => {
     );
     expect(config.settings.database).toBe(join(folder, 'data', 'amisync.db'));
     expect(JSON.stringify(config.sources.map((s) => s.config))).not.toContain(SECRET);
+    const drop = config.sources.find((s) => s.id === 'southfield-drop');
+    expect(drop?.sla?.map((t) => [t.withinMs, t.shareMilliPercent])).toEqual([
+      [14_400_000, 99_500],
+      [259_200_000, 99_900],
+    ]);
     await Promise.all(config.sources.map((s) => s.source.close()));
   });
 
@@ -67,6 +72,13 @@ describe('docs/config.md', () => {
     const { loaded } = load(broken);
     expect(loaded).toThrow(/sources\[0\]\.pagination \(line \d+\)/);
     expect(loaded).toThrow(/sources\[0\]\.records\.dialect\.fields\.value \(line \d+\)/);
+  });
+
+  it('reports a mistaken SLA target by its key path and line', () => {
+    const { loaded } = load(EXAMPLE.replace('share: 99.5%', 'share: 99.5'));
+    expect(loaded).toThrow(
+      /sources\[\d\]\.sla\.targets\[0\]\.share \(line \d+\): a share such as 99.5%/,
+    );
   });
 
   it('names a secret that is not set by its key path in the file', () => {

@@ -24,6 +24,7 @@ import {
   sourceResilienceSchema,
   type SourceResilienceConfig,
 } from '../../resilience/resilience-config.js';
+import { slaSchema, type SlaTarget, type SourceSla } from '../../report/sla-config.js';
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 
@@ -74,12 +75,21 @@ export interface BuiltSource {
   readonly config: Readonly<Record<string, unknown>>;
   /** The source's own `resilience:` overrides (absent: the top level's). */
   readonly resilience?: SourceResilienceConfig;
+  /** The vendor's contract targets (`sla:`, docs/config.md), shortest window first. */
+  readonly sla?: readonly SlaTarget[];
 }
 
 export interface LoadedConfig {
   readonly path: string;
   readonly settings: ServiceSettings;
   readonly sources: readonly BuiltSource[];
+}
+
+/** The sources that give `sla:` targets, in the file's order. */
+export function configuredSlas(sources: readonly BuiltSource[]): SourceSla[] {
+  return sources.flatMap((source) =>
+    source.sla === undefined ? [] : [{ sourceId: source.id, targets: source.sla }],
+  );
 }
 
 export function keyPath(path: readonly PropertyKey[]): string {
@@ -224,6 +234,7 @@ export function loadServiceConfig(
     kind: SourceKind<{ kind: string; id: string }>;
     config: { kind: string; id: string };
     resilience?: SourceResilienceConfig;
+    sla?: readonly SlaTarget[];
   }[] = [];
   sourceList.forEach((item, index) => {
     // Not a mapping: the top-level check has reported it already.
@@ -254,24 +265,28 @@ export function loadServiceConfig(
       seenIds.set(id, index);
     }
     // `resilience:` is the wrapper's, not the transport's: it is checked here, not by the kind.
-    const { resilience: rawResilience, ...transportRaw } = raw;
+    // `sla:` is the vendor's contract, read by `report sla`: not the transport's either.
+    const { resilience: rawResilience, sla: rawSla, ...transportRaw } = raw;
     const resilience = sourceResilienceSchema.optional().safeParse(rawResilience);
     if (!resilience.success) problems.push(...zodProblems(resilience.error, [...at, 'resilience']));
+    const sla = slaSchema.optional().safeParse(rawSla);
+    if (!sla.success) problems.push(...zodProblems(sla.error, [...at, 'sla']));
     const result = kind.schema.safeParse(withLocalPaths(kind.kind, transportRaw, base));
     if (!result.success) {
       problems.push(...zodProblems(result.error, at));
       return;
     }
-    if (earlier !== undefined || !resilience.success) return;
+    if (earlier !== undefined || !resilience.success || !sla.success) return;
     validated.push({
       index,
       kind,
       config: result.data,
       ...(resilience.data === undefined ? {} : { resilience: resilience.data }),
+      ...(sla.data === undefined ? {} : { sla: sla.data.targets }),
     });
   });
   const sources: BuiltSource[] = [];
-  for (const { index, kind, config, resilience } of validated) {
+  for (const { index, kind, config, resilience, sla } of validated) {
     const at = ['sources', index];
     try {
       const source = kind.create(config, sourceContextAt(context, base, at));
@@ -281,6 +296,7 @@ export function loadServiceConfig(
         source,
         config,
         ...(resilience === undefined ? {} : { resilience }),
+        ...(sla === undefined ? {} : { sla }),
       });
     } catch (error) {
       problems.push(...buildProblems(error, at));

@@ -555,6 +555,24 @@ CREATE INDEX invoices_account_period ON invoices (account_id, period, id);
 ${appendOnly('invoices')}
 `;
 
+/**
+ * One row per alerted SLA breach (source, local day, target window): the primary key is what
+ * keeps a breach from being alerted twice, by the report command or by the service.
+ */
+const SLA_ALERTS = `
+CREATE TABLE sla_alerts (
+  source_id TEXT NOT NULL,
+  day TEXT NOT NULL,
+  within_ms INTEGER NOT NULL,
+  share_milli_percent INTEGER NOT NULL,
+  expected INTEGER NOT NULL,
+  received_within INTEGER NOT NULL,
+  alerted_at_ms INTEGER NOT NULL,
+  PRIMARY KEY (source_id, day, within_ms)
+) STRICT, WITHOUT ROWID;
+${appendOnly('sla_alerts')}
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial ledger, quarantine, audit', sql: INITIAL_SCHEMA },
   { version: 2, name: 'anomaly holds keep their evidence', sql: ANOMALY_EVIDENCE_FIXED },
@@ -602,4 +620,5 @@ ALTER TABLE meter_assignments ADD COLUMN multiplier INTEGER NOT NULL DEFAULT 1;
 CREATE INDEX ledger_register_reads ON ledger (meter_id, channel, interval_start_ms)
   WHERE interval_seconds = 0;`,
   },
+  { version: 20, name: 'vendor SLA breaches alerted', sql: SLA_ALERTS },
 ];

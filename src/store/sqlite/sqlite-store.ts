@@ -47,6 +47,9 @@ import type {
   UnitTotal,
   DiscrepancyFigures,
   DiscrepancyQuery,
+  ArrivalQuery,
+  ArrivalRow,
+  SlaAlertRow,
   SeriesPoint,
   StreamSeriesQuery,
   VendorInsert,
@@ -67,6 +70,13 @@ import {
   updateAnomalyDecision,
 } from './sqlite-anomalies.js';
 import { selectDiscrepancyFigures, selectStreamSeries } from './sqlite-discrepancies.js';
+import {
+  arrivalFrom,
+  arrivalParams,
+  ARRIVALS_SQL,
+  insertSlaAlert,
+  selectSlaAlerts,
+} from './sqlite-sla.js';
 import {
   countDeadLetters,
   insertDeadLetterRow,
@@ -632,6 +642,7 @@ export class SqliteStore implements Store {
       },
       getControl: async (sourceId) => selectControl(statement, sourceId),
       putControl: async (control) => insertControl(statement, control),
+      recordSlaAlert: async (row) => insertSlaAlert(statement, row),
     };
   }
 
@@ -1479,6 +1490,14 @@ export class SqliteStore implements Store {
 
   async streamSeries(query: StreamSeriesQuery): Promise<SeriesPoint[]> {
     return selectStreamSeries((sql) => this.#statement(sql), query);
+  }
+
+  iterateArrivals(query: ArrivalQuery): AsyncIterable<ArrivalRow[]> {
+    return this.#iterate(ARRIVALS_SQL, arrivalFrom, arrivalParams(query));
+  }
+
+  async listSlaAlerts(sourceIds: readonly string[]): Promise<SlaAlertRow[]> {
+    return selectSlaAlerts((sql) => this.#statement(sql), sourceIds);
   }
 
   async *#iterate<T>(
