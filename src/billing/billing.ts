@@ -529,6 +529,8 @@ function groupByAccount(assignments: readonly AssignmentRow[]): Map<string, Assi
 export async function runBills(
   context: BillingContext,
   request: BillRequest,
+  /** Told after each account how many are billed (or held), of how many. */
+  onProgress?: (done: number, total: number) => void,
 ): Promise<BillRunReport> {
   const period = periodOrThrow(request.period);
   const assignments = await context.store.listAssignments(request.accountIds ?? undefined);
@@ -545,6 +547,8 @@ export async function runBills(
   const report: BillRunReport = { period: period.period, invoices: [], held: [], unchanged: [] };
   const rowIdMax = await context.store.transaction((tx) => tx.ledgerRowIdMax());
   const byAccount = groupByAccount(assignments);
+  let done = 0;
+  onProgress?.(done, accountIds.length);
   for (let at = 0; at < accountIds.length; at += BILL_ACCOUNTS_PER_READ) {
     const chunk = accountIds.slice(at, at + BILL_ACCOUNTS_PER_READ).map((accountId) => {
       const reasons: HoldReason[] = [];
@@ -554,6 +558,8 @@ export async function runBills(
     const rowsByMeter = await prefetchRows(context.store, chunk, rowIdMax);
     for (const planned of chunk) {
       await billPlannedAccount(context, planned, rowsByMeter, period, request, rowIdMax, report);
+      done += 1;
+      onProgress?.(done, accountIds.length);
     }
   }
   return report;

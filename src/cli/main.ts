@@ -21,6 +21,7 @@ import { addServeCommand } from './commands/serve.js';
 import { addBillingCommands } from './commands/billing.js';
 import { printIngest, runIngest } from './commands/ingest.js';
 import { runConfigCheck, runRun } from './commands/run.js';
+import { LOG_LEVELS } from './config/service-config.js';
 import {
   runQuarantineDecision,
   runQuarantineList,
@@ -90,6 +91,15 @@ export function buildProgram(): Command {
       'where a json-dialect page holds its records, e.g. data.readings',
     )
     .option('--source <id>', 'source id recorded with each batch', 'file')
+    .option(
+      '--log-file <path>',
+      'log every committed batch as a JSON line to this file (appended; - for standard error)',
+    )
+    .addOption(
+      new Option('--log-level <level>', 'the least level logged with --log-file')
+        .choices([...LOG_LEVELS])
+        .default('info'),
+    )
     .action(
       action(async (files: string[], opts: Opts) => {
         printIngest(await runIngest(files, opts), opts.json === true);

@@ -27,6 +27,7 @@ import { openSqliteStore, type SqliteStore } from '../../store/sqlite/sqlite-sto
 import { actorFor, databasePath, runtime, type GlobalOptions } from '../context.js';
 import { handleError, printJson, printLines, table } from '../output.js';
 import { withStore } from '../command-kit.js';
+import { startProgress } from '../progress.js';
 
 interface BillingOptions extends GlobalOptions {
   json?: boolean;
@@ -361,7 +362,20 @@ function addBillCommands(program: Command): void {
           },
           forceJustification: justificationOf(options),
         };
-        const report = await withBilling(options, (context) => runBills(context, request));
+        const progress = startProgress({
+          label: 'bill run',
+          total: 0,
+          unit: 'accounts',
+          json: options.json === true,
+        });
+        let report: BillRunReport;
+        try {
+          report = await withBilling(options, (context) =>
+            runBills(context, request, (done, total) => progress.update(done, total)),
+          );
+        } finally {
+          progress.stop();
+        }
         if (options.csv !== undefined) writeFileSync(options.csv, billCsv(report));
         printBillRun(report, options.json === true);
       }),
