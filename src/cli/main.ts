@@ -215,6 +215,10 @@ export function buildProgram(): Command {
     .option('--days <n>', 'days of 15-minute data', '7')
     .option('--exit', 'exit after the summary, even at a terminal (always so without one)')
     .option('--port <port>', 'port of the dashboard it serves at a terminal (default 8787)')
+    .option(
+      '--serve-for <seconds>',
+      'run the live service on simulated feeds this long, then exit (even without a terminal)',
+    )
     .addHelpText(
       'after',
       '\nExample:\n  amisync demo            # at a terminal: summary, then the dashboard until Ctrl-C\n' +
