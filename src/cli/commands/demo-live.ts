@@ -16,6 +16,7 @@ import { generateFeed, toNdjson } from '../../simulator/feed-generator.js';
 import { startRestSimulator } from '../../simulator/rest/rest-simulator.js';
 import { READINGS_PATH } from '../../simulator/rest/rest-simulator.js';
 import { VENDOR_DIALECT, VENDOR_RECORDS_PATH } from '../../simulator/rest/vendor-shape.js';
+import { AmisyncError } from '../../core/errors.js';
 import { runtime } from '../context.js';
 import { printLines } from '../output.js';
 import { runRun } from './run.js';
@@ -32,6 +33,22 @@ async function freePort(): Promise<number> {
   const address = server.address();
   await new Promise((resolve) => server.close(resolve));
   return typeof address === 'object' && address !== null ? address.port : 0;
+}
+
+/** Waits until the service's API answers (it starts after the service has loaded its file). */
+async function untilListening(url: string, running: Promise<unknown>): Promise<void> {
+  let ended = false;
+  void running.finally(() => (ended = true)).catch(() => undefined);
+  for (let tries = 0; tries < 300 && !ended; tries++) {
+    try {
+      await fetch(`${url}/login`, { redirect: 'manual' });
+      return;
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+  // The service ended (its error is thrown by the caller's await) or never listened.
+  if (!ended) throw new AmisyncError('INTERNAL', `the demo's API did not start at ${url}`);
 }
 
 export interface LiveDemo {
@@ -147,6 +164,7 @@ export async function runLiveDemo(live: LiveDemo): Promise<void> {
     { kinds: SOURCE_KINDS, env: process.env, signals },
   );
   const url = `http://127.0.0.1:${port}`;
+  await untilListening(url, running);
   printLines([
     '',
     'live: the service (amisync run) now reads a simulated vendor head-end over REST (with faults) ' +
