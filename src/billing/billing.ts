@@ -678,6 +678,8 @@ interface Issuable {
 export async function runBills(
   context: BillingContext,
   request: BillRequest,
+  /** Told after each account how many are billed (or held), of how many. */
+  onProgress?: (done: number, total: number) => void,
 ): Promise<BillRunReport> {
   const period = periodOrThrow(request.period);
   const assignments = await context.store.listAssignments(request.accountIds ?? undefined);
@@ -703,6 +705,7 @@ export async function runBills(
   const job = pricingJob(planned, rowsByMeter, request.taxPercent);
   rowsByMeter.clear();
   const priced = await priceInParallel(job, request.threads ?? 1);
+  onProgress?.(0, accountIds.length);
   const issuable: Issuable[] = [];
   priced.forEach((account, index) => {
     const reasons = [...(planned[index]?.reasons ?? [])];
@@ -730,6 +733,7 @@ export async function runBills(
       if (issued.kind === 'unchanged') report.unchanged.push(issued.unchanged);
       else report.invoices.push(issued.invoice);
     }
+    onProgress?.(at + chunk.length, issuable.length);
   }
   return report;
 }

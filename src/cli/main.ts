@@ -22,6 +22,7 @@ import { addServeCommand } from './commands/serve.js';
 import { addBillingCommands } from './commands/billing.js';
 import { printIngest, runIngest } from './commands/ingest.js';
 import { runConfigCheck, runRun } from './commands/run.js';
+import { LOG_LEVELS } from './config/service-config.js';
 import {
   runQuarantineDecision,
   runQuarantineList,
@@ -91,6 +92,15 @@ export function buildProgram(): Command {
       'where a json-dialect page holds its records, e.g. data.readings',
     )
     .option('--source <id>', 'source id recorded with each batch', 'file')
+    .option(
+      '--log-file <path>',
+      'log every committed batch as a JSON line to this file (appended; - for standard error)',
+    )
+    .addOption(
+      new Option('--log-level <level>', 'the least level logged with --log-file')
+        .choices([...LOG_LEVELS])
+        .default('info'),
+    )
     .action(
       action(async (files: string[], opts: Opts) => {
         printIngest(await runIngest(files, opts), opts.json === true);
@@ -206,6 +216,10 @@ export function buildProgram(): Command {
     .option('--days <n>', 'days of 15-minute data', '7')
     .option('--exit', 'exit after the summary, even at a terminal (always so without one)')
     .option('--port <port>', 'port of the dashboard it serves at a terminal (default 8787)')
+    .option(
+      '--serve-for <seconds>',
+      'run the live service on simulated feeds this long, then exit (even without a terminal)',
+    )
     .addHelpText(
       'after',
       '\nExample:\n  amisync demo            # at a terminal: summary, then the dashboard until Ctrl-C\n' +

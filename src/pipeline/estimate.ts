@@ -91,6 +91,8 @@ export interface EstimateOptions {
   shortGapMinutes?: number;
   /** The utility's zone for weekdays and wall-clock times; the dictionary's, else UTC. */
   timeZone?: string;
+  /** Told after each written batch how many planned estimates are done, of how many. */
+  onProgress?: (done: number, total: number) => void;
 }
 
 export interface EstimateContext {
@@ -437,6 +439,7 @@ export async function writeEstimatePlan(
   context: EstimateContext,
   plan: EstimatePlan,
   note: string | null,
+  onProgress?: (done: number, total: number) => void,
 ): Promise<EstimateReport> {
   const report: EstimateReport = {
     ...plan.period,
@@ -466,6 +469,7 @@ export async function writeEstimatePlan(
       });
       for (const reading of fresh) countEstimate(report, reading);
     });
+    onProgress?.(Math.min(at + BATCH_READINGS_MAX, plan.readings.length), plan.readings.length);
   }
   return report;
 }
@@ -477,7 +481,9 @@ export async function estimateGaps(
   note: string | null,
   options: EstimateOptions = {},
 ): Promise<EstimateReport> {
-  return writeEstimatePlan(context, await planEstimates(context, query, options), note);
+  const plan = await planEstimates(context, query, options);
+  options.onProgress?.(0, plan.readings.length);
+  return writeEstimatePlan(context, plan, note, options.onProgress);
 }
 
 function countEstimate(report: EstimateReport, reading: Reading): void {

@@ -30,6 +30,7 @@ import { AmisyncError } from '../core/errors.js';
 import type { MeterScope, SourcePosition } from '../core/source.js';
 import type { BatchCounts, Store, StoreTransaction } from '../core/store.js';
 import type { Detectors } from '../core/detector.js';
+import type { Logger } from '../core/log.js';
 import { detectorsFor } from './detectors.js';
 import type { DataDictionary } from '../dictionary/dictionary.js';
 import { PARSER_FACTORIES } from '../formats/formats.js';
@@ -72,6 +73,11 @@ export interface IngestOptions {
    */
   meterScope?: MeterScope | null;
   onBatch?: (result: BatchResult, bytesRead: number) => void;
+  /**
+   * Where each committed batch is logged (info): delivery id, source, batch id, counts. Omitted,
+   * nothing is logged (a command run by hand without a log).
+   */
+  log?: Logger;
   /**
    * Stops the delivery between chunks when aborted (a service shutting down): what has committed
    * stays, nothing more is written, and ingest throws SHUTTING_DOWN so the caller does not
@@ -410,6 +416,19 @@ class DeliveryRun {
     this.#batchStart = end;
     this.batches += 1;
     addCounts(this.counts, result.counts);
+    options.log?.info(
+      {
+        delivery: this.#deliveryId,
+        source: options.sourceId,
+        name: options.name,
+        batch: result.batchId,
+        auditSeq: result.auditSeq,
+        byteOffset,
+        byteLength: end - byteOffset,
+        counts: result.counts,
+      },
+      `batch ${result.batchId} of delivery ${options.name} committed`,
+    );
     options.onBatch?.(result, this.#sizeBytes);
     return outcome;
   }

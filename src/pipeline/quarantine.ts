@@ -450,6 +450,8 @@ export async function replayQuarantine(
   context: ActionContext,
   ids: readonly number[] | 'all',
   limit = Number.POSITIVE_INFINITY,
+  /** Told how many items were tried so far, after each page (a progress bar). */
+  onProgress?: (tried: number) => void,
 ): Promise<ReplayReport> {
   await recordDictionary(context);
   const report: ReplayReport = {
@@ -477,6 +479,7 @@ export async function replayQuarantine(
     if (last === undefined) break;
     afterId = last.id;
     await replayRows(context, page, report, false);
+    onProgress?.(report.replayed);
   }
   return report;
 }

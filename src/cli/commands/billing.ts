@@ -31,6 +31,7 @@ import { openSqliteStore, type SqliteStore } from '../../store/sqlite/sqlite-sto
 import { actorFor, databasePath, runtime, signingKeyFor, type GlobalOptions } from '../context.js';
 import { handleError, printJson, printLines, table } from '../output.js';
 import { withStore } from '../command-kit.js';
+import { startProgress } from '../progress.js';
 
 interface BillingOptions extends GlobalOptions {
   json?: boolean;
@@ -388,15 +389,28 @@ function addBillCommands(program: Command): void {
           forceJustification: justificationOf(options),
           threads: threadsOf(options.threads),
         };
-        const report = await withBilling(options, async (context, store) => {
-          const result = await runBills(context, request);
-          // A signed checkpoint right after the run covers every invoice it issued, so each can
-          // be proven against a signature at once (bill show, bill prove).
-          if (result.invoices.length > 0) {
-            await writeCheckpoint(store, signingKeyFor(options), runtime.clock.nowMs());
-          }
-          return result;
+        const progress = startProgress({
+          label: 'bill run',
+          total: 0,
+          unit: 'accounts',
+          json: options.json === true,
         });
+        let report: BillRunReport;
+        try {
+          report = await withBilling(options, async (context, store) => {
+            const result = await runBills(context, request, (done, total) =>
+              progress.update(done, total),
+            );
+            // A signed checkpoint right after the run covers every invoice it issued, so each can
+            // be proven against a signature at once (bill show, bill prove).
+            if (result.invoices.length > 0) {
+              await writeCheckpoint(store, signingKeyFor(options), runtime.clock.nowMs());
+            }
+            return result;
+          });
+        } finally {
+          progress.stop();
+        }
         if (options.csv !== undefined) writeFileSync(options.csv, billCsv(report));
         printBillRun(report, options.json === true);
       }),

@@ -3,8 +3,9 @@
  * for a few hundred meters (with estimates later corrected, retransmissions, conflicts and bad
  * records, plus a truncated file), ingests everything twice, and shows that the second pass changed
  * nothing, that every batch balances, that the ledger equals an independent oracle, and that the
- * audit trail verifies. At a terminal (and without --exit) it then serves the dashboard and API
- * on the demo's database with a one-time login token until Ctrl-C.
+ * audit trail verifies. At a terminal (and without --exit), or with --serve-for, it then runs the
+ * service live on the demo's database (demo-live.ts): simulated REST and drop feeds, the dashboard
+ * and API with a one-time login token, until Ctrl-C (or for --serve-for seconds).
  */
 import { createWriteStream, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
@@ -25,16 +26,8 @@ import { generateNem12Feed } from '../../simulator/nem12-generator.js';
 import { openStore, publicKeyFor, runtime, type GlobalOptions } from '../context.js';
 import { printLines } from '../output.js';
 import { countsTable, runIngest } from './ingest.js';
-import { OperationsMetrics } from '../../api/metrics.js';
-import {
-  operationsContext,
-  parsePort,
-  SERVE_HOST_DEFAULT,
-  SERVE_PORT_DEFAULT,
-  startOperations,
-  untilSignal,
-} from './serve.js';
-import { addToken } from './tokens.js';
+import { parsePort, SERVE_PORT_DEFAULT, untilSignal } from './serve.js';
+import { runLiveDemo } from './demo-live.js';
 
 const DAY_MS = 86_400_000;
 
@@ -60,6 +53,11 @@ export interface DemoOptions extends GlobalOptions {
   /** Print the summary and exit, even at a terminal. */
   exit?: boolean;
   port?: string;
+  /**
+   * Run the live part (the service on simulated feeds, the dashboard) for this many seconds, then
+   * exit with its summary, whether or not a terminal is there (CI, a rehearsal).
+   */
+  serveFor?: string;
 }
 
 /** Whether the demo keeps serving after its summary, and what ends it then. */
@@ -76,35 +74,6 @@ const PROCESS_DEMO: DemoEnvironment = {
   },
   stopped: () => untilSignal(),
 };
-
-/**
- * After the summary, at a terminal and without --exit: the dashboard and API on the demo's
- * database, with a one-time admin token printed to log in with, until Ctrl-C.
- */
-async function serveDemo(db: string, options: DemoOptions, environment: DemoEnvironment) {
-  const added = await addToken({ db, role: 'admin' });
-  const metrics = new OperationsMetrics();
-  const store = metrics.timed(openStore({ ...options, db }, runtime.clock));
-  try {
-    const context = { ...operationsContext(store, { ...options, db }, false), metrics };
-    const server = await startOperations(context, {
-      host: SERVE_HOST_DEFAULT,
-      port: parsePort('--port', options.port, SERVE_PORT_DEFAULT),
-      json: false,
-    });
-    printLines([
-      '',
-      `open ${server.url}/ and log in with this one-time token (admin, named ${added.name}):`,
-      `  ${added.token}`,
-      'Press Ctrl-C to stop. (Run with --exit, or with input that is not a terminal, to exit ' +
-        'after the summary.)',
-    ]);
-    await environment.stopped();
-    await server.close();
-  } finally {
-    await store.close();
-  }
-}
 
 export async function runDemo(options: DemoOptions, environment: DemoEnvironment = PROCESS_DEMO) {
   const dir = resolve(options.dir ?? './demo-output');
@@ -222,5 +191,16 @@ export async function runDemo(options: DemoOptions, environment: DemoEnvironment
   } finally {
     await store.close();
   }
-  if (environment.interactive && options.exit !== true) await serveDemo(db, options, environment);
+  const serveForS =
+    options.serveFor === undefined ? null : positiveInteger(options.serveFor, 'serve-for', 86_400);
+  if (serveForS === null && (!environment.interactive || options.exit === true)) return;
+  await runLiveDemo({
+    db: resolve(db),
+    dir,
+    port: parsePort('--port', options.port, SERVE_PORT_DEFAULT),
+    stopped:
+      serveForS === null
+        ? environment.stopped
+        : () => new Promise((done) => setTimeout(done, serveForS * 1000)),
+  });
 }

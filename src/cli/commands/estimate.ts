@@ -3,6 +3,7 @@
  * rejected by an operator in the anomaly ledger), and the estimates that fill them, written as
  * audited batches that a later actual replaces. docs/estimation.md describes both.
  */
+import { startProgress } from '../progress.js';
 import type { Command } from 'commander';
 import { formatMilliWhAsKwh } from '../../core/decimal.js';
 import { AmisyncError } from '../../core/errors.js';
@@ -176,15 +177,24 @@ export async function runEstimate(options: GapOptions): Promise<void> {
   const note = options.note?.trim() ?? '';
   const dictionary = dictionaryFor(options);
   const store = openExistingStore(options, runtime.clock);
+  const progress = startProgress({
+    label: 'estimate',
+    total: 0,
+    unit: 'readings',
+    json: options.json === true,
+  });
   try {
     const context = { store, clock: runtime.clock, dictionary, actor: actorFor(options) };
     const report = await estimateGaps(context, query, note === '' ? null : note, {
       shortGapMinutes,
       ...(timeZone === undefined ? {} : { timeZone }),
+      onProgress: (done, total) => progress.update(done, total),
     });
+    progress.stop();
     if (options.json === true) printJson(estimateJson(report));
     else printLines(estimateLines(report));
   } finally {
+    progress.stop();
     await store.close();
   }
 }

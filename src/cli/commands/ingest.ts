@@ -13,7 +13,6 @@ import {
   statSync,
 } from 'node:fs';
 import { basename } from 'node:path';
-import { SingleBar } from 'cli-progress';
 import { parse as parseYaml } from 'yaml';
 import { recordConfig, writeCheckpoint } from '../../audit/record.js';
 import { AmisyncError } from '../../core/errors.js';
@@ -40,6 +39,9 @@ import {
   type GlobalOptions,
 } from '../context.js';
 import { printJson, printLines, table } from '../output.js';
+import { startProgress } from '../progress.js';
+import { createServiceLogger, type ServiceLogger } from '../config/logger.js';
+import type { LOG_LEVELS } from '../config/service-config.js';
 
 export interface IngestCommandOptions extends GlobalOptions {
   format?: string;
@@ -52,6 +54,9 @@ export interface IngestCommandOptions extends GlobalOptions {
   recordsPath?: string;
   source?: string;
   json?: boolean;
+  /** Logs every committed batch (JSON lines) to this file, or to stderr for `-`. */
+  logFile?: string;
+  logLevel?: (typeof LOG_LEVELS)[number];
 }
 
 export interface IngestSummary extends BatchCounts {
@@ -142,19 +147,14 @@ function csvDialectFor(file: string): unknown {
 
 /** A progress bar on stderr for a person watching a terminal; nothing for scripts or --json. */
 function progressFor(file: string, json: boolean) {
-  if (json || process.stderr.isTTY !== true) return null;
-  const bar = new SingleBar({
-    format: `${basename(file)} [{bar}] {percentage}% | {readings} readings`,
-    stream: process.stderr,
-    hideCursor: true,
+  const bar = startProgress({
+    label: basename(file),
+    total: statSync(file).size,
+    unit: 'bytes',
+    json,
   });
-  bar.start(statSync(file).size, 0, { readings: 0 });
-  let readings = 0;
   return {
-    onBatch: (result: { counts: BatchCounts }, bytesRead: number) => {
-      readings += result.counts.received;
-      bar.update(bytesRead, { readings });
-    },
+    onBatch: (_result: { counts: BatchCounts }, bytesRead: number) => bar.update(bytesRead),
     stop: () => bar.stop(),
   };
 }
@@ -197,6 +197,13 @@ export async function runIngest(files: readonly string[], options: IngestCommand
     ...dialectContexts(options, formats),
   };
   const key = signingKeyFor(options);
+  const logger: ServiceLogger | null =
+    options.logFile === undefined
+      ? null
+      : createServiceLogger({
+          level: options.logLevel ?? 'info',
+          file: options.logFile === '-' ? undefined : options.logFile,
+        });
   const store = openStore(options, runtime.clock);
   try {
     await recordConfig(store, dictionaryFingerprint(dictionary), dictionary, runtime.clock.nowMs());
@@ -210,7 +217,7 @@ export async function runIngest(files: readonly string[], options: IngestCommand
       options.source ?? 'file',
       files.map((path, index) => ({ path, format: formats[index] as InputFormat })),
     );
-    let progress: ReturnType<typeof progressFor> = null;
+    let progress: ReturnType<typeof progressFor> | null = null;
     try {
       await runSource(source, {
         store,
@@ -218,6 +225,7 @@ export async function runIngest(files: readonly string[], options: IngestCommand
         formatContexts,
         clock: runtime.clock,
         random: runtime.random,
+        ...(logger === null ? {} : { log: logger.log }),
         onDeliveryStart: (delivery) => {
           progress = progressFor(delivery.sourceDeliveryId, options.json === true);
         },
@@ -225,13 +233,24 @@ export async function runIngest(files: readonly string[], options: IngestCommand
         onDelivery: (report) => {
           progress?.stop();
           progress = null;
+          logger?.log.info(
+            {
+              delivery: report.deliveryId,
+              source: options.source ?? 'file',
+              name: report.name,
+              batches: report.batches,
+              sizeBytes: report.sizeBytes,
+              counts: report.counts,
+            },
+            `delivery ${report.name} committed`,
+          );
           const file = files[summary.files.length] as string;
           addCounts(summary, report.counts);
           summary.files.push({ ...report, file, note: noteFor(report) });
         },
       });
     } finally {
-      (progress as ReturnType<typeof progressFor>)?.stop();
+      (progress as ReturnType<typeof progressFor> | null)?.stop();
     }
     summary.conserved = isConserved(summary);
     const checkpoint = await writeCheckpoint(store, key, runtime.clock.nowMs());
@@ -243,6 +262,7 @@ export async function runIngest(files: readonly string[], options: IngestCommand
     return summary;
   } finally {
     await store.close();
+    logger?.flush();
   }
 }
 

@@ -1,6 +1,7 @@
 /**
  * `amisync quarantine list|show|replay|accept|reject`.
  */
+import { QUIET_PROGRESS, startProgress } from '../progress.js';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
@@ -203,16 +204,31 @@ export async function runQuarantineReplay(
     throw new AmisyncError('USAGE', 'give one quarantine id, or --all');
   }
   const store = openExistingStore(options, runtime.clock);
+  let progress = QUIET_PROGRESS;
   try {
+    const limit =
+      options.limit === undefined ? Number.POSITIVE_INFINITY : parseReplayLimit(options.limit);
+    if (id === undefined) {
+      const open = (await store.status()).quarantine.open;
+      progress = startProgress({
+        label: 'replay',
+        total: Math.min(open, limit),
+        unit: 'items',
+        json: options.json === true,
+      });
+    }
     const report = await replayQuarantine(
       { store, dictionary: dictionaryFor(options), clock: runtime.clock, actor: actorFor(options) },
       id === undefined ? 'all' : [parseId(id)],
-      options.limit === undefined ? Number.POSITIVE_INFINITY : parseReplayLimit(options.limit),
+      limit,
+      (tried) => progress.update(tried),
     );
+    progress.stop();
     const words = replayWords(report);
     if (options.json === true) printJson({ ...report, ...words });
     else printLines([replaySentence(report, words)]);
   } finally {
+    progress.stop();
     await store.close();
   }
 }

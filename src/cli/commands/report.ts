@@ -2,6 +2,7 @@
  * Reporting commands: status, ledger export, and the audit commands (verify, prove, export,
  * public-key).
  */
+import { QUIET_PROGRESS, startProgress } from '../progress.js';
 import { createWriteStream, readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
@@ -119,9 +120,20 @@ export async function runLedgerExport(
   const store = openReadView(options, runtime.clock);
   const out: Writable =
     options.output === undefined ? process.stdout : createWriteStream(options.output);
+  const progress = startProgress({
+    label: 'ledger export',
+    total: 0,
+    unit: 'readings',
+    json: false,
+  });
   try {
+    // The total costs a count: only for a bar someone watches.
+    if (progress !== QUIET_PROGRESS) progress.update(0, (await store.status()).ledger.readings);
+    let written = 0;
     if (format === 'csv') await write(out, `${LEDGER_CSV_COLUMNS.map(csvField).join(',')}\n`);
     for await (const page of store.iterateCurrentLedger()) {
+      written += page.length;
+      progress.update(written);
       const lines = page.map((row) =>
         format === 'csv'
           ? ledgerCsvLine(row)
@@ -130,6 +142,7 @@ export async function runLedgerExport(
       await write(out, `${lines.join('\n')}\n`);
     }
   } finally {
+    progress.stop();
     if (out !== process.stdout) {
       out.end();
       await once(out, 'finish');
