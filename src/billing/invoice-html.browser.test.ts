@@ -10,7 +10,12 @@ import { pathToFileURL } from 'node:url';
 import { chromium, type BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildBillingFixture, type BillingFixture } from '../test-support/billing-fixture.js';
-import { CHROMIUM, CHROMIUM_ARGS, chromiumAvailable } from '../test-support/chromium.js';
+import {
+  CHROMIUM,
+  CHROMIUM_ARGS,
+  chromiumAvailable,
+  watchedPage,
+} from '../test-support/chromium.js';
 import { removeTempDirs } from '../test-support/temp.js';
 
 const available = chromiumAvailable();
@@ -66,16 +71,7 @@ describe.skipIf(!available)('the HTML invoice in Chromium', () => {
       ) as { totalCents: number; ledgerDigest: string; checkpoint: { auditSeq: number } | null };
       expect(shown.totalCents).toBe(invoice.totalCents);
       const url = pathToFileURL(file).href;
-      const page = await context!.newPage();
-      const problems: string[] = [];
-      const requests: string[] = [];
-      page.on('console', (message) => {
-        if (message.type() === 'error' || message.type() === 'warning') {
-          problems.push(`${message.type()}: ${message.text()}`);
-        }
-      });
-      page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-      page.on('request', (request) => requests.push(request.url()));
+      const { page, problems, requests } = await watchedPage(context!);
       await page.goto(url, { waitUntil: 'load' });
       const seen = await page.evaluate(() => {
         const document = (globalThis as unknown as { document: PageDocument }).document;

@@ -16,6 +16,8 @@ import { collectDiscrepancyReport, type DiscrepancyReport } from './discrepancie
 import { discrepancyHtml, FLAG_COLOURS } from './discrepancy-html.js';
 import { monthPeriod } from './period.js';
 
+import { watchedPage } from '../test-support/chromium.js';
+
 const CHROMIUM = '/usr/bin/chromium';
 /** Never a downloaded browser: Debian's, with everything that would reach the network off. */
 const CHROMIUM_ARGS = [
@@ -98,16 +100,7 @@ interface PageGlobals {
 
 describe.skipIf(!available)('the HTML report in Chromium', () => {
   it('opens with no console error, page error or request beyond the file itself', async () => {
-    const page = await context!.newPage();
-    const problems: string[] = [];
-    const requests: string[] = [];
-    page.on('console', (message) => {
-      if (message.type() === 'error' || message.type() === 'warning') {
-        problems.push(`${message.type()}: ${message.text()}`);
-      }
-    });
-    page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-    page.on('request', (request) => requests.push(request.url()));
+    const { page, problems, requests } = await watchedPage(context!);
     await page.goto(pageUrl, { waitUntil: 'load' });
     await page.waitForFunction(
       (count) =>

@@ -14,7 +14,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listenOperations, type OperationsServer } from '../api/api-server.js';
 import { OPERATIONS_PARTS } from '../api/parts.js';
 import type { AddedToken } from '../cli/commands/tokens.js';
-import { CHROMIUM, CHROMIUM_ARGS, chromiumAvailable } from '../test-support/chromium.js';
+import {
+  CHROMIUM,
+  CHROMIUM_ARGS,
+  chromiumAvailable,
+  watchedPage,
+} from '../test-support/chromium.js';
 import {
   buildSlaFixture,
   fixtureSlas,
@@ -86,21 +91,6 @@ interface AxeResult {
   violations: { id: string; impact: string; nodes: { target: string[] }[] }[];
 }
 
-/** A page that records console errors and warnings, page errors and every request. */
-async function watchedPage(): Promise<{ page: Page; problems: string[]; requests: string[] }> {
-  const page = await browser!.newPage();
-  const problems: string[] = [];
-  const requests: string[] = [];
-  page.on('console', (message) => {
-    if (message.type() === 'error' || message.type() === 'warning') {
-      problems.push(`${message.type()}: ${message.text()}`);
-    }
-  });
-  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-  page.on('request', (request) => requests.push(request.url()));
-  return { page, problems, requests };
-}
-
 async function expectAccessible(page: Page, name: string): Promise<void> {
   // Through the debugging protocol, which the page's CSP does not govern.
   await page.evaluate(AXE_SOURCE);
@@ -126,7 +116,7 @@ async function dayRow(page: Page, caption: string, day: string): Promise<string[
 
 describe.skipIf(!available)('the SLA report and page in Chromium', () => {
   it('opens the HTML file with no console error and no request beyond the file', async () => {
-    const { page, problems, requests } = await watchedPage();
+    const { page, problems, requests } = await watchedPage(browser!);
     await page.goto(reportUrl, { waitUntil: 'load' });
     expect(await dayRow(page, 'vendor-a: intervals per local day', '2026-10-25')).toEqual([
       '25',
@@ -149,7 +139,7 @@ describe.skipIf(!available)('the SLA report and page in Chromium', () => {
   });
 
   it('shows the dashboard page to a viewer and answers its form from the keyboard', async () => {
-    const { page, problems, requests } = await watchedPage();
+    const { page, problems, requests } = await watchedPage(browser!);
     await page.goto(`${server.url}/sla`);
     expect(new URL(page.url()).pathname).toBe('/login');
     await page.getByLabel('API token').fill(viewer.token);

@@ -3,6 +3,7 @@
  * would reach the network off.
  */
 import { existsSync } from 'node:fs';
+import type { BrowserContext, Page } from 'playwright-core';
 import { requireOrSkip } from './services.js';
 
 export const CHROMIUM = '/usr/bin/chromium';
@@ -24,4 +25,24 @@ export function chromiumAvailable(): boolean {
     existsSync(CHROMIUM),
     `not installed at ${CHROMIUM} (Debian package chromium; .ci/run installs it)`,
   );
+}
+
+/**
+ * A new page that records console errors and warnings, page errors and every request it makes,
+ * so a test can require none of the first two and no request beyond its own file or server.
+ */
+export async function watchedPage(
+  opener: Pick<BrowserContext, 'newPage'>,
+): Promise<{ page: Page; problems: string[]; requests: string[] }> {
+  const page = await opener.newPage();
+  const problems: string[] = [];
+  const requests: string[] = [];
+  page.on('console', (message) => {
+    if (message.type() === 'error' || message.type() === 'warning') {
+      problems.push(`${message.type()}: ${message.text()}`);
+    }
+  });
+  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+  page.on('request', (request) => requests.push(request.url()));
+  return { page, problems, requests };
 }
