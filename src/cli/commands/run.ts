@@ -75,7 +75,8 @@ function configPathOf(options: RunCommandOptions): string {
   return options.config;
 }
 
-function storeNotOpen(): never {
+/** The store lookup for sources built only to be checked or read for settings: never called. */
+export function storeNotOpen(): never {
   throw new AmisyncError(
     'INVALID_STATE',
     'a source looked up the store while its configuration was being checked',

@@ -1,6 +1,8 @@
 /**
- * `amisync serve --db F [--port P] [--host H] [--open]`: the HTTP API, /metrics and the dashboard
- * for one database, without reading any source, until SIGINT or SIGTERM. `amisync run` serves the
+ * `amisync serve --db F [--config C] [--port P] [--host H] [--open]`: the HTTP API, /metrics and
+ * the dashboard for one database, without reading any source, until SIGINT or SIGTERM. With
+ * `--config`, the file names the database and dictionary (unless flags do) and its sources' `sla:`
+ * targets feed `GET /api/sla` and the SLA page; no source is connected. `amisync run` serves the
  * same beside its sources when its configuration has an `api:` section or `--api-port` is given.
  */
 import type { Command } from 'commander';
@@ -18,8 +20,11 @@ import {
   type GlobalOptions,
 } from '../context.js';
 import { handleError, printLines } from '../output.js';
+import { configuredSlas } from '../config/service-config.js';
+import { configuredSources, storeNotOpen } from './run.js';
 
 export interface ServeOptions extends GlobalOptions {
+  config?: string;
   port?: string;
   host?: string;
   open?: boolean;
@@ -99,9 +104,18 @@ export function untilSignal(signals: NodeJS.EventEmitter = process): Promise<str
 export async function runServe(options: ServeOptions): Promise<void> {
   const port = parsePort('--port', options.port, SERVE_PORT_DEFAULT);
   const metrics = new OperationsMetrics();
-  const store = metrics.timed(openExistingStore(options, runtime.clock));
+  // The configuration is read before the store opens: it may name the database.
+  const configured = options.config === undefined ? null : configuredSources(options, storeNotOpen);
+  configured?.flush();
+  const globals: ServeOptions =
+    configured === null ? options : { ...options, ...configured.globals };
+  const store = metrics.timed(openExistingStore(globals, runtime.clock));
   try {
-    const context = { ...operationsContext(store, options, options.open === true), metrics };
+    const context = {
+      ...operationsContext(store, globals, options.open === true),
+      metrics,
+      ...(configured === null ? {} : { slas: configuredSlas(configured.sources) }),
+    };
     const server = await startOperations(context, {
       host: options.host ?? SERVE_HOST_DEFAULT,
       port,
@@ -119,6 +133,10 @@ export function addServeCommand(program: Command): Command {
     .command('serve')
     .description('serve the HTTP API, /metrics and the dashboard for a database')
     .option('--db <path>', 'SQLite database file (default: $AMISYNC_DB or ./amisync.db)')
+    .option(
+      '--config <file>',
+      "the service configuration: its database, dictionary and sources' sla: targets",
+    )
     .option('--dictionary <path>', 'data dictionary that replays judge by (default: built-in)')
     .option('--signing-key <path>', 'Ed25519 checkpoint key (default: <db>.signing-key.pem)')
     .option('--port <port>', `TCP port, 0 for any free one (default ${SERVE_PORT_DEFAULT})`)
@@ -129,6 +147,7 @@ export function addServeCommand(program: Command): Command {
       'after',
       '\nExample:\n  amisync tokens add --role operator --name me --db ./amisync.db\n' +
         '  amisync serve --db ./amisync.db --port 8787\n' +
+        "  amisync serve --config ./amisync.yaml   # its database and its vendors' SLA targets\n" +
         'Then open http://127.0.0.1:8787/ and log in with the token. See docs/api.md.',
     )
     .action(async (options: ServeOptions) => {
