@@ -2,7 +2,9 @@
  * The demo's live part (`amisync demo` at a terminal, or with --serve-for): the service itself,
  * `amisync run`, on the demo's database, reading a simulated vendor head-end (REST, with faults
  * that open and close its circuit breaker) and a drop folder a simulated vendor keeps writing to
- * (new meters' reads, some bad records, some anomalies), with the dashboard and API served. A
+ * (new meters' reads, some bad records, some anomalies) and a vendor that pushes its reads to the
+ * service's push endpoint (each body now and then sent twice, as a vendor retrying would), with the
+ * dashboard and API served. A
  * newcomer sees feeds flowing, quarantined records, anomalies held and the breaker's transitions
  * within a minute; it runs until stopped, then prints what the run did.
  */
@@ -12,7 +14,12 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { SOURCE_KINDS } from '../config/kinds.js';
-import { generateFeed, toNdjson } from '../../simulator/feed-generator.js';
+import {
+  DEFAULT_INTERVAL_SECONDS,
+  generateFeed,
+  generateMeterIds,
+  toNdjson,
+} from '../../simulator/feed-generator.js';
 import { startRestSimulator } from '../../simulator/rest/rest-simulator.js';
 import { READINGS_PATH } from '../../simulator/rest/rest-simulator.js';
 import { VENDOR_DIALECT, VENDOR_RECORDS_PATH } from '../../simulator/rest/vendor-shape.js';
@@ -21,10 +28,19 @@ import { runtime } from '../context.js';
 import { printLines } from '../output.js';
 import { runRun } from './run.js';
 import { addToken } from './tokens.js';
+import { addVendor } from './vendors.js';
+import { CONTENT_TYPES } from '../../simulator/push-plan.js';
 
 const DAY_MS = 86_400_000;
 /** A new file lands in the drop folder this often. */
 export const DEMO_DROP_EVERY_MS = 4_000;
+/** The pushing vendor posts a body this often. */
+export const DEMO_PUSH_EVERY_MS = 3_000;
+/** The pushing vendor's feed: its meters (its key may push for these only) come from this seed. */
+const DEMO_PUSH_SEED = 500;
+/** Each body is the next six hours of its meters' reads; after two days they come round again. */
+const DEMO_PUSH_BODY_INTERVALS = 24;
+const DEMO_PUSH_BODIES_DISTINCT = 8;
 
 /** A free TCP port on loopback (the API's, when --port 0 asks for any). */
 async function freePort(): Promise<number> {
@@ -81,6 +97,7 @@ export async function runLiveDemo(live: LiveDemo): Promise<void> {
   mkdirSync(inbox, { recursive: true });
   const config = join(live.dir, 'demo-service.yaml');
   const port = live.port === 0 ? await freePort() : live.port;
+  const pushPort = await freePort();
   writeFileSync(
     config,
     stringify({
@@ -126,10 +143,15 @@ export async function runLiveDemo(live: LiveDemo): Promise<void> {
           pollIntervalMs: 1_000,
         },
         { kind: 'directory', id: 'vendor-drop', path: inbox, pollIntervalMs: 500 },
+        { kind: 'push', id: 'vendor-push', host: '127.0.0.1', port: pushPort },
       ],
     }),
   );
   const added = await addToken({ db: live.db, role: 'admin', name: `demo-${nowMs}` });
+  const pusher = await addVendor('demo-pusher', {
+    db: live.db,
+    meters: generateMeterIds(DEMO_PUSH_SEED, 2).join(','),
+  });
   const signals = new EventEmitter();
   // The drop folder: a vendor writes a file of new meters' reads every few seconds.
   let dropped = 0;
@@ -159,6 +181,40 @@ export async function runLiveDemo(live: LiveDemo): Promise<void> {
   };
   drop();
   const dropping = setInterval(drop, DEMO_DROP_EVERY_MS);
+  // The pushing vendor: a body of its meters' reads every few seconds; every third one is sent
+  // again with the same Idempotency-Key, as a vendor that missed the answer would.
+  let pushed = 0;
+  const push = async (): Promise<void> => {
+    const feed = generateFeed({
+      seed: DEMO_PUSH_SEED,
+      meters: 2,
+      startMs:
+        today -
+        2 * DAY_MS +
+        (pushed % DEMO_PUSH_BODIES_DISTINCT) *
+          DEMO_PUSH_BODY_INTERVALS *
+          DEFAULT_INTERVAL_SECONDS *
+          1000,
+      intervals: DEMO_PUSH_BODY_INTERVALS,
+      badRate: 0.02,
+    });
+    const body = [...toNdjson(feed.records)];
+    const send = () =>
+      fetch(`http://127.0.0.1:${pushPort}/v1/readings`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${pusher.apiKey}`,
+          'content-type': CONTENT_TYPES.ndjson,
+          'idempotency-key': `demo-push-${nowMs}-${pushed}`,
+        },
+        body: body.join(''),
+      }).then((response) => response.arrayBuffer());
+    await send();
+    if (pushed % 3 === 2) await send();
+    pushed += 1;
+  };
+  // A refused or failed push is the demo's own traffic: the service's log and counts show it.
+  const pushing = setInterval(() => void push().catch(() => undefined), DEMO_PUSH_EVERY_MS);
   const running = runRun(
     { config, apiPort: String(port), json: false },
     { kinds: SOURCE_KINDS, env: process.env, signals },
@@ -172,7 +228,8 @@ export async function runLiveDemo(live: LiveDemo): Promise<void> {
     `open ${url}/ and log in with this one-time token (admin, named ${added.name}):`,
     `  ${added.token}`,
     'Within a minute: feeds flowing, quarantined records, anomalies held, the breaker of ' +
-      'head-end-rest opening and closing. Its log: ' +
+      `head-end-rest opening and closing; a vendor pushing to 127.0.0.1:${pushPort} every ` +
+      `${DEMO_PUSH_EVERY_MS / 1000} s. Its log: ` +
       join(live.dir, 'demo-service.log'),
     'Press Ctrl-C to stop. (Run with --exit, or with input that is not a terminal, to exit after ' +
       'the summary.)',
@@ -181,6 +238,7 @@ export async function runLiveDemo(live: LiveDemo): Promise<void> {
     await Promise.race([live.stopped(), running]);
   } finally {
     clearInterval(dropping);
+    clearInterval(pushing);
     signals.emit('SIGTERM');
   }
   const summary = await running;
@@ -192,6 +250,6 @@ export async function runLiveDemo(live: LiveDemo): Promise<void> {
       `${summary.counts.quarantined} quarantined, ${summary.counts.anomalyHeld} anomaly-held, ` +
       `${summary.counts.duplicates} duplicates; conservation ${summary.conserved ? 'holds' : 'BROKEN'}`,
     `head-end-rest breaker: ${rest?.transitions.length ?? 0} transition(s), ${rest?.breaker ?? 'closed'} at the end; ` +
-      `${dropped} files dropped`,
+      `${dropped} files dropped, ${pushed} bodies pushed`,
   ]);
 }

@@ -76,10 +76,18 @@ describe('amisync demo', () => {
     expect(output()).not.toContain('one-time token');
   });
 
-  it('live, shows within a minute feeds flowing, quarantine, an anomaly, the breaker open and close', async () => {
+  it('live, shows within a minute feeds flowing (REST, drop, push), quarantine, an anomaly, the breaker open and close', async () => {
     const dir = join(tempDir('amisync-demo-live-'), 'out');
     const output = captureStdout();
-    const seen = { rest: 0, drop: 0, quarantined: 0, held: 0, states: [] as string[] };
+    const seen = {
+      rest: 0,
+      drop: 0,
+      push: 0,
+      pushDuplicates: 0,
+      quarantined: 0,
+      held: 0,
+      states: [] as string[],
+    };
     const reachedWithinMs = { value: Number.NaN };
     await runDemo(
       { ...SMALL, dir },
@@ -96,6 +104,8 @@ describe('amisync demo', () => {
           const done = () =>
             seen.rest > 0 &&
             seen.drop > 0 &&
+            seen.push > 0 &&
+            seen.pushDuplicates > 0 &&
             seen.quarantined > 0 &&
             seen.held > 0 &&
             seen.states.includes('open') &&
@@ -104,12 +114,20 @@ describe('amisync demo', () => {
             const { sources } = (await api('/api/sources')) as {
               sources: {
                 sourceId: string;
-                counts: { received: number; quarantined: number; anomalyHeld: number };
+                counts: {
+                  received: number;
+                  duplicates: number;
+                  quarantined: number;
+                  anomalyHeld: number;
+                };
               }[];
             };
             const live = sources.filter((s) => s.sourceId !== 'file');
             seen.rest = live.find((s) => s.sourceId === 'head-end-rest')?.counts.received ?? 0;
             seen.drop = live.find((s) => s.sourceId === 'vendor-drop')?.counts.received ?? 0;
+            const push = live.find((s) => s.sourceId === 'vendor-push')?.counts;
+            seen.push = push?.received ?? 0;
+            seen.pushDuplicates = push?.duplicates ?? 0;
             seen.quarantined = live.reduce((n, s) => n + s.counts.quarantined, 0);
             seen.held = live.reduce((n, s) => n + s.counts.anomalyHeld, 0);
             const breakers = (await api('/api/breakers')) as {
@@ -127,6 +145,9 @@ describe('amisync demo', () => {
     );
     expect(seen.rest).toBeGreaterThan(0);
     expect(seen.drop).toBeGreaterThan(0);
+    // The pushing vendor's bodies arrive, and a body sent again adds duplicates, not readings.
+    expect(seen.push).toBeGreaterThan(0);
+    expect(seen.pushDuplicates).toBeGreaterThan(0);
     expect(seen.quarantined).toBeGreaterThan(0);
     expect(seen.held).toBeGreaterThan(0);
     expect(seen.states).toContain('open');
@@ -135,5 +156,6 @@ describe('amisync demo', () => {
     const text = output();
     expect(text).toMatch(/live run: \d+ received, .*conservation holds/);
     expect(text).toMatch(/head-end-rest breaker: ([2-9]|\d\d+) transition\(s\)/);
+    expect(text).toMatch(/files dropped, [1-9]\d* bodies pushed/);
   }, 180_000);
 });

@@ -14,7 +14,7 @@ import { openExistingStore, openStore, runtime, type GlobalOptions } from '../co
 import { printJson, printLines, table } from '../output.js';
 import { action, withStore } from '../command-kit.js';
 
-interface VendorOptions extends GlobalOptions {
+export interface VendorOptions extends GlobalOptions {
   json?: boolean;
   meters?: string;
   meterPattern?: string;
@@ -40,7 +40,19 @@ function metersOf(options: VendorOptions) {
   return parsed.data;
 }
 
-export async function runVendorsAdd(name: string, options: VendorOptions): Promise<void> {
+export interface AddedVendor {
+  readonly name: string;
+  readonly keyId: string;
+  readonly meters: readonly string[] | null;
+  readonly meterPattern: string | null;
+  readonly anyMeter: boolean;
+  readonly createdAtMs: number;
+  /** The API key itself: shown once, never stored. */
+  readonly apiKey: string;
+}
+
+/** Adds a vendor that pushes and makes its API key; audited (without the key). */
+export async function addVendor(name: string, options: VendorOptions): Promise<AddedVendor> {
   const meters = metersOf(options);
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(name)) {
     throw new AmisyncError('USAGE', 'a vendor name is letters, digits, ., - and _, at most 63');
@@ -61,16 +73,21 @@ export async function runVendorsAdd(name: string, options: VendorOptions): Promi
     await store.addVendor(vendor);
     const { keySha256: _hash, ...audited } = vendor;
     await appendAuditEntry(store, 'vendor.add', audited, createdAtMs);
-    if (options.json === true) printJson({ ...audited, apiKey: key });
-    else {
-      printLines([
-        `vendor ${name} added (key id ${keyId}); its API key, shown this once:`,
-        key,
-        'Send it as "Authorization: Bearer <key>". Only its sha256 is stored.',
-      ]);
-    }
+    return { ...audited, apiKey: key };
   } finally {
     await store.close();
+  }
+}
+
+export async function runVendorsAdd(name: string, options: VendorOptions): Promise<void> {
+  const added = await addVendor(name, options);
+  if (options.json === true) printJson(added);
+  else {
+    printLines([
+      `vendor ${name} added (key id ${added.keyId}); its API key, shown this once:`,
+      added.apiKey,
+      'Send it as "Authorization: Bearer <key>". Only its sha256 is stored.',
+    ]);
   }
 }
 
