@@ -5,7 +5,7 @@
 import type { FastifyInstance } from 'fastify';
 import { pausesOf, type Pause } from '../core/pause.js';
 import type { BatchCounts } from '../core/store.js';
-import { emptyCounts } from '../pipeline/commit.js';
+import { emptyCounts, isConserved } from '../pipeline/commit.js';
 import type { ApiContext } from './api-context.js';
 import { addRoute, objectSchema } from './api-routes.js';
 import { breakerReports, type BreakerReport, statusReport } from '../cli/views.js';
@@ -26,22 +26,24 @@ export interface SourceOverview {
 
 /** Every source that delivered or is paused, with its counts, lag, pause and breaker. */
 export async function sourcesOverview(context: ApiContext): Promise<SourceOverview[]> {
-  const { report } = await statusReport(context.store);
+  // Only the per-source summaries: the whole status report (ledger totals over every stream)
+  // is not needed here, and the overview is read often.
+  const summaries = await context.store.listSourceSummaries();
   const pauses = pausesOf(await context.store.listControls());
   const globalPause = pauses.find((pause) => pause.sourceId === null) ?? null;
   const breakers = new Map((await breakerReports(context.store)).map((b) => [b.endpoint, b]));
   const nowMs = context.clock.nowMs();
-  const ids = new Set(report.sources.map((source) => source.sourceId));
+  const ids = new Set(summaries.map((source) => source.sourceId));
   for (const pause of pauses) if (pause.sourceId !== null) ids.add(pause.sourceId);
   return [...ids].sort().map((sourceId) => {
-    const source = report.sources.find((s) => s.sourceId === sourceId);
+    const source = summaries.find((s) => s.sourceId === sourceId);
     const lastMs = source?.lastFinishedAtMs ?? null;
     return {
       sourceId,
       counts: source?.counts ?? emptyCounts(),
-      conserved: source?.conserved ?? true,
+      conserved: source === undefined ? true : isConserved(source.counts),
       deliveries: source?.complete ?? 0,
-      lastDeliveryAt: source?.lastFinishedAt ?? null,
+      lastDeliveryAt: lastMs === null ? null : new Date(lastMs).toISOString(),
       lagSeconds: lastMs === null ? null : Math.max(0, Math.round((nowMs - lastMs) / 1000)),
       pause: pauses.find((pause) => pause.sourceId === sourceId) ?? globalPause,
       breaker: breakers.get(sourceId)?.state ?? 'closed',

@@ -641,8 +641,9 @@ export interface Store extends VendorStore, ApiTokenStore {
   /**
    * Current ledger values of one stream at the interval starts fromMs, fromMs + intervalMs, ...
    * before toMs, oldest first, at most `limit`: the series a report charts around a meter's
-   * flagged readings. Read on that grid so that each value is one index lookup, whatever the
-   * number of other meters in the window; a value off the grid is not returned.
+   * flagged readings and a meter page shows; a value off the grid is not returned. Engines read it
+   * as one range of an index by (meter, channel, interval start), so its cost does not grow with
+   * the number of other meters in the window.
    */
   streamSeries(query: StreamSeriesQuery): Promise<SeriesPoint[]>;
   /**

@@ -621,4 +621,13 @@ CREATE INDEX ledger_register_reads ON ledger (meter_id, channel, interval_start_
   WHERE interval_seconds = 0;`,
   },
   { version: 20, name: 'vendor SLA breaches alerted', sql: SLA_ALERTS },
+  {
+    version: 21,
+    name: "interval reads by meter: a stream's series is one range of one index",
+    // Covering (value, quality and the partial condition's column are in it), so a series never
+    // visits the table; partial, so only queries that say `interval_seconds > 0` use it and the
+    // plans of the time-ordered reads stay as they were.
+    sql: `CREATE INDEX ledger_stream ON ledger (meter_id, channel, interval_start_ms, version,
+  value_micro, quality, interval_seconds) WHERE interval_seconds > 0;`,
+  },
 ];

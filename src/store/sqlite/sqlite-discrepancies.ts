@@ -174,31 +174,36 @@ export function selectDiscrepancyFigures(
   };
 }
 
+/**
+ * The series of one stream: one range of the ledger's (meter, channel, interval start, version)
+ * index, keeping the grid's starts and the highest version of each. Parameters: meterId, channel,
+ * fromMs, the grid's end, fromMs, intervalMs, limit.
+ */
+export const STREAM_SERIES_SQL = `SELECT interval_start_ms, value_micro, quality, max(version)
+  FROM ledger INDEXED BY ledger_stream
+  WHERE meter_id = ? AND channel = ? AND interval_seconds > 0
+    AND interval_start_ms >= ? AND interval_start_ms < ? AND (interval_start_ms - ?) % ? = 0
+  GROUP BY interval_start_ms ORDER BY interval_start_ms LIMIT ?`;
+
 export function selectStreamSeries(prepare: Prepare, query: StreamSeriesQuery): SeriesPoint[] {
-  if (query.fromMs >= query.toMs || query.limit < 1) return [];
-  // The grid is walked in SQL and each step is a lookup in the ledger's (interval start, meter,
-  // channel, version) index: the ledger has no index that starts with the meter.
-  const rows = prepare(
-    `WITH RECURSIVE grid(ms, n) AS (
-       SELECT ?, 1 UNION ALL SELECT ms + ?, n + 1 FROM grid WHERE ms + ? < ? AND n < ?)
-     SELECT l.interval_start_ms, l.value_micro, l.quality FROM grid
-     JOIN ledger l ON l.interval_start_ms = grid.ms AND l.meter_id = ? AND l.channel = ?
-     WHERE NOT EXISTS (SELECT 1 FROM ledger n WHERE n.interval_start_ms = l.interval_start_ms
-         AND n.meter_id = l.meter_id AND n.channel = l.channel AND n.version > l.version)
-     ORDER BY l.interval_start_ms LIMIT ?`,
-  ).all(
-    query.fromMs,
-    query.intervalMs,
-    query.intervalMs,
-    query.toMs,
-    query.limit,
-    query.meterId,
-    query.channel,
-    query.limit,
-  ) as { interval_start_ms: number; value_micro: number; quality: Quality }[];
-  return rows.map((row) => ({
-    intervalStartMs: row.interval_start_ms,
-    valueMicro: row.value_micro,
-    quality: row.quality,
+  if (query.fromMs >= query.toMs || query.limit < 1 || query.intervalMs < 1) return [];
+  // The grid has `limit` starts at most; max(version) makes SQLite return the columns of the row
+  // that holds it, so each interval's current value comes from the same index entry.
+  const gridEndMs = Math.min(query.toMs, query.fromMs + query.limit * query.intervalMs);
+  const rows = prepare(STREAM_SERIES_SQL)
+    .raw()
+    .all(
+      query.meterId,
+      query.channel,
+      query.fromMs,
+      gridEndMs,
+      query.fromMs,
+      query.intervalMs,
+      query.limit,
+    ) as [number, number, Quality, number][];
+  return rows.map(([intervalStartMs, valueMicro, quality]) => ({
+    intervalStartMs,
+    valueMicro,
+    quality,
   }));
 }
