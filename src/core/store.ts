@@ -5,8 +5,16 @@
  * it returns.
  *
  * Every method is batch-shaped (arrays in, arrays out) so that a networked engine pays one round
- * trip per batch, not per reading. Implementations: src/store/sqlite (embedded default). All run
- * the conformance suite src/store/store.case.test.ts.
+ * trip per batch, not per reading. Implementations: src/store/sqlite (embedded default) and
+ * src/store/postgres (scale-out). All run the conformance suite src/store/store.case.test.ts.
+ *
+ * What `transaction(fn)` promises, on every engine: transactions that write are serialised (SQLite:
+ * BEGIN IMMEDIATE; PostgreSQL: READ COMMITTED under a transaction-scoped advisory lock of the
+ * schema), so everything `fn` reads through its StoreTransaction stays true until it commits, as if
+ * serializable. `fn` runs exactly once: the store never retries it, and no serialization failure
+ * can occur. When `fn` throws, or the engine fails, everything rolls back and the error reaches the
+ * caller (engine outages as STORE_UNAVAILABLE); running the batch again is the caller's choice, and
+ * the source's redelivery plus idempotency make that safe.
  *
  * Append-only tables (ledger, raw chunks, batches, audit, checkpoints, quarantine actions) reject
  * UPDATE and DELETE in the engine itself. Quarantine rows may change only their status and current

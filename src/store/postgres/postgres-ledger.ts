@@ -1,0 +1,127 @@
+/**
+ * The ledger's write path in PostgreSQL: rows are streamed with COPY into a session-local staging
+ * table, then moved into the ledger by one INSERT ... SELECT ... ON CONFLICT DO NOTHING in the
+ * batch's transaction. COPY has no bind parameters (the 65,535 cap does not apply) and costs one
+ * round trip for the whole batch. The ledger is partitioned by month of interval start; a month's
+ * partition is created in the transaction that first writes into it.
+ */
+import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
+import type { PoolClient } from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import type { LedgerRow } from '../../core/store.js';
+
+export const LEDGER_COLUMNS = `interval_start_ms, meter_id, channel, version, seq, interval_seconds,
+  value_micro, status_code, quality, checksum_sha256, idempotency_key, supersedes_key,
+  batch_id, batch_position, commodity, unit, quality_detail`;
+
+/** Rows per COPY text chunk handed to the socket. */
+const COPY_ROWS_PER_CHUNK = 2_000;
+/** An advisory lock key (any constant) taken while a month's partition is created. */
+const PARTITION_LOCK_KEY = 7_201_101;
+
+/** The text COPY format's escapes: backslash, tab, newline and carriage return; null as \N. */
+function copyField(value: string | number | null): string {
+  if (value === null) return '\\N';
+  if (typeof value === 'number') return String(value);
+  return value.replace(/[\\\t\n\r]/g, (c) =>
+    c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r',
+  );
+}
+
+/** One ledger row as a line of COPY text, in LEDGER_COLUMNS order. */
+export function ledgerCopyLine(row: LedgerRow): string {
+  return [
+    row.intervalStartMs,
+    row.meterId,
+    row.channel,
+    row.version,
+    row.seq,
+    row.intervalSeconds,
+    row.valueMicro,
+    row.statusCode,
+    row.quality,
+    row.checksumSha256,
+    row.idempotencyKey,
+    row.supersedesKey,
+    row.batchId,
+    row.batchPosition,
+    row.commodity,
+    row.unit,
+    row.qualityDetail,
+  ]
+    .map(copyField)
+    .join('\t');
+}
+
+function* copyChunks(rows: readonly LedgerRow[]): Generator<string> {
+  for (let at = 0; at < rows.length; at += COPY_ROWS_PER_CHUNK) {
+    const lines: string[] = [];
+    const end = Math.min(rows.length, at + COPY_ROWS_PER_CHUNK);
+    for (let index = at; index < end; index++) {
+      lines.push(ledgerCopyLine(rows[index] as LedgerRow));
+    }
+    yield `${lines.join('\n')}\n`;
+  }
+}
+
+/** The UTC month [start, next start) holding an instant, in epoch milliseconds. */
+export function monthOf(instantMs: number): { fromMs: number; toMs: number; name: string } {
+  const at = new Date(instantMs);
+  const year = at.getUTCFullYear();
+  const month = at.getUTCMonth();
+  const fromMs = Date.UTC(year, month, 1);
+  const toMs = Date.UTC(year, month + 1, 1);
+  const sign = year < 0 ? 'm' : '';
+  const name = `ledger_y${sign}${Math.abs(year)}m${String(month + 1).padStart(2, '0')}`;
+  return { fromMs, toMs, name };
+}
+
+/**
+ * Makes sure a partition exists for every month the rows touch. `known` remembers partitions this
+ * process has seen, so the catalog is asked once per month per process.
+ */
+export async function ensureLedgerPartitions(
+  client: PoolClient,
+  rows: readonly LedgerRow[],
+  known: Set<string>,
+): Promise<void> {
+  const months = new Map<string, { fromMs: number; toMs: number }>();
+  for (const row of rows) {
+    const month = monthOf(row.intervalStartMs);
+    if (!known.has(month.name)) months.set(month.name, month);
+  }
+  if (months.size === 0) return;
+  // Two writers reaching a new month at once: the lock lets one create it, the other then sees it.
+  await client.query('SELECT pg_advisory_xact_lock($1)', [PARTITION_LOCK_KEY]);
+  for (const [name, month] of months) {
+    await client.query(
+      `CREATE TABLE IF NOT EXISTS ${name} PARTITION OF ledger
+       FOR VALUES FROM (${month.fromMs}) TO (${month.toMs})`,
+    );
+    known.add(name);
+  }
+}
+
+/**
+ * COPY into the staging table, then one INSERT into the ledger. Returns how many rows the ledger
+ * took: fewer than given means another transaction wrote the same interval version first.
+ */
+export async function copyLedgerRows(
+  client: PoolClient,
+  rows: readonly LedgerRow[],
+): Promise<number> {
+  await client.query(
+    `CREATE TEMP TABLE IF NOT EXISTS ledger_stage ON COMMIT DELETE ROWS
+       AS SELECT ${LEDGER_COLUMNS} FROM ledger WITH NO DATA`,
+  );
+  const copy = client.query(copyFrom(`COPY ledger_stage (${LEDGER_COLUMNS}) FROM STDIN`));
+  await pipeline(Readable.from(copyChunks(rows)), copy);
+  const inserted = await client.query(
+    `INSERT INTO ledger (${LEDGER_COLUMNS})
+     SELECT ${LEDGER_COLUMNS} FROM ledger_stage ORDER BY batch_id, batch_position
+     ON CONFLICT (interval_start_ms, meter_id, channel, version) DO NOTHING`,
+  );
+  await client.query('TRUNCATE ledger_stage');
+  return inserted.rowCount ?? 0;
+}

@@ -1,0 +1,671 @@
+/**
+ * The scale-out store: PostgreSQL 15 through a node-postgres pool, every table in one schema (the
+ * URL's `schema` parameter, `public` by default), brought forward by postgres-migrations.ts.
+ *
+ * Transactions: READ COMMITTED, and each one first takes a transaction-scoped advisory lock of its
+ * schema, so that writers are serialised exactly as SQLite's BEGIN IMMEDIATE serialises them: a
+ * batch's reads (stream state, interval versions, audit head) stay true until it commits, no
+ * serialization failure can occur, and `fn` runs once. Narrowing that lock (per partition) is the
+ * several-workers part's to do. Reads outside a transaction see committed data; iterations read one
+ * REPEATABLE READ snapshot through a server-side cursor, in constant memory.
+ */
+import pg from 'pg';
+import type { PoolClient } from 'pg';
+import { AmisyncError } from '../../core/errors.js';
+import type {
+  AnomalyBacklog,
+  AnomalyFilter,
+  AnomalyInsert,
+  AnomalyRow,
+  ApiTokenInsert,
+  ApiTokenRow,
+  ArrivalQuery,
+  ArrivalRow,
+  AuditEntryRow,
+  BatchRow,
+  BreakerStateRow,
+  CheckpointRow,
+  ControlRow,
+  DeadLetterFilter,
+  DeadLetterRow,
+  DeliveryInsert,
+  DeliveryRow,
+  DiscrepancyFigures,
+  DiscrepancyQuery,
+  LedgerRow,
+  LedgerSpan,
+  QuarantineActionInsert,
+  QuarantineFilter,
+  QuarantineRepeatInsert,
+  QuarantineRow,
+  QuarantineStatus,
+  SequenceEvent,
+  SeriesPoint,
+  SlaAlertRow,
+  SourcePositionRow,
+  SourceSummaryRow,
+  Store,
+  StoreStatus,
+  StoreTransaction,
+  StreamSeriesQuery,
+  UnitTotal,
+  VendorInsert,
+  VendorRow,
+} from '../../core/store.js';
+import type { Quality } from '../../core/reading.js';
+import type { Violation } from '../../core/reject.js';
+import { currentOwner } from '../process-owner.js';
+import {
+  auditFrom,
+  batchFrom,
+  checkpointFrom,
+  int,
+  intOrNull,
+  json,
+  ledgerFrom,
+  quarantineFrom,
+  repeatFrom,
+  text,
+  type PgRow,
+} from './postgres-codecs.js';
+import {
+  insertApiToken,
+  insertVendor,
+  markApiTokenRevoked,
+  markVendorRevoked,
+  selectAnomalies,
+  selectAnomaly,
+  selectAnomalyBacklog,
+  selectApiTokenById,
+  selectApiTokens,
+  selectBreakers,
+  selectControlHistory,
+  selectCurrentControls,
+  selectDeadLetter,
+  selectDeadLetters,
+  selectVendorBy,
+  selectVendors,
+  type Queryable,
+} from './postgres-decisions.js';
+import { POSTGRES_MIGRATIONS } from './postgres-migrations.js';
+import {
+  completeDelivery,
+  DELIVERY_SELECT,
+  deliveryFrom,
+  insertDelivery,
+  putRawChunk,
+  readDeliveryBytes,
+} from './postgres-raw.js';
+import {
+  ARRIVALS_SQL,
+  arrivalFrom,
+  arrivalParams,
+  selectSlaAlerts,
+  selectSourceSummaries,
+  selectStatus,
+  unitTotals,
+} from './postgres-reports.js';
+import {
+  QUARANTINE_SELECT,
+  transactionApi,
+  type TransactionContext,
+} from './postgres-transaction.js';
+
+/** Rows fetched per step when streaming large tables. */
+const ITERATE_ROWS_PER_STEP = 5_000;
+/** Connections per store: one batch writer at a time, plus readers and iterations. */
+const POOL_CONNECTIONS_MAX = 8;
+/** The advisory lock key (any constant) under which any schema's migrations run. */
+const MIGRATION_LOCK_KEY = 7_201_100;
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/** Current (highest-version) rows only: `l` is the ledger row being tested. */
+const CURRENT_ONLY = `NOT EXISTS (SELECT 1 FROM ledger n WHERE n.interval_start_ms = l.interval_start_ms
+  AND n.meter_id = l.meter_id AND n.channel = l.channel AND n.version > l.version)`;
+
+export interface PostgresStoreOptions {
+  /** Clock for migration timestamps; the pipeline passes its own times for everything else. */
+  nowMs: () => number;
+}
+
+/** Where a `postgres://` URL points, with the schema taken out of its query string. */
+export interface PostgresTarget {
+  connectionString: string;
+  schema: string;
+}
+
+export function isPostgresUrl(location: string): boolean {
+  return /^postgres(ql)?:\/\//.test(location);
+}
+
+export function parsePostgresUrl(location: string): PostgresTarget {
+  const url = new URL(location);
+  const schema = url.searchParams.get('schema') ?? 'public';
+  if (!SCHEMA_NAME.test(schema)) {
+    throw new AmisyncError(
+      'USAGE',
+      `schema ${schema} is not a plain lowercase identifier (letters, digits, underscore)`,
+    );
+  }
+  url.searchParams.delete('schema');
+  return { connectionString: url.toString(), schema };
+}
+
+/** Engine errors that mean the store, not the data or the program, is at fault. */
+function asStoreError(error: unknown): unknown {
+  const code = (error as { code?: unknown }).code;
+  if (typeof code !== 'string') return error;
+  // Connection refused or reset, and SQLSTATE classes 08 (connection), 53 (resources),
+  // 57 (operator intervention), 40 (rollback: serialization failure, deadlock).
+  if (/^(ECONN|ETIMEDOUT|ENOTFOUND|EPIPE)|^(08|53|57|40)/.test(code)) {
+    return new AmisyncError('STORE_UNAVAILABLE', `${(error as Error).message} (${code})`, { code });
+  }
+  return error;
+}
+
+/**
+ * Brings the schema forward under one advisory lock (two processes opening a new schema at once
+ * must not both apply a migration; the writer role is cluster-wide).
+ */
+async function migrate(client: PoolClient, schema: string, nowMs: number): Promise<void> {
+  await client.query('BEGIN');
+  try {
+    await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
+    await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+    await client.query(`SET LOCAL search_path TO ${schema}`);
+    await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      version integer PRIMARY KEY, name text NOT NULL, applied_at_ms bigint NOT NULL)`);
+    const applied = new Set(
+      (await client.query('SELECT version FROM schema_migrations')).rows.map((row: PgRow) =>
+        int(row.version, 'version'),
+      ),
+    );
+    const newest = POSTGRES_MIGRATIONS[POSTGRES_MIGRATIONS.length - 1]?.version ?? 0;
+    for (const version of applied) {
+      if (version > newest) {
+        throw new AmisyncError(
+          'STORE_SCHEMA_NEWER',
+          `database schema version ${version} is newer than this amisync knows (${newest})`,
+        );
+      }
+    }
+    for (const migration of POSTGRES_MIGRATIONS) {
+      if (applied.has(migration.version)) continue;
+      await client.query(migration.sql.replaceAll('${schema}', schema));
+      await client.query(
+        'INSERT INTO schema_migrations (version, name, applied_at_ms) VALUES ($1, $2, $3)',
+        [migration.version, migration.name, nowMs],
+      );
+    }
+    await client.query('COMMIT');
+  } catch (error) {
+    await client.query('ROLLBACK');
+    throw error;
+  }
+}
+
+export async function openPostgresStore(
+  location: string,
+  options: PostgresStoreOptions,
+): Promise<PostgresStore> {
+  const target = parsePostgresUrl(location);
+  const pool = new pg.Pool({
+    connectionString: target.connectionString,
+    max: POOL_CONNECTIONS_MAX,
+    options: `-c search_path=${target.schema}`,
+  });
+  // An idle client's error (the server restarted) must not crash the process; the next query
+  // on a fresh client reports it as STORE_UNAVAILABLE.
+  pool.on('error', () => undefined);
+  let client: PoolClient;
+  try {
+    client = await pool.connect();
+  } catch (error) {
+    await pool.end();
+    throw new AmisyncError(
+      'STORE_UNAVAILABLE',
+      `cannot connect to PostgreSQL: ${(error as Error).message}`,
+    );
+  }
+  try {
+    await migrate(client, target.schema, options.nowMs());
+  } catch (error) {
+    client.release();
+    await pool.end();
+    throw asStoreError(error);
+  }
+  client.release();
+  return new PostgresStore(pool, target.schema);
+}
+
+export class PostgresStore implements Store {
+  readonly engine = 'postgres';
+  readonly pool: pg.Pool;
+  readonly schema: string;
+  readonly #context: TransactionContext = {
+    self: currentOwner(),
+    knownPartitions: new Set<string>(),
+  };
+
+  constructor(pool: pg.Pool, schema: string) {
+    this.pool = pool;
+    this.schema = schema;
+  }
+
+  get #db(): Queryable {
+    return this.pool;
+  }
+
+  async #rows(sql: string, params: unknown[] = []): Promise<PgRow[]> {
+    try {
+      return (await this.pool.query(sql, params)).rows as PgRow[];
+    } catch (error) {
+      throw asStoreError(error);
+    }
+  }
+
+  async transaction<T>(fn: (tx: StoreTransaction) => Promise<T>): Promise<T> {
+    return this.#inTransaction((db) => fn(transactionApi(db as PoolClient, this.#context)));
+  }
+
+  async *#iterate<T>(
+    sql: string,
+    map: (row: PgRow) => T,
+    params: unknown[] = [],
+  ): AsyncIterable<T[]> {
+    const client = await this.pool.connect();
+    let finished = false;
+    try {
+      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      await client.query(`DECLARE rows NO SCROLL CURSOR FOR ${sql}`, params);
+      for (;;) {
+        const page = (await client.query(`FETCH ${ITERATE_ROWS_PER_STEP} FROM rows`))
+          .rows as PgRow[];
+        if (page.length === 0) break;
+        yield page.map(map);
+      }
+      await client.query('COMMIT');
+      finished = true;
+    } catch (error) {
+      throw asStoreError(error);
+    } finally {
+      // An iteration left early (break) or failed still holds its transaction: discard the client.
+      client.release(!finished);
+    }
+  }
+
+  async listBreakerStates(): Promise<BreakerStateRow[]> {
+    return selectBreakers(this.#db);
+  }
+
+  async createDelivery(delivery: DeliveryInsert): Promise<void> {
+    await this.#inTransaction((db) => insertDelivery(db, delivery, this.#context.self));
+  }
+
+  /** Runs `fn` on one client inside the store's serialised transaction. */
+  async #inTransaction<T>(fn: (db: PoolClient) => Promise<T>): Promise<T> {
+    let client: PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (error) {
+      throw asStoreError(error);
+    }
+    let broken = false;
+    try {
+      await client.query('BEGIN');
+      await client.query('SELECT pg_advisory_xact_lock(hashtext(current_schema()))');
+      const result = await fn(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      try {
+        await client.query('ROLLBACK');
+      } catch {
+        broken = true;
+      }
+      throw asStoreError(error);
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  async putRawChunk(deliveryId: string, byteOffset: number, bytes: Uint8Array): Promise<string> {
+    return this.#inTransaction((db) => putRawChunk(db, deliveryId, byteOffset, bytes));
+  }
+
+  async finishDelivery(
+    deliveryId: string,
+    sha256: string,
+    sizeBytes: number,
+    atMs: number,
+  ): Promise<void> {
+    await this.#inTransaction((db) => completeDelivery(db, deliveryId, sha256, sizeBytes, atMs));
+  }
+
+  async getDelivery(id: string): Promise<DeliveryRow | null> {
+    const row = (await this.#rows(`${DELIVERY_SELECT} WHERE d.id = $1`, [id]))[0];
+    return row === undefined ? null : deliveryFrom(row, this.#context.self);
+  }
+
+  async loadSourcePosition(sourceId: string): Promise<SourcePositionRow | null> {
+    const row = (
+      await this.#rows(
+        `SELECT source_id, position, delivery_id, saved_at_ms FROM source_positions
+         WHERE source_id = $1`,
+        [sourceId],
+      )
+    )[0];
+    if (row === undefined) return null;
+    return {
+      sourceId: text(row.source_id, 'source_id'),
+      position: text(row.position, 'position'),
+      deliveryId: text(row.delivery_id, 'delivery_id'),
+      savedAtMs: int(row.saved_at_ms, 'saved_at_ms'),
+    };
+  }
+
+  async listSourceSummaries(): Promise<SourceSummaryRow[]> {
+    return selectSourceSummaries(this.#db);
+  }
+
+  async listDeliveries(limit: number): Promise<DeliveryRow[]> {
+    return (
+      await this.#rows(`${DELIVERY_SELECT} ORDER BY d.started_at_ms DESC, d.id LIMIT $1`, [limit])
+    ).map((row) => deliveryFrom(row, this.#context.self));
+  }
+
+  async readDeliveryBytes(
+    deliveryId: string,
+    byteOffset: number,
+    byteLength: number,
+  ): Promise<Uint8Array> {
+    return readDeliveryBytes(this.#db, deliveryId, byteOffset, byteLength);
+  }
+
+  async status(): Promise<StoreStatus> {
+    return selectStatus(this.#db, this.#context.self);
+  }
+
+  async listQuarantine(filter: QuarantineFilter): Promise<QuarantineRow[]> {
+    const params: unknown[] = [filter.afterId ?? 0];
+    const clauses = ['q.id > $1'];
+    const add = (column: string, value: unknown): void => {
+      params.push(value);
+      clauses.push(`${column} = $${params.length}`);
+    };
+    if (filter.status !== undefined) add('q.status', filter.status);
+    if (filter.deliveryId !== undefined) add('q.delivery_id', filter.deliveryId);
+    if (filter.code !== undefined) add('q.first_code', filter.code);
+    params.push(filter.limit);
+    const sql = `${QUARANTINE_SELECT} WHERE ${clauses.join(' AND ')} ORDER BY q.id
+      LIMIT $${params.length}`;
+    return (await this.#rows(sql, params)).map(quarantineFrom);
+  }
+
+  async getQuarantine(id: number): Promise<QuarantineRow | null> {
+    const row = (await this.#rows(`${QUARANTINE_SELECT} WHERE q.id = $1`, [id]))[0];
+    return row === undefined ? null : quarantineFrom(row);
+  }
+
+  async listQuarantineActions(quarantineId: number): Promise<QuarantineActionInsert[]> {
+    return (
+      await this.#rows('SELECT * FROM quarantine_actions WHERE quarantine_id = $1 ORDER BY id', [
+        quarantineId,
+      ])
+    ).map((row) => ({
+      quarantineId: int(row.quarantine_id, 'quarantine_id'),
+      action: text(row.action, 'action') as QuarantineActionInsert['action'],
+      outcome: text(row.outcome, 'outcome') as QuarantineStatus,
+      actor: text(row.actor, 'actor'),
+      justification: text(row.justification, 'justification'),
+      violations: json<Violation[]>(row.violations, 'violations'),
+      batchId: intOrNull(row.batch_id, 'batch_id'),
+      atMs: int(row.at_ms, 'at_ms'),
+    }));
+  }
+
+  async listSequenceEvents(limit: number): Promise<SequenceEvent[]> {
+    return (
+      await this.#rows('SELECT * FROM sequence_events ORDER BY id DESC LIMIT $1', [limit])
+    ).map((row) => ({
+      meterId: text(row.meter_id, 'meter_id'),
+      channel: text(row.channel, 'channel'),
+      kind: text(row.kind, 'kind') as SequenceEvent['kind'],
+      expectedSeq: int(row.expected_seq, 'expected_seq'),
+      receivedSeq: int(row.received_seq, 'received_seq'),
+      intervalStartMs: int(row.interval_start_ms, 'interval_start_ms'),
+      batchId: int(row.batch_id, 'batch_id'),
+    }));
+  }
+
+  async listAnomalies(filter: AnomalyFilter): Promise<AnomalyRow[]> {
+    return selectAnomalies(this.#db, filter);
+  }
+
+  async getAnomaly(id: number): Promise<AnomalyRow | null> {
+    return selectAnomaly(this.#db, id);
+  }
+
+  async listDeadLetters(filter: DeadLetterFilter): Promise<DeadLetterRow[]> {
+    return selectDeadLetters(this.#db, filter);
+  }
+
+  async getDeadLetter(id: number): Promise<DeadLetterRow | null> {
+    return selectDeadLetter(this.#db, id);
+  }
+
+  async anomalyBacklog(): Promise<AnomalyBacklog> {
+    return selectAnomalyBacklog(this.#db);
+  }
+
+  async discrepancyFigures(query: DiscrepancyQuery): Promise<DiscrepancyFigures> {
+    throw new AmisyncError(
+      'INVALID_STATE',
+      `the discrepancy report (${query.fromMs}..${query.toMs}) is not yet available on PostgreSQL`,
+    );
+  }
+
+  async streamSeries(query: StreamSeriesQuery): Promise<SeriesPoint[]> {
+    if (query.fromMs >= query.toMs || query.limit < 1) return [];
+    const found = await this.#rows(
+      `SELECT l.interval_start_ms, l.value_micro, l.quality
+       FROM generate_series($1::bigint, $2::bigint - 1, $3::bigint) AS grid (ms)
+       JOIN ledger l ON l.interval_start_ms = grid.ms AND l.meter_id = $4 AND l.channel = $5
+       WHERE ${CURRENT_ONLY}
+       ORDER BY l.interval_start_ms LIMIT $6`,
+      [query.fromMs, query.toMs, query.intervalMs, query.meterId, query.channel, query.limit],
+    );
+    return found.map((row) => ({
+      intervalStartMs: int(row.interval_start_ms, 'interval_start_ms'),
+      valueMicro: int(row.value_micro, 'value_micro'),
+      quality: text(row.quality, 'quality') as Quality,
+    }));
+  }
+
+  iterateArrivals(query: ArrivalQuery): AsyncIterable<ArrivalRow[]> {
+    return this.#iterate(ARRIVALS_SQL, arrivalFrom, arrivalParams(query));
+  }
+
+  async listSlaAlerts(sourceIds: readonly string[]): Promise<SlaAlertRow[]> {
+    return selectSlaAlerts(this.#db, sourceIds);
+  }
+
+  iterateCurrentLedger(): AsyncIterable<LedgerRow[]> {
+    return this.#iterate(
+      `SELECT * FROM ledger l WHERE ${CURRENT_ONLY} ORDER BY interval_start_ms, meter_id, channel`,
+      ledgerFrom,
+    );
+  }
+
+  iterateCurrentLedgerSpan(span: LedgerSpan): AsyncIterable<LedgerRow[]> {
+    const meters = span.meterIds === null ? '' : 'AND l.meter_id = ANY($3::text[])';
+    const params: unknown[] = [span.fromMs, span.toMs];
+    if (span.meterIds !== null) params.push([...span.meterIds]);
+    return this.#iterate(
+      `SELECT * FROM ledger l WHERE l.interval_start_ms >= $1 AND l.interval_start_ms < $2
+         ${meters} AND ${CURRENT_ONLY}
+       ORDER BY interval_start_ms, meter_id, channel`,
+      ledgerFrom,
+      params,
+    );
+  }
+
+  iterateLedgerByBatch(): AsyncIterable<LedgerRow[]> {
+    return this.#iterate('SELECT * FROM ledger ORDER BY batch_id, batch_position', ledgerFrom);
+  }
+
+  async findLedgerRowsByKey(idempotencyKey: string): Promise<LedgerRow[]> {
+    // The key is deliberately not indexed (see the SQLite migrations); proving one reading scans.
+    return (
+      await this.#rows('SELECT * FROM ledger WHERE idempotency_key = $1 ORDER BY version', [
+        idempotencyKey,
+      ])
+    ).map(ledgerFrom);
+  }
+
+  async recomputeLedgerTotals(): Promise<{ readings: number; byUnit: UnitTotal[] }> {
+    const byUnit = await unitTotals(
+      this.#db,
+      `SELECT commodity, unit, count(*) AS readings, sum(value_micro) AS value FROM ledger l
+       WHERE ${CURRENT_ONLY} GROUP BY commodity, unit ORDER BY commodity, unit`,
+    );
+    return { readings: byUnit.reduce((sum, total) => sum + total.readings, 0), byUnit };
+  }
+
+  async ledgerRowsOfBatch(batchId: number): Promise<LedgerRow[]> {
+    return (
+      await this.#rows('SELECT * FROM ledger WHERE batch_id = $1 ORDER BY batch_position', [
+        batchId,
+      ])
+    ).map(ledgerFrom);
+  }
+
+  async quarantineRowsOfBatch(batchId: number): Promise<QuarantineRow[]> {
+    return (
+      await this.#rows(`${QUARANTINE_SELECT} WHERE q.batch_id = $1 ORDER BY q.batch_position`, [
+        batchId,
+      ])
+    ).map(quarantineFrom);
+  }
+
+  async quarantineRepeatsOfBatch(batchId: number): Promise<QuarantineRepeatInsert[]> {
+    return (
+      await this.#rows(
+        'SELECT * FROM quarantine_repeats WHERE batch_id = $1 ORDER BY batch_position',
+        [batchId],
+      )
+    ).map(repeatFrom);
+  }
+
+  async quarantineRepeatsOf(quarantineId: number): Promise<QuarantineRepeatInsert[]> {
+    return (
+      await this.#rows('SELECT * FROM quarantine_repeats WHERE quarantine_id = $1 ORDER BY id', [
+        quarantineId,
+      ])
+    ).map(repeatFrom);
+  }
+
+  async anomalyRowsOfBatch(batchId: number): Promise<AnomalyInsert[]> {
+    return (
+      await this.#rows('SELECT * FROM anomalies WHERE batch_id = $1 ORDER BY batch_position', [
+        batchId,
+      ])
+    ).map((row) => ({
+      batchId: int(row.batch_id, 'batch_id'),
+      batchPosition: int(row.batch_position, 'batch_position'),
+      reading: json<AnomalyInsert['reading']>(row.reading, 'reading'),
+      findings: json<AnomalyInsert['findings']>(row.findings, 'findings'),
+    }));
+  }
+
+  iterateBatches(): AsyncIterable<BatchRow[]> {
+    return this.#iterate('SELECT * FROM batches ORDER BY id', batchFrom);
+  }
+
+  async getBatch(id: number): Promise<BatchRow | null> {
+    const row = (await this.#rows('SELECT * FROM batches WHERE id = $1', [id]))[0];
+    return row === undefined ? null : batchFrom(row);
+  }
+
+  iterateAuditEntries(): AsyncIterable<AuditEntryRow[]> {
+    return this.#iterate('SELECT * FROM audit_log ORDER BY seq', auditFrom);
+  }
+
+  async getAuditEntry(seq: number): Promise<AuditEntryRow | null> {
+    const row = (await this.#rows('SELECT * FROM audit_log WHERE seq = $1', [seq]))[0];
+    return row === undefined ? null : auditFrom(row);
+  }
+
+  async latestAuditEntryOfKind(kind: string): Promise<AuditEntryRow | null> {
+    const row = (
+      await this.#rows('SELECT * FROM audit_log WHERE kind = $1 ORDER BY seq DESC LIMIT 1', [kind])
+    )[0];
+    return row === undefined ? null : auditFrom(row);
+  }
+
+  async listCheckpoints(): Promise<CheckpointRow[]> {
+    return (await this.#rows('SELECT * FROM checkpoints ORDER BY id')).map(checkpointFrom);
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+
+  async listControls(): Promise<ControlRow[]> {
+    return selectCurrentControls(this.#db);
+  }
+
+  async listControlHistory(): Promise<ControlRow[]> {
+    return selectControlHistory(this.#db);
+  }
+
+  async addVendor(vendor: VendorInsert): Promise<void> {
+    await this.#inTransaction((db) => insertVendor(db, vendor));
+  }
+
+  async listVendors(): Promise<VendorRow[]> {
+    return selectVendors(this.#db);
+  }
+
+  async findVendorByKeyId(keyId: string): Promise<VendorRow | null> {
+    return selectVendorBy(this.#db, 'key_id', keyId);
+  }
+
+  async findVendorByName(name: string): Promise<VendorRow | null> {
+    return selectVendorBy(this.#db, 'name', name);
+  }
+
+  async revokeVendor(name: string, atMs: number): Promise<boolean> {
+    return this.#inTransaction((db) => markVendorRevoked(db, name, atMs));
+  }
+
+  async findDeliveryByTransportId(
+    sourceId: string,
+    transportId: string,
+  ): Promise<DeliveryRow | null> {
+    const row = (
+      await this.#rows(
+        `${DELIVERY_SELECT} WHERE d.source_id = $1 AND d.transport_id = $2
+           AND d.status = 'complete' ORDER BY d.finished_at_ms, d.id LIMIT 1`,
+        [sourceId, transportId],
+      )
+    )[0];
+    return row === undefined ? null : deliveryFrom(row, this.#context.self);
+  }
+
+  async addApiToken(token: ApiTokenInsert): Promise<void> {
+    await this.#inTransaction((db) => insertApiToken(db, token));
+  }
+
+  async listApiTokens(): Promise<ApiTokenRow[]> {
+    return selectApiTokens(this.#db);
+  }
+
+  async findApiTokenById(tokenId: string): Promise<ApiTokenRow | null> {
+    return selectApiTokenById(this.#db, tokenId);
+  }
+
+  async revokeApiToken(name: string, atMs: number): Promise<boolean> {
+    return this.#inTransaction((db) => markApiTokenRevoked(db, name, atMs));
+  }
+}

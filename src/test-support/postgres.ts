@@ -1,0 +1,69 @@
+/**
+ * PostgreSQL for tests: the server on 127.0.0.1:5432 (AMISYNC_TEST_POSTGRES_URL overrides), one
+ * fresh schema per test so that runs never see each other's data, every schema dropped after the
+ * test file, and an "attacker" connection that runs SQL as the superuser on a test's schema.
+ */
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+
+export function postgresServerUrl(): string {
+  return process.env['AMISYNC_TEST_POSTGRES_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+}
+
+/** Whether the server answers; the reason when it does not. */
+export async function probePostgres(): Promise<{ available: boolean; reason: string }> {
+  const client = new pg.Client({
+    connectionString: postgresServerUrl(),
+    connectionTimeoutMillis: 2_000,
+  });
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return { available: true, reason: '' };
+  } catch (error) {
+    return {
+      available: false,
+      reason: `not reachable at ${postgresServerUrl()} (${(error as Error).message})`,
+    };
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+const made: string[] = [];
+
+/** A new schema name, and the store URL that selects it. */
+export function freshPostgresSchema(): { schema: string; url: string } {
+  const schema = `amisync_test_${process.pid}_${randomBytes(5).toString('hex')}`;
+  made.push(schema);
+  const url = new URL(postgresServerUrl());
+  url.searchParams.set('schema', schema);
+  return { schema, url: url.toString() };
+}
+
+/** Runs SQL on a schema as the superuser: what an attacker with database access can do. */
+export async function runAsSuperuser(schema: string, sql: string): Promise<void> {
+  const client = new pg.Client({
+    connectionString: postgresServerUrl(),
+    options: `-c search_path=${schema}`,
+  });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Drops every schema this test file made. */
+export async function dropPostgresSchemas(): Promise<void> {
+  const schemas = made.splice(0);
+  if (schemas.length === 0) return;
+  const client = new pg.Client({ connectionString: postgresServerUrl() });
+  await client.connect();
+  try {
+    for (const schema of schemas) await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+  } finally {
+    await client.end();
+  }
+}
