@@ -621,4 +621,9 @@ CREATE INDEX ledger_register_reads ON ledger (meter_id, channel, interval_start_
   WHERE interval_seconds = 0;`,
   },
   { version: 20, name: 'vendor SLA breaches alerted', sql: SLA_ALERTS },
+  {
+    version: 21,
+    name: 'ledger rows by meter, for bill verify and bill prove',
+    sql: 'CREATE INDEX ledger_by_meter ON ledger (meter_id, interval_start_ms);',
+  },
 ];
