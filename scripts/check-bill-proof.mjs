@@ -13,7 +13,11 @@
 //   6. the raw bytes of each batch's delivery range: their sha256 and length, each reading's meter
 //      id among them;
 //   7. the determinants and every invoice line recomputed from the readings and the tariffs
-//      (exact integers, one rounding per line, half away from zero), and the total.
+//      (exact integers, one rounding per line, half away from zero), and the total;
+//   8. for a service point billed from register (AMR) reads: the register consumption recomputed
+//      from the proven reads (differences, rollover at the meter's digits, multiplier, estimates
+//      replaced by later actuals, proration to the period), each read and use the bundle states
+//      compared with it, and the Merkle root over the reads used.
 // Usage: node scripts/check-bill-proof.mjs DIR [--json]. Exit 0 when every check passes, 1 when
 // any fails, 2 when the bundle cannot be read.
 import { Buffer } from 'node:buffer';
@@ -194,7 +198,7 @@ function checkReadings(dir, bundle, bySeq) {
     checkRaw(dir, batch, payload);
   }
   check('every leaf leads to its batch ledger root', leavesOk);
-  const readings = bundle.readings.lines.map(parseLine);
+  const readings = bundle.readings.lines.map((line) => ({ ...parseLine(line), line }));
   let inLog = true;
   let keysOk = true;
   bundle.readings.lines.forEach((line, index) => {
@@ -407,6 +411,199 @@ function monthFrame(period, sp) {
   return { days, month: month - 1, exact };
 }
 
+// ---- Register (AMR) reads (docs/billing.md "Register reads" and "The register part") -------
+
+const MICRO_PER_KWH = 1_000_000;
+const MS_PER_HOUR = 3_600_000;
+const isRegisterRead = (r) => r.intervalSeconds === 0 && r.channel.startsWith('reg:');
+
+/** An actual read replaces the estimates before it: the reads that count, in time order. */
+function readsInForce(reads) {
+  const sorted = [...reads].sort((a, b) => a.intervalStartMs - b.intervalStartMs);
+  let lastActualMs = -Infinity;
+  for (const r of sorted) if (r.quality === 'actual') lastActualMs = r.intervalStartMs;
+  return sorted.filter((r) => r.quality === 'actual' || r.intervalStartMs > lastActualMs);
+}
+
+/** A fall is a rollover when the digits are known, both reads fit them and the wrap is short. */
+function rolloverDifference(previous, current, digits) {
+  if (digits === null) return null;
+  const range = 10 ** digits * MICRO_PER_KWH;
+  if (previous >= range || current >= range) return null;
+  const wrapped = range - previous + current;
+  return wrapped < range / 2 ? wrapped : null;
+}
+
+function registerConfig(sp, meterId) {
+  const span = sp.spans.find((s) => s.meterId === meterId);
+  return { digits: span?.registerDigits ?? null, multiplier: span?.multiplier ?? 1 };
+}
+
+function registerUses(sp, reads) {
+  const byStream = new Map();
+  for (const r of reads) {
+    const key = `${r.meterId}|${r.channel}`;
+    byStream.set(key, [...(byStream.get(key) ?? []), r]);
+  }
+  const uses = [];
+  for (const key of [...byStream.keys()].sort()) {
+    const inForce = readsInForce(byStream.get(key));
+    for (let at = 1; at < inForce.length; at++) {
+      const [previous, current] = [inForce[at - 1], inForce[at]];
+      const config = registerConfig(sp, previous.meterId);
+      let difference = current.valueMicro - previous.valueMicro;
+      let rollover = false;
+      if (difference < 0) {
+        difference = rolloverDifference(previous.valueMicro, current.valueMicro, config.digits);
+        if (difference === null) continue; // a register going backwards bills nothing
+        rollover = true;
+      }
+      uses.push({
+        meterId: previous.meterId,
+        channel: previous.channel,
+        fromMs: previous.intervalStartMs,
+        toMs: current.intervalStartMs,
+        reads: [previous, current],
+        registerDigits: config.digits,
+        multiplier: config.multiplier,
+        rollover,
+        estimated: previous.quality !== 'actual' || current.quality !== 'actual',
+        differenceMicro: difference,
+        energyMicro: difference * config.multiplier,
+      });
+    }
+  }
+  return uses;
+}
+
+/** The energy of a use up to an instant: floor(E x elapsed / span), exact. */
+function energyUpTo(use, atMs) {
+  if (atMs <= use.fromMs) return 0n;
+  if (atMs >= use.toMs) return BigInt(use.energyMicro);
+  return (BigInt(use.energyMicro) * BigInt(atMs - use.fromMs)) / BigInt(use.toMs - use.fromMs);
+}
+
+function energyWithin(use, fromMs, toMs) {
+  return toMs <= fromMs ? 0n : energyUpTo(use, toMs) - energyUpTo(use, fromMs);
+}
+
+/** Hours of the spans in each energy period (local time), and the period with the most. */
+function fallbackPeriod(tariff, sp) {
+  const local = localClock(sp.timeZone);
+  const hours = new Map();
+  for (const s of sp.spans)
+    for (let at = s.fromMs; at < s.toMs; at += MS_PER_HOUR) {
+      const period = periodAt(tariff.energyWeekday, tariff.energyWeekend, local(at));
+      hours.set(period, (hours.get(period) ?? 0) + 1);
+    }
+  let best = 0;
+  let bestHours = -1;
+  for (const [period, count] of [...hours].sort((a, b) => a[0] - b[0]))
+    if (count > bestHours) [best, bestHours] = [period, count];
+  return best;
+}
+
+function registerDeterminants(tariff, sp, uses) {
+  const d = {
+    energyMicroByPeriod: Array(Math.max(1, tariff.energy.length)).fill(0),
+    energyMicro: 0,
+    estimatedEnergyMicro: 0,
+    demandMicroKwByPeriod: Array(tariff.demand.length).fill(0),
+    peakDemandMicroKw: 0,
+    actualIntervals: 0,
+    estimatedIntervals: 0,
+    expectedIntervals: 0,
+  };
+  let actualMs = 0;
+  let estimatedMs = 0;
+  for (const use of uses) {
+    use.billedMicro = 0;
+    for (const s of sp.spans) {
+      if (s.meterId !== use.meterId) continue;
+      const from = Math.max(s.fromMs, use.fromMs);
+      const to = Math.min(s.toMs, use.toMs);
+      if (to <= from) continue;
+      const energy = Number(energyWithin(use, from, to));
+      use.billedMicro += energy;
+      d.energyMicro += energy;
+      if (use.estimated) {
+        d.estimatedEnergyMicro += energy;
+        estimatedMs += to - from;
+      } else actualMs += to - from;
+    }
+  }
+  d.energyMicroByPeriod[fallbackPeriod(tariff, sp)] = d.energyMicro;
+  const spanMs = sp.spans.reduce((sum, s) => sum + Math.max(0, s.toMs - s.fromMs), 0);
+  d.actualIntervals = Math.floor(actualMs / MS_PER_HOUR);
+  d.estimatedIntervals = Math.floor(estimatedMs / MS_PER_HOUR);
+  d.expectedIntervals = Math.ceil(spanMs / MS_PER_HOUR);
+  return d;
+}
+
+const READ_FIELDS = ['key', 'version', 'atMs', 'valueMicro', 'quality'];
+const USE_FIELDS = [
+  'meterId',
+  'channel',
+  'registerDigits',
+  'multiplier',
+  'rollover',
+  'estimated',
+  'differenceMicro',
+  'energyMicro',
+  'billedMicro',
+];
+
+const readOf = (r) => ({
+  key: r.key,
+  version: r.version,
+  atMs: r.intervalStartMs,
+  valueMicro: r.valueMicro,
+  quality: r.quality,
+});
+
+/** Compares the bundle's register part with the uses recomputed from the proven reads. */
+function checkRegisterPart(sp, uses, lineOf) {
+  const stated = sp.register;
+  const name = `${sp.servicePointId} register`;
+  if (!check(`${name} part is in the bundle`, stated !== undefined && Array.isArray(stated.uses)))
+    return;
+  const touched = uses.filter((u) =>
+    sp.spans.some((s) => s.meterId === u.meterId && u.fromMs < s.toMs && s.fromMs < u.toMs),
+  );
+  const problems = [];
+  if (stated.uses.length !== touched.length)
+    problems.push(`${stated.uses.length} uses stated, ${touched.length} recomputed`);
+  touched.forEach((use, index) => {
+    const given = stated.uses[index] ?? {};
+    const where = `use ${index} (${use.meterId} ${use.channel})`;
+    for (const end of ['start', 'end']) {
+      const proven = readOf(use.reads[end === 'start' ? 0 : 1]);
+      for (const field of READ_FIELDS)
+        if (given[end]?.[field] !== proven[field])
+          problems.push(
+            `${where} ${end} read ${field}: stated ${JSON.stringify(given[end]?.[field])}, ` +
+              `proven ${JSON.stringify(proven[field])}`,
+          );
+    }
+    for (const field of USE_FIELDS)
+      if (given[field] !== use[field])
+        problems.push(
+          `${where} ${field}: stated ${JSON.stringify(given[field])}, ` +
+            `recomputed ${JSON.stringify(use[field])}`,
+        );
+  });
+  check(`${name} uses recompute from the proven reads`, problems.length === 0, problems.join('; '));
+  const named = new Map();
+  for (const use of touched)
+    for (const r of use.reads) named.set(`${r.key}:${r.version}`, lineOf(r));
+  check(
+    `${name} reads Merkle root`,
+    merkleRoot([...named.values()].map(leafHash)) === stated.readsRoot &&
+      named.size === stated.reads,
+    stated.readsRoot,
+  );
+}
+
 // ---- Lines (docs/billing.md "Invoices") --------------------------------------------------------
 
 function boundOf(tier, d, days) {
@@ -483,6 +680,37 @@ function difference(due, earlier) {
   return result;
 }
 
+/**
+ * As billing decides: interval determinants when the service point's meters have intervals in
+ * their spans; otherwise, when they have register reads, AMR determinants from those reads.
+ */
+function servicePointDeterminants(tariff, sp, readings) {
+  const meters = new Set(sp.spans.map((s) => s.meterId));
+  const intervals = readings.filter(
+    (r) =>
+      !isRegisterRead(r) &&
+      sp.spans.some(
+        (s) =>
+          s.meterId === r.meterId && r.intervalStartMs >= s.fromMs && r.intervalStartMs < s.toMs,
+      ),
+  );
+  const reads = readings.filter(
+    (r) =>
+      isRegisterRead(r) &&
+      meters.has(r.meterId) &&
+      r.commodity === 'electricity' &&
+      r.unit === 'kWh',
+  );
+  if (intervals.length > 0 || reads.length === 0) {
+    check(`${sp.servicePointId} has no register part`, sp.register === undefined);
+    return determinants(tariff, sp, intervals);
+  }
+  const uses = registerUses(sp, reads);
+  const d = registerDeterminants(tariff, sp, uses);
+  checkRegisterPart(sp, uses, (r) => r.line);
+  return d;
+}
+
 function checkInvoice(dir, bundle, bySeq, readings) {
   const invoice = bundle.invoice;
   const entry = bySeq.get(invoice.auditSeq);
@@ -501,7 +729,7 @@ function checkInvoice(dir, bundle, bySeq, readings) {
       `${sp.servicePointId} is billed over the local month`,
       frame.exact && frame.days === sp.determinants.days && frame.month === sp.determinants.month,
     );
-    const d = determinants(tariff, sp, readings);
+    const d = servicePointDeterminants(tariff, sp, readings);
     for (const [name, value] of Object.entries(d)) {
       if (JSON.stringify(value) !== JSON.stringify(sp.determinants[name])) {
         determinantsOk = check(

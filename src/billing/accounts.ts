@@ -103,6 +103,34 @@ function instantOf(text: string, timeZone: string): number | null {
   }
 }
 
+/**
+ * Time zones and dates of one file, each parsed once: a file names few zones and few dates, and
+ * parsing them (Temporal) costs far more than the rest of a row.
+ */
+class TimeMemo {
+  readonly #zones = new Map<string, boolean>();
+  readonly #instants = new Map<string, number | null>();
+
+  zoneKnown(name: string): boolean {
+    let known = this.#zones.get(name);
+    if (known === undefined) {
+      known = isTimeZone(name);
+      this.#zones.set(name, known);
+    }
+    return known;
+  }
+
+  instant(text: string, timeZone: string): number | null {
+    const key = `${timeZone}|${text}`;
+    let ms = this.#instants.get(key);
+    if (ms === undefined) {
+      ms = instantOf(text, timeZone);
+      this.#instants.set(key, ms);
+    }
+    return ms;
+  }
+}
+
 interface RowContext {
   row: number;
   cells: Record<Column, string>;
@@ -113,7 +141,11 @@ function problem(context: RowContext, column: Column, rule: string, message: str
   context.problems.push({ row: context.row, column, rule, value: context.cells[column], message });
 }
 
-function readRow(context: RowContext, tariffNames: ReadonlySet<string>): AssignmentSpec | null {
+function readRow(
+  context: RowContext,
+  tariffNames: ReadonlySet<string>,
+  time: TimeMemo,
+): AssignmentSpec | null {
   const { cells } = context;
   const before = context.problems.length;
   for (const column of ['account_id', 'service_point_id', 'meter_id'] as const) {
@@ -129,14 +161,14 @@ function readRow(context: RowContext, tariffNames: ReadonlySet<string>): Assignm
   if (!tariffNames.has(cells.tariff)) {
     problem(context, 'tariff', 'tariff.known', 'no imported tariff has this label or name');
   }
-  const zoneOk = isTimeZone(cells.time_zone);
+  const zoneOk = time.zoneKnown(cells.time_zone);
   if (!zoneOk) problem(context, 'time_zone', 'time_zone.iana', 'not an IANA time zone');
   const zone = zoneOk ? cells.time_zone : 'UTC';
-  const fromMs = instantOf(cells.from, zone);
+  const fromMs = time.instant(cells.from, zone);
   if (fromMs === null) {
     problem(context, 'from', 'date.format', 'expected YYYY-MM-DD or an ISO instant with offset');
   }
-  const toMs = cells.to === '' ? null : instantOf(cells.to, zone);
+  const toMs = cells.to === '' ? null : time.instant(cells.to, zone);
   if (cells.to !== '' && toMs === null) {
     problem(context, 'to', 'date.format', 'expected YYYY-MM-DD, an ISO instant, or empty');
   } else if (toMs !== null && fromMs !== null && toMs <= fromMs) {
@@ -170,75 +202,101 @@ function overlaps(a: { fromMs: number; toMs: number | null }, b: typeof a): bool
   return a.fromMs < bEnd && b.fromMs < aEnd;
 }
 
-function sameSpec(a: AssignmentSpec | AssignmentRow, b: AssignmentSpec): boolean {
-  return (
-    a.accountId === b.accountId &&
-    a.servicePointId === b.servicePointId &&
-    a.meterId === b.meterId &&
-    a.tariff === b.tariff &&
-    a.timeZone === b.timeZone &&
-    a.fromMs === b.fromMs &&
-    a.toMs === b.toMs &&
-    a.registerDigits === b.registerDigits &&
-    a.multiplier === b.multiplier
-  );
-}
+type Known = AssignmentSpec | AssignmentRow;
 
-/** Cross-row rules: one account, tariff and zone per service point; one place per meter. */
-function checkAgainst(
-  spec: AssignmentSpec,
-  known: readonly (AssignmentSpec | AssignmentRow)[],
-  problems: AccountProblem[],
-): void {
-  const where = (other: AssignmentSpec | AssignmentRow): string =>
-    'row' in other ? `row ${other.row}` : `stored assignment ${other.id}`;
-  for (const other of known) {
-    const push = (column: Column, rule: string, message: string): void => {
+/**
+ * The assignments seen so far (stored, then the file's), indexed by service point and by meter,
+ * so that each row is checked against the few rows it can conflict with and not against all of
+ * them: an import stays linear in its rows. `comparisons` counts the row pairs compared.
+ */
+class KnownAssignments {
+  readonly #specs = new Set<string>();
+  readonly #byServicePoint = new Map<string, Known[]>();
+  readonly #byMeter = new Map<string, Known[]>();
+  comparisons = 0;
+
+  add(known: Known): void {
+    this.#specs.add(specKey(known));
+    push(this.#byServicePoint, known.servicePointId, known);
+    push(this.#byMeter, known.meterId, known);
+  }
+
+  has(spec: AssignmentSpec): boolean {
+    return this.#specs.has(specKey(spec));
+  }
+
+  /** Cross-row rules: one account, tariff and zone per service point; one place per meter. */
+  check(spec: AssignmentSpec, problems: AccountProblem[]): void {
+    for (const other of this.#byServicePoint.get(spec.servicePointId) ?? []) {
+      this.comparisons += 1;
+      const conflict = servicePointConflict(spec, other);
+      if (conflict !== null) problems.push(conflict);
+    }
+    for (const other of this.#byMeter.get(spec.meterId) ?? []) {
+      this.comparisons += 1;
+      if (!overlaps(other, spec)) continue;
       problems.push({
         row: spec.row,
-        column,
-        rule,
-        value:
-          spec[
-            column === 'account_id'
-              ? 'accountId'
-              : column === 'tariff'
-                ? 'tariff'
-                : column === 'time_zone'
-                  ? 'timeZone'
-                  : 'meterId'
-          ],
-        message,
+        column: 'meter_id',
+        rule: 'meter.overlap',
+        value: spec.meterId,
+        message: `the meter is on service point ${other.servicePointId} over an overlapping span (${where(other)})`,
       });
-    };
-    if (other.servicePointId === spec.servicePointId) {
-      if (other.accountId !== spec.accountId)
-        push(
-          'account_id',
-          'service_point.account',
-          `the service point belongs to account ${other.accountId} (${where(other)})`,
-        );
-      else if (other.tariff !== spec.tariff)
-        push(
-          'tariff',
-          'service_point.tariff',
-          `the service point is on tariff ${other.tariff} (${where(other)})`,
-        );
-      else if (other.timeZone !== spec.timeZone)
-        push(
-          'time_zone',
-          'service_point.time_zone',
-          `the service point is in ${other.timeZone} (${where(other)})`,
-        );
-    }
-    if (other.meterId === spec.meterId && overlaps(other, spec)) {
-      push(
-        'meter_id',
-        'meter.overlap',
-        `the meter is on service point ${other.servicePointId} over an overlapping span (${where(other)})`,
-      );
     }
   }
+}
+
+function push(map: Map<string, Known[]>, key: string, known: Known): void {
+  const list = map.get(key);
+  if (list === undefined) map.set(key, [known]);
+  else list.push(known);
+}
+
+function specKey(a: Known): string {
+  return JSON.stringify([
+    a.accountId,
+    a.servicePointId,
+    a.meterId,
+    a.tariff,
+    a.timeZone,
+    a.fromMs,
+    a.toMs,
+    a.registerDigits,
+    a.multiplier,
+  ]);
+}
+
+function where(other: Known): string {
+  return 'row' in other ? `row ${other.row}` : `stored assignment ${other.id}`;
+}
+
+function servicePointConflict(spec: AssignmentSpec, other: Known): AccountProblem | null {
+  const at = { row: spec.row };
+  if (other.accountId !== spec.accountId)
+    return {
+      ...at,
+      column: 'account_id',
+      rule: 'service_point.account',
+      value: spec.accountId,
+      message: `the service point belongs to account ${other.accountId} (${where(other)})`,
+    };
+  if (other.tariff !== spec.tariff)
+    return {
+      ...at,
+      column: 'tariff',
+      rule: 'service_point.tariff',
+      value: spec.tariff,
+      message: `the service point is on tariff ${other.tariff} (${where(other)})`,
+    };
+  if (other.timeZone !== spec.timeZone)
+    return {
+      ...at,
+      column: 'time_zone',
+      rule: 'service_point.time_zone',
+      value: spec.timeZone,
+      message: `the service point is in ${other.timeZone} (${where(other)})`,
+    };
+  return null;
 }
 
 export interface AccountsParse {
@@ -246,6 +304,8 @@ export interface AccountsParse {
   assignments: AssignmentSpec[];
   skipped: number;
   problems: AccountProblem[];
+  /** Row pairs compared by the cross-row rules (linear in the rows for a usual file). */
+  comparisons: number;
 }
 
 /** Reads an accounts file against the stored assignments and the imported tariffs' names. */
@@ -276,28 +336,27 @@ export function parseAccounts(
         value: String(rows.length - 1),
         message: `at most ${ACCOUNT_ROWS_MAX} rows`,
       });
-    return { assignments: [], skipped: 0, problems };
+    return { assignments: [], skipped: 0, problems, comparisons: 0 };
   }
   const assignments: AssignmentSpec[] = [];
+  const known = new KnownAssignments();
+  for (const row of stored) known.add(row);
+  const columnIndex = ALL_COLUMNS.map((column) => [column, header.indexOf(column)] as const);
+  const time = new TimeMemo();
   let skipped = 0;
   rows.slice(1).forEach((cellsOfRow, index) => {
     const cells = Object.fromEntries(
-      ALL_COLUMNS.map((column) => [
-        column,
-        header.includes(column) ? (cellsOfRow[header.indexOf(column)] ?? '').trim() : '',
-      ]),
+      columnIndex.map(([column, at]) => [column, at < 0 ? '' : (cellsOfRow[at] ?? '').trim()]),
     ) as Record<Column, string>;
-    const spec = readRow({ row: index + 2, cells, problems }, tariffNames);
+    const spec = readRow({ row: index + 2, cells, problems }, tariffNames, time);
     if (spec === null) return;
-    if (
-      stored.some((row) => sameSpec(row, spec)) ||
-      assignments.some((row) => sameSpec(row, spec))
-    ) {
+    if (known.has(spec)) {
       skipped += 1;
       return;
     }
-    checkAgainst(spec, [...stored, ...assignments], problems);
+    known.check(spec, problems);
+    known.add(spec);
     assignments.push(spec);
   });
-  return { assignments, skipped, problems };
+  return { assignments, skipped, problems, comparisons: known.comparisons };
 }

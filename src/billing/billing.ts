@@ -29,7 +29,7 @@ import {
   type Tariff,
   type TariffProblem,
 } from './tariff.js';
-import type { RegisterFinding, RegisterFindingCode } from './register.js';
+import type { RegisterFinding, RegisterFindingCode, RegisterUse } from './register.js';
 import { servicePointDeterminants } from './register-determinants.js';
 
 /** Appends one audit entry in the transaction and returns its seq. */
@@ -346,11 +346,14 @@ function registerConfigOf(row: AssignmentRow): Pick<MeterSpan, 'registerDigits' 
   };
 }
 
-interface ServicePointBill {
+export interface ServicePointBill {
   basis: ServicePointBasis;
   lines: InvoiceLine[];
   rows: BillingLedgerRow[];
   findings: RegisterFinding[];
+  kind: 'interval' | 'register';
+  /** The register uses billed, for an AMR service point (empty otherwise). */
+  registerUses: RegisterUse[];
 }
 
 function billServicePoint(
@@ -362,7 +365,7 @@ function billServicePoint(
   rows: readonly BillingLedgerRow[],
   taxPercent: string,
 ): ServicePointBill {
-  const { determinants, used, findings } = servicePointDeterminants(
+  const { determinants, used, findings, kind, registerUses } = servicePointDeterminants(
     tariff,
     plan.timeZone,
     plan.spans,
@@ -386,6 +389,8 @@ function billServicePoint(
     lines,
     rows: used,
     findings,
+    kind,
+    registerUses,
   };
 }
 
@@ -835,23 +840,23 @@ export interface InvoiceVerification {
   differences: { key: string; storedCents: number; recomputedCents: number }[];
 }
 
-/** Recomputes an invoice from its tariffs, ledger rows and earlier invoices; compares exactly. */
-export async function verifyInvoice(
+/**
+ * Each service point of an invoice billed again from its basis: the tariff by sha256 and the
+ * ledger as of the invoice's `ledgerRowIdMax` (bill verify compares the result; bill prove takes
+ * the ledger rows and register uses that the invoice was computed from).
+ */
+export async function recomputeServicePoints(
   store: BillingStore,
-  invoiceId: number,
-): Promise<InvoiceVerification> {
-  const invoice = await store.getInvoice(invoiceId);
-  if (invoice === null)
-    throw new AmisyncError('NOT_FOUND', `no invoice ${invoiceId} (amisync bill list)`);
+  invoice: InvoiceRow,
+): Promise<ServicePointBill[]> {
   const basis = JSON.parse(invoice.basisJson) as BillBasis;
-  const due: InvoiceLine[] = [];
-  const rows: BillingLedgerRow[] = [];
+  const bills: ServicePointBill[] = [];
   for (const sp of basis.servicePoints) {
     const tariff = await store.findTariffBySha256(sp.tariffSha256);
     if (tariff === null)
       throw new AmisyncError(
         'NOT_FOUND',
-        `tariff ${sp.tariffSha256} of invoice ${invoiceId} is gone`,
+        `tariff ${sp.tariffSha256} of invoice ${invoice.id} is gone`,
       );
     const ledgerRows = await billingRows(store, {
       meterIds: [...new Set(sp.spans.map((s) => s.meterId))],
@@ -875,9 +880,22 @@ export async function verifyInvoice(
       ledgerRows,
       basis.taxPercent,
     );
-    due.push(...bill.lines);
-    rows.push(...bill.rows);
+    bills.push(bill);
   }
+  return bills;
+}
+
+/** Recomputes an invoice from its tariffs, ledger rows and earlier invoices; compares exactly. */
+export async function verifyInvoice(
+  store: BillingStore,
+  invoiceId: number,
+): Promise<InvoiceVerification> {
+  const invoice = await store.getInvoice(invoiceId);
+  if (invoice === null)
+    throw new AmisyncError('NOT_FOUND', `no invoice ${invoiceId} (amisync bill list)`);
+  const bills = await recomputeServicePoints(store, invoice);
+  const due = bills.flatMap((bill) => bill.lines);
+  const rows = bills.flatMap((bill) => bill.rows);
   const earlier = (
     await store.listInvoices({ accountId: invoice.accountId, period: invoice.period })
   ).filter((row) => row.id < invoice.id);

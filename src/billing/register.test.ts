@@ -243,3 +243,57 @@ describe('proration', () => {
     );
   });
 });
+
+describe('register reads on a tariff with more than one energy period', () => {
+  function tariffOf(weekday: number[][], weekend: number[][]): Tariff {
+    const parsed = parseUrdbRate({
+      label: 'P',
+      name: 'P',
+      energyratestructure: [[{ rate: 0.1 }], [{ rate: 0.3 }]],
+      energyweekdayschedule: weekday,
+      energyweekendschedule: weekend,
+    });
+    if (!parsed.ok) throw new Error(JSON.stringify(parsed.problems));
+    return parsed.tariff;
+  }
+  const reads = [
+    read('M1', '2026-10-01T00:00:00Z', 1_000),
+    read('M1', '2026-11-01T00:00:00Z', 1_500),
+  ];
+
+  it('bills a seasonal tariff in the month’s own period, with no hold', () => {
+    // October (month index 9) is period 1 all day; every other month period 0.
+    const seasonal = Array.from({ length: 12 }, (_, month) =>
+      Array<number>(24).fill(month === 9 ? 1 : 0),
+    );
+    const { meterSpans, frame } = october();
+    const result = servicePointDeterminants(
+      tariffOf(seasonal, seasonal),
+      ZONE,
+      meterSpans,
+      reads,
+      frame,
+    );
+    expect(result.determinants.energyMicroByPeriod).toEqual([0, 500_000_000]);
+    expect(result.findings).toEqual([]);
+  });
+
+  it('holds a time-of-use tariff and puts the kWh in the period with the most hours', () => {
+    // Weekdays 08:00-20:00 are period 1: October 2026 has 22 weekdays, 264 hours of period 1
+    // against 480 of period 0, so the fallback is period 0.
+    const weekday = Array.from({ length: 12 }, () =>
+      Array.from({ length: 24 }, (_, hour) => (hour >= 8 && hour < 20 ? 1 : 0)),
+    );
+    const { meterSpans, frame } = october();
+    const result = servicePointDeterminants(
+      tariffOf(weekday, flat),
+      ZONE,
+      meterSpans,
+      reads,
+      frame,
+    );
+    expect(result.determinants.energyMicroByPeriod).toEqual([500_000_000, 0]);
+    expect(result.findings.map((f) => [f.code, f.value])).toEqual([['register_tou', 2]]);
+    expect(result.findings[0]?.message).toContain('period 0: 480 h, period 1: 264 h');
+  });
+});

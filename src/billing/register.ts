@@ -43,7 +43,7 @@ export interface RegisterUse {
   reads: [BillingReading, BillingReading];
 }
 
-export const REGISTER_FINDING_CODES = ['register_backwards', 'sum_check'] as const;
+export const REGISTER_FINDING_CODES = ['register_backwards', 'sum_check', 'register_tou'] as const;
 export type RegisterFindingCode = (typeof REGISTER_FINDING_CODES)[number];
 
 export interface RegisterFinding {

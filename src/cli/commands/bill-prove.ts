@@ -4,7 +4,9 @@
  * invoice's lines and determinants, each tariff's stored JSON, every ledger reading used (its
  * audited line) with a Merkle root over them, each reading's Merkle leaf and RFC 6962 path to
  * its batch's ledger root, the audit chain from the first batch to a signed checkpoint that covers
- * the invoice's own entry, the public key, and the raw bytes of each batch's delivery range.
+ * the invoice's own entry, the public key, and the raw bytes of each batch's delivery range. An
+ * AMR service point (billed from register reads) also carries its register part: each pair of
+ * reads used, with rollover, multiplier, estimates and the share prorated into the period.
  * docs/billing.md ("Proof bundles") describes the files and what the checker checks.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -19,9 +21,15 @@ import {
   merkleRootOfLeafData,
 } from '../../audit/merkle.js';
 import { writeCheckpoint } from '../../audit/record.js';
-import type { BillBasis } from '../../billing/billing.js';
+import {
+  recomputeServicePoints,
+  type BillBasis,
+  type ServicePointBill,
+} from '../../billing/billing.js';
+import type { BillingReading, MeterSpan } from '../../billing/determinants.js';
+import { energyWithinMicro, type RegisterUse } from '../../billing/register.js';
 import type { InvoiceLine } from '../../billing/invoice.js';
-import type { BillingLedgerRow, BillingStore, InvoiceRow } from '../../core/billing-store.js';
+import type { BillingStore } from '../../core/billing-store.js';
 import { AmisyncError } from '../../core/errors.js';
 import type { AuditEntryRow, CheckpointRow, LedgerRow, Store } from '../../core/store.js';
 
@@ -52,32 +60,93 @@ export interface BillProofSummary {
   checkpoint: { auditSeq: number; headHash: string };
 }
 
-/** Each service point's current rows within its meter spans, in the ledger's billing order. */
-async function usedRows(
-  billing: BillingStore,
-  invoice: InvoiceRow,
-  basis: BillBasis,
-): Promise<BillingLedgerRow[]> {
-  const used: BillingLedgerRow[] = [];
-  for (const sp of basis.servicePoints) {
-    const rows = await billing.billingLedger({
-      meterIds: [...new Set(sp.spans.map((s) => s.meterId))],
-      fromMs: sp.startMs,
-      toMs: sp.endMs,
-      rowIdMax: invoice.ledgerRowIdMax,
-    });
-    used.push(
-      ...rows.filter((row) =>
-        sp.spans.some(
-          (s) =>
-            s.meterId === row.meterId &&
-            row.intervalStartMs >= s.fromMs &&
-            row.intervalStartMs < s.toMs,
-        ),
-      ),
+/** One register read a use names: the ledger row and the figures billing took from it. */
+interface RegisterReadProof {
+  key: string;
+  version: number;
+  atMs: number;
+  valueMicro: number;
+  quality: string;
+}
+
+/**
+ * One span between two consecutive register reads that the invoice billed, with every figure
+ * between the reads and the bill (docs/billing.md, "The register part of a bundle").
+ */
+interface RegisterUseProof {
+  meterId: string;
+  channel: string;
+  start: RegisterReadProof;
+  end: RegisterReadProof;
+  registerDigits: number | null;
+  multiplier: number;
+  rollover: boolean;
+  estimated: boolean;
+  /** end - start, or across the rollover, millionths of a kWh (before the multiplier). */
+  differenceMicro: number;
+  /** differenceMicro x multiplier: the energy of the whole read span. */
+  energyMicro: number;
+  /** The part of energyMicro prorated into the meter's spans of the invoice's period. */
+  billedMicro: number;
+}
+
+interface RegisterProof {
+  /** Merkle root (RFC 6962) over the ledger lines of the reads the uses name, in that order. */
+  readsRoot: string;
+  reads: number;
+  uses: RegisterUseProof[];
+}
+
+function readProof(read: BillingReading): RegisterReadProof {
+  return {
+    key: read.idempotencyKey,
+    version: read.version,
+    atMs: read.intervalStartMs,
+    valueMicro: read.valueMicro,
+    quality: read.quality,
+  };
+}
+
+function useProof(use: RegisterUse, spans: readonly MeterSpan[]): RegisterUseProof {
+  const span = spans.find((s) => s.meterId === use.meterId);
+  const multiplier = span?.multiplier ?? 1;
+  const billedMicro = spans
+    .filter((s) => s.meterId === use.meterId)
+    .reduce(
+      (sum, s) =>
+        sum + energyWithinMicro(use, Math.max(s.fromMs, use.fromMs), Math.min(s.toMs, use.toMs)),
+      0,
     );
+  return {
+    meterId: use.meterId,
+    channel: use.channel,
+    start: readProof(use.reads[0]),
+    end: readProof(use.reads[1]),
+    registerDigits: span?.registerDigits ?? null,
+    multiplier,
+    rollover: use.rollover,
+    estimated: use.estimated,
+    differenceMicro: use.energyMicro / multiplier,
+    energyMicro: use.energyMicro,
+    billedMicro,
+  };
+}
+
+/** The register part of an AMR service point's bundle entry; null for an interval one. */
+function registerProof(
+  bill: ServicePointBill,
+  lineOf: (key: string, version: number) => string,
+): RegisterProof | null {
+  if (bill.kind !== 'register') return null;
+  const uses = bill.registerUses.map((use) => useProof(use, bill.basis.spans));
+  const named = new Map<string, string>();
+  for (const use of uses) {
+    for (const read of [use.start, use.end]) {
+      named.set(`${read.key}:${read.version}`, lineOf(read.key, read.version));
+    }
   }
-  return used;
+  const lines = [...named.values()];
+  return { readsRoot: merkleRootOfLeafData(lines), reads: lines.length, uses };
 }
 
 function lineVersionOf(payload: { ledgerLineVersion?: number }): LedgerLineVersion {
@@ -175,7 +244,8 @@ export async function writeBillProof(input: BillProveInput): Promise<BillProofSu
   if (invoice === null)
     throw new AmisyncError('NOT_FOUND', `no invoice ${invoiceId} (amisync bill list)`);
   const basis = JSON.parse(invoice.basisJson) as BillBasis;
-  const used = await usedRows(billing, invoice, basis);
+  const bills = await recomputeServicePoints(billing, invoice);
+  const used = bills.flatMap((bill) => bill.rows);
   const batchOf = await billing.batchIdsOfLedgerRows(used.map((row) => row.id));
   const byBatch = new Map<number, Map<string, number>>();
   for (const row of used) {
@@ -235,6 +305,9 @@ export async function writeBillProof(input: BillProveInput): Promise<BillProofSu
     writeFileSync(join(out, `tariffs/${sp.tariffSha256}.json`), tariff.json);
   }
   const readingsRoot = merkleRootOfLeafData(lines);
+  const lineById = new Map(used.map((row) => [`${row.idempotencyKey}:${row.version}`, row.id]));
+  const lineOf = (key: string, version: number): string =>
+    readingLines.get(lineById.get(`${key}:${version}`) ?? -1) ?? '';
   const bundle = {
     format: BILL_PROOF_FORMAT,
     invoice: {
@@ -250,10 +323,15 @@ export async function writeBillProof(input: BillProveInput): Promise<BillProofSu
       ledgerRows: invoice.ledgerRows,
       auditSeq: invoice.auditSeq,
     },
-    servicePoints: basis.servicePoints.map((sp) => ({
-      ...sp,
-      tariffFile: tariffFiles[sp.tariffSha256],
-    })),
+    servicePoints: basis.servicePoints.map((sp, index) => {
+      const bill = bills[index];
+      const register = bill === undefined ? null : registerProof(bill, lineOf);
+      return {
+        ...sp,
+        tariffFile: tariffFiles[sp.tariffSha256],
+        ...(register === null ? {} : { register }),
+      };
+    }),
     earlier,
     readings: { root: readingsRoot, count: lines.length, lines },
     batches,

@@ -630,4 +630,9 @@ CREATE INDEX ledger_register_reads ON ledger (meter_id, channel, interval_start_
     sql: `CREATE INDEX ledger_stream ON ledger (meter_id, channel, interval_start_ms, version,
   value_micro, quality, interval_seconds) WHERE interval_seconds > 0;`,
   },
+  {
+    version: 22,
+    name: 'ledger rows by meter, for bill verify and bill prove',
+    sql: 'CREATE INDEX ledger_by_meter ON ledger (meter_id, interval_start_ms);',
+  },
 ];

@@ -82,6 +82,31 @@ function invoiceFrom(row: Row): InvoiceRow {
   };
 }
 
+/**
+ * The query of `billingLedger` for `meters` meters. Both forms find a few meters' rows through an
+ * index by meter (bill verify and bill prove read one account), not a range scan of every meter's
+ * month: register reads (interval_seconds 0) through their partial index, the rest through
+ * `ledger_by_meter`. Rows come back in interval order, every version up to the row id in version
+ * order, and the caller keeps the last of each interval (far cheaper than asking SQLite for the
+ * highest version row by row). Exported for the query-plan test.
+ */
+export function billingLedgerSql(meters: number, registerReads: boolean): string {
+  const marks = Array.from({ length: meters }, () => '?').join(', ');
+  const columns = `id, meter_id, channel, interval_start_ms, interval_seconds, value_micro,
+    quality, idempotency_key, version`;
+  return registerReads
+    ? `SELECT ${columns} FROM ledger INDEXED BY ledger_register_reads
+       WHERE interval_seconds = 0 AND meter_id IN (${marks})
+         AND interval_start_ms >= ? AND interval_start_ms < ? AND id <= ?
+         AND commodity = 'electricity' AND unit = 'kWh'
+       ORDER BY interval_start_ms, meter_id, channel, version`
+    : `SELECT ${columns} FROM ledger INDEXED BY ledger_by_meter
+       WHERE meter_id IN (${marks})
+         AND interval_start_ms >= ? AND interval_start_ms < ? AND id <= ?
+         AND commodity = 'electricity' AND unit = 'kWh'
+       ORDER BY interval_start_ms, meter_id, channel, version`;
+}
+
 export class SqliteBillingStore implements BillingStore {
   readonly #store: SqliteStore;
   readonly #db: Database.Database;
@@ -222,35 +247,10 @@ export class SqliteBillingStore implements BillingStore {
 
   async billingLedger(query: BillingLedgerQuery): Promise<BillingLedgerRow[]> {
     if (query.meterIds.length === 0) return [];
-    const marks = query.meterIds.map(() => '?').join(', ');
-    // The ledger's index leads with interval start, so the span is one range scan; every version
-    // up to the row id comes back in version order and the last of each interval is kept, which
-    // is far cheaper than asking SQLite for the highest version row by row.
-    // Register reads (interval_seconds 0) have a partial index by meter, so finding a year of
-    // them around a period does not scan a year of every meter's intervals.
     const rows = this.#db
-      .prepare(
-        query.registerReads === true
-          ? `SELECT id, meter_id, channel, interval_start_ms, interval_seconds, value_micro,
-               quality, idempotency_key, version
-             FROM ledger INDEXED BY ledger_register_reads
-             WHERE interval_seconds = 0 AND meter_id IN (${marks})
-               AND interval_start_ms >= ? AND interval_start_ms < ? AND id <= ?
-               AND commodity = 'electricity' AND unit = 'kWh'
-             ORDER BY interval_start_ms, meter_id, channel, version`
-          : `SELECT id, meter_id, channel, interval_start_ms, interval_seconds, value_micro,
-               quality, idempotency_key, version
-             FROM ledger
-             WHERE interval_start_ms >= ? AND interval_start_ms < ? AND id <= ?
-               AND meter_id IN (${marks}) AND commodity = 'electricity' AND unit = 'kWh'
-             ORDER BY interval_start_ms, meter_id, channel, version`,
-      )
+      .prepare(billingLedgerSql(query.meterIds.length, query.registerReads === true))
       .raw()
-      .all(
-        ...(query.registerReads === true
-          ? [...query.meterIds, query.fromMs, query.toMs, query.rowIdMax]
-          : [query.fromMs, query.toMs, query.rowIdMax, ...query.meterIds]),
-      ) as unknown[][];
+      .all(...query.meterIds, query.fromMs, query.toMs, query.rowIdMax) as unknown[][];
     const current: BillingLedgerRow[] = [];
     for (const row of rows) {
       const reading: BillingLedgerRow = {
