@@ -621,4 +621,10 @@ CREATE INDEX ledger_register_reads ON ledger (meter_id, channel, interval_start_
   WHERE interval_seconds = 0;`,
   },
   { version: 20, name: 'vendor SLA breaches alerted', sql: SLA_ALERTS },
+  {
+    version: 21,
+    name: "operations pages: quarantine items by meter, a source's deliveries in order",
+    sql: `CREATE INDEX quarantine_meter ON quarantine (meter_id, id) WHERE meter_id IS NOT NULL;
+CREATE INDEX deliveries_source ON deliveries (source_id);`,
+  },
 ];
