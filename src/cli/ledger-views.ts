@@ -101,7 +101,7 @@ export function ledgerRowJson(row: LedgerRangeRow) {
     deliveryId: row.deliveryId,
     sourceId: row.sourceId,
     batchId: row.batchId,
-    committedAt: isoOf(row.committedAtMs),
+    committedAt: isoOrNull(row.committedAtMs),
   };
 }
 

@@ -933,11 +933,14 @@ export interface LedgerRangeQuery {
   limit: number;
 }
 
-/** A ledger row with the delivery, source and commit time of the batch that wrote it. */
+/**
+ * A ledger row with the delivery, source and commit time of the batch that wrote it; null only in
+ * a ledger filled without batches (a benchmark's SQL shortcut).
+ */
 export interface LedgerRangeRow extends LedgerRow {
-  deliveryId: string;
-  sourceId: string;
-  committedAtMs: number;
+  deliveryId: string | null;
+  sourceId: string | null;
+  committedAtMs: number | null;
 }
 
 export interface DeliveryPageFilter {

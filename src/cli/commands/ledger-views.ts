@@ -56,7 +56,7 @@ function ledgerTable(items: readonly LedgerItem[]): string[] {
       row.unit,
       row.quality,
       String(row.version),
-      row.deliveryId,
+      row.deliveryId ?? '-',
       row.idempotencyKey,
     ]),
   ]);

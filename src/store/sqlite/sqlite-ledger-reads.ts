@@ -53,9 +53,9 @@ export function selectMeterStreams(
 function rangeRowFrom(row: Row, ledgerFrom: (row: Row) => LedgerRow): LedgerRangeRow {
   return {
     ...ledgerFrom(row),
-    deliveryId: row.delivery_id as string,
-    sourceId: row.source_id as string,
-    committedAtMs: row.committed_at_ms as number,
+    deliveryId: (row.delivery_id as string | null) ?? null,
+    sourceId: (row.source_id as string | null) ?? null,
+    committedAtMs: (row.committed_at_ms as number | null) ?? null,
   };
 }
 
@@ -79,7 +79,7 @@ export function selectLedgerRange(
   }
   params.push(query.limit);
   const sql = `SELECT l.*, b.delivery_id, b.source_id, b.committed_at_ms
-    FROM ledger l INDEXED BY ledger_interval JOIN batches b ON b.id = l.batch_id
+    FROM ledger l INDEXED BY ledger_interval LEFT JOIN batches b ON b.id = l.batch_id
     WHERE ${clauses.join(' AND ')} AND ${NEWER_VERSION}
     ORDER BY l.interval_start_ms, l.meter_id, l.channel LIMIT ?`;
   return (prepare(sql).all(...params) as Row[]).map((row) => rangeRowFrom(row, ledgerFrom));
@@ -92,7 +92,7 @@ export function selectIntervalVersions(
 ): LedgerRangeRow[] {
   const rows = prepare(
     `SELECT l.*, b.delivery_id, b.source_id, b.committed_at_ms
-     FROM ledger l JOIN batches b ON b.id = l.batch_id
+     FROM ledger l LEFT JOIN batches b ON b.id = l.batch_id
      WHERE l.interval_start_ms = ? AND l.meter_id = ? AND l.channel = ?
      ORDER BY l.version DESC`,
   ).all(interval.intervalStartMs, interval.meterId, interval.channel) as Row[];
