@@ -24,6 +24,7 @@ import { addControlRoutes } from './routes-controls.js';
 import { addDeadLetterRoutes } from './routes-dead-letters.js';
 import { addQuarantineRoutes } from './routes-quarantine.js';
 import { addSlaRoutes } from './routes-sla.js';
+import { addLedgerRoutes } from './routes-ledger.js';
 import { addStatusRoutes } from './routes-status.js';
 
 export const API_VERSION = '0.1.0';
@@ -97,6 +98,7 @@ export function createApiServer(
   addDeadLetterRoutes(app, context);
   addControlRoutes(app, context);
   addSlaRoutes(app, context);
+  addLedgerRoutes(app, context);
   for (const part of parts) part(app, context);
   app.get('/openapi.json', { config: { permission: 'read', hide: true } }, async () =>
     openApiDocument(catalogue, API_VERSION),

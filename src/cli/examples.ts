@@ -71,6 +71,16 @@ const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
     'amisync report sla --period 2026-10 --config ./amisync.yaml --format html --out sla.html',
     'amisync report sla --period 2026-10 --config ./amisync.yaml --source vendor-a --json',
   ],
+  'ledger show': [
+    'amisync ledger show --meter MTR-A1B2C3D4 --from 2026-10-01 --to 2026-10-08 --limit 200',
+    'amisync ledger show --meter MTR-A1B2C3D4 --channel 1 --cursor MTc3... --json',
+  ],
+  'ledger versions': [
+    'amisync ledger versions --meter MTR-A1B2C3D4 --channel 1 --start 2026-10-01T06:00:00Z',
+  ],
+  'deliveries list': ['amisync deliveries list --source vendor-a --limit 20 --json'],
+  'deliveries show': ['amisync deliveries show dlv_00000000000000000042'],
+  'audit checkpoints': ['amisync audit checkpoints --limit 5 --json'],
 };
 
 /** Adds each listed command's example under its help. */

@@ -20,6 +20,11 @@ import { addBreakersCommand } from './commands/breakers.js';
 import { addTokensCommands } from './commands/tokens.js';
 import { addServeCommand } from './commands/serve.js';
 import { addBillingCommands } from './commands/billing.js';
+import {
+  addAuditCheckpointsCommand,
+  addDeliveriesCommands,
+  addLedgerViewCommands,
+} from './commands/ledger-views.js';
 import { printIngest, runIngest } from './commands/ingest.js';
 import { runConfigCheck, runRun } from './commands/run.js';
 import { LOG_LEVELS } from './config/service-config.js';
@@ -189,6 +194,7 @@ export function buildProgram(): Command {
     )
     .option('--output <path>', 'write to a file instead of stdout')
     .action(action(async (opts: Opts) => runLedgerExport(opts)));
+  addLedgerViewCommands(ledger);
 
   const audit = program.command('audit').description('the tamper-evident audit trail');
   withGlobals(audit.command('verify'))
@@ -208,6 +214,7 @@ export function buildProgram(): Command {
   withGlobals(audit.command('public-key'))
     .description('print the checkpoint public key (PEM)')
     .action(action(async (opts: Opts) => runAuditPublicKey(opts)));
+  addAuditCheckpointsCommand(audit);
 
   withGlobals(program.command('demo'))
     .description('generate a realistic feed, ingest it twice, show conservation and audit verify')
@@ -238,6 +245,7 @@ export function buildProgram(): Command {
   addTokensCommands(program);
   addServeCommand(program);
   addBillingCommands(program);
+  addDeliveriesCommands(program);
 
   addExamples(program);
   return program;

@@ -705,6 +705,28 @@ export interface Store extends VendorStore, ApiTokenStore {
   listControls(): Promise<ControlRow[]>;
   /** Every control ever written, oldest first: the pause history that `audit verify` checks. */
   listControlHistory(): Promise<ControlRow[]>;
+
+  /**
+   * The meter's streams (one per channel), from their stored state, with each stream's interval
+   * length and first interval read from the ledger; in channel order, empty for an unknown meter.
+   */
+  listMeterStreams(meterId: string): Promise<MeterStreamRow[]>;
+  /**
+   * Current ledger rows (the highest version of each interval) of one meter, of one channel or
+   * of all, whose interval starts in [fromMs, toMs) and come after the cursor, in (interval
+   * start, channel) order, at most `limit`: one range scan of the ledger's time-ordered index,
+   * with each row's delivery read by its batch.
+   */
+  listLedgerRange(query: LedgerRangeQuery): Promise<LedgerRangeRow[]>;
+  /** Every version of one interval, newest first, each with the delivery that brought it. */
+  listIntervalVersions(interval: IntervalRef): Promise<LedgerRangeRow[]>;
+  /** Quarantine items that name the meter, newest first, at most `limit`. */
+  listQuarantineOfMeter(meterId: string, limit: number): Promise<QuarantineRow[]>;
+  /**
+   * Deliveries newest first (by the order they were created), of one source or of all, before
+   * the cursor, at most `limit`; each with the position the next page continues before.
+   */
+  listDeliveryPage(filter: DeliveryPageFilter): Promise<DeliveryPageRow[]>;
 }
 
 export type { Quality };
@@ -894,4 +916,51 @@ export interface ControlInsert {
 
 export interface ControlRow extends ControlInsert {
   id: number;
+}
+
+/** One stream of a meter, as the meter page shows it. */
+export interface MeterStreamRow extends StreamState {
+  /** The interval length of its latest reading; null when the ledger holds none. */
+  intervalSeconds: number | null;
+  /** The earliest interval start the ledger holds for it; null when it holds none. */
+  firstIntervalStartMs: number | null;
+}
+
+/** Where a page of one meter's ledger rows continues: after this interval start and channel. */
+export interface LedgerCursor {
+  intervalStartMs: number;
+  channel: string;
+}
+
+export interface LedgerRangeQuery {
+  meterId: string;
+  /** One channel; every channel of the meter when absent. */
+  channel?: string;
+  fromMs: number;
+  toMs: number;
+  after?: LedgerCursor;
+  limit: number;
+}
+
+/**
+ * A ledger row with the delivery, source and commit time of the batch that wrote it; null only in
+ * a ledger filled without batches (a benchmark's SQL shortcut).
+ */
+export interface LedgerRangeRow extends LedgerRow {
+  deliveryId: string | null;
+  sourceId: string | null;
+  committedAtMs: number | null;
+}
+
+export interface DeliveryPageFilter {
+  sourceId?: string;
+  /** A `position` of an earlier page's last row: deliveries created before it. */
+  before?: number;
+  limit: number;
+}
+
+export interface DeliveryPageRow {
+  /** The delivery's place in creation order, the cursor of the page after it. */
+  position: number;
+  delivery: DeliveryRow;
 }

@@ -168,7 +168,7 @@ export function quarantineListBody(
       rows.map((row) => [
         `<td><a href="/quarantine/${row.id}">Item ${row.id}</a></td>`,
         cell(row.status),
-        cell(row.meterId ?? '-'),
+        meterCell(row.meterId),
         cell(row.currentViolations.map((v) => `${v.field} ${v.code}: ${v.message}`).join('; ')),
         cell(row.repeats),
         cell(row.deliveryId),
@@ -216,7 +216,7 @@ export function quarantineItemBody(
   return [
     '<dl class="facts">',
     `<dt>Status</dt><dd data-figure="status">${escapeHtml(item.status)}</dd>`,
-    `<dt>Meter</dt><dd>${escapeHtml(item.meterId ?? '-')}</dd>`,
+    `<dt>Meter</dt><dd>${item.meterId === null ? '-' : meterLink(item.meterId)}</dd>`,
     `<dt>Delivery</dt><dd>${escapeHtml(item.delivery?.name ?? item.deliveryId)} (line ${item.location.line})</dd>`,
     `<dt>Raw bytes</dt><dd>${item.raw.bytes} bytes, sha256 ${escapeHtml(item.raw.sha256)}</dd>`,
     '</dl>',
@@ -261,7 +261,7 @@ export function anomalyListBody(rows: readonly AnomalyRow[], status: string): st
       rows.map((row) => [
         `<td><a href="/anomalies/${row.id}">Hold ${row.id}</a></td>`,
         cell(row.status),
-        cell(row.reading.meterId),
+        meterCell(row.reading.meterId),
         cell(row.reading.channel),
         cell(isoOrDash(row.reading.intervalStartMs)),
         cell(`${formatValueMicro(row.reading.valueMicro)} ${row.reading.unit}`),
@@ -320,7 +320,7 @@ export function anomalyBody(
   return [
     '<dl class="facts">',
     `<dt>Status</dt><dd data-figure="status">${escapeHtml(row.status)}</dd>`,
-    `<dt>Meter</dt><dd>${escapeHtml(reading.meterId)} channel ${escapeHtml(reading.channel)}</dd>`,
+    `<dt>Meter</dt><dd>${meterLink(reading.meterId)} channel ${escapeHtml(reading.channel)}</dd>`,
     `<dt>Interval start</dt><dd>${isoOrDash(reading.intervalStartMs)}</dd>`,
     `<dt>Value</dt><dd>${escapeHtml(formatValueMicro(reading.valueMicro))} ${escapeHtml(reading.unit)}</dd>`,
     `<dt>Source</dt><dd>${escapeHtml(row.sourceId)}, delivery ${escapeHtml(row.deliveryId)}</dd>`,
@@ -422,4 +422,14 @@ export function slaBody(report: SlaReport, sourceIds: readonly string[], source:
     `${report.lookbackDays} days before); an interval counts at the commit of the first batch ` +
     'that wrote it. A pending verdict waits for its window to close.</p>';
   return `${form}\n${note}\n${slaSectionsHtml(report, 2)}`;
+}
+
+/** A link to a meter's page. */
+export function meterLink(meterId: string): string {
+  return `<a href="/meters/${encodeURIComponent(meterId)}">${escapeHtml(meterId)}</a>`;
+}
+
+/** A table cell with a link to the meter's page; a dash when the record names none. */
+function meterCell(meterId: string | null): string {
+  return meterId === null ? cell('-') : `<td>${meterLink(meterId)}</td>`;
 }

@@ -42,6 +42,7 @@ import {
 } from './dashboard-pages.js';
 import { slaReportFor } from '../routes-sla.js';
 import { breakerReports } from '../../cli/views.js';
+import { meterBody, meterPageView, proveSection } from './dashboard-meter.js';
 
 /** A browser session lasts a working day; then the token is asked for again. */
 const SESSION_SECONDS = 12 * 3_600;
@@ -272,13 +273,35 @@ function addAuditPage(app: FastifyInstance, context: ApiContext): void {
       checkpoints: (await context.store.listCheckpoints()).slice(-5).reverse(),
       canVerify: can(request.caller, 'audit'),
     });
-    return sendPage(reply, frameOf(request, 'Audit', '/audit'), body);
+    const prove = await proveSection(context, (request.query as Query).key);
+    return sendPage(reply, frameOf(request, 'Audit', '/audit'), `${body}\n${prove}`);
   });
   app.post('/audit/verify', { config: PAGE }, async (request, reply) =>
     act(request, reply, 'audit', '/audit', async (caller) => {
       const report = await verify(context, caller);
       return report.ok ? 'audit trail verified' : 'audit verify FAILED';
     }),
+  );
+}
+
+function addMeterPage(app: FastifyInstance, context: ApiContext): void {
+  app.get(
+    '/meters/:id',
+    {
+      config: PAGE,
+      schema: {
+        params: {
+          type: 'object',
+          required: ['id'],
+          properties: { id: { type: 'string', minLength: 1, maxLength: 200 } },
+        },
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params as { id: string };
+      const view = await meterPageView(context, id, request.query as Query);
+      return sendPage(reply, frameOf(request, `Meter ${id}`, '/meters'), meterBody(view));
+    },
   );
 }
 
@@ -322,4 +345,5 @@ export function dashboardPart(app: FastifyInstance, context: ApiContext): void {
   addAnomalyPages(app, context);
   addAuditPage(app, context);
   addSlaPage(app, context);
+  addMeterPage(app, context);
 }

@@ -51,6 +51,12 @@ import type {
   UnitTotal,
   VendorInsert,
   VendorRow,
+  MeterStreamRow,
+  IntervalRef,
+  LedgerRangeQuery,
+  LedgerRangeRow,
+  DeliveryPageFilter,
+  DeliveryPageRow,
 } from '../../core/store.js';
 import type { Quality } from '../../core/reading.js';
 import type { Violation } from '../../core/reject.js';
@@ -458,6 +464,28 @@ export class PostgresStore implements Store {
     return selectAnomalyBacklog(this.#db);
   }
 
+  // The operations surface's ledger, meter and delivery pages read these; the API and dashboard do
+  // not open a PostgreSQL store yet (docs/postgres.md), so they are not ported yet either.
+  async listMeterStreams(meterId: string): Promise<MeterStreamRow[]> {
+    throw notYetOnPostgres(`the streams of meter ${meterId}`);
+  }
+
+  async listLedgerRange(query: LedgerRangeQuery): Promise<LedgerRangeRow[]> {
+    throw notYetOnPostgres(`the ledger range of meter ${query.meterId}`);
+  }
+
+  async listIntervalVersions(interval: IntervalRef): Promise<LedgerRangeRow[]> {
+    throw notYetOnPostgres(`the versions of an interval of meter ${interval.meterId}`);
+  }
+
+  async listQuarantineOfMeter(meterId: string, _limit: number): Promise<QuarantineRow[]> {
+    throw notYetOnPostgres(`the quarantine items of meter ${meterId}`);
+  }
+
+  async listDeliveryPage(_filter: DeliveryPageFilter): Promise<DeliveryPageRow[]> {
+    throw notYetOnPostgres('the delivery pages');
+  }
+
   async discrepancyFigures(query: DiscrepancyQuery): Promise<DiscrepancyFigures> {
     throw new AmisyncError(
       'INVALID_STATE',
@@ -668,4 +696,8 @@ export class PostgresStore implements Store {
   async revokeApiToken(name: string, atMs: number): Promise<boolean> {
     return this.#inTransaction((db) => markApiTokenRevoked(db, name, atMs));
   }
+}
+
+function notYetOnPostgres(what: string): AmisyncError {
+  return new AmisyncError('INVALID_STATE', `${what}: not yet available on PostgreSQL`);
 }

@@ -635,4 +635,10 @@ CREATE INDEX ledger_register_reads ON ledger (meter_id, channel, interval_start_
     name: 'ledger rows by meter, for bill verify and bill prove',
     sql: 'CREATE INDEX ledger_by_meter ON ledger (meter_id, interval_start_ms);',
   },
+  {
+    version: 23,
+    name: "operations pages: quarantine items by meter, a source's deliveries in order",
+    sql: `CREATE INDEX quarantine_meter ON quarantine (meter_id, id) WHERE meter_id IS NOT NULL;
+CREATE INDEX deliveries_source ON deliveries (source_id);`,
+  },
 ];

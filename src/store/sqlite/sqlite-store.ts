@@ -60,6 +60,11 @@ import type {
   DeadLetterRow,
   ControlRow,
   BreakerStateRow,
+  MeterStreamRow,
+  LedgerRangeQuery,
+  LedgerRangeRow,
+  DeliveryPageFilter,
+  DeliveryPageRow,
 } from '../../core/store.js';
 import { currentOwner, isOwnerAlive } from '../process-owner.js';
 import { MIGRATIONS } from './migrations.js';
@@ -97,6 +102,11 @@ import {
   selectVendors,
 } from './sqlite-vendors.js';
 import { selectBreakers, upsertBreaker } from './sqlite-breakers.js';
+import {
+  selectIntervalVersions,
+  selectLedgerRange,
+  selectMeterStreams,
+} from './sqlite-ledger-reads.js';
 import {
   insertApiToken,
   markApiTokenRevoked,
@@ -1682,6 +1692,46 @@ export class SqliteStore implements Store {
   async listControlHistory(): Promise<ControlRow[]> {
     if (!this.#hasControls()) return [];
     return selectControlHistory((sql) => this.#statement(sql));
+  }
+
+  async listMeterStreams(meterId: string): Promise<MeterStreamRow[]> {
+    return selectMeterStreams((sql) => this.#statement(sql), streamFrom, meterId);
+  }
+
+  async listLedgerRange(query: LedgerRangeQuery): Promise<LedgerRangeRow[]> {
+    return selectLedgerRange((sql) => this.db.prepare(sql), ledgerFrom, query);
+  }
+
+  async listIntervalVersions(interval: IntervalRef): Promise<LedgerRangeRow[]> {
+    return selectIntervalVersions((sql) => this.#statement(sql), ledgerFrom, interval);
+  }
+
+  async listQuarantineOfMeter(meterId: string, limit: number): Promise<QuarantineRow[]> {
+    return (
+      this.#statement(`${QUARANTINE_SELECT} WHERE meter_id = ? ORDER BY id DESC LIMIT ?`).all(
+        meterId,
+        limit,
+      ) as Row[]
+    ).map(quarantineFrom);
+  }
+
+  async listDeliveryPage(filter: DeliveryPageFilter): Promise<DeliveryPageRow[]> {
+    const clauses = ['d.rowid < ?'];
+    const params: unknown[] = [filter.before ?? Number.MAX_SAFE_INTEGER];
+    if (filter.sourceId !== undefined) {
+      clauses.push('d.source_id = ?');
+      params.push(filter.sourceId);
+    }
+    params.push(filter.limit);
+    // Creation order is the rowid's (deliveries are never deleted); the source index holds it.
+    const sql = `SELECT d.rowid AS page_position, d.*, i.at_ms AS interrupted_at_ms,
+       (SELECT group_concat(n.id, ' ') FROM deliveries n WHERE n.redelivers = d.id) AS redelivered_by
+       FROM deliveries d LEFT JOIN delivery_interruptions i ON i.delivery_id = d.id
+       WHERE ${clauses.join(' AND ')} ORDER BY d.rowid DESC LIMIT ?`;
+    return (this.db.prepare(sql).all(...params) as Row[]).map((row) => ({
+      position: row.page_position as number,
+      delivery: deliveryFrom(row, this.#self),
+    }));
   }
 
   /**
