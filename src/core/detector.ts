@@ -129,7 +129,16 @@ export interface Detector {
    * reading older than the newest one the profile learnt (backfill, docs/detectors.md).
    */
   readonly usesHistory?: boolean;
-  /** Pure: the reading's findings against `profile` as it stood before the reading. */
+  /**
+   * The completed local days of history (`StreamProfile.completedDaysAt`) this detector needs
+   * under these settings before it can flag anything: a promise that before then `inspect` finds
+   * nothing whatever the reading, so the inspection does not call it. Absent: no warm-up.
+   */
+  warmUpDays?(settings: DetectorSettings): number;
+  /**
+   * Pure: the reading's findings against `profile` as it stood before the reading. The view is
+   * valid only during the call (the pipeline reuses it for the stream's next reading).
+   */
   inspect(reading: Reading, profile: StreamProfile, view: DetectorView): readonly Finding[];
 }
 

@@ -20,6 +20,7 @@ import { figure, flag, NO_FINDINGS, valueOf } from './finding.js';
 export const dailyHighDetector: Detector = {
   name: 'daily_high',
   usesHistory: true,
+  warmUpDays: (settings) => settings.daily_high.warmUpDays,
   inspect(reading, profile, view) {
     const settings = view.settings.daily_high;
     if (profile.completedDaysAt(view.localDay) < settings.warmUpDays) return NO_FINDINGS;
@@ -40,6 +41,7 @@ export const dailyHighDetector: Detector = {
 export const dailyLowDetector: Detector = {
   name: 'daily_low',
   usesHistory: true,
+  warmUpDays: (settings) => settings.daily_low.warmUpDays,
   inspect(reading, profile, view) {
     const settings = view.settings.daily_low;
     if (!view.endsLocalDay || view.outage || profile.dayHadOutage(view.localDay)) {

@@ -9,6 +9,8 @@
  * therefore grows in time order only, and the same time-ordered readings give the same decisions
  * whatever the deliveries and batches they came in.
  */
+import assert from 'node:assert/strict';
+
 import {
   DEFAULT_DETECTOR_SETTINGS,
   NO_FINDINGS,
@@ -108,6 +110,12 @@ export interface StreamDetection {
   /** The enabled detectors: all of them, and apart those that read no history. */
   readonly all: readonly Detector[];
   readonly stateless: readonly Detector[];
+  /**
+   * The enabled detectors by warm-up, in the order of `all`: `ready[i]` holds those whose warm-up
+   * is at most `readyFromDays[i]` completed local days. Ascending, from 0.
+   */
+  readonly readyFromDays: readonly number[];
+  readonly ready: readonly (readonly Detector[])[];
 }
 
 /** Each suite's detections by settings: a dictionary has few distinct settings, streams many. */
@@ -137,7 +145,7 @@ export function streamDetection(suite: DetectorSuite, stream: StreamRef): Stream
           : detector.name !== registerBackwardsDetector.name),
     );
     const stateless = all.filter((detector) => detector.usesHistory !== true);
-    detection = { settings, all, stateless };
+    detection = { settings, all, stateless, ...byWarmUp(all, settings) };
     bySettings.set(settings, detection);
   }
   return detection;
@@ -150,6 +158,27 @@ function isEnabled(detector: Detector, settings: DetectorSettings): boolean {
   return own === undefined || own.enabled !== false;
 }
 
+/** The detectors ready at each distinct warm-up of the list (see StreamDetection). */
+function byWarmUp(
+  detectors: readonly Detector[],
+  settings: DetectorSettings,
+): Pick<StreamDetection, 'readyFromDays' | 'ready'> {
+  const warmUps = detectors.map((detector) => detector.warmUpDays?.(settings) ?? 0);
+  const readyFromDays = [...new Set([0, ...warmUps])].sort((left, right) => left - right);
+  const ready = readyFromDays.map((days) =>
+    detectors.filter((_, index) => (warmUps[index] as number) <= days),
+  );
+  return { readyFromDays, ready };
+}
+
+/** The detectors of `detection` that may flag a stream with `completedDays` of history. */
+function readyAt(detection: StreamDetection, completedDays: number): readonly Detector[] {
+  const fromDays = detection.readyFromDays;
+  let at = 0;
+  while (at + 1 < fromDays.length && (fromDays[at + 1] as number) <= completedDays) at++;
+  return detection.ready[at] as readonly Detector[];
+}
+
 /** The view of one reading: its stream, settings and local calendar facts. */
 export function viewOf(
   reading: Reading,
@@ -157,20 +186,40 @@ export function viewOf(
   settings: DetectorSettings,
   suite: DetectorSuite,
 ): DetectorView {
-  const calendar: LocalCalendar = suite.calendar;
+  return fillView(new ReadingView(stream, settings, suite.statusBits), reading, suite.calendar);
+}
+
+/** A DetectorView whose reading facts are refilled for each reading of its stream. */
+class ReadingView implements DetectorView {
+  stream: Readonly<StreamState>;
+  readonly settings: DetectorSettings;
+  readonly statusBits: DetectorStatusBits;
+  hourOfWeek = 0;
+  localDay = 0;
+  endsLocalDay = false;
+  outage = false;
+
+  constructor(
+    stream: Readonly<StreamState>,
+    settings: DetectorSettings,
+    statusBits: DetectorStatusBits,
+  ) {
+    this.stream = stream;
+    this.settings = settings;
+    this.statusBits = statusBits;
+  }
+}
+
+function fillView(view: ReadingView, reading: Reading, calendar: LocalCalendar): ReadingView {
   const startMs = reading.intervalStartMs;
   const offsetMs = calendar.offsetMs(startMs);
   const endMs = startMs + reading.intervalSeconds * 1000;
   const endLocalMs = endMs + calendar.offsetMs(endMs);
-  return {
-    stream,
-    settings,
-    statusBits: suite.statusBits,
-    hourOfWeek: hourOfWeekOf(startMs, offsetMs),
-    localDay: localDayOf(startMs, offsetMs),
-    endsLocalDay: endLocalMs % MS_PER_DAY === 0,
-    outage: (reading.statusCode & suite.statusBits.outage) !== 0,
-  };
+  view.hourOfWeek = hourOfWeekOf(startMs, offsetMs);
+  view.localDay = localDayOf(startMs, offsetMs);
+  view.endsLocalDay = endLocalMs % MS_PER_DAY === 0;
+  view.outage = (reading.statusCode & view.statusBits.outage) !== 0;
+  return view;
 }
 
 export interface Inspection {
@@ -182,7 +231,8 @@ export interface Inspection {
 /**
  * Runs a stream's enabled detectors on one reading and returns their findings with the profile's
  * update. A reading at or before the newest one the profile learnt (backfill) meets only the
- * stateless detectors and teaches the profile nothing.
+ * stateless detectors and teaches the profile nothing. A detector still in warm-up is not asked:
+ * it would find nothing (Detector.warmUpDays).
  */
 export function inspectReading(
   detection: StreamDetection,
@@ -190,23 +240,123 @@ export function inspectReading(
   profile: StreamProfile,
   view: DetectorView,
 ): Inspection {
+  const backfill = isBackfill(reading, profile);
+  const findings = runDetectors(detection, reading, profile, view, backfill);
+  return { findings, update: backfill ? null : updateOf(reading, view) };
+}
+
+function isBackfill(reading: Reading, profile: StreamProfile): boolean {
   const newestMs = profile.newestLearnedMs;
-  const backfill = newestMs !== null && reading.intervalStartMs <= newestMs;
-  const detectors = backfill ? detection.stateless : detection.all;
+  return newestMs !== null && reading.intervalStartMs <= newestMs;
+}
+
+function runDetectors(
+  detection: StreamDetection,
+  reading: Reading,
+  profile: StreamProfile,
+  view: DetectorView,
+  backfill: boolean,
+): readonly Finding[] {
+  const detectors = backfill
+    ? detection.stateless
+    : readyAt(detection, profile.completedDaysAt(view.localDay));
   let findings: readonly Finding[] = NO_FINDINGS;
-  for (const detector of detectors) {
-    const found = detector.inspect(reading, profile, view);
+  for (let index = 0; index < detectors.length; index++) {
+    const found = (detectors[index] as Detector).inspect(reading, profile, view);
     if (found.length > 0) findings = findings.length === 0 ? found : [...findings, ...found];
   }
-  const update: ProfileUpdate | null = backfill
-    ? null
-    : {
-        valueMicro: reading.valueMicro,
-        intervalStartMs: reading.intervalStartMs,
-        intervalSeconds: reading.intervalSeconds,
-        hourOfWeek: view.hourOfWeek,
-        localDay: view.localDay,
-        outage: view.outage,
-      };
-  return { findings, update };
+  return findings;
+}
+
+function updateOf(reading: Reading, view: DetectorView): ProfileUpdate {
+  return {
+    valueMicro: reading.valueMicro,
+    intervalStartMs: reading.intervalStartMs,
+    intervalSeconds: reading.intervalSeconds,
+    hourOfWeek: view.hourOfWeek,
+    localDay: view.localDay,
+    outage: view.outage,
+  };
+}
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+/**
+ * One stream's detection through a batch: its detectors, its profile, and one view and one update
+ * reused for each of its readings, so that inspecting a reading allocates nothing unless a
+ * detector finds something. After `inspect`, `learn` (the reading was accepted) or `noteHeld` (it
+ * was held) applies the reading to the profile, unless it was backfill (`updates` is false).
+ */
+export class StreamInspector {
+  readonly detection: StreamDetection;
+  readonly profile: StreamProfile;
+  readonly #calendar: LocalCalendar;
+  readonly #view: ReadingView;
+  readonly #update: Mutable<ProfileUpdate> = {
+    valueMicro: 0,
+    intervalStartMs: 0,
+    intervalSeconds: 0,
+    hourOfWeek: 0,
+    localDay: 0,
+    outage: false,
+  };
+  #updates = false;
+  #changed = false;
+
+  constructor(
+    suite: DetectorSuite,
+    detection: StreamDetection,
+    profile: StreamProfile,
+    stream: Readonly<StreamState>,
+  ) {
+    this.detection = detection;
+    this.profile = profile;
+    this.#calendar = suite.calendar;
+    this.#view = new ReadingView(stream, detection.settings, suite.statusBits);
+  }
+
+  /** Whether the last reading inspected would change the profile (it is not backfill). */
+  get updates(): boolean {
+    return this.#updates;
+  }
+
+  /** Whether learn or noteHeld changed the profile since it was loaded. */
+  get changed(): boolean {
+    return this.#changed;
+  }
+
+  /** The reading's findings against the profile as it stands (see inspectReading). */
+  inspect(reading: Reading, stream: Readonly<StreamState>): readonly Finding[] {
+    const view = this.#view;
+    view.stream = stream;
+    fillView(view, reading, this.#calendar);
+    const backfill = isBackfill(reading, this.profile);
+    this.#updates = !backfill;
+    if (!backfill) {
+      const update = this.#update;
+      update.valueMicro = reading.valueMicro;
+      update.intervalStartMs = reading.intervalStartMs;
+      update.intervalSeconds = reading.intervalSeconds;
+      update.hourOfWeek = view.hourOfWeek;
+      update.localDay = view.localDay;
+      update.outage = view.outage;
+    }
+    return runDetectors(this.detection, reading, this.profile, view, backfill);
+  }
+
+  /** The last reading inspected was accepted: the profile learns it. */
+  learn(): void {
+    assert.ok(this.#updates, 'only a reading that is not backfill is learnt');
+    this.profile.learn(this.#update);
+    this.#updates = false;
+    this.#changed = true;
+  }
+
+  /** The last reading inspected was held: the profile notes it (StreamProfile.noteHeld). */
+  noteHeld(): void {
+    assert.ok(this.#updates, 'only a reading that is not backfill is noted');
+    this.profile.noteHeld(this.#update);
+    this.#updates = false;
+    this.#changed = true;
+  }
 }

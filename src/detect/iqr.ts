@@ -10,6 +10,7 @@ import { figure, flag, NO_FINDINGS, valueOf } from './finding.js';
 export const iqrDetector: Detector = {
   name: 'iqr',
   usesHistory: true,
+  warmUpDays: (settings) => settings.iqr.warmUpDays,
   inspect(reading, profile, view) {
     const settings = view.settings.iqr;
     if (view.outage || profile.completedDaysAt(view.localDay) < settings.warmUpDays) {

@@ -13,6 +13,7 @@ export const MAD_TO_STD = 1.4826;
 export const madDetector: Detector = {
   name: 'mad',
   usesHistory: true,
+  warmUpDays: (settings) => settings.mad.warmUpDays,
   inspect(reading, profile, view) {
     const settings = view.settings.mad;
     if (view.outage || profile.completedDaysAt(view.localDay) < settings.warmUpDays) {

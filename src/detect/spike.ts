@@ -11,6 +11,7 @@ import { figure, flag, NO_FINDINGS, valueOf } from './finding.js';
 export const spikeDetector: Detector = {
   name: 'spike',
   usesHistory: true,
+  warmUpDays: (settings) => settings.spike.warmUpDays,
   inspect(reading, profile, view) {
     const settings = view.settings.spike;
     if (view.outage || profile.completedDaysAt(view.localDay) < settings.warmUpDays) {

@@ -11,6 +11,7 @@ import { figure, flag, NO_FINDINGS } from './finding.js';
 export const zeroRunDetector: Detector = {
   name: 'zero_run',
   usesHistory: true,
+  warmUpDays: (settings) => settings.zero_run.warmUpDays,
   inspect(reading, profile, view) {
     const settings = view.settings.zero_run;
     if (reading.valueMicro !== 0 || view.outage) return NO_FINDINGS;

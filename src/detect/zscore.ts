@@ -11,6 +11,7 @@ import { figure, flag, NO_FINDINGS, valueOf } from './finding.js';
 export const zscoreDetector: Detector = {
   name: 'zscore',
   usesHistory: true,
+  warmUpDays: (settings) => settings.zscore.warmUpDays,
   inspect(reading, profile, view) {
     const settings = view.settings.zscore;
     if (view.outage || profile.completedDaysAt(view.localDay) < settings.warmUpDays) {

@@ -18,13 +18,7 @@ import type {
 import type { RecordLocation } from '../core/reading.js';
 import type { Detectors, DetectorSuite, Finding } from '../core/detector.js';
 import { StreamProfile, type StoredProfile } from '../core/stream-profile.js';
-import {
-  asSuite,
-  inspectReading,
-  streamDetection,
-  viewOf,
-  type StreamDetection,
-} from '../detect/detect.js';
+import { asSuite, streamDetection, StreamInspector } from '../detect/detect.js';
 
 export interface IdentifiedReading {
   reading: Reading;
@@ -349,25 +343,25 @@ const NO_VERSIONS: readonly Version[] = Object.freeze([]);
 class BatchDetection {
   readonly #suite: DetectorSuite;
   readonly #loaded: ReadonlyMap<string, StoredProfile>;
-  readonly #streams = new Map<string, BatchStream>();
+  readonly #streams = new Map<string, StreamInspector>();
 
   constructor(suite: DetectorSuite, loaded: ReadonlyMap<string, StoredProfile>) {
     this.#suite = suite;
     this.#loaded = loaded;
   }
 
-  /** The reading's findings, and its stream, which learns the update if the reading is accepted. */
-  inspect(reading: Reading, streamKey: string, state: StreamState) {
+  /** The reading's stream, ready to inspect it and then learn or note it. */
+  streamOf(reading: Reading, streamKey: string, state: StreamState): StreamInspector {
     let stream = this.#streams.get(streamKey);
     if (stream === undefined) {
       const stored = this.#loaded.get(streamKey);
       const profile =
         stored === undefined ? StreamProfile.empty() : StreamProfile.fromStored(stored);
-      stream = { detection: streamDetection(this.#suite, reading), profile, learnt: false };
+      const detection = streamDetection(this.#suite, reading);
+      stream = new StreamInspector(this.#suite, detection, profile, state);
       this.#streams.set(streamKey, stream);
     }
-    const view = viewOf(reading, state, stream.detection.settings, this.#suite);
-    return { stream, inspection: inspectReading(stream.detection, reading, stream.profile, view) };
+    return stream;
   }
 
   /**
@@ -376,15 +370,10 @@ class BatchDetection {
    */
   learntProfiles(): Map<string, StreamProfile> {
     const profiles = new Map<string, StreamProfile>();
-    for (const [key, stream] of this.#streams) if (stream.learnt) profiles.set(key, stream.profile);
+    for (const [key, stream] of this.#streams)
+      if (stream.changed) profiles.set(key, stream.profile);
     return profiles;
   }
-}
-
-interface BatchStream {
-  readonly detection: StreamDetection;
-  readonly profile: StreamProfile;
-  learnt: boolean;
 }
 
 /**
@@ -435,18 +424,13 @@ export function identifyBatch(
       decision = decideAgainstHold(item, held.get(reading.idempotencyKey)) ?? decision;
     }
     if (decision.kind === 'accept' && detection !== null) {
-      const { stream, inspection } = detection.inspect(reading, sKey, state);
-      if (inspection.findings.length > 0) {
-        decision = { kind: 'anomaly', findings: inspection.findings };
+      const stream = detection.streamOf(reading, sKey, state);
+      const findings = stream.inspect(reading, state);
+      if (findings.length > 0) {
+        decision = { kind: 'anomaly', findings };
         held.set(reading.idempotencyKey, reading);
-        if (inspection.update !== null) {
-          stream.profile.noteHeld(inspection.update);
-          stream.learnt = true;
-        }
-      } else if (inspection.update !== null) {
-        stream.profile.learn(inspection.update);
-        stream.learnt = true;
-      }
+        if (stream.updates) stream.noteHeld();
+      } else if (stream.updates) stream.learn();
     }
     decisions.push(decision);
     if (decision.kind !== 'accept') continue;

@@ -4,6 +4,7 @@
  * synchronous; the Store contract is asynchronous for networked engines, so transactions here are
  * serialised by a promise chain and run BEGIN IMMEDIATE ... COMMIT around the caller's function.
  */
+import assert from 'node:assert/strict';
 import { hash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -133,6 +134,8 @@ const STREAM_COLUMN_COUNT = 10;
 interface CachedStatistics {
   row: StreamStatistics;
   covered: readonly number[];
+  /** The head's row in stream_statistics: a save rewrites it by rowid, not by key. */
+  rowid: number;
 }
 
 const NO_PARTS: readonly number[] = Object.freeze([]);
@@ -745,21 +748,22 @@ export class SqliteStore implements Store {
     if (this.#statisticsCache.size + queried.length > STREAM_STATISTICS_CACHED_MAX) {
       this.#statisticsCache.clear();
     }
-    for (const row of queried) {
-      this.#statisticsCache.set(`${row.meterId}|${row.channel}`, { row, covered: parts });
+    for (const { row, rowid } of queried) {
+      this.#statisticsCache.set(`${row.meterId}|${row.channel}`, { row, covered: parts, rowid });
+      rows.push(row);
     }
-    return rows.concat(queried);
+    return rows;
   }
 
   #queryStreamStatistics(
     streams: readonly StreamRef[],
     partNumbers: readonly number[],
-  ): StreamStatistics[] {
-    const rows: StreamStatistics[] = [];
+  ): { row: StreamStatistics; rowid: number }[] {
+    const rows: { row: StreamStatistics; rowid: number }[] = [];
     for (let at = 0; at < streams.length; at += STREAMS_PER_STATEMENT) {
       const part = streams.slice(at, at + STREAMS_PER_STATEMENT);
       const select = this.#statement(
-        `SELECT meter_id, channel, layout, bytes FROM stream_statistics
+        `SELECT rowid, meter_id, channel, layout, bytes FROM stream_statistics
          WHERE (meter_id, channel) IN (VALUES ${placeholders(part.length, 2)})`,
       );
       const params: string[] = [];
@@ -773,11 +777,14 @@ export class SqliteStore implements Store {
         found.set(`${meterId}|${channel}`, parts);
         foundParams.push(meterId, channel);
         rows.push({
-          meterId,
-          channel,
-          layout: row.layout as number,
-          bytes: row.bytes as Uint8Array,
-          parts,
+          row: {
+            meterId,
+            channel,
+            layout: row.layout as number,
+            bytes: row.bytes as Uint8Array,
+            parts,
+          },
+          rowid: row.rowid as number,
         });
       }
       if (found.size === 0) continue;
@@ -798,8 +805,29 @@ export class SqliteStore implements Store {
   }
 
   #saveStreamStatistics(rows: readonly StreamStatistics[]): void {
-    for (let at = 0; at < rows.length; at += STREAMS_PER_STATEMENT) {
-      const part = rows.slice(at, at + STREAMS_PER_STATEMENT);
+    // A head this connection loaded is rewritten by its rowid: one B-tree seek instead of an
+    // insert that fails on the key's index and then updates (a batch rewrites every head it
+    // touched). Heads not cached take the upsert.
+    const known: [number, StreamStatistics][] = [];
+    const unknown: StreamStatistics[] = [];
+    for (const row of rows) {
+      const cached = this.#statisticsCache.get(`${row.meterId}|${row.channel}`);
+      if (cached === undefined) unknown.push(row);
+      else known.push([cached.rowid, row]);
+    }
+    for (let at = 0; at < known.length; at += STREAMS_PER_STATEMENT) {
+      const part = known.slice(at, at + STREAMS_PER_STATEMENT);
+      const update = this.#statement(
+        `UPDATE stream_statistics SET layout = head.column2, bytes = head.column3
+         FROM (VALUES ${placeholders(part.length, 3)}) AS head
+         WHERE stream_statistics.rowid = head.column1`,
+      );
+      const params: unknown[] = [];
+      for (const [rowid, row] of part) params.push(rowid, row.layout, row.bytes);
+      assert.equal(update.run(params).changes, part.length, 'every cached head has its row');
+    }
+    for (let at = 0; at < unknown.length; at += STREAMS_PER_STATEMENT) {
+      const part = unknown.slice(at, at + STREAMS_PER_STATEMENT);
       const upsert = this.#statement(
         `INSERT INTO stream_statistics (meter_id, channel, layout, bytes)
          VALUES ${placeholders(part.length, 4)}
@@ -835,7 +863,11 @@ export class SqliteStore implements Store {
       if (cached === undefined) continue;
       const merged = new Map(cached.row.parts ?? []);
       for (const [number, bytes] of row.parts ?? []) merged.set(number, bytes);
-      this.#statisticsCache.set(key, { row: { ...row, parts: merged }, covered: cached.covered });
+      this.#statisticsCache.set(key, {
+        row: { ...row, parts: merged },
+        covered: cached.covered,
+        rowid: cached.rowid,
+      });
     }
   }
 
