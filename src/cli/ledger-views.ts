@@ -18,6 +18,7 @@ import type {
   LedgerRangeRow,
   MeterStreamRow,
   SeriesPoint,
+  StreamSeriesQuery,
   Store,
 } from '../core/store.js';
 import { isConserved } from '../pipeline/commit.js';
@@ -233,18 +234,39 @@ function streamOf(streams: readonly MeterStreamRow[], meterId: string, channel?:
   return stream;
 }
 
+/** How a view reads a stream's series: store.streamSeries, or a page's memo of it. */
+export type SeriesReader = (query: StreamSeriesQuery) => Promise<SeriesPoint[]>;
+
+/**
+ * A series reader that reads each distinct query once: a page that shows a meter's streams and
+ * the chosen stream's chart asks for the same window twice.
+ */
+export function memoSeriesReader(store: Store): SeriesReader {
+  const read = new Map<string, Promise<SeriesPoint[]>>();
+  return (query) => {
+    const key = JSON.stringify(query);
+    let points = read.get(key);
+    if (points === undefined) {
+      points = store.streamSeries(query);
+      read.set(key, points);
+    }
+    return points;
+  };
+}
+
 /** A stream's current values over its window (store.streamSeries), for a chart. */
 export async function meterSeries(
   store: Store,
   meterId: string,
   asked: { channel?: string; fromMs?: number; toMs?: number },
+  readSeries: SeriesReader = (query) => store.streamSeries(query),
 ) {
   const stream = streamOf(await store.listMeterStreams(meterId), meterId, asked.channel);
   const window = seriesWindow(stream, asked);
   const points =
     window === null
       ? []
-      : await store.streamSeries({
+      : await readSeries({
           meterId,
           channel: stream.channel,
           ...window,
@@ -268,12 +290,12 @@ export async function meterSeries(
   };
 }
 
-async function streamJson(store: Store, stream: MeterStreamRow) {
+async function streamJson(readSeries: SeriesReader, stream: MeterStreamRow) {
   const window = seriesWindow(stream, {});
   const points =
     window === null
       ? null
-      : await store.streamSeries({
+      : await readSeries({
           meterId: stream.meterId,
           channel: stream.channel,
           ...window,
@@ -308,7 +330,11 @@ async function streamJson(store: Store, stream: MeterStreamRow) {
  * One meter: its streams, the quality of each stream's latest week, its open holds and the
  * quarantine items that name it. NOT_FOUND when the store knows nothing of the meter.
  */
-export async function meterView(store: Store, meterId: string) {
+export async function meterView(
+  store: Store,
+  meterId: string,
+  readSeries: SeriesReader = (query) => store.streamSeries(query),
+) {
   const streams = await store.listMeterStreams(meterId);
   const held = await store.listAnomalies({ meterId, status: 'held', limit: METER_ITEMS_MAX });
   const quarantine = await store.listQuarantineOfMeter(meterId, METER_ITEMS_MAX);
@@ -317,7 +343,7 @@ export async function meterView(store: Store, meterId: string) {
   }
   return {
     meterId,
-    streams: await Promise.all(streams.map((stream) => streamJson(store, stream))),
+    streams: await Promise.all(streams.map((stream) => streamJson(readSeries, stream))),
     openAnomalies: held.map(anomalyJson),
     quarantine: quarantine.map((row) => ({
       id: row.id,

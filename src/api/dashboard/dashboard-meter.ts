@@ -11,6 +11,7 @@ import {
   intervalVersions,
   ledgerPage,
   meterSeries,
+  memoSeriesReader,
   meterView,
   parseUtcInstant,
   readingProof,
@@ -203,12 +204,13 @@ async function versionsOf(context: ApiContext, meterId: string, query: Query) {
 
 /** The meter page's data: the view, the chosen channel's series and readings, any versions. */
 export async function meterPageView(context: ApiContext, meterId: string, query: Query) {
-  const meter = await meterView(context.store, meterId);
+  const readSeries = memoSeriesReader(context.store);
+  const meter = await meterView(context.store, meterId, readSeries);
   const channel = query.channel ?? meter.streams[0]?.channel;
   const series =
     channel === undefined
       ? null
-      : await meterSeries(context.store, meterId, { channel }).catch(() => null);
+      : await meterSeries(context.store, meterId, { channel }, readSeries).catch(() => null);
   const readings =
     series?.from == null || series.to == null
       ? null
