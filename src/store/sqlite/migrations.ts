@@ -641,4 +641,11 @@ CREATE INDEX ledger_register_reads ON ledger (meter_id, channel, interval_start_
     sql: `CREATE INDEX quarantine_meter ON quarantine (meter_id, id) WHERE meter_id IS NOT NULL;
 CREATE INDEX deliveries_source ON deliveries (source_id);`,
   },
+  {
+    version: 24,
+    name: "a stream's series reads ledger_by_meter: one meter-first ledger index fewer per batch",
+    // Every meter-first index costs each batch a leaf page per meter it touches. Two of them
+    // doubled ingest's CPU and wrote seven times the bytes; the series reads the narrow one.
+    sql: 'DROP INDEX ledger_stream;',
+  },
 ];
