@@ -17,9 +17,11 @@ function planOf(filter: Parameters<typeof selectAnomalies>[1]): string[] {
   try {
     const plans: string[][] = [];
     selectAnomalies((sql) => {
-      const rows = db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(
-        ...Array.from({ length: (sql.match(/\?/g) ?? []).length }, () => 0),
-      ) as { detail: string }[];
+      const rows = db
+        .prepare(`EXPLAIN QUERY PLAN ${sql}`)
+        .all(...Array.from({ length: (sql.match(/\?/g) ?? []).length }, () => 0)) as {
+        detail: string;
+      }[];
       plans.push(rows.map((row) => row.detail));
       return db.prepare(sql);
     }, filter);
