@@ -67,7 +67,7 @@ export function flag(value: unknown, column = 'value'): boolean {
   return int(value, column) === 1;
 }
 
-/** A JSON column: jsonb arrives parsed, text columns holding JSON are parsed here. */
+/** A JSON column: json and jsonb arrive parsed, text columns holding JSON are parsed here. */
 export function json<T>(value: unknown, column = 'value'): T {
   if (typeof value === 'string') return JSON.parse(value) as T;
   assert.ok(value !== undefined, `${column} is missing`);

@@ -101,7 +101,7 @@ export async function selectAnomalies(db: Queryable, filter: AnomalyFilter): Pro
   if (filter.meterId !== undefined) add("a.reading ->> 'meterId' = ?", filter.meterId);
   if (filter.detector !== undefined) {
     add(
-      "EXISTS (SELECT 1 FROM jsonb_array_elements(a.findings) f WHERE f ->> 'detector' = ?)",
+      "EXISTS (SELECT 1 FROM json_array_elements(a.findings) f WHERE f ->> 'detector' = ?)",
       filter.detector,
     );
   }
@@ -152,7 +152,7 @@ export async function selectAnomalyBacklog(db: Queryable): Promise<AnomalyBacklo
     db,
     `SELECT d.detector, count(*) AS n, coalesce(sum(d.energy), 0) AS energy FROM (
        SELECT DISTINCT a.id, f ->> 'detector' AS detector, ${KWH_VALUE} AS energy
-       FROM anomalies a, jsonb_array_elements(a.findings) f WHERE a.status = 'held') d
+       FROM anomalies a, json_array_elements(a.findings) f WHERE a.status = 'held') d
      GROUP BY d.detector ORDER BY d.detector`,
   )) {
     backlog.byDetector.push({

@@ -5,8 +5,9 @@
  *
  * Engine choices:
  * - Every quantity is an integer type (bigint): PostgreSQL integers hold no NaN and no infinity,
- *   and the one float-shaped value stored as data (a held reading, jsonb) is CHECKed to carry an
- *   integer `valueMicro`.
+ *   and the one float-shaped value stored as data (a held reading, json) is CHECKed to carry an
+ *   integer `valueMicro`. Held readings and findings are json, not jsonb: their Merkle leaves
+ *   are made of the text as written, which jsonb would reorder.
  * - The ledger is partitioned by month of interval start (native range partitioning on
  *   interval_start_ms); partitions are created by the writer on first use (postgres-ledger.ts).
  * - Append-only tables refuse UPDATE, DELETE and TRUNCATE in triggers, and the writer role
@@ -87,23 +88,29 @@ function evidenceFixed(
   columns: readonly string[],
   evidenceMessage: string,
   final: { when: string; message: string } | null,
+  /** Replace the function of an earlier migration, whose trigger stays. */
+  options: { replace: boolean } = { replace: false },
 ): string {
   const changed = columns.map((column) => `NEW.${column} IS DISTINCT FROM OLD.${column}`);
   const finalCheck =
     final === null
       ? ''
       : `IF ${final.when} THEN RAISE EXCEPTION '${final.message}' USING ERRCODE = 'P0001'; END IF;`;
+  const create = options.replace ? 'CREATE OR REPLACE FUNCTION' : 'CREATE FUNCTION';
+  const trigger = options.replace
+    ? ''
+    : `
+CREATE TRIGGER ${table}_evidence_fixed BEFORE UPDATE ON ${table}
+  FOR EACH ROW EXECUTE FUNCTION ${table}_evidence_fixed();`;
   return `
-CREATE FUNCTION ${table}_evidence_fixed() RETURNS trigger LANGUAGE plpgsql AS $fn$
+${create} ${table}_evidence_fixed() RETURNS trigger LANGUAGE plpgsql AS $fn$
 BEGIN
   ${finalCheck}
   IF ${changed.join(' OR ')} THEN
     RAISE EXCEPTION '${evidenceMessage}' USING ERRCODE = 'P0001';
   END IF;
   RETURN NEW;
-END $fn$;
-CREATE TRIGGER ${table}_evidence_fixed BEFORE UPDATE ON ${table}
-  FOR EACH ROW EXECUTE FUNCTION ${table}_evidence_fixed();`;
+END $fn$;${trigger}`;
 }
 
 const REFUSE_FUNCTION = `
@@ -518,5 +525,26 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
     version: 1,
     name: 'initial schema, append-only rules and the writer role',
     sql: INITIAL_SCHEMA,
+  },
+  {
+    version: 2,
+    name: 'anomaly holds keep the JSON text they were written with (json, not jsonb)',
+    // jsonb reorders an object's keys, so a held reading read back no longer gave the bytes its
+    // Merkle leaf was made of, and `audit verify` failed every batch with a hold. json keeps the
+    // text as written; evidence is compared as text, since json has no equality.
+    sql: `ALTER TABLE anomalies DROP CONSTRAINT anomalies_reading_check;
+ALTER TABLE anomalies ALTER COLUMN reading TYPE json USING reading::json,
+  ALTER COLUMN findings TYPE json USING findings::json;
+ALTER TABLE anomalies ADD CONSTRAINT anomalies_reading_check CHECK (
+  reading -> 'valueMicro' IS NULL
+  OR (json_typeof(reading -> 'valueMicro') = 'number'
+    AND (reading ->> 'valueMicro') ~ '^-?[0-9]+$'));
+${evidenceFixed(
+  'anomalies',
+  ['id', 'batch_id', 'batch_position', 'reading::text', 'findings::text'],
+  'anomaly evidence cannot be changed; only its status',
+  { when: "OLD.status <> 'held'", message: 'a decided anomaly hold cannot change' },
+  { replace: true },
+)}`,
   },
 ];

@@ -325,7 +325,7 @@ export function transactionApi(client: PoolClient, context: TransactionContext):
       if (rows.length === 0) return;
       await db.query(
         `INSERT INTO anomalies (batch_id, batch_position, reading, findings)
-         SELECT b, p, r, f FROM unnest($1::bigint[], $2::int[], $3::jsonb[], $4::jsonb[])
+         SELECT b, p, r, f FROM unnest($1::bigint[], $2::int[], $3::json[], $4::json[])
            WITH ORDINALITY AS t (b, p, r, f, n) ORDER BY n`,
         [
           column(rows, (r) => r.batchId),
