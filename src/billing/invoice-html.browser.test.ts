@@ -3,19 +3,12 @@
 // and total equal the invoice's JSON, and which names the ledger and checkpoint it came from.
 // Method: a month billed by the built CLI (billing-fixture), each invoice's page opened in
 // Debian's headless Chromium under playwright-core, and the page's amounts read back from the DOM.
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { chromium, type BrowserContext } from 'playwright-core';
+import type { BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildBillingFixture, type BillingFixture } from '../test-support/billing-fixture.js';
-import {
-  CHROMIUM,
-  CHROMIUM_ARGS,
-  chromiumAvailable,
-  watchedPage,
-} from '../test-support/chromium.js';
+import { chromiumAvailable, launchChromium, watchedPage } from '../test-support/chromium.js';
 import { removeTempDirs } from '../test-support/temp.js';
 
 const available = chromiumAvailable();
@@ -26,13 +19,7 @@ let context: BrowserContext | undefined;
 beforeAll(async () => {
   if (!available) return;
   fixture = buildBillingFixture();
-  const userDataDir = mkdtempSync(join(tmpdir(), 'amisync-chromium-'));
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: CHROMIUM_ARGS,
-    viewport: { width: 1000, height: 1400 },
-  });
+  context = await launchChromium({ width: 1000, height: 1400 });
 }, 120_000);
 
 afterAll(async () => {

@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { nextEntry } from '../audit/hash-chain.js';
 import { SqliteBillingStore } from '../store/sqlite/sqlite-billing.js';
 import { openHarness, type Harness } from '../test-support/ingest-harness.js';
+import { flatRegisterTariff, registerAccountsCsv } from '../test-support/register-fixture.js';
 import { toNdjsonText } from '../test-support/wire-text.js';
 import { removeTempDirs } from '../test-support/temp.js';
 import {
@@ -26,21 +27,13 @@ afterEach(async () => {
   removeTempDirs();
 });
 
-const flat = Array.from({ length: 12 }, () => Array<number>(24).fill(0));
-const TARIFF = JSON.stringify({
-  label: 'AMR-1',
-  name: 'Basic meter',
-  fixedchargefirstmeter: 10,
-  energyratestructure: [[{ rate: 0.25 }]],
-  energyweekdayschedule: flat,
-  energyweekendschedule: flat,
-});
+const TARIFF = JSON.stringify(flatRegisterTariff('AMR-1', 'Basic meter'));
 
 function fixture(name: string): Uint8Array {
   return readFileSync(new URL(`../../test/fixtures/nem12/valid/${name}`, import.meta.url));
 }
 
-async function setUp(accounts: string): Promise<{ h: Harness; context: BillingContext }> {
+async function setUp(...accounts: string[]): Promise<{ h: Harness; context: BillingContext }> {
   const h = openHarness();
   harness = h;
   const context: BillingContext = {
@@ -54,11 +47,7 @@ async function setUp(accounts: string): Promise<{ h: Harness; context: BillingCo
     },
   };
   await importTariffs(context, TARIFF);
-  await importAccounts(
-    context,
-    'account_id,service_point_id,meter_id,tariff,time_zone,from,to,register_digits,multiplier\n' +
-      accounts,
-  );
+  await importAccounts(context, registerAccountsCsv(accounts));
   return { h, context };
 }
 
@@ -71,9 +60,7 @@ const request = {
 
 describe('NEM13 register reads through the pipeline and the bill run', () => {
   it('bills the public NEM13 sample to the hand-computed total', async () => {
-    const { h, context } = await setUp(
-      'A1,SP1,VABC005890,AMR-1,Australia/Brisbane,2003-10-01,,6,\n',
-    );
+    const { h, context } = await setUp('A1,SP1,VABC005890,AMR-1,Australia/Brisbane,2003-10-01,,6,');
     const report = await h.ingest(fixture('nemreader-Example_NEM13_consumption_data.csv'), {
       format: 'nem12',
     });
@@ -120,9 +107,7 @@ describe('NEM13 register reads through the pipeline and the bill run', () => {
   });
 
   it('holds a register that goes backwards in the anomaly ledger and holds the bill', async () => {
-    const { h, context } = await setUp(
-      'A2,SP2,NCDE001234,AMR-1,Australia/Brisbane,2004-01-01,,5,\n',
-    );
+    const { h, context } = await setUp('A2,SP2,NCDE001234,AMR-1,Australia/Brisbane,2004-01-01,,5,');
     // 5,000.0 on 2004-01-02, then 4,900.0 on 2004-01-25: a fall that is no rollover.
     const nem13 =
       '100,NEM13,200402010000,MDA1,Ret1\n' +
@@ -152,8 +137,8 @@ describe('walk-by register reads in the reference feed, billed beside an interva
 
   it('validates, counts and bills a mix of interval and AMR accounts in one run', async () => {
     const { h, context } = await setUp(
-      'I1,SP-I,MTR-INTERV01,AMR-1,UTC,2026-03-01,,,\n' +
-        'R1,SP-R,MTR-AMRMTR01,AMR-1,UTC,2026-03-01,,5,2\n',
+      'I1,SP-I,MTR-INTERV01,AMR-1,UTC,2026-03-01,,,',
+      'R1,SP-R,MTR-AMRMTR01,AMR-1,UTC,2026-03-01,,5,2',
     );
     await h.clock.advance(40 * 86_400_000);
     const intervals = Array.from({ length: 744 }, (_, hour) => ({
@@ -217,7 +202,7 @@ describe('walk-by register reads in the reference feed, billed beside an interva
 
 describe('CMEP register records', () => {
   it('reads KWHREG triples as register reads at their stamps and bills them', async () => {
-    const { h, context } = await setUp('C1,SP-C,CMEPAMR01,AMR-1,UTC,2026-03-01,,,\n');
+    const { h, context } = await setUp('C1,SP-C,CMEPAMR01,AMR-1,UTC,2026-03-01,,,');
     await h.clock.advance(40 * 86_400_000);
     // Two monthly kWh register reads stamped 2026-03-01 and 2026-04-01, calculation constant 2.
     const cmep =

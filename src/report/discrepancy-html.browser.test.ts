@@ -2,39 +2,20 @@
 // every chart draws, and every flagged reading is marked on its chart in its status colour.
 // Method: render the report of a pipeline-built store, open it in Debian's headless Chromium under
 // playwright-core, and read the page's canvases pixel by pixel at each flag's position.
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { chromium, type BrowserContext } from 'playwright-core';
+import type { BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromiumAvailable, launchChromium, watchedPage } from '../test-support/chromium.js';
 import { buildDiscrepancyFixture } from '../test-support/discrepancy-fixture.js';
-import { requireOrSkip } from '../test-support/services.js';
 import { removeTempDirs, tempDir } from '../test-support/temp.js';
 import { loadChartAssets } from './chart-assets.js';
 import { collectDiscrepancyReport, type DiscrepancyReport } from './discrepancies.js';
 import { discrepancyHtml, FLAG_COLOURS } from './discrepancy-html.js';
 import { monthPeriod } from './period.js';
 
-import { watchedPage } from '../test-support/chromium.js';
-
-const CHROMIUM = '/usr/bin/chromium';
-/** Never a downloaded browser: Debian's, with everything that would reach the network off. */
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
-
-const available = requireOrSkip(
-  'chromium',
-  existsSync(CHROMIUM),
-  `not installed at ${CHROMIUM} (Debian package chromium; .ci/run installs it)`,
-);
+const available = chromiumAvailable();
 
 let report: DiscrepancyReport;
 let pageUrl = '';
@@ -57,14 +38,7 @@ beforeAll(async () => {
   const file = join(tempDir('amisync-report-'), 'report.html');
   writeFileSync(file, discrepancyHtml(report, loadChartAssets()));
   pageUrl = pathToFileURL(file).href;
-  // A new profile each run; Playwright takes it as the persistent context's directory.
-  const userDataDir = mkdtempSync(join(tmpdir(), 'amisync-chromium-'));
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: CHROMIUM_ARGS,
-    viewport: { width: 1280, height: 900 },
-  });
+  context = await launchChromium();
 });
 
 afterAll(async () => {

@@ -7,11 +7,14 @@
  * the caller), the chart data is a JSON block, and a Content-Security-Policy allows only those
  * inline blocks (by their sha256) and no network at all. Every text from the store is escaped.
  */
-import { createHash } from 'node:crypto';
 import { formatMilliWhAsKwh, formatValueMicro } from '../core/decimal.js';
 import type { AnomalyRow, AnomalyStatus, HoldTotal } from '../core/store.js';
 import type { DiscrepancyReport, MeterChart } from './discrepancies.js';
+import { escapeHtml, htmlPage } from './html-page.js';
 import { localIso } from './period.js';
+
+// Kept importable from here, where the report pages and the dashboard have always taken it.
+export { escapeHtml };
 
 /** uPlot's browser build and stylesheet, as text. */
 export interface ChartAssets {
@@ -27,19 +30,6 @@ export const FLAG_COLOURS: Readonly<Record<AnomalyStatus, string>> = {
 };
 export const LEDGER_COLOUR = '#1f4e79';
 
-const HTML_ESCAPES: Readonly<Record<string, string>> = {
-  '&': '&amp;',
-  '<': '&lt;',
-  '>': '&gt;',
-  '"': '&quot;',
-  "'": '&#39;',
-};
-
-/** Text for an element's content or a quoted attribute. */
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (character) => HTML_ESCAPES[character] ?? character);
-}
-
 /**
  * JSON inside a script block: `<` escaped so that no `</script>` or `<!--` in a meter id or note
  * can end the block, and the two line separators JavaScript once refused in strings.
@@ -49,10 +39,6 @@ export function scriptJson(value: unknown): string {
     .replaceAll('<', '\\u003c')
     .replaceAll('\u2028', '\\u2028')
     .replaceAll('\u2029', '\\u2029');
-}
-
-function cspHash(content: string): string {
-  return `'sha256-${createHash('sha256').update(content, 'utf8').digest('base64')}'`;
 }
 
 const STATUSES: readonly AnomalyStatus[] = ['held', 'released', 'rejected'];
@@ -315,29 +301,11 @@ function chartFigure(chart: MeterChart, index: number, timeZone: string): string
 export function discrepancyHtml(report: DiscrepancyReport, assets: ChartAssets): string {
   const { period } = report;
   const zone = period.timeZone;
-  const css = `${assets.uplotCss}\n${PAGE_CSS}`;
-  const csp = [
-    "default-src 'none'",
-    `script-src ${cspHash(assets.uplotJs)} ${cspHash(CHART_SCRIPT)}`,
-    `style-src ${cspHash(css)}`,
-    "base-uri 'none'",
-    "form-action 'none'",
-  ].join('; ');
   const sources =
     report.sourceIds.length === 0 ? 'every source' : `sources ${report.sourceIds.join(', ')}`;
   const charts = report.charts.map((chart, index) => chartFigure(chart, index, zone));
   const data = report.charts.map((chart, index) => chartData(chart, index, zone));
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="${escapeHtml(csp)}">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Discrepancy report ${escapeHtml(period.month)}</title>
-<style>${css}</style>
-</head>
-<body>
-<main>
+  const body = `<main>
 <h1>Discrepancy report ${escapeHtml(period.month)}</h1>
 <p class="note">Readings whose interval starts in ${escapeHtml(period.month)} in the time zone
 ${escapeHtml(zone)} (from ${escapeHtml(localIso(period.fromMs, zone))} to before
@@ -352,10 +320,11 @@ ${topMetersTable(report)}
 <h2>Top meters around their flagged readings</h2>
 ${charts.length === 0 ? '<p>No meter has open anomalies in this period.</p>' : charts.join('\n')}
 </main>
-<script type="application/json" id="chart-data">${scriptJson(data)}</script>
-<script>${assets.uplotJs}</script>
-<script>${CHART_SCRIPT}</script>
-</body>
-</html>
-`;
+<script type="application/json" id="chart-data">${scriptJson(data)}</script>`;
+  return htmlPage({
+    title: `Discrepancy report ${period.month}`,
+    css: `${assets.uplotCss}\n${PAGE_CSS}`,
+    body,
+    scripts: [assets.uplotJs, CHART_SCRIPT],
+  });
 }

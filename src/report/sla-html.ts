@@ -5,8 +5,7 @@
  * Content-Security-Policy allows only the page's own stylesheet (by its sha256). Every text from
  * the store or the configuration is escaped. `slaSectionsHtml` is also what the dashboard shows.
  */
-import { createHash } from 'node:crypto';
-import { escapeHtml } from './discrepancy-html.js';
+import { escapeHtml, htmlPage } from './html-page.js';
 import { localIso } from './period.js';
 import { targetLabel } from './sla-config.js';
 import {
@@ -147,29 +146,9 @@ export function slaSectionsHtml(report: SlaReport, headingLevel: 2 | 3 = 2): str
     .join('\n');
 }
 
-function cspHash(content: string): string {
-  return `'sha256-${createHash('sha256').update(content, 'utf8').digest('base64')}'`;
-}
-
 /** The whole page; nothing in it loads or runs anything. */
 export function slaHtml(report: SlaReport): string {
-  const csp = [
-    "default-src 'none'",
-    `style-src ${cspHash(PAGE_CSS)}`,
-    "base-uri 'none'",
-    "form-action 'none'",
-  ].join('; ');
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="${escapeHtml(csp)}">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Vendor SLA report ${escapeHtml(report.label)}</title>
-<style>${PAGE_CSS}</style>
-</head>
-<body>
-<main>
+  const body = `<main>
 <h1>Vendor SLA report ${escapeHtml(report.label)}</h1>
 <p class="note">Completeness and timeliness per source and local day in ${escapeHtml(report.timeZone)},
 measured from the ledger's own arrival times (when the first batch that wrote each interval
@@ -177,8 +156,11 @@ committed) at ${escapeHtml(new Date(report.generatedAtMs).toISOString())}. Expec
 those of the meters each source delivered in the ledger, in the period or the
 ${report.lookbackDays} days before. docs/reports.md says how each figure is counted.</p>
 ${slaSectionsHtml(report)}
-</main>
-</body>
-</html>
-`;
+</main>`;
+  return htmlPage({
+    title: `Vendor SLA report ${report.label}`,
+    css: PAGE_CSS,
+    body,
+    scripts: [],
+  });
 }

@@ -4,20 +4,19 @@
 // Method: render the SLA fixture's report to a file and open it in Debian's headless Chromium under
 // playwright-core; serve the fixture on a loopback port, log in with a viewer token and drive the
 // page's form by key presses; screenshots go to the test's temp dir (or the CI artifacts folder).
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listenOperations, type OperationsServer } from '../api/api-server.js';
 import { OPERATIONS_PARTS } from '../api/parts.js';
 import type { AddedToken } from '../cli/commands/tokens.js';
 import {
-  CHROMIUM,
-  CHROMIUM_ARGS,
   chromiumAvailable,
+  launchChromium,
+  submitLogin,
   watchedPage,
 } from '../test-support/chromium.js';
 import {
@@ -67,12 +66,7 @@ beforeAll(async () => {
   const artifacts = process.env['AMISYNC_ARTIFACTS_DIR'];
   shots = artifacts === undefined ? tempDir('amisync-sla-shots-') : join(artifacts, 'sla');
   mkdirSync(shots, { recursive: true });
-  browser = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'amisync-chr-')), {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: CHROMIUM_ARGS,
-    viewport: { width: 1280, height: 900 },
-  });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {
@@ -142,9 +136,7 @@ describe.skipIf(!available)('the SLA report and page in Chromium', () => {
     const { page, problems, requests } = await watchedPage(browser!);
     await page.goto(`${server.url}/sla`);
     expect(new URL(page.url()).pathname).toBe('/login');
-    await page.getByLabel('API token').fill(viewer.token);
-    await page.getByRole('button', { name: 'Log in' }).click();
-    await page.waitForURL(`${server.url}/sla`);
+    await submitLogin(page, viewer.token, `${server.url}/sla`);
     await page.getByRole('link', { name: 'Vendor SLAs' }).waitFor();
     // From the month field, by keys alone: type the month, Tab to the source, choose, submit.
     await page.getByLabel(/^Month/).focus();

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { RestSimulator } from '../simulator/rest/rest-simulator.js';
 import { readDatabase, runCli, startService } from '../test-support/crash-runs.js';
+import { balances, type DeliveryCounts } from '../test-support/delivery-counts.js';
 import {
   FAULT_SECRET_ENV,
   FAULT_SOURCE_ID,
@@ -75,20 +76,6 @@ async function cli(args: string[], env: NodeJS.ProcessEnv): Promise<string> {
   return stdout;
 }
 
-interface Counts {
-  received: number;
-  accepted: number;
-  duplicates: number;
-  quarantined: number;
-  anomalyHeld: number;
-  deadLettered: number;
-}
-
-function balances(counts: Counts): boolean {
-  const { accepted, duplicates, quarantined, anomalyHeld, deadLettered } = counts;
-  return counts.received === accepted + duplicates + quarantined + anomalyHeld + deadLettered;
-}
-
 describe('a 5xx storm through amisync run: dead letters, replay, truth', () => {
   it('keeps each failed page as a dead letter, replays it, and the ledger equals the truth', async () => {
     const simulator = await startFaultSimulator({});
@@ -149,7 +136,7 @@ describe('a 5xx storm through amisync run: dead letters, replay, truth', () => {
     expect(await ledgerMatches(dbPath, simulator)).toBe(false);
 
     // 3. The head-end has recovered: each dead letter is replayed, its page fetched again.
-    const replays: { refetched: boolean; delivery: { counts: Counts } }[] = [];
+    const replays: { refetched: boolean; delivery: { counts: DeliveryCounts } }[] = [];
     for (const row of stored) {
       const args = ['dead-letters', 'replay', String(row.id), '--config', config, '--json'];
       replays.push(JSON.parse(await cli(args, env)) as (typeof replays)[number]);
@@ -173,7 +160,7 @@ describe('a 5xx storm through amisync run: dead letters, replay, truth', () => {
 
     const status = JSON.parse(await cli(['status', '--db', dbPath, '--json'], env)) as {
       conserved: boolean;
-      sources: { sourceId: string; counts: Counts; conserved: boolean }[];
+      sources: { sourceId: string; counts: DeliveryCounts; conserved: boolean }[];
     };
     expect(status.conserved).toBe(true);
     const source = status.sources.find((s) => s.sourceId === FAULT_SOURCE_ID);

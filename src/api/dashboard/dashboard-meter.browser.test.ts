@@ -3,22 +3,16 @@
 // versions and proves a reading through the audit page; no console error, no foreign request,
 // and axe-core finds no accessibility violation.
 // Method: the operations server on a loopback port over the operations fixture plus an estimate
-// revised by an actual, driven by playwright-core in Debian's Chromium via watchedPage.
-import { mkdtempSync, readFileSync } from 'node:fs';
+// revised by an actual, driven by playwright-core in Debian's Chromium via loggedInPage.
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadOrCreateSigningKey } from '../../audit/checkpoint.js';
 import { writeCheckpoint } from '../../audit/record.js';
 import { QUALITIES } from '../../core/reading.js';
-import {
-  CHROMIUM,
-  CHROMIUM_ARGS,
-  chromiumAvailable,
-  watchedPage,
-} from '../../test-support/chromium.js';
+import { chromiumAvailable, launchChromium, loggedInPage } from '../../test-support/chromium.js';
 import { heldRecord, HELD_METER } from '../../test-support/held-readings.js';
 import {
   buildOperationsFixture,
@@ -68,17 +62,12 @@ beforeAll(async () => {
       parts: OPERATIONS_PARTS,
     },
   );
-  browser = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'amisync-chr-')), {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: CHROMIUM_ARGS,
-    viewport: { width: 1280, height: 900 },
-  });
-  ({ page, problems, requests } = await watchedPage(browser));
-  await page.goto(`${server.url}/login?next=/`);
-  await page.getByLabel('API token').fill(fixture.tokens.viewer.token);
-  await page.getByRole('button', { name: 'Log in' }).click();
-  await page.waitForURL(`${server.url}/`);
+  browser = await launchChromium();
+  ({ page, problems, requests } = await loggedInPage(
+    browser,
+    server.url,
+    fixture.tokens.viewer.token,
+  ));
 });
 
 afterAll(async () => {

@@ -4,13 +4,17 @@
 // logs a console error or fetches from the network; axe-core finds no accessibility violation.
 // Method: the operations server (`amisync serve`'s) on a loopback port over the operations
 // fixture, driven by playwright-core in Debian's Chromium; screenshots go to the test's temp dir.
-import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CHROMIUM, CHROMIUM_ARGS, chromiumAvailable } from '../../test-support/chromium.js';
+import {
+  chromiumAvailable,
+  launchChromium,
+  submitLogin,
+  watchedPage,
+} from '../../test-support/chromium.js';
 import {
   buildOperationsFixture,
   type OperationsFixture,
@@ -31,8 +35,8 @@ let server: OperationsServer;
 let browser: BrowserContext | undefined;
 let page: Page;
 let shots = '';
-const problems: string[] = [];
-const foreign: string[] = [];
+let problems: string[] = [];
+let requests: string[] = [];
 
 beforeAll(async () => {
   if (!available) return;
@@ -47,22 +51,8 @@ beforeAll(async () => {
   shots =
     artifacts === undefined ? tempDir('amisync-dashboard-shots-') : join(artifacts, 'dashboard');
   mkdirSync(shots, { recursive: true });
-  browser = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'amisync-chr-')), {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: CHROMIUM_ARGS,
-    viewport: { width: 1280, height: 900 },
-  });
-  page = await browser.newPage();
-  page.on('console', (message) => {
-    if (message.type() === 'error' || message.type() === 'warning') {
-      problems.push(`${message.type()}: ${message.text()}`);
-    }
-  });
-  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-  page.on('request', (request) => {
-    if (!request.url().startsWith(server.url)) foreign.push(request.url());
-  });
+  browser = await launchChromium();
+  ({ page, problems, requests } = await watchedPage(browser));
 });
 
 afterAll(async () => {
@@ -114,9 +104,7 @@ describe.skipIf(!available)('the dashboard in Chromium', () => {
     await page.getByLabel('API token').fill('amt_0000000000000000_' + '0'.repeat(64));
     await page.getByRole('button', { name: 'Log in' }).click();
     await expect.poll(() => page.locator('[role="alert"]').count()).toBe(1);
-    await page.getByLabel('API token').fill(fixture.tokens.operator.token);
-    await page.getByRole('button', { name: 'Log in' }).click();
-    await page.waitForURL(`${server.url}/quarantine`);
+    await submitLogin(page, fixture.tokens.operator.token, `${server.url}/quarantine`);
     const cookies = await browser!.cookies(server.url);
     const session = cookies.find((cookie) => cookie.name === 'amisync_session');
     expect(session?.httpOnly).toBe(true);
@@ -226,6 +214,6 @@ describe.skipIf(!available)('the dashboard in Chromium', () => {
 
   it('logged no console error and fetched nothing from another origin', () => {
     expect(problems).toEqual([]);
-    expect(foreign).toEqual([]);
+    expect(requests.filter((url) => !url.startsWith(server.url))).toEqual([]);
   });
 });

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI_MAIN } from '../../test-support/crash-runs.js';
+import { flatRegisterTariff, registerAccountsCsv } from '../../test-support/register-fixture.js';
 import { removeTempDirs, tempDir } from '../../test-support/temp.js';
 
 const CHECKER = fileURLToPath(new URL('../../../scripts/check-bill-proof.mjs', import.meta.url));
@@ -20,21 +21,13 @@ const EXCHANGE_MS = Date.UTC(2026, 9, 16, 5);
 
 afterAll(removeTempDirs);
 
-const flat = Array.from({ length: 12 }, () => Array<number>(24).fill(0));
 const peak = (weekday: boolean) =>
   Array.from({ length: 12 }, () =>
     Array.from({ length: 24 }, (_, hour) => (weekday && hour >= 14 && hour < 19 ? 1 : 0)),
   );
 const TARIFFS = {
   items: [
-    {
-      label: 'amr-flat',
-      name: 'AMR flat',
-      fixedchargefirstmeter: 10,
-      energyratestructure: [[{ rate: 0.25 }]],
-      energyweekdayschedule: flat,
-      energyweekendschedule: flat,
-    },
+    flatRegisterTariff('amr-flat', 'AMR flat'),
     {
       label: 'amr-tou',
       name: 'TOU for a register meter',
@@ -160,12 +153,11 @@ beforeAll(() => {
   must('tariffs', 'import', join(folder, 'urdb.json'));
   writeFileSync(
     join(folder, 'accounts.csv'),
-    [
-      'account_id,service_point_id,meter_id,tariff,time_zone,from,to,register_digits,multiplier',
+    registerAccountsCsv([
       'A-X,SP-X,MTR-AMROLD01,amr-flat,America/Chicago,2026-01-01,2026-10-16,5,2',
       'A-X,SP-X,MTR-AMRNEW01,amr-flat,America/Chicago,2026-10-16,,6,',
       'A-T,SP-T,MTR-AMRTOU01,amr-tou,America/Chicago,2026-01-01,,,',
-    ].join('\n'),
+    ]),
   );
   must('accounts', 'import', join(folder, 'accounts.csv'));
   const run = JSON.parse(must('bill', 'run', '--period', '2026-10', '--json')) as {

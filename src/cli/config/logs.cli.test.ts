@@ -13,6 +13,8 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { generateFeed, toNdjson } from '../../simulator/feed-generator.js';
 import { CLI_MAIN } from '../../test-support/crash-runs.js';
+import type { DeliveryCounts } from '../../test-support/delivery-counts.js';
+import { until } from '../../test-support/fault-rig.js';
 import { FEED_START_MS } from '../../test-support/ingest-harness.js';
 import { removeTempDirs, tempDir } from '../../test-support/temp.js';
 import { createServiceLogger } from './logger.js';
@@ -23,22 +25,13 @@ afterEach(() => {
 });
 afterAll(removeTempDirs);
 
-interface Counts {
-  received: number;
-  accepted: number;
-  duplicates: number;
-  quarantined: number;
-  anomalyHeld: number;
-  deadLettered: number;
-}
-
 interface LogLine {
   level: number;
   msg: string;
   delivery?: string;
   source?: string;
   batch?: number;
-  counts?: Counts;
+  counts?: DeliveryCounts;
 }
 
 function logLines(file: string): LogLine[] {
@@ -52,16 +45,8 @@ function batchLines(lines: LogLine[]): LogLine[] {
   return lines.filter((line) => line.batch !== undefined && / committed$/.test(line.msg));
 }
 
-function sum(lines: LogLine[], key: keyof Counts): number {
+function sum(lines: LogLine[], key: keyof DeliveryCounts): number {
   return lines.reduce((n, line) => n + (line.counts?.[key] ?? 0), 0);
-}
-
-async function until(test: () => boolean, ms: number): Promise<void> {
-  const end = performance.now() + ms;
-  while (!test()) {
-    if (performance.now() > end) throw new Error('timed out');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 describe('the service log', () => {
@@ -89,10 +74,15 @@ describe('the service log', () => {
     let simOut = '';
     simulator.stdout?.on('data', (chunk: Buffer) => (simOut += chunk.toString('utf8')));
     simulator.stderr?.on('data', (chunk: Buffer) => (simOut += chunk.toString('utf8')));
-    await until(() => {
-      if (simulator.exitCode !== null) throw new Error(`simulator exited: ${simOut}`);
-      return simOut.includes('stop with') && existsSync(config);
-    }, 30_000);
+    await until(
+      () => {
+        if (simulator.exitCode !== null) throw new Error(`simulator exited: ${simOut}`);
+        return simOut.includes('stop with') && existsSync(config);
+      },
+      30_000,
+      'the simulator to listen and write its configuration',
+      50,
+    );
     const secret = readFileSync(join(dir, 'sim.secret'), 'utf8').trim();
     const written = parse(readFileSync(config, 'utf8')) as Record<string, unknown>;
     const logFile = join(dir, 'amisync.log');
@@ -120,7 +110,7 @@ describe('the service log', () => {
     );
     simulator.kill('SIGTERM');
     expect(run.status, run.stderr).toBe(0);
-    const summary = JSON.parse(run.stdout) as { counts: Counts; conserved: boolean };
+    const summary = JSON.parse(run.stdout) as { counts: DeliveryCounts; conserved: boolean };
     expect(summary.conserved).toBe(true);
     expect(summary.counts.received).toBeGreaterThan(0);
 
@@ -166,7 +156,7 @@ describe('the service log', () => {
     );
     expect(run.status, run.stderr).toBe(0);
     expect(run.stderr).toBe('');
-    const summary = JSON.parse(run.stdout) as Counts;
+    const summary = JSON.parse(run.stdout) as DeliveryCounts;
     const batches = batchLines(logLines(logFile)).filter((line) => line.msg.startsWith('batch '));
     // 13440 readings and some bad records: more than one batch of 10000.
     expect(batches.length).toBeGreaterThan(1);

@@ -62,6 +62,40 @@ function assignmentFrom(row: Row): AssignmentRow {
   };
 }
 
+/** The ledger columns billing reads, in the order `billingLedgerFrom` decodes them. */
+const BILLING_LEDGER_COLUMNS = `id, meter_id, channel, interval_start_ms, interval_seconds,
+  value_micro, quality, idempotency_key, version`;
+
+/** A raw (array) row of BILLING_LEDGER_COLUMNS. */
+function billingLedgerFrom(row: unknown[]): BillingLedgerRow {
+  return {
+    id: row[0] as number,
+    meterId: row[1] as string,
+    channel: row[2] as string,
+    intervalStartMs: row[3] as number,
+    intervalSeconds: row[4] as number,
+    valueMicro: row[5] as number,
+    quality: row[6] as string,
+    idempotencyKey: row[7] as string,
+    version: row[8] as number,
+  };
+}
+
+/**
+ * Appends `reading` to `current`, or replaces the last row when that is an earlier version of the
+ * same interval: rows come in interval order with versions in order, so the last one is current.
+ */
+function keepCurrent(current: BillingLedgerRow[], reading: BillingLedgerRow): void {
+  const last = current[current.length - 1];
+  const sameInterval =
+    last !== undefined &&
+    last.intervalStartMs === reading.intervalStartMs &&
+    last.meterId === reading.meterId &&
+    last.channel === reading.channel;
+  if (sameInterval) current[current.length - 1] = reading;
+  else current.push(reading);
+}
+
 function invoiceFrom(row: Row): InvoiceRow {
   return {
     id: row.id as number,
@@ -92,15 +126,13 @@ function invoiceFrom(row: Row): InvoiceRow {
  */
 export function billingLedgerSql(meters: number, registerReads: boolean): string {
   const marks = Array.from({ length: meters }, () => '?').join(', ');
-  const columns = `id, meter_id, channel, interval_start_ms, interval_seconds, value_micro,
-    quality, idempotency_key, version`;
   return registerReads
-    ? `SELECT ${columns} FROM ledger INDEXED BY ledger_register_reads
+    ? `SELECT ${BILLING_LEDGER_COLUMNS} FROM ledger INDEXED BY ledger_register_reads
        WHERE interval_seconds = 0 AND meter_id IN (${marks})
          AND interval_start_ms >= ? AND interval_start_ms < ? AND id <= ?
          AND commodity = 'electricity' AND unit = 'kWh'
        ORDER BY interval_start_ms, meter_id, channel, version`
-    : `SELECT ${columns} FROM ledger INDEXED BY ledger_by_meter
+    : `SELECT ${BILLING_LEDGER_COLUMNS} FROM ledger INDEXED BY ledger_by_meter
        WHERE meter_id IN (${marks})
          AND interval_start_ms >= ? AND interval_start_ms < ? AND id <= ?
          AND commodity = 'electricity' AND unit = 'kWh'
@@ -252,27 +284,7 @@ export class SqliteBillingStore implements BillingStore {
       .raw()
       .all(...query.meterIds, query.fromMs, query.toMs, query.rowIdMax) as unknown[][];
     const current: BillingLedgerRow[] = [];
-    for (const row of rows) {
-      const reading: BillingLedgerRow = {
-        id: row[0] as number,
-        meterId: row[1] as string,
-        channel: row[2] as string,
-        intervalStartMs: row[3] as number,
-        intervalSeconds: row[4] as number,
-        valueMicro: row[5] as number,
-        quality: row[6] as string,
-        idempotencyKey: row[7] as string,
-        version: row[8] as number,
-      };
-      const last = current[current.length - 1];
-      const sameInterval =
-        last !== undefined &&
-        last.intervalStartMs === reading.intervalStartMs &&
-        last.meterId === reading.meterId &&
-        last.channel === reading.channel;
-      if (sameInterval) current[current.length - 1] = reading;
-      else current.push(reading);
-    }
+    for (const row of rows) keepCurrent(current, billingLedgerFrom(row));
     return current;
   }
 
@@ -285,8 +297,7 @@ export class SqliteBillingStore implements BillingStore {
     // in version order, so the last one of each is kept.
     const rows = this.#db
       .prepare(
-        `SELECT id, meter_id, channel, interval_start_ms, interval_seconds, value_micro, quality,
-           idempotency_key, version
+        `SELECT ${BILLING_LEDGER_COLUMNS}
          FROM ledger
          WHERE interval_start_ms >= ? AND interval_start_ms < ? AND id <= ?
            AND commodity = 'electricity' AND unit = 'kWh'
@@ -297,29 +308,10 @@ export class SqliteBillingStore implements BillingStore {
     for (const row of rows) {
       const meterId = row[1] as string;
       if (!query.meterIds.has(meterId)) continue;
-      const reading: BillingLedgerRow = {
-        id: row[0] as number,
-        meterId,
-        channel: row[2] as string,
-        intervalStartMs: row[3] as number,
-        intervalSeconds: row[4] as number,
-        valueMicro: row[5] as number,
-        quality: row[6] as string,
-        idempotencyKey: row[7] as string,
-        version: row[8] as number,
-      };
+      const reading = billingLedgerFrom(row);
       const list = byMeter.get(meterId);
-      if (list === undefined) {
-        byMeter.set(meterId, [reading]);
-        continue;
-      }
-      const last = list[list.length - 1];
-      const sameInterval =
-        last !== undefined &&
-        last.intervalStartMs === reading.intervalStartMs &&
-        last.channel === reading.channel;
-      if (sameInterval) list[list.length - 1] = reading;
-      else list.push(reading);
+      if (list === undefined) byMeter.set(meterId, [reading]);
+      else keepCurrent(list, reading);
     }
     return byMeter;
   }
