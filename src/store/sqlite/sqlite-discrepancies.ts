@@ -176,8 +176,8 @@ export function selectDiscrepancyFigures(
 
 /**
  * The series of one stream: one range of the ledger's (meter, interval start) index, which carries
- * every column read here, keeping the stream's rows on the grid and the highest version of each. Parameters: meterId, channel,
- * fromMs, the grid's end, fromMs, intervalMs, limit.
+ * every column read here, keeping the stream's rows on the grid and the highest version of each.
+ * Parameters: meterId, channel, fromMs, the grid's end, fromMs, intervalMs, limit.
  */
 export const STREAM_SERIES_SQL = `SELECT interval_start_ms, value_micro, quality, max(version)
   FROM ledger INDEXED BY ledger_by_meter
