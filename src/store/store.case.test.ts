@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it as vitestIt } from 'vitest';
 import { idempotencyKey } from '../core/identity.js';
 import type { Violation } from '../core/reject.js';
-import type { LedgerRow, Store } from '../core/store.js';
+import type { LedgerRow, QuarantineInsert, Store } from '../core/store.js';
 import { emptyCounts } from '../pipeline/commit.js';
 import {
   dropPostgresSchemas,
@@ -768,7 +768,7 @@ for (const engine of ENGINES) {
 
     it("reads a meter's quarantine items and deliveries page by page in creation order", async () => {
       const { store } = await engine.open();
-      const item = (meterId: string | null, batchPosition: number) => ({
+      const item = (meterId: string | null, batchPosition: number): QuarantineInsert => ({
         deliveryId: 'd1',
         batchId: 1,
         batchPosition,
@@ -778,7 +778,9 @@ for (const engine of ENGINES) {
           byteOffset: 0,
           byteLength: 3,
         },
-        violations: [{ code: 'range.max', field: 'value', value: '9e9', message: 'too big' }],
+        violations: [
+          { code: 'consumption.range', field: 'consumption', value: '9e9', message: 'too big' },
+        ],
         meterId,
         idempotencyKey: null,
         relatedIdempotencyKey: null,
