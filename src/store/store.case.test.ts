@@ -570,6 +570,55 @@ for (const engine of ENGINES) {
       await store.close();
     });
 
+    it('keeps sequence events newest first and statistics parts apart from their head', async () => {
+      const { store } = await engine.open();
+      const event = (receivedSeq: number, kind: 'gap' | 'regression') => ({
+        meterId: 'MTR-AAAAAAAA',
+        channel: '1',
+        kind,
+        expectedSeq: 5,
+        receivedSeq,
+        intervalStartMs: receivedSeq * 900_000,
+        batchId: 1,
+      });
+      await store.transaction((tx) =>
+        tx.insertSequenceEvents([event(9, 'gap'), event(3, 'regression'), event(12, 'gap')]),
+      );
+      expect((await store.listSequenceEvents(2)).map((e) => [e.receivedSeq, e.kind])).toEqual([
+        [12, 'gap'],
+        [3, 'regression'],
+      ]);
+      const ref = { meterId: 'MTR-AAAAAAAA', channel: '1' };
+      const part = (fill: number) => new Uint8Array(16).fill(fill);
+      await store.transaction((tx) =>
+        tx.saveStreamStatistics([
+          {
+            ...ref,
+            layout: 1,
+            bytes: part(1),
+            parts: new Map([
+              [2, part(2)],
+              [0, part(7)],
+            ]),
+          },
+        ]),
+      );
+      await store.transaction((tx) =>
+        tx.saveStreamStatistics([
+          { ...ref, layout: 1, bytes: part(1), parts: new Map([[2, part(8)]]) },
+        ]),
+      );
+      const [loaded] = await store.transaction((tx) => tx.loadStreamStatistics([ref], [0, 2, 5]));
+      expect([...(loaded?.parts?.entries() ?? [])].map(([n, bytes]) => [n, bytes[0]])).toEqual(
+        expect.arrayContaining([
+          [0, 7],
+          [2, 8],
+        ]),
+      );
+      expect(loaded?.parts?.size).toBe(2);
+      await store.close();
+    });
+
     it('sees stream state that another connection committed in between', async () => {
       const { store, another } = await engine.open();
       const ref = { meterId: 'MTR-AAAAAAAA', channel: '1' };
