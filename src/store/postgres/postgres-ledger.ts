@@ -84,8 +84,12 @@ export async function ensureLedgerPartitions(
   known: Set<string>,
 ): Promise<void> {
   const months = new Map<string, { fromMs: number; toMs: number }>();
+  // A batch's rows mostly share a month: its bounds are computed again only when a row leaves it.
+  let month = { fromMs: 0, toMs: 0, name: '' };
   for (const row of rows) {
-    const month = monthOf(row.intervalStartMs);
+    const startMs = row.intervalStartMs;
+    if (startMs >= month.fromMs && startMs < month.toMs) continue;
+    month = monthOf(startMs);
     if (!known.has(month.name)) months.set(month.name, month);
   }
   if (months.size === 0) return;
