@@ -12,6 +12,9 @@ import type {
   HoldTotal,
   MeterFigures,
   OpenAgeRow,
+  Quality,
+  SeriesPoint,
+  StreamSeriesQuery,
 } from '../../core/store.js';
 import { big, int, text, type PgRow } from './postgres-codecs.js';
 import type { Queryable } from './postgres-decisions.js';
@@ -176,4 +179,36 @@ export async function selectDiscrepancyFigures(
       selectTopMeters(db, query),
     ]);
   return { byStatus, byDetector, estimated, metersWithOpen, openByAgeDays, topMeters };
+}
+
+/**
+ * The series of one stream: the grid's starts, each one lookup of the ledger's unique (interval
+ * start, meter, channel, version) key, keeping the current version. Parameters: $1 fromMs, $2 toMs,
+ * $3 intervalMs, $4 meterId, $5 channel, $6 limit.
+ */
+export const STREAM_SERIES_SQL = `SELECT l.interval_start_ms, l.value_micro, l.quality
+  FROM generate_series($1::bigint, $2::bigint - 1, $3::bigint) AS grid (ms)
+  JOIN ledger l ON l.interval_start_ms = grid.ms AND l.meter_id = $4 AND l.channel = $5
+  WHERE NOT EXISTS (SELECT 1 FROM ledger n WHERE n.interval_start_ms = l.interval_start_ms
+    AND n.meter_id = l.meter_id AND n.channel = l.channel AND n.version > l.version)
+  ORDER BY l.interval_start_ms LIMIT $6`;
+
+export async function selectStreamSeries(
+  db: Queryable,
+  query: StreamSeriesQuery,
+): Promise<SeriesPoint[]> {
+  if (query.fromMs >= query.toMs || query.limit < 1) return [];
+  const rows = await all(db, STREAM_SERIES_SQL, [
+    query.fromMs,
+    query.toMs,
+    query.intervalMs,
+    query.meterId,
+    query.channel,
+    query.limit,
+  ]);
+  return rows.map((row) => ({
+    intervalStartMs: int(row.interval_start_ms, 'interval_start_ms'),
+    valueMicro: int(row.value_micro, 'value_micro'),
+    quality: text(row.quality, 'quality') as Quality,
+  }));
 }

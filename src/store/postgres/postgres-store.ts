@@ -58,7 +58,6 @@ import type {
   DeliveryPageFilter,
   DeliveryPageRow,
 } from '../../core/store.js';
-import type { Quality } from '../../core/reading.js';
 import type { Violation } from '../../core/reject.js';
 import { currentOwner } from '../process-owner.js';
 import {
@@ -93,7 +92,7 @@ import {
   selectVendors,
   type Queryable,
 } from './postgres-decisions.js';
-import { selectDiscrepancyFigures } from './postgres-discrepancies.js';
+import { selectDiscrepancyFigures, selectStreamSeries } from './postgres-discrepancies.js';
 import {
   selectDeliveryPage,
   selectIntervalVersions,
@@ -506,20 +505,7 @@ export class PostgresStore implements Store {
   }
 
   async streamSeries(query: StreamSeriesQuery): Promise<SeriesPoint[]> {
-    if (query.fromMs >= query.toMs || query.limit < 1) return [];
-    const found = await this.#rows(
-      `SELECT l.interval_start_ms, l.value_micro, l.quality
-       FROM generate_series($1::bigint, $2::bigint - 1, $3::bigint) AS grid (ms)
-       JOIN ledger l ON l.interval_start_ms = grid.ms AND l.meter_id = $4 AND l.channel = $5
-       WHERE ${CURRENT_ONLY}
-       ORDER BY l.interval_start_ms LIMIT $6`,
-      [query.fromMs, query.toMs, query.intervalMs, query.meterId, query.channel, query.limit],
-    );
-    return found.map((row) => ({
-      intervalStartMs: int(row.interval_start_ms, 'interval_start_ms'),
-      valueMicro: int(row.value_micro, 'value_micro'),
-      quality: text(row.quality, 'quality') as Quality,
-    }));
+    return this.#read(() => selectStreamSeries(this.#db, query));
   }
 
   iterateArrivals(query: ArrivalQuery): AsyncIterable<ArrivalRow[]> {
