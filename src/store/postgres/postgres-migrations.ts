@@ -519,6 +519,20 @@ const INITIAL_SCHEMA = [
   writerGrants(),
 ].join('\n');
 
+/**
+ * The operations pages' reads: one meter's ledger rows in time order (the meter's own range of
+ * each month's partition, never the whole ledger), a meter's quarantine items newest first, and
+ * deliveries in creation order (an identity column: text ids carry no order), of all sources or
+ * of one.
+ */
+const OPERATIONS_READS = `
+CREATE INDEX ledger_by_meter ON ledger (meter_id, interval_start_ms, channel, version);
+CREATE INDEX quarantine_meter ON quarantine (meter_id, id) WHERE meter_id IS NOT NULL;
+ALTER TABLE deliveries ADD COLUMN page_position bigint GENERATED ALWAYS AS IDENTITY;
+CREATE UNIQUE INDEX deliveries_page ON deliveries (page_position);
+CREATE INDEX deliveries_source_page ON deliveries (source_id, page_position);
+GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA ${'${schema}'} TO ${WRITER_ROLE};`;
+
 /** `${schema}` in a migration's SQL is replaced by the quoted schema name it is applied to. */
 export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
   {
@@ -546,5 +560,10 @@ ${evidenceFixed(
   { when: "OLD.status <> 'held'", message: 'a decided anomaly hold cannot change' },
   { replace: true },
 )}`,
+  },
+  {
+    version: 3,
+    name: 'indexes and creation order for the operations pages',
+    sql: OPERATIONS_READS,
   },
 ];

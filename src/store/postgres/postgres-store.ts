@@ -58,7 +58,6 @@ import type {
   DeliveryPageFilter,
   DeliveryPageRow,
 } from '../../core/store.js';
-import type { Quality } from '../../core/reading.js';
 import type { Violation } from '../../core/reject.js';
 import { currentOwner } from '../process-owner.js';
 import {
@@ -93,6 +92,14 @@ import {
   selectVendors,
   type Queryable,
 } from './postgres-decisions.js';
+import { selectDiscrepancyFigures, selectStreamSeries } from './postgres-discrepancies.js';
+import {
+  selectDeliveryPage,
+  selectIntervalVersions,
+  selectLedgerRange,
+  selectMeterStreams,
+  selectQuarantineOfMeter,
+} from './postgres-ledger-reads.js';
 import { POSTGRES_MIGRATIONS } from './postgres-migrations.js';
 import {
   completeDelivery,
@@ -265,6 +272,15 @@ export class PostgresStore implements Store {
   async #rows(sql: string, params: unknown[] = []): Promise<PgRow[]> {
     try {
       return (await this.pool.query(sql, params)).rows as PgRow[];
+    } catch (error) {
+      throw asStoreError(error);
+    }
+  }
+
+  /** A read outside any transaction, its engine errors classified as the store's. */
+  async #read<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
     } catch (error) {
       throw asStoreError(error);
     }
@@ -464,50 +480,32 @@ export class PostgresStore implements Store {
     return selectAnomalyBacklog(this.#db);
   }
 
-  // The operations surface's ledger, meter and delivery pages read these; the API and dashboard do
-  // not open a PostgreSQL store yet (docs/postgres.md), so they are not ported yet either.
   async listMeterStreams(meterId: string): Promise<MeterStreamRow[]> {
-    throw notYetOnPostgres(`the streams of meter ${meterId}`);
+    return this.#read(() => selectMeterStreams(this.#db, meterId));
   }
 
   async listLedgerRange(query: LedgerRangeQuery): Promise<LedgerRangeRow[]> {
-    throw notYetOnPostgres(`the ledger range of meter ${query.meterId}`);
+    return this.#read(() => selectLedgerRange(this.#db, query));
   }
 
   async listIntervalVersions(interval: IntervalRef): Promise<LedgerRangeRow[]> {
-    throw notYetOnPostgres(`the versions of an interval of meter ${interval.meterId}`);
+    return this.#read(() => selectIntervalVersions(this.#db, interval));
   }
 
-  async listQuarantineOfMeter(meterId: string, _limit: number): Promise<QuarantineRow[]> {
-    throw notYetOnPostgres(`the quarantine items of meter ${meterId}`);
+  async listQuarantineOfMeter(meterId: string, limit: number): Promise<QuarantineRow[]> {
+    return this.#read(() => selectQuarantineOfMeter(this.#db, meterId, limit));
   }
 
-  async listDeliveryPage(_filter: DeliveryPageFilter): Promise<DeliveryPageRow[]> {
-    throw notYetOnPostgres('the delivery pages');
+  async listDeliveryPage(filter: DeliveryPageFilter): Promise<DeliveryPageRow[]> {
+    return this.#read(() => selectDeliveryPage(this.#db, filter, this.#context.self));
   }
 
   async discrepancyFigures(query: DiscrepancyQuery): Promise<DiscrepancyFigures> {
-    throw new AmisyncError(
-      'INVALID_STATE',
-      `the discrepancy report (${query.fromMs}..${query.toMs}) is not yet available on PostgreSQL`,
-    );
+    return this.#read(() => selectDiscrepancyFigures(this.#db, query));
   }
 
   async streamSeries(query: StreamSeriesQuery): Promise<SeriesPoint[]> {
-    if (query.fromMs >= query.toMs || query.limit < 1) return [];
-    const found = await this.#rows(
-      `SELECT l.interval_start_ms, l.value_micro, l.quality
-       FROM generate_series($1::bigint, $2::bigint - 1, $3::bigint) AS grid (ms)
-       JOIN ledger l ON l.interval_start_ms = grid.ms AND l.meter_id = $4 AND l.channel = $5
-       WHERE ${CURRENT_ONLY}
-       ORDER BY l.interval_start_ms LIMIT $6`,
-      [query.fromMs, query.toMs, query.intervalMs, query.meterId, query.channel, query.limit],
-    );
-    return found.map((row) => ({
-      intervalStartMs: int(row.interval_start_ms, 'interval_start_ms'),
-      valueMicro: int(row.value_micro, 'value_micro'),
-      quality: text(row.quality, 'quality') as Quality,
-    }));
+    return this.#read(() => selectStreamSeries(this.#db, query));
   }
 
   iterateArrivals(query: ArrivalQuery): AsyncIterable<ArrivalRow[]> {
@@ -696,8 +694,4 @@ export class PostgresStore implements Store {
   async revokeApiToken(name: string, atMs: number): Promise<boolean> {
     return this.#inTransaction((db) => markApiTokenRevoked(db, name, atMs));
   }
-}
-
-function notYetOnPostgres(what: string): AmisyncError {
-  return new AmisyncError('INVALID_STATE', `${what}: not yet available on PostgreSQL`);
 }
