@@ -112,8 +112,8 @@ export function signingKeyPath(options: GlobalOptions): string {
   if (location.engine === 'sqlite') return `${location.path}.signing-key.pem`;
   throw new AmisyncError(
     'USAGE',
-    `${originOf(options)} names a PostgreSQL database (${location.shown}), which has no file ` +
-      'to keep the signing key beside: pass --signing-key PATH or set AMISYNC_SIGNING_KEY',
+    `the database is PostgreSQL (${location.shown}), which has no file to keep the signing ` +
+      'key beside: pass --signing-key PATH or set AMISYNC_SIGNING_KEY',
   );
 }
 
