@@ -50,12 +50,15 @@ type Opts = Record<string, unknown>;
 
 function withGlobals(command: Command): Command {
   return command
-    .option('--db <path>', 'SQLite database file (default: $AMISYNC_DB or ./amisync.db)')
+    .option('--db <path>', 'SQLite file or postgres:// URL (default: $AMISYNC_DB or ./amisync.db)')
     .option(
       '--dictionary <path>',
       'data dictionary JSON (default: $AMISYNC_DICTIONARY or built-in)',
     )
-    .option('--signing-key <path>', 'Ed25519 checkpoint key (default: <db>.signing-key.pem)')
+    .option(
+      '--signing-key <path>',
+      'Ed25519 checkpoint key (default: <db>.signing-key.pem; required with a URL)',
+    )
     .option('--json', 'print one JSON document');
 }
 

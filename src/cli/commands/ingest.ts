@@ -204,7 +204,7 @@ export async function runIngest(files: readonly string[], options: IngestCommand
           level: options.logLevel ?? 'info',
           file: options.logFile === '-' ? undefined : options.logFile,
         });
-  const store = openStore(options, runtime.clock);
+  const store = await openStore(options, runtime.clock);
   try {
     await recordConfig(store, dictionaryFingerprint(dictionary), dictionary, runtime.clock.nowMs());
     const summary: IngestSummary = {

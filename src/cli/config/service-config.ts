@@ -25,6 +25,7 @@ import {
   type SourceResilienceConfig,
 } from '../../resilience/resilience-config.js';
 import { slaSchema, type SlaTarget, type SourceSla } from '../../report/sla-config.js';
+import { isPostgresUrl } from '../../store/postgres/postgres-store.js';
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 
@@ -130,6 +131,11 @@ interface ProblemAt {
 /** Makes a relative path in the file relative to the file's folder. */
 export function resolveFrom(base: string, path: string): string {
   return isAbsolute(path) ? path : resolve(base, path);
+}
+
+/** A `postgres://` URL is kept as it is; a SQLite file is resolved like any other path. */
+function databaseFrom(base: string, database: string): string {
+  return isPostgresUrl(database) ? database : resolveFrom(base, database);
 }
 
 /**
@@ -310,7 +316,7 @@ export function loadServiceConfig(
       ...settings,
       ...(settings.database === undefined
         ? {}
-        : { database: resolveFrom(base, settings.database) }),
+        : { database: databaseFrom(base, settings.database) }),
       ...(settings.dictionary === undefined
         ? {}
         : { dictionary: resolveFrom(base, settings.dictionary) }),

@@ -139,6 +139,16 @@ const CURRENT_ONLY = `NOT EXISTS (SELECT 1 FROM ledger n WHERE n.interval_start_
 export interface PostgresStoreOptions {
   /** Clock for migration timestamps; the pipeline passes its own times for everything else. */
   nowMs: () => number;
+  /**
+   * Refuse (NOT_FOUND) a schema that holds no amisync tables instead of creating them: for
+   * commands that act on data already there.
+   */
+  mustExist?: boolean;
+  /**
+   * A read-only session (`default_transaction_read_only`): no migration runs, the schema must
+   * exist, and the server refuses any write.
+   */
+  readonly?: boolean;
 }
 
 /** Where a `postgres://` URL points, with the schema taken out of its query string. */
@@ -180,28 +190,21 @@ function asStoreError(error: unknown): unknown {
  * Brings the schema forward under one advisory lock (two processes opening a new schema at once
  * must not both apply a migration; the writer role is cluster-wide).
  */
-async function migrate(client: PoolClient, schema: string, nowMs: number): Promise<void> {
+async function migrate(
+  client: PoolClient,
+  schema: string,
+  nowMs: number,
+  mustExist: boolean,
+): Promise<void> {
   await client.query('BEGIN');
   try {
     await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
+    if (mustExist) await requireTables(client, schema);
     await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
     await client.query(`SET LOCAL search_path TO ${schema}`);
     await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
       version integer PRIMARY KEY, name text NOT NULL, applied_at_ms bigint NOT NULL)`);
-    const applied = new Set(
-      (await client.query('SELECT version FROM schema_migrations')).rows.map((row: PgRow) =>
-        int(row.version, 'version'),
-      ),
-    );
-    const newest = POSTGRES_MIGRATIONS[POSTGRES_MIGRATIONS.length - 1]?.version ?? 0;
-    for (const version of applied) {
-      if (version > newest) {
-        throw new AmisyncError(
-          'STORE_SCHEMA_NEWER',
-          `database schema version ${version} is newer than this amisync knows (${newest})`,
-        );
-      }
-    }
+    const applied = await appliedVersions(client);
     for (const migration of POSTGRES_MIGRATIONS) {
       if (applied.has(migration.version)) continue;
       await client.query(migration.sql.replaceAll('${schema}', schema));
@@ -217,15 +220,52 @@ async function migrate(client: PoolClient, schema: string, nowMs: number): Promi
   }
 }
 
+/** The versions already applied; a version newer than this amisync knows is refused. */
+async function appliedVersions(client: PoolClient): Promise<Set<number>> {
+  const applied = new Set(
+    (await client.query('SELECT version FROM schema_migrations')).rows.map((row: PgRow) =>
+      int(row.version, 'version'),
+    ),
+  );
+  const newest = POSTGRES_MIGRATIONS[POSTGRES_MIGRATIONS.length - 1]?.version ?? 0;
+  for (const version of applied) {
+    if (version > newest) {
+      throw new AmisyncError(
+        'STORE_SCHEMA_NEWER',
+        `database schema version ${version} is newer than this amisync knows (${newest})`,
+      );
+    }
+  }
+  return applied;
+}
+
+/** NOT_FOUND unless the schema holds amisync's tables (its migration record, at least). */
+async function requireTables(client: PoolClient, schema: string): Promise<void> {
+  const found = await client.query('SELECT to_regclass($1) AS name', [
+    `${schema}.schema_migrations`,
+  ]);
+  if ((found.rows[0] as PgRow | undefined)?.name == null) {
+    throw new AmisyncError('NOT_FOUND', `schema ${schema} holds no amisync tables`, { schema });
+  }
+}
+
+/** A read-only session checks the schema is there and not newer, and changes nothing. */
+async function checkReadable(client: PoolClient, schema: string): Promise<void> {
+  await requireTables(client, schema);
+  await appliedVersions(client);
+}
+
 export async function openPostgresStore(
   location: string,
   options: PostgresStoreOptions,
 ): Promise<PostgresStore> {
   const target = parsePostgresUrl(location);
+  const readonly = options.readonly === true;
   const pool = new pg.Pool({
     connectionString: target.connectionString,
     max: POOL_CONNECTIONS_MAX,
-    options: `-c search_path=${target.schema}`,
+    options:
+      `-c search_path=${target.schema}` + (readonly ? ' -c default_transaction_read_only=on' : ''),
   });
   // An idle client's error (the server restarted) must not crash the process; the next query
   // on a fresh client reports it as STORE_UNAVAILABLE.
@@ -241,7 +281,8 @@ export async function openPostgresStore(
     );
   }
   try {
-    await migrate(client, target.schema, options.nowMs());
+    if (readonly) await checkReadable(client, target.schema);
+    else await migrate(client, target.schema, options.nowMs(), options.mustExist === true);
   } catch (error) {
     client.release();
     await pool.end();
