@@ -5,9 +5,10 @@
  * Transactions: READ COMMITTED, and each one first takes a transaction-scoped advisory lock of its
  * schema, so that writers are serialised exactly as SQLite's BEGIN IMMEDIATE serialises them: a
  * batch's reads (stream state, interval versions, audit head) stay true until it commits, no
- * serialization failure can occur, and `fn` runs once. Narrowing that lock (per partition) is the
- * several-workers part's to do. Reads outside a transaction see committed data; iterations read one
- * REPEATABLE READ snapshot through a server-side cursor, in constant memory.
+ * serialization failure can occur, and `fn` runs once. A partition's view (`forPartition`)
+ * narrows that lock to its partition (docs/workers.md). Reads outside a transaction see committed
+ * data; iterations read one REPEATABLE READ snapshot through a server-side cursor, in constant
+ * memory.
  */
 import pg from 'pg';
 import type { PoolClient } from 'pg';
@@ -60,6 +61,7 @@ import type {
 } from '../../core/store.js';
 import type { Violation } from '../../core/reject.js';
 import { currentOwner } from '../process-owner.js';
+import { takeWriteLocks, type PartitionScope } from './postgres-partitions.js';
 import {
   auditFrom,
   batchFrom,
@@ -296,14 +298,28 @@ export class PostgresStore implements Store {
   readonly engine = 'postgres';
   readonly pool: pg.Pool;
   readonly schema: string;
-  readonly #context: TransactionContext = {
-    self: currentOwner(),
-    knownPartitions: new Set<string>(),
-  };
+  readonly #context: TransactionContext;
+  /** False for a partition's view: the store it came from ends the pool. */
+  readonly #ownsPool: boolean;
 
-  constructor(pool: pg.Pool, schema: string) {
+  constructor(pool: pg.Pool, schema: string, context: TransactionContext | null = null) {
     this.pool = pool;
     this.schema = schema;
+    this.#ownsPool = context === null;
+    this.#context = context ?? {
+      self: currentOwner(),
+      knownPartitions: new Set<string>(),
+      scope: null,
+    };
+  }
+
+  /**
+   * The same store, with every write transaction scoped to one worker partition (the schema lock
+   * shared, the partition's exclusive, the fence checked; docs/workers.md). Shares this store's
+   * pool; closing the view leaves the pool open.
+   */
+  forPartition(scope: PartitionScope): PostgresStore {
+    return new PostgresStore(this.pool, this.schema, { ...this.#context, scope });
   }
 
   get #db(): Queryable {
@@ -376,7 +392,7 @@ export class PostgresStore implements Store {
     let broken = false;
     try {
       await client.query('BEGIN');
-      await client.query('SELECT pg_advisory_xact_lock(hashtext(current_schema()))');
+      await takeWriteLocks(client, this.#context.scope);
       const result = await fn(client);
       await client.query('COMMIT');
       return result;
@@ -675,7 +691,7 @@ export class PostgresStore implements Store {
   }
 
   async close(): Promise<void> {
-    await this.pool.end();
+    if (this.#ownsPool) await this.pool.end();
   }
 
   async listControls(): Promise<ControlRow[]> {

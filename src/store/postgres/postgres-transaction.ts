@@ -43,6 +43,7 @@ import {
   type Queryable,
 } from './postgres-decisions.js';
 import { copyLedgerRows, ensureLedgerPartitions } from './postgres-ledger.js';
+import { nextBatchId, takeChainLock, type PartitionScope } from './postgres-partitions.js';
 import { completeDelivery, DELIVERY_SELECT, deliveryFrom, putRawChunk } from './postgres-raw.js';
 import { insertSlaAlert } from './postgres-reports.js';
 
@@ -50,10 +51,14 @@ export const QUARANTINE_SELECT = `SELECT q.*,
   (SELECT count(*) FROM quarantine_repeats r WHERE r.quarantine_id = q.id) AS repeats
   FROM quarantine q`;
 
-/** What a transaction shares with its store: the process as owner, partitions known to exist. */
+/**
+ * What a transaction shares with its store: the process as owner, ledger partitions known to
+ * exist, and the worker partition it writes (null: the whole schema; postgres-partitions.ts).
+ */
 export interface TransactionContext {
   self: DeliveryOwner;
   knownPartitions: Set<string>;
+  scope: PartitionScope | null;
 }
 
 async function all(db: Queryable, sql: string, params: unknown[] = []): Promise<PgRow[]> {
@@ -372,10 +377,7 @@ const QUARANTINE_REPEAT_COLUMNS: readonly InsertColumn<QuarantineRepeatInsert>[]
 export function transactionApi(client: PoolClient, context: TransactionContext): StoreTransaction {
   const db: Queryable = client;
   return {
-    allocateBatchId: async () => {
-      const found = await all(db, 'SELECT coalesce(max(id), 0) + 1 AS id FROM batches');
-      return int(found[0]?.id, 'id');
-    },
+    allocateBatchId: async () => nextBatchId(db, context.scope),
     putRawChunk: async (deliveryId, byteOffset, chunk) =>
       putRawChunk(db, deliveryId, byteOffset, chunk),
     loadStreamStates: async (streams) => loadStreamStates(db, streams),
@@ -467,6 +469,8 @@ export function transactionApi(client: PoolClient, context: TransactionContext):
       );
     },
     auditHead: async () => {
+      // A partition transaction holds the chain from here to its commit: the one global step.
+      if (context.scope !== null) await takeChainLock(db);
       const found = await all(db, 'SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1');
       const head = found[0];
       return head === undefined ? null : { seq: int(head.seq, 'seq'), hash: text(head.hash) };
@@ -530,7 +534,14 @@ export function transactionApi(client: PoolClient, context: TransactionContext):
         rows,
       );
     },
-    findAbandonedDeliveries: async () => findAbandonedDeliveries(db, context.self),
+    findAbandonedDeliveries: async () => {
+      const found = await findAbandonedDeliveries(db, context.self);
+      if (found.length === 0 || context.scope === null) return found;
+      // Workers of other partitions may mark the same deliveries: under the chain lock only one
+      // of them still finds each one unmarked.
+      await takeChainLock(db);
+      return findAbandonedDeliveries(db, context.self);
+    },
     markDeliveryInterrupted: async (deliveryId, atMs, auditSeq) => {
       await db.query(
         'INSERT INTO delivery_interruptions (delivery_id, at_ms, audit_seq) VALUES ($1, $2, $3)',
