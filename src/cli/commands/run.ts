@@ -15,6 +15,7 @@ import { isConserved } from '../../pipeline/commit.js';
 import { StorePauseGate } from '../../pipeline/pause-gate.js';
 import { timersOf } from '../../pipeline/run-source.js';
 import { runService, type ServiceSummary } from '../../pipeline/service.js';
+import { threadsOf } from './ingest.js';
 import { SOURCE_KINDS, type AnySourceKind } from '../config/kinds.js';
 import { createServiceLogger, RoutedLogger } from '../config/logger.js';
 import {
@@ -52,6 +53,8 @@ export interface RunCommandOptions extends GlobalOptions {
   json?: boolean;
   /** Serve the API, /metrics and the dashboard on this port (wins over the file's `api.port`). */
   apiPort?: string;
+  /** Threads per delivery (wins over the file's `threads:`). */
+  threads?: string;
 }
 
 /** What a command gives the service besides its flags; tests replace the kinds and the env. */
@@ -246,6 +249,10 @@ export async function runRun(
       once: options.once === true,
       signal: controller.signal,
       reconnectDelayMs: loaded.settings.reconnectDelayMs,
+      threads:
+        options.threads === undefined && loaded.settings.threads !== undefined
+          ? loaded.settings.threads
+          : threadsOf(options.threads),
       pauseGate,
       alerts: resilience.alerts,
     });
