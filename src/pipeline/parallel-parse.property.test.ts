@@ -191,6 +191,42 @@ describe('the parallel pipeline', () => {
   });
 });
 
+describe('lines cut across chunks', () => {
+  const shared = pool(1);
+  const good =
+    '{"meter_id":"MTR-AAAA0001","timestamp_utc":"2026-02-28T00:00:00Z",' +
+    '"consumption_kwh":"1.5","status_code":0,"seq":1}';
+  const cases: [string, Buffer][] = [
+    [
+      'a byte order mark and an oversized first line',
+      Buffer.from(`\ufeff{"meter_id":"${'A'.repeat(70_000)}"}\r\n${good}\r\n`),
+    ],
+    [
+      'a first line of exactly RECORD_BYTES_MAX after a mark',
+      Buffer.from(`\ufeff{"a":"${'B'.repeat(65_536 - 8)}"}\n${good}\n`),
+    ],
+    [
+      'an oversized last line with no line feed',
+      Buffer.from(`${good}\n{"meter_id":"${'C'.repeat(80_000)}"}\r`),
+    ],
+    [
+      'oversized lines back to back',
+      Buffer.from(`${'x'.repeat(66_000)}\n${'y'.repeat(70_000)}\r\n\n${good}`),
+    ],
+  ];
+  for (const [name, bytes] of cases) {
+    it(`gives ${name} the verdicts of one thread, for any chunk size`, async () => {
+      for (const chunkBytes of [7, 1_000, 4_096, 65_537, 65_538, 1 << 20]) {
+        const one = await ingestWith(bytes, chunkBytes, 3, 1, undefined);
+        const two = await ingestWith(bytes, chunkBytes, 3, 2, shared);
+        expect(one.report.counts.quarantined).toBeGreaterThan(0);
+        expect(two.report).toEqual(one.report);
+        expect(two.tables).toEqual(one.tables);
+      }
+    }, 120_000);
+  }
+});
+
 describe('a parse thread that fails', () => {
   const dir = tempDir('amisync-parse-fail-');
   const script = (name: string, body: string): URL => {
