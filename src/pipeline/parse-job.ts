@@ -3,6 +3,7 @@
  * answers. Kept apart from the thread's entry point so the same work can be run and tested on the
  * calling thread.
  */
+import assert from 'node:assert/strict';
 import type { Clock } from '../core/clock.js';
 import { itemLocation, type ParseItem } from '../core/parser.js';
 import type { DataDictionary } from '../dictionary/dictionary.js';
@@ -45,14 +46,18 @@ export interface ParseAnswer {
   verdicts: EncodedVerdicts;
 }
 
-let currentDictionary: DataDictionary | null = null;
+/** The clock the thread's validator reads: each job sets the reading it was cut with. */
+const jobClock = { nowMs: 0 };
+const clock: Clock = { nowMs: () => jobClock.nowMs };
+/** Built once per dictionary the thread is sent (building compiles its patterns). */
+let currentJudge: Judge | null = null;
 
 /** Parses, validates and keys one job; record indexes count from 0 across the job. */
 export function handleParseJob(job: ParseJob): ParseAnswer {
-  if (job.dictionary !== null) currentDictionary = job.dictionary;
-  if (currentDictionary === null) throw new Error('a parse job came before any dictionary');
-  const clock: Clock = { nowMs: () => job.nowMs };
-  const judge = createJudge(currentDictionary, clock, 'ndjson');
+  if (job.dictionary !== null) currentJudge = createJudge(job.dictionary, clock, 'ndjson');
+  assert.ok(currentJudge !== null, 'a parse job came before any dictionary');
+  jobClock.nowMs = job.nowMs;
+  const judge = currentJudge;
   const verdicts: Verdict[] = [];
   const segmentCounts: number[] = [];
   let at = 0;
