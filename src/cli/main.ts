@@ -109,6 +109,11 @@ export function buildProgram(): Command {
         .choices([...LOG_LEVELS])
         .default('info'),
     )
+    .option(
+      '--threads <n>',
+      'threads per delivery: NDJSON is parsed and validated in n - 1 threads while one commits; ' +
+        '1 runs everything on one thread (default: the core count, at most 8)',
+    )
     .action(
       action(async (files: string[], opts: Opts) => {
         printIngest(await runIngest(files, opts), opts.json === true);
@@ -122,6 +127,10 @@ export function buildProgram(): Command {
     .option(
       '--api-port <port>',
       "serve the API, /metrics and the dashboard here (or the file's api:)",
+    )
+    .option(
+      '--threads <n>',
+      "threads per delivery (or the file's threads:; default the core count)",
     )
     .addHelpText(
       'after',

@@ -16,6 +16,7 @@ import { StorePauseGate } from '../../pipeline/pause-gate.js';
 import { timersOf } from '../../pipeline/run-source.js';
 import { runService, type ServiceSummary } from '../../pipeline/service.js';
 import { isPostgresUrl } from '../../store/postgres/postgres-store.js';
+import { threadsOf } from './ingest.js';
 import { SOURCE_KINDS, type AnySourceKind } from '../config/kinds.js';
 import { createServiceLogger, RoutedLogger } from '../config/logger.js';
 import {
@@ -54,6 +55,8 @@ export interface RunCommandOptions extends GlobalOptions {
   json?: boolean;
   /** Serve the API, /metrics and the dashboard on this port (wins over the file's `api.port`). */
   apiPort?: string;
+  /** Threads per delivery (wins over the file's `threads:`). */
+  threads?: string;
 }
 
 /** What a command gives the service besides its flags; tests replace the kinds and the env. */
@@ -254,6 +257,10 @@ export async function runRun(
       once: options.once === true,
       signal: controller.signal,
       reconnectDelayMs: loaded.settings.reconnectDelayMs,
+      threads:
+        options.threads === undefined && loaded.settings.threads !== undefined
+          ? loaded.settings.threads
+          : threadsOf(options.threads),
       pauseGate,
       alerts: resilience.alerts,
     });

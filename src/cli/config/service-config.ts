@@ -27,6 +27,8 @@ import {
 import { slaSchema, type SlaTarget, type SourceSla } from '../../report/sla-config.js';
 import { isPostgresUrl } from '../../store/postgres/postgres-store.js';
 
+import { THREADS_MAX } from '../../pipeline/parallel-parse.js';
+
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 
 const serviceSchema = z
@@ -42,6 +44,8 @@ const serviceSchema = z
       .default({ level: 'info' }),
     shutdownGraceMs: z.number().int().min(0).max(SHUTDOWN_GRACE_MS_MAX).default(30_000),
     reconnectDelayMs: z.number().int().min(0).max(3_600_000).default(5_000),
+    // Threads per delivery (parse threads plus the committing one); absent: the core count.
+    threads: z.number().int().min(1).max(THREADS_MAX).optional(),
     resilience: resilienceSchema.optional(),
     // The HTTP API, /metrics and the dashboard beside the sources (docs/api.md); absent: none.
     api: z
