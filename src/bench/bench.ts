@@ -12,6 +12,8 @@
  *   npm run bench -- --ledger-rows 20000000         the same with 20 M readings already in the
  * ledger
  *   npm run bench -- --rounds 5 --e2e-only          only end to end off and on, five of each
+ *   npm run bench -- --threads 4                     the parallel pipeline's runs with 4 threads
+ *                                                    (default: the machine's cores, at most 8)
  *
  * Not part of the test suite.
  */
@@ -45,6 +47,7 @@ import { createNdjsonParser } from '../formats/ndjson.js';
 import { commitBatch, ledgerRow } from '../pipeline/commit.js';
 import { identifyBatch, type IdentifiedReading } from '../pipeline/identify.js';
 import { ingestDelivery } from '../pipeline/ingest.js';
+import { defaultThreads } from '../pipeline/parallel-parse.js';
 import { generateFeedRecords, generateMeterIds, toNdjson } from '../simulator/feed-generator.js';
 import {
   LEDGER_COLUMN_COUNT,
@@ -252,6 +255,7 @@ async function endToEnd(
   feedPath: string,
   clock: ManualClock,
   detectors: Detectors | undefined,
+  threads = 1,
 ): Promise<EndToEnd> {
   freshDatabase(template, path);
   const store = openSqliteStore(path, { nowMs: () => 0 });
@@ -268,6 +272,7 @@ async function endToEnd(
       format: 'ndjson',
       name: 'feed.ndjson',
       sourceId: 'bench',
+      threads,
       ...(detectors === undefined ? {} : { detectors }),
     },
   );
@@ -329,6 +334,42 @@ function detectorCostLines(runs: { off: EndToEnd[]; on: EndToEnd[] }, readings: 
   ];
 }
 
+/**
+ * The parallel pipeline beside the one-thread one, from runs alternated in the same process: best
+ * wall-clock rate of each, their ratio (target >= 1.35 with detectors off), the ratio to the
+ * one-thread raw-insert ceiling, and CPU time per reading (every thread of the process counted).
+ */
+function parallelLines(
+  single: { off: EndToEnd[]; on: EndToEnd[] },
+  parallel: { off: EndToEnd[]; on: EndToEnd[] },
+  threads: number,
+  readings: number,
+  ceiling: Row | null,
+): string[] {
+  const fastest = (list: EndToEnd[]) => list.reduce((a, b) => (b.seconds < a.seconds ? b : a));
+  const leastCpu = (list: EndToEnd[]) =>
+    list.reduce((a, b) => (b.cpuSeconds < a.cpuSeconds ? b : a));
+  const micros = (run: EndToEnd) => ((run.cpuSeconds / readings) * 1e6).toFixed(2);
+  const lines: string[] = [];
+  for (const side of ['off', 'on'] as const) {
+    const one = fastest(single[side]);
+    const many = fastest(parallel[side]);
+    const perSecond = Math.round(readings / many.seconds).toLocaleString();
+    const vsCeiling =
+      ceiling === null ? '' : `, ${(ceiling.seconds / many.seconds).toFixed(2)} x ceiling`;
+    lines.push(
+      `END TO END, ${threads} threads, detectors ${side}: ${perSecond}/s${vsCeiling}; ` +
+        `${(one.seconds / many.seconds).toFixed(2)}x one thread (target >= 1.35); CPU per ` +
+        `reading ${micros(leastCpu(single[side]))} us on one thread, ` +
+        `${micros(leastCpu(parallel[side]))} us on ${threads} (all threads)`,
+    );
+    const listed = (list: EndToEnd[]) =>
+      list.map((run) => `${Math.round(readings / run.seconds).toLocaleString()}/s`).join(', ');
+    lines.push(`  every run, detectors ${side}: ${threads} threads ${listed(parallel[side])}`);
+  }
+  return lines;
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -337,8 +378,10 @@ async function main(): Promise<void> {
       dir: { type: 'string', default: join(tmpdir(), 'amisync-bench') },
       rounds: { type: 'string', default: String(E2E_ROUNDS) },
       'e2e-only': { type: 'boolean', default: false },
+      threads: { type: 'string', default: String(defaultThreads()) },
     },
   });
+  const threads = Math.max(2, Math.floor(Number(values.threads)));
   const rounds = Math.max(1, Math.floor(Number(values.rounds)));
   const readings = Math.max(METERS, Math.round(Number(values.readings) / METERS) * METERS);
   const prefillRows = Number(values['ledger-rows']);
@@ -360,14 +403,22 @@ async function main(): Promise<void> {
   // Alternated and the best of each kept, so that a burst of load on a shared machine does not
   // land on one side only.
   const runs: { off: EndToEnd[]; on: EndToEnd[] } = { off: [], on: [] };
+  // The parallel pipeline on the same feed, alternated with the one-thread runs (issue 11, part 4).
+  const parallel: { off: EndToEnd[]; on: EndToEnd[] } = { off: [], on: [] };
   for (let round = 0; round < rounds; round++) {
     runs.off.push(await endToEnd(template, join(dir, 'e2e-off.db'), feedPath, clock, []));
+    parallel.off.push(
+      await endToEnd(template, join(dir, 'e2e-off-n.db'), feedPath, clock, [], threads),
+    );
     runs.on.push(await endToEnd(template, join(dir, 'e2e-on.db'), feedPath, clock, undefined));
+    parallel.on.push(
+      await endToEnd(template, join(dir, 'e2e-on-n.db'), feedPath, clock, undefined, threads),
+    );
   }
   const fastest = (list: EndToEnd[]) => list.reduce((a, b) => (b.seconds < a.seconds ? b : a));
   const e2eOff = fastest(runs.off);
   const e2eOn = fastest(runs.on);
-  for (const run of [...runs.off, ...runs.on]) {
+  for (const run of [...runs.off, ...runs.on, ...parallel.off, ...parallel.on]) {
     if (run.accepted + run.held !== readings) {
       throw new Error(`accepted ${run.accepted} and held ${run.held} of ${readings}`);
     }
@@ -391,7 +442,10 @@ async function main(): Promise<void> {
       (row) => `${row.stage.padEnd(42)}${Math.round(rate(row)).toLocaleString().padStart(12)}`,
     );
     const cost = detectorCostLines(runs, readings);
-    process.stdout.write(`${[header, '', ...e2eLines, '', ...cost].join('\n')}\n`);
+    const threadLines = parallelLines(runs, parallel, threads, readings, null);
+    process.stdout.write(
+      `${[header, '', ...e2eLines, '', ...cost, '', ...threadLines].join('\n')}\n`,
+    );
     rmSync(dir, { recursive: true, force: true });
     return;
   }
@@ -507,6 +561,7 @@ async function main(): Promise<void> {
       `${(rate(commitRow) / ceilingRate).toFixed(2)}`,
     mandatedWorkLine(mandated, ceiling),
     ...detectorCostLines(runs, readings),
+    ...parallelLines(runs, parallel, threads, readings, ceiling),
     `end to end / ceiling = ${(rate(e2e) / ceilingRate).toFixed(2)} (target >= 0.60); against ` +
       `a plain INSERT per row it would be ${(rate(e2e) / rate(plain)).toFixed(2)}; ` +
       `peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`,

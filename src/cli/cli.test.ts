@@ -1057,19 +1057,34 @@ describe('amisync usage errors, closed output and store URLs', () => {
     }
   });
 
-  it('refuses a --db URL with USAGE and creates nothing', () => {
+  it('refuses a --db URL of an engine it lacks, with USAGE, and creates nothing', () => {
     const dir = tempDir('amisync-cli-url-');
     for (const args of [
-      ['status', '--db', 'postgres://user@host/ledger'],
-      ['ingest', space.file, '--db', 'postgres://user@host/ledger'],
+      ['status', '--db', 'mysql://user:hunter2@host/ledger'],
+      ['ingest', space.file, '--db', 'mysql://user:hunter2@host/ledger'],
       ['quarantine', 'list', '--db', 'sqlite://amisync.db'],
     ]) {
       const run = cli([...args, '--json'], dir);
       expect(run.status, args.join(' ')).toBe(64);
       const error = parsed<{ error: string; message: string }>(run);
       expect(error.error).toBe('USAGE');
-      expect(error.message).toMatch(/no store engine for (postgres|sqlite)/);
+      expect(error.message).toMatch(/no store engine for (mysql|sqlite)/);
+      expect(run.stderr).not.toContain('hunter2');
     }
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('asks for --signing-key with a postgres:// --db before connecting, creating nothing', () => {
+    const dir = tempDir('amisync-cli-url-');
+    // Port 9 (discard) has no server: the check must come before any connection is tried.
+    const url = 'postgres://user:hunter2@127.0.0.1:9/ledger';
+    const run = cli(['ingest', space.file, '--db', url, '--json'], dir);
+    expect(run.status).toBe(64);
+    const error = parsed<{ error: string; message: string }>(run);
+    expect(error.error).toBe('USAGE');
+    expect(error.message).toContain('pass --signing-key PATH or set AMISYNC_SIGNING_KEY');
+    expect(run.stdout + run.stderr).not.toContain('hunter2');
+    expect(error.message).toContain('postgres://user:***@127.0.0.1:9/ledger');
     expect(readdirSync(dir)).toEqual([]);
   });
 });

@@ -14,7 +14,7 @@ export const LIST_PAGE_ROWS_DEFAULT = 100;
 /** `--db` and `--json`, as every command that reads or writes the store takes them. */
 export function withStore(command: Command): Command {
   return command
-    .option('--db <path>', 'SQLite database file (default: $AMISYNC_DB or ./amisync.db)')
+    .option('--db <path>', 'SQLite file or postgres:// URL (default: $AMISYNC_DB or ./amisync.db)')
     .option('--json', 'print one JSON document');
 }
 

@@ -1,6 +1,7 @@
 /**
  * What every command needs: the store, the dictionary, the signing key, the clock. Paths come from
- * flags, then environment variables, then defaults next to the database.
+ * flags, then environment variables, then defaults next to the database. Opening a store is
+ * asynchronous because PostgreSQL's is: connecting, then bringing the schema forward.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
@@ -14,6 +15,7 @@ import {
   loadDictionary,
   type DataDictionary,
 } from '../dictionary/dictionary.js';
+import { isPostgresUrl, openPostgresStore } from '../store/postgres/postgres-store.js';
 import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
 import type { KeyObject } from 'node:crypto';
 
@@ -27,57 +29,180 @@ export interface GlobalOptions {
 /** `postgres://...`, `file://...`: any `scheme://` names a database server or a URL, not a file. */
 const URL_SCHEME = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//;
 
+/** Where the command's store lives: a SQLite file, or a PostgreSQL database and schema. */
+export type StoreLocation =
+  | { readonly engine: 'sqlite'; readonly path: string }
+  | { readonly engine: 'postgres'; readonly url: string; readonly shown: string };
+
 /**
- * The SQLite file the command uses. A URL is refused rather than taken as a relative path (which
- * would create a file under a folder named after the scheme): no engine but SQLite exists yet.
+ * The store the command uses, from --db, then $AMISYNC_DB, then ./amisync.db. A `postgres://`
+ * (or `postgresql://`) URL selects PostgreSQL; any other URL is refused rather than taken as a
+ * relative path (which would create a file under a folder named after the scheme).
  */
-export function databasePath(options: GlobalOptions): string {
+export function storeLocation(options: GlobalOptions): StoreLocation {
   const given = options.db ?? process.env.AMISYNC_DB ?? './amisync.db';
+  if (isPostgresUrl(given)) {
+    if (!URL.canParse(given)) {
+      throw new AmisyncError(
+        'USAGE',
+        `${originOf(options)} is not a valid URL (${maskUrl(given)}); ` +
+          'write postgres://USER[:PASSWORD]@HOST:PORT/DATABASE?schema=NAME',
+      );
+    }
+    return { engine: 'postgres', url: given, shown: maskUrl(given) };
+  }
   const scheme = URL_SCHEME.exec(given)?.[1];
   if (scheme !== undefined) {
-    const origin = options.db === undefined ? '$AMISYNC_DB' : '--db';
     throw new AmisyncError(
       'USAGE',
-      `${origin} names a ${scheme}:// URL, but amisync has no store engine for ${scheme} yet; ` +
-        'give the path of a SQLite database file',
+      `${originOf(options)} names a ${scheme}:// URL, but amisync has no store engine for ` +
+        `${scheme}; give a postgres:// URL or the path of a SQLite database file`,
       { scheme },
     );
   }
-  return resolve(given);
+  return { engine: 'sqlite', path: resolve(given) };
 }
 
-/** The private key lives beside the database by default, never inside it. */
-export function signingKeyPath(options: GlobalOptions): string {
-  return resolve(
-    options.signingKey ??
-      process.env.AMISYNC_SIGNING_KEY ??
-      `${databasePath(options)}.signing-key.pem`,
+function originOf(options: GlobalOptions): string {
+  return options.db === undefined ? '$AMISYNC_DB' : '--db';
+}
+
+/**
+ * The URL with its password replaced by `***`, for messages and logs. A value that does not
+ * parse keeps only its scheme, since the password's place in it is unknown.
+ */
+export function maskUrl(location: string): string {
+  try {
+    const url = new URL(location);
+    if (url.password !== '') url.password = '***';
+    return url.toString();
+  } catch {
+    return `${URL_SCHEME.exec(location)?.[0] ?? ''}(unparsable URL)`;
+  }
+}
+
+/** The store as messages name it: the file's path, or the URL without its password. */
+export function databaseLabel(options: GlobalOptions): string {
+  const location = storeLocation(options);
+  return location.engine === 'sqlite' ? location.path : location.shown;
+}
+
+/**
+ * The SQLite file, for the commands whose store is SQLite only (billing): PostgreSQL is refused
+ * with INVALID_STATE naming what is missing.
+ */
+export function databasePath(options: GlobalOptions, what = 'this command'): string {
+  const location = storeLocation(options);
+  if (location.engine === 'sqlite') return location.path;
+  throw new AmisyncError(
+    'INVALID_STATE',
+    `${what} is not yet available on PostgreSQL (${location.shown}); ` +
+      'give the path of a SQLite database file',
   );
 }
 
-export function openStore(options: GlobalOptions, clock: Clock = systemClock): Store {
-  return openSqliteStore(databasePath(options), { nowMs: () => clock.nowMs() });
+/**
+ * The private key lives beside a SQLite database by default, never inside it. A PostgreSQL
+ * database has no file to put it beside, so there the key's path must be given.
+ */
+export function signingKeyPath(options: GlobalOptions): string {
+  const given = options.signingKey ?? process.env.AMISYNC_SIGNING_KEY;
+  if (given !== undefined) return resolve(given);
+  const location = storeLocation(options);
+  if (location.engine === 'sqlite') return `${location.path}.signing-key.pem`;
+  throw new AmisyncError(
+    'USAGE',
+    `the database is PostgreSQL (${location.shown}), which has no file to keep the signing ` +
+      'key beside: pass --signing-key PATH or set AMISYNC_SIGNING_KEY',
+  );
 }
 
-export function openExistingStore(options: GlobalOptions, clock: Clock = systemClock): Store {
-  const path = databasePath(options);
-  if (!existsSync(path)) {
-    throw new AmisyncError('NOT_FOUND', `no database at ${path} (pass --db or set AMISYNC_DB)`);
+type OpenMode = 'create' | 'existing' | 'read-only';
+
+/** Opens the store the options name; the PostgreSQL password never reaches a message. */
+async function openAt(options: GlobalOptions, clock: Clock, mode: OpenMode): Promise<Store> {
+  const location = storeLocation(options);
+  const nowMs = (): number => clock.nowMs();
+  if (location.engine === 'sqlite') {
+    if (mode !== 'create' && !existsSync(location.path)) {
+      throw new AmisyncError(
+        'NOT_FOUND',
+        `no database at ${location.path} (pass --db or set AMISYNC_DB)`,
+      );
+    }
+    return openSqliteStore(location.path, { nowMs, readonly: mode === 'read-only' });
   }
-  return openStore(options, clock);
+  try {
+    return await openPostgresStore(location.url, {
+      nowMs,
+      mustExist: mode === 'existing',
+      readonly: mode === 'read-only',
+    });
+  } catch (error) {
+    throw postgresOpenError(error, location);
+  }
+}
+
+/** Names the database (masked) in an opening error, and scrubs the password from any message. */
+function postgresOpenError(
+  error: unknown,
+  location: Extract<StoreLocation, { engine: 'postgres' }>,
+): unknown {
+  const scrub = (text: string): string => scrubPassword(text, location.url);
+  if (!(error instanceof AmisyncError)) {
+    return new AmisyncError('STORE_UNAVAILABLE', scrub(`${location.shown}: ${String(error)}`));
+  }
+  const hint =
+    error.code === 'NOT_FOUND'
+      ? ' (run `amisync ingest` or `amisync run` on it first, or check ?schema= in the URL)'
+      : '';
+  return new AmisyncError(
+    error.code,
+    scrub(`${error.message} (database ${location.shown})${hint}`),
+    error.details,
+  );
+}
+
+/** Removes the URL's password, raw or percent-decoded, from a text. */
+function scrubPassword(text: string, location: string): string {
+  let password = '';
+  try {
+    password = new URL(location).password;
+  } catch {
+    return text;
+  }
+  if (password === '') return text;
+  let decoded = password;
+  try {
+    decoded = decodeURIComponent(password);
+  } catch {
+    // A malformed escape is left as it is; the raw form is still removed.
+  }
+  return text.replaceAll(password, '***').replaceAll(decoded, '***');
+}
+
+export function openStore(options: GlobalOptions, clock: Clock = systemClock): Promise<Store> {
+  return openAt(options, clock, 'create');
+}
+
+/**
+ * The store, which must already exist: a missing SQLite file, or a PostgreSQL schema with no
+ * amisync tables, is NOT_FOUND rather than created empty.
+ */
+export function openExistingStore(
+  options: GlobalOptions,
+  clock: Clock = systemClock,
+): Promise<Store> {
+  return openAt(options, clock, 'existing');
 }
 
 /**
  * A read-only connection of its own, for commands that only report (status, ledger export): it
  * sees committed transactions only, never one a running service has not committed yet, and can
- * never write.
+ * never write (on PostgreSQL, a `default_transaction_read_only` session).
  */
-export function openReadView(options: GlobalOptions, clock: Clock = systemClock): Store {
-  const path = databasePath(options);
-  if (!existsSync(path)) {
-    throw new AmisyncError('NOT_FOUND', `no database at ${path} (pass --db or set AMISYNC_DB)`);
-  }
-  return openSqliteStore(path, { nowMs: () => clock.nowMs(), readonly: true });
+export function openReadView(options: GlobalOptions, clock: Clock = systemClock): Promise<Store> {
+  return openAt(options, clock, 'read-only');
 }
 
 export function dictionaryFor(options: GlobalOptions): DataDictionary {

@@ -50,12 +50,15 @@ type Opts = Record<string, unknown>;
 
 function withGlobals(command: Command): Command {
   return command
-    .option('--db <path>', 'SQLite database file (default: $AMISYNC_DB or ./amisync.db)')
+    .option('--db <path>', 'SQLite file or postgres:// URL (default: $AMISYNC_DB or ./amisync.db)')
     .option(
       '--dictionary <path>',
       'data dictionary JSON (default: $AMISYNC_DICTIONARY or built-in)',
     )
-    .option('--signing-key <path>', 'Ed25519 checkpoint key (default: <db>.signing-key.pem)')
+    .option(
+      '--signing-key <path>',
+      'Ed25519 checkpoint key (default: <db>.signing-key.pem; required with a URL)',
+    )
     .option('--json', 'print one JSON document');
 }
 
@@ -106,6 +109,11 @@ export function buildProgram(): Command {
         .choices([...LOG_LEVELS])
         .default('info'),
     )
+    .option(
+      '--threads <n>',
+      'threads per delivery: NDJSON is parsed and validated in n - 1 threads while one commits; ' +
+        '1 runs everything on one thread (default: the core count, at most 8)',
+    )
     .action(
       action(async (files: string[], opts: Opts) => {
         printIngest(await runIngest(files, opts), opts.json === true);
@@ -119,6 +127,10 @@ export function buildProgram(): Command {
     .option(
       '--api-port <port>',
       "serve the API, /metrics and the dashboard here (or the file's api:)",
+    )
+    .option(
+      '--threads <n>',
+      "threads per delivery (or the file's threads:; default the core count)",
     )
     .addHelpText(
       'after',

@@ -20,11 +20,28 @@ import { parseJsonRecordText } from './json-record.js';
 
 /** A parser for one NDJSON delivery. */
 export function createNdjsonParser(): StreamParser {
-  return new NdjsonParser();
+  return new NdjsonParser({ byteOffset: 0, line: 1, atDeliveryStart: true });
+}
+
+/**
+ * Where a run of whole lines cut from a delivery starts: its first byte's offset and line in the
+ * delivery, and whether it is the delivery's start (where a byte order mark is dropped). The
+ * parallel pipeline parses such runs in worker threads; their records' indexes count from 0.
+ */
+export interface NdjsonSegmentStart {
+  byteOffset: number;
+  line: number;
+  atDeliveryStart: boolean;
+}
+
+/** A parser for a run of lines of a delivery that starts at `start` (see NdjsonSegmentStart). */
+export function createNdjsonSegmentParser(start: NdjsonSegmentStart): StreamParser {
+  return new NdjsonParser(start);
 }
 
 class NdjsonParser implements StreamParser {
-  readonly #byteOrderMark = new ByteOrderMarkSkipper();
+  readonly #byteOrderMark: ByteOrderMarkSkipper | null;
+  readonly #startOffset: number;
   /**
    * The start of the current line when it began in an earlier chunk; empty once it is oversized.
    */
@@ -42,10 +59,17 @@ class NdjsonParser implements StreamParser {
   #itemCount = 0;
   #ended = false;
 
+  constructor(start: NdjsonSegmentStart) {
+    this.#byteOrderMark = start.atDeliveryStart ? new ByteOrderMarkSkipper() : null;
+    this.#startOffset = start.byteOffset;
+    this.#lineNumber = start.line;
+  }
+
   push(chunk: Uint8Array): ParseItem[] {
     assert.ok(!this.#ended, 'push() after end()');
     const items: ParseItem[] = [];
-    for (const piece of this.#byteOrderMark.take(chunk)) this.#scan(piece, items);
+    if (this.#byteOrderMark === null) this.#scan(chunk, items);
+    else for (const piece of this.#byteOrderMark.take(chunk)) this.#scan(piece, items);
     return items;
   }
 
@@ -53,7 +77,7 @@ class NdjsonParser implements StreamParser {
     const items: ParseItem[] = [];
     if (this.#ended) return items;
     this.#ended = true;
-    for (const piece of this.#byteOrderMark.flush()) this.#scan(piece, items);
+    for (const piece of this.#byteOrderMark?.flush() ?? []) this.#scan(piece, items);
     if (this.#lineBytesEarlier > 0) this.#finishLine(null, new Uint8Array(0), 0, 0, items);
     return items;
   }
@@ -65,7 +89,7 @@ class NdjsonParser implements StreamParser {
   #scan(piece: Uint8Array, items: ParseItem[]): void {
     if (!this.#started) {
       this.#started = true;
-      this.#chunkOffset = this.#byteOrderMark.skippedBytes;
+      this.#chunkOffset = this.#startOffset + (this.#byteOrderMark?.skippedBytes ?? 0);
       this.#lineOffset = this.#chunkOffset;
     }
     const chunk = new Chunk(piece);

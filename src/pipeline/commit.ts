@@ -512,6 +512,23 @@ export async function commitBatchIn(
   const quarantineRoot = merkleRootOfLeafData(split.fresh.map(quarantineLeafData));
   const repeatRoot = merkleRootOfLeafData(repeats.map(repeatLeafData));
   const anomalyRoot = merkleRootOfLeafData(routed.anomalies.map(anomalyLeafData));
+  await tx.insertLedgerRows(routed.ledgerRows);
+  if (repeats.length > 0) await tx.insertQuarantineRepeats(repeats);
+  const quarantineIds = split.slots.map((slot) =>
+    'fresh' in slot
+      ? (freshIds[slot.fresh] as number)
+      : 'repeatOf' in slot
+        ? slot.repeatOf
+        : (freshIds[slot.repeatOfFresh] as number),
+  );
+  await tx.insertAnomalies(routed.anomalies);
+  await tx.insertSequenceEvents(identified.sequenceEvents.map((e) => ({ ...e, batchId })));
+  await tx.saveStreamStates([...identified.states.values()]);
+  if (identified.profiles.size > 0) {
+    await tx.saveStreamStatistics(statisticsRows(identified.profiles));
+  }
+  // The chain head is read last, after every row is written: on a store with several writers
+  // that read holds the chain until commit (docs/workers.md), so it must be short.
   const head = await tx.auditHead();
   const entry = nextEntry(
     head,
@@ -539,21 +556,6 @@ export async function commitBatchIn(
     },
     input.atMs,
   );
-  await tx.insertLedgerRows(routed.ledgerRows);
-  if (repeats.length > 0) await tx.insertQuarantineRepeats(repeats);
-  const quarantineIds = split.slots.map((slot) =>
-    'fresh' in slot
-      ? (freshIds[slot.fresh] as number)
-      : 'repeatOf' in slot
-        ? slot.repeatOf
-        : (freshIds[slot.repeatOfFresh] as number),
-  );
-  await tx.insertAnomalies(routed.anomalies);
-  await tx.insertSequenceEvents(identified.sequenceEvents.map((e) => ({ ...e, batchId })));
-  await tx.saveStreamStates([...identified.states.values()]);
-  if (identified.profiles.size > 0) {
-    await tx.saveStreamStatistics(statisticsRows(identified.profiles));
-  }
   await tx.appendAuditEntry(entry);
   await tx.insertBatch({
     id: batchId,

@@ -26,6 +26,7 @@ import {
   type StreamParser,
 } from '../core/parser.js';
 import type { Reject } from '../core/reject.js';
+import type { RecordLocation } from '../core/reading.js';
 import { AmisyncError } from '../core/errors.js';
 import type { MeterScope, SourcePosition } from '../core/source.js';
 import type { BatchCounts, Store, StoreTransaction } from '../core/store.js';
@@ -44,7 +45,14 @@ import {
 } from './commit.js';
 import type { IdentifiedReading } from './identify.js';
 import { markInterruptedDeliveries } from './interrupted.js';
-import { createJudge, type Judge } from './judge.js';
+import { createJudge, type Judge, type Verdict } from './judge.js';
+import {
+  judgeInParallel,
+  parsesInParallel,
+  sharedParsePool,
+  type ParsePool,
+} from './parallel-parse.js';
+import { guardEmptyDelivery } from '../formats/empty-delivery.js';
 
 export interface IngestOptions {
   store: Store;
@@ -84,6 +92,15 @@ export interface IngestOptions {
    * acknowledge. The source redelivers it later; idempotency absorbs the committed part.
    */
   signal?: AbortSignal;
+  /**
+   * Threads for this delivery: 1 parses, validates, keys and commits on the calling thread; N > 1
+   * runs parsing, validation and identity keys in N - 1 parse threads while the calling thread
+   * commits, with the same batches, verdicts and audit entries (parallel-parse.ts). Formats other
+   * than NDJSON run on one thread whatever this says. Default 1.
+   */
+  threads?: number;
+  /** The parse threads to use when `threads` > 1; default the shared pool of that size. */
+  parsePool?: ParsePool;
 }
 
 export interface DeliveryReport {
@@ -210,9 +227,7 @@ class DeliveryRun {
   }
 
   async push(chunk: Buffer): Promise<void> {
-    this.#hasher.update(chunk);
-    this.#sizeBytes += chunk.byteLength;
-    this.#window.push(chunk);
+    this.#takeBytes(chunk);
     // Small slices keep each parse result short-lived, so parsed records die young in the heap.
     for (let at = 0; at < chunk.byteLength; at += PARSE_SLICE_BYTES) {
       await this.#accept(this.#parser.push(chunk.subarray(at, at + PARSE_SLICE_BYTES)));
@@ -220,8 +235,38 @@ class DeliveryRun {
     if (this.#window.end - this.#window.start > BATCH_BYTES_MAX) await this.#relieve();
   }
 
+  /**
+   * The same for a chunk whose records parse threads have already judged: `verdicts` are those
+   * of the records its bytes completed, in order (parallel-parse.ts).
+   */
+  async pushJudged(chunk: Buffer, verdicts: readonly Verdict[]): Promise<void> {
+    this.#takeBytes(chunk);
+    await this.#acceptVerdicts(verdicts);
+    if (this.#window.end - this.#window.start > BATCH_BYTES_MAX) await this.#relieve();
+  }
+
   async end(): Promise<DeliveryReport> {
     await this.#accept(this.#parser.end());
+    return this.#complete();
+  }
+
+  /** The end of a judged delivery: the last line's verdicts, then the empty-delivery verdict. */
+  async endJudged(
+    verdicts: readonly Verdict[],
+    late: readonly ParseItem[],
+  ): Promise<DeliveryReport> {
+    await this.#acceptVerdicts(verdicts);
+    await this.#accept(late);
+    return this.#complete();
+  }
+
+  #takeBytes(chunk: Buffer): void {
+    this.#hasher.update(chunk);
+    this.#sizeBytes += chunk.byteLength;
+    this.#window.push(chunk);
+  }
+
+  async #complete(): Promise<DeliveryReport> {
     const options = this.#options;
     const sha256 = this.#hasher.digest('hex');
     // The last batch, the delivery's completion and the source's new position commit together, so
@@ -263,21 +308,34 @@ class DeliveryRun {
       if (item.kind === 'reject' && item.reject.violations[0]?.code === 'parse.empty') {
         this.#blank = true;
       }
-      const verdict = this.#judge(item);
-      const scope = this.#options.meterScope;
-      if (scope != null) {
-        const meterId = verdict.ok ? verdict.item.reading.meterId : verdict.reject.meterId;
-        if (meterId !== null && !scope.allows(meterId)) refuseForeignMeter(scope, meterId);
-      }
-      if (verdict.ok) this.#readings.push(verdict.item);
-      else this.#rejects.push(verdict.reject);
-      // A parser may hand over an item after later bytes were stored (a Green Button reading
-      // waits for its ReadingType): the batch still ends no earlier than what was read.
-      this.#itemsEnd = Math.max(this.#itemsEnd, location.byteOffset + location.byteLength);
-      if (this.#readings.length + this.#rejects.length >= this.#batchMax) {
-        await this.#commit(this.#itemsEnd);
-      }
+      if (this.#take(location, this.#judge(item))) await this.#commit(this.#itemsEnd);
     }
+  }
+
+  /** Verdicts from parse threads: counted as #accept counts the items they judged. */
+  async #acceptVerdicts(verdicts: readonly Verdict[]): Promise<void> {
+    for (const verdict of verdicts) {
+      const location = verdict.ok ? verdict.item.location : verdict.reject.location;
+      this.#itemCount += 1;
+      if (!verdict.ok && verdict.reject.uncountedSpan) this.uncountedSpans += 1;
+      if (!verdict.ok && verdict.reject.violations[0]?.code === 'parse.empty') this.#blank = true;
+      if (this.#take(location, verdict)) await this.#commit(this.#itemsEnd);
+    }
+  }
+
+  /** Adds a verdict to the batch; true when the batch is full and must commit now. */
+  #take(location: RecordLocation, verdict: Verdict): boolean {
+    const scope = this.#options.meterScope;
+    if (scope != null) {
+      const meterId = verdict.ok ? verdict.item.reading.meterId : verdict.reject.meterId;
+      if (meterId !== null && !scope.allows(meterId)) refuseForeignMeter(scope, meterId);
+    }
+    if (verdict.ok) this.#readings.push(verdict.item);
+    else this.#rejects.push(verdict.reject);
+    // A parser may hand over an item after later bytes were stored (a Green Button reading
+    // waits for its ReadingType): the batch still ends no earlier than what was read.
+    this.#itemsEnd = Math.max(this.#itemsEnd, location.byteOffset + location.byteLength);
+    return this.#readings.length + this.#rejects.length >= this.#batchMax;
   }
 
   #hasItems(): boolean {
@@ -469,6 +527,14 @@ export async function ingestDelivery(
   chunks: AsyncIterable<Uint8Array>,
   options: IngestOptions,
 ): Promise<DeliveryReport> {
+  const threads = options.threads ?? 1;
+  if (threads > 1 && parsesInParallel(options.format)) {
+    return ingestJudgedInParallel(
+      chunks,
+      options,
+      options.parsePool ?? sharedParsePool(threads - 1),
+    );
+  }
   const run = new DeliveryRun(options);
   for await (const chunk of chunks) {
     throwIfShuttingDown(options.signal, options.name);
@@ -476,4 +542,28 @@ export async function ingestDelivery(
   }
   throwIfShuttingDown(options.signal, options.name);
   return run.end();
+}
+
+/** A parser that finds nothing: the empty-delivery guard alone, on the committing thread. */
+const NOTHING_PARSER = { push: () => [], end: () => [], context: () => ({}) };
+
+/**
+ * The parallel pipeline: parse threads judge the records, this thread takes each chunk's bytes
+ * and verdicts in delivery order and commits, exactly as the single-thread run would.
+ */
+async function ingestJudgedInParallel(
+  chunks: AsyncIterable<Uint8Array>,
+  options: IngestOptions,
+  pool: ParsePool,
+): Promise<DeliveryReport> {
+  const run = new DeliveryRun(options);
+  const blank = guardEmptyDelivery(NOTHING_PARSER);
+  const judged = judgeInParallel(chunks, pool, options.dictionary, options.clock);
+  for await (const { chunk, verdicts } of judged) {
+    throwIfShuttingDown(options.signal, options.name);
+    if (chunk === null) return run.endJudged(verdicts, blank.end());
+    blank.push(chunk);
+    await run.pushJudged(chunk, verdicts);
+  }
+  assert.fail('the parse threads ended without the end of the delivery');
 }

@@ -5,7 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import { messageLines } from '../sources/broker/message-lines.js';
 import { generateFeed, generateMeterIds } from './feed-generator.js';
-import { planMessages, publishExtra } from './publish-plan.js';
+import { partitionOfMeter } from '../core/partition.js';
+import { planMessages, planPartitionedMessages, publishExtra } from './publish-plan.js';
 import { repeatKinds } from './rest/rest-feed.js';
 
 const FEED_OPTIONS = {
@@ -80,5 +81,38 @@ describe('planMessages', () => {
     }
     expect(duplicates).toBeGreaterThan(0);
     expect(publishExtra(planned, true)).toEqual({ duplicates, invalid });
+  });
+});
+
+describe('planPartitionedMessages', () => {
+  it('keeps each message in one partition, every record once, and each meter in its order', () => {
+    const feed = generateFeed({ ...FEED_OPTIONS, meters: 12 });
+    const kinds = repeatKinds(feed.records, new Set(generateMeterIds(3, 12)));
+    const options = { seed: 3, readingsPerMessage: 5, poisonRate: 0.05, repeatRate: 0 };
+    const planned = planPartitionedMessages(feed.records, kinds, options, 4);
+    const meterOf = (record: unknown) => String((record as { meter_id?: unknown }).meter_id ?? '');
+    const read: unknown[] = [];
+    let poison = 0;
+    for (const message of planned.messages) {
+      let records: unknown[];
+      try {
+        records = linesOf(message.text).map((line) => JSON.parse(line) as unknown);
+      } catch {
+        poison += 1;
+        continue;
+      }
+      for (const record of records) {
+        expect(partitionOfMeter(meterOf(record), 4)).toBe(message.partition);
+      }
+      read.push(...records);
+    }
+    expect(poison).toBe(planned.poison);
+    expect(new Set(planned.messages.map((m) => m.partition))).toEqual(new Set([0, 1, 2, 3]));
+    expect(new Set(planned.messages.map((m) => m.id)).size).toBe(planned.messages.length);
+    for (const meterId of new Set(feed.records.map(meterOf))) {
+      const mine = (records: readonly unknown[]) => records.filter((r) => meterOf(r) === meterId);
+      expect(mine(read)).toEqual(mine(feed.records));
+    }
+    expect(read.length).toBe(feed.records.length);
   });
 });

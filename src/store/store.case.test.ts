@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it as vitestIt } from 'vitest';
 import { idempotencyKey } from '../core/identity.js';
 import type { Violation } from '../core/reject.js';
-import type { LedgerRow, Store } from '../core/store.js';
+import type { LedgerRow, QuarantineInsert, Store } from '../core/store.js';
 import { emptyCounts } from '../pipeline/commit.js';
 import {
   dropPostgresSchemas,
@@ -59,10 +59,6 @@ const ENGINES: Engine[] = [
   {
     name: 'postgres',
     runs: requireOrSkip('PostgreSQL', postgres.available, postgres.reason),
-    missing: {
-      'sums a period of holds and estimates for the discrepancy report':
-        'the discrepancy report is not yet ported to PostgreSQL',
-    },
     async open() {
       const { schema, url } = freshPostgresSchema();
       const store = await openPostgresStore(url, { nowMs: () => 1 });
@@ -574,6 +570,55 @@ for (const engine of ENGINES) {
       await store.close();
     });
 
+    it('keeps sequence events newest first and statistics parts apart from their head', async () => {
+      const { store } = await engine.open();
+      const event = (receivedSeq: number, kind: 'gap' | 'regression') => ({
+        meterId: 'MTR-AAAAAAAA',
+        channel: '1',
+        kind,
+        expectedSeq: 5,
+        receivedSeq,
+        intervalStartMs: receivedSeq * 900_000,
+        batchId: 1,
+      });
+      await store.transaction((tx) =>
+        tx.insertSequenceEvents([event(9, 'gap'), event(3, 'regression'), event(12, 'gap')]),
+      );
+      expect((await store.listSequenceEvents(2)).map((e) => [e.receivedSeq, e.kind])).toEqual([
+        [12, 'gap'],
+        [3, 'regression'],
+      ]);
+      const ref = { meterId: 'MTR-AAAAAAAA', channel: '1' };
+      const part = (fill: number) => new Uint8Array(16).fill(fill);
+      await store.transaction((tx) =>
+        tx.saveStreamStatistics([
+          {
+            ...ref,
+            layout: 1,
+            bytes: part(1),
+            parts: new Map([
+              [2, part(2)],
+              [0, part(7)],
+            ]),
+          },
+        ]),
+      );
+      await store.transaction((tx) =>
+        tx.saveStreamStatistics([
+          { ...ref, layout: 1, bytes: part(1), parts: new Map([[2, part(8)]]) },
+        ]),
+      );
+      const [loaded] = await store.transaction((tx) => tx.loadStreamStatistics([ref], [0, 2, 5]));
+      expect([...(loaded?.parts?.entries() ?? [])].map(([n, bytes]) => [n, bytes[0]])).toEqual(
+        expect.arrayContaining([
+          [0, 7],
+          [2, 8],
+        ]),
+      );
+      expect(loaded?.parts?.size).toBe(2);
+      await store.close();
+    });
+
     it('sees stream state that another connection committed in between', async () => {
       const { store, another } = await engine.open();
       const ref = { meterId: 'MTR-AAAAAAAA', channel: '1' };
@@ -694,6 +739,144 @@ for (const engine of ENGINES) {
       const again = await reopen();
       expect((await again.status()).batches).toBe(1);
       await again.close();
+    });
+
+    it("reads a meter's streams, ledger pages and interval versions for the operations pages", async () => {
+      const { store } = await engine.open();
+      const a0 = row('MTR-AAAAAAAA', 0, 1, 0, 0);
+      const second = (r: LedgerRow): LedgerRow => ({
+        ...r,
+        channel: '2',
+        idempotencyKey: idempotencyKey(r.meterId, '2', r.intervalStartMs, r.seq),
+      });
+      await commitRows(store, [
+        a0,
+        second(row('MTR-AAAAAAAA', 900_000, 1, 0, 1)),
+        row('MTR-AAAAAAAA', 900_000, 1, 0, 2),
+        row('MTR-BBBBBBBB', 0, 1, 0, 3),
+        row('MTR-AAAAAAAA', 5_400_000, 1, 0, 4),
+      ]);
+      await commitRows(
+        store,
+        [{ ...row('MTR-AAAAAAAA', 0, 2, 0, 0), supersedesKey: a0.idempotencyKey }],
+        'd2',
+      );
+      const state = (channel: string, lastIntervalStartMs: number) => ({
+        meterId: 'MTR-AAAAAAAA',
+        channel,
+        lastIntervalStartMs,
+        lastSeq: 1,
+        seqGaps: 0,
+        seqRegressions: 0,
+        currentReadings: 1,
+        currentValueMicro: 1,
+        commodity: 'electricity' as const,
+        unit: 'kWh' as const,
+      });
+      await store.transaction((tx) =>
+        tx.saveStreamStates([state('2', 900_000), state('1', 5_400_000)]),
+      );
+      const streams = await store.listMeterStreams('MTR-AAAAAAAA');
+      expect(streams.map((s) => [s.channel, s.intervalSeconds, s.firstIntervalStartMs])).toEqual([
+        ['1', 900, 0],
+        ['2', 900, 900_000],
+      ]);
+      expect(await store.listMeterStreams('MTR-CCCCCCCC')).toEqual([]);
+      const page = (rows: LedgerRow[]) =>
+        rows.map((r) => [r.intervalStartMs, r.channel, r.version]);
+      const query = { meterId: 'MTR-AAAAAAAA', fromMs: 0, toMs: 3_600_000, limit: 2 };
+      const first = await store.listLedgerRange(query);
+      expect(page(first)).toEqual([
+        [0, '1', 2],
+        [900_000, '1', 1],
+      ]);
+      expect(first[0]).toMatchObject({ deliveryId: 'd2', sourceId: 's', committedAtMs: 1 });
+      const after = { intervalStartMs: 900_000, channel: '1' };
+      expect(page(await store.listLedgerRange({ ...query, after }))).toEqual([[900_000, '2', 1]]);
+      expect(page(await store.listLedgerRange({ ...query, channel: '2', limit: 9 }))).toEqual([
+        [900_000, '2', 1],
+      ]);
+      expect(page(await store.listLedgerRange({ ...query, toMs: 9_000_000, limit: 9 }))).toEqual([
+        [0, '1', 2],
+        [900_000, '1', 1],
+        [900_000, '2', 1],
+        [5_400_000, '1', 1],
+      ]);
+      expect(await store.listLedgerRange({ ...query, fromMs: 3_600_000 })).toEqual([]);
+      const versions = await store.listIntervalVersions({
+        meterId: 'MTR-AAAAAAAA',
+        channel: '1',
+        intervalStartMs: 0,
+      });
+      expect(versions.map((v) => [v.version, v.deliveryId])).toEqual([
+        [2, 'd2'],
+        [1, 'd1'],
+      ]);
+      await store.close();
+    });
+
+    it("reads a meter's quarantine items and deliveries page by page in creation order", async () => {
+      const { store } = await engine.open();
+      const item = (meterId: string | null, batchPosition: number): QuarantineInsert => ({
+        deliveryId: 'd1',
+        batchId: 1,
+        batchPosition,
+        location: {
+          recordIndex: batchPosition,
+          line: batchPosition + 1,
+          byteOffset: 0,
+          byteLength: 3,
+        },
+        violations: [
+          { code: 'consumption.range', field: 'consumption', value: '9e9', message: 'too big' },
+        ],
+        meterId,
+        idempotencyKey: null,
+        relatedIdempotencyKey: null,
+        uncountedSpan: false,
+        rawSha256: `raw-${batchPosition}`,
+      });
+      const ids = await store.transaction((tx) =>
+        tx.insertQuarantineRows(
+          [
+            item('MTR-AAAAAAAA', 0),
+            item('MTR-BBBBBBBB', 1),
+            item('MTR-AAAAAAAA', 2),
+            item(null, 3),
+          ],
+          'ndjson',
+          5,
+        ),
+      );
+      const ofMeter = await store.listQuarantineOfMeter('MTR-AAAAAAAA', 9);
+      expect(ofMeter.map((q) => q.id)).toEqual([ids[2], ids[0]]);
+      expect((await store.listQuarantineOfMeter('MTR-AAAAAAAA', 1)).map((q) => q.id)).toEqual([
+        ids[2],
+      ]);
+      // Ids that sort against their creation order: the page follows creation, not the id.
+      for (const [id, sourceId] of [
+        ['z-first', 'north'],
+        ['m-second', 'south'],
+        ['a-third', 'north'],
+      ] as const) {
+        await store.createDelivery({
+          id,
+          sourceId,
+          name: `${id}.ndjson`,
+          format: 'ndjson',
+          formatContext: {},
+          startedAtMs: 1,
+        });
+      }
+      const newest = await store.listDeliveryPage({ limit: 2 });
+      expect(newest.map((p) => p.delivery.id)).toEqual(['a-third', 'm-second']);
+      const rest = await store.listDeliveryPage({ limit: 2, before: newest[1]!.position });
+      expect(rest.map((p) => p.delivery.id)).toEqual(['z-first']);
+      expect(rest[0]?.delivery).toMatchObject({ sourceId: 'north', status: 'running' });
+      const north = await store.listDeliveryPage({ sourceId: 'north', limit: 9 });
+      expect(north.map((p) => p.delivery.id)).toEqual(['a-third', 'z-first']);
+      expect(await store.listDeliveryPage({ sourceId: 'east', limit: 9 })).toEqual([]);
+      await store.close();
     });
 
     it('sums a period of holds and estimates for the discrepancy report', async () => {

@@ -78,7 +78,7 @@ function isoOf(ms: number): string {
 export async function runAnomaliesList(options: AnomalyOptions): Promise<void> {
   const limit = parseListLimit(options.limit);
   const filter = filterOf(options, limit + 1);
-  const store = openReadView(options, runtime.clock);
+  const store = await openReadView(options, runtime.clock);
   try {
     const fetched = await store.listAnomalies(filter);
     const { items: rows, nextAfter } = pageOf(fetched, limit);
@@ -107,7 +107,7 @@ export async function runAnomaliesList(options: AnomalyOptions): Promise<void> {
 }
 
 export async function runAnomaliesShow(id: string, options: AnomalyOptions): Promise<void> {
-  const store = openReadView(options, runtime.clock);
+  const store = await openReadView(options, runtime.clock);
   try {
     const row = await store.getAnomaly(parseId(id));
     if (row === null) throw new AmisyncError('NOT_FOUND', `anomaly ${id} does not exist`);
@@ -141,7 +141,7 @@ export async function runAnomalyDecision(
   id: string,
   options: AnomalyOptions,
 ): Promise<void> {
-  const store = openExistingStore(options, runtime.clock);
+  const store = await openExistingStore(options, runtime.clock);
   try {
     const context = { store, clock: runtime.clock, actor: actorFor(options) };
     const note = options.note ?? '';

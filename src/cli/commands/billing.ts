@@ -72,7 +72,7 @@ async function withBilling<T>(
   options: BillingOptions,
   fn: (context: BillingContext, store: SqliteStore) => Promise<T>,
 ): Promise<T> {
-  const path = databasePath(options);
+  const path = databasePath(options, 'billing');
   if (!existsSync(path)) {
     throw new AmisyncError('NOT_FOUND', `no database at ${path} (pass --db or set AMISYNC_DB)`);
   }
@@ -355,7 +355,10 @@ function addBillCommands(program: Command): void {
     .option('--force', 'bill held accounts too, recording an override')
     .option('--justification <text>', 'why the override (with --force; at least 10 characters)')
     .option('--actor <name>', 'who is acting (default: $AMISYNC_ACTOR or the login name)')
-    .option('--signing-key <path>', 'Ed25519 checkpoint key (default: <db>.signing-key.pem)')
+    .option(
+      '--signing-key <path>',
+      'Ed25519 checkpoint key (default: <db>.signing-key.pem; required with a URL)',
+    )
     .option('--threads <n>', 'worker threads pricing the accounts (default: the core count)')
     .addHelpText(
       'after',
@@ -502,7 +505,10 @@ function addBillProveCommand(bill: Command): void {
         '(scripts/check-bill-proof.mjs)',
     )
     .requiredOption('--out <dir>', 'directory to write the bundle into')
-    .option('--signing-key <path>', 'Ed25519 checkpoint key (default: <db>.signing-key.pem)')
+    .option(
+      '--signing-key <path>',
+      'Ed25519 checkpoint key (default: <db>.signing-key.pem; required with a URL)',
+    )
     .action(
       billingAction(async (invoice: string, options: BillingOptions) => {
         const invoiceId = invoiceIdOf(invoice);

@@ -29,7 +29,7 @@ export function breakerLines(breakers: readonly BreakerReport[]): string[] {
 }
 
 export async function runBreakers(options: GlobalOptions & { json?: boolean }): Promise<void> {
-  const store = openReadView(options, runtime.clock);
+  const store = await openReadView(options, runtime.clock);
   try {
     const breakers = await breakerReports(store);
     if (options.json === true) printJson({ breakers });
@@ -43,7 +43,7 @@ export function addBreakersCommand(program: Command): Command {
   return program
     .command('breakers')
     .description('circuit breakers per endpoint: state, since when, the figures that moved them')
-    .option('--db <path>', 'SQLite database file (default: $AMISYNC_DB or ./amisync.db)')
+    .option('--db <path>', 'SQLite file or postgres:// URL (default: $AMISYNC_DB or ./amisync.db)')
     .option('--json', 'print one JSON document')
     .action(async (options: GlobalOptions & { json?: boolean }) => {
       try {

@@ -70,7 +70,7 @@ function lastError(row: DeadLetterRow): string {
 
 export async function runDeadLettersList(options: DeadLetterOptions): Promise<void> {
   const limit = parseListLimit(options.limit);
-  const store = openReadView(options, runtime.clock);
+  const store = await openReadView(options, runtime.clock);
   try {
     const fetched = await store.listDeadLetters(filterOf(options, limit + 1));
     const { items: rows, nextAfter } = pageOf(fetched, limit);
@@ -116,7 +116,7 @@ function decisionLine(row: DeadLetterRow): string {
 }
 
 export async function runDeadLettersShow(id: string, options: DeadLetterOptions): Promise<void> {
-  const store = openReadView(options, runtime.clock);
+  const store = await openReadView(options, runtime.clock);
   try {
     const row = await store.getDeadLetter(parseId(id));
     if (row === null) throw new AmisyncError('NOT_FOUND', `dead letter ${id} does not exist`);
@@ -191,7 +191,7 @@ export async function runDeadLetterReplay(id: string, options: DeadLetterOptions
           if (store === null) throw new AmisyncError('INVALID_STATE', 'the store is not open');
           return store;
         });
-  const opened = openExistingStore(configured?.globals ?? options, runtime.clock);
+  const opened = await openExistingStore(configured?.globals ?? options, runtime.clock);
   store = opened;
   try {
     const report = await replayDeadLetter(
@@ -222,7 +222,7 @@ export async function runDeadLetterReplay(id: string, options: DeadLetterOptions
 }
 
 export async function runDeadLetterDiscard(id: string, options: DeadLetterOptions): Promise<void> {
-  const store = openExistingStore(options, runtime.clock);
+  const store = await openExistingStore(options, runtime.clock);
   try {
     const context = { store, clock: runtime.clock, actor: actorFor(options) };
     const report = await discardDeadLetter(context, parseId(id), options.justification);

@@ -136,7 +136,7 @@ export async function runDemo(options: DemoOptions, environment: DemoEnvironment
     .map((f) => `  note (${f.name}): ${f.note}`);
   lines.push(...notes);
 
-  const store = openStore(context, runtime.clock);
+  const store = await openStore(context, runtime.clock);
   try {
     const state = await ledgerState(store);
     const verify = await verifyAudit(store, publicKeyFor(context));

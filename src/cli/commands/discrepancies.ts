@@ -131,7 +131,7 @@ export async function runDiscrepancyReport(options: DiscrepancyOptions): Promise
   const format = formatOf(options);
   const top = parseTop(options.top);
   requireOutFolder(options.out);
-  const store = openReadView(options, runtime.clock);
+  const store = await openReadView(options, runtime.clock);
   let report: DiscrepancyReport;
   try {
     report = await collectDiscrepancyReport(store, runtime.clock, {
@@ -171,7 +171,7 @@ export function addReportCommands(program: Command): Command {
     .description(
       'held, released, rejected and estimated kWh of a month, ageing, top meters (CSV or HTML)',
     )
-    .option('--db <path>', 'SQLite database file (default: $AMISYNC_DB or ./amisync.db)')
+    .option('--db <path>', 'SQLite file or postgres:// URL (default: $AMISYNC_DB or ./amisync.db)')
     .option(
       '--dictionary <path>',
       'data dictionary JSON, whose time zone the month is in (default: built-in, UTC)',

@@ -89,7 +89,7 @@ export function gapsJson(report: GapReport) {
 
 export async function runGapsList(options: GapOptions): Promise<void> {
   const query = queryOf(options);
-  const store = openReadView(options, runtime.clock);
+  const store = await openReadView(options, runtime.clock);
   try {
     const report = await listGaps(store, runtime.clock, query);
     if (options.json === true) {
@@ -176,7 +176,7 @@ export async function runEstimate(options: GapOptions): Promise<void> {
   const timeZone = timeZoneOf(options.timeZone);
   const note = options.note?.trim() ?? '';
   const dictionary = dictionaryFor(options);
-  const store = openExistingStore(options, runtime.clock);
+  const store = await openExistingStore(options, runtime.clock);
   const progress = startProgress({
     label: 'estimate',
     total: 0,
@@ -201,7 +201,7 @@ export async function runEstimate(options: GapOptions): Promise<void> {
 
 function withPeriod(command: Command): Command {
   return command
-    .option('--db <path>', 'SQLite database file (default: $AMISYNC_DB or ./amisync.db)')
+    .option('--db <path>', 'SQLite file or postgres:// URL (default: $AMISYNC_DB or ./amisync.db)')
     .option('--json', 'print one JSON document')
     .requiredOption('--from <date>', 'interval starts at or after this UTC date or instant')
     .requiredOption('--to <date>', 'interval starts before this UTC date or instant')

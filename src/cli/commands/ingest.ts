@@ -29,6 +29,7 @@ import { detectFormat } from '../../formats/formats.js';
 import { parseJsonDialect } from '../../formats/json-dialect/json-dialect-config.js';
 import { addCounts, emptyCounts, isConserved } from '../../pipeline/commit.js';
 import type { DeliveryReport } from '../../pipeline/ingest.js';
+import { defaultThreads, THREADS_MAX } from '../../pipeline/parallel-parse.js';
 import { runSource } from '../../pipeline/run-source.js';
 import { FileSource } from '../../sources/file/file-source.js';
 import {
@@ -57,6 +58,20 @@ export interface IngestCommandOptions extends GlobalOptions {
   /** Logs every committed batch (JSON lines) to this file, or to stderr for `-`. */
   logFile?: string;
   logLevel?: (typeof LOG_LEVELS)[number];
+  /** Threads per delivery (`--threads`); default the core count, capped (parallel-parse.ts). */
+  threads?: string;
+}
+
+/** `--threads N`: 1 runs everything on one thread; absent, the machine's cores (capped). */
+export function threadsOf(text: string | undefined): number {
+  if (text === undefined) return defaultThreads();
+  if (!/^[1-9]\d*$/.test(text) || Number(text) > THREADS_MAX) {
+    throw new AmisyncError(
+      'USAGE',
+      `--threads ${JSON.stringify(text)} must be 1 to ${THREADS_MAX}`,
+    );
+  }
+  return Number(text);
 }
 
 export interface IngestSummary extends BatchCounts {
@@ -190,6 +205,7 @@ export async function runIngest(files: readonly string[], options: IngestCommand
       throw new AmisyncError('INPUT_UNREADABLE', `input file ${file} cannot be read`);
     }
   }
+  const threads = threadsOf(options.threads);
   const formats = files.map((file) => formatForFile(file, options.format));
   const dictionary = dictionaryFor(options);
   const formatContexts = {
@@ -204,7 +220,7 @@ export async function runIngest(files: readonly string[], options: IngestCommand
           level: options.logLevel ?? 'info',
           file: options.logFile === '-' ? undefined : options.logFile,
         });
-  const store = openStore(options, runtime.clock);
+  const store = await openStore(options, runtime.clock);
   try {
     await recordConfig(store, dictionaryFingerprint(dictionary), dictionary, runtime.clock.nowMs());
     const summary: IngestSummary = {
@@ -225,6 +241,7 @@ export async function runIngest(files: readonly string[], options: IngestCommand
         formatContexts,
         clock: runtime.clock,
         random: runtime.random,
+        threads,
         ...(logger === null ? {} : { log: logger.log }),
         onDeliveryStart: (delivery) => {
           progress = progressFor(delivery.sourceDeliveryId, options.json === true);

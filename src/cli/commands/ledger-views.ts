@@ -31,7 +31,7 @@ interface ViewOptions extends GlobalOptions {
 }
 
 async function withReadView(options: ViewOptions, fn: (store: Store) => Promise<void>) {
-  const store = openReadView(options, runtime.clock);
+  const store = await openReadView(options, runtime.clock);
   try {
     await fn(store);
   } finally {

@@ -33,7 +33,7 @@ function withControlOptions(command: Command): Command {
   return command
     .option('--source <name>', 'only this source (repeatable); without it: every source', collect)
     .option('--actor <name>', 'who is acting (default: $AMISYNC_ACTOR or the login name)')
-    .option('--db <path>', 'SQLite database file (default: $AMISYNC_DB or ./amisync.db)')
+    .option('--db <path>', 'SQLite file or postgres:// URL (default: $AMISYNC_DB or ./amisync.db)')
     .option('--json', 'print one JSON document');
 }
 
@@ -52,7 +52,7 @@ export async function pausesInForce(store: Pick<Store, 'listControls'>): Promise
 }
 
 async function runControl(paused: boolean, options: ControlOptions): Promise<void> {
-  const store = openExistingStore(options, runtime.clock);
+  const store = await openExistingStore(options, runtime.clock);
   try {
     const context = { store, clock: runtime.clock, actor: actorFor(options) };
     const request: ControlRequest = {

@@ -64,7 +64,7 @@ export async function runQuarantineList(
     throw new AmisyncError('USAGE', `--status must be one of ${QUARANTINE_STATUSES.join(', ')}`);
   }
   const limit = parseListLimit(options.limit);
-  const store = openReadView(options, runtime.clock);
+  const store = await openReadView(options, runtime.clock);
   try {
     // One row past the page tells whether there is more, without a count over the whole table.
     const fetched = await store.listQuarantine({
@@ -144,7 +144,7 @@ async function writeRawOut(store: Store, row: QuarantineRow, path: string) {
 }
 
 export async function runQuarantineShow(id: string, options: Options & { rawOut?: string }) {
-  const store = openReadView(options, runtime.clock);
+  const store = await openReadView(options, runtime.clock);
   try {
     const row = await store.getQuarantine(parseId(id));
     if (row === null) throw new AmisyncError('NOT_FOUND', `quarantine item ${id} does not exist`);
@@ -203,7 +203,7 @@ export async function runQuarantineReplay(
   if ((id === undefined) === (options.all !== true)) {
     throw new AmisyncError('USAGE', 'give one quarantine id, or --all');
   }
-  const store = openExistingStore(options, runtime.clock);
+  const store = await openExistingStore(options, runtime.clock);
   let progress = QUIET_PROGRESS;
   try {
     const limit =
@@ -262,7 +262,7 @@ export async function runQuarantineDecision(
   justification: string,
   options: Options,
 ) {
-  const store = openExistingStore(options, runtime.clock);
+  const store = await openExistingStore(options, runtime.clock);
   try {
     const context = {
       store,

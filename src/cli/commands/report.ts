@@ -15,7 +15,7 @@ import { formatMilliWhAsKwh } from '../../core/decimal.js';
 import type { ChannelTotal, SourceSummaryRow } from '../../core/store.js';
 import { csvField, LEDGER_CSV_COLUMNS, ledgerCsvLine } from '../../pipeline/ledger-state.js';
 import {
-  databasePath,
+  databaseLabel,
   openExistingStore,
   openReadView,
   publicKeyFor,
@@ -33,7 +33,7 @@ import { commandAlerts } from './run.js';
 import { statusReport } from '../views.js';
 
 export async function runStatus(options: GlobalOptions & { json?: boolean }) {
-  const store = openReadView(options, runtime.clock);
+  const store = await openReadView(options, runtime.clock);
   try {
     const { status, anomalies, report } = await statusReport(store);
     const sources = report.sources;
@@ -117,7 +117,7 @@ export async function runLedgerExport(
   if (format !== 'csv' && format !== 'ndjson') {
     throw new AmisyncError('USAGE', '--format must be csv or ndjson');
   }
-  const store = openReadView(options, runtime.clock);
+  const store = await openReadView(options, runtime.clock);
   const out: Writable =
     options.output === undefined ? process.stdout : createWriteStream(options.output);
   const progress = startProgress({
@@ -157,10 +157,10 @@ export async function runAuditVerify(options: AuditOptions) {
   // With --config, a failure raises the audit.verify_failed alert to the file's webhook.
   const alerting = options.config === undefined ? null : commandAlerts(options);
   const globals = alerting === null ? options : { ...options, ...alerting.globals };
-  const store = openExistingStore(globals, runtime.clock);
+  const store = await openExistingStore(globals, runtime.clock);
   try {
     const report = await verifyAudit(store, publicKeyFor(globals));
-    if (!report.ok) alerting?.alerts.raise(verifyFailedAlert(databasePath(globals), report));
+    if (!report.ok) alerting?.alerts.raise(verifyFailedAlert(databaseLabel(globals), report));
     if (options.json === true) printJson(report);
     else {
       printLines([
@@ -206,7 +206,7 @@ export async function runAuditProve(key: string, options: AuditOptions) {
   if (!/^[0-9a-fA-F]{64}$/.test(key)) {
     throw new AmisyncError('USAGE', 'an idempotency key is 64 hexadecimal characters');
   }
-  const store = openExistingStore(options, runtime.clock);
+  const store = await openExistingStore(options, runtime.clock);
   try {
     const report = await proveReading(store, key, publicKeyFor(options));
     if (report.proofs.length === 0) {
@@ -238,7 +238,7 @@ export async function runAuditProve(key: string, options: AuditOptions) {
 }
 
 export async function runAuditExport(options: AuditOptions & { out: string }) {
-  const store = openExistingStore(options, runtime.clock);
+  const store = await openExistingStore(options, runtime.clock);
   try {
     const key = signingKeyFor(options);
     const manifest = await exportAudit(store, options.out, key.publicKeyPem);

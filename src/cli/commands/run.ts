@@ -15,6 +15,8 @@ import { isConserved } from '../../pipeline/commit.js';
 import { StorePauseGate } from '../../pipeline/pause-gate.js';
 import { timersOf } from '../../pipeline/run-source.js';
 import { runService, type ServiceSummary } from '../../pipeline/service.js';
+import { isPostgresUrl } from '../../store/postgres/postgres-store.js';
+import { threadsOf } from './ingest.js';
 import { SOURCE_KINDS, type AnySourceKind } from '../config/kinds.js';
 import { createServiceLogger, RoutedLogger } from '../config/logger.js';
 import {
@@ -26,6 +28,7 @@ import {
 import { createSourceContext } from '../config/source-context.js';
 import {
   dictionaryFor,
+  maskUrl,
   openStore,
   runtime,
   signingKeyFor,
@@ -52,6 +55,8 @@ export interface RunCommandOptions extends GlobalOptions {
   json?: boolean;
   /** Serve the API, /metrics and the dashboard on this port (wins over the file's `api.port`). */
   apiPort?: string;
+  /** Threads per delivery (wins over the file's `threads:`). */
+  threads?: string;
 }
 
 /** What a command gives the service besides its flags; tests replace the kinds and the env. */
@@ -109,6 +114,12 @@ export interface ConfigCheckSummary {
   readonly sources: readonly { id: string; kind: string }[];
 }
 
+/** The file's database as a summary shows it: a URL without its password. */
+function shownDatabase(database: string | undefined): string | null {
+  if (database === undefined) return null;
+  return isPostgresUrl(database) ? maskUrl(database) : database;
+}
+
 /** Validates the file and builds every source; connects nothing, opens no database. */
 export function runConfigCheck(
   options: RunCommandOptions,
@@ -119,7 +130,7 @@ export function runConfigCheck(
   webhookHeaders(loaded.settings.resilience, environment.env);
   const summary: ConfigCheckSummary = {
     config: loaded.path,
-    database: loaded.settings.database ?? null,
+    database: shownDatabase(loaded.settings.database),
     dictionary: loaded.settings.dictionary ?? null,
     sources: loaded.sources.map(({ id, kind }) => ({ id, kind })),
   };
@@ -189,8 +200,8 @@ export async function runRun(
   const metrics = apiWanted(options, loaded) ? new OperationsMetrics() : null;
   store =
     metrics === null
-      ? openStore(globals, runtime.clock)
-      : metrics.timed(openStore(globals, runtime.clock));
+      ? await openStore(globals, runtime.clock)
+      : metrics.timed(await openStore(globals, runtime.clock));
   const controller = new AbortController();
   let interrupted = false;
   const stop = (signal: string): void => {
@@ -246,6 +257,10 @@ export async function runRun(
       once: options.once === true,
       signal: controller.signal,
       reconnectDelayMs: loaded.settings.reconnectDelayMs,
+      threads:
+        options.threads === undefined && loaded.settings.threads !== undefined
+          ? loaded.settings.threads
+          : threadsOf(options.threads),
       pauseGate,
       alerts: resilience.alerts,
     });

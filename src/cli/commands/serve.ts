@@ -109,7 +109,7 @@ export async function runServe(options: ServeOptions): Promise<void> {
   configured?.flush();
   const globals: ServeOptions =
     configured === null ? options : { ...options, ...configured.globals };
-  const store = metrics.timed(openExistingStore(globals, runtime.clock));
+  const store = metrics.timed(await openExistingStore(globals, runtime.clock));
   try {
     const context = {
       ...operationsContext(store, globals, options.open === true),
@@ -132,13 +132,16 @@ export function addServeCommand(program: Command): Command {
   return program
     .command('serve')
     .description('serve the HTTP API, /metrics and the dashboard for a database')
-    .option('--db <path>', 'SQLite database file (default: $AMISYNC_DB or ./amisync.db)')
+    .option('--db <path>', 'SQLite file or postgres:// URL (default: $AMISYNC_DB or ./amisync.db)')
     .option(
       '--config <file>',
       "the service configuration: its database, dictionary and sources' sla: targets",
     )
     .option('--dictionary <path>', 'data dictionary that replays judge by (default: built-in)')
-    .option('--signing-key <path>', 'Ed25519 checkpoint key (default: <db>.signing-key.pem)')
+    .option(
+      '--signing-key <path>',
+      'Ed25519 checkpoint key (default: <db>.signing-key.pem; required with a URL)',
+    )
     .option('--port <port>', `TCP port, 0 for any free one (default ${SERVE_PORT_DEFAULT})`)
     .option('--host <address>', `address to listen on (default ${SERVE_HOST_DEFAULT})`)
     .option('--open', 'ask for no token: anyone who can reach the port may act (local demo only)')

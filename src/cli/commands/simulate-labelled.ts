@@ -161,7 +161,7 @@ async function runScore(flags: ScoreFlags): Promise<LabelledScore> {
     throw new AmisyncError('USAGE', `${path} is larger than ${LABELS_FILE_BYTES_MAX} bytes`);
   }
   const labels = parseLabelsDocument(readFileSync(path, 'utf8'), path);
-  const store = openReadView(flags);
+  const store = await openReadView(flags);
   try {
     return scoreLabelled(labels, await readFlaggedReadings(store));
   } finally {
@@ -241,7 +241,7 @@ export function addSimulateScore(simulate: Command): void {
     .command('score')
     .description("score the anomaly ledger against a labelled feed's labels")
     .requiredOption('--labels <file>', `the ${LABELS_FILE} of simulate labelled`)
-    .option('--db <path>', 'SQLite database file (default: $AMISYNC_DB or ./amisync.db)')
+    .option('--db <path>', 'SQLite file or postgres:// URL (default: $AMISYNC_DB or ./amisync.db)')
     .option('--json', 'print one JSON document')
     .action(
       action(async (flags: ScoreFlags) => {

@@ -18,7 +18,13 @@ import { connect as connectNats } from '@nats-io/transport-node';
 import { AmisyncError } from '../../core/errors.js';
 import { timersOf } from '../../pipeline/run-source.js';
 import { generateFeed, generateMeterIds } from '../../simulator/feed-generator.js';
-import { planMessages, publishExtra, type PublishMessage } from '../../simulator/publish-plan.js';
+import { partitionSubject } from '../../core/partition.js';
+import {
+  planMessages,
+  planPartitionedMessages,
+  publishExtra,
+  type PublishMessage,
+} from '../../simulator/publish-plan.js';
 import { repeatKinds } from '../../simulator/rest/rest-feed.js';
 import { feedTruth, writeTruth, type Truth } from '../../simulator/truth.js';
 import { runtime } from '../context.js';
@@ -42,6 +48,8 @@ export interface SimulatePublishFlags {
   conflictRate: string;
   badRate: string;
   paceMs: string;
+  /** NATS: publish partition k's messages to `<subject>.p<k>` (docs/workers.md). */
+  partitions?: string;
   truth?: string;
   json?: boolean;
 }
@@ -101,18 +109,26 @@ async function amqpPublisher(url: string, subject: string, exchange?: string): P
   };
 }
 
-async function natsPublisher(url: string, subject: string, stream: string): Promise<Publisher> {
+async function natsPublisher(
+  url: string,
+  subject: string,
+  stream: string,
+  partitioned: boolean,
+): Promise<Publisher> {
   const connection = await connectNats({ servers: url, reconnect: false });
   const manager = await jetstreamManager(connection);
   try {
     await manager.streams.info(stream);
   } catch {
-    await manager.streams.add({ name: stream, subjects: [subject], storage: StorageType.File });
+    const subjects = [partitioned ? `${subject}.*` : subject];
+    await manager.streams.add({ name: stream, subjects, storage: StorageType.File });
   }
   const client = jetstream(connection);
+  const subjectOf = (message: PublishMessage) =>
+    partitioned ? partitionSubject(subject, message.partition) : subject;
   return {
     async send(message) {
-      const ack = await client.publish(subject, message.text, { msgID: message.id });
+      const ack = await client.publish(subjectOf(message), message.text, { msgID: message.id });
       return !ack.duplicate;
     },
     close: () => connection.close(),
@@ -134,7 +150,7 @@ function publisherFor(flags: SimulatePublishFlags): Promise<Publisher> {
           flag: '--stream',
         });
       }
-      return natsPublisher(flags.to, flags.subject, flags.stream);
+      return natsPublisher(flags.to, flags.subject, flags.stream, flags.partitions !== undefined);
     default:
       throw new AmisyncError(
         'USAGE',
@@ -187,13 +203,20 @@ function planOf(flags: SimulatePublishFlags) {
   };
   const feed = generateFeed(options);
   const kinds = repeatKinds(feed.records, new Set(generateMeterIds(seed, meters)));
-  const plan = planMessages(feed.records, kinds, {
+  const planOptions = {
     seed,
     readingsPerMessage: integer('--readings-per-message', flags.readingsPerMessage, 1, 1000),
     poisonRate: rate('--poison-rate', flags.poisonRate),
     repeatRate: rate('--repeat-rate', flags.repeatRate),
-  });
-  return { feed, plan };
+  };
+  if (flags.partitions === undefined) {
+    return { feed, plan: planMessages(feed.records, kinds, planOptions) };
+  }
+  if (!flags.to.startsWith('nats:')) {
+    throw new AmisyncError('USAGE', '--partitions needs --to nats://...', { flag: '--partitions' });
+  }
+  const partitions = integer('--partitions', flags.partitions, 1, 4096);
+  return { feed, plan: planPartitionedMessages(feed.records, kinds, planOptions, partitions) };
 }
 
 export async function runSimulatePublish(
@@ -262,6 +285,7 @@ export function addSimulatePublish(simulate: Command): Command {
     .option('--conflict-rate <r>', 'readings sent again with another value (conflicts)', '0')
     .option('--bad-rate <r>', 'share of readings followed by an invalid record', '0')
     .option('--pace-ms <ms>', 'pause after each message', '0')
+    .option('--partitions <n>', 'NATS: route each meter to <subject>.p<k> of n partitions')
     .option('--truth <file>', 'write the ground truth as JSON')
     .option('--json', 'print one JSON document')
     .addHelpText(

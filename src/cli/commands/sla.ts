@@ -129,8 +129,8 @@ export async function runSlaReport(options: SlaOptions): Promise<void> {
     const window = monthWindow(options.period, timeZone);
     const raising = options.alerts !== false;
     const store = raising
-      ? openExistingStore(alerting.globals, runtime.clock)
-      : openReadView(alerting.globals, runtime.clock);
+      ? await openExistingStore(alerting.globals, runtime.clock)
+      : await openReadView(alerting.globals, runtime.clock);
     let measured: Awaited<ReturnType<typeof measure>>;
     try {
       measured = await measure(store, slas, window, raising ? alerting.alerts : null);
@@ -167,7 +167,7 @@ export function addSlaReportCommand(report: Command): void {
     .option('--config <file>', 'the service configuration, whose sources give sla: targets')
     .option(
       '--db <path>',
-      "SQLite database file (default: the file's database:, else ./amisync.db)",
+      "SQLite file or postgres:// URL (default: the file's database:, else ./amisync.db)",
     )
     .option(
       '--dictionary <path>',

@@ -49,7 +49,7 @@ export async function addToken(options: TokenOptions): Promise<AddedToken> {
       { field: '--name', rule: 'pattern', value: name },
     );
   }
-  const store = openStore(options, runtime.clock);
+  const store = await openStore(options, runtime.clock);
   try {
     const createdAtMs = runtime.clock.nowMs();
     await store.addApiToken({
@@ -86,7 +86,7 @@ async function runTokensAdd(options: TokenOptions): Promise<void> {
 }
 
 async function runTokensList(options: TokenOptions): Promise<void> {
-  const store = openExistingStore(options, runtime.clock);
+  const store = await openExistingStore(options, runtime.clock);
   try {
     const tokens = (await store.listApiTokens()).map(({ tokenSha256: _hash, ...token }) => token);
     if (options.json === true) {
@@ -113,7 +113,7 @@ async function runTokensList(options: TokenOptions): Promise<void> {
 }
 
 async function runTokensRevoke(name: string, options: TokenOptions): Promise<void> {
-  const store = openExistingStore(options, runtime.clock);
+  const store = await openExistingStore(options, runtime.clock);
   try {
     const atMs = runtime.clock.nowMs();
     if (!(await store.revokeApiToken(name, atMs))) {

@@ -57,7 +57,7 @@ export async function addVendor(name: string, options: VendorOptions): Promise<A
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(name)) {
     throw new AmisyncError('USAGE', 'a vendor name is letters, digits, ., - and _, at most 63');
   }
-  const store = openStore(options, runtime.clock);
+  const store = await openStore(options, runtime.clock);
   try {
     const { key, keyId, keySha256 } = newApiKey(runtime.random);
     const createdAtMs = runtime.clock.nowMs();
@@ -98,7 +98,7 @@ function scopeText(vendor: VendorRow): string {
 }
 
 export async function runVendorsList(options: VendorOptions): Promise<void> {
-  const store = openExistingStore(options, runtime.clock);
+  const store = await openExistingStore(options, runtime.clock);
   try {
     const vendors = (await store.listVendors()).map(({ keySha256: _hash, ...vendor }) => vendor);
     if (options.json === true) {
@@ -123,7 +123,7 @@ export async function runVendorsList(options: VendorOptions): Promise<void> {
 }
 
 export async function runVendorsRevoke(name: string, options: VendorOptions): Promise<void> {
-  const store = openExistingStore(options, runtime.clock);
+  const store = await openExistingStore(options, runtime.clock);
   try {
     const atMs = runtime.clock.nowMs();
     if (!(await store.revokeVendor(name, atMs))) {

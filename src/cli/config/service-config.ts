@@ -25,6 +25,9 @@ import {
   type SourceResilienceConfig,
 } from '../../resilience/resilience-config.js';
 import { slaSchema, type SlaTarget, type SourceSla } from '../../report/sla-config.js';
+import { isPostgresUrl } from '../../store/postgres/postgres-store.js';
+
+import { THREADS_MAX } from '../../pipeline/parallel-parse.js';
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 
@@ -41,6 +44,8 @@ const serviceSchema = z
       .default({ level: 'info' }),
     shutdownGraceMs: z.number().int().min(0).max(SHUTDOWN_GRACE_MS_MAX).default(30_000),
     reconnectDelayMs: z.number().int().min(0).max(3_600_000).default(5_000),
+    // Threads per delivery (parse threads plus the committing one); absent: the core count.
+    threads: z.number().int().min(1).max(THREADS_MAX).optional(),
     resilience: resilienceSchema.optional(),
     // The HTTP API, /metrics and the dashboard beside the sources (docs/api.md); absent: none.
     api: z
@@ -130,6 +135,11 @@ interface ProblemAt {
 /** Makes a relative path in the file relative to the file's folder. */
 export function resolveFrom(base: string, path: string): string {
   return isAbsolute(path) ? path : resolve(base, path);
+}
+
+/** A `postgres://` URL is kept as it is; a SQLite file is resolved like any other path. */
+function databaseFrom(base: string, database: string): string {
+  return isPostgresUrl(database) ? database : resolveFrom(base, database);
 }
 
 /**
@@ -310,7 +320,7 @@ export function loadServiceConfig(
       ...settings,
       ...(settings.database === undefined
         ? {}
-        : { database: resolveFrom(base, settings.database) }),
+        : { database: databaseFrom(base, settings.database) }),
       ...(settings.dictionary === undefined
         ? {}
         : { dictionary: resolveFrom(base, settings.dictionary) }),

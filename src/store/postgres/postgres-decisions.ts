@@ -48,8 +48,31 @@ async function rows(db: Queryable, sql: string, params: unknown[] = []): Promise
   return (await db.query(sql, params)).rows;
 }
 
-async function changed(db: Queryable, sql: string, params: unknown[]): Promise<boolean> {
-  return (await db.query(sql, params)).rowCount === 1;
+/** One operator decision on one row: what it sets, on which row, while which state still holds. */
+interface Decision {
+  table: string;
+  /** Columns set, by name; values are bound, never spliced. */
+  set: Readonly<Record<string, unknown>>;
+  /** The row's key column and value. */
+  key: readonly [column: string, value: unknown];
+  /** The condition (fixed SQL) under which the row is still undecided. */
+  stillOpen: string;
+}
+
+/**
+ * Applies a decision as one conditional UPDATE; whether it won: false when the row is missing or
+ * another decision came first (two operators, two connections: the row lock orders them).
+ */
+async function decideOnce(db: Queryable, decision: Decision): Promise<boolean> {
+  const entries = Object.entries(decision.set);
+  const assignments = entries.map(([column], at) => `${column} = $${at + 1}`);
+  const [keyColumn, keyValue] = decision.key;
+  const result = await db.query(
+    `UPDATE ${decision.table} SET ${assignments.join(', ')}
+     WHERE ${keyColumn} = $${entries.length + 1} AND ${decision.stillOpen}`,
+    [...entries.map(([, value]) => value), keyValue],
+  );
+  return result.rowCount === 1;
 }
 
 // Anomaly holds.
@@ -120,12 +143,18 @@ export async function updateAnomalyDecision(
   id: number,
   decision: AnomalyDecision,
 ): Promise<boolean> {
-  return changed(
-    db,
-    `UPDATE anomalies SET status = $1, actor = $2, note = $3, decided_at_ms = $4,
-       resolved_batch_id = $5 WHERE id = $6 AND status = 'held'`,
-    [decision.status, decision.actor, decision.note, decision.atMs, decision.resolvedBatchId, id],
-  );
+  return decideOnce(db, {
+    table: 'anomalies',
+    set: {
+      status: decision.status,
+      actor: decision.actor,
+      note: decision.note,
+      decided_at_ms: decision.atMs,
+      resolved_batch_id: decision.resolvedBatchId,
+    },
+    key: ['id', id],
+    stillOpen: "status = 'held'",
+  });
 }
 
 export async function selectAnomalyBacklog(db: Queryable): Promise<AnomalyBacklog> {
@@ -256,20 +285,19 @@ export async function updateDeadLetterDecision(
   id: number,
   decision: DeadLetterDecision,
 ): Promise<boolean> {
-  return changed(
-    db,
-    `UPDATE dead_letters SET status = $1, actor = $2, justification = $3, decided_at_ms = $4,
-       resolved_delivery_id = $5, decision_audit_seq = $6 WHERE id = $7 AND status = 'open'`,
-    [
-      decision.status,
-      decision.actor,
-      decision.justification,
-      decision.atMs,
-      decision.resolvedDeliveryId,
-      decision.auditSeq,
-      id,
-    ],
-  );
+  return decideOnce(db, {
+    table: 'dead_letters',
+    set: {
+      status: decision.status,
+      actor: decision.actor,
+      justification: decision.justification,
+      decided_at_ms: decision.atMs,
+      resolved_delivery_id: decision.resolvedDeliveryId,
+      decision_audit_seq: decision.auditSeq,
+    },
+    key: ['id', id],
+    stillOpen: "status = 'open'",
+  });
 }
 
 export async function countDeadLetters(db: Queryable): Promise<Record<DeadLetterStatus, number>> {
@@ -437,11 +465,12 @@ export async function markVendorRevoked(
   name: string,
   atMs: number,
 ): Promise<boolean> {
-  return changed(
-    db,
-    'UPDATE vendors SET revoked_at_ms = $1 WHERE name = $2 AND revoked_at_ms IS NULL',
-    [atMs, name],
-  );
+  return decideOnce(db, {
+    table: 'vendors',
+    set: { revoked_at_ms: atMs },
+    key: ['name', name],
+    stillOpen: 'revoked_at_ms IS NULL',
+  });
 }
 
 // API tokens.
@@ -494,9 +523,10 @@ export async function markApiTokenRevoked(
   name: string,
   atMs: number,
 ): Promise<boolean> {
-  return changed(
-    db,
-    'UPDATE api_tokens SET revoked_at_ms = $1 WHERE name = $2 AND revoked_at_ms IS NULL',
-    [atMs, name],
-  );
+  return decideOnce(db, {
+    table: 'api_tokens',
+    set: { revoked_at_ms: atMs },
+    key: ['name', name],
+    stillOpen: 'revoked_at_ms IS NULL',
+  });
 }

@@ -20,38 +20,35 @@ const COPY_ROWS_PER_CHUNK = 2_000;
 /** An advisory lock key (any constant) taken while a month's partition is created. */
 const PARTITION_LOCK_KEY = 7_201_101;
 
-/** The text COPY format's escapes: backslash, tab, newline and carriage return; null as \N. */
-function copyField(value: string | number | null): string {
-  if (value === null) return '\\N';
-  if (typeof value === 'number') return String(value);
-  return value.replace(/[\\\t\n\r]/g, (c) =>
+const COPY_SPECIAL = /[\\\t\n\r]/;
+const COPY_SPECIALS = /[\\\t\n\r]/g;
+
+/** The text COPY format's escapes: backslash, tab, newline and carriage return. */
+function copyText(value: string): string {
+  // Ids, units and keys almost never hold one: testing first skips building a copy.
+  if (!COPY_SPECIAL.test(value)) return value;
+  return value.replace(COPY_SPECIALS, (c) =>
     c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r',
   );
 }
 
-/** One ledger row as a line of COPY text, in LEDGER_COLUMNS order. */
+function copyTextOrNull(value: string | null): string {
+  return value === null ? '\\N' : copyText(value);
+}
+
+/**
+ * One ledger row as a line of COPY text, in LEDGER_COLUMNS order. One template, not an array
+ * mapped and joined: this runs once per reading on the write path.
+ */
 export function ledgerCopyLine(row: LedgerRow): string {
-  return [
-    row.intervalStartMs,
-    row.meterId,
-    row.channel,
-    row.version,
-    row.seq,
-    row.intervalSeconds,
-    row.valueMicro,
-    row.statusCode,
-    row.quality,
-    row.checksumSha256,
-    row.idempotencyKey,
-    row.supersedesKey,
-    row.batchId,
-    row.batchPosition,
-    row.commodity,
-    row.unit,
-    row.qualityDetail,
-  ]
-    .map(copyField)
-    .join('\t');
+  return (
+    `${row.intervalStartMs}\t${copyText(row.meterId)}\t${copyText(row.channel)}\t` +
+    `${row.version}\t${row.seq}\t${row.intervalSeconds}\t${row.valueMicro}\t${row.statusCode}\t` +
+    `${copyText(row.quality)}\t${copyTextOrNull(row.checksumSha256)}\t` +
+    `${copyText(row.idempotencyKey)}\t${copyTextOrNull(row.supersedesKey)}\t` +
+    `${row.batchId}\t${row.batchPosition}\t${copyText(row.commodity)}\t${copyText(row.unit)}\t` +
+    `${copyTextOrNull(row.qualityDetail)}`
+  );
 }
 
 function* copyChunks(rows: readonly LedgerRow[]): Generator<string> {
@@ -87,8 +84,12 @@ export async function ensureLedgerPartitions(
   known: Set<string>,
 ): Promise<void> {
   const months = new Map<string, { fromMs: number; toMs: number }>();
+  // A batch's rows mostly share a month: its bounds are computed again only when a row leaves it.
+  let month = { fromMs: 0, toMs: 0, name: '' };
   for (const row of rows) {
-    const month = monthOf(row.intervalStartMs);
+    const startMs = row.intervalStartMs;
+    if (startMs >= month.fromMs && startMs < month.toMs) continue;
+    month = monthOf(startMs);
     if (!known.has(month.name)) months.set(month.name, month);
   }
   if (months.size === 0) return;

@@ -519,6 +519,48 @@ const INITIAL_SCHEMA = [
   writerGrants(),
 ].join('\n');
 
+/**
+ * The operations pages' reads: one meter's ledger rows in time order (the meter's own range of
+ * each month's partition, never the whole ledger), a meter's quarantine items newest first, and
+ * deliveries in creation order (an identity column: text ids carry no order), of all sources or
+ * of one.
+ */
+const OPERATIONS_READS = `
+CREATE INDEX ledger_by_meter ON ledger (meter_id, interval_start_ms, channel, version);
+CREATE INDEX quarantine_meter ON quarantine (meter_id, id) WHERE meter_id IS NOT NULL;
+ALTER TABLE deliveries ADD COLUMN page_position bigint GENERATED ALWAYS AS IDENTITY;
+CREATE UNIQUE INDEX deliveries_page ON deliveries (page_position);
+CREATE INDEX deliveries_source_page ON deliveries (source_id, page_position);
+GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA ${'${schema}'} TO ${WRITER_ROLE};`;
+
+/**
+ * Several workers (docs/workers.md): the partition count fixed per deployment, the live workers and
+ * the partition leases (times from the database clock), and the batch id sequence that partition
+ * transactions allocate from instead of max(id) + 1.
+ */
+const WORKER_SCHEMA = `
+CREATE TABLE worker_partitions (
+  id smallint PRIMARY KEY CHECK (id = 1),
+  partitions integer NOT NULL CHECK (partitions BETWEEN 1 AND 4096),
+  set_at_ms bigint NOT NULL
+);
+CREATE TABLE workers (
+  owner text PRIMARY KEY,
+  started_at_ms bigint NOT NULL,
+  expires_at_ms bigint NOT NULL
+);
+CREATE TABLE partition_leases (
+  partition integer PRIMARY KEY CHECK (partition >= 0),
+  owner text NOT NULL,
+  generation bigint NOT NULL CHECK (generation >= 1),
+  taken_at_ms bigint NOT NULL,
+  expires_at_ms bigint NOT NULL
+);
+CREATE SEQUENCE batch_ids;
+SELECT setval('batch_ids', (SELECT coalesce(max(id), 0) + 1 FROM batches), false);
+GRANT SELECT, INSERT, UPDATE ON worker_partitions, workers, partition_leases TO ${WRITER_ROLE};
+GRANT USAGE, SELECT, UPDATE ON SEQUENCE batch_ids TO ${WRITER_ROLE};`;
+
 /** `${schema}` in a migration's SQL is replaced by the quoted schema name it is applied to. */
 export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
   {
@@ -546,5 +588,15 @@ ${evidenceFixed(
   { when: "OLD.status <> 'held'", message: 'a decided anomaly hold cannot change' },
   { replace: true },
 )}`,
+  },
+  {
+    version: 3,
+    name: 'indexes and creation order for the operations pages',
+    sql: OPERATIONS_READS,
+  },
+  {
+    version: 4,
+    name: 'worker partitions, leases and the batch id sequence',
+    sql: WORKER_SCHEMA,
   },
 ];

@@ -5,9 +5,10 @@
  * Transactions: READ COMMITTED, and each one first takes a transaction-scoped advisory lock of its
  * schema, so that writers are serialised exactly as SQLite's BEGIN IMMEDIATE serialises them: a
  * batch's reads (stream state, interval versions, audit head) stay true until it commits, no
- * serialization failure can occur, and `fn` runs once. Narrowing that lock (per partition) is the
- * several-workers part's to do. Reads outside a transaction see committed data; iterations read one
- * REPEATABLE READ snapshot through a server-side cursor, in constant memory.
+ * serialization failure can occur, and `fn` runs once. A partition's view (`forPartition`)
+ * narrows that lock to its partition (docs/workers.md). Reads outside a transaction see committed
+ * data; iterations read one REPEATABLE READ snapshot through a server-side cursor, in constant
+ * memory.
  */
 import pg from 'pg';
 import type { PoolClient } from 'pg';
@@ -58,9 +59,9 @@ import type {
   DeliveryPageFilter,
   DeliveryPageRow,
 } from '../../core/store.js';
-import type { Quality } from '../../core/reading.js';
 import type { Violation } from '../../core/reject.js';
 import { currentOwner } from '../process-owner.js';
+import { takeWriteLocks, type PartitionScope } from './postgres-partitions.js';
 import {
   auditFrom,
   batchFrom,
@@ -93,6 +94,14 @@ import {
   selectVendors,
   type Queryable,
 } from './postgres-decisions.js';
+import { selectDiscrepancyFigures, selectStreamSeries } from './postgres-discrepancies.js';
+import {
+  selectDeliveryPage,
+  selectIntervalVersions,
+  selectLedgerRange,
+  selectMeterStreams,
+  selectQuarantineOfMeter,
+} from './postgres-ledger-reads.js';
 import { POSTGRES_MIGRATIONS } from './postgres-migrations.js';
 import {
   completeDelivery,
@@ -132,6 +141,16 @@ const CURRENT_ONLY = `NOT EXISTS (SELECT 1 FROM ledger n WHERE n.interval_start_
 export interface PostgresStoreOptions {
   /** Clock for migration timestamps; the pipeline passes its own times for everything else. */
   nowMs: () => number;
+  /**
+   * Refuse (NOT_FOUND) a schema that holds no amisync tables instead of creating them: for
+   * commands that act on data already there.
+   */
+  mustExist?: boolean;
+  /**
+   * A read-only session (`default_transaction_read_only`): no migration runs, the schema must
+   * exist, and the server refuses any write.
+   */
+  readonly?: boolean;
 }
 
 /** Where a `postgres://` URL points, with the schema taken out of its query string. */
@@ -173,28 +192,21 @@ function asStoreError(error: unknown): unknown {
  * Brings the schema forward under one advisory lock (two processes opening a new schema at once
  * must not both apply a migration; the writer role is cluster-wide).
  */
-async function migrate(client: PoolClient, schema: string, nowMs: number): Promise<void> {
+async function migrate(
+  client: PoolClient,
+  schema: string,
+  nowMs: number,
+  mustExist: boolean,
+): Promise<void> {
   await client.query('BEGIN');
   try {
     await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
+    if (mustExist) await requireTables(client, schema);
     await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
     await client.query(`SET LOCAL search_path TO ${schema}`);
     await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
       version integer PRIMARY KEY, name text NOT NULL, applied_at_ms bigint NOT NULL)`);
-    const applied = new Set(
-      (await client.query('SELECT version FROM schema_migrations')).rows.map((row: PgRow) =>
-        int(row.version, 'version'),
-      ),
-    );
-    const newest = POSTGRES_MIGRATIONS[POSTGRES_MIGRATIONS.length - 1]?.version ?? 0;
-    for (const version of applied) {
-      if (version > newest) {
-        throw new AmisyncError(
-          'STORE_SCHEMA_NEWER',
-          `database schema version ${version} is newer than this amisync knows (${newest})`,
-        );
-      }
-    }
+    const applied = await appliedVersions(client);
     for (const migration of POSTGRES_MIGRATIONS) {
       if (applied.has(migration.version)) continue;
       await client.query(migration.sql.replaceAll('${schema}', schema));
@@ -210,15 +222,52 @@ async function migrate(client: PoolClient, schema: string, nowMs: number): Promi
   }
 }
 
+/** The versions already applied; a version newer than this amisync knows is refused. */
+async function appliedVersions(client: PoolClient): Promise<Set<number>> {
+  const applied = new Set(
+    (await client.query('SELECT version FROM schema_migrations')).rows.map((row: PgRow) =>
+      int(row.version, 'version'),
+    ),
+  );
+  const newest = POSTGRES_MIGRATIONS[POSTGRES_MIGRATIONS.length - 1]?.version ?? 0;
+  for (const version of applied) {
+    if (version > newest) {
+      throw new AmisyncError(
+        'STORE_SCHEMA_NEWER',
+        `database schema version ${version} is newer than this amisync knows (${newest})`,
+      );
+    }
+  }
+  return applied;
+}
+
+/** NOT_FOUND unless the schema holds amisync's tables (its migration record, at least). */
+async function requireTables(client: PoolClient, schema: string): Promise<void> {
+  const found = await client.query('SELECT to_regclass($1) AS name', [
+    `${schema}.schema_migrations`,
+  ]);
+  if ((found.rows[0] as PgRow | undefined)?.name == null) {
+    throw new AmisyncError('NOT_FOUND', `schema ${schema} holds no amisync tables`, { schema });
+  }
+}
+
+/** A read-only session checks the schema is there and not newer, and changes nothing. */
+async function checkReadable(client: PoolClient, schema: string): Promise<void> {
+  await requireTables(client, schema);
+  await appliedVersions(client);
+}
+
 export async function openPostgresStore(
   location: string,
   options: PostgresStoreOptions,
 ): Promise<PostgresStore> {
   const target = parsePostgresUrl(location);
+  const readonly = options.readonly === true;
   const pool = new pg.Pool({
     connectionString: target.connectionString,
     max: POOL_CONNECTIONS_MAX,
-    options: `-c search_path=${target.schema}`,
+    options:
+      `-c search_path=${target.schema}` + (readonly ? ' -c default_transaction_read_only=on' : ''),
   });
   // An idle client's error (the server restarted) must not crash the process; the next query
   // on a fresh client reports it as STORE_UNAVAILABLE.
@@ -234,7 +283,8 @@ export async function openPostgresStore(
     );
   }
   try {
-    await migrate(client, target.schema, options.nowMs());
+    if (readonly) await checkReadable(client, target.schema);
+    else await migrate(client, target.schema, options.nowMs(), options.mustExist === true);
   } catch (error) {
     client.release();
     await pool.end();
@@ -248,14 +298,28 @@ export class PostgresStore implements Store {
   readonly engine = 'postgres';
   readonly pool: pg.Pool;
   readonly schema: string;
-  readonly #context: TransactionContext = {
-    self: currentOwner(),
-    knownPartitions: new Set<string>(),
-  };
+  readonly #context: TransactionContext;
+  /** False for a partition's view: the store it came from ends the pool. */
+  readonly #ownsPool: boolean;
 
-  constructor(pool: pg.Pool, schema: string) {
+  constructor(pool: pg.Pool, schema: string, context: TransactionContext | null = null) {
     this.pool = pool;
     this.schema = schema;
+    this.#ownsPool = context === null;
+    this.#context = context ?? {
+      self: currentOwner(),
+      knownPartitions: new Set<string>(),
+      scope: null,
+    };
+  }
+
+  /**
+   * The same store, with every write transaction scoped to one worker partition (the schema lock
+   * shared, the partition's exclusive, the fence checked; docs/workers.md). Shares this store's
+   * pool; closing the view leaves the pool open.
+   */
+  forPartition(scope: PartitionScope): PostgresStore {
+    return new PostgresStore(this.pool, this.schema, { ...this.#context, scope });
   }
 
   get #db(): Queryable {
@@ -265,6 +329,15 @@ export class PostgresStore implements Store {
   async #rows(sql: string, params: unknown[] = []): Promise<PgRow[]> {
     try {
       return (await this.pool.query(sql, params)).rows as PgRow[];
+    } catch (error) {
+      throw asStoreError(error);
+    }
+  }
+
+  /** A read outside any transaction, its engine errors classified as the store's. */
+  async #read<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
     } catch (error) {
       throw asStoreError(error);
     }
@@ -319,7 +392,7 @@ export class PostgresStore implements Store {
     let broken = false;
     try {
       await client.query('BEGIN');
-      await client.query('SELECT pg_advisory_xact_lock(hashtext(current_schema()))');
+      await takeWriteLocks(client, this.#context.scope);
       const result = await fn(client);
       await client.query('COMMIT');
       return result;
@@ -464,50 +537,32 @@ export class PostgresStore implements Store {
     return selectAnomalyBacklog(this.#db);
   }
 
-  // The operations surface's ledger, meter and delivery pages read these; the API and dashboard do
-  // not open a PostgreSQL store yet (docs/postgres.md), so they are not ported yet either.
   async listMeterStreams(meterId: string): Promise<MeterStreamRow[]> {
-    throw notYetOnPostgres(`the streams of meter ${meterId}`);
+    return this.#read(() => selectMeterStreams(this.#db, meterId));
   }
 
   async listLedgerRange(query: LedgerRangeQuery): Promise<LedgerRangeRow[]> {
-    throw notYetOnPostgres(`the ledger range of meter ${query.meterId}`);
+    return this.#read(() => selectLedgerRange(this.#db, query));
   }
 
   async listIntervalVersions(interval: IntervalRef): Promise<LedgerRangeRow[]> {
-    throw notYetOnPostgres(`the versions of an interval of meter ${interval.meterId}`);
+    return this.#read(() => selectIntervalVersions(this.#db, interval));
   }
 
-  async listQuarantineOfMeter(meterId: string, _limit: number): Promise<QuarantineRow[]> {
-    throw notYetOnPostgres(`the quarantine items of meter ${meterId}`);
+  async listQuarantineOfMeter(meterId: string, limit: number): Promise<QuarantineRow[]> {
+    return this.#read(() => selectQuarantineOfMeter(this.#db, meterId, limit));
   }
 
-  async listDeliveryPage(_filter: DeliveryPageFilter): Promise<DeliveryPageRow[]> {
-    throw notYetOnPostgres('the delivery pages');
+  async listDeliveryPage(filter: DeliveryPageFilter): Promise<DeliveryPageRow[]> {
+    return this.#read(() => selectDeliveryPage(this.#db, filter, this.#context.self));
   }
 
   async discrepancyFigures(query: DiscrepancyQuery): Promise<DiscrepancyFigures> {
-    throw new AmisyncError(
-      'INVALID_STATE',
-      `the discrepancy report (${query.fromMs}..${query.toMs}) is not yet available on PostgreSQL`,
-    );
+    return this.#read(() => selectDiscrepancyFigures(this.#db, query));
   }
 
   async streamSeries(query: StreamSeriesQuery): Promise<SeriesPoint[]> {
-    if (query.fromMs >= query.toMs || query.limit < 1) return [];
-    const found = await this.#rows(
-      `SELECT l.interval_start_ms, l.value_micro, l.quality
-       FROM generate_series($1::bigint, $2::bigint - 1, $3::bigint) AS grid (ms)
-       JOIN ledger l ON l.interval_start_ms = grid.ms AND l.meter_id = $4 AND l.channel = $5
-       WHERE ${CURRENT_ONLY}
-       ORDER BY l.interval_start_ms LIMIT $6`,
-      [query.fromMs, query.toMs, query.intervalMs, query.meterId, query.channel, query.limit],
-    );
-    return found.map((row) => ({
-      intervalStartMs: int(row.interval_start_ms, 'interval_start_ms'),
-      valueMicro: int(row.value_micro, 'value_micro'),
-      quality: text(row.quality, 'quality') as Quality,
-    }));
+    return this.#read(() => selectStreamSeries(this.#db, query));
   }
 
   iterateArrivals(query: ArrivalQuery): AsyncIterable<ArrivalRow[]> {
@@ -636,7 +691,7 @@ export class PostgresStore implements Store {
   }
 
   async close(): Promise<void> {
-    await this.pool.end();
+    if (this.#ownsPool) await this.pool.end();
   }
 
   async listControls(): Promise<ControlRow[]> {
@@ -696,8 +751,4 @@ export class PostgresStore implements Store {
   async revokeApiToken(name: string, atMs: number): Promise<boolean> {
     return this.#inTransaction((db) => markApiTokenRevoked(db, name, atMs));
   }
-}
-
-function notYetOnPostgres(what: string): AmisyncError {
-  return new AmisyncError('INVALID_STATE', `${what}: not yet available on PostgreSQL`);
 }

@@ -8,11 +8,15 @@ import type { PoolClient } from 'pg';
 import { AmisyncError } from '../../core/errors.js';
 import type { Reading } from '../../core/reading.js';
 import type {
+  AnomalyInsert,
   DeliveryOwner,
   DeliveryRow,
   IntervalRef,
   LedgerRow,
   OpenQuarantineMatch,
+  QuarantineInsert,
+  QuarantineRepeatInsert,
+  SequenceEvent,
   StoreTransaction,
   StreamRef,
   StreamState,
@@ -39,6 +43,7 @@ import {
   type Queryable,
 } from './postgres-decisions.js';
 import { copyLedgerRows, ensureLedgerPartitions } from './postgres-ledger.js';
+import { nextBatchId, takeChainLock, type PartitionScope } from './postgres-partitions.js';
 import { completeDelivery, DELIVERY_SELECT, deliveryFrom, putRawChunk } from './postgres-raw.js';
 import { insertSlaAlert } from './postgres-reports.js';
 
@@ -46,10 +51,14 @@ export const QUARANTINE_SELECT = `SELECT q.*,
   (SELECT count(*) FROM quarantine_repeats r WHERE r.quarantine_id = q.id) AS repeats
   FROM quarantine q`;
 
-/** What a transaction shares with its store: the process as owner, partitions known to exist. */
+/**
+ * What a transaction shares with its store: the process as owner, ledger partitions known to
+ * exist, and the worker partition it writes (null: the whole schema; postgres-partitions.ts).
+ */
 export interface TransactionContext {
   self: DeliveryOwner;
   knownPartitions: Set<string>;
+  scope: PartitionScope | null;
 }
 
 async function all(db: Queryable, sql: string, params: unknown[] = []): Promise<PgRow[]> {
@@ -58,6 +67,50 @@ async function all(db: Queryable, sql: string, params: unknown[] = []): Promise<
 
 function column<T, V>(items: readonly T[], pick: (item: T) => V): V[] {
   return items.map(pick);
+}
+
+/** One column of a multi-row INSERT: its name, its element type, and its value for each item. */
+interface InsertColumn<T> {
+  name: string;
+  type: string;
+  of: (item: T, index: number) => unknown;
+}
+
+/** A multi-row INSERT of one array per column. */
+interface ColumnInsert<T> {
+  table: string;
+  columns: readonly InsertColumn<T>[];
+  /** Columns holding the same value in every row, bound once. */
+  constants?: readonly { name: string; type: string; value: unknown }[];
+  /** An ON CONFLICT clause, for rows that may meet a stored key. */
+  onConflict?: string;
+  returning?: string;
+}
+
+/**
+ * Inserts `items` in one statement, one array per column (unnest), in the items' order (WITH
+ * ORDINALITY), so that serial ids ascend with it and no statement nears the bind-parameter cap.
+ */
+async function insertColumns<T>(
+  db: Queryable,
+  insert: ColumnInsert<T>,
+  items: readonly T[],
+): Promise<PgRow[]> {
+  if (items.length === 0) return [];
+  const { columns, constants = [] } = insert;
+  const names = columns.map((c) => c.name);
+  const arrays = columns.map((c, at) => `$${at + 1}::${c.type}[]`);
+  const bound = constants.map((c, at) => `$${columns.length + at + 1}::${c.type}`);
+  const sql = `INSERT INTO ${insert.table} (${[...names, ...constants.map((c) => c.name)].join(', ')})
+    SELECT ${[...names.map((name) => `t.${name}`), ...bound].join(', ')}
+    FROM unnest(${arrays.join(', ')}) WITH ORDINALITY AS t (${names.join(', ')}, insert_position)
+    ORDER BY t.insert_position ${insert.onConflict ?? ''}
+    ${insert.returning === undefined ? '' : `RETURNING ${insert.returning}`}`;
+  const params = [
+    ...columns.map((c) => items.map((item, index) => c.of(item, index))),
+    ...constants.map((c) => c.value),
+  ];
+  return (await db.query(sql, params)).rows;
 }
 
 async function loadStreamStates(
@@ -75,30 +128,32 @@ async function loadStreamStates(
   return found.map(streamFrom);
 }
 
+const STREAM_STATE_COLUMNS: readonly InsertColumn<StreamState>[] = [
+  { name: 'meter_id', type: 'text', of: (s) => s.meterId },
+  { name: 'channel', type: 'text', of: (s) => s.channel },
+  { name: 'last_interval_start_ms', type: 'bigint', of: (s) => s.lastIntervalStartMs },
+  { name: 'last_seq', type: 'bigint', of: (s) => s.lastSeq },
+  { name: 'seq_gaps', type: 'bigint', of: (s) => s.seqGaps },
+  { name: 'seq_regressions', type: 'bigint', of: (s) => s.seqRegressions },
+  { name: 'current_readings', type: 'bigint', of: (s) => s.currentReadings },
+  { name: 'current_value_micro', type: 'bigint', of: (s) => s.currentValueMicro },
+  { name: 'commodity', type: 'text', of: (s) => s.commodity },
+  { name: 'unit', type: 'text', of: (s) => s.unit },
+];
+
 async function saveStreamStates(db: Queryable, states: readonly StreamState[]): Promise<void> {
-  if (states.length === 0) return;
-  await db.query(
-    `INSERT INTO stream_state (meter_id, channel, last_interval_start_ms, last_seq, seq_gaps,
-       seq_regressions, current_readings, current_value_micro, commodity, unit)
-     SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[],
-       $6::bigint[], $7::bigint[], $8::bigint[], $9::text[], $10::text[])
-     ON CONFLICT (meter_id, channel) DO UPDATE SET
-       last_interval_start_ms = excluded.last_interval_start_ms, last_seq = excluded.last_seq,
-       seq_gaps = excluded.seq_gaps, seq_regressions = excluded.seq_regressions,
-       current_readings = excluded.current_readings,
-       current_value_micro = excluded.current_value_micro`,
-    [
-      column(states, (s) => s.meterId),
-      column(states, (s) => s.channel),
-      column(states, (s) => s.lastIntervalStartMs),
-      column(states, (s) => s.lastSeq),
-      column(states, (s) => s.seqGaps),
-      column(states, (s) => s.seqRegressions),
-      column(states, (s) => s.currentReadings),
-      column(states, (s) => s.currentValueMicro),
-      column(states, (s) => s.commodity),
-      column(states, (s) => s.unit),
-    ],
+  await insertColumns(
+    db,
+    {
+      table: 'stream_state',
+      columns: STREAM_STATE_COLUMNS,
+      onConflict: `ON CONFLICT (meter_id, channel) DO UPDATE SET
+        last_interval_start_ms = excluded.last_interval_start_ms, last_seq = excluded.last_seq,
+        seq_gaps = excluded.seq_gaps, seq_regressions = excluded.seq_regressions,
+        current_readings = excluded.current_readings,
+        current_value_micro = excluded.current_value_micro`,
+    },
+    states,
   );
 }
 
@@ -149,33 +204,38 @@ async function saveStreamStatistics(
   db: Queryable,
   rows: readonly StreamStatistics[],
 ): Promise<void> {
-  if (rows.length === 0) return;
-  await db.query(
-    `INSERT INTO stream_statistics (meter_id, channel, layout, bytes)
-     SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::bytea[])
-     ON CONFLICT (meter_id, channel) DO UPDATE SET layout = excluded.layout, bytes = excluded.bytes`,
-    [
-      column(rows, (r) => r.meterId),
-      column(rows, (r) => r.channel),
-      column(rows, (r) => r.layout),
-      column(rows, (r) => Buffer.from(r.bytes)),
-    ],
+  await insertColumns(
+    db,
+    {
+      table: 'stream_statistics',
+      columns: [
+        { name: 'meter_id', type: 'text', of: (r) => r.meterId },
+        { name: 'channel', type: 'text', of: (r) => r.channel },
+        { name: 'layout', type: 'int', of: (r) => r.layout },
+        { name: 'bytes', type: 'bytea', of: (r) => Buffer.from(r.bytes) },
+      ],
+      onConflict: `ON CONFLICT (meter_id, channel) DO UPDATE SET layout = excluded.layout,
+        bytes = excluded.bytes`,
+    },
+    rows,
   );
   const parts: [number, StreamStatistics, Uint8Array][] = [];
   for (const row of rows)
     for (const [number, part] of row.parts ?? []) parts.push([number, row, part]);
-  if (parts.length === 0) return;
   parts.sort((left, right) => left[0] - right[0]);
-  await db.query(
-    `INSERT INTO stream_statistics_parts (part, meter_id, channel, bytes)
-     SELECT * FROM unnest($1::int[], $2::text[], $3::text[], $4::bytea[])
-     ON CONFLICT (part, meter_id, channel) DO UPDATE SET bytes = excluded.bytes`,
-    [
-      column(parts, (p) => p[0]),
-      column(parts, (p) => p[1].meterId),
-      column(parts, (p) => p[1].channel),
-      column(parts, (p) => Buffer.from(p[2])),
-    ],
+  await insertColumns(
+    db,
+    {
+      table: 'stream_statistics_parts',
+      columns: [
+        { name: 'part', type: 'int', of: (p) => p[0] },
+        { name: 'meter_id', type: 'text', of: (p) => p[1].meterId },
+        { name: 'channel', type: 'text', of: (p) => p[1].channel },
+        { name: 'bytes', type: 'bytea', of: (p) => Buffer.from(p[2]) },
+      ],
+      onConflict: 'ON CONFLICT (part, meter_id, channel) DO UPDATE SET bytes = excluded.bytes',
+    },
+    parts,
   );
 }
 
@@ -267,14 +327,57 @@ async function findAbandonedDeliveries(db: Queryable, self: DeliveryOwner): Prom
     .filter((delivery) => delivery.status === 'interrupted');
 }
 
+const QUARANTINE_COLUMNS: readonly InsertColumn<QuarantineInsert>[] = [
+  { name: 'delivery_id', type: 'text', of: (r) => r.deliveryId },
+  { name: 'batch_id', type: 'bigint', of: (r) => r.batchId },
+  { name: 'batch_position', type: 'int', of: (r) => r.batchPosition },
+  { name: 'record_index', type: 'bigint', of: (r) => r.location.recordIndex },
+  { name: 'line', type: 'bigint', of: (r) => r.location.line },
+  { name: 'byte_offset', type: 'bigint', of: (r) => r.location.byteOffset },
+  { name: 'byte_length', type: 'bigint', of: (r) => r.location.byteLength },
+  { name: 'first_code', type: 'text', of: (r) => r.violations[0]?.code ?? 'unknown' },
+  { name: 'meter_id', type: 'text', of: (r) => r.meterId },
+  { name: 'idempotency_key', type: 'text', of: (r) => r.idempotencyKey },
+  { name: 'related_idempotency_key', type: 'text', of: (r) => r.relatedIdempotencyKey },
+  { name: 'uncounted_span', type: 'smallint', of: (r) => (r.uncountedSpan ? 1 : 0) },
+  { name: 'raw_sha256', type: 'text', of: (r) => r.rawSha256 },
+];
+
+const ANOMALY_COLUMNS: readonly InsertColumn<AnomalyInsert>[] = [
+  { name: 'batch_id', type: 'bigint', of: (r) => r.batchId },
+  { name: 'batch_position', type: 'int', of: (r) => r.batchPosition },
+  { name: 'reading', type: 'json', of: (r) => JSON.stringify(r.reading) },
+  { name: 'findings', type: 'json', of: (r) => JSON.stringify(r.findings) },
+];
+
+const SEQUENCE_EVENT_COLUMNS: readonly InsertColumn<SequenceEvent>[] = [
+  { name: 'meter_id', type: 'text', of: (e) => e.meterId },
+  { name: 'channel', type: 'text', of: (e) => e.channel },
+  { name: 'kind', type: 'text', of: (e) => e.kind },
+  { name: 'expected_seq', type: 'bigint', of: (e) => e.expectedSeq },
+  { name: 'received_seq', type: 'bigint', of: (e) => e.receivedSeq },
+  { name: 'interval_start_ms', type: 'bigint', of: (e) => e.intervalStartMs },
+  { name: 'batch_id', type: 'bigint', of: (e) => e.batchId },
+];
+
+const QUARANTINE_REPEAT_COLUMNS: readonly InsertColumn<QuarantineRepeatInsert>[] = [
+  { name: 'quarantine_id', type: 'bigint', of: (r) => r.quarantineId },
+  { name: 'delivery_id', type: 'text', of: (r) => r.deliveryId },
+  { name: 'batch_id', type: 'bigint', of: (r) => r.batchId },
+  { name: 'batch_position', type: 'int', of: (r) => r.batchPosition },
+  { name: 'record_index', type: 'bigint', of: (r) => r.location.recordIndex },
+  { name: 'line', type: 'bigint', of: (r) => r.location.line },
+  { name: 'byte_offset', type: 'bigint', of: (r) => r.location.byteOffset },
+  { name: 'byte_length', type: 'bigint', of: (r) => r.location.byteLength },
+  { name: 'raw_sha256', type: 'text', of: (r) => r.rawSha256 },
+  { name: 'created_at_ms', type: 'bigint', of: (r) => r.atMs },
+];
+
 /** The writes and in-transaction reads of one batch, on `client` inside BEGIN ... COMMIT. */
 export function transactionApi(client: PoolClient, context: TransactionContext): StoreTransaction {
   const db: Queryable = client;
   return {
-    allocateBatchId: async () => {
-      const found = await all(db, 'SELECT coalesce(max(id), 0) + 1 AS id FROM batches');
-      return int(found[0]?.id, 'id');
-    },
+    allocateBatchId: async () => nextBatchId(db, context.scope),
     putRawChunk: async (deliveryId, byteOffset, chunk) =>
       putRawChunk(db, deliveryId, byteOffset, chunk),
     loadStreamStates: async (streams) => loadStreamStates(db, streams),
@@ -285,73 +388,36 @@ export function transactionApi(client: PoolClient, context: TransactionContext):
     findHeldReadings: async (keys) => findHeldReadings(db, keys),
     insertLedgerRows: async (rows) => insertLedgerRows(client, rows, context),
     insertQuarantineRows: async (rows, format, atMs) => {
-      if (rows.length === 0) return [];
       const violations = rows.map((row) => JSON.stringify(row.violations));
-      const inserted = await all(
+      const inserted = await insertColumns(
         db,
-        `INSERT INTO quarantine (delivery_id, batch_id, batch_position, record_index, line,
-           byte_offset, byte_length, violations, first_code, meter_id, idempotency_key,
-           related_idempotency_key, uncounted_span, raw_sha256, format, created_at_ms, status,
-           current_violations)
-         SELECT d, b, p, ri, ln, bo, bl, v, fc, m, k, rk, u, r, $15, $16, 'open', v
-         FROM unnest($1::text[], $2::bigint[], $3::int[], $4::bigint[], $5::bigint[],
-           $6::bigint[], $7::bigint[], $8::text[], $9::text[], $10::text[], $11::text[],
-           $12::text[], $13::smallint[], $14::text[])
-           WITH ORDINALITY AS t (d, b, p, ri, ln, bo, bl, v, fc, m, k, rk, u, r, n)
-         ORDER BY n RETURNING id`,
-        [
-          column(rows, (r) => r.deliveryId),
-          column(rows, (r) => r.batchId),
-          column(rows, (r) => r.batchPosition),
-          column(rows, (r) => r.location.recordIndex),
-          column(rows, (r) => r.location.line),
-          column(rows, (r) => r.location.byteOffset),
-          column(rows, (r) => r.location.byteLength),
-          violations,
-          column(rows, (r) => r.violations[0]?.code ?? 'unknown'),
-          column(rows, (r) => r.meterId),
-          column(rows, (r) => r.idempotencyKey),
-          column(rows, (r) => r.relatedIdempotencyKey),
-          column(rows, (r) => (r.uncountedSpan ? 1 : 0)),
-          column(rows, (r) => r.rawSha256),
-          format,
-          atMs,
-        ],
+        {
+          table: 'quarantine',
+          columns: [
+            ...QUARANTINE_COLUMNS,
+            { name: 'violations', type: 'text', of: (_, index) => violations[index] },
+            { name: 'current_violations', type: 'text', of: (_, index) => violations[index] },
+          ],
+          constants: [
+            { name: 'format', type: 'text', value: format },
+            { name: 'created_at_ms', type: 'bigint', value: atMs },
+            { name: 'status', type: 'text', value: 'open' },
+          ],
+          returning: 'id',
+        },
+        rows,
       );
       // RETURNING follows the insert order, which the ORDER BY fixed; ids ascend with it.
       return inserted.map((row) => int(row.id, 'id')).sort((left, right) => left - right);
     },
     insertAnomalies: async (rows) => {
-      if (rows.length === 0) return;
-      await db.query(
-        `INSERT INTO anomalies (batch_id, batch_position, reading, findings)
-         SELECT b, p, r, f FROM unnest($1::bigint[], $2::int[], $3::json[], $4::json[])
-           WITH ORDINALITY AS t (b, p, r, f, n) ORDER BY n`,
-        [
-          column(rows, (r) => r.batchId),
-          column(rows, (r) => r.batchPosition),
-          column(rows, (r) => JSON.stringify(r.reading)),
-          column(rows, (r) => JSON.stringify(r.findings)),
-        ],
-      );
+      await insertColumns(db, { table: 'anomalies', columns: ANOMALY_COLUMNS }, rows);
     },
     insertSequenceEvents: async (events) => {
-      if (events.length === 0) return;
-      await db.query(
-        `INSERT INTO sequence_events (meter_id, channel, kind, expected_seq, received_seq,
-           interval_start_ms, batch_id)
-         SELECT m, c, k, e, r, i, b FROM unnest($1::text[], $2::text[], $3::text[],
-           $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[])
-           WITH ORDINALITY AS t (m, c, k, e, r, i, b, n) ORDER BY n`,
-        [
-          column(events, (e) => e.meterId),
-          column(events, (e) => e.channel),
-          column(events, (e) => e.kind),
-          column(events, (e) => e.expectedSeq),
-          column(events, (e) => e.receivedSeq),
-          column(events, (e) => e.intervalStartMs),
-          column(events, (e) => e.batchId),
-        ],
+      await insertColumns(
+        db,
+        { table: 'sequence_events', columns: SEQUENCE_EVENT_COLUMNS },
+        events,
       );
     },
     insertBatch: async (batch) => {
@@ -403,6 +469,8 @@ export function transactionApi(client: PoolClient, context: TransactionContext):
       );
     },
     auditHead: async () => {
+      // A partition transaction holds the chain from here to its commit: the one global step.
+      if (context.scope !== null) await takeChainLock(db);
       const found = await all(db, 'SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1');
       const head = found[0];
       return head === undefined ? null : { seq: int(head.seq, 'seq'), hash: text(head.hash) };
@@ -460,29 +528,20 @@ export function transactionApi(client: PoolClient, context: TransactionContext):
     decideAnomaly: async (id, decision) => updateAnomalyDecision(db, id, decision),
     findOpenQuarantineByRaw: async (rawSha256s) => findOpenQuarantineByRaw(db, rawSha256s),
     insertQuarantineRepeats: async (rows) => {
-      if (rows.length === 0) return;
-      await db.query(
-        `INSERT INTO quarantine_repeats (quarantine_id, delivery_id, batch_id, batch_position,
-           record_index, line, byte_offset, byte_length, raw_sha256, created_at_ms)
-         SELECT q, d, b, p, ri, ln, bo, bl, r, a FROM unnest($1::bigint[], $2::text[],
-           $3::bigint[], $4::int[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[],
-           $9::text[], $10::bigint[]) WITH ORDINALITY AS t (q, d, b, p, ri, ln, bo, bl, r, a, n)
-         ORDER BY n`,
-        [
-          column(rows, (r) => r.quarantineId),
-          column(rows, (r) => r.deliveryId),
-          column(rows, (r) => r.batchId),
-          column(rows, (r) => r.batchPosition),
-          column(rows, (r) => r.location.recordIndex),
-          column(rows, (r) => r.location.line),
-          column(rows, (r) => r.location.byteOffset),
-          column(rows, (r) => r.location.byteLength),
-          column(rows, (r) => r.rawSha256),
-          column(rows, (r) => r.atMs),
-        ],
+      await insertColumns(
+        db,
+        { table: 'quarantine_repeats', columns: QUARANTINE_REPEAT_COLUMNS },
+        rows,
       );
     },
-    findAbandonedDeliveries: async () => findAbandonedDeliveries(db, context.self),
+    findAbandonedDeliveries: async () => {
+      const found = await findAbandonedDeliveries(db, context.self);
+      if (found.length === 0 || context.scope === null) return found;
+      // Workers of other partitions may mark the same deliveries: under the chain lock only one
+      // of them still finds each one unmarked.
+      await takeChainLock(db);
+      return findAbandonedDeliveries(db, context.self);
+    },
     markDeliveryInterrupted: async (deliveryId, atMs, auditSeq) => {
       await db.query(
         'INSERT INTO delivery_interruptions (delivery_id, at_ms, audit_seq) VALUES ($1, $2, $3)',

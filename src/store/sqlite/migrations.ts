@@ -643,10 +643,15 @@ CREATE INDEX deliveries_source ON deliveries (source_id);`,
   },
   {
     version: 24,
-    name: "a stream's series reads ledger_by_meter: one meter-first ledger index fewer per batch",
-    // Every meter-first index costs each batch a leaf page per meter it touches. Two of them
-    // doubled ingest's CPU and wrote seven times the bytes; the series reads the narrow one.
-    sql: 'DROP INDEX ledger_stream;',
+    name: 'one meter-first ledger index for series, meter pages and billing, covering the series',
+    // Every meter-first index costs each batch a leaf page per meter it touches: two of them
+    // (ledger_stream, ledger_by_meter) doubled ingest's CPU and wrote seven times the bytes. One
+    // index in (meter, interval start) order serves billing's and the meter page's ranges, and
+    // carries the series' columns so a series never visits the table.
+    sql: `DROP INDEX ledger_stream;
+DROP INDEX ledger_by_meter;
+CREATE INDEX ledger_by_meter ON ledger (meter_id, interval_start_ms, channel, version,
+  value_micro, quality, interval_seconds);`,
   },
   {
     version: 25,

@@ -175,9 +175,9 @@ export function selectDiscrepancyFigures(
 }
 
 /**
- * The series of one stream: one range of the ledger's (meter, interval start) index, keeping the
- * stream's rows on the grid and the highest version of each. Parameters: meterId, channel,
- * fromMs, the grid's end, fromMs, intervalMs, limit.
+ * The series of one stream: one range of the ledger's (meter, interval start) index, which carries
+ * every column read here, keeping the stream's rows on the grid and the highest version of each.
+ * Parameters: meterId, channel, fromMs, the grid's end, fromMs, intervalMs, limit.
  */
 export const STREAM_SERIES_SQL = `SELECT interval_start_ms, value_micro, quality, max(version)
   FROM ledger INDEXED BY ledger_by_meter
@@ -188,7 +188,7 @@ export const STREAM_SERIES_SQL = `SELECT interval_start_ms, value_micro, quality
 export function selectStreamSeries(prepare: Prepare, query: StreamSeriesQuery): SeriesPoint[] {
   if (query.fromMs >= query.toMs || query.limit < 1 || query.intervalMs < 1) return [];
   // The grid has `limit` starts at most; max(version) makes SQLite return the columns of the row
-  // that holds it, so each interval's current value comes from the same row.
+  // that holds it, so each interval's current value comes from the same index entry.
   const gridEndMs = Math.min(query.toMs, query.fromMs + query.limit * query.intervalMs);
   const rows = prepare(STREAM_SERIES_SQL)
     .raw()

@@ -1,5 +1,6 @@
 // Goal: a stream's series (the anomaly and meter pages' chart) stays one range read of the
-// meter's index, whatever the ledger's size, and still returns the current value on the grid.
+// meter's covering index, whatever the ledger's size, and still returns the current value on the
+// grid.
 // Method: ask SQLite for the series query's plan on a migrated file; then fill a small ledger
 // (versions, off-grid starts, a register read, other meters) and compare with a plain reference.
 import { join } from 'node:path';
@@ -63,7 +64,7 @@ function fill(path: string, rows: readonly Row[]): void {
 }
 
 describe('the SQLite store reads a stream series', () => {
-  it('from one range of the ledger_by_meter index, never by scanning the ledger', () => {
+  it('from one range of the covering ledger_by_meter index, never visiting the table', () => {
     const path = join(tempDir(), 'plan.db');
     openSqliteStore(path, { nowMs: () => 0 }).close();
     const db = new Database(path, { readonly: true });
@@ -72,7 +73,7 @@ describe('the SQLite store reads a stream series', () => {
       .all('MTR-AAAAAAAA', '1', 0, 1, 0, 1, 1) as { detail: string }[];
     db.close();
     expect(plan.map((step) => step.detail)).toEqual([
-      'SEARCH ledger USING INDEX ledger_by_meter ' +
+      'SEARCH ledger USING COVERING INDEX ledger_by_meter ' +
         '(meter_id=? AND interval_start_ms>? AND interval_start_ms<?)',
     ]);
   });
