@@ -7,7 +7,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
-import SftpClient from 'ssh2-sftp-client';
+import type SftpClient from 'ssh2-sftp-client';
 import { stringify } from 'yaml';
 import { AmisyncError } from '../../core/errors.js';
 import { hostKeyFingerprint } from '../../sources/sftp/sftp-source.js';
@@ -218,7 +218,9 @@ export function addSimulateDrop(simulate: Command): void {
 }
 
 async function connectSftp(flags: SftpFlags): Promise<SftpClient> {
-  const client = new SftpClient('amisync-simulate');
+  // Loaded when a drop over SFTP starts: the CLI starts without it.
+  const { default: Client } = await import('ssh2-sftp-client');
+  const client = new Client('amisync-simulate');
   let shown: string | null = null;
   try {
     await client.connect({

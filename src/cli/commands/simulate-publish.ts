@@ -11,10 +11,7 @@
  * window drops a message published twice.
  */
 import type { Command } from 'commander';
-import amqp from 'amqplib';
-import mqtt from 'mqtt';
-import { jetstream, jetstreamManager, StorageType } from '@nats-io/jetstream';
-import { connect as connectNats } from '@nats-io/transport-node';
+// Each broker's client is loaded when a publish to that broker starts: the CLI starts without them.
 import { AmisyncError } from '../../core/errors.js';
 import { timersOf } from '../../pipeline/run-source.js';
 import { generateFeed, generateMeterIds } from '../../simulator/feed-generator.js';
@@ -77,6 +74,7 @@ interface Publisher {
 }
 
 async function mqttPublisher(url: string, topic: string): Promise<Publisher> {
+  const { default: mqtt } = await import('mqtt');
   const client = await mqtt.connectAsync(url, { protocolVersion: 5, reconnectPeriod: 0 });
   return {
     async send(message) {
@@ -91,6 +89,7 @@ async function mqttPublisher(url: string, topic: string): Promise<Publisher> {
 }
 
 async function amqpPublisher(url: string, subject: string, exchange?: string): Promise<Publisher> {
+  const { default: amqp } = await import('amqplib');
   const connection = await amqp.connect(url);
   const channel = await connection.createConfirmChannel();
   if (exchange === undefined) await channel.assertQueue(subject, { durable: true });
@@ -115,6 +114,8 @@ async function natsPublisher(
   stream: string,
   partitioned: boolean,
 ): Promise<Publisher> {
+  const { jetstream, jetstreamManager, StorageType } = await import('@nats-io/jetstream');
+  const { connect: connectNats } = await import('@nats-io/transport-node');
   const connection = await connectNats({ servers: url, reconnect: false });
   const manager = await jetstreamManager(connection);
   try {

@@ -9,7 +9,7 @@
  * the messages return to the queue at once. A poison message (not JSON, not a reading) is
  * quarantined with its bytes in its batch and acknowledged with it, never redelivered forever.
  */
-import amqp, { type Channel, type ChannelModel, type ConsumeMessage } from 'amqplib';
+import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import { z } from 'zod';
 import { AmisyncError } from '../../core/errors.js';
 import type { SourceContext } from '../../core/source.js';
@@ -79,6 +79,8 @@ export class AmqpLink implements BrokerLink<AmqpHandle> {
     url.searchParams.set('heartbeat', String(config.heartbeatSeconds));
     let connection: ChannelModel;
     try {
+      // Loaded on first connect, so commands that never connect start without it.
+      const { default: amqp } = await import('amqplib');
       connection = await amqp.connect(url.toString());
     } catch (error) {
       const message = (error as Error).message;

@@ -12,7 +12,7 @@
  * acknowledgement: `nack` closes the connection, and the broker delivers every unacknowledged
  * message again when the session is resumed.
  */
-import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
+import type { IClientOptions, IPublishPacket, MqttClient } from 'mqtt';
 import { z } from 'zod';
 import { AmisyncError } from '../../core/errors.js';
 import type { SourceContext } from '../../core/source.js';
@@ -95,6 +95,8 @@ export class MqttLink implements BrokerLink<MqttHandle> {
       ...(config.username === undefined ? {} : { username: config.username }),
       ...(this.#password === null ? {} : { password: this.#password }),
     };
+    // Loaded on first connect, so commands that never connect start without it.
+    const { default: mqtt } = await import('mqtt');
     const client = mqtt.connect(config.url, options);
     // Set before the connection is made: a resumed session's messages come right after CONNACK.
     client.handleMessage = (packet, callback) => {

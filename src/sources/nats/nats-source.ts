@@ -9,17 +9,8 @@
  * delivered again at once. The stream deduplicates what publishers send twice with the same
  * `Nats-Msg-Id` within its duplicate window; what passes is absorbed by idempotency.
  */
-import {
-  AckPolicy,
-  DeliverPolicy,
-  jetstream,
-  jetstreamManager,
-  StorageType,
-  type ConsumerMessages,
-  type JetStreamManager,
-  type JsMsg,
-} from '@nats-io/jetstream';
-import { connect, nanos, type NatsConnection } from '@nats-io/transport-node';
+import type { ConsumerMessages, JetStreamManager, JsMsg } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { z } from 'zod';
 import { AmisyncError } from '../../core/errors.js';
 import type { SourceContext } from '../../core/source.js';
@@ -28,6 +19,11 @@ import { brokerSourceFields } from '../broker/broker-config.js';
 import { BrokerSource, type BrokerInbox, type BrokerLink } from '../broker/broker-source.js';
 
 const NAME = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** The NATS client, loaded on first connect, so commands that never connect start without it. */
+async function natsClient() {
+  return { ...(await import('@nats-io/jetstream')), ...(await import('@nats-io/transport-node')) };
+}
 const SUBJECT = /^[^\s]{1,255}$/;
 
 export const natsSourceSchema = z
@@ -98,6 +94,7 @@ export class NatsLink implements BrokerLink<JsMsg> {
       }
     });
     try {
+      const { jetstream, jetstreamManager } = await natsClient();
       const manager = await jetstreamManager(connection);
       await this.#declare(manager, unackedMax);
       const consumer = await jetstream(connection).consumers.get(config.stream, config.durable);
@@ -115,6 +112,7 @@ export class NatsLink implements BrokerLink<JsMsg> {
 
   async #connect(): Promise<NatsConnection> {
     const config = this.#config;
+    const { connect } = await natsClient();
     try {
       return await connect({
         servers: config.url,
@@ -135,6 +133,7 @@ export class NatsLink implements BrokerLink<JsMsg> {
   /** The stream when it is missing, and the consumer created or brought up to the configuration. */
   async #declare(manager: JetStreamManager, unackedMax: number): Promise<void> {
     const config = this.#config;
+    const { AckPolicy, DeliverPolicy, StorageType, nanos } = await natsClient();
     try {
       await manager.streams.info(config.stream);
     } catch (error) {

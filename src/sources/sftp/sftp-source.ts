@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
-import SftpClient from 'ssh2-sftp-client';
+import type SftpClient from 'ssh2-sftp-client';
 import { z } from 'zod';
 import { AmisyncError } from '../../core/errors.js';
 import type { SourceContext } from '../../core/source.js';
@@ -90,7 +90,9 @@ export class SftpDropFolder implements DropFileSystem {
   }
 
   async open(): Promise<void> {
-    const client = new SftpClient('amisync');
+    // Loaded on first connect, so commands that never connect start without it.
+    const { default: Client } = await import('ssh2-sftp-client');
+    const client = new Client('amisync');
     let shown: string | null = null;
     try {
       await client.connect({

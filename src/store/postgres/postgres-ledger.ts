@@ -8,7 +8,6 @@
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import type { PoolClient } from 'pg';
-import { from as copyFrom } from 'pg-copy-streams';
 import type { LedgerRow } from '../../core/store.js';
 
 export const LEDGER_COLUMNS = `interval_start_ms, meter_id, channel, version, seq, interval_seconds,
@@ -116,6 +115,7 @@ export async function copyLedgerRows(
     `CREATE TEMP TABLE IF NOT EXISTS ledger_stage ON COMMIT DELETE ROWS
        AS SELECT ${LEDGER_COLUMNS} FROM ledger WITH NO DATA`,
   );
+  const { from: copyFrom } = await import('pg-copy-streams');
   const copy = client.query(copyFrom(`COPY ledger_stage (${LEDGER_COLUMNS}) FROM STDIN`));
   await pipeline(Readable.from(copyChunks(rows)), copy);
   const inserted = await client.query(

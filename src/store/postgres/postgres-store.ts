@@ -10,8 +10,7 @@
  * data; iterations read one REPEATABLE READ snapshot through a server-side cursor, in constant
  * memory.
  */
-import pg from 'pg';
-import type { PoolClient } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import { AmisyncError } from '../../core/errors.js';
 import type {
   AnomalyBacklog,
@@ -263,6 +262,8 @@ export async function openPostgresStore(
 ): Promise<PostgresStore> {
   const target = parsePostgresUrl(location);
   const readonly = options.readonly === true;
+  // Loaded on first open, so commands on SQLite start without the PostgreSQL client.
+  const { default: pg } = await import('pg');
   const pool = new pg.Pool({
     connectionString: target.connectionString,
     max: POOL_CONNECTIONS_MAX,
@@ -296,13 +297,13 @@ export async function openPostgresStore(
 
 export class PostgresStore implements Store {
   readonly engine = 'postgres';
-  readonly pool: pg.Pool;
+  readonly pool: Pool;
   readonly schema: string;
   readonly #context: TransactionContext;
   /** False for a partition's view: the store it came from ends the pool. */
   readonly #ownsPool: boolean;
 
-  constructor(pool: pg.Pool, schema: string, context: TransactionContext | null = null) {
+  constructor(pool: Pool, schema: string, context: TransactionContext | null = null) {
     this.pool = pool;
     this.schema = schema;
     this.#ownsPool = context === null;
