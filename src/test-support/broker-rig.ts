@@ -7,7 +7,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import amqp from 'amqplib';
 import { jetstreamManager } from '@nats-io/jetstream';
@@ -24,25 +23,12 @@ import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
 import type { BatchCounts } from '../core/store.js';
 import { formatKwh, type TruthStream } from '../simulator/truth.js';
 import { CLI_MAIN, readDatabase, runOnce, type Exit } from './crash-runs.js';
+import { portAnswers } from '../sources/broker/port-answers.js';
 import { requireOrSkip } from './services.js';
+
+export { portAnswers };
 import { tempDir } from './temp.js';
 import { ledgerStreams } from './truth-check.js';
-
-/** Whether something answers on 127.0.0.1:port. */
-export function portAnswers(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createConnection({ port, host: '127.0.0.1' });
-    socket.setTimeout(1000, () => {
-      socket.destroy();
-      resolve(false);
-    });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
 
 /** True when the broker's tests can run; prints why they skip (or throws in CI) otherwise. */
 export async function brokerOrSkip(name: string, port: number): Promise<boolean> {
