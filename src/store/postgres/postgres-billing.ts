@@ -117,6 +117,18 @@ function billingLedgerFrom(row: PgRow): BillingLedgerRow {
   };
 }
 
+/**
+ * The query of `billingLedger`: ($1 meter ids, $2 from, $3 to, $4 row id max). Exported for the
+ * query-plan test (postgres-billing.test.ts), which holds it to the meter's index in each month.
+ */
+export function billingLedgerSql(registerReads: boolean): string {
+  return `SELECT ${BILLING_LEDGER_COLUMNS} FROM ledger
+    WHERE meter_id = ANY($1::text[]) ${registerReads ? 'AND interval_seconds = 0' : ''}
+      AND interval_start_ms >= $2 AND interval_start_ms < $3 AND id <= $4
+      AND commodity = 'electricity' AND unit = 'kWh'
+    ORDER BY ${LEDGER_ORDER}`;
+}
+
 async function all(db: Queryable, sql: string, params: unknown[] = []): Promise<PgRow[]> {
   return (await db.query(sql, params)).rows;
 }
@@ -291,15 +303,12 @@ export class PostgresBillingStore implements BillingStore {
    */
   async billingLedger(query: BillingLedgerQuery): Promise<BillingLedgerRow[]> {
     if (query.meterIds.length === 0) return [];
-    const registerReads = query.registerReads === true ? 'AND interval_seconds = 0' : '';
-    const rows = await this.#rows(
-      `SELECT ${BILLING_LEDGER_COLUMNS} FROM ledger
-       WHERE meter_id = ANY($1::text[]) ${registerReads}
-         AND interval_start_ms >= $2 AND interval_start_ms < $3 AND id <= $4
-         AND commodity = 'electricity' AND unit = 'kWh'
-       ORDER BY ${LEDGER_ORDER}`,
-      [[...query.meterIds], query.fromMs, query.toMs, query.rowIdMax],
-    );
+    const rows = await this.#rows(billingLedgerSql(query.registerReads === true), [
+      [...query.meterIds],
+      query.fromMs,
+      query.toMs,
+      query.rowIdMax,
+    ]);
     const current: BillingLedgerRow[] = [];
     for (const row of rows) keepCurrentVersion(current, billingLedgerFrom(row));
     return current;
