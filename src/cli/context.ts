@@ -15,8 +15,15 @@ import {
   loadDictionary,
   type DataDictionary,
 } from '../dictionary/dictionary.js';
-import { isPostgresUrl, openPostgresStore } from '../store/postgres/postgres-store.js';
-import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
+import type { BillingStore } from '../core/billing-store.js';
+import { PostgresBillingStore } from '../store/postgres/postgres-billing.js';
+import {
+  isPostgresUrl,
+  openPostgresStore,
+  PostgresStore,
+} from '../store/postgres/postgres-store.js';
+import { SqliteBillingStore } from '../store/sqlite/sqlite-billing.js';
+import { openSqliteStore, SqliteStore } from '../store/sqlite/sqlite-store.js';
 import type { KeyObject } from 'node:crypto';
 
 export interface GlobalOptions {
@@ -88,17 +95,13 @@ export function databaseLabel(options: GlobalOptions): string {
 }
 
 /**
- * The SQLite file, for the commands whose store is SQLite only (billing): PostgreSQL is refused
- * with INVALID_STATE naming what is missing.
+ * The billing tables (src/core/billing-store.ts) of an open store, on its own engine: the rate
+ * engine's writes commit in the store's transactions, with their audit entries in its chain.
  */
-export function databasePath(options: GlobalOptions, what = 'this command'): string {
-  const location = storeLocation(options);
-  if (location.engine === 'sqlite') return location.path;
-  throw new AmisyncError(
-    'INVALID_STATE',
-    `${what} is not yet available on PostgreSQL (${location.shown}); ` +
-      'give the path of a SQLite database file',
-  );
+export function billingStoreOf(store: Store): BillingStore {
+  if (store instanceof SqliteStore) return new SqliteBillingStore(store);
+  if (store instanceof PostgresStore) return new PostgresBillingStore(store);
+  throw new AmisyncError('INVALID_STATE', `billing has no tables on a ${store.engine} store`);
 }
 
 /**

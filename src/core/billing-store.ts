@@ -4,7 +4,8 @@
  * new row, a meter exchange a new assignment, a re-bill a new (adjustment) invoice. Every write
  * happens in `transaction(fn)`, with the audit entry that records it (appended through the same
  * transaction).
- * Implementations: src/store/sqlite/sqlite-billing.ts.
+ * Implementations: src/store/sqlite/sqlite-billing.ts, src/store/postgres/postgres-billing.ts
+ * (one conformance suite, src/store/billing.case.test.ts, runs both).
  */
 import type { AuditEntryRow } from './store.js';
 
@@ -143,4 +144,20 @@ export interface BillingStore {
   batchIdsOfLedgerRows(rowIds: readonly number[]): Promise<Map<number, number>>;
   /** Held (undecided) anomaly readings of these meters whose interval starts in [fromMs, toMs). */
   heldAnomalies(meterIds: readonly string[], fromMs: number, toMs: number): Promise<number>;
+}
+
+/**
+ * Appends `reading` to `current`, or replaces the last row when that is an earlier version of the
+ * same interval: both engines read rows in interval order with versions in order, so the last
+ * one of an interval is current.
+ */
+export function keepCurrentVersion(current: BillingLedgerRow[], reading: BillingLedgerRow): void {
+  const last = current[current.length - 1];
+  const sameInterval =
+    last !== undefined &&
+    last.intervalStartMs === reading.intervalStartMs &&
+    last.meterId === reading.meterId &&
+    last.channel === reading.channel;
+  if (sameInterval) current[current.length - 1] = reading;
+  else current.push(reading);
 }

@@ -74,13 +74,19 @@ export const TOU_TARIFF = {
   minchargeunits: '$/month',
 };
 
-export function buildBillingFixture(): BillingFixture {
+/**
+ * The month billed into a SQLite file in the fixture's folder, or into `store`: a postgres:// URL
+ * and the environment it needs (AMISYNC_SIGNING_KEY).
+ */
+export function buildBillingFixture(
+  store: { db: string; env: Readonly<Record<string, string>> } | null = null,
+): BillingFixture {
   const folder = tempDir('amisync-billing-fixture-');
-  const db = join(folder, 'amisync.db');
+  const db = store?.db ?? join(folder, 'amisync.db');
   const cli = (...args: string[]) => {
     const result = spawnSync(process.execPath, [CLI_MAIN, ...args, '--db', db], {
       encoding: 'utf8',
-      env: { ...process.env, AMISYNC_ACTOR: 'billing-clerk' },
+      env: { ...process.env, AMISYNC_ACTOR: 'billing-clerk', ...store?.env },
     });
     return { status: result.status, stdout: result.stdout, stderr: result.stderr };
   };

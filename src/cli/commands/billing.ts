@@ -23,12 +23,18 @@ import type { InvoiceLine } from '../../billing/invoice.js';
 import { invoiceDocument, invoiceHtml } from '../../billing/invoice-html.js';
 import { writeBillProof } from './bill-prove.js';
 import { formatCents, parseScaled } from '../../billing/money.js';
-import type { BillingStore } from '../../core/billing-store.js';
 import { AmisyncError } from '../../core/errors.js';
 import { csvTextCell } from '../../report/discrepancy-csv.js';
-import { SqliteBillingStore } from '../../store/sqlite/sqlite-billing.js';
-import { openSqliteStore, type SqliteStore } from '../../store/sqlite/sqlite-store.js';
-import { actorFor, databasePath, runtime, signingKeyFor, type GlobalOptions } from '../context.js';
+import type { Store } from '../../core/store.js';
+import {
+  actorFor,
+  billingStoreOf,
+  openExistingStore,
+  runtime,
+  signingKeyFor,
+  signingKeyPath,
+  type GlobalOptions,
+} from '../context.js';
 import { handleError, printJson, printLines, table } from '../output.js';
 import { withStore } from '../command-kit.js';
 import { startProgress } from '../progress.js';
@@ -68,20 +74,19 @@ const appendAudit: AuditAppend = async (tx, kind, payload, atMs) => {
   return entry.seq;
 };
 
+/**
+ * Opens the store --db names (a SQLite file or a PostgreSQL schema, which must exist) and its
+ * billing tables, for one command.
+ */
 async function withBilling<T>(
   options: BillingOptions,
-  fn: (context: BillingContext, store: SqliteStore) => Promise<T>,
+  fn: (context: BillingContext, store: Store) => Promise<T>,
 ): Promise<T> {
-  const path = databasePath(options, 'billing');
-  if (!existsSync(path)) {
-    throw new AmisyncError('NOT_FOUND', `no database at ${path} (pass --db or set AMISYNC_DB)`);
-  }
-  const store: SqliteStore = openSqliteStore(path, { nowMs: () => runtime.clock.nowMs() });
+  const store = await openExistingStore(options, runtime.clock);
   try {
-    const billing: BillingStore = new SqliteBillingStore(store);
     return await fn(
       {
-        store: billing,
+        store: billingStoreOf(store),
         nowMs: () => runtime.clock.nowMs(),
         appendAudit,
         actor: actorFor(options),
@@ -392,6 +397,9 @@ function addBillCommands(program: Command): void {
           forceJustification: justificationOf(options),
           threads: threadsOf(options.threads),
         };
+        // The run ends with a signed checkpoint: a URL without a key is refused before any
+        // invoice is written, not after.
+        signingKeyPath(options);
         const progress = startProgress({
           label: 'bill run',
           total: 0,

@@ -104,6 +104,25 @@ describe.runIf(runs)('PostgreSQL append-only ledger', () => {
     ).resolves.toBeUndefined();
   });
 
+  it('gives the writer role only SELECT and INSERT on the billing tables', async () => {
+    const asWriter = (sql: string) =>
+      runAsSuperuser(built.schema, `SET ROLE ${WRITER_ROLE}; ${sql}`);
+    for (const table of ['tariffs', 'meter_assignments', 'invoices']) {
+      await expect(asWriter(`DELETE FROM ${table}`)).rejects.toThrow(/permission denied/);
+      await expect(asWriter(`TRUNCATE ${table}`)).rejects.toThrow(/permission denied/);
+      await expect(asWriter(`UPDATE ${table} SET audit_seq = 0`)).rejects.toThrow(
+        /permission denied/,
+      );
+      await expect(asWriter(`SELECT count(*) FROM ${table}`)).resolves.toBeUndefined();
+    }
+    await expect(
+      asWriter(
+        `INSERT INTO tariffs (label, name, utility, json, sha256, imported_at_ms, audit_seq)
+         VALUES ('l', 'n', 'u', '{}', 'writer-can-insert', 1, 1)`,
+      ),
+    ).resolves.toBeUndefined();
+  });
+
   it('is detected by audit verify when a superuser disables the triggers and edits a row', async () => {
     // The triggers refuse the edit first.
     await expect(

@@ -561,6 +561,61 @@ SELECT setval('batch_ids', (SELECT coalesce(max(id), 0) + 1 FROM batches), false
 GRANT SELECT, INSERT, UPDATE ON worker_partitions, workers, partition_leases TO ${WRITER_ROLE};
 GRANT USAGE, SELECT, UPDATE ON SEQUENCE batch_ids TO ${WRITER_ROLE};`;
 
+/**
+ * Billing (docs/billing.md): URDB tariffs, meter assignments and invoices, the same columns and
+ * CHECKs as the SQLite store's, all three append-only (a re-bill is a new adjustment invoice,
+ * never a changed one). Money and energy are bigint; the JSON texts are text, since an invoice's
+ * lines and basis are compared and hashed as written.
+ */
+const BILLING_SCHEMA = `
+CREATE TABLE tariffs (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  label text NOT NULL,
+  name text NOT NULL,
+  utility text NOT NULL,
+  json text NOT NULL,
+  sha256 text NOT NULL UNIQUE,
+  start_ms bigint,
+  end_ms bigint,
+  imported_at_ms bigint NOT NULL,
+  audit_seq bigint NOT NULL
+);
+CREATE TABLE meter_assignments (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  account_id text NOT NULL,
+  service_point_id text NOT NULL,
+  meter_id text NOT NULL,
+  tariff text NOT NULL,
+  time_zone text NOT NULL,
+  from_ms bigint NOT NULL,
+  to_ms bigint,
+  imported_at_ms bigint NOT NULL,
+  audit_seq bigint NOT NULL,
+  register_digits integer,
+  multiplier bigint NOT NULL DEFAULT 1
+);
+CREATE INDEX meter_assignments_account ON meter_assignments (account_id, service_point_id);
+CREATE TABLE invoices (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  account_id text NOT NULL,
+  period text NOT NULL,
+  kind text NOT NULL CHECK (kind IN ('invoice', 'adjustment')),
+  total_cents bigint NOT NULL,
+  lines text NOT NULL,
+  basis text NOT NULL,
+  ledger_row_id_max bigint NOT NULL,
+  ledger_digest text NOT NULL,
+  ledger_rows bigint NOT NULL,
+  audit_head_seq bigint NOT NULL,
+  audit_head_hash text NOT NULL,
+  override text,
+  created_at_ms bigint NOT NULL,
+  audit_seq bigint NOT NULL UNIQUE
+);
+CREATE INDEX invoices_account_period ON invoices (account_id, period, id);
+${['tariffs', 'meter_assignments', 'invoices'].map(appendOnly).join('\n')}
+GRANT SELECT, INSERT ON tariffs, meter_assignments, invoices TO ${WRITER_ROLE};`;
+
 /** `${schema}` in a migration's SQL is replaced by the quoted schema name it is applied to. */
 export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
   {
@@ -598,5 +653,10 @@ ${evidenceFixed(
     version: 4,
     name: 'worker partitions, leases and the batch id sequence',
     sql: WORKER_SCHEMA,
+  },
+  {
+    version: 5,
+    name: 'billing: tariffs, meter assignments, invoices',
+    sql: BILLING_SCHEMA,
   },
 ];

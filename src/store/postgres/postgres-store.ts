@@ -176,7 +176,7 @@ export function parsePostgresUrl(location: string): PostgresTarget {
 }
 
 /** Engine errors that mean the store, not the data or the program, is at fault. */
-function asStoreError(error: unknown): unknown {
+export function asStoreError(error: unknown): unknown {
   const code = (error as { code?: unknown }).code;
   if (typeof code !== 'string') return error;
   // Connection refused or reset, and SQLSTATE classes 08 (connection), 53 (resources),
@@ -346,6 +346,16 @@ export class PostgresStore implements Store {
 
   async transaction<T>(fn: (tx: StoreTransaction) => Promise<T>): Promise<T> {
     return this.#inTransaction((db) => fn(transactionApi(db as PoolClient, this.#context)));
+  }
+
+  /**
+   * `transaction`, also handing `fn` the transaction's client: for the engine's other role files
+   * (billing) whose rows commit with the audit entry that records them.
+   */
+  async transactionWithClient<T>(
+    fn: (client: Queryable, tx: StoreTransaction) => Promise<T>,
+  ): Promise<T> {
+    return this.#inTransaction((db) => fn(db, transactionApi(db, this.#context)));
   }
 
   async *#iterate<T>(

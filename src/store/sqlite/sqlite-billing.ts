@@ -4,20 +4,21 @@
  * entry commit together. Kept apart from the engine file so that its role reads in one place.
  */
 import type Database from 'better-sqlite3';
-import type {
-  AssignmentInsert,
-  AssignmentRow,
-  BillingLedgerQuery,
-  BillingLedgerRow,
-  BillingPeriodQuery,
-  BillingStore,
-  BillingTransaction,
-  HeldAnomalyStart,
-  InvoiceInsert,
-  InvoiceKind,
-  InvoiceRow,
-  TariffInsert,
-  TariffRow,
+import {
+  keepCurrentVersion,
+  type AssignmentInsert,
+  type AssignmentRow,
+  type BillingLedgerQuery,
+  type BillingLedgerRow,
+  type BillingPeriodQuery,
+  type BillingStore,
+  type BillingTransaction,
+  type HeldAnomalyStart,
+  type InvoiceInsert,
+  type InvoiceKind,
+  type InvoiceRow,
+  type TariffInsert,
+  type TariffRow,
 } from '../../core/billing-store.js';
 import type { SqliteStore } from './sqlite-store.js';
 
@@ -79,21 +80,6 @@ function billingLedgerFrom(row: unknown[]): BillingLedgerRow {
     idempotencyKey: row[7] as string,
     version: row[8] as number,
   };
-}
-
-/**
- * Appends `reading` to `current`, or replaces the last row when that is an earlier version of the
- * same interval: rows come in interval order with versions in order, so the last one is current.
- */
-function keepCurrent(current: BillingLedgerRow[], reading: BillingLedgerRow): void {
-  const last = current[current.length - 1];
-  const sameInterval =
-    last !== undefined &&
-    last.intervalStartMs === reading.intervalStartMs &&
-    last.meterId === reading.meterId &&
-    last.channel === reading.channel;
-  if (sameInterval) current[current.length - 1] = reading;
-  else current.push(reading);
 }
 
 function invoiceFrom(row: Row): InvoiceRow {
@@ -284,7 +270,7 @@ export class SqliteBillingStore implements BillingStore {
       .raw()
       .all(...query.meterIds, query.fromMs, query.toMs, query.rowIdMax) as unknown[][];
     const current: BillingLedgerRow[] = [];
-    for (const row of rows) keepCurrent(current, billingLedgerFrom(row));
+    for (const row of rows) keepCurrentVersion(current, billingLedgerFrom(row));
     return current;
   }
 
@@ -311,7 +297,7 @@ export class SqliteBillingStore implements BillingStore {
       const reading = billingLedgerFrom(row);
       const list = byMeter.get(meterId);
       if (list === undefined) byMeter.set(meterId, [reading]);
-      else keepCurrent(list, reading);
+      else keepCurrentVersion(list, reading);
     }
     return byMeter;
   }
