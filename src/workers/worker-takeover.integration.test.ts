@@ -15,10 +15,13 @@ import { formatKwh } from '../simulator/truth.js';
 import { fixPartitionCount, takeFreeLeases } from '../store/postgres/postgres-partitions.js';
 import { openPostgresStore } from '../store/postgres/postgres-store.js';
 import {
+  auditSeqOfDeliveries,
   brokerOrSkip,
   deleteNatsStream,
   faultyFeed,
   natsConsumerBacklog,
+  natsSequenceOfIds,
+  outOfStreamOrder,
   readAckLog,
   uniqueSuffix,
 } from '../test-support/broker-rig.js';
@@ -54,24 +57,6 @@ async function waitFor(condition: () => Promise<boolean>, what: string, timeoutM
   while (!(await condition())) {
     if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
-/** The stream sequence of every message id (Nats-Msg-Id) in the stream. */
-async function sequenceOfIds(stream: string): Promise<Map<string, number>> {
-  const connection = await connectNats({ servers: NATS_URL, reconnect: false });
-  try {
-    const manager = await jetstreamManager(connection);
-    const { state } = await manager.streams.info(stream);
-    const sequences = new Map<string, number>();
-    for (let seq = state.first_seq; seq <= state.last_seq; seq++) {
-      const message = await manager.streams.getMessage(stream, { seq });
-      const id = message?.header.get('Nats-Msg-Id') ?? `${stream}#${seq}`;
-      sequences.set(id, seq);
-    }
-    return sequences;
-  } finally {
-    await connection.close();
   }
 }
 
@@ -148,7 +133,7 @@ describe.runIf(natsUp && postgresUp)('a worker taking over a dead owner’s part
         durablePrefix,
         partitions: 1,
         heartbeatMs: 200,
-        leaseMs: 1000,
+        leaseMs: 3000,
         ackWaitMs: ACK_WAIT_MS,
         messagesPerBatchMax: MESSAGES_PER_BATCH_MAX,
         ackLog,
@@ -162,9 +147,11 @@ describe.runIf(natsUp && postgresUp)('a worker taking over a dead owner’s part
       running = null;
 
       const leases = await store.pool.query('SELECT owner, generation FROM partition_leases');
-      expect(leases.rows).toEqual([{ owner: 'successor', generation: '2' }]);
+      // Generation 2 took it from the dead owner (more if a loaded machine delayed a heartbeat).
+      expect(leases.rows).toMatchObject([{ owner: 'successor' }]);
+      expect(Number(leases.rows[0]?.generation)).toBeGreaterThanOrEqual(2);
       // Each message's first acknowledgement (its first commit) in the order of the stream.
-      const sequences = await sequenceOfIds(stream);
+      const sequences = await natsSequenceOfIds(stream);
       const firstCommits: number[] = [];
       const seen = new Set<string>();
       for (const line of readAckLog(ackLog)) {
@@ -177,6 +164,9 @@ describe.runIf(natsUp && postgresUp)('a worker taking over a dead owner’s part
       expect(seen.size).toBe(summary.messages);
       expect(firstCommits.slice(0, HELD_BY_DEAD_OWNER)).toEqual(fetched);
       expect(firstCommits).toEqual([...firstCommits].sort((left, right) => left - right));
+      const acks = readAckLog(ackLog);
+      const order = outOfStreamOrder(acks, await auditSeqOfDeliveries(store.pool), sequences);
+      expect(order).toEqual({ late: [], checked: summary.messages });
 
       const truth = summary.truth;
       const status = await store.status();

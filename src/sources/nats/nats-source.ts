@@ -108,6 +108,8 @@ export class NatsLink implements BrokerLink<JsMsg> {
   readonly #options: NatsLinkOptions;
   #connection: NatsConnection | null = null;
   #messages: ConsumerMessages | null = null;
+  /** With restartAtAckFloor: the consumer's delivery sequence the next message must carry. */
+  #nextDeliverySeq: number | null = null;
 
   constructor(
     config: NatsSourceConfig,
@@ -184,6 +186,7 @@ export class NatsLink implements BrokerLink<JsMsg> {
         duplicate_window: nanos(config.duplicateWindowMs),
       });
     }
+    this.#nextDeliverySeq = null;
     const settings = {
       ack_wait: nanos(config.ackWaitMs),
       max_deliver: config.maxDeliver,
@@ -195,6 +198,7 @@ export class NatsLink implements BrokerLink<JsMsg> {
     } catch (error) {
       if (!isNotFound(error)) throw error;
       await this.#addConsumer(manager, settings, 0);
+      if (this.#options.restartAtAckFloor) this.#nextDeliverySeq = 1;
       return;
     }
     if (this.#options.restartAtAckFloor && hasUnsettled(info)) {
@@ -202,9 +206,11 @@ export class NatsLink implements BrokerLink<JsMsg> {
       // only after the ack wait, behind later ones: so it starts again just above its ack floor.
       await manager.consumers.delete(config.stream, config.durable);
       await this.#addConsumer(manager, settings, info.ack_floor.stream_seq);
+      this.#nextDeliverySeq = 1;
       return;
     }
     await manager.consumers.update(config.stream, config.durable, settings);
+    if (this.#options.restartAtAckFloor) this.#nextDeliverySeq = info.delivered.consumer_seq + 1;
   }
 
   /** Creates the durable consumer, delivering the stream's messages after `ackFloorSeq`. */
@@ -231,6 +237,7 @@ export class NatsLink implements BrokerLink<JsMsg> {
   async #pump(messages: ConsumerMessages, inbox: BrokerInbox<JsMsg>): Promise<void> {
     try {
       for await (const message of messages) {
+        this.#checkDeliverySeq(message);
         const attempt = message.info.deliveryCount;
         inbox.take(
           { id: messageIdOf(this.#config.stream, message), bytes: message.data, attempt },
@@ -240,6 +247,25 @@ export class NatsLink implements BrokerLink<JsMsg> {
     } catch (error) {
       inbox.lost(error as Error);
     }
+  }
+
+  /**
+   * Every delivery of a consumer, a redelivery too, takes the next delivery sequence. A link that
+   * reads the consumer alone and sees one skipped knows another reader took it (an earlier owner
+   * whose pull requests reached this consumer before it stopped): committing what follows could
+   * put a meter's readings out of order, so the link fails and is opened again at the ack floor.
+   */
+  #checkDeliverySeq(message: JsMsg): void {
+    const expected = this.#nextDeliverySeq;
+    if (expected === null) return;
+    const seq = message.info.deliverySequence;
+    if (seq !== expected) {
+      throw new Error(
+        `delivery ${seq} of consumer ${this.#config.durable} came where ${expected} was next: ` +
+          'another reader took messages of it',
+      );
+    }
+    this.#nextDeliverySeq = seq + 1;
   }
 
   async ack(handles: readonly JsMsg[]): Promise<void> {
