@@ -295,3 +295,66 @@ export async function natsConsumerBacklog(stream: string, durable: string): Prom
     await connection.close();
   }
 }
+
+/** The stream sequence of every message in a stream, by its Nats-Msg-Id (else stream#seq). */
+export async function natsSequenceOfIds(stream: string): Promise<Map<string, number>> {
+  const connection = await connectNats({ servers: 'nats://127.0.0.1:4222', reconnect: false });
+  try {
+    const manager = await jetstreamManager(connection);
+    const { state } = await manager.streams.info(stream);
+    const sequences = new Map<string, number>();
+    for (let seq = state.first_seq; seq <= state.last_seq; seq++) {
+      const message = await manager.streams.getMessage(stream, { seq });
+      if (message === null) continue;
+      sequences.set(message.header.get('Nats-Msg-Id') || `${stream}#${seq}`, seq);
+    }
+    return sequences;
+  } finally {
+    await connection.close();
+  }
+}
+
+/**
+ * Messages committed out of their stream's order: per source (one per partition), the first
+ * commit of each message, taken from the ack log joined with its delivery's batches in audit
+ * order, must follow the stream sequence. `late` names each message committed after a later one;
+ * `checked` counts the messages whose first commit was found.
+ */
+export function outOfStreamOrder(
+  acks: readonly AckLine[],
+  auditSeqOfDelivery: ReadonlyMap<string, number>,
+  sequenceOfId: ReadonlyMap<string, number>,
+): { late: string[]; checked: number } {
+  const committed = acks
+    .filter((ack) => auditSeqOfDelivery.has(ack.deliveryId))
+    .sort(
+      (left, right) =>
+        (auditSeqOfDelivery.get(left.deliveryId) ?? 0) -
+        (auditSeqOfDelivery.get(right.deliveryId) ?? 0),
+    );
+  const seen = new Set<string>();
+  const lastSeqOfSource = new Map<string, number>();
+  const late: string[] = [];
+  for (const ack of committed) {
+    for (const id of ack.messages) {
+      if (seen.has(id)) continue;
+      seen.add(id);
+      const seq = sequenceOfId.get(id) ?? Number.NaN;
+      const last = lastSeqOfSource.get(ack.source) ?? 0;
+      if (!(seq > last)) late.push(`${ack.source}: ${id} (seq ${seq}) after seq ${last}`);
+      lastSeqOfSource.set(ack.source, Math.max(last, seq));
+    }
+  }
+  return { late, checked: seen.size };
+}
+
+/** Each delivery's last batch commit, as its place in the audit chain (the commit order). */
+export async function auditSeqOfDeliveries(db: {
+  query(sql: string): Promise<{ rows: unknown[] }>;
+}): Promise<Map<string, number>> {
+  const found = await db.query(
+    'SELECT delivery_id, max(audit_seq) AS seq FROM batches GROUP BY delivery_id',
+  );
+  const rows = found.rows as { delivery_id: string; seq: string }[];
+  return new Map(rows.map((row) => [row.delivery_id, Number(row.seq)]));
+}

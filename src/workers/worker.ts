@@ -5,7 +5,10 @@
  * share (ceil(P / live workers)), and hands back those beyond it. Each held partition is consumed
  * by one durable consumer (`<durable>_p<k>` on `<subject>.p<k>`) through the ordinary
  * ingest-then-ack path, writing through a store view whose transactions lock that partition only
- * and are fenced by the lease, so a worker that lost its lease can never commit.
+ * and are fenced by the lease, so a worker that lost its lease can never commit. Each time a
+ * partition's consumer starts (a takeover, a hand-back, a restart after a failure) it reads the
+ * partition again from the durable consumer's ack floor, so no message of the partition commits
+ * before one an earlier reader fetched and did not acknowledge.
  */
 import { z } from 'zod';
 import { systemClock, systemRandom } from '../core/clock.js';
@@ -15,7 +18,8 @@ import { END, isIdle, type Source } from '../core/source.js';
 import { DEFAULT_DICTIONARY } from '../dictionary/dictionary.js';
 import { deliverOne, loadSavedPosition } from '../pipeline/run-source.js';
 import { createSourceContext } from '../cli/config/source-context.js';
-import { natsSourceKind, natsSourceSchema } from '../sources/nats/nats-source.js';
+import { BrokerSource } from '../sources/broker/broker-source.js';
+import { NatsLink, natsSourceSchema } from '../sources/nats/nats-source.js';
 import {
   fixPartitionCount,
   heartbeatWorker,
@@ -215,6 +219,9 @@ export class Worker {
       log: this.#log,
       env: {},
     });
-    return natsSourceKind.create(sourceConfig, context);
+    // The lease makes this worker the consumer's only reader, so the link may start it again at
+    // its ack floor: what an earlier owner fetched and never acknowledged comes first, in order.
+    const link = new NatsLink(sourceConfig, null, { restartAtAckFloor: true });
+    return new BrokerSource(sourceConfig, link, context);
   }
 }

@@ -1,9 +1,9 @@
 // Goal: 3 workers over one PostgreSQL store and one partitioned JetStream stream, one SIGKILLed
 // mid-run, end with the ledger the simulator's truth names; every batch and delivery balances, no
-// message was acknowledged before its delivery committed, the dead worker's partitions were taken
-// over, and `audit verify` passes. Method: the built worker entry spawned 3 times (own schema,
-// stream and durables), the feed published to 6 partition subjects; the ack logs joined with the
-// store.
+// message was acknowledged before its delivery committed, each partition's messages first commit
+// in stream order, the dead worker's partitions were taken over, and `audit verify` passes.
+// Method: the built worker entry spawned 3 times (own schema, stream and durables), the feed
+// published to 6 partition subjects; the ack logs joined with the store and the stream.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,10 +16,13 @@ import { isConserved } from '../pipeline/commit.js';
 import { formatKwh } from '../simulator/truth.js';
 import { openPostgresStore, type PostgresStore } from '../store/postgres/postgres-store.js';
 import {
+  auditSeqOfDeliveries,
   brokerOrSkip,
   deleteNatsStream,
   faultyFeed,
   natsConsumerBacklog,
+  natsSequenceOfIds,
+  outOfStreamOrder,
   readAckLog,
   uniqueSuffix,
   type AckLine,
@@ -198,6 +201,11 @@ describe.runIf(natsUp && postgresUp)('several workers on PostgreSQL and JetStrea
       const status = await store.status();
       expect(status.totals.accepted).toBe(truth.valid);
       expect(status.totals.quarantined).toBeGreaterThanOrEqual(truth.invalid + truth.conflicts);
+      // Per partition, messages first commit in stream order, across the takeover too.
+      const sequences = await natsSequenceOfIds(stream);
+      const order = outOfStreamOrder(acks, await auditSeqOfDeliveries(store.pool), sequences);
+      expect(order.late).toEqual([]);
+      expect(order.checked).toBe(summary.messages);
       expect(await ledgerStreams(store)).toEqual(truth.streams);
       expect(status.ledger.readings).toBe(truth.currentReadings);
       expect(formatKwh(status.ledger.energyMilliWh)).toBe(truth.kwh);

@@ -1,6 +1,7 @@
 // Goal: against a real NATS JetStream, the source creates its stream and durable consumer with the
 // configured ack wait and max deliver, naks a batch that could not commit (delivered again at
-// once, its delivery count raised), and after the commit the consumer has nothing pending.
+// once, its delivery count raised), and after the commit the consumer has nothing pending; a link
+// that reads its consumer alone and is opened again starts at the ack floor, not after ack wait.
 // Method: the source in process over a real SQLite store and a store that fails its first
 // transaction; the stream and consumer inspected with the JetStream manager.
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -19,7 +20,8 @@ import { brokerTestStore, nextDelivery, readingText } from '../../test-support/b
 import { failingStore } from '../../test-support/failing-store.js';
 import { testSourceContext } from '../../test-support/source-context.js';
 import { removeTempDirs } from '../../test-support/temp.js';
-import { natsSourceKind, natsSourceSchema } from './nats-source.js';
+import { BrokerSource } from '../broker/broker-source.js';
+import { NatsLink, natsSourceKind, natsSourceSchema } from './nats-source.js';
 
 const available = await brokerOrSkip('NATS JetStream', 4222);
 const streams: string[] = [];
@@ -84,5 +86,65 @@ describe.runIf(available)('nats source on JetStream', () => {
       await source.close();
     }
     expect(await natsConsumerBacklog(stream, durable)).toBe(0);
+  });
+});
+
+describe.runIf(available)('nats link reopened with messages fetched and not acknowledged', () => {
+  /**
+   * Publishes 8 messages; a first link commits and acknowledges the first batch, takes the second
+   * and closes without settling it (a consumer that failed or was stopped). Returns the first
+   * message of the next link's first batch.
+   */
+  async function firstAfterReopen(): Promise<string | undefined> {
+    const suffix = uniqueSuffix().replace(/[^A-Za-z0-9]/g, '_');
+    const stream = `AMISYNC_TEST_${suffix}`;
+    const subject = `amisync-test.${suffix}`;
+    streams.push(stream);
+    const { store, options } = brokerTestStore(stores);
+    const config = natsSourceSchema.parse({
+      kind: 'nats',
+      id: 'nats-test',
+      url: 'nats://127.0.0.1:4222',
+      stream,
+      subject,
+      durable: `amisync_${suffix}`,
+      ackWaitMs: 30_000,
+      batch: { messagesMax: 2, delayMs: 50 },
+      quietMs: 300,
+    });
+    const open = async () => {
+      const link = new NatsLink(config, null, { restartAtAckFloor: true });
+      const context = testSourceContext(store, { clock: systemClock });
+      const source = new BrokerSource(config, link, context);
+      await source.connect();
+      return source;
+    };
+    const first = await open();
+    const connection = await connect({ servers: 'nats://127.0.0.1:4222' });
+    try {
+      const js = jetstream(connection);
+      for (let index = 0; index < 8; index++) {
+        await js.publish(subject, readingText(index), { msgID: `m-${index}` });
+      }
+    } finally {
+      await connection.close();
+    }
+    try {
+      await deliverOne(first, await nextDelivery(first), options);
+      const held = await nextDelivery(first);
+      expect(held.metadata).toMatchObject({ firstMessageId: 'm-2', lastMessageId: 'm-3' });
+    } finally {
+      await first.close();
+    }
+    const second = await open();
+    try {
+      return (await nextDelivery(second)).metadata['firstMessageId'];
+    } finally {
+      await second.close();
+    }
+  }
+
+  it('starts again at the ack floor when it reads its consumer alone', async () => {
+    expect(await firstAfterReopen()).toBe('m-2');
   });
 });

@@ -8,8 +8,12 @@
  * confirm (`ackAck`); a batch that could not commit is negatively acknowledged (`nak`), so it is
  * delivered again at once. The stream deduplicates what publishers send twice with the same
  * `Nats-Msg-Id` within its duplicate window; what passes is absorbed by idempotency.
+ *
+ * A link that reads its consumer alone (a worker holding the partition's lease, docs/workers.md)
+ * starts each time at the consumer's ack floor: messages an earlier reader fetched and did not
+ * acknowledge come first and in stream order, instead of after the ack wait behind later ones.
  */
-import type { ConsumerMessages, JetStreamManager, JsMsg } from '@nats-io/jetstream';
+import type { ConsumerInfo, ConsumerMessages, JetStreamManager, JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { z } from 'zod';
 import { AmisyncError } from '../../core/errors.js';
@@ -71,16 +75,50 @@ function isNotFound(error: unknown): boolean {
   return /not found/i.test((error as Error).message);
 }
 
+/** How a link shares its consumer. */
+export interface NatsLinkOptions {
+  /**
+   * True when no other reader uses the durable consumer while this link is open (a worker that
+   * holds the partition's lease). On open, a consumer that has delivered messages not yet
+   * acknowledged, or has pull requests waiting (an earlier reader that died, stopped or lost its
+   * lease), is deleted and created again at its ack floor, so that those messages are delivered
+   * first and in stream order; messages above the floor that were already acknowledged come again
+   * and are duplicates. A reader whose consumer is deleted this way stops instead of reading on.
+   * False (a source in a configuration, which several processes may share): the consumer is kept.
+   */
+  readonly restartAtAckFloor: boolean;
+}
+
+/**
+ * Whether an earlier reader may still hold messages of the consumer: delivered and not
+ * acknowledged (up to the ack floor), or pull requests that could take a later message.
+ */
+export function hasUnsettled(info: ConsumerInfo): boolean {
+  return (
+    info.num_ack_pending > 0 ||
+    info.num_waiting > 0 ||
+    info.delivered.stream_seq > info.ack_floor.stream_seq
+  );
+}
+
 export class NatsLink implements BrokerLink<JsMsg> {
   readonly where: string;
   readonly #config: NatsSourceConfig;
   readonly #password: string | null;
+  readonly #options: NatsLinkOptions;
   #connection: NatsConnection | null = null;
   #messages: ConsumerMessages | null = null;
+  /** With restartAtAckFloor: the consumer's delivery sequence the next message must carry. */
+  #nextDeliverySeq: number | null = null;
 
-  constructor(config: NatsSourceConfig, password: string | null) {
+  constructor(
+    config: NatsSourceConfig,
+    password: string | null,
+    options: NatsLinkOptions = { restartAtAckFloor: false },
+  ) {
     this.#config = config;
     this.#password = password;
+    this.#options = options;
     this.where = `${config.url} stream ${config.stream} consumer ${config.durable}`;
   }
 
@@ -98,7 +136,10 @@ export class NatsLink implements BrokerLink<JsMsg> {
       const manager = await jetstreamManager(connection);
       await this.#declare(manager, unackedMax);
       const consumer = await jetstream(connection).consumers.get(config.stream, config.durable);
-      const messages = await consumer.consume({ max_messages: Math.min(unackedMax, 10_000) });
+      const messages = await consumer.consume({
+        max_messages: Math.min(unackedMax, 10_000),
+        ...(this.#options.restartAtAckFloor ? { abort_on_missing_resource: true } : {}),
+      });
       this.#messages = messages;
       void this.#pump(messages, inbox);
     } catch (error) {
@@ -133,7 +174,7 @@ export class NatsLink implements BrokerLink<JsMsg> {
   /** The stream when it is missing, and the consumer created or brought up to the configuration. */
   async #declare(manager: JetStreamManager, unackedMax: number): Promise<void> {
     const config = this.#config;
-    const { AckPolicy, DeliverPolicy, StorageType, nanos } = await natsClient();
+    const { StorageType, nanos } = await natsClient();
     try {
       await manager.streams.info(config.stream);
     } catch (error) {
@@ -145,29 +186,58 @@ export class NatsLink implements BrokerLink<JsMsg> {
         duplicate_window: nanos(config.duplicateWindowMs),
       });
     }
+    this.#nextDeliverySeq = null;
     const settings = {
       ack_wait: nanos(config.ackWaitMs),
       max_deliver: config.maxDeliver,
       max_ack_pending: unackedMax,
     };
+    let info: ConsumerInfo;
     try {
-      await manager.consumers.info(config.stream, config.durable);
-      await manager.consumers.update(config.stream, config.durable, settings);
+      info = await manager.consumers.info(config.stream, config.durable);
     } catch (error) {
       if (!isNotFound(error)) throw error;
-      await manager.consumers.add(config.stream, {
-        durable_name: config.durable,
-        filter_subject: config.subject,
-        ack_policy: AckPolicy.Explicit,
-        deliver_policy: DeliverPolicy.All,
-        ...settings,
-      });
+      await this.#addConsumer(manager, settings, 0);
+      if (this.#options.restartAtAckFloor) this.#nextDeliverySeq = 1;
+      return;
     }
+    if (this.#options.restartAtAckFloor && hasUnsettled(info)) {
+      // Consumer settings cannot move a consumer's place back, and its pending messages would come
+      // only after the ack wait, behind later ones: so it starts again just above its ack floor.
+      await manager.consumers.delete(config.stream, config.durable);
+      await this.#addConsumer(manager, settings, info.ack_floor.stream_seq);
+      this.#nextDeliverySeq = 1;
+      return;
+    }
+    await manager.consumers.update(config.stream, config.durable, settings);
+    if (this.#options.restartAtAckFloor) this.#nextDeliverySeq = info.delivered.consumer_seq + 1;
+  }
+
+  /** Creates the durable consumer, delivering the stream's messages after `ackFloorSeq`. */
+  async #addConsumer(
+    manager: JetStreamManager,
+    settings: { ack_wait: number; max_deliver: number; max_ack_pending: number },
+    ackFloorSeq: number,
+  ): Promise<void> {
+    const config = this.#config;
+    const { AckPolicy, DeliverPolicy } = await natsClient();
+    const start =
+      ackFloorSeq === 0
+        ? { deliver_policy: DeliverPolicy.All }
+        : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: ackFloorSeq + 1 };
+    await manager.consumers.add(config.stream, {
+      durable_name: config.durable,
+      filter_subject: config.subject,
+      ack_policy: AckPolicy.Explicit,
+      ...start,
+      ...settings,
+    });
   }
 
   async #pump(messages: ConsumerMessages, inbox: BrokerInbox<JsMsg>): Promise<void> {
     try {
       for await (const message of messages) {
+        this.#checkDeliverySeq(message);
         const attempt = message.info.deliveryCount;
         inbox.take(
           { id: messageIdOf(this.#config.stream, message), bytes: message.data, attempt },
@@ -177,6 +247,25 @@ export class NatsLink implements BrokerLink<JsMsg> {
     } catch (error) {
       inbox.lost(error as Error);
     }
+  }
+
+  /**
+   * Every delivery of a consumer, a redelivery too, takes the next delivery sequence. A link that
+   * reads the consumer alone and sees one skipped knows another reader took it (an earlier owner
+   * whose pull requests reached this consumer before it stopped): committing what follows could
+   * put a meter's readings out of order, so the link fails and is opened again at the ack floor.
+   */
+  #checkDeliverySeq(message: JsMsg): void {
+    const expected = this.#nextDeliverySeq;
+    if (expected === null) return;
+    const seq = message.info.deliverySequence;
+    if (seq !== expected) {
+      throw new Error(
+        `delivery ${seq} of consumer ${this.#config.durable} came where ${expected} was next: ` +
+          'another reader took messages of it',
+      );
+    }
+    this.#nextDeliverySeq = seq + 1;
   }
 
   async ack(handles: readonly JsMsg[]): Promise<void> {
