@@ -1,7 +1,8 @@
 // Goal: against a real NATS JetStream, the source creates its stream and durable consumer with the
 // configured ack wait and max deliver, naks a batch that could not commit (delivered again at
 // once, its delivery count raised), and after the commit the consumer has nothing pending; a link
-// that reads its consumer alone and is opened again starts at the ack floor, not after ack wait.
+// that reads its consumer alone (a worker's, and a configured source's by default: `exclusive`) and
+// is opened again starts at the ack floor, not after ack wait.
 // Method: the source in process over a real SQLite store and a store that fails its first
 // transaction; the stream and consumer inspected with the JetStream manager.
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -95,7 +96,7 @@ describe.runIf(available)('nats link reopened with messages fetched and not ackn
    * and closes without settling it (a consumer that failed or was stopped). Returns the first
    * message of the next link's first batch.
    */
-  async function firstAfterReopen(): Promise<string | undefined> {
+  async function firstAfterReopen(through: 'link' | 'config'): Promise<string | undefined> {
     const suffix = uniqueSuffix().replace(/[^A-Za-z0-9]/g, '_');
     const stream = `AMISYNC_TEST_${suffix}`;
     const subject = `amisync-test.${suffix}`;
@@ -113,10 +114,16 @@ describe.runIf(available)('nats link reopened with messages fetched and not ackn
       quietMs: 300,
     });
     const open = async () => {
-      const link = new NatsLink(config, null, { restartAtAckFloor: true });
       const context = testSourceContext(store, { clock: systemClock });
-      const source = new BrokerSource(config, link, context);
-      await source.connect();
+      const source =
+        through === 'link'
+          ? new BrokerSource(
+              config,
+              new NatsLink(config, null, { restartAtAckFloor: true }),
+              context,
+            )
+          : natsSourceKind.create(config, context);
+      await source.connect(new AbortController().signal, null);
       return source;
     };
     const first = await open();
@@ -145,6 +152,10 @@ describe.runIf(available)('nats link reopened with messages fetched and not ackn
   }
 
   it('starts again at the ack floor when it reads its consumer alone', async () => {
-    expect(await firstAfterReopen()).toBe('m-2');
+    expect(await firstAfterReopen('link')).toBe('m-2');
+  });
+
+  it('does so for a source from a configuration, which is exclusive by default', async () => {
+    expect(await firstAfterReopen('config')).toBe('m-2');
   });
 });

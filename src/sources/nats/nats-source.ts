@@ -60,6 +60,13 @@ export const natsSourceSchema = z
       })
       .default(-1),
     connectTimeoutMs: z.number().int().min(100).max(600_000).default(10_000),
+    /**
+     * True: this source is the consumer's only reader, so on every connection messages an earlier
+     * reader took and did not acknowledge (a crashed process) come first and in stream order
+     * (NatsLinkOptions.restartAtAckFloor). False: other processes share the consumer; per-meter
+     * order is then not kept across a crash (docs/config-brokers.md).
+     */
+    exclusive: z.boolean().default(true),
   })
   .strict();
 
@@ -297,5 +304,9 @@ export const natsSourceKind: SourceKind<NatsSourceConfig> = {
   kind: 'nats',
   schema: natsSourceSchema,
   create: (config, context) =>
-    new BrokerSource(config, new NatsLink(config, passwordOf(config, context)), context),
+    new BrokerSource(
+      config,
+      new NatsLink(config, passwordOf(config, context), { restartAtAckFloor: config.exclusive }),
+      context,
+    ),
 };
