@@ -50,7 +50,7 @@ import {
   copyLedgerRows,
   ensureLedgerPartitions,
   LEDGER_COLUMNS,
-  ledgerCopyLine,
+  ledgerCopyChunks,
 } from '../store/postgres/postgres-ledger.js';
 import { openPostgresStore, parsePostgresUrl } from '../store/postgres/postgres-store.js';
 
@@ -59,8 +59,6 @@ const METERS = 1_000;
 const SEED = 7;
 const FEED_START_MS = Date.UTC(2026, 0, 1);
 const TARGET_RATIO = 0.5;
-/** Rows per COPY text chunk, as the store sends them. */
-const COPY_ROWS_PER_CHUNK = 2_000;
 const DEFAULT_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
 
 interface Measured {
@@ -252,13 +250,6 @@ async function endToEnd(url: string, made: string[], feedPath: string, clock: Ma
   }
 }
 
-function* copyText(rows: readonly LedgerRow[]): Generator<string> {
-  for (let at = 0; at < rows.length; at += COPY_ROWS_PER_CHUNK) {
-    const lines = rows.slice(at, at + COPY_ROWS_PER_CHUNK).map(ledgerCopyLine);
-    yield `${lines.join('\n')}\n`;
-  }
-}
-
 /** The ceiling: COPY into a staging table, then INSERT ... ON CONFLICT into a bare table. */
 async function bareCeiling(url: string, made: string[], batches: readonly LedgerRow[][]) {
   const { schema } = benchSchema(url, made);
@@ -282,7 +273,7 @@ async function bareCeiling(url: string, made: string[], batches: readonly Ledger
       for (const batch of batches) {
         await client.query('BEGIN');
         const copy = client.query(copyFrom(`COPY bare_stage (${LEDGER_COLUMNS}) FROM STDIN`));
-        await pipeline(Readable.from(copyText(batch)), copy);
+        await pipeline(Readable.from(ledgerCopyChunks(batch)), copy);
         await client.query(
           `INSERT INTO bare_ledger (${LEDGER_COLUMNS}) SELECT ${LEDGER_COLUMNS} FROM bare_stage
            ORDER BY batch_id, batch_position
