@@ -1,11 +1,16 @@
 /**
  * `npm run bench:postgres` (and the last part of `npm run bench`): the pipeline end to end on the
  * PostgreSQL store (ingestDelivery: raw bytes kept, Merkle roots, audit entry, stream state, the
- * ledger through COPY + INSERT ... ON CONFLICT), beside a raw COPY + INSERT of the same rows in
- * transactions of the same size, measured in the same run on the same server:
- * - the ratio's ceiling: a bare table of the ledger's columns and its unique key, nothing else;
- * - for reference: the migrated ledger itself (monthly partitions, its secondary indexes), so the
- *   share of the schema's own indexes is seen apart from the pipeline's.
+ * ledger through COPY), beside a raw COPY + INSERT of the same rows in transactions of the same
+ * size, measured in the same run on the same server:
+ * - the ratio's ceiling: COPY into a staging table, then INSERT ... ON CONFLICT into a bare
+ *   table of the ledger's columns and its unique key, nothing else;
+ * - for reference: the store's own ledger write alone, into the migrated ledger (monthly
+ *   partitions, its secondary indexes), so the share of the schema's indexes is seen apart from
+ *   the pipeline's.
+ * Each stage's CPU per reading is printed for the client and, when the server runs on this
+ * machine, for the server processes of its connections: CPU time is steadier than wall clock on a
+ * loaded machine.
  * The feed is the one `npm run bench` generates (same seed, meters and start). Each measurement
  * gets a fresh schema, dropped at the end. When the server is absent it prints why and exits 0.
  *
@@ -15,7 +20,14 @@
  *
  * Not part of the test suite.
  */
-import { createReadStream, createWriteStream, mkdirSync, rmSync, statSync } from 'node:fs';
+import {
+  createReadStream,
+  createWriteStream,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
@@ -38,7 +50,7 @@ import {
   copyLedgerRows,
   ensureLedgerPartitions,
   LEDGER_COLUMNS,
-  ledgerCopyLine,
+  ledgerCopyChunks,
 } from '../store/postgres/postgres-ledger.js';
 import { openPostgresStore, parsePostgresUrl } from '../store/postgres/postgres-store.js';
 
@@ -47,8 +59,6 @@ const METERS = 1_000;
 const SEED = 7;
 const FEED_START_MS = Date.UTC(2026, 0, 1);
 const TARGET_RATIO = 0.5;
-/** Rows per COPY text chunk, as the store sends them. */
-const COPY_ROWS_PER_CHUNK = 2_000;
 const DEFAULT_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
 
 interface Measured {
@@ -57,6 +67,12 @@ interface Measured {
   seconds: number;
   /** CPU seconds of this process (the client side: Node's share of the work). */
   clientCpuSeconds: number;
+  /**
+   * CPU seconds of the server processes serving this stage's connections, read from /proc when
+   * the server runs on this machine (null otherwise). CPU time, unlike wall clock, barely moves
+   * with other load on a shared machine.
+   */
+  serverCpuSeconds: number | null;
 }
 
 function serverUrl(): string {
@@ -71,17 +87,73 @@ function rate(row: Measured): number {
   return row.readings / row.seconds;
 }
 
-/** Runs `work` timed by wall clock and by this process's CPU. */
-async function timed(stage: string, readings: number, work: () => Promise<void>) {
+/** The application name each stage's connections carry, so its server processes can be found. */
+const BENCH_APPLICATION = `amisync-bench-${process.pid}`;
+
+/** The URL with this run's application name set. */
+function named(url: string): string {
+  const named = new URL(url);
+  named.searchParams.set('application_name', BENCH_APPLICATION);
+  return named.toString();
+}
+
+/** CPU seconds (user + system) of one local process, or null when /proc does not show it. */
+function processCpuSeconds(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces) start at field 3; utime and stime
+    // are fields 14 and 15, in clock ticks (100 per second on Linux).
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return null;
+  }
+}
+
+/** Sums the CPU of the server processes of this run's connections; null when not local. */
+async function serverCpuSeconds(url: string): Promise<Map<number, number> | null> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const found = await client.query(
+      'SELECT pid FROM pg_stat_activity WHERE application_name = $1',
+      [BENCH_APPLICATION],
+    );
+    const cpu = new Map<number, number>();
+    for (const { pid } of found.rows as { pid: number }[]) {
+      const seconds = processCpuSeconds(pid);
+      if (seconds === null) return null;
+      cpu.set(pid, seconds);
+    }
+    return cpu;
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * Runs `work` timed by wall clock, by this process's CPU and by its server processes' CPU. The
+ * stage's connections must be open (and named) when `work` starts and until it ends.
+ */
+async function timed(url: string, stage: string, readings: number, work: () => Promise<void>) {
+  const serverBefore = await serverCpuSeconds(url);
   const start = process.hrtime.bigint();
   const cpuStart = process.cpuUsage();
   await work();
   const cpu = process.cpuUsage(cpuStart);
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  const serverAfter = await serverCpuSeconds(url);
+  let server: number | null = null;
+  if (serverBefore !== null && serverAfter !== null) {
+    server = 0;
+    for (const [pid, after] of serverAfter) server += after - (serverBefore.get(pid) ?? 0);
+  }
   return {
     stage,
     readings,
-    seconds: Number(process.hrtime.bigint() - start) / 1e9,
+    seconds,
     clientCpuSeconds: (cpu.user + cpu.system) / 1e6,
+    serverCpuSeconds: server,
   };
 }
 
@@ -149,12 +221,12 @@ async function ledgerBatches(feedPath: string, clock: ManualClock): Promise<Ledg
 }
 
 async function endToEnd(url: string, made: string[], feedPath: string, clock: ManualClock) {
-  const { storeUrl } = benchSchema(url, made);
+  const { storeUrl } = benchSchema(named(url), made);
   const store = await openPostgresStore(storeUrl, { nowMs: () => 0 });
   let accepted = 0;
   let received = 0;
   try {
-    const row = await timed('END TO END (ingestDelivery, PostgreSQL)', 0, async () => {
+    const row = await timed(url, 'END TO END (ingestDelivery, PostgreSQL)', 0, async () => {
       const report = await ingestDelivery(
         createReadStream(feedPath, { highWaterMark: READ_CHUNK_BYTES }),
         {
@@ -178,17 +250,10 @@ async function endToEnd(url: string, made: string[], feedPath: string, clock: Ma
   }
 }
 
-function* copyText(rows: readonly LedgerRow[]): Generator<string> {
-  for (let at = 0; at < rows.length; at += COPY_ROWS_PER_CHUNK) {
-    const lines = rows.slice(at, at + COPY_ROWS_PER_CHUNK).map(ledgerCopyLine);
-    yield `${lines.join('\n')}\n`;
-  }
-}
-
 /** The ceiling: COPY into a staging table, then INSERT ... ON CONFLICT into a bare table. */
 async function bareCeiling(url: string, made: string[], batches: readonly LedgerRow[][]) {
   const { schema } = benchSchema(url, made);
-  const client = new pg.Client({ connectionString: url });
+  const client = new pg.Client({ connectionString: named(url) });
   await client.connect();
   try {
     await client.query(`CREATE SCHEMA ${schema}`);
@@ -204,11 +269,11 @@ async function bareCeiling(url: string, made: string[], batches: readonly Ledger
     await client.query(`CREATE TEMP TABLE bare_stage ON COMMIT DELETE ROWS
       AS SELECT ${LEDGER_COLUMNS} FROM bare_ledger WITH NO DATA`);
     const readings = batches.reduce((sum, batch) => sum + batch.length, 0);
-    return await timed('ceiling: raw COPY + INSERT, bare table', readings, async () => {
+    return await timed(url, 'ceiling: raw COPY + INSERT, bare table', readings, async () => {
       for (const batch of batches) {
         await client.query('BEGIN');
         const copy = client.query(copyFrom(`COPY bare_stage (${LEDGER_COLUMNS}) FROM STDIN`));
-        await pipeline(Readable.from(copyText(batch)), copy);
+        await pipeline(Readable.from(ledgerCopyChunks(batch)), copy);
         await client.query(
           `INSERT INTO bare_ledger (${LEDGER_COLUMNS}) SELECT ${LEDGER_COLUMNS} FROM bare_stage
            ORDER BY batch_id, batch_position
@@ -225,7 +290,7 @@ async function bareCeiling(url: string, made: string[], batches: readonly Ledger
 
 /** For reference: the store's own ledger write alone, into the migrated (partitioned) ledger. */
 async function ledgerTableReference(url: string, made: string[], batches: readonly LedgerRow[][]) {
-  const { storeUrl } = benchSchema(url, made);
+  const { storeUrl } = benchSchema(named(url), made);
   await (await openPostgresStore(storeUrl, { nowMs: () => 0 })).close();
   const target = parsePostgresUrl(storeUrl);
   const pool = new pg.Pool({
@@ -237,7 +302,7 @@ async function ledgerTableReference(url: string, made: string[], batches: readon
   try {
     const known = new Set<string>();
     const readings = batches.reduce((sum, batch) => sum + batch.length, 0);
-    return await timed('reference: same, into the migrated ledger', readings, async () => {
+    return await timed(url, "reference: the store's ledger write alone", readings, async () => {
       for (const batch of batches) {
         await client.query('BEGIN');
         await ensureLedgerPartitions(client, batch, known);
@@ -265,17 +330,36 @@ function best(list: readonly Measured[]): Measured {
   return list.reduce((a, b) => (b.seconds < a.seconds ? b : a));
 }
 
+function perReadingMicros(seconds: number | null, row: Measured): string {
+  return seconds === null ? '-' : ((seconds / row.readings) * 1e6).toFixed(2);
+}
+
 function tableLines(rows: readonly Measured[], ceiling: Measured): string[] {
-  const micros = (row: Measured) => ((row.clientCpuSeconds / row.readings) * 1e6).toFixed(2);
   return [
     `${'stage'.padEnd(44)}${'reads/s'.padStart(10)}${'seconds'.padStart(9)}` +
-      `${'x ceiling'.padStart(11)}${'client CPU us/read'.padStart(20)}`,
+      `${'x ceiling'.padStart(11)}${'client CPU us/read'.padStart(20)}` +
+      `${'server CPU us/read'.padStart(20)}`,
     ...rows.map(
       (row) =>
         `${row.stage.padEnd(44)}${Math.round(rate(row)).toLocaleString().padStart(10)}` +
         `${row.seconds.toFixed(2).padStart(9)}${(rate(row) / rate(ceiling)).toFixed(2).padStart(11)}` +
-        `${micros(row).padStart(20)}`,
+        `${perReadingMicros(row.clientCpuSeconds, row).padStart(20)}` +
+        `${perReadingMicros(row.serverCpuSeconds, row).padStart(20)}`,
     ),
+  ];
+}
+
+/**
+ * The same ratio by CPU per reading (client + server) instead of wall clock: what the ratio would
+ * be if nothing else ran on the machine and client and server never waited for each other.
+ */
+function cpuRatioLine(e2e: Measured, ceiling: Measured): string[] {
+  if (e2e.serverCpuSeconds === null || ceiling.serverCpuSeconds === null) return [];
+  const total = (row: Measured) =>
+    ((row.clientCpuSeconds + (row.serverCpuSeconds ?? 0)) / row.readings) * 1e6;
+  return [
+    `by CPU per reading (client + server): end to end ${total(e2e).toFixed(2)} us, ` +
+      `ceiling ${total(ceiling).toFixed(2)} us, ratio ${(total(ceiling) / total(e2e)).toFixed(2)}`,
   ];
 }
 
@@ -330,6 +414,7 @@ async function main(): Promise<void> {
       `end to end / ceiling = ${(rate(e2e) / rate(ceiling)).toFixed(2)} ` +
         `(target >= ${TARGET_RATIO.toFixed(2)}); against the migrated ledger's own write ` +
         `${(rate(e2e) / rate(reference)).toFixed(2)}`,
+      ...cpuRatioLine(e2e, ceiling),
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
   } finally {

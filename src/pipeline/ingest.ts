@@ -213,6 +213,8 @@ class DeliveryRun {
   /** Items the parser handed over, and whether one said the delivery is blank. */
   #itemCount = 0;
   #blank = false;
+  /** The batch whose transaction is running while the next one fills (see #commit). */
+  #inFlight: Promise<void> | null = null;
 
   constructor(options: IngestOptions) {
     this.#options = options;
@@ -354,6 +356,7 @@ class DeliveryRun {
       );
     }
     if (this.#hasItems()) await this.#commit(this.#itemsEnd);
+    await this.settle();
     if (this.#window.end - this.#window.start <= BATCH_BYTES_MAX) return;
     // The delivery row is created at the first batch, once the parser knows its context (a CSV
     // header may come after this many bytes); raw chunks do not need it to exist.
@@ -403,9 +406,25 @@ class DeliveryRun {
   }
 
   /**
+   * Waits for the batch in flight (if any) to commit, and applies its result; rethrows its error.
+   * Every store access of the run comes after this, so the store sees one batch at a time.
+   */
+  async settle(): Promise<void> {
+    const inFlight = this.#inFlight;
+    if (inFlight === null) return;
+    this.#inFlight = null;
+    await inFlight;
+  }
+
+  /**
    * Commits the current batch, covering bytes up to `itemsEnd`, or up to what #relieve already
    * stored when an item came late: the window never moves back. `last`, for the delivery's final
    * batch, runs in the same transaction (even when the batch holds no items) and gives its result.
+   *
+   * Without `last` the batch's transaction is started and left in flight: the run goes on parsing,
+   * validating and keying the next batch while the server works on this one, and the next commit
+   * (or any other store access) first waits for it. At most two batches are held: one in flight,
+   * one filling. Batches still commit one at a time, in order.
    */
   async #commit(itemsEnd: number): Promise<void>;
   async #commit<T>(itemsEnd: number, last: (tx: StoreTransaction) => Promise<T>): Promise<T>;
@@ -413,6 +432,7 @@ class DeliveryRun {
     itemsEnd: number,
     last?: (tx: StoreTransaction) => Promise<T>,
   ): Promise<T | undefined> {
+    await this.settle();
     const end = Math.max(itemsEnd, this.#window.start);
     await this.#ensureDelivery();
     const readings = this.#readings;
@@ -443,14 +463,15 @@ class DeliveryRun {
       return outcome;
     }
     const byteOffset = this.#batchStart;
+    // The batch's bytes leave the window now, so the next batch fills it while this one commits.
+    this.#window.take(end);
+    this.#batchStart = end;
     const holdRawSha256 = (index: number): string => {
       const location = readings[index]?.location;
-      if (location === undefined) return '';
-      const bytes = this.#window.slice(
-        location.byteOffset,
-        location.byteOffset + location.byteLength,
-      );
-      return bytes === null ? '' : hash('sha256', bytes, 'hex');
+      if (location === undefined || location.byteOffset < rawStart) return '';
+      const from = location.byteOffset - rawStart;
+      const to = from + location.byteLength;
+      return to > rawBytes.byteLength ? '' : hash('sha256', rawBytes.subarray(from, to), 'hex');
     };
     const input = {
       deliveryId: this.#deliveryId,
@@ -466,12 +487,27 @@ class DeliveryRun {
       detectors: this.#detectors,
       sequenced: !isTypedFormat(options.format),
     };
-    const { result, outcome } = await options.store.transaction(async (tx) => {
-      const committed = await commitBatchIn(tx, input, holdRawSha256);
-      return { result: committed, outcome: last === undefined ? undefined : await last(tx) };
-    });
-    this.#window.take(end);
-    this.#batchStart = end;
+    const sizeBytes = this.#sizeBytes;
+    const committing = options.store
+      .transaction(async (tx) => {
+        const committed = await commitBatchIn(tx, input, holdRawSha256);
+        return { result: committed, outcome: last === undefined ? undefined : await last(tx) };
+      })
+      .then(({ result, outcome }) => {
+        this.#committed(result, byteOffset, end - byteOffset, sizeBytes);
+        return outcome;
+      });
+    if (last !== undefined) return committing;
+    const inFlight = committing.then(() => undefined);
+    // Awaited by the next settle(), which rethrows; until then a failure is not unhandled.
+    inFlight.catch(() => undefined);
+    this.#inFlight = inFlight;
+    return undefined;
+  }
+
+  /** A batch has committed: count it, log it and tell the caller, in commit order. */
+  #committed(result: BatchResult, byteOffset: number, byteLength: number, sizeBytes: number) {
+    const options = this.#options;
     this.batches += 1;
     addCounts(this.counts, result.counts);
     options.log?.info(
@@ -482,13 +518,12 @@ class DeliveryRun {
         batch: result.batchId,
         auditSeq: result.auditSeq,
         byteOffset,
-        byteLength: end - byteOffset,
+        byteLength,
         counts: result.counts,
       },
       `batch ${result.batchId} of delivery ${options.name} committed`,
     );
-    options.onBatch?.(result, this.#sizeBytes);
-    return outcome;
+    options.onBatch?.(result, sizeBytes);
   }
 }
 
@@ -536,12 +571,25 @@ export async function ingestDelivery(
     );
   }
   const run = new DeliveryRun(options);
-  for await (const chunk of chunks) {
+  try {
+    for await (const chunk of chunks) {
+      throwIfShuttingDown(options.signal, options.name);
+      await run.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
+    }
     throwIfShuttingDown(options.signal, options.name);
-    await run.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
+  } catch (error) {
+    await settleQuietly(run);
+    throw error;
   }
-  throwIfShuttingDown(options.signal, options.name);
   return run.end();
+}
+
+/**
+ * A run stopped early (the source failed, shutting down) still has its last batch in flight: it
+ * commits or fails before the run's error goes back, so nothing writes after ingest has returned.
+ */
+async function settleQuietly(run: DeliveryRun): Promise<void> {
+  await run.settle().catch(() => undefined);
 }
 
 /** A parser that finds nothing: the empty-delivery guard alone, on the committing thread. */
@@ -559,11 +607,16 @@ async function ingestJudgedInParallel(
   const run = new DeliveryRun(options);
   const blank = guardEmptyDelivery(NOTHING_PARSER);
   const judged = judgeInParallel(chunks, pool, options.dictionary, options.clock);
-  for await (const { chunk, verdicts } of judged) {
-    throwIfShuttingDown(options.signal, options.name);
-    if (chunk === null) return run.endJudged(verdicts, blank.end());
-    blank.push(chunk);
-    await run.pushJudged(chunk, verdicts);
+  try {
+    for await (const { chunk, verdicts } of judged) {
+      throwIfShuttingDown(options.signal, options.name);
+      if (chunk === null) return await run.endJudged(verdicts, blank.end());
+      blank.push(chunk);
+      await run.pushJudged(chunk, verdicts);
+    }
+  } catch (error) {
+    await settleQuietly(run);
+    throw error;
   }
   assert.fail('the parse threads ended without the end of the delivery');
 }

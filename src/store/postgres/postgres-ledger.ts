@@ -1,21 +1,24 @@
 /**
- * The ledger's write path in PostgreSQL: rows are streamed with COPY into a session-local staging
- * table, then moved into the ledger by one INSERT ... SELECT ... ON CONFLICT DO NOTHING in the
- * batch's transaction. COPY has no bind parameters (the 65,535 cap does not apply) and costs one
- * round trip for the whole batch. The ledger is partitioned by month of interval start; a month's
- * partition is created in the transaction that first writes into it.
+ * The ledger's write path in PostgreSQL: rows are streamed with COPY straight into the ledger in
+ * the batch's transaction. COPY has no bind parameters (the 65,535 cap does not apply), costs one
+ * round trip for the whole batch, and the server routes its rows to their month's partition in
+ * multi-row inserts. The batch has already read every version of its intervals under the write
+ * lock, so a row meeting the unique key means another writer got there first: the COPY fails with
+ * a unique violation and the whole batch rolls back. The ledger is partitioned by month of
+ * interval start; a month's partition is created in the transaction that first writes into it.
  */
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import type { PoolClient } from 'pg';
+import { AmisyncError } from '../../core/errors.js';
 import type { LedgerRow } from '../../core/store.js';
 
 export const LEDGER_COLUMNS = `interval_start_ms, meter_id, channel, version, seq, interval_seconds,
   value_micro, status_code, quality, checksum_sha256, idempotency_key, supersedes_key,
   batch_id, batch_position, commodity, unit, quality_detail`;
 
-/** Rows per COPY text chunk handed to the socket. */
-const COPY_ROWS_PER_CHUNK = 2_000;
+/** Bytes per COPY text chunk handed to the socket (a chunk grows only for one longer line). */
+const COPY_CHUNK_BYTES = 512 * 1024;
 /** An advisory lock key (any constant) taken while a month's partition is created. */
 const PARTITION_LOCK_KEY = 7_201_101;
 
@@ -50,15 +53,27 @@ export function ledgerCopyLine(row: LedgerRow): string {
   );
 }
 
-function* copyChunks(rows: readonly LedgerRow[]): Generator<string> {
-  for (let at = 0; at < rows.length; at += COPY_ROWS_PER_CHUNK) {
-    const lines: string[] = [];
-    const end = Math.min(rows.length, at + COPY_ROWS_PER_CHUNK);
-    for (let index = at; index < end; index++) {
-      lines.push(ledgerCopyLine(rows[index] as LedgerRow));
+/**
+ * The rows as COPY text, in chunks of about COPY_CHUNK_BYTES. Each line is written straight into
+ * the chunk's buffer: joining the lines into one string and encoding that cost about twice the CPU.
+ * A full chunk is handed over and a new one started, never reused while the socket may hold it.
+ */
+export function* ledgerCopyChunks(rows: readonly LedgerRow[]): Generator<Buffer> {
+  let chunk = Buffer.allocUnsafe(COPY_CHUNK_BYTES);
+  let used = 0;
+  for (const row of rows) {
+    const line = ledgerCopyLine(row);
+    // UTF-8 takes at most 3 bytes per UTF-16 code unit; one more for the line feed.
+    const bytesMax = line.length * 3 + 1;
+    if (used + bytesMax > chunk.length) {
+      if (used > 0) yield chunk.subarray(0, used);
+      chunk = Buffer.allocUnsafe(Math.max(COPY_CHUNK_BYTES, bytesMax));
+      used = 0;
     }
-    yield `${lines.join('\n')}\n`;
+    used += chunk.write(line, used, 'utf8');
+    chunk[used++] = 0x0a;
   }
+  if (used > 0) yield chunk.subarray(0, used);
 }
 
 /** The UTC month [start, next start) holding an instant, in epoch milliseconds. */
@@ -103,26 +118,50 @@ export async function ensureLedgerPartitions(
   }
 }
 
+/** SQLSTATE of a unique violation: the row's interval version is already stored. */
+const UNIQUE_VIOLATION = '23505';
+
+/** True when `rows` are in (batch id, batch position) order, as the pipeline routes them. */
+function inBatchOrder(rows: readonly LedgerRow[]): boolean {
+  for (let index = 1; index < rows.length; index++) {
+    const before = rows[index - 1] as LedgerRow;
+    const row = rows[index] as LedgerRow;
+    if (
+      row.batchId < before.batchId ||
+      (row.batchId === before.batchId && row.batchPosition < before.batchPosition)
+    ) {
+      return false;
+    }
+  }
+  return true;
+}
+
 /**
- * COPY into the staging table, then one INSERT into the ledger. Returns how many rows the ledger
- * took: fewer than given means another transaction wrote the same interval version first.
+ * COPY into the ledger, in batch order so that ledger ids ascend with it. Returns how many rows
+ * the ledger took (all of them). A row whose interval version is already stored fails the COPY
+ * with STORE_UNAVAILABLE, after which the transaction can only roll back.
  */
 export async function copyLedgerRows(
   client: PoolClient,
   rows: readonly LedgerRow[],
 ): Promise<number> {
-  await client.query(
-    `CREATE TEMP TABLE IF NOT EXISTS ledger_stage ON COMMIT DELETE ROWS
-       AS SELECT ${LEDGER_COLUMNS} FROM ledger WITH NO DATA`,
-  );
+  const ordered = inBatchOrder(rows)
+    ? rows
+    : [...rows].sort((a, b) => a.batchId - b.batchId || a.batchPosition - b.batchPosition);
   const { from: copyFrom } = await import('pg-copy-streams');
-  const copy = client.query(copyFrom(`COPY ledger_stage (${LEDGER_COLUMNS}) FROM STDIN`));
-  await pipeline(Readable.from(copyChunks(rows)), copy);
-  const inserted = await client.query(
-    `INSERT INTO ledger (${LEDGER_COLUMNS})
-     SELECT ${LEDGER_COLUMNS} FROM ledger_stage ORDER BY batch_id, batch_position
-     ON CONFLICT (interval_start_ms, meter_id, channel, version) DO NOTHING`,
-  );
-  await client.query('TRUNCATE ledger_stage');
-  return inserted.rowCount ?? 0;
+  const copy = client.query(copyFrom(`COPY ledger (${LEDGER_COLUMNS}) FROM STDIN`));
+  try {
+    await pipeline(Readable.from(ledgerCopyChunks(ordered)), copy);
+  } catch (error) {
+    if ((error as { code?: unknown }).code === UNIQUE_VIOLATION) {
+      // Rolling back lets the source redeliver, and the batch decides again on what is stored.
+      throw new AmisyncError(
+        'STORE_UNAVAILABLE',
+        `${rows.length} ledger rows not written: one was written by another transaction first ` +
+          `(${(error as Error).message})`,
+      );
+    }
+    throw error;
+  }
+  return copy.rowCount;
 }

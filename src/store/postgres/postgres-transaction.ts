@@ -5,7 +5,6 @@
  * COPY (postgres-ledger.ts).
  */
 import type { PoolClient } from 'pg';
-import { AmisyncError } from '../../core/errors.js';
 import type { Reading } from '../../core/reading.js';
 import type {
   AnomalyInsert,
@@ -282,15 +281,7 @@ async function insertLedgerRows(
 ): Promise<void> {
   if (rows.length === 0) return;
   await ensureLedgerPartitions(client, rows, context.knownPartitions);
-  const inserted = await copyLedgerRows(client, rows);
-  if (inserted !== rows.length) {
-    // Another writer committed a version of one of these intervals after this batch read them:
-    // rolling back lets the source redeliver, and the batch decides again on what is stored.
-    throw new AmisyncError(
-      'STORE_UNAVAILABLE',
-      `${rows.length - inserted} of ${rows.length} ledger rows were written by another transaction first`,
-    );
-  }
+  await copyLedgerRows(client, rows);
 }
 
 async function findOpenQuarantineByRaw(
