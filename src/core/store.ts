@@ -727,6 +727,19 @@ export interface Store extends VendorStore, ApiTokenStore {
    * the cursor, at most `limit`; each with the position the next page continues before.
    */
   listDeliveryPage(filter: DeliveryPageFilter): Promise<DeliveryPageRow[]>;
+  /**
+   * The overview's worklist counts, each as `status()` gives it, read without the rest of the
+   * status (ledger and conservation totals): one count by index per worklist.
+   */
+  worklistCounts(): Promise<WorklistCounts>;
+}
+
+/** Open quarantine items, held readings, open dead letters and audit entries: the worklists. */
+export interface WorklistCounts {
+  quarantineOpen: number;
+  anomaliesHeld: number;
+  deadLettersOpen: number;
+  auditEntries: number;
 }
 
 export type { Quality };

@@ -1,6 +1,7 @@
 // Goal: the dashboard's pages need a token (a visit without one goes to the login page), the login
 // sets an HttpOnly SameSite=Strict cookie and never sends the browser to another site, a viewer
-// sees no action and cannot act by posting a form, and the assets come from the npm packages.
+// sees no action and cannot act by posting a form, the assets come from the npm packages, and the
+// overview's worklist figures are the store's status figures.
 // Method: the operations server over the operations fixture, driven with fastify's inject().
 import type { FastifyInstance } from 'fastify';
 import { readFileSync } from 'node:fs';
@@ -74,6 +75,26 @@ describe('dashboard sessions', () => {
       const response = await login(fixture.tokens.viewer.token, next);
       expect(response.headers.location, next).toBe('/');
     }
+  });
+});
+
+describe('the overview', () => {
+  it('shows the worklist counts that the store status and anomaly backlog give', async () => {
+    const response = await app.inject({ url: '/', headers: session('viewer') });
+    expect(response.statusCode).toBe(200);
+    const figure = (name: string) =>
+      Number(new RegExp(`data-figure="${name}">(\\d+)<`).exec(response.body)?.[1]);
+    const status = await fixture.harness.store.status();
+    const held = (await fixture.harness.store.anomalyBacklog()).held;
+    const expected = {
+      'quarantine-open': status.quarantine.open,
+      'anomalies-held': held,
+      'dead-letters-open': status.deadLetters.open,
+      'audit-entries': status.auditEntries,
+    };
+    // The fixture has something in every worklist, so a zero shown would be a wrong figure.
+    for (const count of Object.values(expected)) expect(count).toBeGreaterThan(0);
+    for (const [name, count] of Object.entries(expected)) expect(figure(name), name).toBe(count);
   });
 });
 
