@@ -714,8 +714,8 @@ export interface Store extends VendorStore, ApiTokenStore {
   /**
    * Current ledger rows (the highest version of each interval) of one meter, of one channel or
    * of all, whose interval starts in [fromMs, toMs) and come after the cursor, in (interval
-   * start, channel) order, at most `limit`: one range scan of the ledger's time-ordered index,
-   * with each row's delivery read by its batch.
+   * start, channel) order, at most `limit`: one range of the ledger's meter-first index, then
+   * each returned row and its delivery (by its batch).
    */
   listLedgerRange(query: LedgerRangeQuery): Promise<LedgerRangeRow[]>;
   /** Every version of one interval, newest first, each with the delivery that brought it. */
