@@ -254,6 +254,36 @@ export function memoSeriesReader(store: Store): SeriesReader {
   };
 }
 
+/**
+ * A stream's window and its current points (through `readSeries`), unformatted: what a chart
+ * draws. Null window and no points for a stream without a regular interval.
+ */
+export async function streamPoints(
+  stream: MeterStreamRow,
+  asked: { fromMs?: number; toMs?: number },
+  readSeries: SeriesReader,
+) {
+  const window = seriesWindow(stream, asked);
+  const points =
+    window === null
+      ? []
+      : await readSeries({
+          meterId: stream.meterId,
+          channel: stream.channel,
+          ...window,
+          limit: API_SERIES_POINTS_MAX,
+        });
+  return {
+    meterId: stream.meterId,
+    channel: stream.channel,
+    unit: stream.unit,
+    intervalSeconds: stream.intervalSeconds,
+    from: window === null ? null : isoOf(window.fromMs),
+    to: window === null ? null : isoOf(window.toMs),
+    points,
+  };
+}
+
 /** A stream's current values over its window (store.streamSeries), for a chart. */
 export async function meterSeries(
   store: Store,
@@ -262,23 +292,9 @@ export async function meterSeries(
   readSeries: SeriesReader = (query) => store.streamSeries(query),
 ) {
   const stream = streamOf(await store.listMeterStreams(meterId), meterId, asked.channel);
-  const window = seriesWindow(stream, asked);
-  const points =
-    window === null
-      ? []
-      : await readSeries({
-          meterId,
-          channel: stream.channel,
-          ...window,
-          limit: API_SERIES_POINTS_MAX,
-        });
+  const { points, ...series } = await streamPoints(stream, asked, readSeries);
   return {
-    meterId,
-    channel: stream.channel,
-    unit: stream.unit,
-    intervalSeconds: stream.intervalSeconds,
-    from: window === null ? null : isoOf(window.fromMs),
-    to: window === null ? null : isoOf(window.toMs),
+    ...series,
     qualityCounts: qualityCounts(points),
     points: points.map((point) => ({
       intervalStart: isoOf(point.intervalStartMs),
@@ -335,7 +351,16 @@ export async function meterView(
   meterId: string,
   readSeries: SeriesReader = (query) => store.streamSeries(query),
 ) {
-  const streams = await store.listMeterStreams(meterId);
+  return meterViewOf(store, meterId, await store.listMeterStreams(meterId), readSeries);
+}
+
+/** The meter view over streams already read (a page that also charts one of them). */
+export async function meterViewOf(
+  store: Store,
+  meterId: string,
+  streams: readonly MeterStreamRow[],
+  readSeries: SeriesReader,
+) {
   const held = await store.listAnomalies({ meterId, status: 'held', limit: METER_ITEMS_MAX });
   const quarantine = await store.listQuarantineOfMeter(meterId, METER_ITEMS_MAX);
   if (streams.length === 0 && held.length === 0 && quarantine.length === 0) {

@@ -714,8 +714,8 @@ export interface Store extends VendorStore, ApiTokenStore {
   /**
    * Current ledger rows (the highest version of each interval) of one meter, of one channel or
    * of all, whose interval starts in [fromMs, toMs) and come after the cursor, in (interval
-   * start, channel) order, at most `limit`: one range scan of the ledger's time-ordered index,
-   * with each row's delivery read by its batch.
+   * start, channel) order, at most `limit`: one range of the ledger's meter-first index, then
+   * each returned row and its delivery (by its batch).
    */
   listLedgerRange(query: LedgerRangeQuery): Promise<LedgerRangeRow[]>;
   /** Every version of one interval, newest first, each with the delivery that brought it. */
@@ -727,6 +727,19 @@ export interface Store extends VendorStore, ApiTokenStore {
    * the cursor, at most `limit`; each with the position the next page continues before.
    */
   listDeliveryPage(filter: DeliveryPageFilter): Promise<DeliveryPageRow[]>;
+  /**
+   * The overview's worklist counts, each as `status()` gives it, read without the rest of the
+   * status (ledger and conservation totals): one count by index per worklist.
+   */
+  worklistCounts(): Promise<WorklistCounts>;
+}
+
+/** Open quarantine items, held readings, open dead letters and audit entries: the worklists. */
+export interface WorklistCounts {
+  quarantineOpen: number;
+  anomaliesHeld: number;
+  deadLettersOpen: number;
+  auditEntries: number;
 }
 
 export type { Quality };

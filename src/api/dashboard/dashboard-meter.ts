@@ -3,23 +3,25 @@
  * with a proof link each, the versions of a chosen interval) and the audit page's "prove a reading
  * by its key" section. Figures come from the views the API answers (src/cli/ledger-views.ts).
  */
+import { API_SERIES_POINTS_MAX } from '../../core/limits.js';
 import { QUALITIES } from '../../core/reading.js';
+import type { MeterStreamRow } from '../../core/store.js';
 import { scriptJson } from '../../report/discrepancy-html.js';
 import type { ApiContext } from '../api-context.js';
 import { asAmisyncError } from '../problem.js';
 import {
   intervalVersions,
   ledgerPage,
-  meterSeries,
   memoSeriesReader,
-  meterView,
+  meterViewOf,
+  streamPoints,
   parseUtcInstant,
   readingProof,
 } from '../../cli/ledger-views.js';
 import { cell, escapeHtml, table } from './dashboard-html.js';
 
-type MeterView = Awaited<ReturnType<typeof meterView>>;
-type SeriesView = Awaited<ReturnType<typeof meterSeries>>;
+type MeterView = Awaited<ReturnType<typeof meterViewOf>>;
+type SeriesView = Awaited<ReturnType<typeof streamPoints>>;
 type LedgerView = Awaited<ReturnType<typeof ledgerPage>>;
 type VersionsView = Awaited<ReturnType<typeof intervalVersions>>;
 
@@ -29,6 +31,9 @@ type VersionsView = Awaited<ReturnType<typeof intervalVersions>>;
  * listed reading is a table row read from disk: the page stays under 100 ms at 20 M readings.
  */
 const READINGS_LISTED_MAX = 48;
+
+/** How far back a register stream's chart reaches from its latest read: a year and a day. */
+const REGISTER_WINDOW_MS = 366 * 86_400_000;
 
 function chartJson(series: SeriesView, meter: MeterView) {
   const held = meter.openAnomalies.filter((a) => a.reading.channel === series.channel);
@@ -202,15 +207,55 @@ async function versionsOf(context: ApiContext, meterId: string, query: Query) {
   }
 }
 
+/**
+ * A register stream's reads (no interval length, so no grid to read a series on) as the chart's
+ * points: its current reads of the latest year, oldest first, at most API_SERIES_POINTS_MAX. The
+ * window ends just after the latest read shown, so the readings table lists the same reads.
+ */
+async function registerPoints(context: ApiContext, stream: MeterStreamRow): Promise<SeriesView> {
+  const last = stream.lastIntervalStartMs;
+  const fromMs = Math.max(stream.firstIntervalStartMs ?? 0, (last ?? 0) - REGISTER_WINDOW_MS);
+  const rows =
+    last === null
+      ? []
+      : await context.store.listLedgerRange({
+          meterId: stream.meterId,
+          channel: stream.channel,
+          fromMs,
+          toMs: last + 1,
+          limit: API_SERIES_POINTS_MAX,
+        });
+  const shownLast = rows.at(-1)?.intervalStartMs;
+  return {
+    meterId: stream.meterId,
+    channel: stream.channel,
+    unit: stream.unit,
+    intervalSeconds: stream.intervalSeconds,
+    from: shownLast === undefined ? null : new Date(fromMs).toISOString(),
+    to: shownLast === undefined ? null : new Date(shownLast + 1).toISOString(),
+    points: rows.map((row) => ({
+      intervalStartMs: row.intervalStartMs,
+      valueMicro: row.valueMicro,
+      quality: row.quality,
+    })),
+  };
+}
+
 /** The meter page's data: the view, the chosen channel's series and readings, any versions. */
 export async function meterPageView(context: ApiContext, meterId: string, query: Query) {
   const readSeries = memoSeriesReader(context.store);
-  const meter = await meterView(context.store, meterId, readSeries);
-  const channel = query.channel ?? meter.streams[0]?.channel;
+  // The streams are read once, for the view and the chart; the chart's points stay unformatted
+  // (the page shows no per-point text, and formatting a week of them cost a tenth of the page).
+  const streams = await context.store.listMeterStreams(meterId);
+  const meter = await meterViewOf(context.store, meterId, streams, readSeries);
+  const channel = query.channel ?? streams[0]?.channel;
+  const stream = streams.find((s) => s.channel === channel);
   const series =
-    channel === undefined
+    stream === undefined
       ? null
-      : await meterSeries(context.store, meterId, { channel }, readSeries).catch(() => null);
+      : stream.intervalSeconds !== null && stream.intervalSeconds > 0
+        ? await streamPoints(stream, {}, readSeries)
+        : await registerPoints(context, stream);
   const readings =
     series?.from == null || series.to == null
       ? null

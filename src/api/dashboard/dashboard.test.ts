@@ -1,6 +1,7 @@
 // Goal: the dashboard's pages need a token (a visit without one goes to the login page), the login
 // sets an HttpOnly SameSite=Strict cookie and never sends the browser to another site, a viewer
-// sees no action and cannot act by posting a form, and the assets come from the npm packages.
+// sees no action and cannot act by posting a form, the assets come from the npm packages, the
+// overview's worklist figures are the store's status figures, and a register stream is charted.
 // Method: the operations server over the operations fixture, driven with fastify's inject().
 import type { FastifyInstance } from 'fastify';
 import { readFileSync } from 'node:fs';
@@ -11,6 +12,7 @@ import {
   type OperationsFixture,
 } from '../../test-support/operations-fixture.js';
 import { removeTempDirs } from '../../test-support/temp.js';
+import { toNdjsonText } from '../../test-support/wire-text.js';
 import { createApiServer } from '../api-server.js';
 import { OPERATIONS_PARTS } from '../parts.js';
 
@@ -77,6 +79,26 @@ describe('dashboard sessions', () => {
   });
 });
 
+describe('the overview', () => {
+  it('shows the worklist counts that the store status and anomaly backlog give', async () => {
+    const response = await app.inject({ url: '/', headers: session('viewer') });
+    expect(response.statusCode).toBe(200);
+    const figure = (name: string) =>
+      Number(new RegExp(`data-figure="${name}">(\\d+)<`).exec(response.body)?.[1]);
+    const status = await fixture.harness.store.status();
+    const held = (await fixture.harness.store.anomalyBacklog()).held;
+    const expected = {
+      'quarantine-open': status.quarantine.open,
+      'anomalies-held': held,
+      'dead-letters-open': status.deadLetters.open,
+      'audit-entries': status.auditEntries,
+    };
+    // The fixture has something in every worklist, so a zero shown would be a wrong figure.
+    for (const count of Object.values(expected)) expect(count).toBeGreaterThan(0);
+    for (const [name, count] of Object.entries(expected)) expect(figure(name), name).toBe(count);
+  });
+});
+
 describe('roles on the pages', () => {
   it('shows a viewer no action, and refuses a viewer posting one', async () => {
     const overview = await app.inject({ url: '/', headers: session('viewer') });
@@ -116,5 +138,38 @@ describe('assets', () => {
       expect(response.body).toBe(readFileSync(require.resolve(path), 'utf8'));
     }
     expect((await app.inject({ url: '/assets/nothing.js' })).statusCode).toBe(404);
+  });
+});
+
+describe('the meter page of a register stream', () => {
+  it('charts its reads and lists them, as the ledger holds them', async () => {
+    const meterId = 'MTR-REGREAD1';
+    const nowMs = fixture.harness.clock.nowMs();
+    const stamps = [40, 20, 5].map((days) => new Date(nowMs - days * 86_400_000).toISOString());
+    const values = ['1200.5', '1310', '1402.25'];
+    const reads = stamps.map((stamp, i) => ({
+      meter_id: meterId,
+      timestamp_utc: stamp.replace(/\.\d{3}Z$/, 'Z'),
+      register_kwh: values[i],
+    }));
+    const report = await fixture.harness.ingest(toNdjsonText(reads as never), { name: 'walk-by' });
+    expect(report.counts).toMatchObject({ received: 3, accepted: 3 });
+    const [stream] = await fixture.harness.store.listMeterStreams(meterId);
+    expect(stream?.intervalSeconds).toBe(0);
+    const response = await app.inject({
+      url: `/meters/${meterId}?channel=${encodeURIComponent(stream?.channel ?? '')}`,
+      headers: session('viewer'),
+    });
+    expect(response.statusCode).toBe(200);
+    const chart = JSON.parse(
+      /<script type="application\/json" id="chart-data">([^<]*)<\/script>/.exec(
+        response.body,
+      )?.[1] ?? 'null',
+    ) as { x: number[]; ledger: number[] };
+    expect(chart.x).toEqual(stamps.map((stamp) => Date.parse(stamp) / 1000));
+    expect(chart.ledger).toEqual(values.map(Number));
+    for (const stamp of stamps) {
+      expect(response.body).toContain(`Prove ${stamp.replace(/\.\d{3}Z$/, '.000Z')}`);
+    }
   });
 });

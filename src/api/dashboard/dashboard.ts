@@ -145,16 +145,14 @@ function addSessionRoutes(app: FastifyInstance, context: ApiContext): void {
 
 function addOverview(app: FastifyInstance, context: ApiContext): void {
   app.get('/', { config: PAGE }, async (request, reply) => {
-    const status = await context.store.status();
+    // The worklists' counts only: the whole status (ledger and conservation totals) is not shown.
+    const counts = await context.store.worklistCounts();
     const view = {
       sources: await sourcesOverview(context),
       globalPause:
         pausesOf(await context.store.listControls()).find((p) => p.sourceId === null) ?? null,
       breakers: await breakerReports(context.store),
-      quarantineOpen: status.quarantine.open,
-      anomaliesHeld: (await context.store.anomalyBacklog()).held,
-      deadLettersOpen: status.deadLetters.open,
-      auditEntries: status.auditEntries,
+      ...counts,
       canOperate: can(request.caller, 'operate'),
     };
     return sendPage(reply, frameOf(request, 'Overview', '/'), overviewBody(view));

@@ -13,6 +13,7 @@ import type {
   SourceSummaryRow,
   StoreStatus,
   UnitTotal,
+  WorklistCounts,
 } from '../../core/store.js';
 import {
   big,
@@ -59,6 +60,23 @@ async function batchSums(db: Queryable, ingest: boolean): Promise<BatchCounts> {
   return countsFrom(
     await one(db, `SELECT ${COUNT_SUMS} FROM batches WHERE (kind = 'ingest') = $1`, [ingest]),
   );
+}
+
+/** The worklists' counts, as `selectStatus` counts them, without the rest of the status. */
+export async function selectWorklistCounts(db: Queryable): Promise<WorklistCounts> {
+  const row = await one(
+    db,
+    `SELECT (SELECT count(*) FROM quarantine WHERE status = 'open') AS quarantine_open,
+       (SELECT count(*) FROM anomalies WHERE status = 'held') AS anomalies_held,
+       (SELECT count(*) FROM dead_letters WHERE status = 'open') AS dead_letters_open,
+       (SELECT count(*) FROM audit_log) AS audit_entries`,
+  );
+  return {
+    quarantineOpen: int(row.quarantine_open, 'quarantine_open'),
+    anomaliesHeld: int(row.anomalies_held, 'anomalies_held'),
+    deadLettersOpen: int(row.dead_letters_open, 'dead_letters_open'),
+    auditEntries: int(row.audit_entries, 'audit_entries'),
+  };
 }
 
 export async function selectStatus(db: Queryable, self: DeliveryOwner): Promise<StoreStatus> {

@@ -57,6 +57,7 @@ import type {
   LedgerRangeRow,
   DeliveryPageFilter,
   DeliveryPageRow,
+  WorklistCounts,
 } from '../../core/store.js';
 import type { Violation } from '../../core/reject.js';
 import { currentOwner } from '../process-owner.js';
@@ -117,6 +118,7 @@ import {
   selectSlaAlerts,
   selectSourceSummaries,
   selectStatus,
+  selectWorklistCounts,
   unitTotals,
 } from './postgres-reports.js';
 import {
@@ -562,6 +564,10 @@ export class PostgresStore implements Store {
 
   async listQuarantineOfMeter(meterId: string, limit: number): Promise<QuarantineRow[]> {
     return this.#read(() => selectQuarantineOfMeter(this.#db, meterId, limit));
+  }
+
+  async worklistCounts(): Promise<WorklistCounts> {
+    return selectWorklistCounts(this.#db);
   }
 
   async listDeliveryPage(filter: DeliveryPageFilter): Promise<DeliveryPageRow[]> {

@@ -4,8 +4,8 @@
  * that its role reads in one place.
  *
  * A range of one meter is one range of the `ledger_by_meter` index (meter, interval start), which
- * billing's reads by meter also use; the newest-version check is a lookup in the unique
- * (interval start, meter, channel, version) index.
+ * billing's reads by meter also use; the index carries every version of an interval side by side,
+ * so the current one is chosen there, and the table is read only for the rows returned.
  */
 import type Database from 'better-sqlite3';
 import type {
@@ -33,10 +33,6 @@ const METER_STREAMS_SQL = `SELECT s.*,
      ORDER BY l.interval_start_ms LIMIT 1) AS first_interval_start_ms
   FROM stream_state s WHERE s.meter_id = ? ORDER BY s.channel`;
 
-const NEWER_VERSION = `NOT EXISTS (SELECT 1 FROM ledger n
-  WHERE n.interval_start_ms = l.interval_start_ms AND n.meter_id = l.meter_id
-    AND n.channel = l.channel AND n.version > l.version)`;
-
 export function selectMeterStreams(
   prepare: Prepare,
   streamFrom: (row: Row) => StreamState,
@@ -58,6 +54,27 @@ function rangeRowFrom(row: Row, ledgerFrom: (row: Row) => LedgerRow): LedgerRang
   };
 }
 
+/**
+ * The range's current rows chosen from the covering `ledger_by_meter` index alone: the entries of
+ * one (interval start, channel) are adjacent in it, so max(version) picks the current one and
+ * SQLite returns that entry's rowid with it. Only the chosen rows are then read from the table, by
+ * rowid: no probe of the time-ordered index per row to ask whether a newer version exists.
+ */
+export function ledgerRangeSql(query: Pick<LedgerRangeQuery, 'channel' | 'after'>): string {
+  const clauses = ['meter_id = ?', 'interval_start_ms >= ?', 'interval_start_ms < ?'];
+  if (query.channel !== undefined) clauses.push('channel = ?');
+  if (query.after !== undefined) {
+    clauses.push('(interval_start_ms > ? OR (interval_start_ms = ? AND channel > ?))');
+  }
+  return `SELECT l.*, b.delivery_id, b.source_id, b.committed_at_ms
+    FROM (SELECT rowid AS id, interval_start_ms, channel, max(version)
+          FROM ledger INDEXED BY ledger_by_meter
+          WHERE ${clauses.join(' AND ')}
+          GROUP BY interval_start_ms, channel ORDER BY interval_start_ms, channel LIMIT ?) c
+    JOIN ledger l ON l.id = c.id LEFT JOIN batches b ON b.id = l.batch_id
+    ORDER BY c.interval_start_ms, c.channel`;
+}
+
 export function selectLedgerRange(
   prepare: Prepare,
   ledgerFrom: (row: Row) => LedgerRow,
@@ -66,22 +83,15 @@ export function selectLedgerRange(
   const after = query.after;
   const fromMs = after === undefined ? query.fromMs : Math.max(query.fromMs, after.intervalStartMs);
   if (fromMs >= query.toMs || query.limit < 1) return [];
-  const clauses = ['l.interval_start_ms >= ?', 'l.interval_start_ms < ?', 'l.meter_id = ?'];
-  const params: unknown[] = [fromMs, query.toMs, query.meterId];
-  if (query.channel !== undefined) {
-    clauses.push('l.channel = ?');
-    params.push(query.channel);
-  }
+  const params: unknown[] = [query.meterId, fromMs, query.toMs];
+  if (query.channel !== undefined) params.push(query.channel);
   if (after !== undefined) {
-    clauses.push('(l.interval_start_ms > ? OR (l.interval_start_ms = ? AND l.channel > ?))');
     params.push(after.intervalStartMs, after.intervalStartMs, after.channel);
   }
   params.push(query.limit);
-  const sql = `SELECT l.*, b.delivery_id, b.source_id, b.committed_at_ms
-    FROM ledger l INDEXED BY ledger_by_meter LEFT JOIN batches b ON b.id = l.batch_id
-    WHERE ${clauses.join(' AND ')} AND ${NEWER_VERSION}
-    ORDER BY l.interval_start_ms, l.meter_id, l.channel LIMIT ?`;
-  return (prepare(sql).all(...params) as Row[]).map((row) => rangeRowFrom(row, ledgerFrom));
+  return (prepare(ledgerRangeSql(query)).all(...params) as Row[]).map((row) =>
+    rangeRowFrom(row, ledgerFrom),
+  );
 }
 
 export function selectIntervalVersions(

@@ -66,6 +66,7 @@ import type {
   LedgerRangeRow,
   DeliveryPageFilter,
   DeliveryPageRow,
+  WorklistCounts,
 } from '../../core/store.js';
 import { currentOwner, isOwnerAlive } from '../process-owner.js';
 import { MIGRATIONS } from './migrations.js';
@@ -361,6 +362,13 @@ export function ledgerFrom(row: Row): LedgerRow {
     batchPosition: row.batch_position as number,
   };
 }
+
+/** The worklists' counts, each a range of its status index (the audit log's is its length). */
+export const WORKLIST_COUNTS_SQL = `SELECT
+  (SELECT count(*) FROM quarantine WHERE status = 'open') AS quarantine_open,
+  (SELECT count(*) FROM anomalies WHERE status = 'held') AS anomalies_held,
+  (SELECT count(*) FROM dead_letters WHERE status = 'open') AS dead_letters_open,
+  (SELECT count(*) FROM audit_log) AS audit_entries`;
 
 /** Quarantine rows with their repeat counts; callers add WHERE, ORDER and LIMIT. */
 const QUARANTINE_SELECT = `SELECT q.*,
@@ -1731,7 +1739,8 @@ export class SqliteStore implements Store {
   }
 
   async listLedgerRange(query: LedgerRangeQuery): Promise<LedgerRangeRow[]> {
-    return selectLedgerRange((sql) => this.db.prepare(sql), ledgerFrom, query);
+    // Four texts at most (with or without a channel, with or without a cursor): cached.
+    return selectLedgerRange((sql) => this.#statement(sql), ledgerFrom, query);
   }
 
   async listIntervalVersions(interval: IntervalRef): Promise<LedgerRangeRow[]> {
@@ -1745,6 +1754,16 @@ export class SqliteStore implements Store {
         limit,
       ) as Row[]
     ).map(quarantineFrom);
+  }
+
+  async worklistCounts(): Promise<WorklistCounts> {
+    const row = this.#statement(WORKLIST_COUNTS_SQL).get() as Record<string, number>;
+    return {
+      quarantineOpen: row.quarantine_open as number,
+      anomaliesHeld: row.anomalies_held as number,
+      deadLettersOpen: row.dead_letters_open as number,
+      auditEntries: row.audit_entries as number,
+    };
   }
 
   async listDeliveryPage(filter: DeliveryPageFilter): Promise<DeliveryPageRow[]> {
