@@ -218,3 +218,54 @@ describe.runIf(natsUp && postgresUp)('amisync run --workers on PostgreSQL and Je
     }
   }, 420_000);
 });
+
+describe('amisync run --workers: usage errors, before anything connects', () => {
+  const partitioned = [
+    'sources:',
+    '  - kind: nats',
+    '    id: headend',
+    '    url: nats://127.0.0.1:4222',
+    '    stream: NEVER_CONNECTED',
+    '    subject: headend.readings',
+    '    durable: amisync',
+    '    partitions: 4',
+  ];
+  const env = { ...process.env, AMISYNC_DB: undefined, AMISYNC_DICTIONARY: undefined };
+
+  function file(name: string, lines: readonly string[]): string {
+    const path = join(tempDir('amisync-run-workers-usage-'), name);
+    writeFileSync(path, lines.join('\n'));
+    return path;
+  }
+
+  it('exits 64 naming the flag, or 78 naming the database, each with the reason', async () => {
+    const postgres = ['database: postgres://postgres@127.0.0.1:1/none?schema=none', ...partitioned];
+    const withPostgres = file('workers.yaml', postgres);
+    const withoutDatabase = file('no-database.yaml', partitioned);
+    const drop = file('drop.yaml', [
+      'database: ./amisync.db',
+      'sources:',
+      '  - { kind: directory, id: drop, path: ./inbox }',
+    ]);
+    const mixed = file('mixed.yaml', [
+      ...postgres,
+      '  - { kind: directory, id: drop, path: ./in }',
+    ]);
+    const cases: [string[], number, RegExp][] = [
+      [['--config', drop, '--workers', '2'], 64, /--workers needs a partitioned source/],
+      [['--config', withPostgres], 64, /headend is partitioned .*run it with --workers N/],
+      [['--config', withPostgres, '--workers', '0'], 64, /--workers must be 1 to 64, not 0/],
+      [['--config', withPostgres, '--workers', '5'], 64, /more than the 4 partitions/],
+      [['--config', withPostgres, '--workers', '2', '--once'], 64, /--once cannot be given/],
+      [['--config', mixed, '--workers', '2'], 64, /only the partitioned source headend; run drop/],
+      [['--config', withoutDatabase, '--workers', '2', '--db', './x.db'], 64, /not .*x\.db/],
+      [['--config', withoutDatabase, '--workers', '2'], 78, /database: .*one PostgreSQL store/],
+    ];
+    const results = await Promise.all(cases.map(([args]) => runCli(['run', ...args], env)));
+    results.forEach((result, index) => {
+      const [args, code, reason] = cases[index] as [string[], number, RegExp];
+      expect({ args, code: result.code }).toEqual({ args, code });
+      expect(result.stderr).toMatch(reason);
+    });
+  }, 120_000);
+});
