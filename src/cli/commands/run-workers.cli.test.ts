@@ -1,6 +1,7 @@
 // Goal: the built `amisync run --config F --workers 2` reads a partitioned NATS stream into
 // PostgreSQL until the ledger equals the simulator's truth, starts again a worker that was
-// SIGKILLed, and on SIGTERM exits 0 with every worker process gone and every lease given back.
+// SIGKILLed, and on SIGTERM exits 0 with every worker process gone and every lease given back;
+// a SIGKILLed supervisor leaves no worker behind; usage errors exit 64 before connecting.
 // Method: own schema, stream and durables; the feed published by the built `simulate publish
 // --partitions 4`; worker pids read from the supervisor's log; the ack log joined with the store.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -76,14 +77,14 @@ function startsIn(stderr: string): { worker: number; pid: number; start: number 
     .map((line) => JSON.parse(line) as { worker: number; pid: number; start: number });
 }
 
-function writeConfig(folder: string, names: Record<string, string>): string {
+function writeConfig(folder: string, names: Record<string, string>, leaseMs = 2000): string {
   const config = join(folder, 'workers.yaml');
   writeFileSync(
     config,
     [
       `database: ${names['url']}`,
       'shutdownGraceMs: 20000',
-      'workers: { heartbeatMs: 300, leaseMs: 2000 }',
+      `workers: { heartbeatMs: 300, leaseMs: ${leaseMs} }`,
       'sources:',
       '  - kind: nats',
       '    id: headend',
@@ -217,6 +218,45 @@ describe.runIf(natsUp && postgresUp)('amisync run --workers on PostgreSQL and Je
       await store.close();
     }
   }, 420_000);
+});
+
+describe.runIf(natsUp && postgresUp)('amisync run --workers, its supervisor killed', () => {
+  it('leaves no worker behind: each stops and gives its leases back', async () => {
+    const suffix = uniqueSuffix().replace(/[^A-Za-z0-9]/g, '_');
+    const stream = `AMISYNC_RUNWORKERS_KILL_${suffix}`;
+    streams.push(stream);
+    const folder = tempDir('amisync-run-workers-kill-');
+    const { url } = freshPostgresSchema();
+    const names = { url, stream, subject: `amisync-rwkill.${suffix}`, durable: `rwk_${suffix}` };
+    // Leases of a minute: an empty lease table within the test means given back, not expired.
+    const config = writeConfig(folder, names, 60_000);
+    const parent = spawn(
+      process.execPath,
+      [CLI_MAIN, 'run', '--config', config, '--workers', '2'],
+      {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
+    let stderr = '';
+    parent.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+    const store = await openPostgresStore(url, { nowMs: () => Date.now() });
+    try {
+      await waitFor(() => startsIn(stderr).length >= 2, 'two workers started', 60_000);
+      await waitFor(
+        async () => (await heldPartitions(store.pool).catch(() => [])).length === PARTITIONS,
+        'every partition held',
+        60_000,
+      );
+      parent.kill('SIGKILL');
+      await exited(parent);
+      const pids = startsIn(stderr).map((start) => start.pid);
+      await waitFor(() => pids.every((pid) => !isAlive(pid)), 'the workers stopping', 30_000);
+      expect(await heldPartitions(store.pool)).toEqual([]);
+    } finally {
+      for (const { pid } of startsIn(stderr)) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+      await store.close();
+    }
+  }, 180_000);
 });
 
 describe('amisync run --workers: usage errors, before anything connects', () => {

@@ -180,7 +180,6 @@ interface Parts {
 async function superviseWorkers(plan: Plan, parts: Parts): Promise<RunWorkersSummary> {
   const { loaded, source, database, count, environment } = plan;
   const { clock, log } = parts;
-  void clock;
   const settings = loaded.settings.workers ?? WORKERS_SETTINGS_DEFAULT;
   const config = workerConfigOf(
     source.config as unknown as PartitionedSourceConfig,
