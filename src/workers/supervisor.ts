@@ -162,9 +162,11 @@ export class Supervisor {
       });
     });
     if (child.pid !== undefined) {
-      // A worker that died before it read the message has closed the channel: nothing to send.
-      child.send(this.#options.message, (error) => {
-        if (error !== null) this.#options.log.warn({ worker: slot.worker }, 'worker not reached');
+      // Sent when the worker asks (its first message), so it is listening when it arrives.
+      child.once('message', () => {
+        child.send(this.#options.message, (error) => {
+          if (error !== null) this.#options.log.warn({ worker: slot.worker }, 'worker not reached');
+        });
       });
       this.#options.log.info(
         { worker: slot.worker, pid: child.pid, start: slot.starts },

@@ -4,9 +4,9 @@
  * is workerConfigSchema as JSON; `owner` defaults to host and pid. Logs are JSON lines on stderr,
  * or where an optional `log: { level, file }` beside the configuration says.
  *
- * Started by `amisync run --workers N` (supervisor.ts) it takes no file: the configuration comes
- * as the first message on its IPC channel, and it also stops cleanly when that channel closes, so
- * a supervisor that dies does not leave its workers behind.
+ * Started by `amisync run --workers N` (supervisor.ts) it takes no file: it sends `ready` on its
+ * IPC channel and the configuration comes back as the first message. It also stops cleanly when
+ * that channel closes, so a supervisor that dies does not leave its workers behind.
  *
  * Exit codes: 0 after a clean stop, 64 for an unreadable or invalid configuration, 69 when the
  * store or the broker cannot be reached.
@@ -27,7 +27,10 @@ async function configText(): Promise<unknown> {
   if (process.send === undefined) {
     throw new AmisyncError('USAGE', 'usage: worker-main CONFIG.json');
   }
-  return new Promise((resolve) => process.once('message', resolve));
+  // Asked for only once listened for: a message sent before a listener exists would be lost.
+  const sent = new Promise((resolve) => process.once('message', resolve));
+  process.send('ready');
+  return sent;
 }
 
 function configFrom(parsed: unknown) {
