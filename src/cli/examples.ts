@@ -81,6 +81,16 @@ const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
   'deliveries list': ['amisync deliveries list --source vendor-a --limit 20 --json'],
   'deliveries show': ['amisync deliveries show dlv_00000000000000000042'],
   'audit checkpoints': ['amisync audit checkpoints --limit 5 --json'],
+  run: [
+    'amisync run --config amisync.yaml --once',
+    'amisync run --config workers.yaml --workers 4   # a partitioned nats source, 4 processes',
+  ],
+  'simulate publish': [
+    'amisync simulate publish --to mqtt://127.0.0.1:1883 --subject meters/readings \\',
+    '  --meters 50 --days 2 --poison-rate 0.01 --repeat-rate 0.02 --truth truth.json',
+    'amisync simulate publish --to nats://127.0.0.1:4222 --stream READINGS --subject readings \\',
+    '  --partitions 16 --meters 500 --truth truth.json   # to readings.p0 .. readings.p15',
+  ],
 };
 
 /** Adds each listed command's example under its help. */

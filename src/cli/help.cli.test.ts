@@ -40,6 +40,14 @@ describe('amisync --help', () => {
     expect(undocumented).toEqual([]);
   });
 
+  it('shows an example of run --workers and of simulate publish --partitions', () => {
+    const all = new Map(leaves(buildProgram()).map((one) => [one.path, one.text]));
+    const example = (path: string) => /^Example:$[\s\S]*/m.exec(all.get(path) ?? '')?.[0] ?? '';
+    expect(example('run')).toMatch(/^ {2}amisync run --config \S+ --workers \d+/m);
+    expect(example('simulate publish')).toMatch(/^ {2}amisync simulate publish .*nats:\/\//m);
+    expect(example('simulate publish')).toMatch(/--partitions \d+/);
+  });
+
   it('answers --help with exit 0 and an unknown option with a usage error, exit 64', async () => {
     const shown = await run(process.execPath, [CLI_MAIN, 'dead-letters', 'list', '--help']);
     expect(shown.stdout).toMatch(/^Example:$/m);

@@ -27,6 +27,7 @@ import {
 } from './commands/ledger-views.js';
 import { printIngest, runIngest } from './commands/ingest.js';
 import { runConfigCheck, runRun } from './commands/run.js';
+import { runRunWorkers } from './commands/run-workers.js';
 import { LOG_LEVELS } from './config/service-config.js';
 import {
   runQuarantineDecision,
@@ -132,14 +133,18 @@ export function buildProgram(): Command {
       '--threads <n>',
       "threads per delivery (or the file's threads:; default the core count)",
     )
+    .option(
+      '--workers <n>',
+      "run the file's partitioned nats source in n supervised worker processes (docs/workers.md)",
+    )
     .addHelpText(
       'after',
-      '\nExample:\n  amisync run --config amisync.yaml --once\n' +
-        'The configuration may name the database and the dictionary; --db and --dictionary win.',
+      '\nThe configuration may name the database and the dictionary; --db and --dictionary win.',
     )
     .action(
       action(async (opts: Opts) => {
-        await runRun(opts);
+        if (opts.workers === undefined) await runRun(opts);
+        else await runRunWorkers(opts);
       }),
     );
 

@@ -67,7 +67,7 @@ export interface RunEnvironment {
   readonly signals: NodeJS.EventEmitter;
 }
 
-const PROCESS_ENVIRONMENT: RunEnvironment = {
+export const PROCESS_ENVIRONMENT: RunEnvironment = {
   kinds: SOURCE_KINDS,
   env: process.env,
   signals: process,
@@ -88,7 +88,7 @@ export function storeNotOpen(): never {
   );
 }
 
-function load(
+export function load(
   options: RunCommandOptions,
   environment: RunEnvironment,
   log: Logger,
@@ -155,7 +155,7 @@ function dictionaryOf(options: RunCommandOptions, loaded: LoadedConfig): DataDic
 }
 
 /** The database flag wins over the file's `database:`, which wins over $AMISYNC_DB. */
-function storeOptions(options: RunCommandOptions, loaded: LoadedConfig): GlobalOptions {
+export function storeOptions(options: RunCommandOptions, loaded: LoadedConfig): GlobalOptions {
   return options.db === undefined && loaded.settings.database !== undefined
     ? { ...options, db: loaded.settings.database }
     : options;
@@ -188,6 +188,15 @@ export async function runRun(
   // a second, so `amisync pause` from another process holds here without a restart.
   const pauseGate = new StorePauseGate({ store: () => store ?? storeNotOpen(), clock, log });
   const loaded = load(options, environment, log, () => store ?? storeNotOpen(), pauseGate);
+  const partitioned = loaded.sources.find((source) => source.partitions !== undefined);
+  if (partitioned !== undefined) {
+    throw new AmisyncError(
+      'USAGE',
+      `source ${partitioned.id} is partitioned (partitions: ${partitioned.partitions}): ` +
+        'run it with --workers N (docs/workers.md)',
+      { flag: '--workers' },
+    );
+  }
   const serviceLogging =
     loaded.settings.log.file === undefined && loaded.settings.log.level === 'info'
       ? initial

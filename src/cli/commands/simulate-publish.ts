@@ -289,11 +289,6 @@ export function addSimulatePublish(simulate: Command): Command {
     .option('--partitions <n>', 'NATS: route each meter to <subject>.p<k> of n partitions')
     .option('--truth <file>', 'write the ground truth as JSON')
     .option('--json', 'print one JSON document')
-    .addHelpText(
-      'after',
-      '\nExample:\n  amisync simulate publish --to mqtt://127.0.0.1:1883 --subject meters/readings ' +
-        '--meters 50 --days 2 --poison-rate 0.01 --repeat-rate 0.02 --truth truth.json',
-    )
     .action(async (flags: SimulatePublishFlags) => {
       try {
         printSummary(await runSimulatePublish(flags), flags.json === true);

@@ -28,6 +28,12 @@ import { slaSchema, type SlaTarget, type SourceSla } from '../../report/sla-conf
 import { isPostgresUrl } from '../../store/postgres/postgres-store.js';
 
 import { THREADS_MAX } from '../../pipeline/parallel-parse.js';
+import {
+  partitionedSourceProblems,
+  partitionedTopLevelProblems,
+  partitionsSchema,
+  workersSettingsSchema,
+} from './partitioned-source.js';
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 
@@ -55,6 +61,8 @@ const serviceSchema = z
       })
       .strict()
       .optional(),
+    // Lease timings of the workers of a partitioned source (docs/workers.md); absent: defaults.
+    workers: workersSettingsSchema.optional(),
     sources: z
       .array(z.record(z.string(), z.unknown()), 'a list of sources, each a mapping with a kind')
       .min(1, 'at least one source')
@@ -82,6 +90,8 @@ export interface BuiltSource {
   readonly resilience?: SourceResilienceConfig;
   /** The vendor's contract targets (`sla:`, docs/config.md), shortest window first. */
   readonly sla?: readonly SlaTarget[];
+  /** A nats source read by several workers: its partition count (docs/workers.md). */
+  readonly partitions?: number;
 }
 
 export interface LoadedConfig {
@@ -245,7 +255,9 @@ export function loadServiceConfig(
     config: { kind: string; id: string };
     resilience?: SourceResilienceConfig;
     sla?: readonly SlaTarget[];
+    partitions?: number;
   }[] = [];
+  const partitionedAt: number[] = [];
   sourceList.forEach((item, index) => {
     // Not a mapping: the top-level check has reported it already.
     if (typeof item !== 'object' || item === null || Array.isArray(item)) return;
@@ -276,7 +288,21 @@ export function loadServiceConfig(
     }
     // `resilience:` is the wrapper's, not the transport's: it is checked here, not by the kind.
     // `sla:` is the vendor's contract, read by `report sla`: not the transport's either.
-    const { resilience: rawResilience, sla: rawSla, ...transportRaw } = raw;
+    // `partitions:` makes the source a partitioned one, read by workers (partitioned-source.ts).
+    const {
+      resilience: rawResilience,
+      sla: rawSla,
+      partitions: rawPartitions,
+      ...transportRaw
+    } = raw;
+    const partitions = partitionsSchema.optional().safeParse(rawPartitions);
+    if (!partitions.success) problems.push(...zodProblems(partitions.error, [...at, 'partitions']));
+    if (rawPartitions !== undefined) {
+      partitionedAt.push(index);
+      for (const problem of partitionedSourceProblems(raw)) {
+        problems.push({ path: [...at, ...problem.path], message: problem.message });
+      }
+    }
     const resilience = sourceResilienceSchema.optional().safeParse(rawResilience);
     if (!resilience.success) problems.push(...zodProblems(resilience.error, [...at, 'resilience']));
     const sla = slaSchema.optional().safeParse(rawSla);
@@ -287,16 +313,21 @@ export function loadServiceConfig(
       return;
     }
     if (earlier !== undefined || !resilience.success || !sla.success) return;
+    if (!partitions.success) return;
     validated.push({
       index,
       kind,
       config: result.data,
       ...(resilience.data === undefined ? {} : { resilience: resilience.data }),
       ...(sla.data === undefined ? {} : { sla: sla.data.targets }),
+      ...(partitions.data === undefined ? {} : { partitions: partitions.data }),
     });
   });
+  if (partitionedAt.length > 0 && typeof raw === 'object' && raw !== null) {
+    problems.push(...partitionedTopLevelProblems(raw as Record<string, unknown>, partitionedAt));
+  }
   const sources: BuiltSource[] = [];
-  for (const { index, kind, config, resilience, sla } of validated) {
+  for (const { index, kind, config, resilience, sla, partitions } of validated) {
     const at = ['sources', index];
     try {
       const source = kind.create(config, sourceContextAt(context, base, at));
@@ -307,6 +338,7 @@ export function loadServiceConfig(
         config,
         ...(resilience === undefined ? {} : { resilience }),
         ...(sla === undefined ? {} : { sla }),
+        ...(partitions === undefined ? {} : { partitions }),
       });
     } catch (error) {
       problems.push(...buildProblems(error, at));

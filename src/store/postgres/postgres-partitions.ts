@@ -207,3 +207,18 @@ export async function releaseLease(db: Queryable, lease: PartitionLease): Promis
     [lease.partition, lease.owner, lease.generation],
   );
 }
+
+/** The partitions whose lease is live now, and who holds each: what operators are shown. */
+export async function heldPartitions(
+  db: Queryable,
+): Promise<{ partition: number; owner: string }[]> {
+  const rows = await all(
+    db,
+    `SELECT partition, owner FROM partition_leases WHERE expires_at_ms > ${DB_NOW_MS}
+     ORDER BY partition`,
+  );
+  return rows.map((row) => ({
+    partition: int(row.partition, 'partition'),
+    owner: text(row.owner, 'owner'),
+  }));
+}

@@ -1,0 +1,311 @@
+// Goal: the built `amisync run --config F --workers 2` reads a partitioned NATS stream into
+// PostgreSQL until the ledger equals the simulator's truth, starts again a worker that was
+// SIGKILLed, and on SIGTERM exits 0 with every worker process gone and every lease given back;
+// a SIGKILLed supervisor leaves no worker behind; usage errors exit 64 before connecting.
+// Method: own schema, stream and durables; the feed published by the built `simulate publish
+// --partitions 4`; worker pids read from the supervisor's log; the ack log joined with the store.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { verifyAudit } from '../../audit/verify.js';
+import { isConserved } from '../../pipeline/commit.js';
+import { formatKwh, type Truth } from '../../simulator/truth.js';
+import { heldPartitions } from '../../store/postgres/postgres-partitions.js';
+import { openPostgresStore } from '../../store/postgres/postgres-store.js';
+import {
+  brokerOrSkip,
+  deleteNatsStream,
+  natsConsumerBacklog,
+  readAckLog,
+  uniqueSuffix,
+} from '../../test-support/broker-rig.js';
+import { CLI_MAIN, runCli } from '../../test-support/crash-runs.js';
+import {
+  dropPostgresSchemas,
+  freshPostgresSchema,
+  probePostgres,
+} from '../../test-support/postgres.js';
+import { requireOrSkip } from '../../test-support/services.js';
+import { removeTempDirs, tempDir } from '../../test-support/temp.js';
+import { ledgerStreams } from '../../test-support/truth-check.js';
+
+const NATS_URL = 'nats://127.0.0.1:4222';
+const PARTITIONS = 4;
+
+const natsUp = await brokerOrSkip('NATS JetStream', 4222);
+const probe = await probePostgres();
+const postgresUp = requireOrSkip('PostgreSQL', probe.available, probe.reason);
+const streams: string[] = [];
+afterAll(async () => {
+  if (natsUp) await Promise.all(streams.map((stream) => deleteNatsStream(stream)));
+  await dropPostgresSchemas();
+  removeTempDirs();
+});
+
+async function waitFor(
+  condition: () => Promise<boolean> | boolean,
+  what: string,
+  timeoutMs: number,
+): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!(await condition())) {
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+function exited(child: ChildProcess): Promise<number | null> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
+  return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Each `worker N started (pid P)` line of the supervisor's log, in order. */
+function startsIn(stderr: string): { worker: number; pid: number; start: number }[] {
+  return stderr
+    .split('\n')
+    .filter((line) => line.includes('"msg":"worker ') && line.includes(' started (pid '))
+    .map((line) => JSON.parse(line) as { worker: number; pid: number; start: number });
+}
+
+function writeConfig(folder: string, names: Record<string, string>, leaseMs = 2000): string {
+  const config = join(folder, 'workers.yaml');
+  writeFileSync(
+    config,
+    [
+      `database: ${names['url']}`,
+      'shutdownGraceMs: 20000',
+      `workers: { heartbeatMs: 300, leaseMs: ${leaseMs} }`,
+      'sources:',
+      '  - kind: nats',
+      '    id: headend',
+      `    url: ${NATS_URL}`,
+      `    stream: ${names['stream']}`,
+      `    subject: ${names['subject']}`,
+      `    durable: ${names['durable']}`,
+      '    ackWaitMs: 1000',
+      '    batch: { messagesMax: 20 }',
+      '    ackLog: ./acks.ndjson',
+      `    partitions: ${PARTITIONS}`,
+    ].join('\n'),
+  );
+  return config;
+}
+
+describe.runIf(natsUp && postgresUp)('amisync run --workers on PostgreSQL and JetStream', () => {
+  it('reaches the truth across a SIGKILLed worker, and stops on SIGTERM', async () => {
+    const suffix = uniqueSuffix().replace(/[^A-Za-z0-9]/g, '_');
+    const stream = `AMISYNC_RUNWORKERS_${suffix}`;
+    streams.push(stream);
+    const subject = `amisync-runworkers.${suffix}`;
+    const durable = `rw_${suffix}`;
+    const folder = tempDir('amisync-run-workers-');
+    const { url } = freshPostgresSchema();
+    const config = writeConfig(folder, { url, stream, subject, durable });
+    const truthFile = join(folder, 'truth.json');
+    // Conflicting values too: per-meter order across the restart decides which value stands.
+    const published = await runCli(
+      [
+        ...['simulate', 'publish', '--to', NATS_URL, '--stream', stream, '--subject', subject],
+        ...['--partitions', String(PARTITIONS), '--meters', '16', '--days', '2', '--seed', '23'],
+        ...['--readings-per-message', '8', '--poison-rate', '0.02', '--repeat-rate', '0.03'],
+        ...['--retransmit-rate', '0.02', '--bad-rate', '0.01', '--conflict-rate', '0.02'],
+        ...['--truth', truthFile, '--json'],
+      ],
+      process.env,
+    );
+    expect(published.code, published.stderr).toBe(0);
+    const truth = JSON.parse(readFileSync(truthFile, 'utf8')) as Truth;
+    const messages = (JSON.parse(published.stdout) as { messages: number }).messages;
+
+    const parent = spawn(
+      process.execPath,
+      [CLI_MAIN, 'run', '--config', config, '--workers', '2', '--json'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stdout = '';
+    let stderr = '';
+    parent.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+    parent.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+    const ackLog = join(folder, 'acks.ndjson');
+    const acked = () => readAckLog(ackLog).reduce((sum, line) => sum + line.messages.length, 0);
+    const store = await openPostgresStore(url, { nowMs: () => Date.now() });
+    const pids = new Set<number>();
+    try {
+      await waitFor(() => startsIn(stderr).length >= 2, 'two workers started', 60_000);
+      await waitFor(() => acked() >= 30, 'the workers acknowledging', 120_000);
+      const victim = startsIn(stderr)[0] as { worker: number; pid: number };
+      process.kill(victim.pid, 'SIGKILL');
+      await waitFor(
+        () => startsIn(stderr).some((s) => s.worker === victim.worker && s.start === 2),
+        'the supervisor starting the killed worker again',
+        60_000,
+      );
+      const backlog = async () => {
+        let total = 0;
+        for (let partition = 0; partition < PARTITIONS; partition++) {
+          const pending = await natsConsumerBacklog(stream, `${durable}_p${partition}`);
+          total += pending;
+        }
+        return total;
+      };
+      await waitFor(
+        async () => (await backlog().catch(() => 1)) === 0 && acked() > 0,
+        'the stream drained',
+        180_000,
+      );
+      // Every partition is held by a live worker again before the stop: the takeover is done.
+      const victimOwner = `:${victim.pid}`;
+      await waitFor(
+        async () => {
+          const held = await heldPartitions(store.pool);
+          return held.length === PARTITIONS && held.every((h) => !h.owner.endsWith(victimOwner));
+        },
+        'the partitions held by live workers',
+        60_000,
+      );
+      for (const start of startsIn(stderr)) pids.add(start.pid);
+      parent.kill('SIGTERM');
+      const code = await exited(parent);
+      expect(code, stderr.slice(-4000)).toBe(0);
+      const alive = [...pids].filter(isAlive);
+      expect(alive).toEqual([]);
+      expect(await heldPartitions(store.pool)).toEqual([]);
+      const summary = JSON.parse(stdout) as {
+        workers: { worker: number; starts: number }[];
+        interrupted: boolean;
+      };
+      expect(summary.interrupted).toBe(true);
+      const restarted = summary.workers.find((w) => w.worker === victim.worker);
+      expect(restarted?.starts).toBe(2);
+
+      const acks = readAckLog(ackLog);
+      expect(new Set(acks.flatMap((line) => line.messages)).size).toBe(messages);
+      const finished = await store.pool.query(
+        "SELECT id, finished_at_ms FROM deliveries WHERE status = 'complete'",
+      );
+      const finishedAt = new Map<string, number>(
+        finished.rows.map((row: { id: string; finished_at_ms: string }) => [
+          row.id,
+          Number(row.finished_at_ms),
+        ]),
+      );
+      const early = acks.filter(
+        (ack) => !((finishedAt.get(ack.deliveryId) ?? Infinity) <= ack.atMs),
+      );
+      expect(early).toEqual([]);
+      const status = await store.status();
+      expect(isConserved(status.totals)).toBe(true);
+      expect(status.totals.accepted).toBe(truth.valid);
+      expect(await ledgerStreams(store)).toEqual(truth.streams);
+      expect(status.ledger.readings).toBe(truth.currentReadings);
+      expect(formatKwh(status.ledger.energyMilliWh)).toBe(truth.kwh);
+      const report = await verifyAudit(store, null);
+      expect(report.problems).toEqual([]);
+    } finally {
+      if (parent.exitCode === null) parent.kill('SIGKILL');
+      for (const { pid } of startsIn(stderr)) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+      await exited(parent);
+      await store.close();
+    }
+  }, 420_000);
+});
+
+describe.runIf(natsUp && postgresUp)('amisync run --workers, its supervisor killed', () => {
+  it('leaves no worker behind: each stops and gives its leases back', async () => {
+    const suffix = uniqueSuffix().replace(/[^A-Za-z0-9]/g, '_');
+    const stream = `AMISYNC_RUNWORKERS_KILL_${suffix}`;
+    streams.push(stream);
+    const folder = tempDir('amisync-run-workers-kill-');
+    const { url } = freshPostgresSchema();
+    const names = { url, stream, subject: `amisync-rwkill.${suffix}`, durable: `rwk_${suffix}` };
+    // Leases of a minute: an empty lease table within the test means given back, not expired.
+    const config = writeConfig(folder, names, 60_000);
+    const parent = spawn(
+      process.execPath,
+      [CLI_MAIN, 'run', '--config', config, '--workers', '2'],
+      {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
+    let stderr = '';
+    parent.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+    const store = await openPostgresStore(url, { nowMs: () => Date.now() });
+    try {
+      await waitFor(() => startsIn(stderr).length >= 2, 'two workers started', 60_000);
+      await waitFor(
+        async () => (await heldPartitions(store.pool).catch(() => [])).length === PARTITIONS,
+        'every partition held',
+        60_000,
+      );
+      parent.kill('SIGKILL');
+      await exited(parent);
+      const pids = startsIn(stderr).map((start) => start.pid);
+      await waitFor(() => pids.every((pid) => !isAlive(pid)), 'the workers stopping', 30_000);
+      expect(await heldPartitions(store.pool)).toEqual([]);
+    } finally {
+      for (const { pid } of startsIn(stderr)) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+      await store.close();
+    }
+  }, 180_000);
+});
+
+describe('amisync run --workers: usage errors, before anything connects', () => {
+  const partitioned = [
+    'sources:',
+    '  - kind: nats',
+    '    id: headend',
+    '    url: nats://127.0.0.1:4222',
+    '    stream: NEVER_CONNECTED',
+    '    subject: headend.readings',
+    '    durable: amisync',
+    '    partitions: 4',
+  ];
+  const env = { ...process.env, AMISYNC_DB: undefined, AMISYNC_DICTIONARY: undefined };
+
+  function file(name: string, lines: readonly string[]): string {
+    const path = join(tempDir('amisync-run-workers-usage-'), name);
+    writeFileSync(path, lines.join('\n'));
+    return path;
+  }
+
+  it('exits 64 naming the flag, or 78 naming the database, each with the reason', async () => {
+    const postgres = ['database: postgres://postgres@127.0.0.1:1/none?schema=none', ...partitioned];
+    const withPostgres = file('workers.yaml', postgres);
+    const withoutDatabase = file('no-database.yaml', partitioned);
+    const drop = file('drop.yaml', [
+      'database: ./amisync.db',
+      'sources:',
+      '  - { kind: directory, id: drop, path: ./inbox }',
+    ]);
+    const mixed = file('mixed.yaml', [
+      ...postgres,
+      '  - { kind: directory, id: drop, path: ./in }',
+    ]);
+    const cases: [string[], number, RegExp][] = [
+      [['--config', drop, '--workers', '2'], 64, /--workers needs a partitioned source/],
+      [['--config', withPostgres], 64, /headend is partitioned .*run it with --workers N/],
+      [['--config', withPostgres, '--workers', '0'], 64, /--workers must be 1 to 64, not 0/],
+      [['--config', withPostgres, '--workers', '5'], 64, /more than the 4 partitions/],
+      [['--config', withPostgres, '--workers', '2', '--once'], 64, /--once cannot be given/],
+      [['--config', mixed, '--workers', '2'], 64, /only the partitioned source headend; run drop/],
+      [['--config', withoutDatabase, '--workers', '2', '--db', './x.db'], 64, /not .*x\.db/],
+      [['--config', withoutDatabase, '--workers', '2'], 78, /database: .*one PostgreSQL store/],
+    ];
+    const results = await Promise.all(cases.map(([args]) => runCli(['run', ...args], env)));
+    results.forEach((result, index) => {
+      const [args, code, reason] = cases[index] as [string[], number, RegExp];
+      expect({ args, code: result.code }).toEqual({ args, code });
+      expect(result.stderr).toMatch(reason);
+    });
+  }, 120_000);
+});
