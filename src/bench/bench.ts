@@ -55,6 +55,7 @@ import {
   openSqliteStore,
   putReadingParams,
 } from '../store/sqlite/sqlite-store.js';
+import { inMeterOrder } from '../store/sqlite/sqlite-ledger-order.js';
 import { prefillLedger } from './prefill.js';
 
 const METERS = 1_000;
@@ -135,17 +136,24 @@ function rawInsertCeiling(
   };
   let count = 0;
   const start = process.hrtime.bigint();
-  for (const [batchIndex, batch] of readings.entries()) {
+  for (const [batchIndex, inBatchOrder] of readings.entries()) {
+    // In the order the store writes a batch's rows (inMeterOrder), with their batch positions.
+    const batch = inMeterOrder(
+      inBatchOrder.map((item, position) => ({ reading: item.reading, position })),
+      (item) => item.reading.meterId,
+    );
     db.transaction(() => {
       let at = 0;
       for (; at + rowsPerStatement <= batch.length; at += rowsPerStatement) {
         for (let k = 0; k < rowsPerStatement; k++) {
-          put(k * columns, (batch[at + k] as IdentifiedReading).reading, batchIndex + 1, at + k);
+          const item = batch[at + k] as (typeof batch)[number];
+          put(k * columns, item.reading, batchIndex + 1, item.position);
         }
         many.run(params);
       }
       for (; at < batch.length; at++) {
-        put(0, (batch[at] as IdentifiedReading).reading, batchIndex + 1, at);
+        const item = batch[at] as (typeof batch)[number];
+        put(0, item.reading, batchIndex + 1, item.position);
         one.run(params.slice(0, columns));
       }
       count += batch.length;

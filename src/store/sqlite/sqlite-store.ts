@@ -104,6 +104,7 @@ import {
   selectVendors,
 } from './sqlite-vendors.js';
 import { selectBreakers, upsertBreaker } from './sqlite-breakers.js';
+import { inBatchPositionOrder, inMeterOrder } from './sqlite-ledger-order.js';
 import {
   selectIntervalVersions,
   selectLedgerRange,
@@ -149,6 +150,10 @@ function placeholders(rows: number, columns: number): string {
 /** The ledger's multi-row INSERT, shared with the benchmark's raw-insert ceiling. */
 export function ledgerInsertSql(rows: number): string {
   return `INSERT INTO ledger (${LEDGER_COLUMNS}) VALUES ${placeholders(rows, LEDGER_COLUMN_COUNT)}`;
+}
+
+function meterOfRow(row: LedgerRow): string {
+  return row.meterId;
 }
 
 /** Puts a ledger row at `at` of a multi-row INSERT's parameters. */
@@ -910,7 +915,12 @@ export class SqliteStore implements Store {
     return [...readings.values()];
   }
 
-  #insertLedgerRows(rows: readonly LedgerRow[], memo: TransactionMemo): void {
+  /**
+   * Rows go in in meter order (see inMeterOrder), so the row ids of one batch are contiguous but
+   * follow the meter index, not the batch position; readers that need batch order sort by it.
+   */
+  #insertLedgerRows(batchRows: readonly LedgerRow[], memo: TransactionMemo): void {
+    const rows = inMeterOrder(batchRows, meterOfRow);
     const many = this.#statement(ledgerInsertSql(LEDGER_ROWS_PER_STATEMENT));
     const one = this.#statement(ledgerInsertSql(1));
     const manyParams: unknown[] = new Array(LEDGER_ROWS_PER_STATEMENT * LEDGER_COLUMN_COUNT);
@@ -1601,8 +1611,9 @@ export class SqliteStore implements Store {
   }
 
   iterateLedgerByBatch(): AsyncIterable<LedgerRow[]> {
-    // Batches write contiguous row ids in batch-position order, so row id order is batch order.
-    return this.#iterate('SELECT * FROM ledger ORDER BY id', ledgerFrom);
+    // Batches write contiguous row ids in meter order (inMeterOrder), so row id order is batch
+    // order and each batch's run is put in batch-position order.
+    return inBatchPositionOrder(this.#iterate('SELECT * FROM ledger ORDER BY id', ledgerFrom));
   }
 
   async findLedgerRowsByKey(idempotencyKey: string): Promise<LedgerRow[]> {
