@@ -67,3 +67,31 @@ export async function dropPostgresSchemas(): Promise<void> {
     await client.end();
   }
 }
+
+/** A node of a PostgreSQL plan (`EXPLAIN (FORMAT JSON)`), as the plan tests read it. */
+export interface PlanNode {
+  'Node Type': string;
+  'Relation Name'?: string;
+  'Index Name'?: string;
+  Plans?: PlanNode[];
+}
+
+function nodesOf(plan: PlanNode): PlanNode[] {
+  return [plan, ...(plan.Plans ?? []).flatMap(nodesOf)];
+}
+
+/** Every node of the plan PostgreSQL chooses for `sql` in `schema`, the root first. */
+export async function planOf(schema: string, sql: string, params: unknown[]): Promise<PlanNode[]> {
+  const client = new pg.Client({
+    connectionString: postgresServerUrl(),
+    options: `-c search_path=${schema}`,
+  });
+  await client.connect();
+  try {
+    const result = await client.query(`EXPLAIN (FORMAT JSON) ${sql}`, params);
+    const plan = (result.rows[0] as { 'QUERY PLAN': { Plan: PlanNode }[] })['QUERY PLAN'][0];
+    return nodesOf(plan!.Plan);
+  } finally {
+    await client.end();
+  }
+}

@@ -4,7 +4,7 @@
 // to 1 partition; a dead owner (a lease left to expire, a connection that fetched the first
 // messages and closed without acking) and a Worker with a long ack wait; the ack log against the
 // stream sequence of each message, the ledger against the simulator's truth.
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { jetstream, jetstreamManager, AckPolicy, DeliverPolicy } from '@nats-io/jetstream';
 import { connect as connectNats, nanos } from '@nats-io/transport-node';
 import { join } from 'node:path';
@@ -16,8 +16,6 @@ import { fixPartitionCount, takeFreeLeases } from '../store/postgres/postgres-pa
 import { openPostgresStore } from '../store/postgres/postgres-store.js';
 import {
   auditSeqOfDeliveries,
-  brokerOrSkip,
-  deleteNatsStream,
   faultyFeed,
   natsConsumerBacklog,
   natsSequenceOfIds,
@@ -25,14 +23,10 @@ import {
   readAckLog,
   uniqueSuffix,
 } from '../test-support/broker-rig.js';
-import {
-  dropPostgresSchemas,
-  freshPostgresSchema,
-  probePostgres,
-} from '../test-support/postgres.js';
-import { requireOrSkip } from '../test-support/services.js';
-import { removeTempDirs, tempDir } from '../test-support/temp.js';
+import { freshPostgresSchema } from '../test-support/postgres.js';
+import { tempDir } from '../test-support/temp.js';
 import { ledgerStreams } from '../test-support/truth-check.js';
+import { waitFor, workerServices } from '../test-support/worker-rig.js';
 import { Worker, workerConfigSchema } from './worker.js';
 
 const NATS_URL = 'nats://127.0.0.1:4222';
@@ -42,23 +36,7 @@ const MESSAGES_PER_BATCH_MAX = 10;
 /** Messages the dead owner fetched and never acknowledged. */
 const HELD_BY_DEAD_OWNER = 15;
 
-const natsUp = await brokerOrSkip('NATS JetStream', 4222);
-const probe = await probePostgres();
-const postgresUp = requireOrSkip('PostgreSQL', probe.available, probe.reason);
-const streams: string[] = [];
-afterAll(async () => {
-  if (natsUp) await Promise.all(streams.map((stream) => deleteNatsStream(stream)));
-  await dropPostgresSchemas();
-  removeTempDirs();
-});
-
-async function waitFor(condition: () => Promise<boolean>, what: string, timeoutMs: number) {
-  const deadline = performance.now() + timeoutMs;
-  while (!(await condition())) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
+const { up: servicesUp, streams } = await workerServices();
 
 /**
  * A worker that dies after its fetch and before its commit: it creates the partition's durable
@@ -87,7 +65,7 @@ async function fetchAndDie(stream: string, subject: string, durable: string, cou
   }
 }
 
-describe.runIf(natsUp && postgresUp)('a worker taking over a dead owner’s partition', () => {
+describe.runIf(servicesUp)('a worker taking over a dead owner’s partition', () => {
   it('commits the dead owner’s pending messages before any later one', async () => {
     const suffix = uniqueSuffix().replace(/[^A-Za-z0-9]/g, '_');
     const stream = `AMISYNC_TAKEOVER_${suffix}`;

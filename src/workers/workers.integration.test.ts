@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { verifyAudit } from '../audit/verify.js';
 import { runSimulatePublish } from '../cli/commands/simulate-publish.js';
 import type { BatchCounts } from '../core/store.js';
@@ -17,8 +17,6 @@ import { formatKwh } from '../simulator/truth.js';
 import { openPostgresStore, type PostgresStore } from '../store/postgres/postgres-store.js';
 import {
   auditSeqOfDeliveries,
-  brokerOrSkip,
-  deleteNatsStream,
   faultyFeed,
   natsConsumerBacklog,
   natsSequenceOfIds,
@@ -27,46 +25,17 @@ import {
   uniqueSuffix,
   type AckLine,
 } from '../test-support/broker-rig.js';
-import {
-  dropPostgresSchemas,
-  freshPostgresSchema,
-  probePostgres,
-} from '../test-support/postgres.js';
-import { requireOrSkip } from '../test-support/services.js';
-import { removeTempDirs, tempDir } from '../test-support/temp.js';
+import { freshPostgresSchema } from '../test-support/postgres.js';
+import { tempDir } from '../test-support/temp.js';
 import { ledgerStreams } from '../test-support/truth-check.js';
+import { exited, waitFor, workerServices } from '../test-support/worker-rig.js';
 
 const WORKER_MAIN = fileURLToPath(new URL('../../dist/workers/worker-main.js', import.meta.url));
 const PARTITIONS = 6;
 const WORKERS = 3;
 const NATS_URL = 'nats://127.0.0.1:4222';
 
-const natsUp = await brokerOrSkip('NATS JetStream', 4222);
-const probe = await probePostgres();
-const postgresUp = requireOrSkip('PostgreSQL', probe.available, probe.reason);
-const streams: string[] = [];
-afterAll(async () => {
-  if (natsUp) await Promise.all(streams.map((stream) => deleteNatsStream(stream)));
-  await dropPostgresSchemas();
-  removeTempDirs();
-});
-
-async function waitFor(
-  condition: () => Promise<boolean> | boolean,
-  what: string,
-  timeoutMs: number,
-): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!(await condition())) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-function exited(child: ChildProcess): Promise<unknown> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => child.once('exit', resolve));
-}
+const { up: servicesUp, streams } = await workerServices();
 
 const COUNT_COLUMNS = ['received', 'accepted', 'duplicates', 'quarantined', 'conflicts'];
 const MORE_COLUMNS = ['anomaly_held', 'dead_lettered', 'revisions'];
@@ -103,7 +72,7 @@ async function ackedBeforeCommit(store: PostgresStore, acks: readonly AckLine[])
   });
 }
 
-describe.runIf(natsUp && postgresUp)('several workers on PostgreSQL and JetStream', () => {
+describe.runIf(servicesUp)('several workers on PostgreSQL and JetStream', () => {
   it('ends with the truth after one of 3 workers is SIGKILLed mid-run', async () => {
     const suffix = uniqueSuffix().replace(/[^A-Za-z0-9]/g, '_');
     const stream = `AMISYNC_WORKERS_${suffix}`;

@@ -4,61 +4,26 @@
 // a SIGKILLed supervisor leaves no worker behind; usage errors exit 64 before connecting.
 // Method: own schema, stream and durables; the feed published by the built `simulate publish
 // --partitions 4`; worker pids read from the supervisor's log; the ack log joined with the store.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { verifyAudit } from '../../audit/verify.js';
 import { isConserved } from '../../pipeline/commit.js';
 import { formatKwh, type Truth } from '../../simulator/truth.js';
 import { heldPartitions } from '../../store/postgres/postgres-partitions.js';
 import { openPostgresStore } from '../../store/postgres/postgres-store.js';
-import {
-  brokerOrSkip,
-  deleteNatsStream,
-  natsConsumerBacklog,
-  readAckLog,
-  uniqueSuffix,
-} from '../../test-support/broker-rig.js';
+import { natsConsumerBacklog, readAckLog, uniqueSuffix } from '../../test-support/broker-rig.js';
 import { CLI_MAIN, runCli } from '../../test-support/crash-runs.js';
-import {
-  dropPostgresSchemas,
-  freshPostgresSchema,
-  probePostgres,
-} from '../../test-support/postgres.js';
-import { requireOrSkip } from '../../test-support/services.js';
-import { removeTempDirs, tempDir } from '../../test-support/temp.js';
+import { freshPostgresSchema } from '../../test-support/postgres.js';
+import { tempDir } from '../../test-support/temp.js';
 import { ledgerStreams } from '../../test-support/truth-check.js';
+import { exited, waitFor, workerServices } from '../../test-support/worker-rig.js';
 
 const NATS_URL = 'nats://127.0.0.1:4222';
 const PARTITIONS = 4;
 
-const natsUp = await brokerOrSkip('NATS JetStream', 4222);
-const probe = await probePostgres();
-const postgresUp = requireOrSkip('PostgreSQL', probe.available, probe.reason);
-const streams: string[] = [];
-afterAll(async () => {
-  if (natsUp) await Promise.all(streams.map((stream) => deleteNatsStream(stream)));
-  await dropPostgresSchemas();
-  removeTempDirs();
-});
-
-async function waitFor(
-  condition: () => Promise<boolean> | boolean,
-  what: string,
-  timeoutMs: number,
-): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!(await condition())) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
-function exited(child: ChildProcess): Promise<number | null> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
-  return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
-}
+const { up: servicesUp, streams } = await workerServices();
 
 function isAlive(pid: number): boolean {
   try {
@@ -101,7 +66,7 @@ function writeConfig(folder: string, names: Record<string, string>, leaseMs = 20
   return config;
 }
 
-describe.runIf(natsUp && postgresUp)('amisync run --workers on PostgreSQL and JetStream', () => {
+describe.runIf(servicesUp)('amisync run --workers on PostgreSQL and JetStream', () => {
   it('reaches the truth across a SIGKILLed worker, and stops on SIGTERM', async () => {
     const suffix = uniqueSuffix().replace(/[^A-Za-z0-9]/g, '_');
     const stream = `AMISYNC_RUNWORKERS_${suffix}`;
@@ -220,7 +185,7 @@ describe.runIf(natsUp && postgresUp)('amisync run --workers on PostgreSQL and Je
   }, 420_000);
 });
 
-describe.runIf(natsUp && postgresUp)('amisync run --workers, its supervisor killed', () => {
+describe.runIf(servicesUp)('amisync run --workers, its supervisor killed', () => {
   it('leaves no worker behind: each stops and gives its leases back', async () => {
     const suffix = uniqueSuffix().replace(/[^A-Za-z0-9]/g, '_');
     const stream = `AMISYNC_RUNWORKERS_KILL_${suffix}`;

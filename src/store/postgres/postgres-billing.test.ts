@@ -3,14 +3,14 @@
 // index), never a scan of every meter's month; and they get back that meter's current rows.
 // Method: three monthly partitions filled by SQL with many meters, ANALYZE, EXPLAIN's JSON plan of
 // the billing ledger query walked, then the store's answer compared with the rows written.
-import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   dropPostgresSchemas,
   freshPostgresSchema,
-  postgresServerUrl,
   probePostgres,
   runAsSuperuser,
+  planOf,
+  type PlanNode,
 } from '../../test-support/postgres.js';
 import { requireOrSkip } from '../../test-support/services.js';
 import { billingLedgerSql, PostgresBillingStore } from './postgres-billing.js';
@@ -26,32 +26,6 @@ const START_MS = Date.UTC(2026, 8, 1);
 const MONTH_MS = 31 * 86_400_000;
 const METERS = 300;
 const INTERVALS_PER_METER = 240;
-
-interface PlanNode {
-  'Node Type': string;
-  'Relation Name'?: string;
-  'Index Name'?: string;
-  Plans?: PlanNode[];
-}
-
-function nodesOf(plan: PlanNode): PlanNode[] {
-  return [plan, ...(plan.Plans ?? []).flatMap(nodesOf)];
-}
-
-async function planOf(schema: string, sql: string, params: unknown[]): Promise<PlanNode[]> {
-  const client = new pg.Client({
-    connectionString: postgresServerUrl(),
-    options: `-c search_path=${schema}`,
-  });
-  await client.connect();
-  try {
-    const result = await client.query(`EXPLAIN (FORMAT JSON) ${sql}`, params);
-    const plan = (result.rows[0] as { 'QUERY PLAN': { Plan: PlanNode }[] })['QUERY PLAN'][0];
-    return nodesOf(plan!.Plan);
-  } finally {
-    await client.end();
-  }
-}
 
 /**
  * The ledger partitions a plan reads, with how: `partition node index`. A bitmap heap scan names

@@ -2,13 +2,13 @@
 // a stream's series) stay index reads of that meter, never a scan of the whole ledger.
 // Method: fill three monthly partitions with many meters, ANALYZE, and walk EXPLAIN's JSON plan.
 import { afterAll, describe, expect, it } from 'vitest';
-import pg from 'pg';
 import {
   dropPostgresSchemas,
   freshPostgresSchema,
-  postgresServerUrl,
   probePostgres,
   runAsSuperuser,
+  planOf,
+  type PlanNode,
 } from '../../test-support/postgres.js';
 import { requireOrSkip } from '../../test-support/services.js';
 import { STREAM_SERIES_SQL } from './postgres-discrepancies.js';
@@ -24,32 +24,6 @@ const INTERVAL_MS = 900_000;
 const START_MS = Date.UTC(2026, 8, 1);
 const METERS = 400;
 const INTERVALS_PER_METER = 250;
-
-interface PlanNode {
-  'Node Type': string;
-  'Relation Name'?: string;
-  'Index Name'?: string;
-  Plans?: PlanNode[];
-}
-
-function nodesOf(plan: PlanNode): PlanNode[] {
-  return [plan, ...(plan.Plans ?? []).flatMap(nodesOf)];
-}
-
-async function planOf(schema: string, sql: string, params: unknown[]): Promise<PlanNode[]> {
-  const client = new pg.Client({
-    connectionString: postgresServerUrl(),
-    options: `-c search_path=${schema}`,
-  });
-  await client.connect();
-  try {
-    const result = await client.query(`EXPLAIN (FORMAT JSON) ${sql}`, params);
-    const plan = (result.rows[0] as { 'QUERY PLAN': { Plan: PlanNode }[] })['QUERY PLAN'][0];
-    return nodesOf(plan!.Plan);
-  } finally {
-    await client.end();
-  }
-}
 
 /** The ledger partitions a plan reads whole (sequential or bitmap-free full scans). */
 function ledgerScans(nodes: readonly PlanNode[]): string[] {
