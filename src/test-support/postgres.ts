@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import type { PostgresStore } from '../store/postgres/postgres-store.js';
 
 export function postgresServerUrl(): string {
   return process.env['AMISYNC_TEST_POSTGRES_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -94,4 +95,41 @@ export async function planOf(schema: string, sql: string, params: unknown[]): Pr
   } finally {
     await client.end();
   }
+}
+
+/**
+ * Makes the store create the ledger's monthly partitions for `months` months from `startMs`: one
+ * placeholder reading of meter MTR-ZZZZZZZZ per month (the store creates a partition on its first
+ * write), so a plan test can then fill the ledger by SQL.
+ */
+export async function createLedgerMonths(
+  store: PostgresStore,
+  startMs: number,
+  months: number,
+): Promise<void> {
+  const monthMs = 31 * 86_400_000;
+  await store.transaction(async (tx) => {
+    const batchId = await tx.allocateBatchId();
+    await tx.insertLedgerRows(
+      Array.from({ length: months }, (_, month) => ({
+        meterId: 'MTR-ZZZZZZZZ',
+        channel: '1',
+        intervalStartMs: startMs + month * monthMs,
+        intervalSeconds: 900,
+        commodity: 'electricity' as const,
+        unit: 'kWh' as const,
+        valueMicro: 1,
+        statusCode: 0,
+        seq: month,
+        quality: 'actual' as const,
+        qualityDetail: null,
+        checksumSha256: null,
+        idempotencyKey: `fill-${month}`,
+        version: 1,
+        supersedesKey: null,
+        batchId,
+        batchPosition: month,
+      })),
+    );
+  });
 }

@@ -5,10 +5,10 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { afterAll } from 'vitest';
-import { brokerOrSkip, deleteNatsStream } from './broker-rig.js';
+import { brokerOrSkip, deleteNatsStream, uniqueSuffix } from './broker-rig.js';
 import { dropPostgresSchemas, probePostgres } from './postgres.js';
 import { requireOrSkip } from './services.js';
-import { removeTempDirs } from './temp.js';
+import { removeTempDirs, tempDir } from './temp.js';
 
 export interface WorkerServices {
   /** Both NATS JetStream and PostgreSQL answer (in CI, an absent one has already failed). */
@@ -48,4 +48,31 @@ export async function waitFor(
 export function exited(child: ChildProcess): Promise<number | null> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
   return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+}
+
+/** Names one test uses alone: its stream (deleted after the file), subject, durable, folder. */
+export interface WorkerTestNames {
+  readonly stream: string;
+  /** The subject (or partition subjects' prefix) published to. */
+  readonly subject: string;
+  /** The durable consumer's name (or partition consumers' prefix). */
+  readonly durable: string;
+  readonly folder: string;
+}
+
+/** Fresh names tagged `tag` (letters and hyphens) whose stream `services` deletes afterwards. */
+export function workerTestNames(services: WorkerServices, tag: string): WorkerTestNames {
+  const suffix = uniqueSuffix().replace(/[^A-Za-z0-9]/g, '_');
+  const stream = `AMISYNC_${tag.toUpperCase().replace(/-/g, '_')}_${suffix}`;
+  services.streams.push(stream);
+  const initials = tag
+    .split('-')
+    .map((word) => word[0])
+    .join('');
+  return {
+    stream,
+    subject: `amisync-${tag}.${suffix}`,
+    durable: `${initials}_${suffix}`,
+    folder: tempDir(`amisync-${tag}-`),
+  };
 }

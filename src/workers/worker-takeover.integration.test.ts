@@ -21,12 +21,10 @@ import {
   natsSequenceOfIds,
   outOfStreamOrder,
   readAckLog,
-  uniqueSuffix,
 } from '../test-support/broker-rig.js';
 import { freshPostgresSchema } from '../test-support/postgres.js';
-import { tempDir } from '../test-support/temp.js';
 import { ledgerStreams } from '../test-support/truth-check.js';
-import { waitFor, workerServices } from '../test-support/worker-rig.js';
+import { waitFor, workerServices, workerTestNames } from '../test-support/worker-rig.js';
 import { Worker, workerConfigSchema } from './worker.js';
 
 const NATS_URL = 'nats://127.0.0.1:4222';
@@ -36,7 +34,7 @@ const MESSAGES_PER_BATCH_MAX = 10;
 /** Messages the dead owner fetched and never acknowledged. */
 const HELD_BY_DEAD_OWNER = 15;
 
-const { up: servicesUp, streams } = await workerServices();
+const services = await workerServices();
 
 /**
  * A worker that dies after its fetch and before its commit: it creates the partition's durable
@@ -65,14 +63,10 @@ async function fetchAndDie(stream: string, subject: string, durable: string, cou
   }
 }
 
-describe.runIf(servicesUp)('a worker taking over a dead owner’s partition', () => {
+describe.runIf(services.up)('a worker taking over a dead owner’s partition', () => {
   it('commits the dead owner’s pending messages before any later one', async () => {
-    const suffix = uniqueSuffix().replace(/[^A-Za-z0-9]/g, '_');
-    const stream = `AMISYNC_TAKEOVER_${suffix}`;
-    streams.push(stream);
-    const subjectPrefix = `amisync-takeover.${suffix}`;
-    const durablePrefix = `t_${suffix}`;
-    const folder = tempDir('amisync-takeover-');
+    const names = workerTestNames(services, 'takeover');
+    const { stream, subject: subjectPrefix, durable: durablePrefix, folder } = names;
     const ackLog = join(folder, 'acks.ndjson');
     const { url } = freshPostgresSchema();
     // Estimates later replaced by actuals, and conflicts, make the ledger depend on the order.

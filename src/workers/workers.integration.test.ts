@@ -22,20 +22,18 @@ import {
   natsSequenceOfIds,
   outOfStreamOrder,
   readAckLog,
-  uniqueSuffix,
   type AckLine,
 } from '../test-support/broker-rig.js';
 import { freshPostgresSchema } from '../test-support/postgres.js';
-import { tempDir } from '../test-support/temp.js';
 import { ledgerStreams } from '../test-support/truth-check.js';
-import { exited, waitFor, workerServices } from '../test-support/worker-rig.js';
+import { exited, waitFor, workerServices, workerTestNames } from '../test-support/worker-rig.js';
 
 const WORKER_MAIN = fileURLToPath(new URL('../../dist/workers/worker-main.js', import.meta.url));
 const PARTITIONS = 6;
 const WORKERS = 3;
 const NATS_URL = 'nats://127.0.0.1:4222';
 
-const { up: servicesUp, streams } = await workerServices();
+const services = await workerServices();
 
 const COUNT_COLUMNS = ['received', 'accepted', 'duplicates', 'quarantined', 'conflicts'];
 const MORE_COLUMNS = ['anomaly_held', 'dead_lettered', 'revisions'];
@@ -72,14 +70,10 @@ async function ackedBeforeCommit(store: PostgresStore, acks: readonly AckLine[])
   });
 }
 
-describe.runIf(servicesUp)('several workers on PostgreSQL and JetStream', () => {
+describe.runIf(services.up)('several workers on PostgreSQL and JetStream', () => {
   it('ends with the truth after one of 3 workers is SIGKILLed mid-run', async () => {
-    const suffix = uniqueSuffix().replace(/[^A-Za-z0-9]/g, '_');
-    const stream = `AMISYNC_WORKERS_${suffix}`;
-    streams.push(stream);
-    const subjectPrefix = `amisync-workers.${suffix}`;
-    const durablePrefix = `w_${suffix}`;
-    const folder = tempDir('amisync-workers-');
+    const names = workerTestNames(services, 'workers');
+    const { stream, subject: subjectPrefix, durable: durablePrefix, folder } = names;
     const { url } = freshPostgresSchema();
     const summary = await runSimulatePublish({
       ...faultyFeed(NATS_URL, subjectPrefix, 17, { stream }),

@@ -13,17 +13,17 @@ import { isConserved } from '../../pipeline/commit.js';
 import { formatKwh, type Truth } from '../../simulator/truth.js';
 import { heldPartitions } from '../../store/postgres/postgres-partitions.js';
 import { openPostgresStore } from '../../store/postgres/postgres-store.js';
-import { natsConsumerBacklog, readAckLog, uniqueSuffix } from '../../test-support/broker-rig.js';
+import { natsConsumerBacklog, readAckLog } from '../../test-support/broker-rig.js';
 import { CLI_MAIN, runCli } from '../../test-support/crash-runs.js';
 import { freshPostgresSchema } from '../../test-support/postgres.js';
 import { tempDir } from '../../test-support/temp.js';
 import { ledgerStreams } from '../../test-support/truth-check.js';
-import { exited, waitFor, workerServices } from '../../test-support/worker-rig.js';
+import { exited, waitFor, workerServices, workerTestNames } from '../../test-support/worker-rig.js';
 
 const NATS_URL = 'nats://127.0.0.1:4222';
 const PARTITIONS = 4;
 
-const { up: servicesUp, streams } = await workerServices();
+const services = await workerServices();
 
 function isAlive(pid: number): boolean {
   try {
@@ -66,14 +66,9 @@ function writeConfig(folder: string, names: Record<string, string>, leaseMs = 20
   return config;
 }
 
-describe.runIf(servicesUp)('amisync run --workers on PostgreSQL and JetStream', () => {
+describe.runIf(services.up)('amisync run --workers on PostgreSQL and JetStream', () => {
   it('reaches the truth across a SIGKILLed worker, and stops on SIGTERM', async () => {
-    const suffix = uniqueSuffix().replace(/[^A-Za-z0-9]/g, '_');
-    const stream = `AMISYNC_RUNWORKERS_${suffix}`;
-    streams.push(stream);
-    const subject = `amisync-runworkers.${suffix}`;
-    const durable = `rw_${suffix}`;
-    const folder = tempDir('amisync-run-workers-');
+    const { stream, subject, durable, folder } = workerTestNames(services, 'run-workers');
     const { url } = freshPostgresSchema();
     const config = writeConfig(folder, { url, stream, subject, durable });
     const truthFile = join(folder, 'truth.json');
@@ -185,14 +180,11 @@ describe.runIf(servicesUp)('amisync run --workers on PostgreSQL and JetStream', 
   }, 420_000);
 });
 
-describe.runIf(servicesUp)('amisync run --workers, its supervisor killed', () => {
+describe.runIf(services.up)('amisync run --workers, its supervisor killed', () => {
   it('leaves no worker behind: each stops and gives its leases back', async () => {
-    const suffix = uniqueSuffix().replace(/[^A-Za-z0-9]/g, '_');
-    const stream = `AMISYNC_RUNWORKERS_KILL_${suffix}`;
-    streams.push(stream);
-    const folder = tempDir('amisync-run-workers-kill-');
+    const { stream, subject, durable, folder } = workerTestNames(services, 'run-workers-kill');
     const { url } = freshPostgresSchema();
-    const names = { url, stream, subject: `amisync-rwkill.${suffix}`, durable: `rwk_${suffix}` };
+    const names = { url, stream, subject, durable };
     // Leases of a minute: an empty lease table within the test means given back, not expired.
     const config = writeConfig(folder, names, 60_000);
     const parent = spawn(

@@ -9,6 +9,7 @@ import {
   freshPostgresSchema,
   probePostgres,
   runAsSuperuser,
+  createLedgerMonths,
   planOf,
   type PlanNode,
 } from '../../test-support/postgres.js';
@@ -58,30 +59,7 @@ describe.runIf(runs)('the billing ledger query on PostgreSQL', () => {
     // Three months of partitions (the store creates them on first write), then a fill by SQL:
     // hourly intervals of every meter, version 2 of each tenth interval, and a register read of
     // each meter per month.
-    await store.transaction(async (tx) => {
-      const batchId = await tx.allocateBatchId();
-      await tx.insertLedgerRows(
-        [0, 1, 2].map((month) => ({
-          meterId: 'MTR-ZZZZZZZZ',
-          channel: '1',
-          intervalStartMs: START_MS + month * MONTH_MS,
-          intervalSeconds: 900,
-          commodity: 'electricity' as const,
-          unit: 'kWh' as const,
-          valueMicro: 1,
-          statusCode: 0,
-          seq: month,
-          quality: 'actual' as const,
-          qualityDetail: null,
-          checksumSha256: null,
-          idempotencyKey: `fill-${month}`,
-          version: 1,
-          supersedesKey: null,
-          batchId,
-          batchPosition: month,
-        })),
-      );
-    });
+    await createLedgerMonths(store, START_MS, 3);
     const columns = `interval_start_ms, meter_id, channel, version, seq, interval_seconds,
       value_micro, status_code, quality, idempotency_key, batch_id, batch_position, commodity, unit`;
     const meter = `'MTR-' || lpad(m::text, 8, '0')`;

@@ -7,6 +7,7 @@ import {
   freshPostgresSchema,
   probePostgres,
   runAsSuperuser,
+  createLedgerMonths,
   planOf,
   type PlanNode,
 } from '../../test-support/postgres.js';
@@ -55,30 +56,7 @@ describe.runIf(runs)('PostgreSQL meter reads', () => {
     const store = await openPostgresStore(url, { nowMs: () => 1 });
     // Three months of partitions, then rows straight in by SQL (a fill, not a pipeline run).
     const monthMs = 31 * 86_400_000;
-    await store.transaction(async (tx) => {
-      const batchId = await tx.allocateBatchId();
-      await tx.insertLedgerRows(
-        [0, 1, 2].map((month) => ({
-          meterId: 'MTR-ZZZZZZZZ',
-          channel: '1',
-          intervalStartMs: START_MS + month * monthMs,
-          intervalSeconds: 900,
-          commodity: 'electricity' as const,
-          unit: 'kWh' as const,
-          valueMicro: 1,
-          statusCode: 0,
-          seq: month,
-          quality: 'actual' as const,
-          qualityDetail: null,
-          checksumSha256: null,
-          idempotencyKey: `fill-${month}`,
-          version: 1,
-          supersedesKey: null,
-          batchId,
-          batchPosition: month,
-        })),
-      );
-    });
+    await createLedgerMonths(store, START_MS, 3);
     await runAsSuperuser(
       schema,
       `INSERT INTO ledger (interval_start_ms, meter_id, channel, version, seq, interval_seconds,
