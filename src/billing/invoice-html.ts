@@ -10,6 +10,7 @@
 import { createHash } from 'node:crypto';
 import type { InvoiceRow } from '../core/billing-store.js';
 import type { CheckpointRow } from '../core/store.js';
+import { escapeHtml } from '../core/text.js';
 import type { BillBasis, ServicePointBasis } from './billing.js';
 import type { InvoiceLine } from './invoice.js';
 import { formatCents } from './money.js';
@@ -72,18 +73,6 @@ export function invoiceDocument(
             keyFingerprint: covering.keyFingerprint,
           },
   };
-}
-
-const HTML_ESCAPES: Readonly<Record<string, string>> = {
-  '&': '&amp;',
-  '<': '&lt;',
-  '>': '&gt;',
-  '"': '&quot;',
-  "'": '&#39;',
-};
-
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (character) => HTML_ESCAPES[character] ?? character);
 }
 
 const PAGE_CSS = `

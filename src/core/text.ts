@@ -29,3 +29,16 @@ export function escapeUnpairedSurrogates(text: string): string {
   if (isWellFormedText(text)) return text;
   return text.replace(UNPAIRED_SURROGATES, (unit) => codeUnitEscape(unit.charCodeAt(0)));
 }
+
+const HTML_ESCAPES: Readonly<Record<string, string>> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&#39;',
+};
+
+/** Text for an HTML element's content or a quoted attribute (every page amisync writes). */
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (character) => HTML_ESCAPES[character] ?? character);
+}

@@ -4,19 +4,9 @@
  * inline scripts by their sha256 and nothing else: no fetch, no base URL, no form target.
  */
 import { createHash } from 'node:crypto';
+import { escapeHtml } from '../core/text.js';
 
-const HTML_ESCAPES: Readonly<Record<string, string>> = {
-  '&': '&amp;',
-  '<': '&lt;',
-  '>': '&gt;',
-  '"': '&quot;',
-  "'": '&#39;',
-};
-
-/** Text for an element's content or a quoted attribute. */
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (character) => HTML_ESCAPES[character] ?? character);
-}
+export { escapeHtml };
 
 /** The CSP source that allows exactly this inline block. */
 export function cspHash(content: string): string {
