@@ -23,7 +23,7 @@ import {
   type TariffRow,
 } from '../../core/billing-store.js';
 import { int, intOrNull, text, textOrNull, type PgRow } from './postgres-codecs.js';
-import type { Queryable } from './postgres-decisions.js';
+import { all, cursorPages, type Queryable } from './postgres-query.js';
 import { asStoreError, type PostgresStore } from './postgres-store.js';
 
 /** Rows fetched per step when a bill run reads a whole period. */
@@ -127,10 +127,6 @@ export function billingLedgerSql(registerReads: boolean): string {
       AND interval_start_ms >= $2 AND interval_start_ms < $3 AND id <= $4
       AND commodity = 'electricity' AND unit = 'kWh'
     ORDER BY ${LEDGER_ORDER}`;
-}
-
-async function all(db: Queryable, sql: string, params: unknown[] = []): Promise<PgRow[]> {
-  return (await db.query(sql, params)).rows;
 }
 
 async function insertTariff(db: Queryable, row: TariffInsert): Promise<number> {
@@ -337,28 +333,12 @@ export class PostgresBillingStore implements BillingStore {
   }
 
   async #scan(sql: string, params: unknown[], each: (row: PgRow) => void): Promise<void> {
-    let client;
     try {
-      client = await this.#store.pool.connect();
-    } catch (error) {
-      throw asStoreError(error);
-    }
-    let finished = false;
-    try {
-      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-      await client.query(`DECLARE billing_rows NO SCROLL CURSOR FOR ${sql}`, params);
-      for (;;) {
-        const page = await all(client, `FETCH ${LEDGER_ROWS_PER_STEP} FROM billing_rows`);
-        if (page.length === 0) break;
+      for await (const page of cursorPages(this.#store.pool, sql, params, LEDGER_ROWS_PER_STEP)) {
         for (const row of page) each(row);
       }
-      await client.query('COMMIT');
-      finished = true;
     } catch (error) {
       throw asStoreError(error);
-    } finally {
-      // A scan that failed still holds its transaction: the client is discarded, not reused.
-      client.release(!finished);
     }
   }
 

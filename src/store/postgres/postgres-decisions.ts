@@ -39,14 +39,10 @@ import {
   type PgRow,
 } from './postgres-codecs.js';
 
-/** What the role files need of a connection: a pool or a client in a transaction. */
-export interface Queryable {
-  query(sql: string, params?: unknown[]): Promise<{ rows: PgRow[]; rowCount: number | null }>;
-}
+import { all as rows, type Queryable } from './postgres-query.js';
 
-async function rows(db: Queryable, sql: string, params: unknown[] = []): Promise<PgRow[]> {
-  return (await db.query(sql, params)).rows;
-}
+/** What the role files need of a connection: a pool or a client in a transaction. */
+export type { Queryable };
 
 /** One operator decision on one row: what it sets, on which row, while which state still holds. */
 interface Decision {

@@ -17,7 +17,7 @@ import type {
   StreamSeriesQuery,
 } from '../../core/store.js';
 import { big, int, text, type PgRow } from './postgres-codecs.js';
-import type { Queryable } from './postgres-decisions.js';
+import { all, type Queryable } from './postgres-query.js';
 
 const DAY_MS = 86_400_000;
 
@@ -40,10 +40,6 @@ const PERIOD_HOLDS = `SELECT a.id, a.status, a.findings, b.committed_at_ms AS he
 
 function periodOf(query: DiscrepancyQuery): unknown[] {
   return [query.fromMs, query.toMs, [...query.sourceIds]];
-}
-
-async function all(db: Queryable, sql: string, params: unknown[]): Promise<PgRow[]> {
-  return (await db.query(sql, params)).rows;
 }
 
 function emptyTotal(): HoldTotal {

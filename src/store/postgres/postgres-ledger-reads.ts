@@ -26,7 +26,7 @@ import {
   textOrNull,
   type PgRow,
 } from './postgres-codecs.js';
-import type { Queryable } from './postgres-decisions.js';
+import { all, type Queryable } from './postgres-query.js';
 import { DELIVERY_SELECT, deliveryFrom } from './postgres-raw.js';
 import { QUARANTINE_SELECT } from './postgres-transaction.js';
 
@@ -50,10 +50,6 @@ const NEWER_VERSION = `NOT EXISTS (SELECT 1 FROM ledger n
 /** The ledger row with the batch that wrote it. */
 const RANGE_SELECT = `SELECT l.*, b.delivery_id, b.source_id, b.committed_at_ms
   FROM ledger l LEFT JOIN batches b ON b.id = l.batch_id`;
-
-async function all(db: Queryable, sql: string, params: unknown[]): Promise<PgRow[]> {
-  return (await db.query(sql, params)).rows;
-}
 
 export async function selectMeterStreams(
   db: Queryable,

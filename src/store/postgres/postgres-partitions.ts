@@ -6,8 +6,8 @@
  * still agree on when a lease has expired.
  */
 import { AmisyncError } from '../../core/errors.js';
-import { int, text, type PgRow } from './postgres-codecs.js';
-import type { Queryable } from './postgres-decisions.js';
+import { int, text } from './postgres-codecs.js';
+import { all, type Queryable } from './postgres-query.js';
 
 /** Who may write a partition: the worker and the generation of the lease it took. */
 export interface LeaseFence {
@@ -36,10 +36,6 @@ export const PARTITIONS_MAX = 4096;
 const CHAIN_LOCK_KEY = -1;
 
 const DB_NOW_MS = '(extract(epoch FROM clock_timestamp()) * 1000)::bigint';
-
-async function all(db: Queryable, sql: string, params: unknown[] = []): Promise<PgRow[]> {
-  return (await db.query(sql, params)).rows;
-}
 
 /**
  * Takes a write transaction's locks, in the one order every transaction uses (schema, then

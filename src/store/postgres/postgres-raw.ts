@@ -18,7 +18,7 @@ import {
   textOrNull,
   type PgRow,
 } from './postgres-codecs.js';
-import type { Queryable } from './postgres-decisions.js';
+import type { Queryable } from './postgres-query.js';
 
 /** Deliveries with their interruption and the deliveries that redeliver them. */
 export const DELIVERY_SELECT = `SELECT d.*, i.at_ms AS interrupted_at_ms,

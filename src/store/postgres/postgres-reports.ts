@@ -24,12 +24,9 @@ import {
   text,
   type PgRow,
 } from './postgres-codecs.js';
-import { countDeadLetters, type Queryable } from './postgres-decisions.js';
+import { countDeadLetters } from './postgres-decisions.js';
+import { all, type Queryable } from './postgres-query.js';
 import { DELIVERY_SELECT, deliveryFrom } from './postgres-raw.js';
-
-async function all(db: Queryable, sql: string, params: unknown[] = []): Promise<PgRow[]> {
-  return (await db.query(sql, params)).rows;
-}
 
 async function one(db: Queryable, sql: string, params: unknown[] = []): Promise<PgRow> {
   const row = (await all(db, sql, params))[0];

@@ -103,6 +103,7 @@ import {
   selectQuarantineOfMeter,
 } from './postgres-ledger-reads.js';
 import { POSTGRES_MIGRATIONS } from './postgres-migrations.js';
+import { cursorPages } from './postgres-query.js';
 import {
   completeDelivery,
   DELIVERY_SELECT,
@@ -365,24 +366,12 @@ export class PostgresStore implements Store {
     map: (row: PgRow) => T,
     params: unknown[] = [],
   ): AsyncIterable<T[]> {
-    const client = await this.pool.connect();
-    let finished = false;
     try {
-      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-      await client.query(`DECLARE rows NO SCROLL CURSOR FOR ${sql}`, params);
-      for (;;) {
-        const page = (await client.query(`FETCH ${ITERATE_ROWS_PER_STEP} FROM rows`))
-          .rows as PgRow[];
-        if (page.length === 0) break;
+      for await (const page of cursorPages(this.pool, sql, params, ITERATE_ROWS_PER_STEP)) {
         yield page.map(map);
       }
-      await client.query('COMMIT');
-      finished = true;
     } catch (error) {
       throw asStoreError(error);
-    } finally {
-      // An iteration left early (break) or failed still holds its transaction: discard the client.
-      client.release(!finished);
     }
   }
 

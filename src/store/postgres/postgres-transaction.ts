@@ -42,6 +42,7 @@ import {
   type Queryable,
 } from './postgres-decisions.js';
 import { copyLedgerRows, ensureLedgerPartitions } from './postgres-ledger.js';
+import { all } from './postgres-query.js';
 import { nextBatchId, takeChainLock, type PartitionScope } from './postgres-partitions.js';
 import { completeDelivery, DELIVERY_SELECT, deliveryFrom, putRawChunk } from './postgres-raw.js';
 import { insertSlaAlert } from './postgres-reports.js';
@@ -58,10 +59,6 @@ export interface TransactionContext {
   self: DeliveryOwner;
   knownPartitions: Set<string>;
   scope: PartitionScope | null;
-}
-
-async function all(db: Queryable, sql: string, params: unknown[] = []): Promise<PgRow[]> {
-  return (await db.query(sql, params)).rows;
 }
 
 function column<T, V>(items: readonly T[], pick: (item: T) => V): V[] {
