@@ -9,6 +9,7 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tamperFile } from '../test-support/attacker.js';
 import { removeTempDirs, tempDir } from '../test-support/temp.js';
+import { cliSync, jsonOf, type CliRun as Run } from '../test-support/cli-sync.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const MAIN = join(ROOT, 'dist', 'cli', 'main.js');
@@ -16,12 +17,6 @@ const ACTOR = 'cli-test';
 /** Monday 2025-01-06T00:00:00Z: far enough in the past for any test machine's clock. */
 const T0_MS = Date.UTC(2025, 0, 6);
 const INTERVAL_MS = 900_000;
-
-interface Run {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 interface Counts {
   received: number;
@@ -92,21 +87,10 @@ interface AuditEntry {
 }
 
 function cli(args: readonly string[], cwd: string = ROOT): Run {
-  const env: NodeJS.ProcessEnv = { ...process.env, AMISYNC_ACTOR: ACTOR };
-  delete env.AMISYNC_DB;
-  delete env.AMISYNC_DICTIONARY;
-  delete env.AMISYNC_SIGNING_KEY;
-  const result = spawnSync(process.execPath, [MAIN, ...args], { cwd, env, encoding: 'utf8' });
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+  return cliSync(args, { cwd, env: { AMISYNC_ACTOR: ACTOR } });
 }
 
-function parsed<T>(run: Run): T {
-  try {
-    return JSON.parse(run.stdout) as T;
-  } catch {
-    throw new Error(`not one JSON document (exit ${run.status}): ${run.stdout}\n${run.stderr}`);
-  }
-}
+const parsed = jsonOf;
 
 /** Runs a command that must succeed and returns its JSON output. */
 function ok<T>(args: readonly string[]): T {

@@ -1,13 +1,11 @@
 // Goal: `--db postgres://...`, $AMISYNC_DB and `database:` make the built CLI keep its ledger in
 // PostgreSQL, with the same counts, audit and proofs as on SQLite, and never print a password.
 // Method: dist/cli/main.js in child processes against fresh schemas; a superuser tampers.
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { generateFeed, toNdjson } from '../simulator/feed-generator.js';
-import { CLI_MAIN } from '../test-support/crash-runs.js';
 import { FEED_START_MS } from '../test-support/ingest-harness.js';
 import {
   dropPostgresSchemas,
@@ -19,18 +17,13 @@ import {
 import { requireOrSkip } from '../test-support/services.js';
 import { removeTempDirs, tempDir } from '../test-support/temp.js';
 import { openReadView } from './context.js';
+import { cliSync, jsonOf, type CliRun as Run } from '../test-support/cli-sync.js';
 
 const probe = await probePostgres();
 const runs = requireOrSkip('PostgreSQL', probe.available, probe.reason);
 /** Every CLI start takes seconds on a loaded machine; each test runs a dozen. */
 const TEST_MS_MAX = 240_000;
 const PASSWORD = 'hunter2-must-not-leak';
-
-interface Run {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 interface Counts {
   received: number;
@@ -42,25 +35,13 @@ interface Counts {
 }
 
 function cli(args: readonly string[], env: Record<string, string> = {}, cwd?: string): Run {
-  const merged: NodeJS.ProcessEnv = { ...process.env, AMISYNC_ACTOR: 'postgres-cli-test', ...env };
-  for (const name of ['AMISYNC_DB', 'AMISYNC_SIGNING_KEY', 'AMISYNC_DICTIONARY']) {
-    if (env[name] === undefined) delete merged[name];
-  }
-  const result = spawnSync(process.execPath, [CLI_MAIN, ...args], {
-    env: merged,
-    encoding: 'utf8',
+  return cliSync(args, {
+    env: { AMISYNC_ACTOR: 'postgres-cli-test', ...env },
     ...(cwd === undefined ? {} : { cwd }),
   });
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
-function json<T>(run: Run): T {
-  try {
-    return JSON.parse(run.stdout) as T;
-  } catch {
-    throw new Error(`not one JSON document (exit ${run.status}): ${run.stdout}\n${run.stderr}`);
-  }
-}
+const json = jsonOf;
 
 /** A command that must succeed; its JSON output. */
 function ok<T>(args: readonly string[], env: Record<string, string> = {}): T {

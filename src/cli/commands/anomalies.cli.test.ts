@@ -2,13 +2,12 @@
 // inspect and decide held readings, with JSON, exit codes and kWh that match the ledgers.
 // Method: hold readings with stand-in detectors on a temporary SQLite file, then run
 // dist/cli/main.js on it in child processes and read what each command prints.
-import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI_MAIN } from '../../test-support/crash-runs.js';
 import { heldFeed, OTHER_HELD_METER, TEST_DETECTORS } from '../../test-support/held-readings.js';
 import { openHarness } from '../../test-support/ingest-harness.js';
 import { removeTempDirs } from '../../test-support/temp.js';
 import { toNdjsonText } from '../../test-support/wire-text.js';
+import { cliSync } from '../../test-support/cli-sync.js';
 
 afterAll(removeTempDirs);
 
@@ -22,11 +21,7 @@ beforeAll(async () => {
 });
 
 function cli(...args: string[]) {
-  const result = spawnSync(process.execPath, [CLI_MAIN, ...args, '--db', db], {
-    encoding: 'utf8',
-    env: { ...process.env, AMISYNC_ACTOR: 'cli-operator' },
-  });
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+  return cliSync([...args, '--db', db], { env: { AMISYNC_ACTOR: 'cli-operator' } });
 }
 
 function json<T>(...args: string[]): T {

@@ -8,9 +8,9 @@ import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI_MAIN } from '../../test-support/crash-runs.js';
 import { flatRegisterTariff, registerAccountsCsv } from '../../test-support/register-fixture.js';
 import { removeTempDirs, tempDir } from '../../test-support/temp.js';
+import { cliSync } from '../../test-support/cli-sync.js';
 
 const CHECKER = fileURLToPath(new URL('../../../scripts/check-bill-proof.mjs', import.meta.url));
 const MICRO = 1_000_000;
@@ -112,8 +112,7 @@ let held: { accountId: string; reasons: { code: string; message: string }[] }[] 
 
 function cli(...args: string[]) {
   const db = join(folder, 'amisync.db');
-  const run = spawnSync(process.execPath, [CLI_MAIN, ...args, '--db', db], { encoding: 'utf8' });
-  return { status: run.status, stdout: run.stdout, stderr: run.stderr };
+  return cliSync([...args, '--db', db]);
 }
 
 function must(...args: string[]): string {

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI_MAIN } from '../../test-support/crash-runs.js';
 import { removeTempDirs, tempDir } from '../../test-support/temp.js';
+import { cliSync } from '../../test-support/cli-sync.js';
 
 afterAll(removeTempDirs);
 
@@ -22,11 +23,7 @@ let folder = '';
 let db = '';
 
 function cli(...args: string[]) {
-  const result = spawnSync(process.execPath, [CLI_MAIN, ...args, '--db', db], {
-    encoding: 'utf8',
-    env: { ...process.env, AMISYNC_ACTOR: 'billing-clerk' },
-  });
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+  return cliSync([...args, '--db', db], { env: { AMISYNC_ACTOR: 'billing-clerk' } });
 }
 
 function json<T>(...args: string[]): T {

@@ -2,16 +2,15 @@
 // find, inspect, replay and discard dead letters, with JSON, exit codes and audit verify passing.
 // Method: dead-letter two deliveries of a transport whose attempts are exhausted into a temporary
 // SQLite file through the real runner, then run dist/cli/main.js on it in child processes.
-import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AttemptRecord } from '../../core/dead-letter.js';
 import { END, type Delivery, type Source } from '../../core/source.js';
 import { DEFAULT_DICTIONARY } from '../../dictionary/dictionary.js';
 import { runSource } from '../../pipeline/run-source.js';
 import { generateFeed, toNdjson } from '../../simulator/feed-generator.js';
-import { CLI_MAIN } from '../../test-support/crash-runs.js';
 import { openHarness } from '../../test-support/ingest-harness.js';
 import { removeTempDirs } from '../../test-support/temp.js';
+import { cliSync } from '../../test-support/cli-sync.js';
 
 afterAll(removeTempDirs);
 
@@ -84,11 +83,7 @@ beforeAll(async () => {
 });
 
 function cli(...args: string[]) {
-  const result = spawnSync(process.execPath, [CLI_MAIN, ...args, '--db', db], {
-    encoding: 'utf8',
-    env: { ...process.env, AMISYNC_ACTOR: 'cli-operator' },
-  });
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+  return cliSync([...args, '--db', db], { env: { AMISYNC_ACTOR: 'cli-operator' } });
 }
 
 function json<T>(...args: string[]): T {

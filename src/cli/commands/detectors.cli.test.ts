@@ -3,13 +3,12 @@
 // does not bill the spike when the vendor sends the same day again.
 // Method: write the three weeks and then a day with the spike as NDJSON files, run the built
 // `amisync ingest` on each in child processes, and read `amisync anomalies list --json`.
-import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { formatUtcSeconds } from '../../core/identity.js';
-import { CLI_MAIN } from '../../test-support/crash-runs.js';
 import { tempDir, removeTempDirs } from '../../test-support/temp.js';
+import { cliSync } from '../../test-support/cli-sync.js';
 
 afterAll(removeTempDirs);
 
@@ -40,12 +39,7 @@ function feed(first: number, count: number, spikeAt: number | null): string {
 }
 
 function cli(db: string, ...args: string[]) {
-  const env = { ...process.env };
-  delete env.AMISYNC_DICTIONARY;
-  const result = spawnSync(process.execPath, [CLI_MAIN, ...args, '--db', db, '--json'], {
-    encoding: 'utf8',
-    env,
-  });
+  const result = cliSync([...args, '--db', db, '--json']);
   expect(result.stderr).toBe('');
   expect(result.status).toBe(0);
   return JSON.parse(result.stdout) as unknown;

@@ -2,14 +2,13 @@
 // the same figures with --json, takes the month in the dictionary's zone and refuses bad input.
 // Method: build a store through the real pipeline, run dist/cli/main.js on it in child processes,
 // and read the files and what the command prints.
-import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI_MAIN } from '../../test-support/crash-runs.js';
 import { buildDiscrepancyFixture } from '../../test-support/discrepancy-fixture.js';
 import { HELD_METER } from '../../test-support/held-readings.js';
 import { removeTempDirs, tempDir } from '../../test-support/temp.js';
+import { cliSync } from '../../test-support/cli-sync.js';
 
 afterAll(removeTempDirs);
 
@@ -27,10 +26,7 @@ beforeAll(async () => {
 });
 
 function cli(...args: string[]) {
-  const result = spawnSync(process.execPath, [CLI_MAIN, 'report', 'discrepancies', ...args], {
-    encoding: 'utf8',
-  });
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+  return cliSync(['report', 'discrepancies', ...args]);
 }
 
 interface ReportJson {

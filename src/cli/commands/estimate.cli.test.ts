@@ -2,13 +2,12 @@
 // with audited estimates, and refuse bad flags with USAGE; audit verify holds afterwards.
 // Method: ingest a feed with holes into a temporary SQLite file, then run dist/cli/main.js on it
 // in child processes and read what each command prints.
-import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatUtcSeconds } from '../../core/identity.js';
-import { CLI_MAIN } from '../../test-support/crash-runs.js';
 import { openHarness } from '../../test-support/ingest-harness.js';
 import { removeTempDirs } from '../../test-support/temp.js';
 import { toNdjsonText, type WireRecord } from '../../test-support/wire-text.js';
+import { cliSync } from '../../test-support/cli-sync.js';
 
 afterAll(removeTempDirs);
 
@@ -49,10 +48,7 @@ beforeAll(async () => {
 });
 
 function cli(...args: string[]) {
-  const result = spawnSync(process.execPath, [CLI_MAIN, ...args, '--db', db], {
-    encoding: 'utf8',
-  });
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+  return cliSync([...args, '--db', db]);
 }
 
 function json<T>(...args: string[]): T {

@@ -2,16 +2,15 @@
 // print what the store holds, page by cursor, give --json, and exit with the documented codes.
 // Method: ingest a feed, an estimate and the actual that revises it into a temporary SQLite file
 // with a signed checkpoint, then run dist/cli/main.js on it in child processes.
-import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadOrCreateSigningKey } from '../../audit/checkpoint.js';
 import { writeCheckpoint } from '../../audit/record.js';
 import { ERROR_CODES } from '../../core/errors.js';
-import { CLI_MAIN } from '../../test-support/crash-runs.js';
 import { heldFeed, heldRecord, HELD_METER } from '../../test-support/held-readings.js';
 import { currentLedgerRows, openHarness } from '../../test-support/ingest-harness.js';
 import { removeTempDirs, tempDir } from '../../test-support/temp.js';
 import { toNdjsonText } from '../../test-support/wire-text.js';
+import { cliSync } from '../../test-support/cli-sync.js';
 
 const REVISED_METER = 'MTR-DDDD0004';
 let db = '';
@@ -37,10 +36,7 @@ beforeAll(async () => {
 afterAll(removeTempDirs);
 
 function cli(...args: string[]) {
-  const result = spawnSync(process.execPath, [CLI_MAIN, ...args, '--db', db], {
-    encoding: 'utf8',
-  });
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+  return cliSync([...args, '--db', db]);
 }
 
 function cliJson(...args: string[]) {

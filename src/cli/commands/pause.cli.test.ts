@@ -22,6 +22,7 @@ import { CLI_MAIN } from '../../test-support/crash-runs.js';
 import { FEED_START_MS } from '../../test-support/ingest-harness.js';
 import { removeTempDirs, tempDir } from '../../test-support/temp.js';
 import { ledgerStreams } from '../../test-support/truth-check.js';
+import { cliSync } from '../../test-support/cli-sync.js';
 
 const FILES = 4;
 const FEED = generateFeed({ seed: 17, meters: 3, startMs: FEED_START_MS, intervals: 96 * FILES });
@@ -79,7 +80,7 @@ function startRun(config: string): { child: ChildProcess; exited: Promise<number
 }
 
 function cli(args: string[]): { status: number | null; json: Record<string, unknown> } {
-  const run = spawnSync(process.execPath, [CLI_MAIN, ...args, '--json'], { encoding: 'utf8' });
+  const run = cliSync([...args, '--json']);
   expect(run.status, run.stderr).not.toBeNull();
   return {
     status: run.status,

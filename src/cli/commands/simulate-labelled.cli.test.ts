@@ -3,7 +3,6 @@
 // figures the scorer computes from the same database; wrong input exits with its documented code.
 // Method: run the built CLI in child processes on temp folders, then recompute the score in this
 // process from the labels file and the SQLite database the CLI wrote.
-import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -14,18 +13,15 @@ import {
   scoreLabelled,
   type LabelledScore,
 } from '../../simulator/labelled-score.js';
-import { CLI_MAIN } from '../../test-support/crash-runs.js';
 import { removeTempDirs, tempDir } from '../../test-support/temp.js';
+import { cliSync } from '../../test-support/cli-sync.js';
 
 afterAll(removeTempDirs);
 
 const FEED = ['--seed', '3', '--meters', '6', '--days', '30', '--warm-up-days', '10'];
 
 function cli(...args: string[]) {
-  const env = { ...process.env };
-  delete env.AMISYNC_DICTIONARY;
-  delete env.AMISYNC_DB;
-  return spawnSync(process.execPath, [CLI_MAIN, ...args], { encoding: 'utf8', env });
+  return cliSync(args);
 }
 
 function ok(...args: string[]): string {

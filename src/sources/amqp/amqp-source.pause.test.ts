@@ -2,7 +2,6 @@
 // acknowledges nothing (the queue keeps every message), and after resume the next run takes all.
 // Method: the built CLI (`run --once`, `pause`, `resume`) on a real RabbitMQ queue and SQLite file;
 // the queue's depth read on the side.
-import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import amqp from 'amqplib';
@@ -15,8 +14,8 @@ import {
   uniqueSuffix,
 } from '../../test-support/broker-rig.js';
 import { readingText } from '../../test-support/broker-messages.js';
-import { CLI_MAIN } from '../../test-support/crash-runs.js';
 import { removeTempDirs, tempDir } from '../../test-support/temp.js';
+import { cliSync } from '../../test-support/cli-sync.js';
 
 const available = await brokerOrSkip('RabbitMQ (AMQP)', 5672);
 const queue = `amisync-test-${uniqueSuffix()}`;
@@ -26,7 +25,7 @@ afterAll(async () => {
 });
 
 function cli(args: readonly string[]): { status: number | null; json: Record<string, unknown> } {
-  const run = spawnSync(process.execPath, [CLI_MAIN, ...args, '--json'], { encoding: 'utf8' });
+  const run = cliSync([...args, '--json']);
   return {
     status: run.status,
     json: run.stdout.trim() === '' ? {} : (JSON.parse(run.stdout) as Record<string, unknown>),
