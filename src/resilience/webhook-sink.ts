@@ -6,7 +6,6 @@
  * ALERT_WEBHOOK_TIMEOUT_MS. A full queue drops its oldest alert (counted); every alert was already
  * written to the log by the dispatcher, so nothing is lost from sight.
  */
-import { request } from 'undici';
 import type { Random, TimerClock } from '../core/clock.js';
 import { AmisyncError } from '../core/errors.js';
 import {
@@ -128,6 +127,7 @@ export class WebhookSink implements AlertSink {
   async #post(alert: Alert): Promise<void> {
     const { url, clock } = this.#options;
     const timeoutMs = this.#options.timeoutMs ?? ALERT_WEBHOOK_TIMEOUT_MS;
+    const { request } = await import('undici');
     const deadline = new AbortController();
     const timer = new AbortController();
     void clock.sleep(timeoutMs, timer.signal).then(() => {

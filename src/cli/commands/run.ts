@@ -43,9 +43,9 @@ import { quarantineSpikeFor } from '../../resilience/resilience-config.js';
 import type { ResilienceFigures } from '../../resilience/resilient-source.js';
 import type { WebhookSink } from '../../resilience/webhook-sink.js';
 import { ALERT_WEBHOOK_TIMEOUT_MS } from '../../core/limits.js';
-import { listenOperations, type OperationsServer } from '../../api/api-server.js';
-import { OPERATIONS_PARTS } from '../../api/parts.js';
-import { OperationsMetrics } from '../../api/metrics.js';
+import type { OperationsServer } from '../../api/api-server.js';
+import type { OperationsMetrics } from '../../api/metrics.js';
+import { loadOperations } from '../../api/operations-modules.js';
 import { watchSla } from '../../report/sla-watch.js';
 import { operationsContext, parsePort, SERVE_HOST_DEFAULT, SERVE_PORT_DEFAULT } from './serve.js';
 
@@ -206,7 +206,9 @@ export async function runRun(
   const globals = storeOptions(options, loaded);
   const key = signingKeyFor(globals);
   // With the API served, every transaction is timed for /metrics' commit latency histogram.
-  const metrics = apiWanted(options, loaded) ? new OperationsMetrics() : null;
+  const metrics = apiWanted(options, loaded)
+    ? new (await loadOperations()).OperationsMetrics()
+    : null;
   store =
     metrics === null
       ? await openStore(globals, runtime.clock)
@@ -349,6 +351,7 @@ async function serveOperations(
     metrics: parts.metrics,
     slas: configuredSlas(loaded.sources),
   };
+  const { listenOperations, OPERATIONS_PARTS } = await loadOperations();
   const server = await listenOperations(context, {
     host: settings?.host ?? SERVE_HOST_DEFAULT,
     port,

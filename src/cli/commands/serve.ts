@@ -7,9 +7,8 @@
  */
 import type { Command } from 'commander';
 import type { ApiContext } from '../../api/api-context.js';
-import { listenOperations, type OperationsServer } from '../../api/api-server.js';
-import { OPERATIONS_PARTS } from '../../api/parts.js';
-import { OperationsMetrics } from '../../api/metrics.js';
+import type { OperationsServer } from '../../api/api-server.js';
+import { loadOperations } from '../../api/operations-modules.js';
 import { AmisyncError } from '../../core/errors.js';
 import type { Store } from '../../core/store.js';
 import {
@@ -70,6 +69,7 @@ export async function startOperations(
   context: ApiContext,
   options: { host: string; port: number; json: boolean },
 ): Promise<OperationsServer> {
+  const { listenOperations, OPERATIONS_PARTS } = await loadOperations();
   const server = await listenOperations(context, { ...options, parts: OPERATIONS_PARTS });
   // One line, so that a supervisor or a test can read where it listens as soon as it does.
   if (options.json)
@@ -103,7 +103,7 @@ export function untilSignal(signals: NodeJS.EventEmitter = process): Promise<str
 
 export async function runServe(options: ServeOptions): Promise<void> {
   const port = parsePort('--port', options.port, SERVE_PORT_DEFAULT);
-  const metrics = new OperationsMetrics();
+  const metrics = new (await loadOperations()).OperationsMetrics();
   // The configuration is read before the store opens: it may name the database.
   const configured = options.config === undefined ? null : configuredSources(options, storeNotOpen);
   configured?.flush();

@@ -10,7 +10,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { Agent, request } from 'undici';
+import type { Agent } from 'undici';
 import { AmisyncError } from '../../core/errors.js';
 import { SIMULATE_PUSH_ATTEMPTS_MAX } from '../../core/limits.js';
 import type { BatchCounts } from '../../core/store.js';
@@ -106,6 +106,7 @@ interface Answer {
 }
 
 async function post(client: Client, body: PushBody): Promise<Answer | Error> {
+  const { request } = await import('undici');
   try {
     const response = await request(client.url, {
       method: 'POST',
@@ -213,6 +214,7 @@ export async function runSimulatePush(options: SimulatePushOptions): Promise<Sim
     truth,
   };
   const key = readFileSync(options.keyFile, 'utf8').trim();
+  const { Agent } = await import('undici');
   const agent = new Agent({ connections: concurrency });
   try {
     const client: Client = { url: options.url, key, format, agent, summary };

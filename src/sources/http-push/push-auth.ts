@@ -7,7 +7,7 @@
  * spend tens of milliseconds of the one event loop that also commits readings.
  */
 import { hash, timingSafeEqual } from 'node:crypto';
-import { createRemoteJWKSet, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import type { JWTVerifyGetKey } from 'jose';
 import type { Clock, Random } from '../../core/clock.js';
 import { AmisyncError } from '../../core/errors.js';
 import type { MeterScope } from '../../core/source.js';
@@ -75,15 +75,15 @@ function unauthenticated(message: string, details: Record<string, unknown> = {})
 /** Checks a request's credentials; throws UNAUTHENTICATED or FORBIDDEN. */
 export class PushAuthenticator {
   readonly #options: PushAuthOptions;
-  readonly #jwtKey: Uint8Array | JWTVerifyGetKey | null;
+  /** The secret, or the JWKS key set (made on the first JWT: jose loads only when one comes). */
+  #jwtKey: Uint8Array | JWTVerifyGetKey | null;
   readonly #configured: ReadonlyMap<string, VendorMetersConfig>;
 
   constructor(options: PushAuthOptions) {
     this.#options = options;
     this.#configured = new Map(options.vendors.map((vendor) => [vendor.name, vendor]));
     const jwt = options.jwt;
-    if (jwt === undefined) this.#jwtKey = null;
-    else if (jwt.jwksUrl !== undefined) this.#jwtKey = createRemoteJWKSet(new URL(jwt.jwksUrl));
+    if (jwt === undefined || jwt.jwksUrl !== undefined) this.#jwtKey = null;
     else this.#jwtKey = new TextEncoder().encode(options.jwtSecret ?? '');
   }
 
@@ -98,7 +98,7 @@ export class PushAuthenticator {
       throw unauthenticated('no credentials: send Authorization: Bearer <key or JWT>');
     }
     if (credential.startsWith('amk_')) return this.#byApiKey(credential);
-    if (apiKey === undefined && this.#jwtKey !== null) return this.#byJwt(credential);
+    if (apiKey === undefined && this.#options.jwt !== undefined) return this.#byJwt(credential);
     throw unauthenticated('the credentials are not an API key this endpoint issued');
   }
 
@@ -126,8 +126,12 @@ export class PushAuthenticator {
 
   async #byJwt(token: string): Promise<PushVendor> {
     const jwt = this.#options.jwt;
+    if (jwt === undefined) throw unauthenticated('JWTs are not taken here');
+    const { createRemoteJWKSet, jwtVerify } = await import('jose');
+    if (this.#jwtKey === null && jwt.jwksUrl !== undefined) {
+      this.#jwtKey = createRemoteJWKSet(new URL(jwt.jwksUrl));
+    }
     const key = this.#jwtKey;
-    if (jwt === undefined || key === null) throw unauthenticated('JWTs are not taken here');
     let claim: unknown;
     try {
       const verified = await jwtVerify(token, key as Uint8Array, {

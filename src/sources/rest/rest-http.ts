@@ -5,7 +5,7 @@
  * transport errors: a deadline is TRANSPORT_TIMEOUT, a refused or reset connection
  * TRANSPORT_UNAVAILABLE. The caller's own abort is rethrown as it is.
  */
-import { Agent, request } from 'undici';
+import type { Agent } from 'undici';
 import type { TimerClock } from '../../core/clock.js';
 import { AmisyncError } from '../../core/errors.js';
 import { REST_ERROR_PREVIEW_BYTES } from '../../core/limits.js';
@@ -40,19 +40,14 @@ export function preview(chunks: readonly Buffer[]): string {
 }
 
 export class RestHttp {
-  readonly #agent: Agent;
+  /** Made on the first request: undici loads only then (most commands never make one). */
+  #agent: Agent | null = null;
   readonly #clock: TimerClock;
   readonly #timeoutMs: number;
 
   constructor(clock: TimerClock, timeoutMs: number) {
     this.#clock = clock;
     this.#timeoutMs = timeoutMs;
-    this.#agent = new Agent({
-      keepAliveTimeout: KEEP_ALIVE_MS,
-      headersTimeout: timeoutMs,
-      bodyTimeout: timeoutMs,
-      connections: 4,
-    });
   }
 
   async send(message: HttpRequest, signal: AbortSignal): Promise<HttpResponse> {
@@ -72,10 +67,17 @@ export class RestHttp {
   }
 
   async close(): Promise<void> {
-    await this.#agent.close();
+    await this.#agent?.close();
   }
 
   async #exchange(message: HttpRequest, signal: AbortSignal): Promise<HttpResponse> {
+    const { Agent, request } = await import('undici');
+    this.#agent ??= new Agent({
+      keepAliveTimeout: KEEP_ALIVE_MS,
+      headersTimeout: this.#timeoutMs,
+      bodyTimeout: this.#timeoutMs,
+      connections: 4,
+    });
     const response = await request(message.url, {
       method: message.method,
       headers: message.headers,
