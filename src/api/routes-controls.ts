@@ -5,6 +5,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { verifyAudit } from '../audit/verify.js';
+import { invoiceRowsOf } from '../cli/context.js';
 import { pausesOf } from '../core/pause.js';
 import { pauseSources, resumeSources } from '../pipeline/controls.js';
 import { actorOf, type Caller } from './api-auth.js';
@@ -33,7 +34,7 @@ export async function control(
 
 /** Verifies the audit trail and keeps the result as the last verification. */
 export async function verify(context: ApiContext, caller: Caller) {
-  const report = await verifyAudit(context.store, context.publicKey);
+  const report = await verifyAudit(context.store, context.publicKey, invoiceRowsOf(context.store));
   context.lastVerify = { report, atMs: context.clock.nowMs(), by: actorOf(caller) };
   return report;
 }

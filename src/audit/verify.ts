@@ -3,7 +3,8 @@
  * not hold. It checks the hash chain, every batch's ledger and quarantine Merkle roots against the
  * rows now in the store, the batch rows against their entries, each ledger row's idempotency key
  * against its fields, each quarantine row's raw bytes against its recorded hash, and every signed
- * checkpoint. Emergency controls (pauses and resumes) are checked against their entries both ways.
+ * checkpoint. Emergency controls (pauses and resumes) are checked against their entries both ways,
+ * and so are invoices, when the caller passes the store's invoices (verify-invoices.ts).
  */
 import { hash, type KeyObject } from 'node:crypto';
 import { idempotencyKey } from '../core/identity.js';
@@ -27,6 +28,7 @@ import {
 import { merkleRootOfLeafData } from './merkle.js';
 import { DeadLetterClaims, verifyDeadLetters } from './verify-dead-letters.js';
 import { BreakerTransitions, verifyBreakerStates } from './verify-breakers.js';
+import { InvoiceEntries, verifyInvoices, type InvoiceRows } from './verify-invoices.js';
 
 /** Problems listed in a report at most; verification itself reads everything. */
 const PROBLEMS_LISTED_MAX = 50;
@@ -49,6 +51,8 @@ export interface VerifyReport {
   quarantineRows: number;
   checkpoints: number;
   checkpointsVerified: number;
+  /** Invoice rows checked against their audit entries; null when no invoices were passed. */
+  invoices: number | null;
   headSeq: number | null;
   headHash: string | null;
   firstProblem: AuditProblem | null;
@@ -149,6 +153,7 @@ async function verifyChain(store: Store, problems: Problems) {
   const deadLetters = new DeadLetterClaims();
   const controls = new ControlEntries();
   const breakers = new BreakerTransitions();
+  const invoices = new InvoiceEntries();
   let entries = 0;
   let chainBroken = false;
   for await (const page of store.iterateAuditEntries()) {
@@ -164,6 +169,7 @@ async function verifyChain(store: Store, problems: Problems) {
       deadLetters.read(entry.seq, entry.kind, entry.payload);
       controls.read(entry);
       breakers.read(entry.seq, entry.kind, entry.payload);
+      invoices.read(entry.seq, entry.kind, entry.payload, entry.atMs);
       // Claims past a break are still read, so that the rows they cover are not all reported again.
       if (entry.kind !== 'batch') continue;
       let claim: BatchClaim | null = null;
@@ -185,6 +191,7 @@ async function verifyChain(store: Store, problems: Problems) {
     deadLetters,
     controls,
     breakers,
+    invoices,
     head: verifier.head(),
   };
 }
@@ -648,9 +655,14 @@ async function verifyCheckpoints(
   return { count: checkpoints.length, verified };
 }
 
+/**
+ * Verifies everything the audit trail claims about `store`. `invoices` is the store's invoices
+ * table (BillingStore.listInvoices); with null, invoices are not checked (`invoices: null`).
+ */
 export async function verifyAudit(
   store: Store,
   publicKey: KeyObject | null,
+  invoices: InvoiceRows | null = null,
 ): Promise<VerifyReport> {
   const problems = new Problems();
   const chain = await verifyChain(store, problems);
@@ -664,6 +676,12 @@ export async function verifyAudit(
   await verifyDeadLetters(store, chain.deadLetters, (seq, reason) => problems.add(seq, reason));
   await verifyControls(store, chain.controls, problems);
   await verifyBreakerStates(store, chain.breakers, (seq, reason) => problems.add(seq, reason));
+  const invoiceRows =
+    invoices === null
+      ? null
+      : await verifyInvoices(invoices, chain.invoices, chain.hashes, (seq, reason) =>
+          problems.add(seq, reason),
+        );
   const checkpoints = await verifyCheckpoints(store, publicKey, chain.hashes, problems);
   const status = await store.status();
   const recomputed = await store.recomputeLedgerTotals();
@@ -701,6 +719,7 @@ export async function verifyAudit(
     quarantineRows,
     checkpoints: checkpoints.count,
     checkpointsVerified: checkpoints.verified,
+    invoices: invoiceRows,
     headSeq: chain.head?.seq ?? null,
     headHash: chain.head?.hash ?? null,
     firstProblem: problems.first,

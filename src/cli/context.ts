@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import { loadOrCreateSigningKey, loadPublicKey, type SigningKey } from '../audit/checkpoint.js';
+import type { InvoiceRows } from '../audit/verify-invoices.js';
 import { systemClock, systemRandom, type Clock, type Random } from '../core/clock.js';
 import { AmisyncError } from '../core/errors.js';
 import type { Store } from '../core/store.js';
@@ -102,6 +103,13 @@ export function billingStoreOf(store: Store): BillingStore {
   if (store instanceof SqliteStore) return new SqliteBillingStore(store);
   if (store instanceof PostgresStore) return new PostgresBillingStore(store);
   throw new AmisyncError('INVALID_STATE', `billing has no tables on a ${store.engine} store`);
+}
+
+/** The invoices table of a store for `audit verify`; null for a store without billing tables. */
+export function invoiceRowsOf(store: Store): InvoiceRows | null {
+  return store instanceof SqliteStore || store instanceof PostgresStore
+    ? billingStoreOf(store)
+    : null;
 }
 
 /**

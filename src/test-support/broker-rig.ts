@@ -24,6 +24,7 @@ import type { BatchCounts } from '../core/store.js';
 import { formatKwh, type TruthStream } from '../simulator/truth.js';
 import { CLI_MAIN, readDatabase, runOnce, type Exit } from './crash-runs.js';
 import { portAnswers } from '../sources/broker/port-answers.js';
+import { newestConsumerOf } from '../sources/nats/nats-consumer-names.js';
 import { requireOrSkip } from './services.js';
 
 export { portAnswers };
@@ -284,12 +285,19 @@ export async function amqpQueueDepth(queue: string): Promise<number> {
   }
 }
 
-/** Messages a JetStream consumer has not had acknowledged: pending and awaiting an ack. */
+/**
+ * Messages a JetStream consumer has not had acknowledged: pending and awaiting an ack. For a
+ * worker's partition, the consumer of the newest lease generation (`<durable>_g<n>`) is read.
+ */
 export async function natsConsumerBacklog(stream: string, durable: string): Promise<number> {
   const connection = await connectNats({ servers: 'nats://127.0.0.1:4222', reconnect: false });
   try {
     const manager = await jetstreamManager(connection);
-    const info = await manager.consumers.info(stream, durable);
+    const names: string[] = [];
+    for await (const consumer of manager.consumers.list(stream)) names.push(consumer.name);
+    const newest = newestConsumerOf(names, durable);
+    if (newest === null) throw new Error(`consumer ${durable} not found on stream ${stream}`);
+    const info = await manager.consumers.info(stream, newest.name);
     return info.num_pending + info.num_ack_pending;
   } finally {
     await connection.close();

@@ -79,10 +79,11 @@ describe.runIf(services.up)('a worker taking over a dead owner’s partition', (
       conflictRate: '0.05',
       partitions: '1',
     });
+    // The dead owner held the lease of generation 1, so it read that generation's consumer.
     const fetched = await fetchAndDie(
       stream,
       partitionSubject(subjectPrefix, 0),
-      `${durablePrefix}_p0`,
+      `${durablePrefix}_p0_g1`,
       HELD_BY_DEAD_OWNER,
     );
     expect(fetched.length).toBe(HELD_BY_DEAD_OWNER);
@@ -95,7 +96,7 @@ describe.runIf(services.up)('a worker taking over a dead owner’s partition', (
       // The dead owner's lease, left to expire: the worker takes the partition over from it.
       await fixPartitionCount(store.pool, 1);
       const [deadLease] = await takeFreeLeases(store.pool, 'dead-owner', 1, 1, 300);
-      expect(deadLease?.owner).toBe('dead-owner');
+      expect(deadLease).toMatchObject({ owner: 'dead-owner', generation: 1 });
       const config = workerConfigSchema.parse({
         owner: 'successor',
         store: url,

@@ -3,12 +3,13 @@
  * stream partitioned by meter with other workers, on this host or others. Every heartbeat it
  * renews its own row and its partition leases, takes free or expired partitions up to its fair
  * share (ceil(P / live workers)), and hands back those beyond it. Each held partition is consumed
- * by one durable consumer (`<durable>_p<k>` on `<subject>.p<k>`) through the ordinary
- * ingest-then-ack path, writing through a store view whose transactions lock that partition only
- * and are fenced by the lease, so a worker that lost its lease can never commit. Each time a
- * partition's consumer starts (a takeover, a hand-back, a restart after a failure) it reads the
- * partition again from the durable consumer's ack floor, so no message of the partition commits
- * before one an earlier reader fetched and did not acknowledge.
+ * by one durable consumer per lease generation (`<durable>_p<k>_g<generation>` on
+ * `<subject>.p<k>`) through the ordinary ingest-then-ack path, writing through a store view whose
+ * transactions lock that partition only and are fenced by the lease, so a worker that lost its
+ * lease can never commit, and whose late acknowledgements reach its own consumer, not the new
+ * owner's. Each time a partition's consumer starts (a takeover, a hand-back, a restart after a
+ * failure) it reads the partition again from the earlier consumer's ack floor, so no message of
+ * the partition commits before one an earlier reader fetched and did not acknowledge.
  */
 import { z } from 'zod';
 import { systemClock, systemRandom } from '../core/clock.js';
@@ -41,7 +42,7 @@ export const workerConfigSchema = z
     stream: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
     /** Partition k is read from `<subjectPrefix>.p<k>`. */
     subjectPrefix: z.string().regex(/^[^\s*>]{1,200}$/),
-    /** Partition k's durable consumer is `<durablePrefix>_p<k>`. */
+    /** Partition k's durable consumer is `<durablePrefix>_p<k>_g<lease generation>`. */
     durablePrefix: z.string().regex(/^[A-Za-z0-9_-]{1,56}$/),
     partitions: z.number().int().min(1).max(PARTITIONS_MAX),
     heartbeatMs: z.number().int().min(50).max(60_000).default(1000),
@@ -173,7 +174,7 @@ export class Worker {
   /** Reads one partition until stopped: each delivery ingested, then acknowledged. */
   async #consume(lease: PartitionLease, signal: AbortSignal): Promise<void> {
     const store = this.#store.forPartition({ partition: lease.partition, fence: lease });
-    const source = this.#sourceFor(lease.partition, store);
+    const source = this.#sourceFor(lease, store);
     const options = {
       store,
       dictionary: DEFAULT_DICTIONARY,
@@ -198,8 +199,9 @@ export class Worker {
     }
   }
 
-  #sourceFor(partition: number, store: PostgresStore): Source {
+  #sourceFor(lease: PartitionLease, store: PostgresStore): Source {
     const config = this.#config;
+    const partition = lease.partition;
     const sourceConfig = natsSourceSchema.parse({
       kind: 'nats',
       id: `${config.durablePrefix}-p${partition}`,
@@ -221,7 +223,11 @@ export class Worker {
     });
     // The lease makes this worker the consumer's only reader, so the link may start it again at
     // its ack floor: what an earlier owner fetched and never acknowledged comes first, in order.
-    const link = new NatsLink(sourceConfig, null, { restartAtAckFloor: true });
+    // The consumer is the lease generation's own, so an earlier owner's late ack cannot reach it.
+    const link = new NatsLink(sourceConfig, null, {
+      restartAtAckFloor: true,
+      generation: lease.generation,
+    });
     return new BrokerSource(sourceConfig, link, context);
   }
 }

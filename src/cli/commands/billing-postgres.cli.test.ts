@@ -2,7 +2,7 @@
 // real URDB tariffs and accounts imported, `bill run` issues the same invoices as on SQLite from
 // the same input, `bill verify`, `bill prove` (and the independent checker) and `audit verify`
 // pass; a URL needs a signing key and never shows its password; a superuser who edits an invoice
-// row past the triggers is found by `bill verify` and by the proof checker.
+// row past the triggers is found by `bill verify`, by the proof checker and by `audit verify`.
 // Method: the billing fixture (dist/cli/main.js in child processes) built once into a SQLite file
 // and once into a fresh PostgreSQL schema; the superuser connection of test-support/postgres.ts.
 import { spawnSync } from 'node:child_process';
@@ -168,6 +168,16 @@ describe.runIf(runs)('billing commands of the built CLI on PostgreSQL', () => {
         totalCents: invoice.totalCents + 100,
         recomputedTotalCents: invoice.totalCents,
       });
+      const listed = JSON.parse(onPostgres.cli('bill', 'list', '--json').stdout) as {
+        invoices: { invoiceId: number; accountId: string; period: string; auditSeq: number }[];
+      };
+      const row = listed.invoices.find((listedRow) => listedRow.invoiceId === invoice.invoiceId)!;
+      const audit = onPostgres.cli('audit', 'verify');
+      expect(audit.status).toBe(EXIT.auditVerifyFailed);
+      expect(audit.stdout).toContain(
+        `FAILED at entry ${row.auditSeq}: entry ${row.auditSeq}: invoice ${row.invoiceId} ` +
+          `(${row.accountId} ${row.period}) differs from its audit entry in total (edited)`,
+      );
       const after = join(onPostgres.folder, 'proof-after');
       onPostgres.cli('bill', 'prove', String(invoice.invoiceId), '--out', after);
       const checked = spawnSync(process.execPath, [CHECKER, after, '--json'], {

@@ -1,12 +1,14 @@
 // Goal: the built CLI bills a month end to end: tariffs (a URDB API response) and accounts import,
 // `bill run --json` issues exact invoices, holds an incomplete account with its reason, bills a
 // meter exchange, `bill verify` recomputes, a late reading yields an adjustment of exactly the
-// difference (then nothing), `--force` records an override, bad input exits with precise errors.
+// difference (then nothing), `--force` records an override, bad input exits with precise errors,
+// and `audit verify` checks every invoice against its audit entry, naming one edited or deleted.
 // Method: NDJSON feeds ingested by dist/cli/main.js into a temporary SQLite file, then the billing
 // commands in child processes; expected totals are worked out by hand in comments.
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI_MAIN } from '../../test-support/crash-runs.js';
 import { removeTempDirs, tempDir } from '../../test-support/temp.js';
@@ -72,6 +74,15 @@ interface Invoice {
   lines: Line[];
   override: { justification: string; actor: string } | null;
 }
+/** A row of `bill list --json`. */
+interface ListedInvoice {
+  invoiceId: number;
+  accountId: string;
+  period: string;
+  totalCents: number;
+  auditSeq: number;
+}
+
 interface BillRun {
   invoices: Invoice[];
   held: { accountId: string; reasons: { code: string; value: number }[] }[];
@@ -269,5 +280,64 @@ describe('amisync billing', () => {
   it('leaves an audit trail that verifies', () => {
     const run = cli('audit', 'verify');
     expect(run.status, run.stdout + run.stderr).toBe(0);
+    const listed = json<{ invoices: ListedInvoice[] }>('bill', 'list').invoices;
+    expect(listed.length).toBeGreaterThan(1);
+    expect(run.stdout).toContain(` ${listed.length} invoices, `);
+  });
+
+  // Last: it edits the database past its triggers.
+  it('audit verify names an invoice edited or deleted past the triggers', () => {
+    const { invoices } = json<{ invoices: ListedInvoice[] }>('bill', 'list');
+    const [edited, deleted] = [invoices[0]!, invoices[invoices.length - 1]!];
+    const database = new Database(db);
+    try {
+      database.exec('DROP TRIGGER invoices_no_update');
+      database
+        .prepare('UPDATE invoices SET total_cents = total_cents + 100 WHERE id = ?')
+        .run(edited.invoiceId);
+    } finally {
+      database.close();
+    }
+    const at =
+      `entry ${edited.auditSeq}: invoice ${edited.invoiceId} ` +
+      `(${edited.accountId} ${edited.period})`;
+    const run = cli('audit', 'verify');
+    expect(run.status).toBe(10);
+    expect(run.stdout).toContain(
+      `FAILED at entry ${edited.auditSeq}: ${at} differs from its audit entry in total (edited)`,
+    );
+    const report = JSON.parse(cli('audit', 'verify', '--json').stdout) as {
+      ok: boolean;
+      problems: { auditSeq: number | null; reason: string }[];
+    };
+    expect(report.ok).toBe(false);
+    expect(report.problems).toEqual([
+      {
+        auditSeq: edited.auditSeq,
+        reason: `${at} differs from its audit entry in total (edited)`,
+      },
+      {
+        auditSeq: edited.auditSeq,
+        reason:
+          `${at}: its lines add up to ${edited.totalCents} cents, its total is ` +
+          `${edited.totalCents + 100} (a line or the total was edited)`,
+      },
+    ]);
+
+    const again = new Database(db);
+    try {
+      again.exec('DROP TRIGGER invoices_no_delete');
+      again.prepare('DELETE FROM invoices WHERE id = ?').run(deleted.invoiceId);
+    } finally {
+      again.close();
+    }
+    const afterDelete = JSON.parse(cli('audit', 'verify', '--json').stdout) as typeof report;
+    expect(afterDelete.problems).toContainEqual({
+      auditSeq: deleted.auditSeq,
+      reason:
+        `entry ${deleted.auditSeq} records an invoice of ${deleted.accountId} for ` +
+        `${deleted.period} ` +
+        'whose row is missing (deleted)',
+    });
   });
 });

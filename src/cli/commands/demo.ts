@@ -23,7 +23,7 @@ import {
   type FeedRecord,
 } from '../../simulator/feed-generator.js';
 import { generateNem12Feed } from '../../simulator/nem12-generator.js';
-import { openStore, publicKeyFor, runtime, type GlobalOptions } from '../context.js';
+import { invoiceRowsOf, openStore, publicKeyFor, runtime, type GlobalOptions } from '../context.js';
 import { printLines } from '../output.js';
 import { countsTable, runIngest } from './ingest.js';
 import { parsePort, SERVE_PORT_DEFAULT, untilSignal } from './serve.js';
@@ -139,7 +139,7 @@ export async function runDemo(options: DemoOptions, environment: DemoEnvironment
   const store = await openStore(context, runtime.clock);
   try {
     const state = await ledgerState(store);
-    const verify = await verifyAudit(store, publicKeyFor(context));
+    const verify = await verifyAudit(store, publicKeyFor(context), invoiceRowsOf(store));
     const status = await store.status();
     const sample = (await store.listQuarantine({ status: 'open', limit: 3 })).map(
       (row) => `  #${row.id} line ${row.location.line}: ${row.currentViolations[0]?.message ?? ''}`,

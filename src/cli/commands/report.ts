@@ -16,6 +16,7 @@ import type { ChannelTotal, SourceSummaryRow } from '../../core/store.js';
 import { csvField, LEDGER_CSV_COLUMNS, ledgerCsvLine } from '../../pipeline/ledger-state.js';
 import {
   databaseLabel,
+  invoiceRowsOf,
   openExistingStore,
   openReadView,
   publicKeyFor,
@@ -159,13 +160,14 @@ export async function runAuditVerify(options: AuditOptions) {
   const globals = alerting === null ? options : { ...options, ...alerting.globals };
   const store = await openExistingStore(globals, runtime.clock);
   try {
-    const report = await verifyAudit(store, publicKeyFor(globals));
+    const report = await verifyAudit(store, publicKeyFor(globals), invoiceRowsOf(store));
     if (!report.ok) alerting?.alerts.raise(verifyFailedAlert(databaseLabel(globals), report));
     if (options.json === true) printJson(report);
     else {
       printLines([
         `audit: ${report.entries} entries, ${report.batches} batches, ${report.ledgerRows} ledger ` +
-          `rows, ${report.quarantineRows} quarantine rows, ${report.checkpointsVerified}/` +
+          `rows, ${report.quarantineRows} quarantine rows, ${report.invoices ?? 0} invoices, ` +
+          `${report.checkpointsVerified}/` +
           `${report.checkpoints} checkpoints verified`,
         report.ok
           ? `verified: chain head ${report.headSeq} ${report.headHash ?? ''}`

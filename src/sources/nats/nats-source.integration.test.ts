@@ -9,6 +9,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, nanos } from '@nats-io/transport-node';
 import { systemClock } from '../../core/clock.js';
+import { BROKER_BATCH_DELAY_MS_MAX } from '../../core/limits.js';
 import { deliverOne } from '../../pipeline/run-source.js';
 import type { SqliteStore } from '../../store/sqlite/sqlite-store.js';
 import {
@@ -52,7 +53,9 @@ describe.runIf(available)('nats source on JetStream', () => {
       durable,
       ackWaitMs: 5000,
       maxDeliver: 7,
-      batch: { messagesMax: 3, delayMs: 50 },
+      // A batch closes when its 3 messages are in, not after a delay: under load the three
+      // messages (and their redeliveries after the nak) can arrive further apart than any delay.
+      batch: { messagesMax: 3, delayMs: BROKER_BATCH_DELAY_MS_MAX },
       quietMs: 300,
     });
     const source = natsSourceKind.create(config, testSourceContext(store, { clock: systemClock }));
@@ -110,7 +113,8 @@ describe.runIf(available)('nats link reopened with messages fetched and not ackn
       subject,
       durable: `amisync_${suffix}`,
       ackWaitMs: 30_000,
-      batch: { messagesMax: 2, delayMs: 50 },
+      // Batches of exactly 2 messages, however far apart they arrive.
+      batch: { messagesMax: 2, delayMs: BROKER_BATCH_DELAY_MS_MAX },
       quietMs: 300,
     });
     const open = async () => {

@@ -21,6 +21,7 @@ import type { SourceContext } from '../../core/source.js';
 import type { SourceKind } from '../common/config.js';
 import { brokerSourceFields } from '../broker/broker-config.js';
 import { BrokerSource, type BrokerInbox, type BrokerLink } from '../broker/broker-source.js';
+import { consumerNameOf, generationOfConsumer, newestConsumerOf } from './nats-consumer-names.js';
 
 const NAME = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -82,6 +83,13 @@ function isNotFound(error: unknown): boolean {
   return /not found/i.test((error as Error).message);
 }
 
+/** What a link declares its consumer with, besides its name, subject and start. */
+interface ConsumerSettings {
+  ack_wait: number;
+  max_deliver: number;
+  max_ack_pending: number;
+}
+
 /** How a link shares its consumer. */
 export interface NatsLinkOptions {
   /**
@@ -94,6 +102,14 @@ export interface NatsLinkOptions {
    * False (a source in a configuration, which several processes may share): the consumer is kept.
    */
   readonly restartAtAckFloor: boolean;
+  /**
+   * The lease generation of a worker's link (docs/workers.md). The link then reads its own
+   * consumer, `<durable>_g<generation>` (nats-consumer-names.ts): created when missing, from the
+   * ack floor of the newest earlier generation's consumer, which is deleted with every other
+   * earlier one once it exists. An acknowledgement an earlier owner sends late then reaches its own
+   * consumer or none, never this one. Without it the link reads the durable itself.
+   */
+  readonly generation?: number;
 }
 
 /**
@@ -113,6 +129,8 @@ export class NatsLink implements BrokerLink<JsMsg> {
   readonly #config: NatsSourceConfig;
   readonly #password: string | null;
   readonly #options: NatsLinkOptions;
+  /** The consumer this link reads: the durable, or its lease generation's consumer. */
+  readonly #consumer: string;
   #connection: NatsConnection | null = null;
   #messages: ConsumerMessages | null = null;
   /** With restartAtAckFloor: the consumer's delivery sequence the next message must carry. */
@@ -126,7 +144,8 @@ export class NatsLink implements BrokerLink<JsMsg> {
     this.#config = config;
     this.#password = password;
     this.#options = options;
-    this.where = `${config.url} stream ${config.stream} consumer ${config.durable}`;
+    this.#consumer = consumerNameOf(config.durable, options.generation);
+    this.where = `${config.url} stream ${config.stream} consumer ${this.#consumer}`;
   }
 
   async open(inbox: BrokerInbox<JsMsg>, unackedMax: number): Promise<void> {
@@ -142,7 +161,7 @@ export class NatsLink implements BrokerLink<JsMsg> {
       const { jetstream, jetstreamManager } = await natsClient();
       const manager = await jetstreamManager(connection);
       await this.#declare(manager, unackedMax);
-      const consumer = await jetstream(connection).consumers.get(config.stream, config.durable);
+      const consumer = await jetstream(connection).consumers.get(config.stream, this.#consumer);
       const messages = await consumer.consume({
         max_messages: Math.min(unackedMax, 10_000),
         ...(this.#options.restartAtAckFloor ? { abort_on_missing_resource: true } : {}),
@@ -199,31 +218,76 @@ export class NatsLink implements BrokerLink<JsMsg> {
       max_deliver: config.maxDeliver,
       max_ack_pending: unackedMax,
     };
+    await this.#declareConsumer(manager, settings);
+    if (this.#options.generation !== undefined) await this.#deleteEarlierGenerations(manager);
+  }
+
+  async #declareConsumer(manager: JetStreamManager, settings: ConsumerSettings): Promise<void> {
+    const config = this.#config;
     let info: ConsumerInfo;
     try {
-      info = await manager.consumers.info(config.stream, config.durable);
+      info = await manager.consumers.info(config.stream, this.#consumer);
     } catch (error) {
       if (!isNotFound(error)) throw error;
-      await this.#addConsumer(manager, settings, 0);
+      await this.#addConsumer(manager, settings, await this.#earlierAckFloor(manager));
       if (this.#options.restartAtAckFloor) this.#nextDeliverySeq = 1;
       return;
     }
     if (this.#options.restartAtAckFloor && hasUnsettled(info)) {
       // Consumer settings cannot move a consumer's place back, and its pending messages would come
       // only after the ack wait, behind later ones: so it starts again just above its ack floor.
-      await manager.consumers.delete(config.stream, config.durable);
+      await manager.consumers.delete(config.stream, this.#consumer);
       await this.#addConsumer(manager, settings, info.ack_floor.stream_seq);
       this.#nextDeliverySeq = 1;
       return;
     }
-    await manager.consumers.update(config.stream, config.durable, settings);
+    await manager.consumers.update(config.stream, this.#consumer, settings);
     if (this.#options.restartAtAckFloor) this.#nextDeliverySeq = info.delivered.consumer_seq + 1;
+  }
+
+  /** The names of the stream's consumers that belong to an earlier lease generation than this. */
+  async #earlierGenerations(manager: JetStreamManager): Promise<string[]> {
+    const { durable, stream } = this.#config;
+    const own = this.#options.generation;
+    if (own === undefined) return [];
+    const names: string[] = [];
+    for await (const info of manager.consumers.list(stream)) {
+      const generation = generationOfConsumer(info.name, durable);
+      if (generation !== null && generation < own) names.push(info.name);
+    }
+    return names;
+  }
+
+  /**
+   * Where a new generation's consumer starts: the ack floor of the newest earlier generation's
+   * consumer. Every message up to it was acknowledged after its commit, or lay below where that
+   * consumer started; 0 (the stream's start) when there is none.
+   */
+  async #earlierAckFloor(manager: JetStreamManager): Promise<number> {
+    const newest = newestConsumerOf(await this.#earlierGenerations(manager), this.#config.durable);
+    if (newest === null) return 0;
+    const info = await manager.consumers.info(this.#config.stream, newest.name);
+    return info.ack_floor.stream_seq;
+  }
+
+  /**
+   * Deletes the consumers of earlier generations, after this one exists: their readers stop
+   * (abort_on_missing_resource), and an acknowledgement they send late reaches no consumer.
+   */
+  async #deleteEarlierGenerations(manager: JetStreamManager): Promise<void> {
+    for (const name of await this.#earlierGenerations(manager)) {
+      try {
+        await manager.consumers.delete(this.#config.stream, name);
+      } catch (error) {
+        if (!isNotFound(error)) throw error;
+      }
+    }
   }
 
   /** Creates the durable consumer, delivering the stream's messages after `ackFloorSeq`. */
   async #addConsumer(
     manager: JetStreamManager,
-    settings: { ack_wait: number; max_deliver: number; max_ack_pending: number },
+    settings: ConsumerSettings,
     ackFloorSeq: number,
   ): Promise<void> {
     const config = this.#config;
@@ -233,7 +297,7 @@ export class NatsLink implements BrokerLink<JsMsg> {
         ? { deliver_policy: DeliverPolicy.All }
         : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: ackFloorSeq + 1 };
     await manager.consumers.add(config.stream, {
-      durable_name: config.durable,
+      durable_name: this.#consumer,
       filter_subject: config.subject,
       ack_policy: AckPolicy.Explicit,
       ...start,
@@ -268,7 +332,7 @@ export class NatsLink implements BrokerLink<JsMsg> {
     const seq = message.info.deliverySequence;
     if (seq !== expected) {
       throw new Error(
-        `delivery ${seq} of consumer ${this.#config.durable} came where ${expected} was next: ` +
+        `delivery ${seq} of consumer ${this.#consumer} came where ${expected} was next: ` +
           'another reader took messages of it',
       );
     }
