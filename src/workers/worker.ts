@@ -17,6 +17,8 @@ import type { Logger } from '../core/log.js';
 import { partitionSubject } from '../core/partition.js';
 import { END, isIdle, type Source } from '../core/source.js';
 import { DEFAULT_DICTIONARY } from '../dictionary/dictionary.js';
+import type { Pause } from '../core/pause.js';
+import { StorePauseGate } from '../pipeline/pause-gate.js';
 import { deliverOne, loadSavedPosition } from '../pipeline/run-source.js';
 import { createSourceContext } from '../cli/config/source-context.js';
 import { BrokerSource } from '../sources/broker/broker-source.js';
@@ -51,6 +53,11 @@ export const workerConfigSchema = z
     messagesPerBatchMax: z.number().int().min(1).max(10_000).default(200),
     /** Each acknowledgement appended here (one JSON line), as a broker source's ackLog. */
     ackLog: z.string().min(1).optional(),
+    /**
+     * The configured source's id: `amisync pause --source <id>` pauses every partition. A global
+     * pause, and a pause of one partition's own source id (`<durablePrefix>-p<k>`), hold too.
+     */
+    sourceId: z.string().min(1).max(200).optional(),
   })
   .strict()
   .refine((config) => config.leaseMs >= 2 * config.heartbeatMs, {
@@ -75,6 +82,8 @@ export class Worker {
   readonly #log: Logger;
   readonly #consumers = new Map<number, Consumer>();
   readonly #failedAtBeat = new Map<number, number>();
+  /** Operators' pauses, read from the store's controls at most once a second for all partitions. */
+  readonly #pauses: StorePauseGate;
   #leases: PartitionLease[] = [];
   #beat = 0;
 
@@ -82,6 +91,7 @@ export class Worker {
     this.#config = config;
     this.#store = store;
     this.#log = log;
+    this.#pauses = new StorePauseGate({ store, clock: systemClock, log });
   }
 
   static async open(config: WorkerConfig, log: Logger): Promise<Worker> {
@@ -184,8 +194,18 @@ export class Worker {
       signal,
     };
     await source.connect(signal, await loadSavedPosition(store, source.id));
+    let pausedSinceMs: number | null = null;
     try {
       while (!signal.aborted) {
+        // A pause holds at the next delivery boundary: what was fetched and not committed stays
+        // unacknowledged with the broker. The lease is still renewed meanwhile.
+        const pause = await this.#pauseOf(source.id);
+        if ((pause?.sinceMs ?? null) !== pausedSinceMs) this.#logPause(lease.partition, pause);
+        pausedSinceMs = pause?.sinceMs ?? null;
+        if (pause !== null) {
+          await systemClock.sleep(this.#pauses.pollIntervalMs, signal).catch(() => undefined);
+          continue;
+        }
         const delivery = await source.read(signal);
         if (delivery === END) break;
         if (isIdle(delivery)) {
@@ -197,6 +217,25 @@ export class Worker {
     } finally {
       await source.close();
     }
+  }
+
+  async #pauseOf(partitionSourceId: string): Promise<Pause | null> {
+    const configured = this.#config.sourceId;
+    const own = await this.#pauses.pauseOf(partitionSourceId);
+    if (own !== null || configured === undefined) return own;
+    return this.#pauses.pauseOf(configured);
+  }
+
+  #logPause(partition: number, pause: Pause | null): void {
+    if (pause === null) {
+      this.#log.info({ partition }, `partition ${partition} resumed`);
+      return;
+    }
+    const scope = pause.sourceId === null ? 'global pause' : `source ${pause.sourceId}`;
+    this.#log.warn(
+      { partition, pause },
+      `partition ${partition} paused by ${pause.actor} (${scope}): ${pause.reason}`,
+    );
   }
 
   #sourceFor(lease: PartitionLease, store: PostgresStore): Source {

@@ -172,5 +172,6 @@ export function workerConfigOf(
     ackWaitMs: source.ackWaitMs,
     messagesPerBatchMax: source.batch.messagesMax,
     ...(source.ackLog === undefined ? {} : { ackLog: source.ackLog }),
+    sourceId: source.id,
   };
 }
