@@ -85,6 +85,7 @@ describe('a partitioned nats source', () => {
       ackWaitMs: 20000,
       messagesPerBatchMax: 500,
       ackLog: join(folder, 'acks.ndjson'),
+      sourceId: 'headend',
     });
     await Promise.all(config.sources.map((s) => s.source.close()));
   });
