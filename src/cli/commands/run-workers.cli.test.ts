@@ -1,7 +1,9 @@
 // Goal: the built `amisync run --config F --workers 2` reads a partitioned NATS stream into
 // PostgreSQL until the ledger equals the simulator's truth, starts again a worker that was
 // SIGKILLed, and on SIGTERM exits 0 with every worker process gone and every lease given back;
-// a SIGKILLed supervisor leaves no worker behind; usage errors exit 64 before connecting.
+// a SIGKILLed supervisor leaves no worker behind; with --api-port the API serves the shared
+// store and a pause posted to it holds every worker until resumed; usage errors exit 64 before
+// connecting.
 // Method: own schema, stream and durables; the feed published by the built `simulate publish
 // --partitions 4`; worker pids read from the supervisor's log; the ack log joined with the store.
 import { spawn } from 'node:child_process';
@@ -15,6 +17,7 @@ import { heldPartitions } from '../../store/postgres/postgres-partitions.js';
 import { openPostgresStore } from '../../store/postgres/postgres-store.js';
 import { natsConsumerBacklog, readAckLog } from '../../test-support/broker-rig.js';
 import { CLI_MAIN, runCli } from '../../test-support/crash-runs.js';
+import { cliSync, jsonOf } from '../../test-support/cli-sync.js';
 import { freshPostgresSchema } from '../../test-support/postgres.js';
 import { tempDir } from '../../test-support/temp.js';
 import { ledgerStreams } from '../../test-support/truth-check.js';
@@ -214,6 +217,85 @@ describe.runIf(services.up)('amisync run --workers, its supervisor killed', () =
       await store.close();
     }
   }, 180_000);
+});
+
+describe.runIf(services.up)('amisync run --workers --api-port', () => {
+  it('serves the API on the shared store; a pause made through it holds every worker', async () => {
+    const { stream, subject, durable, folder } = workerTestNames(services, 'run-workers-api');
+    const { url } = freshPostgresSchema();
+    const key = join(folder, 'signing-key.pem');
+    const config = writeConfig(folder, { url, stream, subject, durable });
+    const parent = spawn(
+      process.execPath,
+      [...[CLI_MAIN, 'run', '--config', config, '--workers', '2'], '--api-port', '0'],
+      { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, AMISYNC_SIGNING_KEY: key } },
+    );
+    let stderr = '';
+    parent.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+    const store = await openPostgresStore(url, { nowMs: () => Date.now() });
+    try {
+      await waitFor(() => /"url":"http:/.test(stderr), 'the API listening', 60_000);
+      const api = /"url":"(http:[^"]+)"/.exec(stderr)?.[1] as string;
+      const token = (role: string): string => {
+        const args = ['tokens', 'add', '--role', role, '--name', `${role}-w`, '--db', url];
+        const added = cliSync([...args, '--json'], { env: { AMISYNC_SIGNING_KEY: key } });
+        expect(added.status, added.stderr).toBe(0);
+        return jsonOf<{ token: string }>(added).token;
+      };
+      const operator = token('operator');
+      const paused = await fetch(`${api}/api/pause`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${operator}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ sources: ['headend'], reason: 'vendor sends doubled values' }),
+      });
+      expect(paused.status).toBe(200);
+      await waitFor(
+        async () => (await heldPartitions(store.pool).catch(() => [])).length === PARTITIONS,
+        'every partition held',
+        60_000,
+      );
+      await waitFor(
+        () => (stderr.match(/partition \d paused by /g) ?? []).length >= PARTITIONS,
+        'every partition paused',
+        30_000,
+      );
+      const published = await runCli(
+        [
+          ...['simulate', 'publish', '--to', NATS_URL, '--stream', stream, '--subject', subject],
+          ...['--partitions', String(PARTITIONS), '--meters', '8', '--days', '1', '--seed', '5'],
+          ...['--readings-per-message', '8', '--truth', join(folder, 'truth.json'), '--json'],
+        ],
+        process.env,
+      );
+      expect(published.code, published.stderr).toBe(0);
+      const truth = JSON.parse(readFileSync(join(folder, 'truth.json'), 'utf8')) as Truth;
+      const readings = truth.valid;
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
+      expect((await store.status()).totals.received).toBe(0);
+      const resumed = await fetch(`${api}/api/resume`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${operator}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ sources: ['headend'], reason: 'vendor fixed its export' }),
+      });
+      expect(resumed.status).toBe(200);
+      await waitFor(
+        async () => (await store.status()).totals.accepted === readings,
+        'the workers ingesting after resume',
+        120_000,
+      );
+      const sources = (await (
+        await fetch(`${api}/api/sources`, { headers: { authorization: `Bearer ${operator}` } })
+      ).json()) as { sources: { sourceId: string; counts: { accepted: number } }[] };
+      const accepted = sources.sources.reduce((sum, source) => sum + source.counts.accepted, 0);
+      expect(accepted).toBe(readings);
+      parent.kill('SIGTERM');
+      expect(await exited(parent), stderr).toBe(0);
+    } finally {
+      if (parent.exitCode === null) parent.kill('SIGKILL');
+      await exited(parent);
+      await store.close();
+    }
+  }, 240_000);
 });
 
 describe('amisync run --workers: usage errors, before anything connects', () => {

@@ -32,9 +32,14 @@ import {
 import type { BuiltSource, LoadedConfig } from '../config/service-config.js';
 import { maskUrl, runtime } from '../context.js';
 import { printJson, printLines } from '../output.js';
+import { loadOperations } from '../../api/operations-modules.js';
+import type { OperationsServer } from '../../api/api-server.js';
+import { DEFAULT_DICTIONARY } from '../../dictionary/dictionary.js';
 import {
+  apiWanted,
   load,
   PROCESS_ENVIRONMENT,
+  serveOperations,
   storeNotOpen,
   storeOptions,
   type RunCommandOptions,
@@ -75,7 +80,6 @@ function refuseOtherFlags(options: RunWorkersOptions, env: RunEnvironment['env']
   const refused: [unknown, string, string][] = [
     [options.once, '--once', 'workers run until SIGINT or SIGTERM'],
     [options.threads, '--threads', 'a worker commits on its own thread'],
-    [options.apiPort, '--api-port', 'run `amisync serve` beside the workers'],
     [options.dictionary, '--dictionary', 'workers use the built-in dictionary for now'],
     [env['AMISYNC_DICTIONARY'], '$AMISYNC_DICTIONARY', 'workers use the built-in dictionary'],
   ];
@@ -145,8 +149,16 @@ export async function runRunWorkers(
   const logging = createServiceLogger(loaded.settings.log);
   log.route(logging.log);
   const store = await openPostgresStore(database, { nowMs: () => runtime.clock.nowMs() });
+  let server: OperationsServer | null = null;
   try {
     await fixPartitionCount(store.pool, source.partitions);
+    // The API and dashboard on the shared store: the workers' pauses, ledger and audit are all
+    // there. The supervisor commits nothing, so /metrics has no commit latencies of its own.
+    if (apiWanted(options, loaded)) {
+      const metrics = new (await loadOperations()).OperationsMetrics();
+      const parts = { store, dictionary: DEFAULT_DICTIONARY, metrics };
+      server = await serveOperations(options, loaded, parts, log);
+    }
     return await superviseWorkers(
       { options, environment, loaded, source, database, count },
       {
@@ -156,6 +168,7 @@ export async function runRunWorkers(
       },
     );
   } finally {
+    await server?.close();
     await store.close();
     logging.flush();
     initial.flush();

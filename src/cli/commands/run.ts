@@ -337,7 +337,7 @@ export async function runRun(
  * The API, /metrics and the dashboard on the service's own store (when the file has `api:` or
  * --api-port is given). Where it listens goes to the log: stdout is the summary's.
  */
-async function serveOperations(
+export async function serveOperations(
   options: RunCommandOptions,
   loaded: LoadedConfig,
   parts: { store: Store; dictionary: DataDictionary; metrics: OperationsMetrics },
@@ -361,7 +361,7 @@ async function serveOperations(
   return server;
 }
 
-function apiWanted(options: RunCommandOptions, loaded: LoadedConfig): boolean {
+export function apiWanted(options: RunCommandOptions, loaded: LoadedConfig): boolean {
   return loaded.settings.api !== undefined || options.apiPort !== undefined;
 }
 
