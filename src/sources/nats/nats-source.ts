@@ -6,8 +6,9 @@
  * delivered again, `maxDeliver`, and a max ack pending of two batches, which is the backpressure.
  * Each message of a batch is acknowledged after the batch's commit, then one flush waits until
  * the server has read every acknowledgement (one round trip a batch, not one a message); a batch
- * that could not commit is negatively acknowledged (`nak`), so it is delivered again at once. The stream deduplicates what publishers send twice with the same
- * `Nats-Msg-Id` within its duplicate window; what passes is absorbed by idempotency.
+ * that could not commit is negatively acknowledged (`nak`), so it is delivered again at once.
+ * The stream deduplicates what publishers send twice with the same `Nats-Msg-Id` within its
+ * duplicate window; what passes is absorbed by idempotency.
  *
  * A link that reads its consumer alone (a worker holding the partition's lease, docs/workers.md)
  * starts each time at the consumer's ack floor: messages an earlier reader fetched and did not
