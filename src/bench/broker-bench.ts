@@ -3,20 +3,28 @@
  * the same broker delivers, in the same run, to a bare consumer that acknowledges every message
  * without storing it (issue target: the source at least 0.5 of the bare consumer).
  *
- * Per broker and round: the same messages are published twice (not timed), once for the bare
- * consumer and once for the source, each to its own queue, session or stream; then each consumer
- * is timed from connect until it has every reading. The source is the product's own path: the
- * broker source gathering messages into batches, `deliverOne` (parse, validate, identity keys,
- * one SQLite transaction on a fresh file, audit), then the acknowledgements after the commit.
+ * Per broker, shape (readings per message: 1 and 5 by default) and round: the same messages are
+ * published twice (not timed), once for the bare consumer and once for the source, each to its own
+ * queue, session or stream; then each consumer is timed from connect until it has every reading.
+ * The source is the product's own path: the broker source gathering messages into batches, read
+ * as the service reads it (an idle answer waited out unless the source wakes the reader),
+ * `deliverOne` (parse, validate, identity keys, one SQLite transaction on a fresh file, audit),
+ * then the acknowledgements after the commit. Each row also gives this process's CPU time per
+ * reading for both (the broker's own CPU is not in it): on a loaded machine it moves less than the
+ * rates do.
  *
- *   npm run build && node dist/bench/broker-bench.js [--readings N] [--rounds R]
+ *   npm run build && node dist/bench/broker-bench.js [--readings N] [--rounds R] [--shapes 1,5]
+ *     [--brokers mqtt,amqp,nats] [--batch-messages M]
  *
  * The bare consumers acknowledge as the sources do: MQTT QoS 1 PUBACK, AMQP `basic.ack` per
- * message, JetStream `ack` per message (the source waits for each acknowledgement's confirmation,
- * `ackAck`; the bare consumer does not, so its figure is the harder bound). Mosquitto queues at
- * most 1,000 messages for a session by default (`max_queued_messages`), so MQTT messages carry
- * more readings each than AMQP and NATS messages do; both sizes are printed. A broker that is not
- * answering on its loopback port is skipped with the reason.
+ * message (the source: one `multiple` ack a batch), JetStream `ack` per message (the source also
+ * flushes once a batch, a round trip the bare consumer does not wait for). Mosquitto queues at most
+ * 1,000 messages for an offline session by default (`max_queued_messages`), so the bench starts a
+ * Mosquitto of its own on a free loopback port with no such limit and measures MQTT there, with
+ * the same messages as the other brokers; when no `mosquitto` program can be started it says so
+ * and falls back to the shared broker on 1883, with messages of as many readings as keep a feed
+ * under 800 messages. A broker that is not answering on its loopback port is skipped with the
+ * reason.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -443,7 +451,7 @@ const mosquitto = BROKERS.has('mqtt') ? await privateMosquitto(scratch) : null;
 if (BROKERS.has('mqtt') && mosquitto === null) {
   console.log(
     'MQTT: no mosquitto program to start one with max_queued_messages 0; the shared broker on ' +
-      `1883 queues 1,000 messages a session, so its messages carry ${READINGS / MQTT_QUEUED_MAX}` +
+      `1883 queues 1,000 messages a session, so its messages carry ${Math.ceil(READINGS / MQTT_QUEUED_MAX)}` +
       ' readings or more',
   );
 }
