@@ -3,29 +3,39 @@
  * the same broker delivers, in the same run, to a bare consumer that acknowledges every message
  * without storing it (issue target: the source at least 0.5 of the bare consumer).
  *
- * Per broker and round: the same messages are published twice (not timed), once for the bare
- * consumer and once for the source, each to its own queue, session or stream; then each consumer
- * is timed from connect until it has every reading. The source is the product's own path: the
- * broker source gathering messages into batches, `deliverOne` (parse, validate, identity keys,
- * one SQLite transaction on a fresh file, audit), then the acknowledgements after the commit.
+ * Per broker, shape (readings per message: 1 and 5 by default) and round: the same messages are
+ * published twice (not timed), once for the bare consumer and once for the source, each to its own
+ * queue, session or stream; then each consumer is timed from connect until it has every reading.
+ * The source is the product's own path: the broker source gathering messages into batches, read
+ * as the service reads it (an idle answer waited out unless the source wakes the reader),
+ * `deliverOne` (parse, validate, identity keys, one SQLite transaction on a fresh file, audit),
+ * then the acknowledgements after the commit. Each row also gives this process's CPU time per
+ * reading for both (the broker's own CPU is not in it): on a loaded machine it moves less than the
+ * rates do.
  *
- *   npm run build && node dist/bench/broker-bench.js [--readings N] [--rounds R]
+ *   npm run build && node dist/bench/broker-bench.js [--readings N] [--rounds R] [--shapes 1,5]
+ *     [--brokers mqtt,amqp,nats] [--batch-messages M]
  *
  * The bare consumers acknowledge as the sources do: MQTT QoS 1 PUBACK, AMQP `basic.ack` per
- * message, JetStream `ack` per message (the source waits for each acknowledgement's confirmation,
- * `ackAck`; the bare consumer does not, so its figure is the harder bound). Mosquitto queues at
- * most 1,000 messages for a session by default (`max_queued_messages`), so MQTT messages carry
- * more readings each than AMQP and NATS messages do; both sizes are printed. A broker that is not
- * answering on its loopback port is skipped with the reason.
+ * message (the source: one `multiple` ack a batch), JetStream `ack` per message (the source also
+ * flushes once a batch, a round trip the bare consumer does not wait for). Mosquitto queues at most
+ * 1,000 messages for an offline session by default (`max_queued_messages`), so the bench starts a
+ * Mosquitto of its own on a free loopback port with no such limit and measures MQTT there, with
+ * the same messages as the other brokers; when no `mosquitto` program can be started it says so
+ * and falls back to the shared broker on 1883, with messages of as many readings as keep a feed
+ * under 800 messages. A broker that is not answering on its loopback port is skipped with the
+ * reason.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { systemClock, systemRandom } from '../core/clock.js';
 import { formatUtcSeconds } from '../core/identity.js';
 import { silentLogger } from '../core/log.js';
-import { END, isIdle, type Source, type SourceContext } from '../core/source.js';
+import { END, isIdle, waitIdle, type Source, type SourceContext } from '../core/source.js';
 import { createSourceContext } from '../cli/config/source-context.js';
 import { DEFAULT_DICTIONARY } from '../dictionary/dictionary.js';
 import { deliverOne } from '../pipeline/run-source.js';
@@ -40,15 +50,26 @@ const { values: flags } = parseArgs({
   options: {
     readings: { type: 'string', default: '100000' },
     rounds: { type: 'string', default: '2' },
+    /** Readings per message, one row per shape and broker. */
+    shapes: { type: 'string', default: '1,5' },
+    brokers: { type: 'string', default: 'mqtt,amqp,nats' },
+    /** The sources' `batch.messagesMax`; default: the sources' own default. */
+    'batch-messages': { type: 'string' },
   },
 });
+const BATCH =
+  flags['batch-messages'] === undefined
+    ? {}
+    : { batch: { messagesMax: Number(flags['batch-messages']) } };
 const READINGS = Number(flags.readings);
 const ROUNDS = Number(flags.rounds);
+const SHAPES = flags.shapes.split(',').map(Number);
+const BROKERS = new Set(flags.brokers.split(','));
 const METERS = 1_000;
 const INTERVAL_MS = 900_000;
 const FIRST_START_MS = Date.UTC(2026, 2, 1);
+/** Below the 1,000 messages Mosquitto's default `max_queued_messages` keeps for a session. */
 const MQTT_QUEUED_MAX = 800;
-const BROKER_READINGS_PER_MESSAGE = 5;
 
 /** The messages of one round: NDJSON texts of consecutive readings, interval-major. */
 function messagesOf(readingsPerMessage: number): Buffer[] {
@@ -74,9 +95,11 @@ function messagesOf(readingsPerMessage: number): Buffer[] {
 
 /** How one broker is published to, drained bare, and read by the product's source. */
 interface BrokerCase {
+  readonly key: string;
   readonly name: string;
   readonly port: number;
-  readonly readingsPerMessage: number;
+  /** Messages the broker queues for one consumer at most, or null for no limit. */
+  readonly queuedMax: number | null;
   /** Makes a fresh place (queue, session, stream) named `name` that holds `messages`. */
   fill(name: string, messages: readonly Buffer[]): Promise<void>;
   /** Consumes every message of `name`, acknowledging each; resolves once all `count` arrived. */
@@ -85,71 +108,119 @@ interface BrokerCase {
   remove(name: string): Promise<void>;
 }
 
-const mqttCase: BrokerCase = {
-  name: 'MQTT (Mosquitto)',
-  port: 1883,
-  readingsPerMessage: Math.ceil(READINGS / MQTT_QUEUED_MAX),
-  async fill(name, messages) {
-    const { default: mqtt } = await import('mqtt');
-    const options = { clientId: name, clean: false, protocolVersion: 5 as const };
-    const session = await mqtt.connectAsync('mqtt://127.0.0.1:1883', {
-      ...options,
-      properties: { sessionExpiryInterval: 3600 },
-    });
-    await session.subscribeAsync(`bench/${name}`, { qos: 1 });
-    await session.endAsync();
-    const publisher = await mqtt.connectAsync('mqtt://127.0.0.1:1883', { protocolVersion: 5 });
-    await Promise.all(
-      messages.map((bytes) => publisher.publishAsync(`bench/${name}`, bytes, { qos: 1 })),
-    );
-    await publisher.endAsync();
-  },
-  async bare(name, count) {
-    const { default: mqtt } = await import('mqtt');
-    let seen = 0;
-    let done: () => void = () => undefined;
-    const all = new Promise<void>((resolve) => (done = resolve));
-    const client = mqtt.connect('mqtt://127.0.0.1:1883', {
-      clientId: name,
-      clean: false,
-      protocolVersion: 5,
-      properties: { sessionExpiryInterval: 3600, receiveMaximum: 2000 },
-    });
-    client.on('message', () => {
-      seen += 1;
-      if (seen === count) done();
-    });
-    await all;
-    await client.endAsync();
-  },
-  source: (name, context) =>
-    mqttSourceKind.create(
-      mqttSourceSchema.parse({
-        kind: 'mqtt',
-        id: 'bench-mqtt',
-        url: 'mqtt://127.0.0.1:1883',
-        topic: `bench/${name}`,
+/** The MQTT case against the broker at 127.0.0.1:`port`. */
+function mqttCase(port: number, queuedMax: number | null): BrokerCase {
+  const url = `mqtt://127.0.0.1:${port}`;
+  return {
+    key: 'mqtt',
+    name: 'MQTT (Mosquitto)',
+    port,
+    queuedMax,
+    async fill(name, messages) {
+      const { default: mqtt } = await import('mqtt');
+      const options = { clientId: name, clean: false, protocolVersion: 5 as const };
+      const session = await mqtt.connectAsync(url, {
+        ...options,
+        properties: { sessionExpiryInterval: 3600 },
+      });
+      await session.subscribeAsync(`bench/${name}`, { qos: 1 });
+      await session.endAsync();
+      const publisher = await mqtt.connectAsync(url, { protocolVersion: 5 });
+      const WINDOW = 500;
+      for (let at = 0; at < messages.length; at += WINDOW) {
+        const window = messages.slice(at, at + WINDOW);
+        await Promise.all(
+          window.map((bytes) => publisher.publishAsync(`bench/${name}`, bytes, { qos: 1 })),
+        );
+      }
+      await publisher.endAsync();
+    },
+    async bare(name, count) {
+      const { default: mqtt } = await import('mqtt');
+      let seen = 0;
+      let done: () => void = () => undefined;
+      const all = new Promise<void>((resolve) => (done = resolve));
+      const client = mqtt.connect(url, {
         clientId: name,
-        sessionExpirySeconds: 3600,
-        quietMs: 500,
-      }),
-      context,
-    ),
-  async remove(name) {
-    const { default: mqtt } = await import('mqtt');
-    const client = await mqtt.connectAsync('mqtt://127.0.0.1:1883', {
-      clientId: name,
-      clean: true,
-      protocolVersion: 5,
+        clean: false,
+        protocolVersion: 5,
+        properties: { sessionExpiryInterval: 3600, receiveMaximum: 2000 },
+      });
+      client.on('message', () => {
+        seen += 1;
+        if (seen === count) done();
+      });
+      await all;
+      await client.endAsync();
+    },
+    source: (name, context) =>
+      mqttSourceKind.create(
+        mqttSourceSchema.parse({
+          kind: 'mqtt',
+          id: 'bench-mqtt',
+          url,
+          topic: `bench/${name}`,
+          clientId: name,
+          sessionExpirySeconds: 3600,
+          quietMs: 500,
+          ...BATCH,
+        }),
+        context,
+      ),
+    async remove(name) {
+      const { default: mqtt } = await import('mqtt');
+      const client = await mqtt.connectAsync(url, {
+        clientId: name,
+        clean: true,
+        protocolVersion: 5,
+      });
+      await client.endAsync();
+    },
+  };
+}
+
+/** A loopback port nothing listens on now. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/**
+ * A Mosquitto of the bench's own, on a free loopback port, that queues any number of messages
+ * for a session (`max_queued_messages 0`), so that MQTT is measured with as many messages as the
+ * other brokers; null when no `mosquitto` program can be started.
+ */
+async function privateMosquitto(directory: string): Promise<{ port: number; stop(): void } | null> {
+  const port = await freePort();
+  const conf = join(directory, 'mosquitto.conf');
+  writeFileSync(
+    conf,
+    [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'max_queued_messages 0', ''].join('\n'),
+  );
+  for (const program of ['mosquitto', '/usr/sbin/mosquitto']) {
+    const child = spawn(program, ['-c', conf], { stdio: 'ignore' });
+    const started = await new Promise<boolean>((resolve) => {
+      child.once('error', () => resolve(false));
+      child.once('spawn', () => resolve(true));
     });
-    await client.endAsync();
-  },
-};
+    if (!started) continue;
+    for (let tries = 0; tries < 50 && !(await portAnswers(port)); tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    if (await portAnswers(port)) return { port, stop: () => child.kill() };
+    child.kill();
+  }
+  return null;
+}
 
 const amqpCase: BrokerCase = {
+  key: 'amqp',
   name: 'AMQP (RabbitMQ)',
   port: 5672,
-  readingsPerMessage: BROKER_READINGS_PER_MESSAGE,
+  queuedMax: null,
   async fill(name, messages) {
     const amqp = await import('amqplib');
     const connection = await amqp.connect('amqp://guest:guest@127.0.0.1:5672');
@@ -183,6 +254,7 @@ const amqpCase: BrokerCase = {
         url: 'amqp://127.0.0.1:5672',
         queue: name,
         quietMs: 500,
+        ...BATCH,
       }),
       context,
     ),
@@ -196,9 +268,10 @@ const amqpCase: BrokerCase = {
 };
 
 const natsCase: BrokerCase = {
+  key: 'nats',
   name: 'NATS JetStream',
   port: 4222,
-  readingsPerMessage: BROKER_READINGS_PER_MESSAGE,
+  queuedMax: null,
   async fill(name, messages) {
     const { connect } = await import('@nats-io/transport-node');
     const { jetstream, jetstreamManager } = await import('@nats-io/jetstream');
@@ -244,6 +317,7 @@ const natsCase: BrokerCase = {
         subject: `bench.${name}`,
         durable: 'source',
         quietMs: 500,
+        ...BATCH,
       }),
       context,
     ),
@@ -275,7 +349,8 @@ async function drainIntoStore(source: Source, store: SqliteStore): Promise<numbe
       const next = await source.read(signal);
       if (next === END) break;
       if (isIdle(next)) {
-        await new Promise((resolve) => setTimeout(resolve, Math.min(next.afterMs, 5)));
+        // As the service waits: the idle answer's time, or until the source wakes it.
+        await waitIdle(systemClock, next, signal);
         continue;
       }
       const report = await deliverOne(source, next, options);
@@ -287,18 +362,28 @@ async function drainIntoStore(source: Source, store: SqliteStore): Promise<numbe
   return received;
 }
 
+/** This process's CPU time (user and system) since `since`, per reading, in microseconds. */
+function cpuMicrosPerReading(since: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(since);
+  return (used.user + used.system) / READINGS;
+}
+
 function perSecond(readings: number, ms: number): number {
   return Math.round((readings / ms) * 1000);
 }
 
-async function measure(broker: BrokerCase): Promise<void> {
+async function measure(broker: BrokerCase, shape: number): Promise<void> {
   if (!(await portAnswers(broker.port))) {
     console.log(`${broker.name}: skipped, nothing answers on 127.0.0.1:${broker.port}`);
     return;
   }
-  const messages = messagesOf(broker.readingsPerMessage);
+  const readingsPerMessage =
+    broker.queuedMax === null ? shape : Math.max(shape, Math.ceil(READINGS / broker.queuedMax));
+  const messages = messagesOf(readingsPerMessage);
   const bareRates: number[] = [];
   const sourceRates: number[] = [];
+  const bareCpu: number[] = [];
+  const sourceCpu: number[] = [];
   for (let round = 0; round < ROUNDS; round++) {
     const suffix = `${process.pid}-${Date.now().toString(36)}-${round}`;
     const bareName = `amisync-bench-bare-${suffix}`;
@@ -311,8 +396,10 @@ async function measure(broker: BrokerCase): Promise<void> {
       const runs = [
         async () => {
           const started = performance.now();
+          const cpu = process.cpuUsage();
           await broker.bare(bareName, messages.length);
           bareRates.push(perSecond(READINGS, performance.now() - started));
+          bareCpu.push(cpuMicrosPerReading(cpu));
         },
         async () => {
           const store = openSqliteStore(join(directory, 'bench.db'), { nowMs: () => Date.now() });
@@ -325,8 +412,10 @@ async function measure(broker: BrokerCase): Promise<void> {
           });
           const source = broker.source(sourceName, context);
           const started = performance.now();
+          const cpu = process.cpuUsage();
           const received = await drainIntoStore(source, store).finally(() => store.close());
           const ms = performance.now() - started;
+          sourceCpu.push(cpuMicrosPerReading(cpu));
           if (received !== READINGS) {
             throw new Error(`${broker.name}: the source received ${received} of ${READINGS}`);
           }
@@ -341,12 +430,14 @@ async function measure(broker: BrokerCase): Promise<void> {
     }
   }
   const best = (rates: number[]) => Math.max(...rates);
+  const least = (micros: number[]) => Math.min(...micros).toFixed(1);
   const ratio = best(sourceRates) / best(bareRates);
   console.log(
-    `${broker.name.padEnd(18)} ${String(broker.readingsPerMessage).padStart(3)} readings/message` +
+    `${broker.name.padEnd(18)} ${String(readingsPerMessage).padStart(3)} readings/message` +
       `  bare consumer ${best(bareRates).toLocaleString('en-US').padStart(9)} reads/s` +
       `  source + store ${best(sourceRates).toLocaleString('en-US').padStart(9)} reads/s` +
       `  ratio ${ratio.toFixed(2)} (target 0.50)` +
+      `  CPU us/reading bare ${least(bareCpu)} source ${least(sourceCpu)}` +
       `  rounds bare ${bareRates.join(', ')}; source ${sourceRates.join(', ')}`,
   );
 }
@@ -355,4 +446,23 @@ console.log(
   `broker sources: ${READINGS.toLocaleString('en-US')} readings of ${METERS} meters per run, ` +
     `best of ${ROUNDS} alternated rounds`,
 );
-for (const broker of [mqttCase, amqpCase, natsCase]) await measure(broker);
+const scratch = mkdtempSync(join(tmpdir(), 'amisync-broker-bench-mosquitto-'));
+const mosquitto = BROKERS.has('mqtt') ? await privateMosquitto(scratch) : null;
+if (BROKERS.has('mqtt') && mosquitto === null) {
+  console.log(
+    'MQTT: no mosquitto program to start one with max_queued_messages 0; the shared broker on ' +
+      `1883 queues 1,000 messages a session, so its messages carry ${Math.ceil(READINGS / MQTT_QUEUED_MAX)}` +
+      ' readings or more',
+  );
+}
+const cases = [
+  mosquitto === null ? mqttCase(1883, MQTT_QUEUED_MAX) : mqttCase(mosquitto.port, null),
+  amqpCase,
+  natsCase,
+].filter((broker) => BROKERS.has(broker.key));
+try {
+  for (const broker of cases) for (const shape of SHAPES) await measure(broker, shape);
+} finally {
+  mosquitto?.stop();
+  rmSync(scratch, { recursive: true, force: true });
+}

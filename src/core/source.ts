@@ -30,15 +30,42 @@ export const END = Symbol('end of deliveries');
  * Nothing to read now: ask again after `afterMs` milliseconds. `caught-up`: the source has read
  * everything there is for now (a run with --once stops there); `throttled`: there is more, but the
  * peer asked us to wait (a rate limit, Retry-After), so even a run with --once waits.
+ * `wake`, when given, settles as soon as the source may have something before `afterMs` (a broker
+ * delivered the message that fills a batch): the runner stops waiting then (`waitIdle`).
  */
 export interface Idle {
   readonly idle: true;
   readonly afterMs: number;
   readonly reason: 'caught-up' | 'throttled';
+  readonly wake?: Promise<void>;
 }
 
-export function idle(afterMs: number, reason: Idle['reason'] = 'caught-up'): Idle {
-  return { idle: true, afterMs: Math.max(0, Math.floor(afterMs)), reason };
+export function idle(
+  afterMs: number,
+  reason: Idle['reason'] = 'caught-up',
+  wake?: Promise<void>,
+): Idle {
+  const answer = { idle: true as const, afterMs: Math.max(0, Math.floor(afterMs)), reason };
+  return wake === undefined ? answer : { ...answer, wake };
+}
+
+/** Waits as an idle answer asks: `afterMs` on the clock, or until its `wake` settles first. */
+export async function waitIdle(
+  timers: TimerClock,
+  answer: Idle,
+  signal?: AbortSignal,
+): Promise<void> {
+  if (answer.wake === undefined) return timers.sleep(answer.afterMs, signal);
+  const woken = new AbortController();
+  const stop = (): void => woken.abort();
+  if (signal?.aborted === true) return;
+  signal?.addEventListener('abort', stop, { once: true });
+  void answer.wake.then(stop, stop);
+  try {
+    await timers.sleep(answer.afterMs, woken.signal);
+  } finally {
+    signal?.removeEventListener('abort', stop);
+  }
 }
 
 export function isIdle(value: unknown): value is Idle {

@@ -11,6 +11,7 @@ import type { FormatContext, InputFormat } from '../core/parser.js';
 import {
   END,
   isIdle,
+  waitIdle,
   type Delivery,
   type SavedPosition,
   type Source,
@@ -229,7 +230,7 @@ export async function runSource(
       if (delivery === END) break;
       if (isIdle(delivery)) {
         if (delivery.reason === 'caught-up') break;
-        await timersOf(options.clock).sleep(delivery.afterMs, signal);
+        await waitIdle(timersOf(options.clock), delivery, signal);
         continue;
       }
       reports.push(await deliverOne(source, delivery, options));

@@ -37,7 +37,7 @@ import { AmisyncError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { InputFormat } from '../core/parser.js';
 import { OPEN_GATE, type Pause, type PauseGate } from '../core/pause.js';
-import { END, isIdle, type Delivery, type Source } from '../core/source.js';
+import { END, isIdle, waitIdle, type Delivery, type Source } from '../core/source.js';
 import type { BatchCounts } from '../core/store.js';
 import { addCounts, emptyCounts } from './commit.js';
 import { recordDeadLetter } from './dead-letters.js';
@@ -191,7 +191,7 @@ class SourceLoop {
         if (next === END) return 'ended';
         if (isIdle(next)) {
           if (once && next.reason === 'caught-up') return 'caught-up';
-          await clock.sleep(next.afterMs, signal);
+          await waitIdle(clock, next, signal);
           continue;
         }
         const report = await this.#deliver(next, signal);

@@ -15,7 +15,7 @@ import { z } from 'zod';
 import { systemClock, systemRandom } from '../core/clock.js';
 import type { Logger } from '../core/log.js';
 import { partitionSubject } from '../core/partition.js';
-import { END, isIdle, type Source } from '../core/source.js';
+import { END, isIdle, waitIdle, type Source } from '../core/source.js';
 import { DEFAULT_DICTIONARY } from '../dictionary/dictionary.js';
 import type { Pause } from '../core/pause.js';
 import { StorePauseGate } from '../pipeline/pause-gate.js';
@@ -209,7 +209,7 @@ export class Worker {
         const delivery = await source.read(signal);
         if (delivery === END) break;
         if (isIdle(delivery)) {
-          await systemClock.sleep(delivery.afterMs, signal).catch(() => undefined);
+          await waitIdle(systemClock, delivery, signal).catch(() => undefined);
           continue;
         }
         await deliverOne(source, delivery, options);

@@ -2,11 +2,12 @@
 // one NDJSON delivery whose bad messages are quarantined with their bytes, and settles every
 // message of the batch with the link only after the runner's commit (ack) or failure (nack).
 // Method: the real pipeline and SQLite store, fed by an in-memory link on a manual clock.
+import assert from 'node:assert/strict';
 import { hash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { END, isIdle, type Delivery, type Idle } from '../../core/source.js';
+import { END, isIdle, waitIdle, type Delivery, type Idle } from '../../core/source.js';
 import { DEFAULT_DICTIONARY } from '../../dictionary/dictionary.js';
 import { deliverOne } from '../../pipeline/run-source.js';
 import { failingStore } from '../../test-support/failing-store.js';
@@ -115,6 +116,15 @@ describe('messageLines', () => {
     expect(text(messageLines(Buffer.from('[1, 2')))).toBe('[1, 2\n');
   });
 
+  it('passes a message that is already one NDJSON line on as it is, a bad one too', () => {
+    const line = Buffer.from('{"a": 1.10, "b": "x"}\n');
+    expect(messageLines(line)).toBe(line);
+    const bad = Buffer.from('{"a": \n');
+    expect(messageLines(bad)).toBe(bad);
+    expect(text(messageLines(Buffer.from('{"a": 1}\r\n')))).toBe('{"a":1}\n');
+    expect(text(messageLines(Buffer.from('{"a": 1}\n\n')))).toBe('{"a":1}\n');
+  });
+
   it('keeps a blank message countable', () => {
     expect(text(messageLines(Buffer.from('  ')))).toBe('""\n');
   });
@@ -151,6 +161,27 @@ describe('BrokerSource', () => {
     expect(isIdle(early) && early.afterMs).toBe(500);
     harness.clock.advanceMs(500);
     expect(asDelivery(await source.read()).metadata['messages']).toBe('1');
+  });
+
+  it('wakes the waiting runner when a batch fills or a first message comes, not the clock', async () => {
+    const { harness, link, source } = setup({ batch: { ...BATCH_DEFAULTS, messagesMax: 2 } });
+    await source.connect();
+    const empty = await source.read();
+    assert(isIdle(empty));
+    const firstCame = waitIdle(harness.clock, empty);
+    link.publish(reading(0));
+    await firstCame;
+    const filling = await source.read();
+    assert(isIdle(filling));
+    expect(filling.afterMs).toBe(BATCH_DEFAULTS.delayMs);
+    let woken = false;
+    const full = waitIdle(harness.clock, filling).then(() => (woken = true));
+    await Promise.resolve();
+    expect(woken).toBe(false);
+    link.publish(reading(1));
+    await full;
+    expect(harness.clock.pendingSleeps).toBe(0);
+    expect(asDelivery(await source.read()).metadata['messages']).toBe('2');
   });
 
   it('is caught up only once nothing has come for quietMs', async () => {

@@ -12,7 +12,9 @@
  * declares that bound to the broker (a prefetch, a receive maximum, a max ack pending), which is
  * the backpressure. `read` never waits: while a batch fills it answers idle until the batch is
  * due ('throttled', so a run with --once waits for it), and with nothing waiting it answers
- * idle after `pollIntervalMs`, 'caught-up' once no message has come for `quietMs`.
+ * idle after `pollIntervalMs`, 'caught-up' once no message has come for `quietMs`. Each idle
+ * answer carries a `wake` that settles when the batch is full (or, from an empty inbox, when a
+ * message comes), so the runner does not sleep out the delay or the poll interval meanwhile.
  *
  * A lost connection fails the next read with TRANSPORT_UNAVAILABLE, and the service connects
  * again; what was not acknowledged is delivered again by the broker, and idempotency absorbs it.
@@ -77,6 +79,7 @@ class Inbox<H> implements BrokerInbox<H> {
   lostError: Error | null = null;
   lastArrivalMs: number;
   readonly #nowMs: () => number;
+  #waiter: { messages: number; bytes: number; resolve: () => void } | null = null;
 
   constructor(nowMs: () => number) {
     this.#nowMs = nowMs;
@@ -89,10 +92,32 @@ class Inbox<H> implements BrokerInbox<H> {
     this.held.push({ message, handle, lines, receivedAtMs });
     this.bytes += lines.length;
     this.lastArrivalMs = receivedAtMs;
+    const waiter = this.#waiter;
+    if (waiter !== null && (this.held.length >= waiter.messages || this.bytes >= waiter.bytes)) {
+      this.#wakeWaiter();
+    }
   }
 
   lost(error: Error): void {
     this.lostError ??= error;
+    this.#wakeWaiter();
+  }
+
+  /**
+   * Settles once the inbox holds `messages` messages or `bytes` bytes, or the connection is lost:
+   * what a read answered idle waits for besides its clock. One waiter at a time (one reader).
+   */
+  wakeWhen(messages: number, bytes: number): Promise<void> {
+    this.#wakeWaiter();
+    return new Promise((resolve) => {
+      this.#waiter = { messages, bytes, resolve };
+    });
+  }
+
+  #wakeWaiter(): void {
+    const waiter = this.#waiter;
+    this.#waiter = null;
+    waiter?.resolve();
   }
 
   /** The oldest messages up to the batch's limits (at least one). */
@@ -146,15 +171,19 @@ export class BrokerSource<H> implements Source {
     const nowMs = this.#context.clock.nowMs();
     const waitMs = this.#dueInMs(inbox, nowMs);
     if (waitMs === 0) return this.#delivery(inbox);
-    if (waitMs !== null) return idle(waitMs, 'throttled');
+    const { messagesMax, bytesMax } = this.#settings.batch;
+    // A batch filling wakes the runner once it is full; an empty inbox, at the next message.
+    if (waitMs !== null) return idle(waitMs, 'throttled', inbox.wakeWhen(messagesMax, bytesMax));
+    const wake = inbox.wakeWhen(1, 1);
     const quietForMs = nowMs - inbox.lastArrivalMs;
     if (quietForMs < this.#settings.quietMs) {
       return idle(
         Math.min(this.#settings.pollIntervalMs, this.#settings.quietMs - quietForMs),
         'throttled',
+        wake,
       );
     }
-    return idle(this.#settings.pollIntervalMs, 'caught-up');
+    return idle(this.#settings.pollIntervalMs, 'caught-up', wake);
   }
 
   /** 0 when a batch is due now, the wait until it is, or null with nothing waiting. */

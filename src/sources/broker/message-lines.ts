@@ -7,7 +7,9 @@
  * put on one; in both cases only the whitespace between tokens is removed, so every literal
  * (a number's digits, a repeated key) reaches the record parser exactly as it was sent. Any other
  * message (not JSON, a CSV line, NDJSON) is passed on byte for byte: the NDJSON parser then
- * quarantines each line it cannot read, with its bytes.
+ * quarantines each line it cannot read, with its bytes. A message that is one NDJSON line already
+ * (an object ending with its only line feed, the usual one reading a message) is passed on as it
+ * is, without being parsed a first time here.
  */
 
 const LINE_FEED = 0x0a;
@@ -108,11 +110,27 @@ function piecesOf(bytes: Uint8Array): Uint8Array[] {
 }
 
 /**
+ * Whether the message is already one NDJSON line: it opens an object and ends with the only line
+ * feed in it (the common case, one reading a message). It is passed on as it is, without being
+ * parsed here: the NDJSON parser reads the line, and quarantines it with its bytes if it is bad.
+ */
+function isOneLine(bytes: Uint8Array): boolean {
+  const last = bytes.length - 1;
+  return (
+    bytes[0] === OPEN_BRACE &&
+    bytes[last] === LINE_FEED &&
+    bytes.indexOf(LINE_FEED) === last &&
+    !bytes.includes(CARRIAGE_RETURN)
+  );
+}
+
+/**
  * The NDJSON lines of one message, each ending in a line feed. A message with nothing but
  * whitespace in it would vanish as blank NDJSON lines: it is passed as the one line `""` instead,
  * so it is counted and quarantined (a JSON string, not an object) rather than lost from the count.
  */
 export function messageLines(bytes: Uint8Array): Uint8Array {
+  if (isOneLine(bytes)) return bytes;
   if (firstNonWhitespace(bytes) === undefined) return new TextEncoder().encode('""\n');
   const pieces = piecesOf(bytes);
   let size = 0;

@@ -4,10 +4,11 @@
  * configured subjects when it does not) and creates or updates its consumer: one filter subject
  * (NATS server 2.9 takes one per consumer), `ackWaitMs` after which an unacknowledged message is
  * delivered again, `maxDeliver`, and a max ack pending of two batches, which is the backpressure.
- * Each message of a batch is acknowledged after the batch's commit, waiting for the server to
- * confirm (`ackAck`); a batch that could not commit is negatively acknowledged (`nak`), so it is
- * delivered again at once. The stream deduplicates what publishers send twice with the same
- * `Nats-Msg-Id` within its duplicate window; what passes is absorbed by idempotency.
+ * Each message of a batch is acknowledged after the batch's commit, then one flush waits until
+ * the server has read every acknowledgement (one round trip a batch, not one a message); a batch
+ * that could not commit is negatively acknowledged (`nak`), so it is delivered again at once.
+ * The stream deduplicates what publishers send twice with the same `Nats-Msg-Id` within its
+ * duplicate window; what passes is absorbed by idempotency.
  *
  * A link that reads its consumer alone (a worker holding the partition's lease, docs/workers.md)
  * starts each time at the consumer's ack floor: messages an earlier reader fetched and did not
@@ -339,9 +340,15 @@ export class NatsLink implements BrokerLink<JsMsg> {
     this.#nextDeliverySeq = seq + 1;
   }
 
+  /**
+   * One `ack` per message, then one round trip (a flush: PING, PONG) after which the server has
+   * read every one of them, in the order sent, instead of a confirmed `ackAck` per message.
+   */
   async ack(handles: readonly JsMsg[]): Promise<void> {
-    if (this.#connection === null) return;
-    await Promise.all(handles.map((message) => message.ackAck()));
+    const connection = this.#connection;
+    if (connection === null) return;
+    for (const message of handles) message.ack();
+    await connection.flush();
   }
 
   async nack(handles: readonly JsMsg[]): Promise<void> {
