@@ -24,19 +24,26 @@ function run(args: string[], url: string) {
 describe('the PostgreSQL benchmark', () => {
   it.runIf(runs)('prints end to end beside the raw COPY + INSERT ceiling, and the ratio', () => {
     const result = run(
-      ['--readings', '2000', '--dir', tempDir('amisync-pgbench-')],
+      ['--readings', '2000', '--threads', '2', '--dir', tempDir('amisync-pgbench-')],
       postgresServerUrl(),
     );
     expect(result.status, result.stderr).toBe(0);
     const out = result.stdout;
     expect(out).toMatch(/^amisync PostgreSQL bench: 2,000 readings/m);
-    for (const stage of ['END TO END', 'ceiling: raw COPY \\+ INSERT', "reference: the store's"]) {
+    const stages = [
+      'END TO END, 2 threads',
+      'END TO END, 1 thread ',
+      'ceiling: raw COPY \\+ INSERT',
+      "reference: the store's",
+    ];
+    for (const stage of stages) {
       // reads/s, seconds, x ceiling, client CPU and server CPU per reading ('-' if not local).
       expect(out).toMatch(
         new RegExp(`^${stage}.* +[\\d,]+ +[\\d.]+ +[\\d.]+ +[\\d.]+ +([\\d.]+|-)$`, 'm'),
       );
     }
     expect(out).toMatch(/end to end \/ ceiling = \d\.\d\d \(target >= 0\.50\)/);
+    expect(out).toMatch(/^on 1 thread: end to end \/ ceiling = \d\.\d\d; .* \d+\.\d\dx /m);
     // A server on this machine: its processes' CPU is read from /proc too.
     if (/@(127\.0\.0\.1|localhost)[:/]/.test(postgresServerUrl())) {
       expect(out).toMatch(/^by CPU per reading \(client \+ server\): .* ratio \d\.\d\d$/m);

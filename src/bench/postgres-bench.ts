@@ -8,6 +8,8 @@
  * - for reference: the store's own ledger write alone, into the migrated ledger (monthly
  *   partitions, its secondary indexes), so the share of the schema's indexes is seen apart from
  *   the pipeline's.
+ * End to end runs with the product's default threads (the machine's cores, as `amisync ingest`
+ * without `--threads`) and, beside it, on 1 thread; the ratio is the default's.
  * Each stage's CPU per reading is printed for the client and, when the server runs on this
  * machine, for the server processes of its connections: CPU time is steadier than wall clock on a
  * loaded machine.
@@ -16,6 +18,7 @@
  *
  *   npm run bench:postgres                          500,000 readings
  *   npm run bench:postgres -- --readings 1000000 --rounds 3
+ *   npm run bench:postgres -- --threads 1              end to end on one thread only
  *   AMISYNC_BENCH_POSTGRES_URL=postgres://user@host:5432/db npm run bench:postgres
  *
  * Not part of the test suite.
@@ -45,6 +48,7 @@ import { createValidator } from '../dictionary/validator.js';
 import { createNdjsonParser } from '../formats/ndjson.js';
 import { ledgerRow } from '../pipeline/commit.js';
 import { ingestDelivery } from '../pipeline/ingest.js';
+import { defaultThreads } from '../pipeline/parallel-parse.js';
 import { generateFeedRecords, toNdjson } from '../simulator/feed-generator.js';
 import {
   copyLedgerRows,
@@ -220,13 +224,24 @@ async function ledgerBatches(feedPath: string, clock: ManualClock): Promise<Ledg
   return batches;
 }
 
-async function endToEnd(url: string, made: string[], feedPath: string, clock: ManualClock) {
+/** The end-to-end stage's name: its thread count, 1 or the product default (the cores). */
+function endToEndStage(threads: number): string {
+  return `END TO END, ${threads} thread${threads === 1 ? '' : 's'}`;
+}
+
+async function endToEnd(
+  url: string,
+  made: string[],
+  feedPath: string,
+  clock: ManualClock,
+  threads: number,
+) {
   const { storeUrl } = benchSchema(named(url), made);
   const store = await openPostgresStore(storeUrl, { nowMs: () => 0 });
   let accepted = 0;
   let received = 0;
   try {
-    const row = await timed(url, 'END TO END (ingestDelivery, PostgreSQL)', 0, async () => {
+    const row = await timed(url, endToEndStage(threads), 0, async () => {
       const report = await ingestDelivery(
         createReadStream(feedPath, { highWaterMark: READ_CHUNK_BYTES }),
         {
@@ -238,6 +253,7 @@ async function endToEnd(url: string, made: string[], feedPath: string, clock: Ma
           name: 'feed.ndjson',
           sourceId: 'bench',
           detectors: [],
+          threads,
         },
       );
       accepted = report.counts.accepted;
@@ -363,11 +379,35 @@ function cpuRatioLine(e2e: Measured, ceiling: Measured): string[] {
   ];
 }
 
+interface Runs {
+  e2e: Measured[];
+  oneThread: Measured[];
+  bare: Measured[];
+  ledger: Measured[];
+}
+
+/** The summary lines: the ratio is taken for the product default (`threads`), and 1 thread. */
+function ratioLines(e2e: Measured, one: Measured | null, ceiling: Measured, ref: Measured) {
+  const lines = [
+    `end to end / ceiling = ${(rate(e2e) / rate(ceiling)).toFixed(2)} ` +
+      `(target >= ${TARGET_RATIO.toFixed(2)}); against the migrated ledger's own write ` +
+      `${(rate(e2e) / rate(ref)).toFixed(2)}`,
+  ];
+  if (one !== null) {
+    lines.push(
+      `on 1 thread: end to end / ceiling = ${(rate(one) / rate(ceiling)).toFixed(2)}; ` +
+        `${e2e.stage} runs ${(rate(e2e) / rate(one)).toFixed(2)}x the 1-thread rate`,
+    );
+  }
+  return [...lines, ...cpuRatioLine(e2e, ceiling)];
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       readings: { type: 'string', default: '500000' },
       rounds: { type: 'string', default: '1' },
+      threads: { type: 'string', default: String(defaultThreads()) },
       dir: { type: 'string', default: join(tmpdir(), 'amisync-postgres-bench') },
     },
   });
@@ -378,6 +418,7 @@ async function main(): Promise<void> {
     return;
   }
   const rounds = Math.max(1, Math.floor(Number(values.rounds)));
+  const threads = Math.max(1, Math.floor(Number(values.threads)));
   const readings = Math.max(METERS, Math.round(Number(values.readings) / METERS) * METERS);
   const dir = values.dir;
   rmSync(dir, { recursive: true, force: true });
@@ -390,17 +431,15 @@ async function main(): Promise<void> {
     const batches = await ledgerBatches(feedPath, clock);
     // Alternated, best of each kept: a burst of other load on a shared machine then does not
     // land on one side only.
-    const runs: { e2e: Measured[]; bare: Measured[]; ledger: Measured[] } = {
-      e2e: [],
-      bare: [],
-      ledger: [],
-    };
+    const runs: Runs = { e2e: [], oneThread: [], bare: [], ledger: [] };
     for (let round = 0; round < rounds; round++) {
-      runs.e2e.push(await endToEnd(url, made, feedPath, clock));
+      runs.e2e.push(await endToEnd(url, made, feedPath, clock, threads));
+      if (threads > 1) runs.oneThread.push(await endToEnd(url, made, feedPath, clock, 1));
       runs.bare.push(await bareCeiling(url, made, batches));
       runs.ledger.push(await ledgerTableReference(url, made, batches));
     }
     const e2e = best(runs.e2e);
+    const one = runs.oneThread.length > 0 ? best(runs.oneThread) : null;
     const ceiling = best(runs.bare);
     const reference = best(runs.ledger);
     const version = await serverVersion(url);
@@ -409,12 +448,12 @@ async function main(): Promise<void> {
         `(${(feedBytes / 1e6).toFixed(0)} MB NDJSON), batches of ${BATCH_READINGS_MAX}, ` +
         `best of ${rounds}, ${version}, node ${process.version}`,
       '',
-      ...tableLines([e2e, ceiling, reference], ceiling),
+      ...tableLines(
+        one === null ? [e2e, ceiling, reference] : [e2e, one, ceiling, reference],
+        ceiling,
+      ),
       '',
-      `end to end / ceiling = ${(rate(e2e) / rate(ceiling)).toFixed(2)} ` +
-        `(target >= ${TARGET_RATIO.toFixed(2)}); against the migrated ledger's own write ` +
-        `${(rate(e2e) / rate(reference)).toFixed(2)}`,
-      ...cpuRatioLine(e2e, ceiling),
+      ...ratioLines(e2e, one, ceiling, reference),
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
   } finally {

@@ -160,3 +160,64 @@ describe('the batch in flight', () => {
     await store.close();
   });
 });
+
+describe('the batch in flight, within one large chunk', () => {
+  const BATCH = 2_000;
+  /** Event-loop turns each transaction waits for, as a server's answers arrive on a socket. */
+  const ANSWERS = 2;
+
+  it("moves on between parse slices: it does not wait for the chunk's parsing to end", async () => {
+    const store = sqlite();
+    // The validator reads the clock once per record: its reads count the records judged so far.
+    const manual = new ManualClock(FEED_NOW_MS);
+    let judged = 0;
+    const clock = { nowMs: () => (judged++, manual.nowMs()) };
+    const judgedAtEnd: number[] = [];
+    const answered: Store['transaction'] = (fn) =>
+      store.transaction(async (tx) => {
+        const result = await fn(tx);
+        for (let turn = 0; turn < ANSWERS; turn++) await new Promise(setImmediate);
+        judgedAtEnd.push(judged);
+        return result;
+      });
+    const slow = new Proxy(store, {
+      get: (target, property) =>
+        property === 'transaction'
+          ? answered
+          : (Reflect.get(target, property, target) as (...a: unknown[]) => unknown).bind(target),
+    });
+    const text = Array.from(
+      { length: BATCH * 3 },
+      (_, slot) =>
+        `${recordJson({
+          meter_id: `MTR-AAAA${String(slot % 1_000).padStart(4, '0')}`,
+          timestamp_utc: formatUtcSeconds(FEED_START_MS + Math.floor(slot / 1_000) * 900_000),
+          consumption_kwh: '0.250',
+          status_code: 0,
+          seq: Math.floor(slot / 1_000),
+        })}\n`,
+    ).join('');
+    const report = await ingestDelivery(
+      (async function* () {
+        yield Buffer.from(text, 'utf8');
+      })(),
+      {
+        store: slow,
+        dictionary: DEFAULT_DICTIONARY,
+        clock,
+        random: new CountingRandom(),
+        format: 'ndjson',
+        name: 'one-chunk.ndjson',
+        sourceId: 'test',
+        detectors: [],
+        batchReadingsMax: BATCH,
+      },
+    );
+    expect(report.counts.accepted).toBe(BATCH * 3);
+    // Transaction 1 creates the delivery, 2 commits the first batch. Had it waited for the run to
+    // stop parsing, the second batch would have been judged whole before it ended.
+    expect(judgedAtEnd[1]).toBeGreaterThan(BATCH);
+    expect(judgedAtEnd[1]).toBeLessThan(BATCH * 2);
+    await store.close();
+  });
+});

@@ -233,6 +233,9 @@ class DeliveryRun {
     // Small slices keep each parse result short-lived, so parsed records die young in the heap.
     for (let at = 0; at < chunk.byteLength; at += PARSE_SLICE_BYTES) {
       await this.#accept(this.#parser.push(chunk.subarray(at, at + PARSE_SLICE_BYTES)));
+      // The batch in flight moves one statement per answer from its server, and answers are read
+      // only when the event loop turns: without this it would wait for a whole chunk's parsing.
+      if (this.#inFlight !== null) await new Promise(setImmediate);
     }
     if (this.#window.end - this.#window.start > BATCH_BYTES_MAX) await this.#relieve();
   }

@@ -9,5 +9,6 @@ import { handleParseJob, type ParseJob } from './parse-job.js';
 
 parentPort?.on('message', (job: ParseJob) => {
   const answer = handleParseJob(job);
-  parentPort?.postMessage(answer, [answer.verdicts.numbers, answer.verdicts.text]);
+  const { numbers, text, keys } = answer.verdicts;
+  parentPort?.postMessage(answer, [numbers, text, keys]);
 });
