@@ -77,20 +77,26 @@ async function consumerNames(stream: string): Promise<string[]> {
   }
 }
 
+/** A fresh stream (deleted after the file) and the source of its partition 0. */
+function partitionConfig() {
+  const suffix = uniqueSuffix().replace(/[^A-Za-z0-9]/g, '_');
+  const stream = `AMISYNC_TEST_${suffix}`;
+  streams.push(stream);
+  const config = natsSourceSchema.parse({
+    kind: 'nats',
+    id: 'late-ack',
+    url: NATS_URL,
+    stream,
+    subject: `amisync-test.${suffix}`,
+    durable: `amisync_${suffix}_p0`,
+    ackWaitMs: 60_000,
+  });
+  return { stream, config };
+}
+
 describe.runIf(available)('a late acknowledgement from a reader that lost its lease', () => {
   it('settles nothing the new owner has not committed', async () => {
-    const suffix = uniqueSuffix().replace(/[^A-Za-z0-9]/g, '_');
-    const stream = `AMISYNC_TEST_${suffix}`;
-    streams.push(stream);
-    const config = natsSourceSchema.parse({
-      kind: 'nats',
-      id: 'late-ack',
-      url: NATS_URL,
-      stream,
-      subject: `amisync-test.${suffix}`,
-      durable: `amisync_${suffix}_p0`,
-      ackWaitMs: 60_000,
-    });
+    const { stream, config } = partitionConfig();
     const stale = await new Reader(config, 1).open();
     await publish(config.subject, MESSAGES);
     const owner = new Reader(config, 2);
@@ -119,18 +125,7 @@ describe.runIf(available)('a late acknowledgement from a reader that lost its le
   }, 60_000);
 
   it('takes a partition consumed under the durable alone over from its ack floor', async () => {
-    const suffix = uniqueSuffix().replace(/[^A-Za-z0-9]/g, '_');
-    const stream = `AMISYNC_TEST_${suffix}`;
-    streams.push(stream);
-    const config = natsSourceSchema.parse({
-      kind: 'nats',
-      id: 'late-ack',
-      url: NATS_URL,
-      stream,
-      subject: `amisync-test.${suffix}`,
-      durable: `amisync_${suffix}_p0`,
-      ackWaitMs: 60_000,
-    });
+    const { stream, config } = partitionConfig();
     // A worker from before lease generations read the durable itself, and committed 2 of 4.
     const before = new Reader(config, undefined);
     await before.open();
