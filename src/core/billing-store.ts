@@ -86,6 +86,9 @@ export interface BillingLedgerRow {
   version: number;
 }
 
+/** A ledger row as billing names it: its id, meter and interval start. */
+export type LedgerRowRef = Pick<BillingLedgerRow, 'id' | 'meterId' | 'intervalStartMs'>;
+
 export interface BillingLedgerQuery {
   meterIds: readonly string[];
   fromMs: number;
@@ -140,8 +143,12 @@ export interface BillingStore {
   billingLedgerByMeter(query: BillingPeriodQuery): Promise<Map<string, BillingLedgerRow[]>>;
   /** Held (undecided) anomaly readings whose interval starts in [fromMs, toMs): meter and start. */
   heldAnomalyStarts(fromMs: number, toMs: number): Promise<HeldAnomalyStart[]>;
-  /** The batch of each ledger row id given (bill prove finds the Merkle leaves of its readings). */
-  batchIdsOfLedgerRows(rowIds: readonly number[]): Promise<Map<number, number>>;
+  /**
+   * The batch of each ledger row given, by row id (bill prove finds the Merkle leaves of its
+   * readings); a row not found is left out. Each row comes with its meter and interval start, so
+   * an engine without an index on id alone finds it through its meter's index.
+   */
+  batchIdsOfLedgerRows(rows: readonly LedgerRowRef[]): Promise<Map<number, number>>;
   /** Held (undecided) anomaly readings of these meters whose interval starts in [fromMs, toMs). */
   heldAnomalies(meterIds: readonly string[], fromMs: number, toMs: number): Promise<number>;
 }

@@ -265,7 +265,13 @@ async function billMonth({ store, billing }: Opened): Promise<Record<string, unk
     }),
     heldStarts: await billing.heldAnomalyStarts(...november),
     heldOfMeters: await billing.heldAnomalies(['MTR-BILL0005', 'MTR-BILL0001'], ...november),
-    batchIds: [...(await billing.batchIdsOfLedgerRows([1, 2, reads[0]?.id ?? 0, 10 ** 9]))],
+    batchIds: [
+      ...(await billing.batchIdsOfLedgerRows([
+        ...oneMeter.slice(0, 2),
+        ...reads.slice(0, 1),
+        { id: 10 ** 9, meterId: 'MTR-BILL0001', intervalStartMs: OCT_START_MS },
+      ])),
+    ],
     audit: { ok: audit.ok, problems: audit.problems },
   };
 }

@@ -246,7 +246,7 @@ export async function writeBillProof(input: BillProveInput): Promise<BillProofSu
   const basis = JSON.parse(invoice.basisJson) as BillBasis;
   const bills = await recomputeServicePoints(billing, invoice);
   const used = bills.flatMap((bill) => bill.rows);
-  const batchOf = await billing.batchIdsOfLedgerRows(used.map((row) => row.id));
+  const batchOf = await billing.batchIdsOfLedgerRows(used);
   const byBatch = new Map<number, Map<string, number>>();
   for (const row of used) {
     const batchId = batchOf.get(row.id);

@@ -1,8 +1,11 @@
 // Goal: bill verify and bill prove read one account's meters on PostgreSQL through an index led
 // by the meter in each month's partition (intervals, and register reads through their partial
 // index), never a scan of every meter's month; and they get back that meter's current rows.
+// bill prove finds its rows' batches through the same index, not by a scan for their ids.
 // Method: three monthly partitions filled by SQL with many meters, ANALYZE, EXPLAIN's JSON plan of
 // the billing ledger query walked, then the store's answer compared with the rows written.
+// The mark of the ledger as it stood (ledgerRowIdMax) comes from the id sequence, not a scan: it
+// must select exactly the stored rows, before any row, after a batch that rolled back, and after.
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   dropPostgresSchemas,
@@ -14,7 +17,7 @@ import {
   type PlanNode,
 } from '../../test-support/postgres.js';
 import { requireOrSkip } from '../../test-support/services.js';
-import { billingLedgerSql, PostgresBillingStore } from './postgres-billing.js';
+import { BATCH_IDS_SQL, billingLedgerSql, PostgresBillingStore } from './postgres-billing.js';
 import { openPostgresStore } from './postgres-store.js';
 
 const postgres = await probePostgres();
@@ -94,7 +97,32 @@ describe.runIf(runs)('the billing ledger query on PostgreSQL', () => {
       expect(reads.filter((read) => !ledBy(read, columns))).toEqual([]);
     }
 
+    // bill prove's batch of each row: through the meter index too, in the months the rows span.
+    const ids = (
+      await store.pool.query(
+        `SELECT id, meter_id, interval_start_ms, batch_id FROM ledger
+         WHERE meter_id = 'MTR-00000123' ORDER BY id LIMIT 4`,
+      )
+    ).rows as { id: string; meter_id: string; interval_start_ms: string; batch_id: string }[];
+    const refs = ids.map((row) => ({
+      id: Number(row.id),
+      meterId: row.meter_id,
+      intervalStartMs: Number(row.interval_start_ms),
+    }));
+    const refStarts = refs.map((ref) => ref.intervalStartMs);
+    const batchParams = [
+      ['MTR-00000123'],
+      Math.min(...refStarts),
+      Math.max(...refStarts),
+      refs.map((ref) => ref.id),
+    ];
+    const batchReads = partitionReads(await planOf(schema, BATCH_IDS_SQL, batchParams));
+    expect(batchReads.length).toBeGreaterThan(0);
+    expect(batchReads.filter((read) => !ledBy(read, 'meter_id_interval_start_ms'))).toEqual([]);
     const billing = new PostgresBillingStore(store);
+    expect([...(await billing.batchIdsOfLedgerRows(refs))]).toEqual(
+      ids.map((row) => [Number(row.id), Number(row.batch_id)]),
+    );
     const found = await billing.billingLedger({
       meterIds: ['MTR-00000007'],
       fromMs: START_MS,
@@ -120,5 +148,41 @@ describe.runIf(runs)('the billing ledger query on PostgreSQL', () => {
     });
     expect(registerReads.map((row) => row.valueMicro)).toEqual([7_000_000, 7_000_001, 7_000_002]);
     await store.close();
+  });
+
+  it('marks the ledger as it stood from its id sequence: the stored rows, and no later one', async () => {
+    const { schema, url } = freshPostgresSchema();
+    const store = await openPostgresStore(url, { nowMs: () => 1 });
+    try {
+      const billing = new PostgresBillingStore(store);
+      const mark = () => billing.transaction((tx) => tx.ledgerRowIdMax());
+      const stored = async () =>
+        Number(
+          (await store.pool.query('SELECT coalesce(max(id), 0) AS id FROM ledger')).rows[0].id,
+        );
+      expect(await mark()).toBe(0);
+      await createLedgerMonths(store, START_MS, 2);
+      expect(await mark()).toBe(await stored());
+      expect(await stored()).toBe(2);
+      // A batch that drew ids and rolled back leaves a gap: the mark may name it, and still
+      // selects exactly the stored rows; the next stored row is above it.
+      await runAsSuperuser(
+        schema,
+        `BEGIN; SELECT nextval('ledger_id_seq') FROM generate_series(1, 5); ROLLBACK;`,
+      );
+      const afterRollback = await mark();
+      expect(afterRollback).toBe(7);
+      const rowsUpTo = async (id: number) =>
+        Number(
+          (await store.pool.query('SELECT count(*) AS n FROM ledger WHERE id <= $1', [id])).rows[0]
+            .n,
+        );
+      expect(await rowsUpTo(afterRollback)).toBe(2);
+      await createLedgerMonths(store, START_MS + 2 * MONTH_MS, 1);
+      expect(await stored()).toBeGreaterThan(afterRollback);
+      expect(await mark()).toBe(await stored());
+    } finally {
+      await store.close();
+    }
   });
 });

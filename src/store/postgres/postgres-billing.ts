@@ -21,6 +21,7 @@ import {
   type InvoiceRow,
   type TariffInsert,
   type TariffRow,
+  type LedgerRowRef,
 } from '../../core/billing-store.js';
 import { int, intOrNull, text, textOrNull, type PgRow } from './postgres-codecs.js';
 import { all, cursorPages, type Queryable } from './postgres-query.js';
@@ -220,14 +221,26 @@ async function selectInvoices(
 }
 
 /**
- * The ledger's highest row id. Inside a billing transaction, which holds the schema's write lock
- * exclusively, every transaction that drew a ledger id from the sequence has committed or rolled
- * back, so no row with a lower id can appear later: the ledger "as it stood" stays what it was.
+ * The ledger "as it stood": the last id the ledger's id sequence gave out (0 before the first).
+ * Inside a billing transaction, which holds the schema's write lock exclusively, every transaction
+ * that drew a ledger id has committed or rolled back, so the rows up to it are exactly the rows
+ * stored, and every later row gets a higher id. The mark may be the id of a batch that rolled
+ * back (a gap), which selects the same rows as the highest stored id would. Read from the
+ * sequence, not as max(id): the ledger has no index on id alone (each index costs every ingest),
+ * so max(id) would read every row of every month.
  */
 async function selectLedgerRowIdMax(db: Queryable): Promise<number> {
-  const [row] = await all(db, 'SELECT coalesce(max(id), 0) AS id FROM ledger');
+  const [row] = await all(
+    db,
+    'SELECT CASE WHEN is_called THEN last_value ELSE 0 END AS id FROM ledger_id_seq',
+  );
   return int(row?.id, 'id');
 }
+
+/** The batches of given ledger rows, through the meter index of the months the rows span. */
+export const BATCH_IDS_SQL = `SELECT id, batch_id FROM ledger
+  WHERE meter_id = ANY($1::text[]) AND interval_start_ms >= $2 AND interval_start_ms <= $3
+    AND id = ANY($4::bigint[])`;
 
 export class PostgresBillingStore implements BillingStore {
   readonly #store: PostgresStore;
@@ -356,17 +369,25 @@ export class PostgresBillingStore implements BillingStore {
     }));
   }
 
-  /** The ledger holds no index on id alone (ingest pays for every index): one scan for them all. */
-  async batchIdsOfLedgerRows(rowIds: readonly number[]): Promise<Map<number, number>> {
+  /**
+   * The ledger holds no index on id alone (ingest pays for every index), so the rows are found
+   * through their meters' index in the months they span (`ledger_by_meter`, meter then interval
+   * start), then picked by id.
+   */
+  async batchIdsOfLedgerRows(refs: readonly LedgerRowRef[]): Promise<Map<number, number>> {
     const result = new Map<number, number>();
-    if (rowIds.length === 0) return result;
-    const rows = await this.#rows('SELECT id, batch_id FROM ledger WHERE id = ANY($1::bigint[])', [
-      [...rowIds],
+    if (refs.length === 0) return result;
+    const starts = refs.map((ref) => ref.intervalStartMs);
+    const rows = await this.#rows(BATCH_IDS_SQL, [
+      [...new Set(refs.map((ref) => ref.meterId))],
+      Math.min(...starts),
+      Math.max(...starts),
+      refs.map((ref) => ref.id),
     ]);
     const found = new Map<number, number>();
     for (const row of rows) found.set(int(row.id, 'id'), int(row.batch_id, 'batch_id'));
     // In the order asked, as the SQLite store answers.
-    for (const id of rowIds) {
+    for (const { id } of refs) {
       const batchId = found.get(id);
       if (batchId !== undefined) result.set(id, batchId);
     }

@@ -19,6 +19,7 @@ import {
   type InvoiceRow,
   type TariffInsert,
   type TariffRow,
+  type LedgerRowRef,
 } from '../../core/billing-store.js';
 import type { SqliteStore } from './sqlite-store.js';
 
@@ -316,10 +317,10 @@ export class SqliteBillingStore implements BillingStore {
       .map(([meterId, intervalStartMs]) => ({ meterId, intervalStartMs }));
   }
 
-  async batchIdsOfLedgerRows(rowIds: readonly number[]): Promise<Map<number, number>> {
+  async batchIdsOfLedgerRows(rows: readonly LedgerRowRef[]): Promise<Map<number, number>> {
     const result = new Map<number, number>();
     const select = this.#db.prepare('SELECT id, batch_id FROM ledger WHERE id = ?').raw();
-    for (const id of rowIds) {
+    for (const { id } of rows) {
       const row = select.get(id) as [number, number] | undefined;
       if (row !== undefined) result.set(row[0], row[1]);
     }
