@@ -113,7 +113,8 @@ const CEILING_ROWS_PER_STATEMENT = 32;
  * The ceiling: the same rows into a table with the ledger's columns and unique index, in
  * transactions of the same size; nothing else. With `rowsPerStatement` 32 it uses the ledger's own
  * multi-row INSERT (the strongest raw insert measured here, and the one the ratio is taken
- * against); with 1, a plain INSERT per row, shown for reference.
+ * against), its parameters passed as arguments as the ledger passes them; with 1, a plain INSERT
+ * per row, shown for reference.
  */
 function rawInsertCeiling(
   path: string,
@@ -149,12 +150,12 @@ function rawInsertCeiling(
           const item = batch[at + k] as (typeof batch)[number];
           put(k * columns, item.reading, batchIndex + 1, item.position);
         }
-        many.run(params);
+        many.run(...params);
       }
       for (; at < batch.length; at++) {
         const item = batch[at] as (typeof batch)[number];
         put(0, item.reading, batchIndex + 1, item.position);
-        one.run(params.slice(0, columns));
+        one.run(...params.slice(0, columns));
       }
       count += batch.length;
     }).immediate();
