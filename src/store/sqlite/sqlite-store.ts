@@ -6,8 +6,10 @@
  */
 import assert from 'node:assert/strict';
 import { hash } from 'node:crypto';
+import { once } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { AmisyncError } from '../../core/errors.js';
 import { RAW_CHUNKS_CACHED_MAX, STREAM_STATISTICS_CACHED_MAX } from '../../core/limits.js';
@@ -130,6 +132,22 @@ const ITERATE_ROWS_PER_STEP = 5_000;
  * ledger row about 0.45 us cheaper (docs/threads.md, "Speed").
  */
 const LEDGER_ROWS_PER_STATEMENT = 32;
+/** SQLite's automatic checkpoint threshold, in WAL pages (its default). */
+const WAL_AUTOCHECKPOINT_DEFAULT_PAGES = 1_000;
+/**
+ * With checkpoints on their own thread, the committing connection checkpoints only past this many
+ * WAL pages (64 MiB of 4 KiB pages): the bound on the WAL if that thread falls behind.
+ */
+export const WAL_BACKSTOP_PAGES = 16_384;
+/** How often the checkpoint thread copies committed WAL pages into the database file. */
+const CHECKPOINT_INTERVAL_MS = 20;
+
+/** The checkpoint thread's script: beside this module when built, in dist/ when run from source. */
+function checkpointWorkerUrl(): URL {
+  if (import.meta.url.endsWith('.js'))
+    return new URL('./wal-checkpoint-worker.js', import.meta.url);
+  return new URL('../../../dist/store/sqlite/wal-checkpoint-worker.js', import.meta.url);
+}
 const STREAMS_PER_STATEMENT = 100;
 const LEDGER_COLUMNS = `interval_start_ms, meter_id, channel, version, seq, interval_seconds,
   value_micro, status_code, quality, checksum_sha256, idempotency_key, supersedes_key,
@@ -528,6 +546,8 @@ interface TransactionMemo {
 export class SqliteStore implements Store {
   readonly engine = 'sqlite';
   readonly db: Database.Database;
+  /** The WAL checkpoint thread, while one runs (upkeepInBackground). */
+  #checkpointer: Worker | null = null;
   #queue: Promise<unknown> = Promise.resolve();
   /**
    * Stream state as last committed by this connection. Valid while no other connection has written:
@@ -1735,8 +1755,37 @@ export class SqliteStore implements Store {
     );
   }
 
+  /**
+   * WAL checkpoints on a thread of their own (wal-checkpoint-worker.ts) until `close()`: the
+   * committing connection then checkpoints only as a backstop, when the WAL passes
+   * WAL_BACKSTOP_PAGES because that thread fell behind, so the WAL stays bounded. If the thread
+   * fails, the connection checkpoints as before. In-memory and read-only stores have nothing to do.
+   */
+  upkeepInBackground(): void {
+    if (this.#checkpointer !== null || this.db.memory || this.db.readonly) return;
+    const worker = new Worker(checkpointWorkerUrl(), {
+      workerData: { path: this.db.name, intervalMs: CHECKPOINT_INTERVAL_MS },
+    });
+    worker.unref();
+    worker.on('error', () => {
+      if (this.#checkpointer === worker) this.#checkpointer = null;
+      if (this.db.open) this.db.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_DEFAULT_PAGES}`);
+    });
+    this.db.pragma(`wal_autocheckpoint = ${WAL_BACKSTOP_PAGES}`);
+    this.#checkpointer = worker;
+  }
+
   async close(): Promise<void> {
     await this.#queue;
+    const checkpointer = this.#checkpointer;
+    this.#checkpointer = null;
+    if (checkpointer !== null) {
+      const exited = once(checkpointer, 'exit');
+      // Held, so that the process waits for the thread to close its connection.
+      checkpointer.ref();
+      checkpointer.postMessage('stop');
+      await exited.catch(() => undefined);
+    }
     this.db.close();
   }
 
