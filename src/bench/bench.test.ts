@@ -27,6 +27,9 @@ describe('the benchmark tools', () => {
     expect(out).toMatch(/JSON\.parse of its line \d+ ns, idempotency key \d+ ns, Merkle .* \d+ ns/);
     expect(out).toMatch(/detectors: .*\(they cost -?\d+\.\d% of the rate/);
     expect(out).toMatch(/CPU time per reading .* [\d.]+ us off, [\d.]+ us on/);
+    expect(out).toMatch(
+      /committing thread's CPU per reading, detectors off .*: ([\d.]+ us|unknown) on one thread, ([\d.]+ us|unknown) on \d+/,
+    );
   });
 
   it('measure only end to end, off and on alternated, when asked', () => {

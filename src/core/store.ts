@@ -602,6 +602,12 @@ export interface VendorStore {
 export interface Store extends VendorStore, ApiTokenStore {
   readonly engine: string;
   transaction<T>(fn: (tx: StoreTransaction) => Promise<T>): Promise<T>;
+  /**
+   * Optional: from now until `close()`, the engine may do its own upkeep on another thread (SQLite:
+   * WAL checkpoints), leaving the calling thread to commit. A parallel pipeline asks for it, one
+   * thread does not. Calling it again does nothing.
+   */
+  upkeepInBackground?(): void;
   /** Every stored circuit breaker state, by endpoint. */
   listBreakerStates(): Promise<BreakerStateRow[]>;
 

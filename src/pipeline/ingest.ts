@@ -567,6 +567,8 @@ export async function ingestDelivery(
 ): Promise<DeliveryReport> {
   const threads = options.threads ?? 1;
   if (threads > 1 && parsesInParallel(options.format)) {
+    // The committing thread bounds the parallel pipeline: the store's upkeep goes elsewhere.
+    options.store.upkeepInBackground?.();
     return ingestJudgedInParallel(
       chunks,
       options,
