@@ -121,17 +121,16 @@ import {
 
 /** Rows fetched per step when streaming large tables. */
 const ITERATE_ROWS_PER_STEP = 5_000;
-/**
- * Rows per multi-row statement. One statement per row costs a native call each; a few dozen rows
- * per statement measured about 1.4x faster here. SQLite's bound-parameter limit (32,766) is far
- * above these.
- *
- * The hot multi-row statements take their parameters as separate arguments (`run(...params)`),
- * not as one array: better-sqlite3 reads an array's elements one by one through V8's object API
- * (about 480 instructions each, 8,000 per ledger row), and arguments directly. That binds a
- * ledger row about 0.45 us cheaper (docs/threads.md, "Speed").
+/*
+ * Ledger rows go in one per statement, their parameters as separate arguments (`run(...params)`).
+ * Arguments, not one array: better-sqlite3 reads an array's elements one by one through V8's
+ * object API (about 480 instructions each, 8,000 per ledger row). One row, not a multi-row
+ * statement: once parameters are arguments, a 32-row statement's 544 of them cost more to pass
+ * than 32 calls of 17 (measured alternated on an idle machine, 300,000 rows in meter order into
+ * the migrated ledger: one row a statement 84,400 to 91,100 rows/s and 7.4 to 8.9 us of CPU a
+ * row, 32 rows 58,100 to 78,500 rows/s and 10.0 to 14.7 us; docs/threads.md, "Speed"). The other
+ * multi-row statements (stream state, detector statistics) write a few rows a batch.
  */
-const LEDGER_ROWS_PER_STATEMENT = 32;
 /** SQLite's automatic checkpoint threshold, in WAL pages (its default). */
 const WAL_AUTOCHECKPOINT_DEFAULT_PAGES = 1_000;
 /**
@@ -170,7 +169,7 @@ function placeholders(rows: number, columns: number): string {
   return new Array(rows).fill(row).join(', ');
 }
 
-/** The ledger's multi-row INSERT, shared with the benchmark's raw-insert ceiling. */
+/** The ledger's INSERT of `rows` rows (1 in the store), shared with the bench's raw inserts. */
 export function ledgerInsertSql(rows: number): string {
   return `INSERT INTO ledger (${LEDGER_COLUMNS}) VALUES ${placeholders(rows, LEDGER_COLUMN_COUNT)}`;
 }
@@ -179,7 +178,7 @@ function meterOfRow(row: LedgerRow): string {
   return row.meterId;
 }
 
-/** Puts a ledger row at `at` of a multi-row INSERT's parameters. */
+/** Puts a ledger row at `at` of an INSERT's parameters. */
 function putLedgerParams(params: unknown[], at: number, row: LedgerRow): void {
   putReadingParams(params, at, row, row.version, row.supersedesKey, row.batchId, row.batchPosition);
 }
@@ -946,25 +945,14 @@ export class SqliteStore implements Store {
    */
   #insertLedgerRows(batchRows: readonly LedgerRow[], memo: TransactionMemo): void {
     const rows = inMeterOrder(batchRows, meterOfRow);
-    const many = this.#statement(ledgerInsertSql(LEDGER_ROWS_PER_STATEMENT));
-    const one = this.#statement(ledgerInsertSql(1));
-    const manyParams: unknown[] = new Array(LEDGER_ROWS_PER_STATEMENT * LEDGER_COLUMN_COUNT);
-    const oneParams: unknown[] = new Array(LEDGER_COLUMN_COUNT);
-    let at = 0;
-    const noteIds = (lastId: number, count: number): void => {
-      // Row ids of one statement are consecutive: max(id) + 1 each, and rows are never deleted.
-      if (memo.ledgerFirstId === null) memo.ledgerFirstId = lastId - count + 1;
-      memo.ledgerLastId = lastId;
-    };
-    for (; at + LEDGER_ROWS_PER_STATEMENT <= rows.length; at += LEDGER_ROWS_PER_STATEMENT) {
-      for (let k = 0; k < LEDGER_ROWS_PER_STATEMENT; k++) {
-        putLedgerParams(manyParams, k * LEDGER_COLUMN_COUNT, rows[at + k] as LedgerRow);
-      }
-      noteIds(Number(many.run(...manyParams).lastInsertRowid), LEDGER_ROWS_PER_STATEMENT);
-    }
-    for (; at < rows.length; at++) {
-      putLedgerParams(oneParams, 0, rows[at] as LedgerRow);
-      noteIds(Number(one.run(...oneParams).lastInsertRowid), 1);
+    const insert = this.#statement(ledgerInsertSql(1));
+    const params: unknown[] = new Array(LEDGER_COLUMN_COUNT);
+    for (const row of rows) {
+      putLedgerParams(params, 0, row);
+      // Row ids are max(id) + 1 each, and rows are never deleted: a batch's ids are contiguous.
+      const id = Number(insert.run(...params).lastInsertRowid);
+      memo.ledgerFirstId ??= id;
+      memo.ledgerLastId = id;
     }
   }
 
