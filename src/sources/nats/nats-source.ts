@@ -219,18 +219,24 @@ export class NatsLink implements BrokerLink<JsMsg> {
       max_deliver: config.maxDeliver,
       max_ack_pending: unackedMax,
     };
-    await this.#declareConsumer(manager, settings);
-    if (this.#options.generation !== undefined) await this.#deleteEarlierGenerations(manager);
+    // Listed once: where a new generation starts, and what is deleted once it exists.
+    const earlier = await this.#earlierGenerations(manager);
+    await this.#declareConsumer(manager, settings, earlier);
+    await this.#deleteEarlierGenerations(manager, earlier);
   }
 
-  async #declareConsumer(manager: JetStreamManager, settings: ConsumerSettings): Promise<void> {
+  async #declareConsumer(
+    manager: JetStreamManager,
+    settings: ConsumerSettings,
+    earlier: readonly string[],
+  ): Promise<void> {
     const config = this.#config;
     let info: ConsumerInfo;
     try {
       info = await manager.consumers.info(config.stream, this.#consumer);
     } catch (error) {
       if (!isNotFound(error)) throw error;
-      await this.#addConsumer(manager, settings, await this.#earlierAckFloor(manager));
+      await this.#addConsumer(manager, settings, await this.#earlierAckFloor(manager, earlier));
       if (this.#options.restartAtAckFloor) this.#nextDeliverySeq = 1;
       return;
     }
@@ -264,8 +270,8 @@ export class NatsLink implements BrokerLink<JsMsg> {
    * consumer. Every message up to it was acknowledged after its commit, or lay below where that
    * consumer started; 0 (the stream's start) when there is none.
    */
-  async #earlierAckFloor(manager: JetStreamManager): Promise<number> {
-    const newest = newestConsumerOf(await this.#earlierGenerations(manager), this.#config.durable);
+  async #earlierAckFloor(manager: JetStreamManager, earlier: readonly string[]): Promise<number> {
+    const newest = newestConsumerOf(earlier, this.#config.durable);
     if (newest === null) return 0;
     const info = await manager.consumers.info(this.#config.stream, newest.name);
     return info.ack_floor.stream_seq;
@@ -275,8 +281,11 @@ export class NatsLink implements BrokerLink<JsMsg> {
    * Deletes the consumers of earlier generations, after this one exists: their readers stop
    * (abort_on_missing_resource), and an acknowledgement they send late reaches no consumer.
    */
-  async #deleteEarlierGenerations(manager: JetStreamManager): Promise<void> {
-    for (const name of await this.#earlierGenerations(manager)) {
+  async #deleteEarlierGenerations(
+    manager: JetStreamManager,
+    earlier: readonly string[],
+  ): Promise<void> {
+    for (const name of earlier) {
       try {
         await manager.consumers.delete(this.#config.stream, name);
       } catch (error) {
