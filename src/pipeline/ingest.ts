@@ -96,9 +96,16 @@ export interface IngestOptions {
    * Threads for this delivery: 1 parses, validates, keys and commits on the calling thread; N > 1
    * runs parsing, validation and identity keys in N - 1 parse threads while the calling thread
    * commits, with the same batches, verdicts and audit entries (parallel-parse.ts). Formats other
-   * than NDJSON run on one thread whatever this says. Default 1.
+   * than NDJSON run on one thread whatever this says, and so does a delivery that ends before
+   * `parallelFromBytes`. Default 1.
    */
   threads?: number;
+  /**
+   * With `threads` > 1: a delivery whose bytes end before this many runs on the calling thread
+   * alone, as with `threads: 1` (same result); default PARALLEL_FROM_BYTES. Tests set 0 to run
+   * small deliveries through the parse threads.
+   */
+  parallelFromBytes?: number;
   /** The parse threads to use when `threads` > 1; default the shared pool of that size. */
   parsePool?: ParsePool;
 }
@@ -567,14 +574,82 @@ export async function ingestDelivery(
 ): Promise<DeliveryReport> {
   const threads = options.threads ?? 1;
   if (threads > 1 && parsesInParallel(options.format)) {
+    const head = await readHead(chunks, options.parallelFromBytes ?? PARALLEL_FROM_BYTES);
+    if (head.rest === null) return ingestOnThisThread(fromArray(head.chunks), options);
     // The committing thread bounds the parallel pipeline: the store's upkeep goes elsewhere.
     options.store.upkeepInBackground?.();
     return ingestJudgedInParallel(
-      chunks,
+      headThenRest(head.chunks, head.rest),
       options,
       options.parsePool ?? sharedParsePool(threads - 1),
     );
   }
+  return ingestOnThisThread(chunks, options);
+}
+
+/**
+ * A delivery smaller than this runs on the committing thread even with parse threads: it makes at
+ * most a few parse jobs, so nothing overlaps and the hand-over to a parse thread and back is pure
+ * cost (a broker batch of 1,000 one-reading messages, 150 KiB, ran 19,000 readings/s with two
+ * threads against 24,000/s on one; docs/threads.md).
+ */
+export const PARALLEL_FROM_BYTES = 1024 * 1024;
+
+interface Head {
+  readonly chunks: Uint8Array[];
+  /** The delivery's further chunks, or null when it ended within the head. */
+  readonly rest: AsyncIterator<Uint8Array> | null;
+}
+
+/** Reads chunks until they hold `bytesMin` bytes (at least one chunk) or the delivery ends. */
+async function readHead(chunks: AsyncIterable<Uint8Array>, bytesMin: number): Promise<Head> {
+  const iterator = chunks[Symbol.asyncIterator]();
+  const head: Uint8Array[] = [];
+  let bytes = 0;
+  try {
+    do {
+      const next = await iterator.next();
+      if (next.done === true) return { chunks: head, rest: null };
+      head.push(next.value);
+      bytes += next.value.length;
+    } while (bytes < bytesMin);
+  } catch (error) {
+    await iterator.return?.();
+    throw error;
+  }
+  return { chunks: head, rest: iterator };
+}
+
+async function* fromArray(chunks: readonly Uint8Array[]): AsyncGenerator<Uint8Array> {
+  yield* chunks;
+}
+
+/** The head's chunks, then the rest; the rest is closed if the reader stops early. */
+async function* headThenRest(
+  head: readonly Uint8Array[],
+  rest: AsyncIterator<Uint8Array>,
+): AsyncGenerator<Uint8Array> {
+  let done = false;
+  try {
+    yield* head;
+    for (;;) {
+      const next = await rest.next();
+      if (next.done === true) {
+        done = true;
+        return;
+      }
+      yield next.value;
+    }
+  } finally {
+    if (!done) await rest.return?.();
+  }
+}
+
+/** The single-thread pipeline: parse, validate, key and commit on the calling thread. */
+async function ingestOnThisThread(
+  chunks: AsyncIterable<Uint8Array>,
+  options: IngestOptions,
+): Promise<DeliveryReport> {
   const run = new DeliveryRun(options);
   try {
     for await (const chunk of chunks) {

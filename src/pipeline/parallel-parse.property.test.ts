@@ -68,6 +68,7 @@ async function ingestWith(
   batchReadingsMax: number,
   threads: number,
   parsePool: ParsePool | undefined,
+  parallelFromBytes = 0,
 ): Promise<Run> {
   const harness = openHarness();
   const report = await ingestDelivery(chunksOf(bytes, chunkBytes), {
@@ -80,6 +81,7 @@ async function ingestWith(
     sourceId: 'test',
     batchReadingsMax,
     threads,
+    parallelFromBytes,
     ...(parsePool === undefined ? {} : { parsePool }),
   });
   const audit = await verifyAudit(harness.store, null);
@@ -163,11 +165,20 @@ describe('the parallel pipeline', () => {
         feedShape,
         fc.integer({ min: 1, max: 300_000 }),
         fc.integer({ min: 1, max: 60 }),
-        async (shape, chunkBytes, batchReadingsMax) => {
+        // 0 sends every delivery to the parse threads; others first read a head of that size.
+        fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 60_000 })),
+        async (shape, chunkBytes, batchReadingsMax, fromBytes) => {
           const bytes = feedBytes(shape);
           const one = await ingestWith(bytes, chunkBytes, batchReadingsMax, 1, undefined);
           const two = await ingestWith(bytes, chunkBytes, batchReadingsMax, 2, shared.two);
-          const three = await ingestWith(bytes, chunkBytes, batchReadingsMax, 3, shared.three);
+          const three = await ingestWith(
+            bytes,
+            chunkBytes,
+            batchReadingsMax,
+            3,
+            shared.three,
+            fromBytes,
+          );
           expect(one.auditOk).toBe(true);
           expect(outcomesSum(one.report.counts)).toBe(one.report.counts.received);
           for (const other of [two, three]) {
@@ -261,6 +272,7 @@ describe('a parse thread that fails', () => {
         name: 'feed.ndjson',
         sourceId: 'test',
         threads: 3,
+        parallelFromBytes: 0,
         parsePool: pool(2, url),
       });
       const error = await failing.then(
@@ -277,4 +289,38 @@ describe('a parse thread that fails', () => {
       expect(tables['quarantine']).toEqual([]);
     });
   }
+});
+
+describe('a delivery smaller than parallelFromBytes', () => {
+  const dir = tempDir('amisync-parse-small-');
+  const path = join(dir, 'exits.mjs');
+  writeFileSync(
+    path,
+    "import { parentPort } from 'node:worker_threads';\nparentPort.on('message', () => process.exit(3));\n",
+  );
+  const exiting = pool(1, pathToFileURL(path));
+  const bytes = feedBytes({
+    seed: 9,
+    meters: 4,
+    intervals: 30,
+    faults: [{ at: 7, line: 0 }],
+    crlf: false,
+    byteOrderMark: false,
+    finalNewline: true,
+  });
+
+  it('runs on the committing thread: parse threads that would fail are never asked', async () => {
+    const one = await ingestWith(bytes, 1_000, 25, 1, undefined);
+    const small = await ingestWith(bytes, 1_000, 25, 2, exiting, bytes.length + 1);
+    expect(small.report).toEqual(one.report);
+    expect(small.tables).toEqual(one.tables);
+  });
+
+  it('reaching it goes to the parse threads (here failing the delivery, nothing committed)', async () => {
+    const error = await ingestWith(bytes, 1_000, 25, 2, exiting, bytes.length).then(
+      () => null,
+      (caught: unknown) => caught,
+    );
+    expect((error as AmisyncError).code).toBe('INTERNAL');
+  });
 });

@@ -1,10 +1,11 @@
 // Goal: `amisync ingest --threads N` reports and stores what `--threads 1` does; a bad N is USAGE.
 // Method: dist/cli/main.js in child processes on one generated NDJSON feed with faults.
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PARALLEL_FROM_BYTES } from '../../pipeline/ingest.js';
 import { generateFeed } from '../../simulator/feed-generator.js';
 import { removeTempDirs, tempDir } from '../../test-support/temp.js';
 
@@ -55,7 +56,7 @@ describe('amisync ingest --threads', () => {
     seed: 3,
     meters: 20,
     startMs: Date.UTC(2026, 0, 1),
-    intervals: 200,
+    intervals: 500,
     badRate: 0.05,
     retransmitRate: 0.05,
     conflictRate: 0.02,
@@ -63,6 +64,8 @@ describe('amisync ingest --threads', () => {
   writeFileSync(feed, `${records.map((r) => JSON.stringify(r)).join('\n')}\nnot json\n`);
 
   it('reports and stores the same with 3 threads as with 1', () => {
+    // Large enough for the parse threads (a smaller delivery stays on the committing thread).
+    expect(statSync(feed).size).toBeGreaterThan(PARALLEL_FROM_BYTES);
     const one = ingest(feed, join(dir, 'one.db'), '1');
     const three = ingest(feed, join(dir, 'three.db'), '3');
     expect(one.status, one.stderr).toBe(0);
