@@ -17,23 +17,12 @@
  *
  * Not part of the test suite.
  */
-import {
-  closeSync,
-  copyFileSync,
-  createReadStream,
-  existsSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  rmSync,
-  statSync,
-} from 'node:fs';
+import { closeSync, createReadStream, mkdirSync, openSync, rmSync, statSync } from 'node:fs';
 import { createWriteStream, readFileSync, readSync } from 'node:fs';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import Database from 'better-sqlite3';
 import { LEDGER_LINE_VERSION, LEDGER_ROWS_PER_LEAF, ledgerRootOf } from '../audit/leaves.js';
 import { ManualClock, CountingRandom } from '../core/clock.js';
 import { BATCH_READINGS_MAX, READ_CHUNK_BYTES } from '../core/limits.js';
@@ -49,14 +38,14 @@ import { identifyBatch, type IdentifiedReading } from '../pipeline/identify.js';
 import { ingestDelivery } from '../pipeline/ingest.js';
 import { defaultThreads } from '../pipeline/parallel-parse.js';
 import { generateFeedRecords, generateMeterIds, toNdjson } from '../simulator/feed-generator.js';
-import {
-  LEDGER_COLUMN_COUNT,
-  ledgerInsertSql,
-  openSqliteStore,
-  putReadingParams,
-} from '../store/sqlite/sqlite-store.js';
-import { inMeterOrder } from '../store/sqlite/sqlite-ledger-order.js';
+import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
 import { prefillLedger } from './prefill.js';
+import {
+  CEILING_ROWS_PER_STATEMENT,
+  freshDatabase,
+  rawInsertCeiling,
+  REFERENCE_ROWS_PER_STATEMENT,
+} from './raw-insert.js';
 
 const METERS = 1_000;
 const SEED = 7;
@@ -89,87 +78,6 @@ async function writeFeed(path: string, readings: number, startMs: number): Promi
   out.end();
   await once(out, 'finish');
   return statSync(path).size;
-}
-
-/**
- * A fresh database for one measurement: a copy of the template (schema, and the prefilled ledger
- * when --ledger-rows is given), so every measurement starts from the same state.
- */
-function freshDatabase(template: string, path: string): void {
-  copyFileSync(template, path);
-  for (const suffix of ['-wal', '-shm']) {
-    if (existsSync(path + suffix)) rmSync(path + suffix);
-  }
-  // Flush the copy now, or the kernel writes it back during the measurement and slows its fsyncs.
-  const fd = openSync(path, 'r+');
-  fsyncSync(fd);
-  closeSync(fd);
-}
-
-/** Rows per statement: the ceiling's (the ledger's own, one row) and the reference's (32). */
-const CEILING_ROWS_PER_STATEMENT = 1;
-const REFERENCE_ROWS_PER_STATEMENT = 32;
-
-/**
- * The ceiling: the same rows into a table with the ledger's columns and unique index, in
- * transactions of the same size; nothing else. With `rowsPerStatement` 1 it uses the ledger's own
- * INSERT, one row a statement with its parameters as arguments (the strongest raw insert measured
- * here, and the one the ratio is taken against); with 32, a multi-row INSERT, shown for reference.
- */
-function rawInsertCeiling(
-  path: string,
-  readings: IdentifiedReading[][],
-  rowsPerStatement: number,
-): Row {
-  const db = new Database(path);
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = FULL');
-  db.pragma('cache_size = -65536');
-  db.exec('DROP TRIGGER IF EXISTS ledger_no_update; DROP TRIGGER IF EXISTS ledger_no_delete;');
-  const many = db.prepare(ledgerInsertSql(rowsPerStatement));
-  const one = db.prepare(ledgerInsertSql(1));
-  const columns = LEDGER_COLUMN_COUNT;
-  const params: unknown[] = new Array(rowsPerStatement * columns);
-  // The ledger's own parameter layout, so the ceiling inserts exactly the columns the ledger has,
-  // with nothing allocated per row.
-  const put = (at: number, reading: Reading, batchId: number, position: number): void => {
-    putReadingParams(params, at, reading, 1, null, batchId, position);
-  };
-  let count = 0;
-  const start = process.hrtime.bigint();
-  for (const [batchIndex, inBatchOrder] of readings.entries()) {
-    // In the order the store writes a batch's rows (inMeterOrder), with their batch positions.
-    const batch = inMeterOrder(
-      inBatchOrder.map((item, position) => ({ reading: item.reading, position })),
-      (item) => item.reading.meterId,
-    );
-    db.transaction(() => {
-      let at = 0;
-      for (; at + rowsPerStatement <= batch.length; at += rowsPerStatement) {
-        for (let k = 0; k < rowsPerStatement; k++) {
-          const item = batch[at + k] as (typeof batch)[number];
-          put(k * columns, item.reading, batchIndex + 1, item.position);
-        }
-        many.run(...params);
-      }
-      for (; at < batch.length; at++) {
-        const item = batch[at] as (typeof batch)[number];
-        put(0, item.reading, batchIndex + 1, item.position);
-        one.run(...params.slice(0, columns));
-      }
-      count += batch.length;
-    }).immediate();
-  }
-  const row = {
-    stage:
-      rowsPerStatement === CEILING_ROWS_PER_STATEMENT
-        ? 'ceiling: raw INSERT, same rows/index'
-        : `reference: ${rowsPerStatement}-row INSERT`,
-    readings: count,
-    seconds: seconds(start),
-  };
-  db.close();
-  return row;
 }
 
 /** Nanoseconds per item of `work` over `count` items, after one warm-up pass. */
@@ -576,10 +484,16 @@ async function main(): Promise<void> {
 
   const ceilingPath = join(dir, 'ceiling.db');
   freshDatabase(template, ceilingPath);
-  const ceiling = rawInsertCeiling(ceilingPath, allBatches, CEILING_ROWS_PER_STATEMENT);
+  const ceiling: Row = {
+    stage: 'ceiling: raw INSERT, same rows/index',
+    ...rawInsertCeiling(ceilingPath, allBatches, CEILING_ROWS_PER_STATEMENT),
+  };
   const plainPath = join(dir, 'plain.db');
   freshDatabase(template, plainPath);
-  const plain = rawInsertCeiling(plainPath, allBatches, REFERENCE_ROWS_PER_STATEMENT);
+  const plain: Row = {
+    stage: `reference: ${REFERENCE_ROWS_PER_STATEMENT}-row INSERT`,
+    ...rawInsertCeiling(plainPath, allBatches, REFERENCE_ROWS_PER_STATEMENT),
+  };
   rows.push(e2e, e2eDetectors, ceiling, plain);
 
   const ceilingRate = rate(ceiling);

@@ -1,8 +1,8 @@
 // Goal: `npm run bench:brokers` keeps working as the broker sources change: each broker's rows (one
 // and five readings a message) print the bare consumer's rate, the source's rate into a store,
-// their ratio and the CPU time per reading of each, and the bench fails when the source does not
-// get every reading in. Method: the built tool on a tiny feed against the local brokers; no
-// figure is judged.
+// their ratio, the store's raw-insert ceiling over the bare rate, and the CPU time per reading of
+// each, and the bench fails when the source does not get every reading in. Method: the built tool
+// on a tiny feed against the local brokers; no figure is judged.
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -24,9 +24,11 @@ describe('the broker benchmark', () => {
       });
       expect(result.status, result.stderr).toBe(0);
       expect(result.stdout).toMatch(/^broker sources: 2,000 readings of 1000 meters per run/m);
+      // The store's own ceiling in the same run, against which every row states its bound.
+      expect(result.stdout).toMatch(/^store ceiling: .* batches of 10,000: [\d,]+ reads\/s/m);
       const figures =
         ' readings/message +bare consumer +[\\d,]+ reads/s +source \\+ store +[\\d,]+ ' +
-        'reads/s +ratio \\d+\\.\\d\\d \\(target 0\\.50\\) +' +
+        'reads/s +ratio \\d+\\.\\d\\d \\(target 0\\.50\\) +ceiling/bare \\d+\\.\\d\\d +' +
         'CPU us/reading bare [\\d.]+ source [\\d.]+';
       for (const broker of brokers.filter((each) => each.up)) {
         // Both shapes, one and five readings a message (MQTT on a Mosquitto of the bench's own).

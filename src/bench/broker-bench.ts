@@ -38,7 +38,13 @@ import { silentLogger } from '../core/log.js';
 import { END, isIdle, waitIdle, type Source, type SourceContext } from '../core/source.js';
 import { createSourceContext } from '../cli/config/source-context.js';
 import { DEFAULT_DICTIONARY } from '../dictionary/dictionary.js';
+import { createNdjsonParser } from '../formats/ndjson.js';
+import { createValidator } from '../dictionary/validator.js';
+import type { IdentifiedReading } from '../pipeline/identify.js';
+import { defaultThreads } from '../pipeline/parallel-parse.js';
 import { deliverOne } from '../pipeline/run-source.js';
+import { BATCH_READINGS_MAX } from '../core/limits.js';
+import { freshDatabase, rawInsertCeiling, CEILING_ROWS_PER_STATEMENT } from './raw-insert.js';
 import { generateMeterIds } from '../simulator/feed-generator.js';
 import { portAnswers } from '../sources/broker/port-answers.js';
 import { amqpSourceKind, amqpSourceSchema } from '../sources/amqp/amqp-source.js';
@@ -85,7 +91,8 @@ function messagesOf(readingsPerMessage: number): Buffer[] {
         timestamp_utc: formatUtcSeconds(start),
         consumption_kwh: kwh.toFixed(3),
         status_code: 0,
-        seq: 1,
+        // Each meter's sequence number goes up by one a reading, as a head-end numbers them.
+        seq: Math.floor(index / METERS) + 1,
       })}\n`;
     }
     messages.push(Buffer.from(text));
@@ -340,6 +347,9 @@ async function drainIntoStore(source: Source, store: SqliteStore): Promise<numbe
     random: systemRandom,
     detectors: [],
     log: silentLogger,
+    // As the service runs a delivery (`threads:` unset): a batch under PARALLEL_FROM_BYTES stays
+    // on this thread whatever the count.
+    threads: defaultThreads(),
   };
   const signal = new AbortController().signal;
   let received = 0;
@@ -362,6 +372,47 @@ async function drainIntoStore(source: Source, store: SqliteStore): Promise<numbe
   return received;
 }
 
+/** The readings of one round, validated and keyed, in batches of the store's largest size. */
+function ceilingBatches(): IdentifiedReading[][] {
+  const parser = createNdjsonParser();
+  const validate = createValidator(DEFAULT_DICTIONARY, systemClock);
+  const batches: IdentifiedReading[][] = [[]];
+  const items = [...parser.push(Buffer.concat(messagesOf(1))), ...parser.end()];
+  for (const item of items) {
+    if (item.kind !== 'record') throw new Error('the bench feed has a parse reject');
+    const result = validate(item.record);
+    if (!result.ok) throw new Error(`bench record invalid: ${JSON.stringify(result.reject)}`);
+    let batch = batches[batches.length - 1] as IdentifiedReading[];
+    if (batch.length === BATCH_READINGS_MAX) batches.push((batch = []));
+    batch.push({ reading: result.reading, location: item.record.location });
+  }
+  return batches;
+}
+
+/**
+ * The store's ceiling in the same run: the same rows, one a statement, into a fresh migrated
+ * SQLite ledger in transactions of BATCH_READINGS_MAX, nothing else (bench.ts's ceiling). No
+ * source can commit faster, so against a bare consumer it bounds the ratio any source can reach.
+ */
+async function storeCeiling(): Promise<number> {
+  const batches = ceilingBatches();
+  const rates: number[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const directory = mkdtempSync(join(tmpdir(), 'amisync-broker-bench-ceiling-'));
+    try {
+      const template = join(directory, 'template.db');
+      await openSqliteStore(template, { nowMs: () => 0 }).close();
+      const path = join(directory, 'ceiling.db');
+      freshDatabase(template, path);
+      const { readings, seconds } = rawInsertCeiling(path, batches, CEILING_ROWS_PER_STATEMENT);
+      rates.push(Math.round(readings / seconds));
+    } finally {
+      rmSync(directory, { recursive: true, force: true });
+    }
+  }
+  return Math.max(...rates);
+}
+
 /** This process's CPU time (user and system) since `since`, per reading, in microseconds. */
 function cpuMicrosPerReading(since: NodeJS.CpuUsage): number {
   const used = process.cpuUsage(since);
@@ -372,7 +423,7 @@ function perSecond(readings: number, ms: number): number {
   return Math.round((readings / ms) * 1000);
 }
 
-async function measure(broker: BrokerCase, shape: number): Promise<void> {
+async function measure(broker: BrokerCase, shape: number, ceiling: number): Promise<void> {
   if (!(await portAnswers(broker.port))) {
     console.log(`${broker.name}: skipped, nothing answers on 127.0.0.1:${broker.port}`);
     return;
@@ -437,6 +488,7 @@ async function measure(broker: BrokerCase, shape: number): Promise<void> {
       `  bare consumer ${best(bareRates).toLocaleString('en-US').padStart(9)} reads/s` +
       `  source + store ${best(sourceRates).toLocaleString('en-US').padStart(9)} reads/s` +
       `  ratio ${ratio.toFixed(2)} (target 0.50)` +
+      `  ceiling/bare ${(ceiling / best(bareRates)).toFixed(2)}` +
       `  CPU us/reading bare ${least(bareCpu)} source ${least(sourceCpu)}` +
       `  rounds bare ${bareRates.join(', ')}; source ${sourceRates.join(', ')}`,
   );
@@ -460,8 +512,14 @@ const cases = [
   amqpCase,
   natsCase,
 ].filter((broker) => BROKERS.has(broker.key));
+const ceiling = await storeCeiling();
+console.log(
+  `store ceiling: the same rows, raw INSERT into a fresh SQLite ledger, batches of ` +
+    `${BATCH_READINGS_MAX.toLocaleString('en-US')}: ${ceiling.toLocaleString('en-US')} reads/s ` +
+    `(best of ${ROUNDS}); "ceiling/bare" bounds any source's ratio`,
+);
 try {
-  for (const broker of cases) for (const shape of SHAPES) await measure(broker, shape);
+  for (const broker of cases) for (const shape of SHAPES) await measure(broker, shape, ceiling);
 } finally {
   mosquitto?.stop();
   rmSync(scratch, { recursive: true, force: true });
