@@ -11,7 +11,14 @@ import {
 } from '../../core/limits.js';
 import { sourceIdSchema } from '../common/config.js';
 
-export const BATCH_DEFAULTS = { messagesMax: 1000, bytesMax: 1024 * 1024, delayMs: 200 } as const;
+/**
+ * 5,000 messages a batch: a batch's fixed work (its transaction and fsync, audit entry, delivery
+ * record, and each of its meters' stream state, which with one reading a message from many meters
+ * is work per reading) spread over five times as many readings as the 1,000 it was. The broker
+ * bench, idle machine, one reading a message: MQTT 22,195 -> 35,008/s, AMQP 23,001 -> 40,118/s,
+ * NATS 22,680 -> 35,530/s. `delayMs` still bounds the wait when messages come slowly.
+ */
+export const BATCH_DEFAULTS = { messagesMax: 5000, bytesMax: 1024 * 1024, delayMs: 200 } as const;
 
 export const brokerBatchSchema = z
   .object({
