@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { hash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { END, isIdle, waitIdle, type Delivery, type Idle } from '../../core/source.js';
 import { DEFAULT_DICTIONARY } from '../../dictionary/dictionary.js';
@@ -16,7 +17,7 @@ import { testSourceContext } from '../../test-support/source-context.js';
 import { removeTempDirs, tempDir } from '../../test-support/temp.js';
 import { BATCH_DEFAULTS, type BrokerSourceSettings } from './broker-config.js';
 import { BrokerSource, type BrokerInbox, type BrokerLink } from './broker-source.js';
-import { messageLines } from './message-lines.js';
+import { jsonPieces, messageLines } from './message-lines.js';
 
 afterAll(removeTempDirs);
 
@@ -123,6 +124,25 @@ describe('messageLines', () => {
     expect(messageLines(bad)).toBe(bad);
     expect(text(messageLines(Buffer.from('{"a": 1}\r\n')))).toBe('{"a":1}\n');
     expect(text(messageLines(Buffer.from('{"a": 1}\n\n')))).toBe('{"a":1}\n');
+  });
+
+  it('passes lines of objects on as they are: such a message is never one JSON text', () => {
+    const objectLine = fc
+      .oneof(
+        fc.dictionary(fc.string(), fc.jsonValue()).map((value) => JSON.stringify(value)),
+        // Lines that only look like objects: the NDJSON parser quarantines them later.
+        fc.string().map((inner) => `{${inner.replace(/[\r\n]/g, ' ')}}`),
+      )
+      .filter((line) => !line.includes('\r') && !line.includes('\n'));
+    fc.assert(
+      fc.property(fc.array(objectLine, { minLength: 2, maxLength: 6 }), (lines) => {
+        const bytes = Buffer.from(`${lines.join('\n')}\n`);
+        expect(jsonPieces(bytes)).toBeNull();
+        expect(messageLines(bytes)).toBe(bytes);
+      }),
+    );
+    const notLines = Buffer.from('{"a":{}\n,"b":1}\n');
+    expect(text(messageLines(notLines))).toBe('{"a":{},"b":1}\n');
   });
 
   it('keeps a blank message countable', () => {

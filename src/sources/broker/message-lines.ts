@@ -7,9 +7,9 @@
  * put on one; in both cases only the whitespace between tokens is removed, so every literal
  * (a number's digits, a repeated key) reaches the record parser exactly as it was sent. Any other
  * message (not JSON, a CSV line, NDJSON) is passed on byte for byte: the NDJSON parser then
- * quarantines each line it cannot read, with its bytes. A message that is one NDJSON line already
- * (an object ending with its only line feed, the usual one reading a message) is passed on as it
- * is, without being parsed a first time here.
+ * quarantines each line it cannot read, with its bytes. A message whose lines are objects already
+ * (one reading a message, or several as NDJSON) is passed on as it is, without being parsed a
+ * first time here.
  */
 
 const LINE_FEED = 0x0a;
@@ -110,18 +110,24 @@ function piecesOf(bytes: Uint8Array): Uint8Array[] {
 }
 
 /**
- * Whether the message is already one NDJSON line: it opens an object and ends with the only line
- * feed in it (the common case, one reading a message). It is passed on as it is, without being
- * parsed here: the NDJSON parser reads the line, and quarantines it with its bytes if it is bad.
+ * Whether the message is NDJSON already: it opens with `{`, ends with a line feed, holds no
+ * carriage return, and every other line feed closes a `}` and is followed by a `{` (one reading a
+ * message is the one-line case). It is passed on as it is, without a first parse here; the NDJSON
+ * parser reads each line and quarantines a bad one with its bytes. The parse would have passed
+ * such a message on as sent too: two or more such lines are never one JSON text (the `}` before
+ * the first line feed either ends the text, or closes a nested value that `,` or `}` must follow,
+ * never a line feed and `{`). Skipping it matters at a few readings a message, where the failing
+ * `JSON.parse` cost about a tenth of the source's time.
  */
-function isOneLine(bytes: Uint8Array): boolean {
+function isObjectLines(bytes: Uint8Array): boolean {
   const last = bytes.length - 1;
-  return (
-    bytes[0] === OPEN_BRACE &&
-    bytes[last] === LINE_FEED &&
-    bytes.indexOf(LINE_FEED) === last &&
-    !bytes.includes(CARRIAGE_RETURN)
-  );
+  if (bytes[0] !== OPEN_BRACE || bytes[last] !== LINE_FEED || bytes.includes(CARRIAGE_RETURN)) {
+    return false;
+  }
+  for (let at = bytes.indexOf(LINE_FEED); at !== last; at = bytes.indexOf(LINE_FEED, at + 1)) {
+    if (bytes[at - 1] !== CLOSE_BRACE || bytes[at + 1] !== OPEN_BRACE) return false;
+  }
+  return true;
 }
 
 /**
@@ -130,7 +136,7 @@ function isOneLine(bytes: Uint8Array): boolean {
  * so it is counted and quarantined (a JSON string, not an object) rather than lost from the count.
  */
 export function messageLines(bytes: Uint8Array): Uint8Array {
-  if (isOneLine(bytes)) return bytes;
+  if (isObjectLines(bytes)) return bytes;
   if (firstNonWhitespace(bytes) === undefined) return new TextEncoder().encode('""\n');
   const pieces = piecesOf(bytes);
   let size = 0;
