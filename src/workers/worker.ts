@@ -55,7 +55,8 @@ export const workerConfigSchema = z
     ackLog: z.string().min(1).optional(),
     /**
      * The configured source's id: `amisync pause --source <id>` pauses every partition. A global
-     * pause, and a pause of one partition's own source id (`<durablePrefix>-p<k>`), hold too.
+     * pause, and a pause of one partition's own source id (`<id>-p<k>`, the id its deliveries
+     * carry; `<durablePrefix>-p<k>` without a sourceId), hold too.
      */
     sourceId: z.string().min(1).max(200).optional(),
   })
@@ -243,7 +244,8 @@ export class Worker {
     const partition = lease.partition;
     const sourceConfig = natsSourceSchema.parse({
       kind: 'nats',
-      id: `${config.durablePrefix}-p${partition}`,
+      // The configured source's id and the partition: `amisync pause --source <id>` finds it.
+      id: `${config.sourceId ?? config.durablePrefix}-p${partition}`,
       url: config.natsUrl,
       stream: config.stream,
       streamSubjects: [`${config.subjectPrefix}.*`],

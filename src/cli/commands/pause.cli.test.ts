@@ -189,3 +189,35 @@ describe('amisync pause and resume on a running service (built CLI)', () => {
     expect(verify.json).toMatchObject({ ok: true });
   }, 120_000);
 });
+
+describe('amisync pause on a source that has not delivered (built CLI)', () => {
+  it('notes an unknown id, not a partitioned source whose partitions delivered', () => {
+    const folder = tempDir('amisync-pause-note-');
+    const inbox = join(folder, 'inbox');
+    mkdirSync(inbox);
+    const config = join(folder, 'amisync.yaml');
+    // A directory source named as a worker names a partition's deliveries: `<id>-p<k>`.
+    writeFileSync(
+      config,
+      [
+        'database: ./amisync.db',
+        'sources:',
+        '  - { kind: directory, id: feed-p3, path: ./inbox, pollIntervalMs: 50 }',
+      ].join('\n'),
+    );
+    drop(inbox, 0);
+    const run = cliSync(['run', '--config', config, '--once']);
+    expect(run.status, run.stderr).toBe(0);
+    const db = join(folder, 'amisync.db');
+    const pause = (source: string) =>
+      cli(['pause', '--source', source, '--reason', REASON, '--db', db]);
+    expect(pause('feed').json.unknownSources).toEqual([]);
+    expect(pause('feed-p3').json.unknownSources).toEqual([]);
+    expect(pause('fee').json.unknownSources).toEqual(['fee']);
+    expect(pause('feed-p').json.unknownSources).toEqual(['feed-p']);
+    const text = cliSync(['pause', '--source', 'feeed', '--reason', REASON, '--db', db]);
+    expect(text.status, text.stderr).toBe(0);
+    expect(text.stdout).toContain('note: source feeed has never delivered to this database');
+    expect(text.stdout).not.toContain('note: source feed ');
+  });
+});

@@ -66,11 +66,24 @@ async function runControl(paused: boolean, options: ControlOptions): Promise<voi
     const known = new Set((await store.listSourceSummaries()).map((s) => s.sourceId));
     const unknown = reports
       .map((report) => report.sourceId)
-      .filter((id): id is string => id !== null && !known.has(id));
+      .filter((id): id is string => id !== null && !hasDelivered(id, known));
     printControl(reports, pauses, unknown, options.json === true);
   } finally {
     await store.close();
   }
+}
+
+/**
+ * Whether deliveries of source `id` reached this database: under its own id, or under a
+ * partition's (`<id>-p<k>`) when it is a partitioned source read by workers (docs/workers.md).
+ */
+function hasDelivered(id: string, known: ReadonlySet<string>): boolean {
+  if (known.has(id)) return true;
+  const prefix = `${id}-p`;
+  for (const other of known) {
+    if (other.startsWith(prefix) && /^\d+$/.test(other.slice(prefix.length))) return true;
+  }
+  return false;
 }
 
 /**
