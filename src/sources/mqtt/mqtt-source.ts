@@ -7,10 +7,10 @@
  * mqtt.js 5.16 sends a QoS 1 PUBACK from the callback of `handleMessage`, and reads no further
  * packet until that callback is called, so holding it for a whole batch would stall the
  * connection after the first message. The link therefore answers `handleMessage` at once with a
- * held marker (no PUBACK is sent for a callback given an error) and sends each PUBACK itself once
- * its batch has committed, through the client's packet writer. MQTT has no negative
- * acknowledgement: `nack` closes the connection, and the broker delivers every unacknowledged
- * message again when the session is resumed.
+ * held marker (no PUBACK is sent for a callback given an error) and writes the batch's PUBACKs
+ * itself, once it has committed, to the client's socket. MQTT has no negative acknowledgement:
+ * `nack` closes the connection, and the broker delivers every unacknowledged message again when
+ * the session is resumed.
  */
 import type { IClientOptions, IPublishPacket, MqttClient } from 'mqtt';
 import { z } from 'zod';
@@ -59,13 +59,23 @@ function messageIdOf(packet: IPublishPacket): string {
   return id ?? `${packet.topic}#${packet.messageId ?? 0}`;
 }
 
-/** The part of the client's private API the link writes PUBACKs with (see the file's doc). */
-interface PacketWriter {
-  _sendPacket(
-    packet: { cmd: 'puback'; messageId: number; reasonCode: number },
-    cb: () => void,
-  ): void;
+/**
+ * A batch's PUBACKs as one buffer: MQTT 5 lets a success PUBACK without properties omit its
+ * reason code (remaining length 2), so each is 4 bytes: type, length and the packet id.
+ */
+export function pubacks(packetIds: readonly number[]): Buffer {
+  const bytes = Buffer.allocUnsafe(PUBACK_BYTES * packetIds.length);
+  packetIds.forEach((packetId, index) => {
+    const at = index * PUBACK_BYTES;
+    bytes[at] = PUBACK_TYPE;
+    bytes[at + 1] = 2;
+    bytes.writeUInt16BE(packetId, at + 2);
+  });
+  return bytes;
 }
+
+const PUBACK_TYPE = 0x40;
+const PUBACK_BYTES = 4;
 
 export class MqttLink implements BrokerLink<MqttHandle> {
   readonly where: string;
@@ -150,26 +160,21 @@ export class MqttLink implements BrokerLink<MqttHandle> {
   }
 
   /**
-   * PUBACKs for the batch, on the connection that delivered it. Once that connection is gone the
-   * broker delivers the messages again on the next session: nothing is sent (packet ids are the
-   * connection's own and may name other messages on a new one).
+   * PUBACKs for the batch, on the connection that delivered it, in one write to its socket (one
+   * packet at a time through the client cost more than the rest of a one-reading message's
+   * path). Once that connection is gone the broker delivers the messages again on the next
+   * session: nothing is sent (packet ids are the connection's own and may name other messages on
+   * a new one). A failed write is the connection's loss, reported by its close.
    */
   async ack(handles: readonly MqttHandle[]): Promise<void> {
-    const live = handles.filter(
-      (handle) => handle.client === this.#client && handle.client.connected,
-    );
-    await Promise.all(
-      live.map(
-        (handle) =>
-          new Promise<void>((resolve) => {
-            const writer = handle.client as unknown as PacketWriter;
-            writer._sendPacket(
-              { cmd: 'puback', messageId: handle.packetId, reasonCode: 0 },
-              resolve,
-            );
-          }),
-      ),
-    );
+    const client = this.#client;
+    if (client === null || !client.connected) return;
+    const live = handles.filter((handle) => handle.client === client);
+    if (live.length === 0) return;
+    const bytes = pubacks(live.map((handle) => handle.packetId));
+    await new Promise<void>((resolve) => {
+      client.stream.write(bytes, () => resolve());
+    });
   }
 
   /** MQTT cannot hand a message back: the session is closed, so the broker delivers it again. */
