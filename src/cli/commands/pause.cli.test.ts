@@ -36,7 +36,8 @@ afterEach(() => {
 });
 afterAll(removeTempDirs);
 
-function setUp() {
+/** A folder with an inbox and a config reading it as directory source `sourceId`. */
+function setUp(sourceId = 'drop') {
   const folder = tempDir('amisync-pause-cli-');
   const inbox = join(folder, 'inbox');
   mkdirSync(inbox);
@@ -48,7 +49,7 @@ function setUp() {
       'log: { file: ./amisync.log }',
       'shutdownGraceMs: 2000',
       'sources:',
-      '  - { kind: directory, id: drop, path: ./inbox, pollIntervalMs: 50 }',
+      `  - { kind: directory, id: ${sourceId}, path: ./inbox, pollIntervalMs: 50 }`,
     ].join('\n'),
   );
   return {
@@ -192,23 +193,11 @@ describe('amisync pause and resume on a running service (built CLI)', () => {
 
 describe('amisync pause on a source that has not delivered (built CLI)', () => {
   it('notes an unknown id, not a partitioned source whose partitions delivered', () => {
-    const folder = tempDir('amisync-pause-note-');
-    const inbox = join(folder, 'inbox');
-    mkdirSync(inbox);
-    const config = join(folder, 'amisync.yaml');
     // A directory source named as a worker names a partition's deliveries: `<id>-p<k>`.
-    writeFileSync(
-      config,
-      [
-        'database: ./amisync.db',
-        'sources:',
-        '  - { kind: directory, id: feed-p3, path: ./inbox, pollIntervalMs: 50 }',
-      ].join('\n'),
-    );
+    const { inbox, config, db } = setUp('feed-p3');
     drop(inbox, 0);
     const run = cliSync(['run', '--config', config, '--once']);
     expect(run.status, run.stderr).toBe(0);
-    const db = join(folder, 'amisync.db');
     const pause = (source: string) =>
       cli(['pause', '--source', source, '--reason', REASON, '--db', db]);
     expect(pause('feed').json.unknownSources).toEqual([]);
