@@ -9,6 +9,10 @@
  * subject (declared) or to `--exchange` with the subject as routing key; NATS JetStream with
  * `Nats-Msg-Id`, into a stream (`--stream`, created with the subject when missing) whose duplicate
  * window drops a message published twice.
+ *
+ * A message the broker took but routed nowhere is lost to every consumer, and the truth file would
+ * then expect readings no ledger can hold: MQTT's PUBACK says so (reason code 16, no matching
+ * subscribers) and AMQP returns a mandatory message no queue took. Both are counted and printed.
  */
 import type { Command } from 'commander';
 // Each broker's client is loaded when a publish to that broker starts: the CLI starts without them.
@@ -60,29 +64,51 @@ export interface SimulatePublishSummary {
   published: number;
   /** Repeats the broker dropped as duplicates (NATS, by Nats-Msg-Id). */
   droppedByBroker: number;
+  /**
+   * Messages the broker took but routed to no subscription or queue, so that no consumer gets
+   * them: MQTT PUBACKs with reason code 16, AMQP mandatory messages returned unroutable.
+   */
+  unrouted: number;
   truth: Truth;
 }
 
 const INTERVALS_PER_DAY = 96;
 const PUBLISH_ATTEMPTS_MAX = 3;
 
+/**
+ * What the broker did with a message: kept it for its consumers, dropped it as a repeat of one it
+ * holds, or took it and routed it nowhere.
+ */
+type Taken = 'kept' | 'repeat' | 'unrouted';
+
 /** One broker's publishing side. `send` resolves once the broker has taken the message. */
 interface Publisher {
-  /** False when the broker dropped the message as a repeat of one it holds. */
-  send(message: PublishMessage): Promise<boolean>;
+  send(message: PublishMessage): Promise<Taken>;
   close(): Promise<void>;
 }
+
+/** MQTT 5 PUBACK reason code: the broker has no subscription matching the topic. */
+const MQTT_NO_MATCHING_SUBSCRIBERS = 16;
 
 async function mqttPublisher(url: string, topic: string): Promise<Publisher> {
   const { default: mqtt } = await import('mqtt');
   const client = await mqtt.connectAsync(url, { protocolVersion: 5, reconnectPeriod: 0 });
+  // The client resolves a publish without its PUBACK's reason code: read it as the packet arrives.
+  const unrouted = new Set<number>();
+  client.on('packetreceive', (packet) => {
+    if (packet.cmd === 'puback' && packet.reasonCode === MQTT_NO_MATCHING_SUBSCRIBERS) {
+      unrouted.add(packet.messageId as number);
+    }
+  });
   return {
     async send(message) {
-      await client.publishAsync(topic, message.text, {
+      const sent = await client.publishAsync(topic, message.text, {
         qos: 1,
         properties: { userProperties: { 'message-id': message.id } },
       });
-      return true;
+      const messageId = sent?.messageId;
+      if (messageId === undefined || !unrouted.delete(messageId)) return 'kept';
+      return 'unrouted';
     },
     close: () => client.endAsync(),
   };
@@ -93,16 +119,26 @@ async function amqpPublisher(url: string, subject: string, exchange?: string): P
   const connection = await amqp.connect(url);
   const channel = await connection.createConfirmChannel();
   if (exchange === undefined) await channel.assertQueue(subject, { durable: true });
+  // A mandatory message no queue takes comes back (basic.return) before the broker confirms it.
+  const returned = new Set<string>();
+  channel.on('return', (back: { properties: { messageId?: unknown } }) => {
+    if (typeof back.properties.messageId === 'string') returned.add(back.properties.messageId);
+  });
   return {
     async send(message) {
       const content = Buffer.from(message.text);
-      const options = { persistent: true, messageId: message.id, contentType: 'application/json' };
+      const options = {
+        persistent: true,
+        mandatory: true,
+        messageId: message.id,
+        contentType: 'application/json',
+      };
       await new Promise<void>((resolve, reject) => {
         const settled = (error: unknown) => (error == null ? resolve() : reject(error as Error));
         if (exchange === undefined) channel.sendToQueue(subject, content, options, settled);
         else channel.publish(exchange, subject, content, options, settled);
       });
-      return true;
+      return returned.delete(message.id) ? 'unrouted' : 'kept';
     },
     close: () => connection.close(),
   };
@@ -130,7 +166,7 @@ async function natsPublisher(
   return {
     async send(message) {
       const ack = await client.publish(subjectOf(message), message.text, { msgID: message.id });
-      return !ack.duplicate;
+      return ack.duplicate ? 'repeat' : 'kept';
     },
     close: () => connection.close(),
   };
@@ -174,7 +210,7 @@ async function connectPublisher(flags: SimulatePublishFlags): Promise<Publisher>
 }
 
 /** Sends one message, again after a failure (at most PUBLISH_ATTEMPTS_MAX times). */
-async function sendOne(publisher: Publisher, message: PublishMessage): Promise<boolean> {
+async function sendOne(publisher: Publisher, message: PublishMessage): Promise<Taken> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await publisher.send(message);
@@ -235,6 +271,7 @@ export async function runSimulatePublish(
     messages: plan.messages.length,
     published: 0,
     droppedByBroker: 0,
+    unrouted: 0,
     truth,
   };
   const clock = timersOf(runtime.clock);
@@ -242,7 +279,9 @@ export async function runSimulatePublish(
     for (const message of plan.messages) {
       for (let copy = 0; copy < (message.repeat ? 2 : 1); copy++) {
         summary.published += 1;
-        if (!(await sendOne(publisher, message))) summary.droppedByBroker += 1;
+        const taken = await sendOne(publisher, message);
+        if (taken === 'repeat') summary.droppedByBroker += 1;
+        else if (taken === 'unrouted') summary.unrouted += 1;
       }
       if (paceMs > 0) await clock.sleep(paceMs);
     }
@@ -258,13 +297,32 @@ function printSummary(summary: SimulatePublishSummary, json: boolean): void {
     return;
   }
   const { truth } = summary;
-  printLines([
+  const lines = [
     `published ${summary.published} messages to ${summary.to} (${summary.subject}); ` +
       `${summary.droppedByBroker} dropped by the broker as repeats`,
     `truth: received ${truth.received}, valid ${truth.valid}, duplicates ${truth.duplicates}, ` +
       `invalid ${truth.invalid}, ${truth.currentReadings} readings, ${truth.kwh} kWh`,
-  ]);
+  ];
+  if (summary.unrouted > 0) {
+    lines.push(
+      `warning: ${summary.unrouted} of them reached no subscriber or queue, and the broker kept ` +
+        'none of those: no consumer will receive them, so a ledger cannot equal the truth. ' +
+        'Start the consumer (amisync run) first, so that its subscription exists.',
+    );
+  }
+  if (summary.to.startsWith('mqtt') && summary.published > MQTT_QUEUED_DEFAULT) {
+    lines.push(
+      `note: an MQTT broker keeps a bounded number of messages for a subscriber that is away ` +
+        `(Mosquitto's max_queued_messages, ${MQTT_QUEUED_DEFAULT} by default) and drops the ` +
+        'rest without telling the publisher; if the consumer was not connected throughout, ' +
+        'size that limit (docs/config-brokers.md) or compare what it received with the truth.',
+    );
+  }
+  printLines(lines);
 }
+
+/** Mosquitto's default `max_queued_messages`: messages kept for a persistent session away. */
+const MQTT_QUEUED_DEFAULT = 1000;
 
 export function addSimulatePublish(simulate: Command): Command {
   return simulate
