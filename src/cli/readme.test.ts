@@ -1,11 +1,14 @@
-// Goal: the README's "Using it" commands work as written, on the example files it names.
-// Method: read the section's fenced sh block and run each line with sh, the built CLI for npx.
+// Goal: the README's "Using it" commands work as written, on the example files it names; so do its
+// service and broker rehearsals, each ending with the ledger its truth file states.
+// Method: read the section's fenced sh block and run each line with sh, the built CLI for npx. The
+// broker rehearsal runs against Mosquitto on 127.0.0.1:1883, on a topic and session of its own.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { brokerOrSkip, uniqueSuffix } from '../test-support/broker-rig.js';
 import { removeTempDirs, tempDir } from '../test-support/temp.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -107,5 +110,63 @@ describe('README "Running the service"', () => {
     expect(status.sources[0]).toMatchObject({ unfinished: 0, counts: { accepted: truth.valid } });
     expect(status.sources[0]!.complete).toBe(readdirSync(join(dir, 'drop', 'archive')).length);
     expect(readdirSync(join(dir, 'drop', 'archive')).length).toBeGreaterThan(0);
+  }, 120_000);
+});
+
+interface TruthFile {
+  valid: number;
+  duplicates: number;
+  invalid: number;
+  currentReadings: number;
+  kwh: string;
+}
+
+const mqttUp = await brokerOrSkip('Mosquitto (MQTT)', 1883);
+
+describe.runIf(mqttUp)('README broker rehearsal', () => {
+  it('ends with the ledger its truth file states: nothing lost at the broker', () => {
+    const commands = commandsOf('Head-end events over message brokers');
+    expect(commands).toHaveLength(4);
+    const dir = tempDir('amisync-readme-brokers-');
+    cpSync(join(ROOT, 'examples'), join(dir, 'examples'), { recursive: true });
+    // A topic and a session of this run's own, in the example and in the commands alike.
+    const topic = `amisync-test/readme-${uniqueSuffix()}`;
+    const config = join(dir, 'examples', 'brokers.yaml');
+    const text = readFileSync(config, 'utf8');
+    expect(text).toContain('topic: headend/sim/readings');
+    writeFileSync(
+      config,
+      text
+        .replace('topic: headend/sim/readings', `topic: ${topic}`)
+        .replace(/clientId: .*/, `clientId: ${topic.replace(/\W/g, '-')}`),
+    );
+    const env: NodeJS.ProcessEnv = { ...process.env, AMISYNC_NODE: process.execPath };
+    delete env.AMISYNC_DB;
+    const outputs = commands.map((command) => {
+      expect(command, 'each command calls npx amisync').toMatch(/^npx amisync /);
+      const line = command
+        .replace(/^npx amisync /, `"$AMISYNC_NODE" "${MAIN}" `)
+        .replace('--subject headend/sim/readings', `--subject ${topic}`);
+      const run = spawnSync('sh', ['-c', line], { cwd: dir, env, encoding: 'utf8' });
+      expect(run.status, `${command}\n${run.stdout}\n${run.stderr}`).toBe(0);
+      return run.stdout;
+    });
+    expect(outputs[1]).not.toMatch(/warning/);
+    const truth = JSON.parse(readFileSync(join(dir, 'mqtt-truth.json'), 'utf8')) as TruthFile;
+    const status = JSON.parse(outputs[3] ?? '') as {
+      conserved: boolean;
+      ledger: { readings: number; energyKwh: string };
+      totals: { accepted: number; duplicates: number; quarantined: number };
+    };
+    expect(truth.invalid).toBeGreaterThan(0);
+    expect(truth.duplicates).toBeGreaterThan(0);
+    expect(status.conserved).toBe(true);
+    expect(status.ledger.readings).toBe(truth.currentReadings);
+    expect(status.ledger.energyKwh).toBe(truth.kwh);
+    expect(status.totals).toMatchObject({
+      accepted: truth.valid,
+      duplicates: truth.duplicates,
+      quarantined: truth.invalid,
+    });
   }, 120_000);
 });
