@@ -249,6 +249,8 @@ export function publicKeyFor(options: GlobalOptions & { publicKey?: string }): K
     if (!existsSync(keyPath)) return null;
     return loadOrCreateSigningKey(keyPath).key.publicKey;
   } catch (error) {
+    // No key named for a PostgreSQL store is a usage error (exit 64), as for every command.
+    if (error instanceof AmisyncError) throw error;
     throw new AmisyncError('SIGNING_KEY_INVALID', (error as Error).message);
   }
 }

@@ -83,7 +83,7 @@ const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
   'audit checkpoints': ['amisync audit checkpoints --limit 5 --json'],
   run: [
     'amisync run --config amisync.yaml --once',
-    'amisync run --config workers.yaml --workers 4   # a partitioned nats source, 4 processes',
+    'amisync run --config workers.yaml --workers 4 --signing-key key.pem   # 4 processes',
   ],
   'simulate publish': [
     'amisync simulate publish --to mqtt://127.0.0.1:1883 --subject meters/readings \\',

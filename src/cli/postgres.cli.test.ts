@@ -213,6 +213,9 @@ describe.runIf(runs)('the built CLI on PostgreSQL', () => {
 
       const status = ok<{ totals: Counts; ledger: { readings: number } }>(['status', '--db', url]);
       expect(status.ledger.readings).toBe(summary.counts.accepted);
+      const unkeyed = cli(['audit', 'verify', '--db', url, '--json']);
+      expect(unkeyed.status).toBe(64);
+      expect(json<{ message: string }>(unkeyed).message).toContain('--signing-key');
       const verified = ok<{ ok: boolean }>(['audit', 'verify', '--db', url, '--signing-key', key]);
       expect(verified.ok).toBe(true);
     },

@@ -1,15 +1,16 @@
 // Goal: the built `amisync run --config F --workers 2` reads a partitioned NATS stream into
 // PostgreSQL until the ledger equals the simulator's truth, starts again a worker that was
-// SIGKILLed, and on SIGTERM exits 0 with every worker process gone and every lease given back;
-// a SIGKILLed supervisor leaves no worker behind; with --api-port the API serves the shared
-// store and a pause posted to it holds every worker until resumed; usage errors exit 64 before
-// connecting.
+// SIGKILLed, and on SIGTERM exits 0 with every worker process gone, every lease given back and
+// the audit chain's head signed; a SIGKILLed supervisor leaves no worker behind; with --api-port
+// the API serves the shared store and a pause posted to it holds every worker until resumed; usage
+// errors (a missing signing key among them) exit 64 before connecting.
 // Method: own schema, stream and durables; the feed published by the built `simulate publish
 // --partitions 4`; worker pids read from the supervisor's log; the ack log joined with the store.
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { loadOrCreateSigningKey } from '../../audit/checkpoint.js';
 import { verifyAudit } from '../../audit/verify.js';
 import { isConserved } from '../../pipeline/commit.js';
 import { formatKwh, type Truth } from '../../simulator/truth.js';
@@ -90,10 +91,11 @@ describe.runIf(services.up)('amisync run --workers on PostgreSQL and JetStream',
     const truth = JSON.parse(readFileSync(truthFile, 'utf8')) as Truth;
     const messages = (JSON.parse(published.stdout) as { messages: number }).messages;
 
+    const key = join(folder, 'signing-key.pem');
     const parent = spawn(
       process.execPath,
       [CLI_MAIN, 'run', '--config', config, '--workers', '2', '--json'],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
+      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, AMISYNC_SIGNING_KEY: key } },
     );
     let stdout = '';
     let stderr = '';
@@ -145,6 +147,7 @@ describe.runIf(services.up)('amisync run --workers on PostgreSQL and JetStream',
       expect(await heldPartitions(store.pool)).toEqual([]);
       const summary = JSON.parse(stdout) as {
         workers: { worker: number; starts: number }[];
+        checkpoint: { auditSeq: number; headHash: string } | null;
         interrupted: boolean;
       };
       expect(summary.interrupted).toBe(true);
@@ -172,8 +175,18 @@ describe.runIf(services.up)('amisync run --workers on PostgreSQL and JetStream',
       expect(await ledgerStreams(store)).toEqual(truth.streams);
       expect(status.ledger.readings).toBe(truth.currentReadings);
       expect(formatKwh(status.ledger.energyMilliWh)).toBe(truth.kwh);
-      const report = await verifyAudit(store, null);
+      // The supervisor signed the head of the chain every worker appended to, with the key given.
+      const head = await store.pool.query(
+        'SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1',
+      );
+      expect(summary.checkpoint).toEqual({
+        auditSeq: Number(head.rows[0].seq),
+        headHash: head.rows[0].hash,
+      });
+      const report = await verifyAudit(store, loadOrCreateSigningKey(key).key.publicKey);
       expect(report.problems).toEqual([]);
+      expect(report.checkpoints).toBe(1);
+      expect(report.checkpointsVerified).toBe(1);
     } finally {
       if (parent.exitCode === null) parent.kill('SIGKILL');
       for (const { pid } of startsIn(stderr)) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
@@ -195,6 +208,7 @@ describe.runIf(services.up)('amisync run --workers, its supervisor killed', () =
       [CLI_MAIN, 'run', '--config', config, '--workers', '2'],
       {
         stdio: ['ignore', 'ignore', 'pipe'],
+        env: { ...process.env, AMISYNC_SIGNING_KEY: join(folder, 'signing-key.pem') },
       },
     );
     let stderr = '';
@@ -309,7 +323,12 @@ describe('amisync run --workers: usage errors, before anything connects', () => 
     '    durable: amisync',
     '    partitions: 4',
   ];
-  const env = { ...process.env, AMISYNC_DB: undefined, AMISYNC_DICTIONARY: undefined };
+  const env = {
+    ...process.env,
+    AMISYNC_DB: undefined,
+    AMISYNC_DICTIONARY: undefined,
+    AMISYNC_SIGNING_KEY: undefined,
+  };
 
   function file(name: string, lines: readonly string[]): string {
     const path = join(tempDir('amisync-run-workers-usage-'), name);
@@ -339,6 +358,7 @@ describe('amisync run --workers: usage errors, before anything connects', () => 
       [['--config', mixed, '--workers', '2'], 64, /only the partitioned source headend; run drop/],
       [['--config', withoutDatabase, '--workers', '2', '--db', './x.db'], 64, /not .*x\.db/],
       [['--config', withoutDatabase, '--workers', '2'], 78, /database: .*one PostgreSQL store/],
+      [['--config', withPostgres, '--workers', '2'], 64, /no file to keep the signing key beside/],
     ];
     const results = await Promise.all(cases.map(([args]) => runCli(['run', ...args], env)));
     results.forEach((result, index) => {

@@ -4,10 +4,13 @@
  * that dies is started again, and SIGINT or SIGTERM stops them all cleanly. Workers on other hosts
  * run the same command with the same file against the same PostgreSQL store; all of them share
  * the P partitions through leases, whichever host they run on. Which worker holds which partition
- * is logged whenever it changes.
+ * is logged whenever it changes. When the workers have stopped, the supervisor signs the audit
+ * chain's head, as `amisync run` does when it ends.
  */
 import { fileURLToPath } from 'node:url';
 import { hostname } from 'node:os';
+import type { SigningKey } from '../../audit/checkpoint.js';
+import { writeCheckpoint } from '../../audit/record.js';
 import type { TimerClock } from '../../core/clock.js';
 import { AmisyncError } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
@@ -30,7 +33,7 @@ import {
   type PartitionedSourceConfig,
 } from '../config/partitioned-source.js';
 import type { BuiltSource, LoadedConfig } from '../config/service-config.js';
-import { maskUrl, runtime } from '../context.js';
+import { maskUrl, runtime, signingKeyFor } from '../context.js';
 import { printJson, printLines } from '../output.js';
 import { loadOperations } from '../../api/operations-modules.js';
 import type { OperationsServer } from '../../api/api-server.js';
@@ -59,6 +62,8 @@ export interface RunWorkersSummary {
   readonly workers: SupervisorReport['workers'];
   /** Who held which partition when the workers were last looked at, before they stopped. */
   readonly held: Readonly<Record<string, readonly number[]>>;
+  /** The chain head signed once the workers had stopped; null while the chain is empty. */
+  readonly checkpoint: { auditSeq: number; headHash: string } | null;
   readonly interrupted: boolean;
 }
 
@@ -146,6 +151,9 @@ export async function runRunWorkers(
       '--workers',
     );
   }
+  // The key that signs the chain head at the end, checked (and made on first use) before anything
+  // connects: PostgreSQL has no file beside which to keep it, so --signing-key or its variable.
+  const key = signingKeyFor({ ...options, db: database });
   const logging = createServiceLogger(loaded.settings.log);
   log.route(logging.log);
   const store = await openPostgresStore(database, { nowMs: () => runtime.clock.nowMs() });
@@ -165,6 +173,7 @@ export async function runRunWorkers(
         store,
         clock,
         log,
+        key,
       },
     );
   } finally {
@@ -188,6 +197,7 @@ interface Parts {
   readonly store: PostgresStore;
   readonly clock: TimerClock;
   readonly log: Logger;
+  readonly key: SigningKey;
 }
 
 async function superviseWorkers(plan: Plan, parts: Parts): Promise<RunWorkersSummary> {
@@ -234,12 +244,18 @@ async function superviseWorkers(plan: Plan, parts: Parts): Promise<RunWorkersSum
     const report = await supervisor.run(controller.signal);
     controller.abort();
     const held = await watched;
+    // This host's workers have stopped: the chain head, every host's entries in it, is signed.
+    const checkpoint = await writeCheckpoint(parts.store, parts.key, clock.nowMs());
     const summary: RunWorkersSummary = {
       source: source.id,
       database: maskUrl(database),
       partitions: source.partitions,
       workers: report.workers,
       held,
+      checkpoint:
+        checkpoint === null
+          ? null
+          : { auditSeq: checkpoint.auditSeq, headHash: checkpoint.headHash },
       interrupted,
     };
     printWorkers(summary, plan.options.json === true);
@@ -321,5 +337,8 @@ function printWorkers(summary: RunWorkersSummary, json: boolean): void {
     ...Object.entries(summary.held).map(
       ([holder, partitions]) => `${holder} held partitions ${partitions.join(' ')}`,
     ),
+    summary.checkpoint === null
+      ? 'checkpoint: none, the audit chain is empty'
+      : `checkpoint at audit seq ${summary.checkpoint.auditSeq}`,
   ]);
 }
