@@ -6,15 +6,19 @@ import type { Store } from '../core/store.js';
 import { signCheckpoint, type Checkpoint, type SigningKey } from './checkpoint.js';
 import { nextEntry } from './hash-chain.js';
 
-/** Signs the current chain head and stores the checkpoint. Returns null on an empty chain. */
+/**
+ * Signs the current chain head and stores the checkpoint. Returns null on an empty chain, or when
+ * the head is still entry `unlessSeq` (one already signed).
+ */
 export async function writeCheckpoint(
   store: Store,
   key: SigningKey,
   atMs: number,
+  unlessSeq: number | null = null,
 ): Promise<Checkpoint | null> {
   return store.transaction(async (tx) => {
     const head = await tx.auditHead();
-    if (head === null) return null;
+    if (head === null || head.seq === unlessSeq) return null;
     const checkpoint = signCheckpoint(key, head, atMs);
     await tx.insertCheckpoint(checkpoint);
     return checkpoint;

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { hostname } from 'node:os';
 import type { SigningKey } from '../../audit/checkpoint.js';
 import { writeCheckpoint } from '../../audit/record.js';
+import { signPeriodically } from '../../audit/checkpoint-watch.js';
 import type { TimerClock } from '../../core/clock.js';
 import { AmisyncError } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
@@ -241,9 +242,15 @@ async function superviseWorkers(plan: Plan, parts: Parts): Promise<RunWorkersSum
   );
   try {
     const watched = watchLeases(parts, supervisor, settings.heartbeatMs, controller.signal);
+    // The supervisor signs the chain head while the workers run, as `amisync run` does.
+    const signing = signPeriodically({
+      ...parts,
+      intervalMs: loaded.settings.checkpointIntervalMs,
+      signal: controller.signal,
+    });
     const report = await supervisor.run(controller.signal);
     controller.abort();
-    const held = await watched;
+    const [held] = await Promise.all([watched, signing]);
     // This host's workers have stopped: the chain head, every host's entries in it, is signed.
     const checkpoint = await writeCheckpoint(parts.store, parts.key, clock.nowMs());
     const summary: RunWorkersSummary = {
@@ -272,6 +279,8 @@ async function superviseWorkers(plan: Plan, parts: Parts): Promise<RunWorkersSum
     }
     return summary;
   } finally {
+    // Whatever ended the supervision, the lease watch and the checkpoint timer end with it.
+    controller.abort();
     environment.signals.off('SIGINT', onInt);
     environment.signals.off('SIGTERM', onTerm);
   }

@@ -1,11 +1,13 @@
 // Goal: the built `amisync run --config F` keeps polling until SIGTERM or SIGINT, then stops within
-// a bounded time with exit 0 and its summary; `amisync config check` reports every problem with
-// exit 78 and prints no secret.
+// a bounded time with exit 0 and its summary; while it runs it signs the audit chain's head every
+// checkpointIntervalMs when the head moved, and not again when it did not; `amisync config check`
+// reports every problem with exit 78 and prints no secret.
 // Method: child processes of dist/cli/main.js on a directory drop in a temp folder; the drop is
 // filled while the service runs, then the service is signalled.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { generateFeed, toNdjson } from '../../simulator/feed-generator.js';
 import { FEED_START_MS } from '../../test-support/ingest-harness.js';
@@ -17,7 +19,11 @@ afterAll(removeTempDirs);
 const SECRET = 'client-secret-3b9d-must-not-leak';
 const STOP_MS_MAX = 5_000;
 
-function setUp(): { folder: string; inbox: string; config: string } {
+function setUp(settings: readonly string[] = []): {
+  folder: string;
+  inbox: string;
+  config: string;
+} {
   const folder = tempDir('amisync-run-cli-');
   const inbox = join(folder, 'inbox');
   mkdirSync(inbox);
@@ -28,6 +34,7 @@ function setUp(): { folder: string; inbox: string; config: string } {
       'database: ./amisync.db',
       'log: { file: ./amisync.log }',
       'shutdownGraceMs: 2000',
+      ...settings,
       'sources:',
       '  - { kind: directory, id: drop, path: ./inbox, pollIntervalMs: 50 }',
     ].join('\n'),
@@ -87,6 +94,80 @@ describe.each(['SIGTERM', 'SIGINT'] as const)('amisync run, stopped by %s', (sig
     expect(summary.counts.accepted).toBe(feed.records.length);
     const log = readFileSync(join(folder, 'amisync.log'), 'utf8');
     expect(log).toContain(`received ${signal}: stopping`);
+  }, 60_000);
+});
+
+interface CheckpointList {
+  checkpoints: { auditSeq: number; headHash: string }[];
+}
+
+describe('amisync run, signing the chain head while it runs', () => {
+  it('signs a head that moved every interval, never the same head twice, and verifies', async () => {
+    const { folder, inbox, config } = setUp(['checkpointIntervalMs: 1000']);
+    const child = spawn(process.execPath, [CLI_MAIN, 'run', '--config', config, '--json'], {
+      stdio: ['ignore', 'ignore', 'ignore'],
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    const db = join(folder, 'amisync.db');
+    const signed = (): number[] => {
+      const listed = spawnSync(
+        process.execPath,
+        [CLI_MAIN, 'audit', 'checkpoints', '--db', db, '--json'],
+        { encoding: 'utf8' },
+      );
+      if (listed.status !== 0) return [];
+      return (JSON.parse(listed.stdout) as CheckpointList).checkpoints.map((c) => c.auditSeq);
+    };
+    const feed = generateFeed({ seed: 9, meters: 2, startMs: FEED_START_MS, intervals: 96 });
+    const drop = async (file: number): Promise<void> => {
+      const part = feed.records.slice(file * 96, (file + 1) * 96);
+      writeFileSync(join(inbox, `part-${file}.ndjson`), [...toNdjson(part)].join(''));
+      await until(() => {
+        try {
+          return readdirSync(join(inbox, 'archive')).length === file + 1;
+        } catch {
+          return false;
+        }
+      }, 20_000);
+    };
+    const head = (): number => {
+      const store = new Database(db, { readonly: true, fileMustExist: true });
+      try {
+        return (store.prepare('SELECT max(seq) AS seq FROM audit_log').get() as { seq: number })
+          .seq;
+      } finally {
+        store.close();
+      }
+    };
+    try {
+      await drop(0);
+      const first = head();
+      await until(() => signed()[0] === first, 10_000);
+      const before = signed();
+      // Three intervals with nothing new: the head already signed is not signed again.
+      await new Promise((resolve) => setTimeout(resolve, 3_200));
+      expect(signed()).toEqual(before);
+      await drop(1);
+      const second = head();
+      expect(second).toBeGreaterThan(first);
+      await until(() => signed()[0] === second, 10_000);
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      // The stop signs the head as well, as it always did; the running service never signed one
+      // head twice.
+      const [atStop, ...whileRunning] = signed();
+      expect(atStop).toBe(second);
+      expect(whileRunning[0]).toBe(second);
+      expect(whileRunning).toEqual([...new Set(whileRunning)].sort((a, b) => b - a));
+      const verify = spawnSync(process.execPath, [CLI_MAIN, 'audit', 'verify', '--db', db], {
+        encoding: 'utf8',
+      });
+      expect(verify.status, verify.stdout + verify.stderr).toBe(0);
+      const count = whileRunning.length + 1;
+      expect(verify.stdout).toContain(`${count}/${count} checkpoints verified`);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
   }, 60_000);
 });
 

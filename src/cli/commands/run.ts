@@ -47,6 +47,7 @@ import type { OperationsServer } from '../../api/api-server.js';
 import type { OperationsMetrics } from '../../api/metrics.js';
 import { loadOperations } from '../../api/operations-modules.js';
 import { watchSla } from '../../report/sla-watch.js';
+import { signPeriodically } from '../../audit/checkpoint-watch.js';
 import { operationsContext, parsePort, SERVE_HOST_DEFAULT, SERVE_PORT_DEFAULT } from './serve.js';
 
 export interface RunCommandOptions extends GlobalOptions {
@@ -286,13 +287,22 @@ export async function runRun(
       log,
       signal: slaStop.signal,
     });
+    // The chain head is signed while the service runs too, not only when it stops.
+    const signing = signPeriodically({
+      store,
+      key,
+      clock,
+      intervalMs: loaded.settings.checkpointIntervalMs,
+      signal: slaStop.signal,
+      log,
+    });
     const service = await withShutdownGrace(
       running,
       controller.signal,
       loaded.settings.shutdownGraceMs,
       log,
     ).finally(() => slaStop.abort());
-    await slaWatch;
+    await Promise.all([slaWatch, signing]);
     const checkpoint = await writeCheckpoint(store, key, clock.nowMs());
     await drainAlerts(resilience.webhook, clock);
     const summary: RunSummary = {

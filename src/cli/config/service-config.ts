@@ -50,6 +50,8 @@ const serviceSchema = z
       .default({ level: 'info' }),
     shutdownGraceMs: z.number().int().min(0).max(SHUTDOWN_GRACE_MS_MAX).default(30_000),
     reconnectDelayMs: z.number().int().min(0).max(3_600_000).default(5_000),
+    // How often a running service signs the audit chain's head, when it moved (besides its stop).
+    checkpointIntervalMs: z.number().int().min(1_000).max(86_400_000).default(3_600_000),
     // Threads per delivery (parse threads plus the committing one); absent: the core count.
     threads: z.number().int().min(1).max(THREADS_MAX).optional(),
     resilience: resilienceSchema.optional(),
