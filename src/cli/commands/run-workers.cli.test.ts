@@ -46,7 +46,12 @@ function startsIn(stderr: string): { worker: number; pid: number; start: number 
     .map((line) => JSON.parse(line) as { worker: number; pid: number; start: number });
 }
 
-function writeConfig(folder: string, names: Record<string, string>, leaseMs = 2000): string {
+function writeConfig(
+  folder: string,
+  names: Record<string, string>,
+  leaseMs = 2000,
+  settings: readonly string[] = [],
+): string {
   const config = join(folder, 'workers.yaml');
   writeFileSync(
     config,
@@ -54,6 +59,7 @@ function writeConfig(folder: string, names: Record<string, string>, leaseMs = 20
       `database: ${names['url']}`,
       'shutdownGraceMs: 20000',
       `workers: { heartbeatMs: 300, leaseMs: ${leaseMs} }`,
+      ...settings,
       'sources:',
       '  - kind: nats',
       '    id: headend',
@@ -238,7 +244,8 @@ describe.runIf(services.up)('amisync run --workers --api-port', () => {
     const { stream, subject, durable, folder } = workerTestNames(services, 'run-workers-api');
     const { url } = freshPostgresSchema();
     const key = join(folder, 'signing-key.pem');
-    const config = writeConfig(folder, { url, stream, subject, durable });
+    const names = { url, stream, subject, durable };
+    const config = writeConfig(folder, names, 2000, ['checkpointIntervalMs: 1000']);
     const parent = spawn(
       process.execPath,
       [...[CLI_MAIN, 'run', '--config', config, '--workers', '2'], '--api-port', '0'],
@@ -302,6 +309,15 @@ describe.runIf(services.up)('amisync run --workers --api-port', () => {
       ).json()) as { sources: { sourceId: string; counts: { accepted: number } }[] };
       const accepted = sources.sources.reduce((sum, source) => sum + source.counts.accepted, 0);
       expect(accepted).toBe(readings);
+      // While the workers run, the supervisor signs the head they moved, every second here.
+      const head = async (): Promise<number> =>
+        Number((await store.pool.query('SELECT max(seq) AS seq FROM audit_log')).rows[0].seq);
+      const last = await head();
+      await waitFor(
+        async () => (await store.listCheckpoints()).some((c) => c.auditSeq === last),
+        'the head signed while the workers run',
+        30_000,
+      );
       parent.kill('SIGTERM');
       expect(await exited(parent), stderr).toBe(0);
     } finally {
