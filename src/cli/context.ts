@@ -241,16 +241,15 @@ export function signingKeyFor(options: GlobalOptions): SigningKey {
  * The public key to verify with: an explicit PEM file, else the one derived from the signing key.
  */
 export function publicKeyFor(options: GlobalOptions & { publicKey?: string }): KeyObject | null {
+  // Where the key is, as for signingKeyFor: none named for a PostgreSQL store is USAGE (exit 64).
+  const keyPath = options.publicKey === undefined ? signingKeyPath(options) : null;
   try {
-    if (options.publicKey !== undefined) {
-      return loadPublicKey(readFileSync(options.publicKey, 'utf8')).publicKey;
+    if (keyPath === null) {
+      return loadPublicKey(readFileSync(options.publicKey as string, 'utf8')).publicKey;
     }
-    const keyPath = signingKeyPath(options);
     if (!existsSync(keyPath)) return null;
     return loadOrCreateSigningKey(keyPath).key.publicKey;
   } catch (error) {
-    // No key named for a PostgreSQL store is a usage error (exit 64), as for every command.
-    if (error instanceof AmisyncError) throw error;
     throw new AmisyncError('SIGNING_KEY_INVALID', (error as Error).message);
   }
 }

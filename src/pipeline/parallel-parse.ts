@@ -343,11 +343,10 @@ export async function* judgeInParallel(
   const inFlight: Job[] = [];
   const jobsMin = pool.size * JOBS_IN_FLIGHT_MIN_PER_THREAD;
   const bytesMax = pool.size * READ_AHEAD_BYTES_PER_THREAD;
-  let inFlightBytes = 0;
+  const readAhead = (): number => inFlight.reduce((sum, job) => sum + job.bytes, 0);
   let builder = new JobBuilder();
   let recordIndex = 0;
   const settle = async function* (job: Job): AsyncGenerator<JudgedChunk> {
-    inFlightBytes -= job.bytes;
     const answer = await job.answer;
     const verdicts = decodeVerdicts(answer.verdicts, recordIndex);
     recordIndex += verdicts.length;
@@ -362,11 +361,9 @@ export async function* judgeInParallel(
     const chunk = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes);
     builder.add(chunk, cutter.cut(chunk));
     if (builder.bytes < JOB_BYTES_MIN) continue;
-    const job = builder.send(pool, dictionary, clock);
-    inFlight.push(job);
-    inFlightBytes += job.bytes;
+    inFlight.push(builder.send(pool, dictionary, clock));
     builder = new JobBuilder();
-    while (inFlight.length >= jobsMin && inFlightBytes >= bytesMax) {
+    while (inFlight.length >= jobsMin && readAhead() >= bytesMax) {
       yield* settle(inFlight.shift() as Job);
     }
   }

@@ -277,7 +277,8 @@ export async function runRun(
       alerts: resilience.alerts,
     });
     // Vendor SLAs are judged once a day beside the sources (docs/reports.md, "Vendor SLAs").
-    const slaStop = new AbortController();
+    // The watches beside the sources (SLAs, checkpoints) stop when the service does.
+    const watchesStop = new AbortController();
     const slaWatch = watchSla({
       store,
       clock,
@@ -285,7 +286,7 @@ export async function runRun(
       slas: configuredSlas(loaded.sources),
       timeZone: dictionary.timeZone ?? 'UTC',
       log,
-      signal: slaStop.signal,
+      signal: watchesStop.signal,
     });
     // The chain head is signed while the service runs too, not only when it stops.
     const signing = signPeriodically({
@@ -293,7 +294,7 @@ export async function runRun(
       key,
       clock,
       intervalMs: loaded.settings.checkpointIntervalMs,
-      signal: slaStop.signal,
+      signal: watchesStop.signal,
       log,
     });
     const service = await withShutdownGrace(
@@ -301,7 +302,7 @@ export async function runRun(
       controller.signal,
       loaded.settings.shutdownGraceMs,
       log,
-    ).finally(() => slaStop.abort());
+    ).finally(() => watchesStop.abort());
     await Promise.all([slaWatch, signing]);
     const checkpoint = await writeCheckpoint(store, key, clock.nowMs());
     await drainAlerts(resilience.webhook, clock);

@@ -89,6 +89,8 @@ interface Publisher {
 
 /** MQTT 5 PUBACK reason code: the broker has no subscription matching the topic. */
 const MQTT_NO_MATCHING_SUBSCRIBERS = 16;
+/** Mosquitto's default `max_queued_messages`: messages kept for a persistent session away. */
+const MQTT_QUEUED_DEFAULT = 1000;
 
 async function mqttPublisher(url: string, topic: string): Promise<Publisher> {
   const { default: mqtt } = await import('mqtt');
@@ -320,9 +322,6 @@ function printSummary(summary: SimulatePublishSummary, json: boolean): void {
   }
   printLines(lines);
 }
-
-/** Mosquitto's default `max_queued_messages`: messages kept for a persistent session away. */
-const MQTT_QUEUED_DEFAULT = 1000;
 
 export function addSimulatePublish(simulate: Command): Command {
   return simulate
