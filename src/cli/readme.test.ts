@@ -67,52 +67,6 @@ describe('README "Using it"', () => {
   }, 120_000);
 });
 
-describe('README "Running the service"', () => {
-  it('rehearses a drop that ends with the ledger its truth file states', () => {
-    const commands = commandsOf('## Running the service');
-    expect(commands).toHaveLength(4);
-    const dir = tempDir('amisync-readme-service-');
-    const env: NodeJS.ProcessEnv = { ...process.env, AMISYNC_NODE: process.execPath };
-    delete env.AMISYNC_DB;
-    const outputs = commands.map((command) => {
-      expect(command, 'each command calls npx amisync').toMatch(/^npx amisync /);
-      const line = command.replace(/^npx amisync /, `"$AMISYNC_NODE" "${MAIN}" `);
-      const run = spawnSync('sh', ['-c', line], { cwd: dir, env, encoding: 'utf8' });
-      expect(run.status, `${command}\n${run.stdout}\n${run.stderr}`).toBe(0);
-      return run.stdout;
-    });
-    const truth = JSON.parse(readFileSync(join(dir, 'drop-truth.json'), 'utf8')) as {
-      valid: number;
-      duplicates: number;
-      invalid: number;
-      currentReadings: number;
-      kwh: string;
-    };
-    const status = JSON.parse(outputs[3] ?? '') as {
-      conserved: boolean;
-      ledger: { readings: number; energyKwh: string };
-      totals: { accepted: number; duplicates: number };
-      sources: {
-        sourceId: string;
-        complete: number;
-        unfinished: number;
-        counts: { accepted: number };
-      }[];
-    };
-    expect(truth.invalid).toBeGreaterThan(0);
-    expect(truth.duplicates).toBeGreaterThan(0);
-    expect(status.conserved).toBe(true);
-    expect(status.ledger.readings).toBe(truth.currentReadings);
-    expect(status.ledger.energyKwh).toBe(truth.kwh);
-    expect(status.totals.accepted).toBe(truth.valid);
-    expect(status.totals.duplicates).toBe(truth.duplicates);
-    expect(status.sources).toHaveLength(1);
-    expect(status.sources[0]).toMatchObject({ unfinished: 0, counts: { accepted: truth.valid } });
-    expect(status.sources[0]!.complete).toBe(readdirSync(join(dir, 'drop', 'archive')).length);
-    expect(readdirSync(join(dir, 'drop', 'archive')).length).toBeGreaterThan(0);
-  }, 120_000);
-});
-
 interface TruthFile {
   valid: number;
   duplicates: number;
@@ -120,6 +74,66 @@ interface TruthFile {
   currentReadings: number;
   kwh: string;
 }
+
+interface StatusJson {
+  conserved: boolean;
+  ledger: { readings: number; energyKwh: string };
+  totals: { accepted: number; duplicates: number; quarantined: number };
+  sources: {
+    sourceId: string;
+    complete: number;
+    unfinished: number;
+    counts: { accepted: number };
+  }[];
+}
+
+/** Runs each `npx amisync` line in `dir` with the built CLI (after `rewrite`); their outputs. */
+function rehearse(
+  commands: readonly string[],
+  dir: string,
+  rewrite: (line: string) => string = (line) => line,
+): string[] {
+  const env: NodeJS.ProcessEnv = { ...process.env, AMISYNC_NODE: process.execPath };
+  delete env.AMISYNC_DB;
+  return commands.map((command) => {
+    expect(command, 'each command calls npx amisync').toMatch(/^npx amisync /);
+    const line = rewrite(command.replace(/^npx amisync /, `"$AMISYNC_NODE" "${MAIN}" `));
+    const run = spawnSync('sh', ['-c', line], { cwd: dir, env, encoding: 'utf8' });
+    expect(run.status, `${command}\n${run.stdout}\n${run.stderr}`).toBe(0);
+    return run.stdout;
+  });
+}
+
+/** The ledger `status --json` printed holds what the truth file states, faults included. */
+function expectTruth(
+  statusOutput: string | undefined,
+  truthPath: string,
+): { status: StatusJson; truth: TruthFile } {
+  const truth = JSON.parse(readFileSync(truthPath, 'utf8')) as TruthFile;
+  const status = JSON.parse(statusOutput ?? '') as StatusJson;
+  expect(truth.invalid).toBeGreaterThan(0);
+  expect(truth.duplicates).toBeGreaterThan(0);
+  expect(status.conserved).toBe(true);
+  expect(status.ledger.readings).toBe(truth.currentReadings);
+  expect(status.ledger.energyKwh).toBe(truth.kwh);
+  expect(status.totals.accepted).toBe(truth.valid);
+  expect(status.totals.duplicates).toBe(truth.duplicates);
+  return { status, truth };
+}
+
+describe('README "Running the service"', () => {
+  it('rehearses a drop that ends with the ledger its truth file states', () => {
+    const commands = commandsOf('## Running the service');
+    expect(commands).toHaveLength(4);
+    const dir = tempDir('amisync-readme-service-');
+    const outputs = rehearse(commands, dir);
+    const { status, truth } = expectTruth(outputs[3], join(dir, 'drop-truth.json'));
+    expect(status.sources).toHaveLength(1);
+    expect(status.sources[0]).toMatchObject({ unfinished: 0, counts: { accepted: truth.valid } });
+    expect(status.sources[0]!.complete).toBe(readdirSync(join(dir, 'drop', 'archive')).length);
+    expect(readdirSync(join(dir, 'drop', 'archive')).length).toBeGreaterThan(0);
+  }, 120_000);
+});
 
 const mqttUp = await brokerOrSkip('Mosquitto (MQTT)', 1883);
 
@@ -140,33 +154,11 @@ describe.runIf(mqttUp)('README broker rehearsal', () => {
         .replace('topic: headend/sim/readings', `topic: ${topic}`)
         .replace(/clientId: .*/, `clientId: ${topic.replace(/\W/g, '-')}`),
     );
-    const env: NodeJS.ProcessEnv = { ...process.env, AMISYNC_NODE: process.execPath };
-    delete env.AMISYNC_DB;
-    const outputs = commands.map((command) => {
-      expect(command, 'each command calls npx amisync').toMatch(/^npx amisync /);
-      const line = command
-        .replace(/^npx amisync /, `"$AMISYNC_NODE" "${MAIN}" `)
-        .replace('--subject headend/sim/readings', `--subject ${topic}`);
-      const run = spawnSync('sh', ['-c', line], { cwd: dir, env, encoding: 'utf8' });
-      expect(run.status, `${command}\n${run.stdout}\n${run.stderr}`).toBe(0);
-      return run.stdout;
-    });
+    const outputs = rehearse(commands, dir, (line) =>
+      line.replace('--subject headend/sim/readings', `--subject ${topic}`),
+    );
     expect(outputs[1]).not.toMatch(/warning/);
-    const truth = JSON.parse(readFileSync(join(dir, 'mqtt-truth.json'), 'utf8')) as TruthFile;
-    const status = JSON.parse(outputs[3] ?? '') as {
-      conserved: boolean;
-      ledger: { readings: number; energyKwh: string };
-      totals: { accepted: number; duplicates: number; quarantined: number };
-    };
-    expect(truth.invalid).toBeGreaterThan(0);
-    expect(truth.duplicates).toBeGreaterThan(0);
-    expect(status.conserved).toBe(true);
-    expect(status.ledger.readings).toBe(truth.currentReadings);
-    expect(status.ledger.energyKwh).toBe(truth.kwh);
-    expect(status.totals).toMatchObject({
-      accepted: truth.valid,
-      duplicates: truth.duplicates,
-      quarantined: truth.invalid,
-    });
+    const { status, truth } = expectTruth(outputs[3], join(dir, 'mqtt-truth.json'));
+    expect(status.totals.quarantined).toBe(truth.invalid);
   }, 120_000);
 });
