@@ -1,7 +1,8 @@
 // Goal: `amisync simulate publish` shows an example in --help, refuses a bad flag with exit 64 and
 // a message naming the flag before it connects anywhere, and with a broker publishes its feed and
 // writes the truth it reports in --json; a message the broker routed to no subscriber or queue
-// (lost to every consumer) is counted and warned about, and one it kept is not.
+// (lost to every consumer) is counted and warned about, and one it kept is not; over 1,000
+// messages to MQTT it notes the broker's queue limit for a subscriber that is away, and not under.
 // Method: the built CLI in a child process; Mosquitto on 127.0.0.1:1883 with and without a
 // subscriber on the topic; RabbitMQ on 127.0.0.1:5672 to a declared queue and to an exchange with
 // no binding for the routing key.
@@ -103,12 +104,26 @@ describe.runIf(mqttUp)('amisync simulate publish to Mosquitto', () => {
       ) as Summary;
       expect(text).toMatch(`published ${published} messages`);
       expect(text).not.toMatch(/warning/);
+      expect(text).not.toMatch(/max_queued_messages/);
       expect(json).toMatchObject({ published, unrouted: 0 });
       await expect.poll(() => received).toBe(2 * published);
     } finally {
       await subscriber.endAsync();
     }
   });
+});
+
+describe.runIf(mqttUp)('amisync simulate publish, over 1,000 messages to MQTT', () => {
+  it("notes the broker's queue limit for a subscriber that is away", async () => {
+    const topic = `amisync-test/${uniqueSuffix()}`;
+    const text = await publish([
+      ...['--to', 'mqtt://127.0.0.1:1883', '--subject', topic],
+      ...['--meters', '11', '--readings-per-message', '1'],
+    ]);
+    expect(text).toMatch(/^published 1056 messages/);
+    expect(text).toMatch(/note: an MQTT broker keeps a bounded number of messages/);
+    expect(text).toMatch(/max_queued_messages, 1000 by default/);
+  }, 60_000);
 });
 
 const amqpUp = await brokerOrSkip('RabbitMQ (AMQP)', 5672);
