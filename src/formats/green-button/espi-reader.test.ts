@@ -259,6 +259,30 @@ const LOCATED_FEED =
   '<IntervalReading/></IntervalBlock></MeterReading></UsagePoint></content></entry></feed>';
 
 describe('byte locations, entry dates and nesting', () => {
+  it('ends a reading that lost its end tag where the next reading begins, in byte order', () => {
+    const outer = '<IntervalReading><value>1</value><timePeriod><start>0</start></timePeriod>';
+    const inner = '<IntervalReading><value>2</value><timePeriod><start>900</start></timePeriod>';
+    const text =
+      '<IntervalBlock xmlns="http://naesb.org/espi">' +
+      `${outer}\n /IntervalReading>\n${inner}</IntervalReading>` +
+      '</IntervalReading></IntervalBlock>';
+    const bytes = encoder.encode(text);
+    const events = readAll(bytes);
+    const readings = events.filter((event) => event.kind === 'intervalReading');
+    expect(readings).toMatchObject([
+      { value: '1', readingIndex: 0, byteOffset: text.indexOf(outer), byteLength: outer.length },
+      { value: '2', readingIndex: 1, byteOffset: text.indexOf(inner) },
+    ]);
+    expect(problems(events)).toMatchObject([
+      { code: 'reading.unclosed', fatal: false, position: { line: 1 } },
+    ]);
+    expect(problems(events)[0]?.message).toContain('before the IntervalReading at line 3');
+    // The problem comes before the reading it belongs to, as the mapping expects.
+    expect(events.findIndex((event) => event.kind === 'problem')).toBeLessThan(
+      events.findIndex((event) => event.kind === 'intervalReading'),
+    );
+  });
+
   const bytes = encoder.encode(LOCATED_FEED);
   const readings = readAll(bytes).filter(
     (event): event is IntervalReadingEvent => event.kind === 'intervalReading',

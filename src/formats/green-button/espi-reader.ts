@@ -85,6 +85,8 @@ interface Collector {
   blockIndex: number | null;
   blockEmitted: boolean;
   readingCount: number;
+  /** An IntervalReading already emitted because another began before its end tag. */
+  readingEmitted: boolean;
 }
 
 interface Frame {
@@ -138,6 +140,8 @@ export function createEspiReader(limits: Partial<EspiReaderLimits> = {}): EspiRe
   let textStarted = false;
   let startTag: TagMark = { byteOffset: 0, line: 1 };
   let emptyTagEnd: TagMark = startTag;
+  /** Where the last start or end tag ended. */
+  let lastTagEnd: TagMark = startTag;
 
   function here(): TextPosition {
     return { line: parser.line, column: parser.column };
@@ -191,12 +195,15 @@ export function createEspiReader(limits: Partial<EspiReaderLimits> = {}): EspiRe
     const end = guard.takeTagEnd();
     if (tag.isSelfClosing) emptyTagEnd = end;
     frames.push(openFrame(tag));
+    lastTagEnd = end;
   });
   parser.on('text', (text) => appendText(text));
   parser.on('cdata', (text) => appendText(text));
-  parser.on('closetag', (tag) =>
-    closeFrame(tag, tag.isSelfClosing ? emptyTagEnd : guard.takeTagEnd()),
-  );
+  parser.on('closetag', (tag) => {
+    const end = tag.isSelfClosing ? emptyTagEnd : guard.takeTagEnd();
+    closeFrame(tag, end);
+    lastTagEnd = end;
+  });
 
   function appendText(text: string): void {
     frames.at(-1)?.text?.push(text);
@@ -253,6 +260,7 @@ export function createEspiReader(limits: Partial<EspiReaderLimits> = {}): EspiRe
   }
 
   function openCollector(kind: CollectorKind): void {
+    if (kind === 'IntervalReading') endUnclosedReading();
     const enclosing = collectors.at(-1);
     if (kind === 'ReadingType' && enclosing?.kind === 'MeterReading') {
       tolerate(
@@ -271,6 +279,7 @@ export function createEspiReader(limits: Partial<EspiReaderLimits> = {}): EspiRe
       blockIndex: null,
       blockEmitted: false,
       readingCount: 0,
+      readingEmitted: false,
     };
     if (kind === 'IntervalBlock') {
       collector.blockIndex = blockCount;
@@ -283,6 +292,26 @@ export function createEspiReader(limits: Partial<EspiReaderLimits> = {}): EspiRe
       meterReadingCount += 1;
     }
     collectors.push(collector);
+  }
+
+  /**
+   * IntervalReadings never nest, so one that begins inside another means the outer one lost its
+   * end tag. The outer one is emitted at once, with a problem, ending where its last tag ended:
+   * readings stay in byte order and no reading's bytes hold another's.
+   */
+  function endUnclosedReading(): void {
+    const outer = collectors.findLast(
+      (collector) => collector.kind === 'IntervalReading' && !collector.readingEmitted,
+    );
+    if (outer === undefined) return;
+    problem(
+      'reading.unclosed',
+      `An IntervalReading has no end tag before the IntervalReading at line ${startTag.line}; ` +
+        'it is read up to its last tag.',
+      outer.position,
+    );
+    emitReading(outer, lastTagEnd);
+    outer.readingEmitted = true;
   }
 
   function closeFrame(tag: SaxesTagNS, end: TagMark): void {
@@ -328,7 +357,7 @@ export function createEspiReader(limits: Partial<EspiReaderLimits> = {}): EspiRe
     if (collector === undefined) return;
     switch (collector.kind) {
       case 'IntervalReading':
-        emitReading(collector, end);
+        if (!collector.readingEmitted) emitReading(collector, end);
         return;
       case 'IntervalBlock':
         emitBlock(collector);

@@ -543,7 +543,8 @@ describe('bounds and fatal problems', () => {
           expect(ends).toEqual([...ends].sort((a, b) => a - b));
         },
       ),
-      { numRuns: 200 },
+      // The first example once swallowed the next three readings into one whose end tag it broke.
+      { numRuns: 200, examples: [[[[6711, 32]], []]] },
     );
   });
 });

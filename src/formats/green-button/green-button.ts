@@ -42,6 +42,7 @@ export const ESPI_PROBLEM_CODES = [
   'reading.no_value',
   'reading.value_not_integer',
   'reading.no_time_period',
+  'reading.unclosed',
 ] as const;
 export type EspiProblemCode = (typeof ESPI_PROBLEM_CODES)[number];
 
