@@ -83,5 +83,9 @@ describe('amisync ingest --threads', () => {
       expect(run.status).toBe(64);
       expect(JSON.parse(run.stdout)).toMatchObject({ error: 'USAGE' });
     }
+    // The flag is checked before the files: a missing file does not hide it.
+    const missing = ingest(join(dir, 'missing.ndjson'), join(dir, 'bad-missing.db'), '0');
+    expect(missing.status).toBe(64);
+    expect(JSON.parse(missing.stdout)).toMatchObject({ error: 'USAGE' });
   });
 });

@@ -192,6 +192,8 @@ function noteFor(report: DeliveryReport): string | null {
 }
 
 export async function runIngest(files: readonly string[], options: IngestCommandOptions) {
+  // A bad flag is the caller's mistake whatever the files: said first, before any file is read.
+  const threads = threadsOf(options.threads);
   for (const file of files) {
     if (!existsSync(file)) {
       throw new AmisyncError('INPUT_NOT_FOUND', `input file ${file} does not exist`);
@@ -205,7 +207,6 @@ export async function runIngest(files: readonly string[], options: IngestCommand
       throw new AmisyncError('INPUT_UNREADABLE', `input file ${file} cannot be read`);
     }
   }
-  const threads = threadsOf(options.threads);
   const formats = files.map((file) => formatForFile(file, options.format));
   const dictionary = dictionaryFor(options);
   const formatContexts = {
