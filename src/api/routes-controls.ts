@@ -93,7 +93,7 @@ export function addControlRoutes(app: FastifyInstance, context: ApiContext): voi
               ...context.lastVerify,
               at: new Date(context.lastVerify.atMs).toISOString(),
             },
-      checkpoints: (await context.store.listCheckpoints()).slice(-20),
+      checkpoints: await context.store.listCheckpoints(20),
       auditEntries: (await context.store.status()).auditEntries,
     }),
   });

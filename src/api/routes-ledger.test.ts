@@ -293,6 +293,15 @@ describe('audit', () => {
     expect(one.checkpoints[0].signature).toBe(stored.at(-1)!.signature);
   });
 
+  it('gives the newest checkpoints, oldest first, in the audit summary', async () => {
+    const stored = await fixture.harness.store.listCheckpoints();
+    expect(stored.length).toBeGreaterThan(1);
+    const body = await json('/api/audit');
+    expect(body.checkpoints.map((c: Parsed) => c.signature)).toEqual(
+      stored.slice(-20).map((c) => c.signature),
+    );
+  });
+
   it('proves a reading by its key, as `audit prove` does, and refuses what is not a key', async () => {
     const key = await someKey();
     const body = await json(`/api/audit/proofs/${key}`);

@@ -25,7 +25,7 @@ export async function signPeriodically(options: CheckpointWatchOptions): Promise
   const { store, key, clock, log, signal } = options;
   let signedSeq: number | null = null;
   try {
-    signedSeq = (await store.listCheckpoints()).at(-1)?.auditSeq ?? null;
+    signedSeq = (await store.listCheckpoints(1)).at(-1)?.auditSeq ?? null;
   } catch {
     // Unknown: the first interval signs the head, at worst a second time.
   }

@@ -703,7 +703,8 @@ export interface Store extends VendorStore, ApiTokenStore {
   iterateAuditEntries(): AsyncIterable<AuditEntryRow[]>;
   getAuditEntry(seq: number): Promise<AuditEntryRow | null>;
   latestAuditEntryOfKind(kind: string): Promise<AuditEntryRow | null>;
-  listCheckpoints(): Promise<CheckpointRow[]>;
+  /** Signed checkpoints, oldest first: all of them, or only the newest `newest`. */
+  listCheckpoints(newest?: number): Promise<CheckpointRow[]>;
 
   close(): Promise<void>;
 

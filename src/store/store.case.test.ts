@@ -225,6 +225,29 @@ for (const engine of ENGINES) {
       await store.close();
     });
 
+    it('lists every checkpoint oldest first, or only the newest n', async () => {
+      const { store } = await engine.open();
+      await store.transaction(async (tx) => {
+        for (const auditSeq of [3, 5, 8]) {
+          await tx.insertCheckpoint({
+            auditSeq,
+            headHash: String(auditSeq).repeat(64),
+            atMs: auditSeq,
+            keyFingerprint: 'k',
+            signature: 's',
+          });
+        }
+      });
+      const seqs = async (newest?: number) =>
+        (await store.listCheckpoints(newest)).map((checkpoint) => checkpoint.auditSeq);
+      expect(await seqs()).toEqual([3, 5, 8]);
+      expect(await seqs(2)).toEqual([5, 8]);
+      expect(await seqs(1)).toEqual([8]);
+      expect(await seqs(5)).toEqual([3, 5, 8]);
+      expect(await seqs(0)).toEqual([]);
+      await store.close();
+    });
+
     it('stores raw bytes once per content and reads ranges across chunks', async () => {
       const { store } = await engine.open();
       await store.createDelivery({

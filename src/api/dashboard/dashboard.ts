@@ -268,7 +268,7 @@ function addAuditPage(app: FastifyInstance, context: ApiContext): void {
     const body = auditBody({
       lastVerify: context.lastVerify,
       auditEntries: (await context.store.status()).auditEntries,
-      checkpoints: (await context.store.listCheckpoints()).slice(-5).reverse(),
+      checkpoints: (await context.store.listCheckpoints(5)).reverse(),
       canVerify: can(request.caller, 'audit'),
     });
     const prove = await proveSection(context, (request.query as Query).key);

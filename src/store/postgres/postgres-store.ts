@@ -692,8 +692,14 @@ export class PostgresStore implements Store {
     return row === undefined ? null : auditFrom(row);
   }
 
-  async listCheckpoints(): Promise<CheckpointRow[]> {
-    return (await this.#rows('SELECT * FROM checkpoints ORDER BY id')).map(checkpointFrom);
+  async listCheckpoints(newest?: number): Promise<CheckpointRow[]> {
+    if (newest === undefined) {
+      return (await this.#rows('SELECT * FROM checkpoints ORDER BY id')).map(checkpointFrom);
+    }
+    const rows = await this.#rows('SELECT * FROM checkpoints ORDER BY id DESC LIMIT $1', [
+      Math.max(0, Math.floor(newest)),
+    ]);
+    return rows.reverse().map(checkpointFrom);
   }
 
   async close(): Promise<void> {

@@ -1737,10 +1737,16 @@ export class SqliteStore implements Store {
     return row === undefined ? null : auditFrom(row);
   }
 
-  async listCheckpoints(): Promise<CheckpointRow[]> {
-    return (this.#statement('SELECT * FROM checkpoints ORDER BY id').all() as Row[]).map(
-      checkpointFrom,
-    );
+  async listCheckpoints(newest?: number): Promise<CheckpointRow[]> {
+    if (newest === undefined) {
+      return (this.#statement('SELECT * FROM checkpoints ORDER BY id').all() as Row[]).map(
+        checkpointFrom,
+      );
+    }
+    const rows = this.#statement('SELECT * FROM checkpoints ORDER BY id DESC LIMIT ?').all(
+      Math.max(0, Math.floor(newest)),
+    ) as Row[];
+    return rows.reverse().map(checkpointFrom);
   }
 
   /**
