@@ -16,7 +16,7 @@ import { merkleRootOfBlocks } from './merkle.js';
  * `ledgerRowsPerLeaf`; an entry without it has one row per leaf). A leaf is the lines of up to this
  * many consecutive rows joined by a newline. Sixteen rows make a leaf of about 2.4 KB and a proof
  * that carries 15 neighbouring rows, and take the tree's hashing from about 2 SHA-256 calls per
- * row to 1/8 (README section 5).
+ * row to 1/8.
  */
 export const LEDGER_ROWS_PER_LEAF = 16;
 
