@@ -1,9 +1,9 @@
 // Goal: every reader keeps the parser contract's order on damaged input: items in delivery order,
 // each within the delivery, never holding the bytes of a later item, numbered 0 to n - 1 once
-// each, and an uncounted span only last. A Green Button reading whose end tag was damaged once swallowed the
-// three readings after it and came out after them.
-// Method: fast-check damages the fuzz harness's valid delivery of every reader (bytes and one field)
-// and parses it alone, split at random points, checking every item's location.
+// each, and an uncounted span only last. A Green Button reading whose end tag was damaged once
+// swallowed the three readings after it and came out after them.
+// Method: fast-check damages the fuzz harness's valid delivery of every reader (bytes and one
+// field) and parses it alone, split at random points, checking every item's location.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { itemLocation, type ParseItem } from '../core/parser.js';
