@@ -115,7 +115,9 @@ function isWhitespace(byte: number): boolean {
  * Re-reads a typed format's delivery, from its first byte, to the items numbered
  * `recordIndexes`: such a record depends on what came before it (a NEM12 300 on its 200) and may
  * hold several readings, so it is replayed from the whole delivery, read with the context it was
- * read with. One pass serves every index asked for, and stops once past the highest.
+ * read with. One pass serves every index asked for, and stops once all are found. Not once past
+ * the highest: numbers are not always given in order (NEM12 numbers a line it cannot read when it
+ * reads it, before the readings of a 300 line above it, which wait for the 400 lines after it).
  * `readBytes` gives the delivery's bytes from an offset, in order; an empty array ends them.
  * Returns the items found, by index; an index the delivery no longer yields is absent.
  */
@@ -126,16 +128,13 @@ export async function reparseTypedItems(
   recordIndexes: ReadonlySet<number>,
 ): Promise<Map<number, ParseItem>> {
   const found = new Map<number, ParseItem>();
-  let last = -1;
-  for (const index of recordIndexes) last = Math.max(last, index);
   const parser = PARSER_FACTORIES[format](context);
   const take = (items: readonly ParseItem[]): boolean => {
     for (const item of items) {
       const index = itemLocation(item).recordIndex;
       if (recordIndexes.has(index)) found.set(index, item);
-      if (index >= last) return true;
     }
-    return false;
+    return found.size === recordIndexes.size;
   };
   let offset = 0;
   for (;;) {

@@ -1,0 +1,57 @@
+// Goal: replay finds every typed record by its stored number, even where numbers are not given in
+// order: NEM12 numbers a line it cannot read before the readings of the 300 line above it.
+// Method: a real AEMO NEM12 sample with one 400 line's indicator damaged; every item of the whole
+// parse is looked up again alone, in small reads, and must come back with the same location.
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { itemLocation } from '../core/parser.js';
+import { pushSplit } from '../test-support/split.js';
+import { PARSER_FACTORIES, reparseTypedItem, reparseTypedItems } from './formats.js';
+
+const SAMPLE =
+  new URL('../../test/fixtures/nem12/valid/', import.meta.url).pathname +
+  'aemo-NEM12#000000000000008#CNRGYMDP#NEMMCO.csv';
+
+/** The sample with line 9's `400,1,1,S52,30` made an unknown record (`450`). */
+function damagedSample(): Buffer {
+  const text = readFileSync(SAMPLE, 'latin1');
+  const damaged = text.replace('\n400,1,1,S52,30', '\n450,1,1,S52,30');
+  expect(damaged).not.toBe(text);
+  return Buffer.from(damaged, 'latin1');
+}
+
+function reader(bytes: Uint8Array, readBytes = 64) {
+  return async (offset: number) => bytes.subarray(offset, offset + readBytes);
+}
+
+describe('reparseTypedItems', () => {
+  const bytes = damagedSample();
+  const items = pushSplit(PARSER_FACTORIES.nem12({}), bytes);
+  const unknownLine = items.find((item) => itemLocation(item).line === 9);
+
+  it('is given a delivery whose numbers are out of order', () => {
+    expect(unknownLine?.kind).toBe('reject');
+    const indexes = items.map((item) => itemLocation(item).recordIndex);
+    expect(indexes).not.toEqual([...indexes].sort((a, b) => a - b));
+  });
+
+  it('finds the line numbered before the readings given ahead of it', async () => {
+    const index = itemLocation(unknownLine!).recordIndex;
+    const found = await reparseTypedItem('nem12', {}, reader(bytes), index);
+    expect(found).toEqual(unknownLine);
+  });
+
+  it('finds every item by its number, alone or all in one pass', async () => {
+    for (const item of items) {
+      const index = itemLocation(item).recordIndex;
+      expect(await reparseTypedItem('nem12', {}, reader(bytes), index)).toEqual(item);
+    }
+    const all = new Set(items.map((item) => itemLocation(item).recordIndex));
+    const found = await reparseTypedItems('nem12', {}, reader(bytes), all);
+    expect(found.size).toBe(items.length);
+  });
+
+  it('reports a number the delivery does not yield as absent', async () => {
+    expect(await reparseTypedItem('nem12', {}, reader(bytes), items.length)).toBeNull();
+  });
+});
