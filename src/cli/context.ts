@@ -242,10 +242,10 @@ export function signingKeyFor(options: GlobalOptions): SigningKey {
  */
 export function publicKeyFor(options: GlobalOptions & { publicKey?: string }): KeyObject | null {
   // Where the key is, as for signingKeyFor: none named for a PostgreSQL store is USAGE (exit 64).
-  const keyPath = options.publicKey === undefined ? signingKeyPath(options) : null;
+  const keyPath = options.publicKey ?? signingKeyPath(options);
   try {
-    if (keyPath === null) {
-      return loadPublicKey(readFileSync(options.publicKey as string, 'utf8')).publicKey;
+    if (options.publicKey !== undefined) {
+      return loadPublicKey(readFileSync(keyPath, 'utf8')).publicKey;
     }
     if (!existsSync(keyPath)) return null;
     return loadOrCreateSigningKey(keyPath).key.publicKey;
