@@ -849,6 +849,13 @@ describe('amisync audit', () => {
       expect.arrayContaining(['audit-log.ndjson', 'checkpoints.json', 'public-key.pem']),
     );
     expect(readFileSync(join(out, 'public-key.pem'), 'utf8')).toMatch(/BEGIN PUBLIC KEY/);
+    // An auditor verifies with the exported public key alone; a file that is no key is refused.
+    const verify = ok<{ checkpoints: number; checkpointsVerified: number }>([
+      ...['audit', 'verify', '--db', db, '--public-key', join(out, 'public-key.pem')],
+    ]);
+    expect(verify.checkpointsVerified).toBe(manifest.checkpoints);
+    const notKey = cli(['audit', 'verify', '--db', db, '--public-key', join(out, 'manifest.json')]);
+    expect(notKey.status).toBe(11);
   });
 
   it('exits 10 and names the entry after a ledger row is tampered in the file', () => {
