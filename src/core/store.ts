@@ -637,6 +637,11 @@ export interface Store extends VendorStore, ApiTokenStore {
     byteOffset: number,
     byteLength: number,
   ): Promise<Uint8Array>;
+  /**
+   * How many of a delivery's bytes, from its first, the raw store holds: its size once complete;
+   * for one cut short, the bytes of its committed batches (and of any long record stored ahead).
+   */
+  storedDeliveryBytes(deliveryId: string): Promise<number>;
 
   status(): Promise<StoreStatus>;
   listQuarantine(filter: QuarantineFilter): Promise<QuarantineRow[]>;

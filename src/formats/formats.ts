@@ -111,6 +111,9 @@ function isWhitespace(byte: number): boolean {
   return byte === 0x20 || byte === 0x09 || byte === 0x0a || byte === 0x0d;
 }
 
+/** Whether the first read of a delivery reached its end, or its process died before. */
+export type DeliveryReach = 'ended' | 'cut-short';
+
 /**
  * Re-reads a typed format's delivery, from its first byte, to the items numbered
  * `recordIndexes`: such a record depends on what came before it (a NEM12 300 on its 200) and may
@@ -119,6 +122,13 @@ function isWhitespace(byte: number): boolean {
  * the highest: numbers are not always given in order (NEM12 numbers a line it cannot read when it
  * reads it, before the readings of a 300 line above it, which wait for the 400 lines after it).
  * `readBytes` gives the delivery's bytes from an offset, in order; an empty array ends them.
+ *
+ * `reach` says whether the first read of the delivery reached its end. Only then are the items the
+ * parser gives out at the end (a 300 line's readings still waiting for their 400 lines) the items
+ * it gave out then. A delivery cut short (its process died) keeps only the bytes of its committed
+ * batches: items that waited for later bytes were given out after bytes it no longer has, so
+ * ending the parse early would give them other verdicts, and other numbers (the same number could
+ * name another reading of the same line). Such items are absent, not guessed.
  * Returns the items found, by index; an index the delivery no longer yields is absent.
  */
 export async function reparseTypedItems(
@@ -126,6 +136,7 @@ export async function reparseTypedItems(
   context: FormatContext,
   readBytes: (offset: number) => Promise<Uint8Array>,
   recordIndexes: ReadonlySet<number>,
+  reach: DeliveryReach,
 ): Promise<Map<number, ParseItem>> {
   const found = new Map<number, ParseItem>();
   const parser = PARSER_FACTORIES[format](context);
@@ -143,7 +154,7 @@ export async function reparseTypedItems(
     offset += bytes.byteLength;
     if (take(parser.push(bytes))) return found;
   }
-  take(parser.end());
+  if (reach === 'ended') take(parser.end());
   return found;
 }
 
@@ -153,8 +164,9 @@ export async function reparseTypedItem(
   context: FormatContext,
   readBytes: (offset: number) => Promise<Uint8Array>,
   recordIndex: number,
+  reach: DeliveryReach,
 ): Promise<ParseItem | null> {
-  const found = await reparseTypedItems(format, context, readBytes, new Set([recordIndex]));
+  const found = await reparseTypedItems(format, context, readBytes, new Set([recordIndex]), reach);
   return found.get(recordIndex) ?? null;
 }
 

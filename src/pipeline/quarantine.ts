@@ -5,6 +5,7 @@
  * transaction as its ledger effect. Nothing is deleted: a quarantine row only changes status.
  */
 import { hash } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
 import type { Clock } from '../core/clock.js';
 import { AmisyncError } from '../core/errors.js';
 import {
@@ -49,6 +50,7 @@ import {
   type PendingReject,
 } from './commit.js';
 import type { IdentifiedReading, IdentifyResult } from './identify.js';
+import type { RecordLocation } from '../core/reading.js';
 import { createJudge, type Judge } from './judge.js';
 
 export interface ActionContext {
@@ -108,28 +110,69 @@ function deliveryReader(store: Store, deliveryId: string, end: number) {
       : store.readDeliveryBytes(deliveryId, offset, Math.min(RAW_CHUNK_BYTES_MAX, end - offset));
 }
 
+/**
+ * A typed delivery is re-read whole: to its size when it ended. One cut short (its process died)
+ * is read in its place from a complete delivery that delivers it again with the same bytes as far
+ * as the first was stored: the whole file then gives every record the number and verdict its first
+ * read gave it. Without one, it is read to its last stored byte, and only what those bytes alone
+ * give out is found (see reparseTypedItems).
+ */
+async function typedDeliveryReader(store: Store, delivery: DeliveryRow) {
+  if (delivery.sizeBytes !== null) {
+    return {
+      read: deliveryReader(store, delivery.id, delivery.sizeBytes),
+      reach: 'ended' as const,
+    };
+  }
+  const stored = await store.storedDeliveryBytes(delivery.id);
+  for (const id of delivery.redeliveredBy) {
+    const again = await store.getDelivery(id);
+    if (again?.sizeBytes == null || !(await deliversSameBytes(store, delivery, again, stored))) {
+      continue;
+    }
+    return { read: deliveryReader(store, again.id, again.sizeBytes), reach: 'ended' as const };
+  }
+  return { read: deliveryReader(store, delivery.id, stored), reach: 'cut-short' as const };
+}
+
+/** Whether `again` is read as `first` was, and begins with the `stored` bytes kept of `first`. */
+async function deliversSameBytes(
+  store: Store,
+  first: DeliveryRow,
+  again: DeliveryRow,
+  stored: number,
+): Promise<boolean> {
+  if (again.format !== first.format || (again.sizeBytes ?? 0) < stored) return false;
+  if (!isDeepStrictEqual(again.formatContext, first.formatContext)) return false;
+  for (let offset = 0; offset < stored; offset += RAW_CHUNK_BYTES_MAX) {
+    const length = Math.min(RAW_CHUNK_BYTES_MAX, stored - offset);
+    const mine = await store.readDeliveryBytes(first.id, offset, length);
+    const theirs = await store.readDeliveryBytes(again.id, offset, length);
+    if (!Buffer.from(mine).equals(theirs)) return false;
+  }
+  return true;
+}
+
 /** Re-reads, once per delivery, the typed-format items of `rows`. */
 async function reparseTypedRows(store: Store, rows: readonly QuarantineRow[]) {
-  const wanted = new Map<string, { format: TypedFormat; indexes: Set<number>; end: number }>();
+  const wanted = new Map<string, { format: TypedFormat; indexes: Set<number> }>();
   for (const row of rows) {
     const format = formatOf(row);
     if (!isTypedFormat(format)) continue;
-    const end = row.location.byteOffset + row.location.byteLength;
     const entry = wanted.get(row.deliveryId);
     if (entry === undefined) {
-      wanted.set(row.deliveryId, { format, indexes: new Set([row.location.recordIndex]), end });
+      wanted.set(row.deliveryId, { format, indexes: new Set([row.location.recordIndex]) });
     } else {
       entry.indexes.add(row.location.recordIndex);
-      entry.end = Math.max(entry.end, end);
     }
   }
   const reparsed: ReparsedItems = new Map();
-  for (const [deliveryId, { format, indexes, end }] of wanted) {
+  for (const [deliveryId, { format, indexes }] of wanted) {
     const delivery = await store.getDelivery(deliveryId);
     if (delivery === null) continue;
-    const readBytes = deliveryReader(store, deliveryId, delivery.sizeBytes ?? end);
+    const { read, reach } = await typedDeliveryReader(store, delivery);
     const context = delivery.formatContext;
-    reparsed.set(deliveryId, await reparseTypedItems(format, context, readBytes, indexes));
+    reparsed.set(deliveryId, await reparseTypedItems(format, context, read, indexes, reach));
   }
   return reparsed;
 }
@@ -145,14 +188,14 @@ async function reparse(
   if (isTypedFormat(format)) {
     const index = row.location.recordIndex;
     const known = reparsed?.get(row.deliveryId);
-    if (known !== undefined) {
-      const item = known.get(index);
-      return item === undefined ? [] : [item];
-    }
-    const end = delivery.sizeBytes ?? row.location.byteOffset + row.location.byteLength;
-    const readBytes = deliveryReader(store, row.deliveryId, end);
-    const item = await reparseTypedItem(format, delivery.formatContext, readBytes, index);
-    return item === null ? [] : [item];
+    const item =
+      known !== undefined
+        ? known.get(index)
+        : await typedDeliveryReader(store, delivery).then(({ read, reach }) =>
+            reparseTypedItem(format, delivery.formatContext, read, index, reach),
+          );
+    // The record found by its number must stand on the row's bytes, or it is another record.
+    return item != null && sameSpan(itemLocation(item), row.location) ? [item] : [];
   }
   if (!row.uncountedSpan) {
     return [parseOneRecord(format, bytes, delivery.formatContext, row.location)];
@@ -166,6 +209,34 @@ async function reparse(
     location.line += row.location.line - 1;
   }
   return items;
+}
+
+/** A typed record of a delivery whose first read never reached its end. */
+function cutShort(row: QuarantineRow, delivery: DeliveryRow): boolean {
+  return isTypedFormat(formatOf(row)) && delivery.sizeBytes === null;
+}
+
+/**
+ * Why a re-read found no record: the kept bytes hold none, or (a typed delivery cut short) the
+ * record waited for bytes that were never stored, and is not guessed from the ones that were.
+ */
+function noRecordFound(row: QuarantineRow, delivery: DeliveryRow): Violation {
+  if (cutShort(row, delivery)) {
+    return violation(
+      'parse.syntax',
+      'delivery',
+      delivery.id,
+      `Delivery ${delivery.id} was cut short before the bytes that complete record ` +
+        `${row.location.recordIndex} (line ${row.location.line}) were stored, so it cannot be ` +
+        'read again as it was first read. Once the same file is delivered again in full, replay ' +
+        'reads the record from that delivery.',
+    );
+  }
+  return violation('parse.syntax', 'record', '', 'the kept bytes hold no record at all');
+}
+
+function sameSpan(a: RecordLocation, b: RecordLocation): boolean {
+  return a.byteOffset === b.byteOffset && a.byteLength === b.byteLength;
 }
 
 function notOpen(id: number, status: string): AmisyncError {
@@ -300,13 +371,7 @@ async function planReplay(
   }
   const atMs = clock.nowMs();
   if (items.length === 0) {
-    const reason = 'the kept bytes hold no record at all';
-    return {
-      kind: 'keep-open',
-      row,
-      violations: [violation('parse.syntax', 'record', '', reason)],
-      atMs,
-    };
+    return { kind: 'keep-open', row, violations: [noRecordFound(row, delivery)], atMs };
   }
   const stillUnparseable = readings.length === 0 && rejects.every((r) => r.reject.uncountedSpan);
   if ((!row.uncountedSpan || stillUnparseable) && readings.length === 0) {
@@ -603,6 +668,12 @@ export async function acceptQuarantined(
   const delivery = await deliveryOf(store, row);
   const bytes = await recordBytes(store, row);
   const [item] = await reparse(store, row, delivery, bytes);
+  if (item === undefined && cutShort(row, delivery)) {
+    throw new AmisyncError(
+      'INVALID_STATE',
+      `quarantine ${id} cannot be accepted: ${noRecordFound(row, delivery).message}`,
+    );
+  }
   if (item === undefined || item.kind === 'reject') {
     throw new AmisyncError(
       'INVALID_STATE',

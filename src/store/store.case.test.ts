@@ -258,10 +258,14 @@ for (const engine of ENGINES) {
         formatContext: { header: ['a'] },
         startedAtMs: 1,
       });
+      expect(await store.storedDeliveryBytes('d1')).toBe(0);
       const first = await store.putRawChunk('d1', 0, Buffer.from('abcdef'));
       const again = await store.putRawChunk('d1', 0, Buffer.from('abcdef'));
       expect(again).toBe(first);
+      expect(await store.storedDeliveryBytes('d1')).toBe(6);
       await store.putRawChunk('d1', 6, Buffer.from('ghij'));
+      expect(await store.storedDeliveryBytes('d1')).toBe(10);
+      expect(await store.storedDeliveryBytes('no-such-delivery')).toBe(0);
       expect(Buffer.from(await store.readDeliveryBytes('d1', 4, 4)).toString()).toBe('efgh');
       await expect(store.readDeliveryBytes('d1', 8, 10)).rejects.toThrow(/not in the raw store/);
       expect((await store.getDelivery('d1'))?.formatContext).toEqual({ header: ['a'] });

@@ -116,6 +116,15 @@ export async function readDeliveryBytes(
   return out;
 }
 
+export async function storedDeliveryBytes(db: Queryable, deliveryId: string): Promise<number> {
+  const { rows } = await db.query(
+    `SELECT coalesce(max(byte_offset + byte_length), 0) AS stored
+     FROM delivery_chunks WHERE delivery_id = $1`,
+    [deliveryId],
+  );
+  return int(rows[0]?.stored, 'stored');
+}
+
 export async function insertDelivery(
   db: Queryable,
   delivery: DeliveryInsert,

@@ -111,6 +111,7 @@ import {
   insertDelivery,
   putRawChunk,
   readDeliveryBytes,
+  storedDeliveryBytes,
 } from './postgres-raw.js';
 import {
   ARRIVALS_SQL,
@@ -461,6 +462,9 @@ export class PostgresStore implements Store {
     byteLength: number,
   ): Promise<Uint8Array> {
     return readDeliveryBytes(this.#db, deliveryId, byteOffset, byteLength);
+  }
+  async storedDeliveryBytes(deliveryId: string): Promise<number> {
+    return storedDeliveryBytes(this.#db, deliveryId);
   }
 
   async status(): Promise<StoreStatus> {

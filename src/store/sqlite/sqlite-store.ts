@@ -1393,6 +1393,14 @@ export class SqliteStore implements Store {
     return out;
   }
 
+  async storedDeliveryBytes(deliveryId: string): Promise<number> {
+    const row = this.#statement(
+      `SELECT coalesce(max(byte_offset + byte_length), 0) AS stored
+       FROM delivery_chunks WHERE delivery_id = ?`,
+    ).get(deliveryId) as { stored: number };
+    return row.stored;
+  }
+
   async status(): Promise<StoreStatus> {
     const sums = this.#statement(
       `SELECT coalesce(sum(received), 0) AS received, coalesce(sum(accepted), 0) AS accepted,
