@@ -29,6 +29,52 @@ export function decodeUtf8(bytes: Uint8Array): string | null {
 }
 
 /**
+ * How many bytes at the end of `bytes` begin a UTF-8 sequence that needs more bytes than are there
+ * (0 to 3): what a chunked reader carries to the next chunk. Bytes that no later byte could make
+ * valid are not counted; decoding reports them.
+ */
+export function incompleteTailLength(bytes: Uint8Array): number {
+  for (let back = 1; back <= Math.min(3, bytes.byteLength); back += 1) {
+    const byte = bytes[bytes.byteLength - back] as number;
+    if ((byte & 0xc0) === 0x80) continue;
+    const needed = byte >= 0xf0 ? 4 : byte >= 0xe0 ? 3 : byte >= 0xc0 ? 2 : 1;
+    return needed > back ? back : 0;
+  }
+  return 0;
+}
+
+/**
+ * The text of the longest start of `bytes` that is valid UTF-8, without a sequence cut at its end:
+ * what can be read of bytes that do not decode whole. Validity of a start is kept by every shorter
+ * start, so the longest is found by halving.
+ */
+export function validUtf8Prefix(bytes: Uint8Array): string {
+  const startOf = (length: number): string | null => {
+    try {
+      const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+      return decoder.decode(bytes.subarray(0, length), { stream: true });
+    } catch {
+      return null;
+    }
+  };
+  let valid = 0;
+  let invalid = bytes.byteLength + 1;
+  while (invalid - valid > 1) {
+    const middle = Math.floor((valid + invalid) / 2);
+    if (startOf(middle) === null) invalid = middle;
+    else valid = middle;
+  }
+  return startOf(valid) ?? '';
+}
+
+export function concatBytes(first: Uint8Array, second: Uint8Array): Uint8Array {
+  const joined = new Uint8Array(first.byteLength + second.byteLength);
+  joined.set(first, 0);
+  joined.set(second, first.byteLength);
+  return joined;
+}
+
+/**
  * Decodes UTF-8 with replacement characters: only for showing an undecodable record to a person.
  */
 export function decodeUtf8Lenient(bytes: Uint8Array): string {

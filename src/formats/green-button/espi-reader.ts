@@ -20,6 +20,7 @@ import {
   type TextPosition,
 } from './green-button.js';
 import { createMarkupGuard, type TagMark } from './markup-guard.js';
+import { concatBytes, decodeUtf8, incompleteTailLength, validUtf8Prefix } from '../bytes.js';
 
 /** Deepest element nesting read; real feeds need about 10 levels. */
 export const ELEMENT_DEPTH_MAX = 64;
@@ -109,8 +110,8 @@ class ReadingStopped extends Error {}
 
 export function createEspiReader(limits: Partial<EspiReaderLimits> = {}): EspiReader {
   const resolved: EspiReaderLimits = { ...DEFAULT_ESPI_READER_LIMITS, ...limits };
-  // The byte order mark is kept in the decoded text, so that its bytes are counted when dropped.
-  const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+  /** The start of a UTF-8 sequence that the last chunk cut, for the next one to complete. */
+  let carried = new Uint8Array(0);
   const guard = createMarkupGuard(resolved.tokenCharsMax);
   const unboundPrefixes = new Set<string>();
   const parser = new SaxesParser({
@@ -504,15 +505,13 @@ export function createEspiReader(limits: Partial<EspiReaderLimits> = {}): EspiRe
 
   function push(chunk: Uint8Array): EspiEvent[] {
     if (stopped) return [];
-    const text = decode(chunk, true);
-    if (text !== null) feed(text);
+    decodeAndFeed(chunk, true);
     return take();
   }
 
   function end(): EspiEvent[] {
     if (stopped) return [];
-    const text = decode(new Uint8Array(0), false);
-    if (text !== null) feed(text);
+    decodeAndFeed(new Uint8Array(0), false);
     if (!stopped) {
       try {
         parser.close();
@@ -524,20 +523,31 @@ export function createEspiReader(limits: Partial<EspiReaderLimits> = {}): EspiRe
     return take();
   }
 
-  function decode(chunk: Uint8Array, stream: boolean): string | null {
-    try {
-      return decoder.decode(chunk, { stream });
-    } catch {
-      out.push({
-        kind: 'problem',
-        code: 'xml.encoding',
-        message: 'The bytes are not valid UTF-8; the delivery is not read further.',
-        fatal: true,
-        position: here(),
-      });
-      stopped = true;
-      return null;
+  /**
+   * Decodes a chunk and reads its text. The text before an invalid byte is read before the problem
+   * is given, wherever the chunks were cut: else a chunk holding both would lose its valid part,
+   * and what a delivery gives would depend on where its bytes were cut. A sequence cut at the end
+   * of a chunk is carried to the next one (and is invalid at the end of the delivery).
+   */
+  function decodeAndFeed(chunk: Uint8Array, more: boolean): void {
+    const bytes = carried.byteLength === 0 ? chunk : concatBytes(carried, chunk);
+    const split = more ? bytes.byteLength - incompleteTailLength(bytes) : bytes.byteLength;
+    carried = bytes.slice(split);
+    const whole = decodeUtf8(bytes.subarray(0, split));
+    if (whole !== null) {
+      feed(whole);
+      return;
     }
+    feed(validUtf8Prefix(bytes.subarray(0, split)));
+    if (stopped) return;
+    out.push({
+      kind: 'problem',
+      code: 'xml.encoding',
+      message: 'The bytes are not valid UTF-8; the delivery is not read further.',
+      fatal: true,
+      position: here(),
+    });
+    stopped = true;
   }
 
   return { push, end };

@@ -183,6 +183,40 @@ describe('locations', () => {
   });
 });
 
+describe('an invalid UTF-8 byte', () => {
+  // A lone continuation byte after the second block's first reading, inside its entry.
+  const feed = greenButtonInput('electric_containerized.xml');
+  const bad = feed.indexOf('</IntervalReading>', feed.indexOf('<value>595</value>')) + 18;
+  const bytes = Uint8Array.from(feed);
+  bytes[bad] = 0x8a;
+
+  it('stops the reading where it stands, with what came before read', () => {
+    const items = parse(bytes);
+    expect(candidates(items).map((c) => c.value)).toEqual(['0.45', '0.43', '0.418', '0.41']);
+    expect(rejectFields(items)).toEqual([
+      ['parse.format green-button.entry_incomplete'],
+      ['parse.format green-button.xml.encoding'],
+    ]);
+    expect(rejects(items)[1]?.location.byteOffset).toBe(bad);
+  });
+
+  it('gives the same items wherever the chunks are cut, at the byte itself too', () => {
+    // The whole chunk holding the byte was dropped undecoded: one span over the whole delivery,
+    // while a chunk cut at the byte kept the readings before it.
+    const whole = parse(bytes);
+    for (const cut of [bad - 3, bad - 1, bad, bad + 1, bad + 2]) {
+      expect(parse(bytes, [cut])).toEqual(whole);
+    }
+    const everyByte = Array.from({ length: bytes.length }, (_, index) => index);
+    expect(parse(bytes, everyByte)).toEqual(whole);
+    // A multi-byte character cut across chunks is carried to the next one, not refused.
+    const text = encoder.encode(MULTI_BYTE_FEED);
+    expect(parse(text, Array.from({ length: text.length }, (_, index) => index))).toEqual(
+      parse(text),
+    );
+  });
+});
+
 // The ReadingType and UsagePoint come after the blocks; a second MeterReading's block is linked
 // at once but must wait behind the first, so that items stay in byte order.
 const RESOURCES_LAST_FEED = atomFeed([
