@@ -1,7 +1,8 @@
 // Goal: every reader keeps the parser contract's order on damaged input: items in delivery order,
 // each within the delivery, never holding the bytes of a later item, numbered 0 to n - 1 once
-// each, and an uncounted span only last. A Green Button reading whose end tag was damaged once
-// swallowed the three readings after it and came out after them.
+// each, and an uncounted span only last; the same items wherever the chunks are cut. A Green Button
+// reading whose end tag was damaged once swallowed the three readings after it and came out after
+// them, and a Green Button chunk holding an invalid byte was once dropped whole.
 // Method: fast-check damages the fuzz harness's valid delivery of every reader (bytes and one
 // field) and parses it alone, split at random points, checking every item's location.
 import fc from 'fast-check';
@@ -48,6 +49,30 @@ function expectDeliveryOrder(items: readonly ParseItem[], deliveryBytes: number)
   });
 }
 
+/**
+ * The items, with the message of a Green Button problem of XML that is not well-formed left out: it
+ * names the line where the XML parser noticed, which can depend on where a chunk ended (text
+ * outside the root element is noticed at the end of a chunk or at the next tag). Its location,
+ * field and value do not.
+ */
+function withoutMessages(items: readonly ParseItem[]): unknown[] {
+  return items.map((item) =>
+    item.kind === 'reject'
+      ? {
+          ...item,
+          reject: {
+            ...item.reject,
+            violations: item.reject.violations.map((violation) =>
+              violation.field === 'green-button.xml.syntax'
+                ? { ...violation, message: '' }
+                : violation,
+            ),
+          },
+        }
+      : item,
+  );
+}
+
 describe.each(fuzzSeeds().map((seed) => [seed.name, seed] as const))('%s', (_name, seed) => {
   it('gives the valid delivery in order', () => {
     const items = parse(seed, seed.bytes, []);
@@ -55,7 +80,7 @@ describe.each(fuzzSeeds().map((seed) => [seed.name, seed] as const))('%s', (_nam
     expectDeliveryOrder(items, seed.bytes.length);
   });
 
-  it('gives every damaged delivery in order, whatever the chunking', () => {
+  it('gives every damaged delivery in order, and the same whatever the chunking', () => {
     fc.assert(
       fc.property(
         damagesFor(seed),
@@ -63,7 +88,10 @@ describe.each(fuzzSeeds().map((seed) => [seed.name, seed] as const))('%s', (_nam
         (damages, cutsWanted) => {
           const bytes = applyDamages(seed, damages);
           const cuts = cutsWanted.filter((cut) => cut <= bytes.length);
-          expectDeliveryOrder(parse(seed, bytes, cuts), bytes.length);
+          const items = parse(seed, bytes, cuts);
+          expectDeliveryOrder(items, bytes.length);
+          // And the same items as in one chunk: what is read never depends on where bytes were cut.
+          expect(withoutMessages(items)).toEqual(withoutMessages(parse(seed, bytes, [])));
         },
       ),
       { numRuns: RUNS },
