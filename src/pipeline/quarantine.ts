@@ -22,6 +22,7 @@ import {
   RAW_CHUNK_BYTES_MAX,
   REPLAY_ITEMS_PER_TRANSACTION,
 } from '../core/limits.js';
+import type { RecordLocation } from '../core/reading.js';
 import { violation, type Violation } from '../core/reject.js';
 import type {
   DeliveryRow,
@@ -50,7 +51,6 @@ import {
   type PendingReject,
 } from './commit.js';
 import type { IdentifiedReading, IdentifyResult } from './identify.js';
-import type { RecordLocation } from '../core/reading.js';
 import { createJudge, type Judge } from './judge.js';
 
 export interface ActionContext {
@@ -188,14 +188,13 @@ async function reparse(
   if (isTypedFormat(format)) {
     const index = row.location.recordIndex;
     const known = reparsed?.get(row.deliveryId);
-    const item =
-      known !== undefined
-        ? known.get(index)
-        : await typedDeliveryReader(store, delivery).then(({ read, reach }) =>
-            reparseTypedItem(format, delivery.formatContext, read, index, reach),
-          );
+    let item = known?.get(index) ?? null;
+    if (known === undefined) {
+      const { read, reach } = await typedDeliveryReader(store, delivery);
+      item = await reparseTypedItem(format, delivery.formatContext, read, index, reach);
+    }
     // The record found by its number must stand on the row's bytes, or it is another record.
-    return item != null && sameSpan(itemLocation(item), row.location) ? [item] : [];
+    return item !== null && sameSpan(itemLocation(item), row.location) ? [item] : [];
   }
   if (!row.uncountedSpan) {
     return [parseOneRecord(format, bytes, delivery.formatContext, row.location)];
@@ -227,9 +226,9 @@ function noRecordFound(row: QuarantineRow, delivery: DeliveryRow): Violation {
       'delivery',
       delivery.id,
       `Delivery ${delivery.id} was cut short before the bytes that complete record ` +
-        `${row.location.recordIndex} (line ${row.location.line}) were stored, so it cannot be ` +
-        'read again as it was first read. Once the same file is delivered again in full, replay ' +
-        'reads the record from that delivery.',
+        `${row.location.recordIndex} (line ${row.location.line}) were stored, and no complete ` +
+        'delivery of the same name begins with its bytes, so the record cannot be read again as ' +
+        'it was first read. Once the file is delivered again in full, replay reads it from there.',
     );
   }
   return violation('parse.syntax', 'record', '', 'the kept bytes hold no record at all');
