@@ -172,7 +172,14 @@ export function createEspiReader(limits: Partial<EspiReaderLimits> = {}): EspiRe
     stop('xml.doctype', 'The document has a DOCTYPE declaration; DOCTYPEs are refused.');
   });
   parser.on('error', (error) => {
-    stop('xml.syntax', `The XML is not well-formed: ${error.message}`);
+    // The XML parser notices text that breaks the XML where its run of text ends: at the next tag,
+    // or at the end of the piece it was given. Its own line and column would then depend on where
+    // the delivery's chunks were cut; the last tag read before does not.
+    const reason = error.message.replace(/^\d+:\d+: /, '');
+    const where =
+      lastTagEnd.byteOffset === 0 ? 'before its first tag' : 'after the tag that ends on this line';
+    const position = { line: lastTagEnd.line, column: 0 };
+    stop('xml.syntax', `The XML is not well-formed ${where}: ${reason}`, position);
   });
   parser.on('opentagstart', () => {
     startTag = guard.takeStartTag();

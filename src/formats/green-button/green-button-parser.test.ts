@@ -211,8 +211,42 @@ describe('an invalid UTF-8 byte', () => {
     expect(parse(bytes, everyByte)).toEqual(whole);
     // A multi-byte character cut across chunks is carried to the next one, not refused.
     const text = encoder.encode(MULTI_BYTE_FEED);
-    expect(parse(text, Array.from({ length: text.length }, (_, index) => index))).toEqual(
-      parse(text),
+    expect(
+      parse(
+        text,
+        Array.from({ length: text.length }, (_, index) => index),
+      ),
+    ).toEqual(parse(text));
+  });
+});
+
+describe('XML that is not well-formed', () => {
+  const feed = greenButtonInput('electric_containerized.xml');
+  const messageOf = (items: readonly ParseItem[]) =>
+    rejects(items).find((reject) => reject.uncountedSpan)?.violations[0]?.message;
+
+  it('is told at the last tag read, the same wherever the chunks are cut', () => {
+    // Text before the root element is noticed where its run of text ends: at the next tag, or
+    // at the end of a chunk. The message named that place, so it depended on the chunking.
+    const noRoot = Uint8Array.from(feed);
+    noRoot[0] = '='.charCodeAt(0);
+    expect(messageOf(parse(noRoot))).toBe(
+      'Line 1: The XML is not well-formed before its first tag: text data outside of root node. ' +
+        `The ${noRoot.length} bytes from byte 0 (after the last IntervalReading read) to the end ` +
+        'of the delivery are quarantined unread, counted once.',
+    );
+    const misnamed = Buffer.from(feed.toString('utf8').replace('</value>', '</valeu>'));
+    const at = misnamed.indexOf('</valeu>');
+    for (const bytes of [noRoot, misnamed]) {
+      const whole = parse(bytes);
+      for (const cut of [1, 2, at, at + 3, at + 8, at + 9])
+        expect(parse(bytes, [cut])).toEqual(whole);
+    }
+    const line = misnamed.subarray(0, at).toString('utf8').split('\n').length;
+    expect(messageOf(parse(misnamed))).toMatch(
+      new RegExp(
+        `^Line ${line}: The XML is not well-formed after the tag that ends on this line: `,
+      ),
     );
   });
 });
