@@ -225,10 +225,11 @@ function noRecordFound(row: QuarantineRow, delivery: DeliveryRow): Violation {
       'parse.syntax',
       'delivery',
       delivery.id,
-      `Delivery ${delivery.id} was cut short before the bytes that complete record ` +
-        `${row.location.recordIndex} (line ${row.location.line}) were stored, and no complete ` +
-        'delivery of the same name begins with its bytes, so the record cannot be read again as ' +
-        'it was first read. Once the file is delivered again in full, replay reads it from there.',
+      `Delivery ${delivery.id} did not reach its end (its read stopped, or goes on), and the ` +
+        `bytes that complete record ${row.location.recordIndex} (line ${row.location.line}) ` +
+        'are not stored. No complete delivery of the same name begins with its bytes, so the ' +
+        'record cannot be read again as it was first read. Once the file is delivered again in ' +
+        'full, replay reads it from there.',
     );
   }
   return violation('parse.syntax', 'record', '', 'the kept bytes hold no record at all');

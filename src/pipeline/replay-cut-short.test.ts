@@ -132,10 +132,10 @@ describe('replay of a typed record whose delivery was cut short', () => {
     const kept = await store.getQuarantine(item!.id);
     expect(kept?.status).toBe('open');
     expect(kept?.currentViolations[0]?.message).toMatch(
-      /was cut short before the bytes that complete record 6 \(line 3\) were stored/,
+      /did not reach its end .* the bytes that complete record 6 \(line 3\) are not stored/,
     );
     await expect(acceptQuarantined(operator(store, WIDE), item!.id, 'meter read')).rejects.toThrow(
-      /cannot be accepted: Delivery .* was cut short/,
+      /cannot be accepted: Delivery .* did not reach its end/,
     );
     expect(await ledgerValues(store)).toEqual(before);
     await store.close();
@@ -158,7 +158,7 @@ describe('replay of a typed record whose delivery was cut short', () => {
     const { store, item } = await redelivered(corrected);
     const replay = await replayQuarantine(operator(store, WIDE), [item.id]);
     expect(replay.outcomes[0]?.outcome).toBe('still-invalid');
-    expect(replay.outcomes[0]?.violations[0]?.message).toMatch(/was cut short/);
+    expect(replay.outcomes[0]?.violations[0]?.message).toMatch(/did not reach its end/);
     await store.close();
   });
 });
