@@ -149,14 +149,18 @@ describe('the batch in flight', () => {
       'transaction 3 failed',
     );
     events.push('returned');
+    // Transaction 4 is no batch: it marks the delivery interrupted, after the failed one ended.
     expect(events.filter((event) => event.startsWith('begin'))).toEqual([
       'begin 1',
       'begin 2',
       'begin 3',
+      'begin 4',
     ]);
-    expect(events.indexOf('returned')).toBeGreaterThan(events.indexOf('end 3'));
+    expect(events.indexOf('begin 4')).toBeGreaterThan(events.indexOf('end 3'));
+    expect(events.indexOf('returned')).toBeGreaterThan(events.indexOf('end 4'));
     const status = await store.status();
     expect(status.batches).toBe(1);
+    expect(status.deliveries).toMatchObject({ running: 0, interrupted: 1 });
     await store.close();
   });
 });

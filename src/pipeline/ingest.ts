@@ -44,7 +44,7 @@ import {
   type RawChunk,
 } from './commit.js';
 import type { IdentifiedReading } from './identify.js';
-import { markInterruptedDeliveries } from './interrupted.js';
+import { markInterruptedDeliveries, markStoppedDelivery } from './interrupted.js';
 import { createJudge, type Judge, type Verdict } from './judge.js';
 import {
   judgeInParallel,
@@ -379,6 +379,12 @@ class DeliveryRun {
     }
   }
 
+  /** Marks the delivery interrupted when it began and did not end (see markStoppedDelivery). */
+  async markStopped(): Promise<void> {
+    if (!this.#deliveryCreated) return;
+    await markStoppedDelivery(this.#options.store, this.#deliveryId, this.#options.clock.nowMs());
+  }
+
   async #ensureDelivery(): Promise<void> {
     if (this.#deliveryCreated) return;
     const options = this.#options;
@@ -657,11 +663,11 @@ async function ingestOnThisThread(
       await run.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
     }
     throwIfShuttingDown(options.signal, options.name);
+    return await run.end();
   } catch (error) {
-    await settleQuietly(run);
+    await stopQuietly(run);
     throw error;
   }
-  return run.end();
 }
 
 /**
@@ -670,6 +676,16 @@ async function ingestOnThisThread(
  */
 async function settleQuietly(run: DeliveryRun): Promise<void> {
   await run.settle().catch(() => undefined);
+}
+
+/**
+ * A run that stopped before its end: its last batch settles, then its delivery (if it began) is
+ * marked interrupted. When the store itself failed the mark fails too, and the next process makes
+ * it; the run's own error is the one that goes back.
+ */
+async function stopQuietly(run: DeliveryRun): Promise<void> {
+  await settleQuietly(run);
+  await run.markStopped().catch(() => undefined);
 }
 
 /** A parser that finds nothing: the empty-delivery guard alone, on the committing thread. */
@@ -695,7 +711,7 @@ async function ingestJudgedInParallel(
       await run.pushJudged(chunk, verdicts);
     }
   } catch (error) {
-    await settleQuietly(run);
+    await stopQuietly(run);
     throw error;
   }
   assert.fail('the parse threads ended without the end of the delivery');

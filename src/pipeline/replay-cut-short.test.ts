@@ -2,9 +2,8 @@
 // another record: it is read again only where its first read can be repeated, from a complete
 // delivery of the same file, and then it is the very interval it was quarantined as.
 // Method: a NEM12 file whose 300 line's readings are numbered after the unreadable line below it.
-// Its first delivery stops after one committed batch, as if the process died. Replay and accept
-// run on a real SQLite store, before and after the file is delivered again in full.
-import Database from 'better-sqlite3';
+// Its first delivery stops after two committed batches (the source fails). Replay and accept run
+// on a real SQLite store, before and after the file is delivered again in full.
 import { afterAll, describe, expect, it } from 'vitest';
 import { CountingRandom, ManualClock } from '../core/clock.js';
 import type { Store } from '../core/store.js';
@@ -74,19 +73,12 @@ function openStore(path: string) {
 }
 
 /**
- * A store whose delivery of FILE was cut short, by a process that is gone (a pid no process has),
- * and a new process that delivers `again` under the same name: it marks the first interrupted and
- * links the new delivery to it.
+ * A store whose delivery of FILE was cut short, marked interrupted by the process it failed in,
+ * and a delivery of `again` under the same name, which links to it.
  */
 async function redelivered(again: Buffer) {
-  const path = `${tempDir('amisync-cut-short-')}/store.db`;
-  const cut = openStore(path);
-  await expect(ingest(cut, cutShort())).rejects.toThrow(/connection reset/);
-  await cut.close();
-  const db = new Database(path);
-  db.prepare('UPDATE deliveries SET owner_pid = 2147483646').run();
-  db.close();
-  const store = openStore(path);
+  const store = openStore(`${tempDir('amisync-cut-short-')}/store.db`);
+  await expect(ingest(store, cutShort())).rejects.toThrow(/connection reset/);
   const report = await ingest(store, once(again));
   const first = (await store.listDeliveries(10)).find((d) => d.id !== report.deliveryId);
   expect(first).toMatchObject({ status: 'interrupted', redeliveredBy: [report.deliveryId] });
@@ -112,8 +104,13 @@ describe('replay of a typed record whose delivery was cut short', () => {
   it('keeps the record open with why, rather than replaying a sibling reading', async () => {
     const store = openStore(`${tempDir('amisync-cut-short-')}/store.db`);
     await expect(ingest(store, cutShort())).rejects.toThrow(/connection reset/);
+    // Its read stopped in this live process, which marks it interrupted at once.
     const [first] = await store.listDeliveries(10);
-    expect(first?.sizeBytes).toBeNull();
+    expect(first).toMatchObject({ status: 'interrupted', sizeBytes: null });
+    const marks = (await collect(store.iterateAuditEntries())).filter(
+      (entry) => entry.kind === 'delivery.interrupted',
+    );
+    expect(marks.map((entry) => JSON.parse(entry.payload).delivery)).toEqual([first!.id]);
     // Batches of 20: records 2 to 41 committed, interval 5 quarantined for its value.
     const [item, ...others] = await store.listQuarantine({ limit: 10 });
     expect(others).toEqual([]);
