@@ -47,6 +47,19 @@ const parsed = parseUrdbRate({
 if (!parsed.ok) throw new Error('test tariff does not read');
 const TARIFF = parsed.tariff;
 
+function reading(slot: number, valueMicro: number): BillingReading {
+  return {
+    meterId: 'M1',
+    channel: '1',
+    intervalStartMs: SPAN.startMs + slot * 900_000,
+    intervalSeconds: 900,
+    valueMicro,
+    quality: 'actual',
+    idempotencyKey: String(slot),
+    version: 1,
+  };
+}
+
 const readingsArbitrary = fc
   .uniqueArray(
     fc.record({
@@ -55,18 +68,7 @@ const readingsArbitrary = fc
     }),
     { selector: (r) => r.slot, maxLength: 400 },
   )
-  .map((items) =>
-    items.map((item): BillingReading => ({
-      meterId: 'M1',
-      channel: '1',
-      intervalStartMs: SPAN.startMs + item.slot * 900_000,
-      intervalSeconds: 900,
-      valueMicro: item.valueMicro,
-      quality: 'actual',
-      idempotencyKey: String(item.slot),
-      version: 1,
-    })),
-  );
+  .map((items) => items.map((item) => reading(item.slot, item.valueMicro)));
 
 function total(readings: readonly BillingReading[]): number {
   return totalCents(
@@ -83,7 +85,9 @@ describe('billing properties', () => {
         );
         expect(total(shuffled)).toBe(total(readings));
       }),
-      { numRuns: 60 },
+      // Found by the long form: a reading at the October DST change asked first made the local
+      // calendar read the rest of October an hour early (07:00 fell into the 06:00 period).
+      { numRuns: 60, examples: [[[reading(2316, 0), reading(412, 125_000)], -326230258]] },
     );
   });
 

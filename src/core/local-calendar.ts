@@ -36,7 +36,10 @@ export function createLocalCalendar(timeZone: string | null): LocalCalendar {
       if (epochMs >= fromMs && epochMs < untilMs) return cachedOffsetMs;
       const zoned = new Temporal.ZonedDateTime(BigInt(epochMs) * 1_000_000n, timeZone);
       cachedOffsetMs = zoned.offsetNanoseconds / 1_000_000;
-      const previous = zoned.getTimeZoneTransition('previous');
+      // The offset holds from the last transition at or before the instant: 'previous' is the
+      // last one strictly before, so it is asked from a nanosecond later. Asked from the instant
+      // itself, an instant at a transition cached its new offset over the stretch before it too.
+      const previous = zoned.add({ nanoseconds: 1 }).getTimeZoneTransition('previous');
       const next = zoned.getTimeZoneTransition('next');
       fromMs = previous === null ? Number.NEGATIVE_INFINITY : previous.epochMilliseconds;
       untilMs = next === null ? Number.POSITIVE_INFINITY : next.epochMilliseconds;
