@@ -67,13 +67,6 @@ export function validUtf8Prefix(bytes: Uint8Array): string {
   return startOf(valid) ?? '';
 }
 
-export function concatBytes(first: Uint8Array, second: Uint8Array): Uint8Array {
-  const joined = new Uint8Array(first.byteLength + second.byteLength);
-  joined.set(first, 0);
-  joined.set(second, first.byteLength);
-  return joined;
-}
-
 /**
  * Decodes UTF-8 with replacement characters: only for showing an undecodable record to a person.
  */

@@ -11,11 +11,15 @@ export interface Incremental<T> {
   end(): T[];
 }
 
-/** `cuts` are byte offsets, in any order, repeats allowed; none feeds the bytes whole. */
+/**
+ * `cuts` are byte offsets, in any order, repeats allowed; none feeds the bytes whole. With
+ * `ended` false the reader is not ended: what the bytes alone give out (a delivery cut short).
+ */
 export function pushSplit<T>(
   reader: Incremental<T>,
   bytes: Uint8Array,
   cuts: readonly number[] = [],
+  ended = true,
 ): T[] {
   const out: T[] = [];
   let start = 0;
@@ -23,7 +27,8 @@ export function pushSplit<T>(
     out.push(...reader.push(bytes.subarray(start, cut)));
     start = cut;
   }
-  out.push(...reader.push(bytes.subarray(start)), ...reader.end());
+  out.push(...reader.push(bytes.subarray(start)));
+  if (ended) out.push(...reader.end());
   return out;
 }
 

@@ -20,7 +20,7 @@ import {
   type TextPosition,
 } from './green-button.js';
 import { createMarkupGuard, type TagMark } from './markup-guard.js';
-import { concatBytes, decodeUtf8, incompleteTailLength, validUtf8Prefix } from '../bytes.js';
+import { decodeUtf8, incompleteTailLength, validUtf8Prefix } from '../bytes.js';
 
 /** Deepest element nesting read; real feeds need about 10 levels. */
 export const ELEMENT_DEPTH_MAX = 64;
@@ -537,7 +537,7 @@ export function createEspiReader(limits: Partial<EspiReaderLimits> = {}): EspiRe
    * of a chunk is carried to the next one (and is invalid at the end of the delivery).
    */
   function decodeAndFeed(chunk: Uint8Array, more: boolean): void {
-    const bytes = carried.byteLength === 0 ? chunk : concatBytes(carried, chunk);
+    const bytes = carried.byteLength === 0 ? chunk : Buffer.concat([carried, chunk]);
     const split = more ? bytes.byteLength - incompleteTailLength(bytes) : bytes.byteLength;
     carried = bytes.slice(split);
     const whole = decodeUtf8(bytes.subarray(0, split));
