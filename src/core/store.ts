@@ -432,6 +432,13 @@ export interface StoreTransaction {
    * recorded. The engine judges liveness from the owner it stamped at createDelivery.
    */
   findAbandonedDeliveries(): Promise<DeliveryRow[]>;
+  /**
+   * Deliveries of one source in progress whose interruption is not yet recorded, whoever owns
+   * them, alive or not. Asked by the holder of that source's only writer (a partition's lease, in
+   * a transaction fenced by it) before it reads: none of them is its own, and none can commit
+   * again, since the fence refuses every transaction of an earlier holder (docs/workers.md).
+   */
+  findUnfinishedDeliveriesOf(sourceId: string): Promise<DeliveryRow[]>;
   /** Records a delivery's interruption, with the audit entry that records it. */
   markDeliveryInterrupted(deliveryId: string, atMs: number, auditSeq: number): Promise<void>;
   /**

@@ -60,3 +60,25 @@ export async function markInterruptedDeliveries(store: Store, atMs: number): Pro
     return marked;
   });
 }
+
+/**
+ * Marks every unfinished delivery of one source interrupted, whoever owns it, in one transaction:
+ * for the holder of that source's only writer, a partition's lease, before it reads the partition
+ * (`store` is fenced by that lease). An earlier holder's delivery can never commit again, and its
+ * process may be alive (it lost the lease while reading) or on another host, where no process
+ * check can tell it is gone. Returns the ids marked.
+ */
+export async function markDeliveriesOfTakenSource(
+  store: Store,
+  sourceId: string,
+  atMs: number,
+): Promise<string[]> {
+  return store.transaction(async (tx) => {
+    const marked: string[] = [];
+    for (const delivery of await tx.findUnfinishedDeliveriesOf(sourceId)) {
+      await markIn(tx, delivery, atMs);
+      marked.push(delivery.id);
+    }
+    return marked;
+  });
+}

@@ -478,6 +478,37 @@ for (const engine of ENGINES) {
       await store.close();
     });
 
+    it("offers a source's unfinished deliveries, whoever owns them, to its writer", async () => {
+      const { store, attack } = await engine.open();
+      const delivery = (id: string, sourceId: string, startedAtMs: number) => ({
+        id,
+        sourceId,
+        name: `${id}.ndjson`,
+        format: 'ndjson',
+        formatContext: {},
+        startedAtMs,
+      });
+      await store.createDelivery(delivery('live', 'nats-p0', 2));
+      await store.createDelivery(delivery('elsewhere', 'nats-p0', 1));
+      await store.createDelivery(delivery('other-source', 'nats-p1', 1));
+      await store.createDelivery(delivery('done', 'nats-p0', 3));
+      await store.transaction((tx) => tx.finishDelivery('done', 'ab'.repeat(32), 10, 4));
+      // One owned by this live process, one by a process on another host: both alive as far as
+      // a process check can tell, so neither is abandoned; both are unfinished.
+      await attack("UPDATE deliveries SET owner_host = 'another-host' WHERE id = 'elsewhere'");
+      expect(await store.transaction((tx) => tx.findAbandonedDeliveries())).toEqual([]);
+      const unfinished = await store.transaction((tx) => tx.findUnfinishedDeliveriesOf('nats-p0'));
+      expect(unfinished.map((d) => [d.id, d.status])).toEqual([
+        ['elsewhere', 'running'],
+        ['live', 'running'],
+      ]);
+      await store.transaction((tx) => tx.markDeliveryInterrupted('live', 7, 1));
+      const left = await store.transaction((tx) => tx.findUnfinishedDeliveriesOf('nats-p0'));
+      expect(left.map((d) => d.id)).toEqual(['elsewhere']);
+      expect(await store.transaction((tx) => tx.findUnfinishedDeliveriesOf('none'))).toEqual([]);
+      await store.close();
+    });
+
     it('round-trips stream state and sums it exactly in status', async () => {
       const { store } = await engine.open();
       const big = 4_000_000_000_000_000;

@@ -1,13 +1,16 @@
 // Goal: a worker that takes over a partition whose previous owner died holding fetched, never
-// acknowledged messages commits those messages before any later message of the partition, and
-// ends with the ledger one ordered run gives. Method: a feed with estimates and conflicts published
-// to 1 partition; a dead owner (a lease left to expire, a connection that fetched the first
-// messages and closed without acking) and a Worker with a long ack wait; the ack log against the
-// stream sequence of each message, the ledger against the simulator's truth.
+// acknowledged messages commits those messages before any later message of the partition, ends
+// with the ledger one ordered run gives, and marks the previous owner's unfinished delivery
+// interrupted (its process may live on: a process check cannot tell). Method: a feed with
+// estimates and conflicts published to 1 partition; a dead owner (a lease left to expire, a
+// connection that fetched the first messages and closed without acking, a delivery it never
+// finished) and a Worker with a long ack wait; the ack log against the stream sequence of each
+// message, the ledger against the simulator's truth, the delivery's status and audit entry.
 import { describe, expect, it } from 'vitest';
 import { jetstream, jetstreamManager, AckPolicy, DeliverPolicy } from '@nats-io/jetstream';
 import { connect as connectNats, nanos } from '@nats-io/transport-node';
 import { join } from 'node:path';
+import { verifyAudit } from '../audit/verify.js';
 import { runSimulatePublish } from '../cli/commands/simulate-publish.js';
 import { silentLogger } from '../core/log.js';
 import { partitionSubject } from '../core/partition.js';
@@ -97,6 +100,17 @@ describe.runIf(services.up)('a worker taking over a dead owner’s partition', (
       await fixPartitionCount(store.pool, 1);
       const [deadLease] = await takeFreeLeases(store.pool, 'dead-owner', 1, 1, 300);
       expect(deadLease).toMatchObject({ owner: 'dead-owner', generation: 1 });
+      // The earlier owner's delivery it never finished. Its process (this one) is alive, as a
+      // worker that lost its lease while reading is: no process check finds it gone.
+      await store.createDelivery({
+        id: 'earlier-owner-delivery',
+        sourceId: `${durablePrefix}-p0`,
+        name: 'batch of the earlier owner',
+        format: 'ndjson',
+        formatContext: {},
+        startedAtMs: Date.now(),
+      });
+      expect((await store.getDelivery('earlier-owner-delivery'))?.status).toBe('running');
       const config = workerConfigSchema.parse({
         owner: 'successor',
         store: url,
@@ -146,6 +160,18 @@ describe.runIf(services.up)('a worker taking over a dead owner’s partition', (
       expect(await ledgerStreams(store)).toEqual(truth.streams);
       expect(status.ledger.readings).toBe(truth.currentReadings);
       expect(formatKwh(status.ledger.energyMilliWh)).toBe(truth.kwh);
+      // The successor marked the earlier owner's delivery interrupted, audited, as it took over.
+      expect(await store.getDelivery('earlier-owner-delivery')).toMatchObject({
+        status: 'interrupted',
+      });
+      expect(status.deliveries.running).toBe(0);
+      const marking = await store.latestAuditEntryOfKind('delivery.interrupted');
+      expect(JSON.parse(marking?.payload ?? '{}')).toMatchObject({
+        delivery: 'earlier-owner-delivery',
+        source: `${durablePrefix}-p0`,
+      });
+      const report = await verifyAudit(store, null);
+      expect(report.problems).toEqual([]);
     } finally {
       stop.abort();
       await running?.catch(() => undefined);

@@ -19,6 +19,7 @@ import { END, isIdle, waitIdle, type Source } from '../core/source.js';
 import { DEFAULT_DICTIONARY } from '../dictionary/dictionary.js';
 import type { Pause } from '../core/pause.js';
 import { StorePauseGate } from '../pipeline/pause-gate.js';
+import { markDeliveriesOfTakenSource } from '../pipeline/interrupted.js';
 import { deliverOne, loadSavedPosition } from '../pipeline/run-source.js';
 import { createSourceContext } from '../cli/config/source-context.js';
 import { BrokerSource } from '../sources/broker/broker-source.js';
@@ -194,6 +195,13 @@ export class Worker {
       log: this.#log,
       signal,
     };
+    // An earlier holder's deliveries of the partition can never commit again (the fence): they
+    // are interrupted, and status and a redelivery of the same name see them so.
+    const marked = await markDeliveriesOfTakenSource(store, source.id, systemClock.nowMs());
+    if (marked.length > 0) {
+      const fields = { partition: lease.partition, deliveries: marked };
+      this.#log.info(fields, 'unfinished deliveries of an earlier holder marked interrupted');
+    }
     await source.connect(signal, await loadSavedPosition(store, source.id));
     let pausedSinceMs: number | null = null;
     try {

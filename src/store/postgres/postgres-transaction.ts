@@ -315,6 +315,20 @@ async function findAbandonedDeliveries(db: Queryable, self: DeliveryOwner): Prom
     .filter((delivery) => delivery.status === 'interrupted');
 }
 
+async function findUnfinishedDeliveriesOf(
+  db: Queryable,
+  self: DeliveryOwner,
+  sourceId: string,
+): Promise<DeliveryRow[]> {
+  const found = await all(
+    db,
+    `${DELIVERY_SELECT} WHERE d.status = 'in-progress' AND i.delivery_id IS NULL
+       AND d.source_id = $1 ORDER BY d.started_at_ms, d.id`,
+    [sourceId],
+  );
+  return found.map((row) => deliveryFrom(row, self));
+}
+
 const QUARANTINE_COLUMNS: readonly InsertColumn<QuarantineInsert>[] = [
   { name: 'delivery_id', type: 'text', of: (r) => r.deliveryId },
   { name: 'batch_id', type: 'bigint', of: (r) => r.batchId },
@@ -529,6 +543,14 @@ export function transactionApi(client: PoolClient, context: TransactionContext):
       // of them still finds each one unmarked.
       await takeChainLock(db);
       return findAbandonedDeliveries(db, context.self);
+    },
+    findUnfinishedDeliveriesOf: async (sourceId) => {
+      const found = await findUnfinishedDeliveriesOf(db, context.self, sourceId);
+      if (found.length === 0 || context.scope === null) return found;
+      // A dead owner's delivery may be marked at the same time by a process of any partition
+      // (findAbandonedDeliveries): under the chain lock only one of them still finds it unmarked.
+      await takeChainLock(db);
+      return findUnfinishedDeliveriesOf(db, context.self, sourceId);
     },
     markDeliveryInterrupted: async (deliveryId, atMs, auditSeq) => {
       await db.query(

@@ -671,6 +671,7 @@ export class SqliteStore implements Store {
       findOpenQuarantineByRaw: async (rawSha256s) => this.#findOpenQuarantineByRaw(rawSha256s),
       insertQuarantineRepeats: async (rows) => this.#insertQuarantineRepeats(rows),
       findAbandonedDeliveries: async () => this.#findAbandonedDeliveries(),
+      findUnfinishedDeliveriesOf: async (sourceId) => this.#findUnfinishedDeliveriesOf(sourceId),
       markDeliveryInterrupted: async (deliveryId, atMs, auditSeq) => {
         statement(
           'INSERT INTO delivery_interruptions (delivery_id, at_ms, audit_seq) VALUES (?, ?, ?)',
@@ -1130,6 +1131,14 @@ export class SqliteStore implements Store {
     return rows
       .map((row) => deliveryFrom(row, this.#self))
       .filter((delivery) => delivery.status === 'interrupted');
+  }
+
+  #findUnfinishedDeliveriesOf(sourceId: string): DeliveryRow[] {
+    const rows = this.#statement(
+      `${DELIVERY_SELECT} WHERE d.status = 'in-progress' AND i.delivery_id IS NULL
+       AND d.source_id = ? ORDER BY d.started_at_ms, d.id`,
+    ).all(sourceId) as Row[];
+    return rows.map((row) => deliveryFrom(row, this.#self));
   }
 
   #insertQuarantineAction(action: QuarantineActionInsert): void {
