@@ -2,7 +2,8 @@
  * The two ways the PostgreSQL store reads rows: a query's rows at once, and a long read in pages
  * through a cursor in one snapshot, so that a whole ledger never sits in memory as result rows.
  */
-import type { Pool } from 'pg';
+import type { Pool, PoolClient } from 'pg';
+import { AmisyncError } from '../../core/errors.js';
 import type { PgRow } from './postgres-codecs.js';
 
 /** A client or a pool: what a query needs. */
@@ -28,6 +29,7 @@ export async function* cursorPages(
   rowsPerPage: number,
 ): AsyncGenerator<PgRow[]> {
   const client = await pool.connect();
+  const session = watchSession(client);
   let finished = false;
   try {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
@@ -39,7 +41,48 @@ export async function* cursorPages(
     }
     await client.query('COMMIT');
     finished = true;
+  } catch (error) {
+    throw session.ended() ?? error;
   } finally {
+    session.stop();
     client.release(!finished);
   }
+}
+
+/** What ended a session while its client was checked out, and a way to stop listening. */
+export interface SessionWatch {
+  /** A store outage when the session ended (the server restarted or ended it), else null. */
+  ended(): AmisyncError | null;
+  stop(): void;
+}
+
+/**
+ * Listens, while `client` is checked out of the pool, for its session ending between two
+ * statements (the server restarted, terminated it, or ended a silent write transaction).
+ * node-postgres reports that as an 'error' event on the client, and the pool listens for it only
+ * while the client is idle: with no listener, the event would crash the process. The client's
+ * next statement then fails with a message that says only that it "is not queryable"; `ended()`
+ * says why, as a store outage.
+ */
+export function watchSession(client: PoolClient, silentForMs?: number): SessionWatch {
+  let ended: AmisyncError | null = null;
+  const onError = (error: Error): void => {
+    const code = (error as { code?: unknown }).code;
+    ended ??= new AmisyncError(
+      'STORE_UNAVAILABLE',
+      `the connection to PostgreSQL ended inside a transaction, which did not commit (the ` +
+        `server restarted or ended the session` +
+        (silentForMs === undefined ? '' : `, or the transaction was silent for ${silentForMs} ms`) +
+        `): ${error.message}` +
+        (typeof code === 'string' ? ` (${code})` : ''),
+      typeof code === 'string' ? { code } : {},
+    );
+  };
+  client.on('error', onError);
+  return {
+    ended: () => ended,
+    stop: () => {
+      client.off('error', onError);
+    },
+  };
 }

@@ -103,7 +103,7 @@ import {
   selectQuarantineOfMeter,
 } from './postgres-ledger-reads.js';
 import { POSTGRES_MIGRATIONS } from './postgres-migrations.js';
-import { cursorPages } from './postgres-query.js';
+import { cursorPages, watchSession } from './postgres-query.js';
 import {
   completeDelivery,
   DELIVERY_SELECT,
@@ -154,7 +154,24 @@ export interface PostgresStoreOptions {
    * exist, and the server refuses any write.
    */
   readonly?: boolean;
+  /**
+   * How long a write transaction may stay silent (its process sends nothing) before the server
+   * ends its session: WRITE_IDLE_TIMEOUT_MS_DEFAULT by default.
+   */
+  writeIdleTimeoutMs?: number;
 }
+
+/**
+ * A write transaction holds advisory locks that every other writer waits for: the schema's, a
+ * partition's, the audit chain's (docs/workers.md, "Locks"). A process that froze inside one (a
+ * stopped process, a paused VM, a host gone with its connection left open) would hold them until
+ * it woke, and every worker would wait with it. The server ends a write transaction's session
+ * once it has been idle this long (`idle_in_transaction_session_timeout`, set for that
+ * transaction only, so long reads through a cursor are not ended). Far longer than any pause of
+ * a live process between two statements of a transaction; the lease (5 s by default) still
+ * decides which worker may commit.
+ */
+export const WRITE_IDLE_TIMEOUT_MS_DEFAULT = 30_000;
 
 /** Where a `postgres://` URL points, with the schema taken out of its query string. */
 export interface PostgresTarget {
@@ -184,8 +201,9 @@ export function asStoreError(error: unknown): unknown {
   const code = (error as { code?: unknown }).code;
   if (typeof code !== 'string') return error;
   // Connection refused or reset, and SQLSTATE classes 08 (connection), 53 (resources),
-  // 57 (operator intervention), 40 (rollback: serialization failure, deadlock).
-  if (/^(ECONN|ETIMEDOUT|ENOTFOUND|EPIPE)|^(08|53|57|40)/.test(code)) {
+  // 57 (operator intervention), 40 (rollback: serialization failure, deadlock), and 25P03 (the
+  // session ended by the server after the write-idle timeout).
+  if (/^(ECONN|ETIMEDOUT|ENOTFOUND|EPIPE)|^(08|53|57|40)|^25P03$/.test(code)) {
     return new AmisyncError('STORE_UNAVAILABLE', `${(error as Error).message} (${code})`, { code });
   }
   return error;
@@ -200,8 +218,11 @@ async function migrate(
   schema: string,
   nowMs: number,
   mustExist: boolean,
+  writeIdleTimeoutMs: number,
 ): Promise<void> {
-  await client.query('BEGIN');
+  await client.query(
+    `BEGIN; SET LOCAL idle_in_transaction_session_timeout = ${writeIdleTimeoutMs}`,
+  );
   try {
     await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
     if (mustExist) await requireTables(client, schema);
@@ -266,6 +287,7 @@ export async function openPostgresStore(
 ): Promise<PostgresStore> {
   const target = parsePostgresUrl(location);
   const readonly = options.readonly === true;
+  const writeIdleTimeoutMs = options.writeIdleTimeoutMs ?? WRITE_IDLE_TIMEOUT_MS_DEFAULT;
   // Loaded on first open, so commands on SQLite start without the PostgreSQL client.
   const { default: pg } = await import('pg');
   const pool = new pg.Pool({
@@ -287,16 +309,27 @@ export async function openPostgresStore(
       `cannot connect to PostgreSQL: ${(error as Error).message}`,
     );
   }
+  const session = watchSession(client, writeIdleTimeoutMs);
   try {
     if (readonly) await checkReadable(client, target.schema);
-    else await migrate(client, target.schema, options.nowMs(), options.mustExist === true);
+    else {
+      const mustExist = options.mustExist === true;
+      await migrate(client, target.schema, options.nowMs(), mustExist, writeIdleTimeoutMs);
+    }
   } catch (error) {
-    client.release();
+    session.stop();
+    client.release(true);
     await pool.end();
-    throw asStoreError(error);
+    throw session.ended() ?? asStoreError(error);
   }
+  session.stop();
   client.release();
-  return new PostgresStore(pool, target.schema);
+  return new PostgresStore(pool, target.schema, {
+    self: currentOwner(),
+    knownPartitions: new Set<string>(),
+    scope: null,
+    writeIdleTimeoutMs,
+  });
 }
 
 export class PostgresStore implements Store {
@@ -307,15 +340,11 @@ export class PostgresStore implements Store {
   /** False for a partition's view: the store it came from ends the pool. */
   readonly #ownsPool: boolean;
 
-  constructor(pool: Pool, schema: string, context: TransactionContext | null = null) {
+  constructor(pool: Pool, schema: string, context: TransactionContext) {
     this.pool = pool;
     this.schema = schema;
-    this.#ownsPool = context === null;
-    this.#context = context ?? {
-      self: currentOwner(),
-      knownPartitions: new Set<string>(),
-      scope: null,
-    };
+    this.#ownsPool = context.scope === null;
+    this.#context = context;
   }
 
   /**
@@ -393,8 +422,12 @@ export class PostgresStore implements Store {
       throw asStoreError(error);
     }
     let broken = false;
+    // The server may end the session between two statements (the idle timeout below, a restart).
+    const session = watchSession(client, this.#context.writeIdleTimeoutMs);
     try {
-      await client.query('BEGIN');
+      await client.query(
+        `BEGIN; SET LOCAL idle_in_transaction_session_timeout = ${this.#context.writeIdleTimeoutMs}`,
+      );
       await takeWriteLocks(client, this.#context.scope);
       const result = await fn(client);
       await client.query('COMMIT');
@@ -405,9 +438,10 @@ export class PostgresStore implements Store {
       } catch {
         broken = true;
       }
-      throw asStoreError(error);
+      throw session.ended() ?? asStoreError(error);
     } finally {
-      client.release(broken);
+      session.stop();
+      client.release(broken || session.ended() !== null);
     }
   }
 

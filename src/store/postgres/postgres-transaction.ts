@@ -59,6 +59,8 @@ export interface TransactionContext {
   self: DeliveryOwner;
   knownPartitions: Set<string>;
   scope: PartitionScope | null;
+  /** The server ends a write transaction's session silent this long (PostgresStoreOptions). */
+  writeIdleTimeoutMs: number;
 }
 
 function column<T, V>(items: readonly T[], pick: (item: T) => V): V[] {
