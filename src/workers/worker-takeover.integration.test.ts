@@ -1,15 +1,18 @@
 // Goal: a worker that takes over a partition whose previous owner died holding fetched, never
 // acknowledged messages commits those messages before any later message of the partition, ends
-// with the ledger one ordered run gives, and marks the previous owner's unfinished delivery
-// interrupted (its process may live on: a process check cannot tell). Method: a feed with
-// estimates and conflicts published to 1 partition; a dead owner (a lease left to expire, a
-// connection that fetched the first messages and closed without acking, a delivery it never
-// finished) and a Worker with a long ack wait; the ack log against the stream sequence of each
-// message, the ledger against the simulator's truth, the delivery's status and audit entry.
+// with the ledger one ordered run gives, marks the previous owner's unfinished delivery
+// interrupted (its process may live on: a process check cannot tell), and ends its session frozen
+// in a COPY. Method: a feed with estimates and conflicts published to 1 partition; a dead owner (a
+// lease left to expire, a connection that fetched the first messages and closed without acking, a
+// delivery it never finished, a session stopped inside a COPY) and a Worker with a long ack wait;
+// the ack log against the stream sequence of each message, the ledger against the simulator's
+// truth, the delivery's status and audit entry, what ended the frozen session.
 import { describe, expect, it } from 'vitest';
 import { jetstream, jetstreamManager, AckPolicy, DeliverPolicy } from '@nats-io/jetstream';
 import { connect as connectNats, nanos } from '@nats-io/transport-node';
 import { join } from 'node:path';
+import pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
 import { verifyAudit } from '../audit/verify.js';
 import { runSimulatePublish } from '../cli/commands/simulate-publish.js';
 import { silentLogger } from '../core/log.js';
@@ -25,7 +28,7 @@ import {
   outOfStreamOrder,
   readAckLog,
 } from '../test-support/broker-rig.js';
-import { freshPostgresSchema } from '../test-support/postgres.js';
+import { freshPostgresSchema, postgresServerUrl } from '../test-support/postgres.js';
 import { ledgerStreams } from '../test-support/truth-check.js';
 import { waitFor, workerServices, workerTestNames } from '../test-support/worker-rig.js';
 import { Worker, workerConfigSchema } from './worker.js';
@@ -66,12 +69,34 @@ async function fetchAndDie(stream: string, subject: string, durable: string, cou
   }
 }
 
+/**
+ * A session of an earlier owner of `partition` stopped in the middle of a batch's COPY: it holds
+ * the partition's lock, and the server waits for the rest of its rows. Records what ended it.
+ */
+async function frozenInCopy(schema: string, partition: number) {
+  const client = new pg.Client({
+    connectionString: postgresServerUrl(),
+    options: `-c search_path=${schema}`,
+  });
+  const ended: string[] = [];
+  const record = (error: Error & { code?: string }) => ended.push(error.code ?? 'none');
+  client.on('error', record);
+  await client.connect();
+  await client.query('BEGIN');
+  await client.query('SELECT pg_advisory_xact_lock_shared(hashtext(current_schema()))');
+  await client.query('SELECT pg_advisory_xact_lock(hashtext(current_schema()), $1)', [partition]);
+  const copy = client.query(copyFrom('COPY ledger (interval_start_ms, meter_id) FROM STDIN'));
+  copy.on('error', record);
+  copy.write('1767571200000\tMTR-');
+  return { client, ended };
+}
+
 describe.runIf(services.up)('a worker taking over a dead owner’s partition', () => {
   it('commits the dead owner’s pending messages before any later one', async () => {
     const names = workerTestNames(services, 'takeover');
     const { stream, subject: subjectPrefix, durable: durablePrefix, folder } = names;
     const ackLog = join(folder, 'acks.ndjson');
-    const { url } = freshPostgresSchema();
+    const { schema, url } = freshPostgresSchema();
     // Estimates later replaced by actuals, and conflicts, make the ledger depend on the order.
     const summary = await runSimulatePublish({
       ...faultyFeed(NATS_URL, subjectPrefix, 29, { stream }),
@@ -111,6 +136,9 @@ describe.runIf(services.up)('a worker taking over a dead owner’s partition', (
         startedAtMs: Date.now(),
       });
       expect((await store.getDelivery('earlier-owner-delivery'))?.status).toBe('running');
+      // And a session of the earlier owner frozen in the middle of a batch's COPY, holding the
+      // partition's lock: the successor ends it, or it would wait for it for ever.
+      const frozen = await frozenInCopy(schema, 0);
       const config = workerConfigSchema.parse({
         owner: 'successor',
         store: url,
@@ -172,6 +200,8 @@ describe.runIf(services.up)('a worker taking over a dead owner’s partition', (
       });
       const report = await verifyAudit(store, null);
       expect(report.problems).toEqual([]);
+      expect(frozen.ended).toContain('57P01');
+      await frozen.client.end().catch(() => undefined);
     } finally {
       stop.abort();
       await running?.catch(() => undefined);

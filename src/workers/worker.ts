@@ -25,6 +25,7 @@ import { createSourceContext } from '../cli/config/source-context.js';
 import { BrokerSource } from '../sources/broker/broker-source.js';
 import { NatsLink, natsSourceSchema } from '../sources/nats/nats-source.js';
 import {
+  endEarlierHolders,
   fixPartitionCount,
   heartbeatWorker,
   PARTITIONS_MAX,
@@ -195,6 +196,19 @@ export class Worker {
       log: this.#log,
       signal,
     };
+    // An earlier holder still in a transaction of the partition (frozen, or about to find itself
+    // fenced) would keep the partition's lock: its session is ended, its transaction rolled back.
+    const ended = await endEarlierHolders(this.#store.pool, lease.partition).catch(
+      (error: unknown) => {
+        const fields = { partition: lease.partition, error: (error as Error).message };
+        this.#log.warn(fields, 'could not end the sessions of an earlier holder');
+        return 0;
+      },
+    );
+    if (ended > 0) {
+      const fields = { partition: lease.partition, sessions: ended };
+      this.#log.warn(fields, 'sessions of an earlier holder ended');
+    }
     // An earlier holder's deliveries of the partition can never commit again (the fence): they
     // are interrupted, and status and a redelivery of the same name see them so.
     const marked = await markDeliveriesOfTakenSource(store, source.id, systemClock.nowMs());

@@ -51,6 +51,30 @@ export async function takeWriteLocks(db: Queryable, scope: PartitionScope | null
   if (scope.fence !== null) await checkFence(db, scope.partition, scope.fence);
 }
 
+/**
+ * Ends every other session that holds a partition's lock, for the worker that has just taken the
+ * partition's lease, before its first transaction there: only a partition's writers take that
+ * lock, and every earlier one is fenced, so whatever such a session holds it can never commit.
+ * A frozen earlier holder (a stopped process, a paused VM, a host gone with its connection open)
+ * would otherwise keep the lock until it woke: the write-idle timeout ends a transaction silent
+ * between statements, but not one stopped in the middle of a COPY, where the server waits for the
+ * client's rows and neither that timeout nor a statement timeout applies. Returns the sessions
+ * ended. A server that refuses (sessions of another role, without the right to signal them)
+ * leaves them to end by themselves, as before.
+ */
+export async function endEarlierHolders(db: Queryable, partition: number): Promise<number> {
+  const ended = await all(
+    db,
+    `SELECT pg_terminate_backend(l.pid) AS ended FROM pg_locks l
+     WHERE l.locktype = 'advisory' AND l.granted AND l.pid <> pg_backend_pid()
+       AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+       AND l.classid = hashtext(current_schema())::oid AND l.objid = $1::int::oid
+       AND l.objsubid = 2`,
+    [partition],
+  );
+  return ended.filter((row) => row.ended === true).length;
+}
+
 async function checkFence(db: Queryable, partition: number, fence: LeaseFence): Promise<void> {
   const found = await all(
     db,
