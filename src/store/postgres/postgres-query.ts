@@ -29,7 +29,7 @@ export async function* cursorPages(
   rowsPerPage: number,
 ): AsyncGenerator<PgRow[]> {
   const client = await pool.connect();
-  const session = watchSession(client);
+  const session = watchSession(client, 'during a read (the server restarted or ended the session)');
   let finished = false;
   try {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
@@ -62,20 +62,17 @@ export interface SessionWatch {
  * node-postgres reports that as an 'error' event on the client, and the pool listens for it only
  * while the client is idle: with no listener, the event would crash the process. The client's
  * next statement then fails with a message that says only that it "is not queryable"; `ended()`
- * says why, as a store outage.
+ * says why, as a store outage: "the connection to PostgreSQL ended <when>: <the server's words>".
  */
-export function watchSession(client: PoolClient, silentForMs?: number): SessionWatch {
+export function watchSession(client: PoolClient, when: string): SessionWatch {
   let ended: AmisyncError | null = null;
   const onError = (error: Error): void => {
     const code = (error as { code?: unknown }).code;
+    const known = typeof code === 'string';
     ended ??= new AmisyncError(
       'STORE_UNAVAILABLE',
-      `the connection to PostgreSQL ended inside a transaction, which did not commit (the ` +
-        `server restarted or ended the session` +
-        (silentForMs === undefined ? '' : `, or the transaction was silent for ${silentForMs} ms`) +
-        `): ${error.message}` +
-        (typeof code === 'string' ? ` (${code})` : ''),
-      typeof code === 'string' ? { code } : {},
+      `the connection to PostgreSQL ended ${when}: ${error.message}` + (known ? ` (${code})` : ''),
+      known ? { code } : {},
     );
   };
   client.on('error', onError);

@@ -173,6 +173,14 @@ export interface PostgresStoreOptions {
  */
 export const WRITE_IDLE_TIMEOUT_MS_DEFAULT = 30_000;
 
+/** When a write transaction's connection ended, as its store outage says it. */
+function writeEndedWhen(writeIdleTimeoutMs: number): string {
+  return (
+    'inside a transaction, which did not commit (the server restarted or ended the session, ' +
+    `or the transaction was silent for ${writeIdleTimeoutMs} ms)`
+  );
+}
+
 /** Where a `postgres://` URL points, with the schema taken out of its query string. */
 export interface PostgresTarget {
   connectionString: string;
@@ -288,6 +296,12 @@ export async function openPostgresStore(
   const target = parsePostgresUrl(location);
   const readonly = options.readonly === true;
   const writeIdleTimeoutMs = options.writeIdleTimeoutMs ?? WRITE_IDLE_TIMEOUT_MS_DEFAULT;
+  if (!Number.isSafeInteger(writeIdleTimeoutMs) || writeIdleTimeoutMs < 1) {
+    throw new AmisyncError(
+      'USAGE',
+      `writeIdleTimeoutMs must be a whole number of milliseconds, at least 1 (${writeIdleTimeoutMs})`,
+    );
+  }
   // Loaded on first open, so commands on SQLite start without the PostgreSQL client.
   const { default: pg } = await import('pg');
   const pool = new pg.Pool({
@@ -309,7 +323,7 @@ export async function openPostgresStore(
       `cannot connect to PostgreSQL: ${(error as Error).message}`,
     );
   }
-  const session = watchSession(client, writeIdleTimeoutMs);
+  const session = watchSession(client, writeEndedWhen(writeIdleTimeoutMs));
   try {
     if (readonly) await checkReadable(client, target.schema);
     else {
@@ -423,7 +437,7 @@ export class PostgresStore implements Store {
     }
     let broken = false;
     // The server may end the session between two statements (the idle timeout below, a restart).
-    const session = watchSession(client, this.#context.writeIdleTimeoutMs);
+    const session = watchSession(client, writeEndedWhen(this.#context.writeIdleTimeoutMs));
     try {
       await client.query(
         `BEGIN; SET LOCAL idle_in_transaction_session_timeout = ${this.#context.writeIdleTimeoutMs}`,
