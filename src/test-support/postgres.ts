@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
 import type { PostgresStore } from '../store/postgres/postgres-store.js';
 
 export function postgresServerUrl(): string {
@@ -54,6 +55,33 @@ export async function runAsSuperuser(schema: string, sql: string): Promise<void>
   } finally {
     await client.end();
   }
+}
+
+/**
+ * A session of an earlier writer of `partition` stopped in the middle of a batch's COPY, as a
+ * frozen worker leaves it: it holds the schema's lock (shared) and the partition's, and the server
+ * waits for the rest of its rows. `ended` records the codes of what ended it; `close` ends it.
+ */
+export async function sessionFrozenInCopy(
+  schema: string,
+  partition: number,
+): Promise<{ ended: string[]; close(): Promise<void> }> {
+  const client = new pg.Client({
+    connectionString: postgresServerUrl(),
+    options: `-c search_path=${schema}`,
+  });
+  const ended: string[] = [];
+  // The server's word reaches the COPY under way (the client's event, when none is).
+  const record = (error: Error & { code?: string }) => ended.push(error.code ?? 'none');
+  client.on('error', record);
+  await client.connect();
+  await client.query('BEGIN');
+  await client.query('SELECT pg_advisory_xact_lock_shared(hashtext(current_schema()))');
+  await client.query('SELECT pg_advisory_xact_lock(hashtext(current_schema()), $1)', [partition]);
+  const copy = client.query(copyFrom('COPY ledger (interval_start_ms, meter_id) FROM STDIN'));
+  copy.on('error', record);
+  copy.write('1767571200000\tMTR-');
+  return { ended, close: () => client.end().catch(() => undefined) };
 }
 
 /** Drops every schema this test file made. */

@@ -11,8 +11,6 @@ import { describe, expect, it } from 'vitest';
 import { jetstream, jetstreamManager, AckPolicy, DeliverPolicy } from '@nats-io/jetstream';
 import { connect as connectNats, nanos } from '@nats-io/transport-node';
 import { join } from 'node:path';
-import pg from 'pg';
-import { from as copyFrom } from 'pg-copy-streams';
 import { verifyAudit } from '../audit/verify.js';
 import { runSimulatePublish } from '../cli/commands/simulate-publish.js';
 import { silentLogger } from '../core/log.js';
@@ -28,7 +26,7 @@ import {
   outOfStreamOrder,
   readAckLog,
 } from '../test-support/broker-rig.js';
-import { freshPostgresSchema, postgresServerUrl } from '../test-support/postgres.js';
+import { freshPostgresSchema, sessionFrozenInCopy } from '../test-support/postgres.js';
 import { ledgerStreams } from '../test-support/truth-check.js';
 import { waitFor, workerServices, workerTestNames } from '../test-support/worker-rig.js';
 import { Worker, workerConfigSchema } from './worker.js';
@@ -67,28 +65,6 @@ async function fetchAndDie(stream: string, subject: string, durable: string, cou
   } finally {
     await connection.close();
   }
-}
-
-/**
- * A session of an earlier owner of `partition` stopped in the middle of a batch's COPY: it holds
- * the partition's lock, and the server waits for the rest of its rows. Records what ended it.
- */
-async function frozenInCopy(schema: string, partition: number) {
-  const client = new pg.Client({
-    connectionString: postgresServerUrl(),
-    options: `-c search_path=${schema}`,
-  });
-  const ended: string[] = [];
-  const record = (error: Error & { code?: string }) => ended.push(error.code ?? 'none');
-  client.on('error', record);
-  await client.connect();
-  await client.query('BEGIN');
-  await client.query('SELECT pg_advisory_xact_lock_shared(hashtext(current_schema()))');
-  await client.query('SELECT pg_advisory_xact_lock(hashtext(current_schema()), $1)', [partition]);
-  const copy = client.query(copyFrom('COPY ledger (interval_start_ms, meter_id) FROM STDIN'));
-  copy.on('error', record);
-  copy.write('1767571200000\tMTR-');
-  return { client, ended };
 }
 
 describe.runIf(services.up)('a worker taking over a dead owner’s partition', () => {
@@ -138,7 +114,7 @@ describe.runIf(services.up)('a worker taking over a dead owner’s partition', (
       expect((await store.getDelivery('earlier-owner-delivery'))?.status).toBe('running');
       // And a session of the earlier owner frozen in the middle of a batch's COPY, holding the
       // partition's lock: the successor ends it, or it would wait for it for ever.
-      const frozen = await frozenInCopy(schema, 0);
+      const frozen = await sessionFrozenInCopy(schema, 0);
       const config = workerConfigSchema.parse({
         owner: 'successor',
         store: url,
@@ -201,7 +177,7 @@ describe.runIf(services.up)('a worker taking over a dead owner’s partition', (
       const report = await verifyAudit(store, null);
       expect(report.problems).toEqual([]);
       expect(frozen.ended).toContain('57P01');
-      await frozen.client.end().catch(() => undefined);
+      await frozen.close();
     } finally {
       stop.abort();
       await running?.catch(() => undefined);

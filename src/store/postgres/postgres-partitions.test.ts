@@ -5,8 +5,6 @@
 // Method: a partition transaction held open on a gate while others run (bounded waits tell done
 // from blocked), two pipelines ingesting into different partitions at once, then `verifyAudit`;
 // raw sessions stopped inside a COPY on two partitions.
-import pg from 'pg';
-import { from as copyFrom } from 'pg-copy-streams';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ManualClock, type Random } from '../../core/clock.js';
 import { DEFAULT_DICTIONARY } from '../../dictionary/dictionary.js';
@@ -17,8 +15,8 @@ import { generateFeed, toNdjson } from '../../simulator/feed-generator.js';
 import {
   dropPostgresSchemas,
   freshPostgresSchema,
-  postgresServerUrl,
   probePostgres,
+  sessionFrozenInCopy,
 } from '../../test-support/postgres.js';
 import { requireOrSkip } from '../../test-support/services.js';
 import {
@@ -170,26 +168,10 @@ describe.runIf(runs)('PostgreSQL partition transactions', () => {
     const store = await openPostgresStore(url, { nowMs: () => START_MS });
     // Earlier holders of partitions 0 and 1, each frozen in the middle of a batch's COPY: the
     // server waits for the rest of their rows, so no idle timeout applies to them.
-    const frozen = async (partition: number) => {
-      const client = new pg.Client({
-        connectionString: postgresServerUrl(),
-        options: `-c search_path=${schema}`,
-      });
-      const ended: string[] = [];
-      client.on('error', (error: Error & { code?: string }) => ended.push(error.code ?? 'none'));
-      await client.connect();
-      await client.query('BEGIN');
-      await client.query('SELECT pg_advisory_xact_lock_shared(hashtext(current_schema()))');
-      await client.query('SELECT pg_advisory_xact_lock(hashtext(current_schema()), $1)', [
-        partition,
-      ]);
-      const copy = client.query(copyFrom('COPY ledger (interval_start_ms, meter_id) FROM STDIN'));
-      // The server's word reaches the COPY under way (the client's event, when none is).
-      copy.on('error', (error: Error & { code?: string }) => ended.push(error.code ?? 'none'));
-      copy.write('1767571200000\tMTR-');
-      return { client, ended };
-    };
-    const [zero, one] = [await frozen(0), await frozen(1)];
+    const [zero, one] = [
+      await sessionFrozenInCopy(schema, 0),
+      await sessionFrozenInCopy(schema, 1),
+    ];
     try {
       const firstWrite = store.forPartition(scope(0)).transaction(async (tx) => tx.auditHead());
       expect(await within(firstWrite, SETTLE_MS)).toBe('blocked');
@@ -200,8 +182,8 @@ describe.runIf(runs)('PostgreSQL partition transactions', () => {
       expect(one.ended).toEqual([]);
       expect(await endEarlierHolders(store.pool, 0)).toBe(0);
     } finally {
-      await one.client.end().catch(() => undefined);
-      await zero.client.end().catch(() => undefined);
+      await one.close();
+      await zero.close();
       await store.close();
     }
   });
