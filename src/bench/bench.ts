@@ -166,6 +166,11 @@ interface EndToEnd {
    * with parse threads it bounds the rate. NaN where the kernel does not say.
    */
   committingCpuSeconds: number;
+  /**
+   * Time the committing thread was ready to run and waited for a core (the kernel's run queue):
+   * with parse threads, the other threads' share of a small machine's cores. NaN where unknown.
+   */
+  committingWaitSeconds: number;
   /** Bytes the database wrote (its file and WAL), read from the kernel's I/O accounting. */
   writtenBytes: number;
 }
@@ -183,7 +188,7 @@ async function endToEnd(
   const store = openSqliteStore(path, { nowMs: () => 0 });
   const start = process.hrtime.bigint();
   const cpuStart = process.cpuUsage();
-  const committingStart = threadCpuSecondsSoFar();
+  const committingStart = threadSchedSecondsSoFar();
   const writtenStart = writtenBytesSoFar();
   const report = await ingestDelivery(
     createReadStream(feedPath, { highWaterMark: READ_CHUNK_BYTES }),
@@ -201,7 +206,7 @@ async function endToEnd(
   );
   const elapsed = seconds(start);
   const cpu = process.cpuUsage(cpuStart);
-  const committingCpuSeconds = threadCpuSecondsSoFar() - committingStart;
+  const committingEnd = threadSchedSecondsSoFar();
   const writtenBytes = writtenBytesSoFar() - writtenStart;
   await store.close();
   return {
@@ -210,21 +215,27 @@ async function endToEnd(
     held: report.counts.anomalyHeld,
     seconds: elapsed,
     cpuSeconds: (cpu.user + cpu.system) / 1e6,
-    committingCpuSeconds,
+    committingCpuSeconds: committingEnd.onCpu - committingStart.onCpu,
+    committingWaitSeconds: committingEnd.waiting - committingStart.waiting,
     writtenBytes,
   };
 }
 
 /**
- * CPU time of the calling thread so far, in seconds, from the kernel's scheduler statistics
- * (Linux /proc/thread-self/schedstat, nanoseconds on the CPU); NaN where the kernel does not say.
+ * The calling thread's time so far on a CPU and waiting for one (ready to run), in seconds, from
+ * the kernel's scheduler statistics (Linux /proc/thread-self/schedstat, nanoseconds); NaN where
+ * the kernel does not say.
  */
-function threadCpuSecondsSoFar(): number {
+function threadSchedSecondsSoFar(): { onCpu: number; waiting: number } {
   try {
-    const runNs = Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]);
-    return Number.isFinite(runNs) ? runNs / 1e9 : NaN;
+    const [onCpuNs, waitingNs] = readFileSync('/proc/thread-self/schedstat', 'utf8')
+      .split(' ')
+      .map(Number);
+    const seconds = (ns: number | undefined) =>
+      ns !== undefined && Number.isFinite(ns) ? ns / 1e9 : NaN;
+    return { onCpu: seconds(onCpuNs), waiting: seconds(waitingNs) };
   } catch {
-    return NaN;
+    return { onCpu: NaN, waiting: NaN };
   }
 }
 
@@ -288,10 +299,14 @@ function parallelLines(
   const leastCpu = (list: EndToEnd[]) =>
     list.reduce((a, b) => (b.cpuSeconds < a.cpuSeconds ? b : a));
   const micros = (run: EndToEnd) => ((run.cpuSeconds / readings) * 1e6).toFixed(2);
-  const committingMicros = (list: EndToEnd[]) => {
-    const least = Math.min(...list.map((run) => run.committingCpuSeconds));
+  /** The least of each run's `of`, in microseconds a reading. */
+  const leastMicros = (list: EndToEnd[], of: (run: EndToEnd) => number) => {
+    const least = Math.min(...list.map(of));
     return Number.isNaN(least) ? 'unknown' : `${((least / readings) * 1e6).toFixed(2)} us`;
   };
+  const committingMicros = (list: EndToEnd[]) =>
+    leastMicros(list, (run) => run.committingCpuSeconds);
+  const waitedMicros = (list: EndToEnd[]) => leastMicros(list, (run) => run.committingWaitSeconds);
   const lines: string[] = [];
   for (const side of ['off', 'on'] as const) {
     const one = fastest(single[side]);
@@ -311,6 +326,8 @@ function parallelLines(
     lines.push(
       `  committing thread's CPU per reading, detectors ${side} (least of each): ` +
         `${committingMicros(single[side])} on one thread, ${committingMicros(parallel[side])} ` +
+        `on ${threads}; waiting for a core (least of each): ` +
+        `${waitedMicros(single[side])} on one thread, ${waitedMicros(parallel[side])} ` +
         `on ${threads}`,
     );
   }
