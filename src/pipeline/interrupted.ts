@@ -45,20 +45,29 @@ export async function markStoppedDelivery(
   await store.transaction((tx) => markIn(tx, delivery, atMs));
 }
 
+/** Marks the deliveries `find` gives, in one transaction that reads them. Returns their ids. */
+async function markFound(
+  store: Store,
+  find: (tx: StoreTransaction) => Promise<DeliveryRow[]>,
+  atMs: number,
+): Promise<string[]> {
+  return store.transaction(async (tx) => {
+    const marked: string[] = [];
+    for (const delivery of await find(tx)) {
+      await markIn(tx, delivery, atMs);
+      marked.push(delivery.id);
+    }
+    return marked;
+  });
+}
+
 /**
  * Marks every unfinished delivery whose owning process is gone, in one transaction that reads the
  * deliveries it marks. A delivery whose owner is alive (another ingest running now) is left alone.
  * Returns the ids marked.
  */
 export async function markInterruptedDeliveries(store: Store, atMs: number): Promise<string[]> {
-  return store.transaction(async (tx) => {
-    const marked: string[] = [];
-    for (const delivery of await tx.findAbandonedDeliveries()) {
-      await markIn(tx, delivery, atMs);
-      marked.push(delivery.id);
-    }
-    return marked;
-  });
+  return markFound(store, (tx) => tx.findAbandonedDeliveries(), atMs);
 }
 
 /**
@@ -73,12 +82,5 @@ export async function markDeliveriesOfTakenSource(
   sourceId: string,
   atMs: number,
 ): Promise<string[]> {
-  return store.transaction(async (tx) => {
-    const marked: string[] = [];
-    for (const delivery of await tx.findUnfinishedDeliveriesOf(sourceId)) {
-      await markIn(tx, delivery, atMs);
-      marked.push(delivery.id);
-    }
-    return marked;
-  });
+  return markFound(store, (tx) => tx.findUnfinishedDeliveriesOf(sourceId), atMs);
 }

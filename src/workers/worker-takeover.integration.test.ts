@@ -96,6 +96,7 @@ describe.runIf(services.up)('a worker taking over a dead owner’s partition', (
     const store = await openPostgresStore(url, { nowMs: () => Date.now() });
     const stop = new AbortController();
     let running: Promise<void> | null = null;
+    let frozen: Awaited<ReturnType<typeof sessionFrozenInCopy>> | null = null;
     try {
       // The dead owner's lease, left to expire: the worker takes the partition over from it.
       await fixPartitionCount(store.pool, 1);
@@ -114,7 +115,7 @@ describe.runIf(services.up)('a worker taking over a dead owner’s partition', (
       expect((await store.getDelivery('earlier-owner-delivery'))?.status).toBe('running');
       // And a session of the earlier owner frozen in the middle of a batch's COPY, holding the
       // partition's lock: the successor ends it, or it would wait for it for ever.
-      const frozen = await sessionFrozenInCopy(schema, 0);
+      frozen = await sessionFrozenInCopy(schema, 0);
       const config = workerConfigSchema.parse({
         owner: 'successor',
         store: url,
@@ -177,8 +178,8 @@ describe.runIf(services.up)('a worker taking over a dead owner’s partition', (
       const report = await verifyAudit(store, null);
       expect(report.problems).toEqual([]);
       expect(frozen.ended).toContain('57P01');
-      await frozen.close();
     } finally {
+      await frozen?.close();
       stop.abort();
       await running?.catch(() => undefined);
       await store.close();

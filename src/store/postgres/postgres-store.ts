@@ -173,6 +173,16 @@ export interface PostgresStoreOptions {
  */
 export const WRITE_IDLE_TIMEOUT_MS_DEFAULT = 30_000;
 
+/**
+ * Begins a write transaction whose session the server ends once it has been silent for
+ * `writeIdleTimeoutMs` (WRITE_IDLE_TIMEOUT_MS_DEFAULT): one round trip, as a bare BEGIN.
+ */
+async function beginWrite(client: PoolClient, writeIdleTimeoutMs: number): Promise<void> {
+  await client.query(
+    `BEGIN; SET LOCAL idle_in_transaction_session_timeout = ${writeIdleTimeoutMs}`,
+  );
+}
+
 /** When a write transaction's connection ended, as its store outage says it. */
 function writeEndedWhen(writeIdleTimeoutMs: number): string {
   return (
@@ -228,9 +238,7 @@ async function migrate(
   mustExist: boolean,
   writeIdleTimeoutMs: number,
 ): Promise<void> {
-  await client.query(
-    `BEGIN; SET LOCAL idle_in_transaction_session_timeout = ${writeIdleTimeoutMs}`,
-  );
+  await beginWrite(client, writeIdleTimeoutMs);
   try {
     await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
     if (mustExist) await requireTables(client, schema);
@@ -439,9 +447,7 @@ export class PostgresStore implements Store {
     // The server may end the session between two statements (the idle timeout below, a restart).
     const session = watchSession(client, writeEndedWhen(this.#context.writeIdleTimeoutMs));
     try {
-      await client.query(
-        `BEGIN; SET LOCAL idle_in_transaction_session_timeout = ${this.#context.writeIdleTimeoutMs}`,
-      );
+      await beginWrite(client, this.#context.writeIdleTimeoutMs);
       await takeWriteLocks(client, this.#context.scope);
       const result = await fn(client);
       await client.query('COMMIT');

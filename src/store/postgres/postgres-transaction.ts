@@ -306,26 +306,16 @@ async function findOpenQuarantineByRaw(
   }));
 }
 
-async function findAbandonedDeliveries(db: Queryable, self: DeliveryOwner): Promise<DeliveryRow[]> {
-  const found = await all(
-    db,
-    `${DELIVERY_SELECT} WHERE d.status = 'in-progress' AND i.delivery_id IS NULL
-     ORDER BY d.started_at_ms, d.id`,
-  );
-  return found
-    .map((row) => deliveryFrom(row, self))
-    .filter((delivery) => delivery.status === 'interrupted');
-}
-
-async function findUnfinishedDeliveriesOf(
+/** Deliveries in progress and not marked interrupted, of one source or of all, oldest first. */
+async function unfinishedDeliveries(
   db: Queryable,
   self: DeliveryOwner,
-  sourceId: string,
+  sourceId: string | null,
 ): Promise<DeliveryRow[]> {
   const found = await all(
     db,
     `${DELIVERY_SELECT} WHERE d.status = 'in-progress' AND i.delivery_id IS NULL
-       AND d.source_id = $1 ORDER BY d.started_at_ms, d.id`,
+       AND ($1::text IS NULL OR d.source_id = $1) ORDER BY d.started_at_ms, d.id`,
     [sourceId],
   );
   return found.map((row) => deliveryFrom(row, self));
@@ -380,6 +370,17 @@ const QUARANTINE_REPEAT_COLUMNS: readonly InsertColumn<QuarantineRepeatInsert>[]
 /** The writes and in-transaction reads of one batch, on `client` inside BEGIN ... COMMIT. */
 export function transactionApi(client: PoolClient, context: TransactionContext): StoreTransaction {
   const db: Queryable = client;
+  /**
+   * Deliveries to mark interrupted. In a partition's transaction, processes of other partitions
+   * may mark the same ones (a dead owner's) at the same time: found any, it takes the chain lock
+   * and reads again, so that only one of them still finds each one unmarked.
+   */
+  const toMark = async (find: () => Promise<DeliveryRow[]>): Promise<DeliveryRow[]> => {
+    const found = await find();
+    if (found.length === 0 || context.scope === null) return found;
+    await takeChainLock(db);
+    return find();
+  };
   return {
     allocateBatchId: async () => nextBatchId(db, context.scope),
     putRawChunk: async (deliveryId, byteOffset, chunk) =>
@@ -539,21 +540,11 @@ export function transactionApi(client: PoolClient, context: TransactionContext):
       );
     },
     findAbandonedDeliveries: async () => {
-      const found = await findAbandonedDeliveries(db, context.self);
-      if (found.length === 0 || context.scope === null) return found;
-      // Workers of other partitions may mark the same deliveries: under the chain lock only one
-      // of them still finds each one unmarked.
-      await takeChainLock(db);
-      return findAbandonedDeliveries(db, context.self);
+      const abandoned = (found: DeliveryRow[]) => found.filter((d) => d.status === 'interrupted');
+      return toMark(async () => abandoned(await unfinishedDeliveries(db, context.self, null)));
     },
-    findUnfinishedDeliveriesOf: async (sourceId) => {
-      const found = await findUnfinishedDeliveriesOf(db, context.self, sourceId);
-      if (found.length === 0 || context.scope === null) return found;
-      // A dead owner's delivery may be marked at the same time by a process of any partition
-      // (findAbandonedDeliveries): under the chain lock only one of them still finds it unmarked.
-      await takeChainLock(db);
-      return findUnfinishedDeliveriesOf(db, context.self, sourceId);
-    },
+    findUnfinishedDeliveriesOf: async (sourceId) =>
+      toMark(() => unfinishedDeliveries(db, context.self, sourceId)),
     markDeliveryInterrupted: async (deliveryId, atMs, auditSeq) => {
       await db.query(
         'INSERT INTO delivery_interruptions (delivery_id, at_ms, audit_seq) VALUES ($1, $2, $3)',

@@ -670,8 +670,9 @@ export class SqliteStore implements Store {
       decideDeadLetter: async (id, decision) => updateDeadLetterDecision(statement, id, decision),
       findOpenQuarantineByRaw: async (rawSha256s) => this.#findOpenQuarantineByRaw(rawSha256s),
       insertQuarantineRepeats: async (rows) => this.#insertQuarantineRepeats(rows),
-      findAbandonedDeliveries: async () => this.#findAbandonedDeliveries(),
-      findUnfinishedDeliveriesOf: async (sourceId) => this.#findUnfinishedDeliveriesOf(sourceId),
+      findAbandonedDeliveries: async () =>
+        this.#unfinishedDeliveries(null).filter((d) => d.status === 'interrupted'),
+      findUnfinishedDeliveriesOf: async (sourceId) => this.#unfinishedDeliveries(sourceId),
       markDeliveryInterrupted: async (deliveryId, atMs, auditSeq) => {
         statement(
           'INSERT INTO delivery_interruptions (delivery_id, at_ms, audit_seq) VALUES (?, ?, ?)',
@@ -1123,21 +1124,12 @@ export class SqliteStore implements Store {
     }
   }
 
-  #findAbandonedDeliveries(): DeliveryRow[] {
+  /** Deliveries in progress and not marked interrupted, of one source or of all, oldest first. */
+  #unfinishedDeliveries(sourceId: string | null): DeliveryRow[] {
     const rows = this.#statement(
       `${DELIVERY_SELECT} WHERE d.status = 'in-progress' AND i.delivery_id IS NULL
-       ORDER BY d.started_at_ms, d.id`,
-    ).all() as Row[];
-    return rows
-      .map((row) => deliveryFrom(row, this.#self))
-      .filter((delivery) => delivery.status === 'interrupted');
-  }
-
-  #findUnfinishedDeliveriesOf(sourceId: string): DeliveryRow[] {
-    const rows = this.#statement(
-      `${DELIVERY_SELECT} WHERE d.status = 'in-progress' AND i.delivery_id IS NULL
-       AND d.source_id = ? ORDER BY d.started_at_ms, d.id`,
-    ).all(sourceId) as Row[];
+       AND (@sourceId IS NULL OR d.source_id = @sourceId) ORDER BY d.started_at_ms, d.id`,
+    ).all({ sourceId }) as Row[];
     return rows.map((row) => deliveryFrom(row, this.#self));
   }
 
