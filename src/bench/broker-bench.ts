@@ -26,9 +26,7 @@
  * under 800 messages. A broker that is not answering on its loopback port is skipped with the
  * reason.
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -46,7 +44,8 @@ import { deliverOne } from '../pipeline/run-source.js';
 import { BATCH_READINGS_MAX } from '../core/limits.js';
 import { freshDatabase, rawInsertCeiling, CEILING_ROWS_PER_STATEMENT } from './raw-insert.js';
 import { generateMeterIds } from '../simulator/feed-generator.js';
-import { portAnswers } from '../sources/broker/port-answers.js';
+import { portAnswers } from '../sources/common/loopback-port.js';
+import { privateMosquitto } from './private-mosquitto.js';
 import { amqpSourceKind, amqpSourceSchema } from '../sources/amqp/amqp-source.js';
 import { mqttSourceKind, mqttSourceSchema } from '../sources/mqtt/mqtt-source.js';
 import { natsSourceKind, natsSourceSchema } from '../sources/nats/nats-source.js';
@@ -184,43 +183,6 @@ function mqttCase(port: number, queuedMax: number | null): BrokerCase {
       await client.endAsync();
     },
   };
-}
-
-/** A loopback port nothing listens on now. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-/**
- * A Mosquitto of the bench's own, on a free loopback port, that queues any number of messages
- * for a session (`max_queued_messages 0`), so that MQTT is measured with as many messages as the
- * other brokers; null when no `mosquitto` program can be started.
- */
-async function privateMosquitto(directory: string): Promise<{ port: number; stop(): void } | null> {
-  const port = await freePort();
-  const conf = join(directory, 'mosquitto.conf');
-  writeFileSync(
-    conf,
-    [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'max_queued_messages 0', ''].join('\n'),
-  );
-  for (const program of ['mosquitto', '/usr/sbin/mosquitto']) {
-    const child = spawn(program, ['-c', conf], { stdio: 'ignore' });
-    const started = await new Promise<boolean>((resolve) => {
-      child.once('error', () => resolve(false));
-      child.once('spawn', () => resolve(true));
-    });
-    if (!started) continue;
-    for (let tries = 0; tries < 50 && !(await portAnswers(port)); tries++) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    if (await portAnswers(port)) return { port, stop: () => child.kill() };
-    child.kill();
-  }
-  return null;
 }
 
 const amqpCase: BrokerCase = {
@@ -499,7 +461,9 @@ console.log(
     `best of ${ROUNDS} alternated rounds`,
 );
 const scratch = mkdtempSync(join(tmpdir(), 'amisync-broker-bench-mosquitto-'));
-const mosquitto = BROKERS.has('mqtt') ? await privateMosquitto(scratch) : null;
+const mosquitto = BROKERS.has('mqtt')
+  ? await privateMosquitto(scratch, ['max_queued_messages 0'])
+  : null;
 if (BROKERS.has('mqtt') && mosquitto === null) {
   console.log(
     'MQTT: no mosquitto program to start one with max_queued_messages 0; the shared broker on ' +
@@ -521,6 +485,6 @@ console.log(
 try {
   for (const broker of cases) for (const shape of SHAPES) await measure(broker, shape, ceiling);
 } finally {
-  mosquitto?.stop();
+  await mosquitto?.stop();
   rmSync(scratch, { recursive: true, force: true });
 }

@@ -15,6 +15,7 @@ export const ALERT_RULES = [
   'resume',
   'dead_letter',
   'sla.breach',
+  'broker.messages_lost',
 ] as const;
 
 export type AlertRule = (typeof ALERT_RULES)[number];

@@ -18,6 +18,7 @@
  *   so a restart resumes exactly after the last committed delivery.
  * - `close()` once; deliveries not yet acknowledged are redelivered by the transport later.
  */
+import type { Alert } from './alert.js';
 import type { Random, TimerClock } from './clock.js';
 import type { Logger } from './log.js';
 import type { Pause, PauseGate } from './pause.js';
@@ -219,6 +220,12 @@ export interface SourceContext {
    * Absent: never paused.
    */
   readonly pauseGate?: PauseGate;
+  /**
+   * Raises an operator alert through the service's dispatcher (its log and webhook), for what a
+   * source learns outside any delivery: a broker that says it dropped messages. Absent (a
+   * command with no alerts wired): the source logs it and nothing else.
+   */
+  alert?(alert: Omit<Alert, 'atMs'>): void;
 }
 
 /** Where a secret lives: never in the configuration file itself. */

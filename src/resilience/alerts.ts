@@ -1,9 +1,9 @@
 /**
  * Alerts (issue 10 part 5): breaker opened and closed, pause and resume, dead letters, a quarantine
- * spike, the store unavailable, an audit verification failure. Each alert names the source, the
- * rule and the figures that triggered it. The dispatcher writes every alert to the log at once and
- * hands it to each sink (a webhook); a sink queues and sends on its own, so raising an alert never
- * waits for the network and a failing sink never blocks ingestion.
+ * spike, the store unavailable, an audit verification failure, messages a broker lost. Each alert
+ * names the source, the rule and the figures that triggered it. The dispatcher writes every alert
+ * to the log at once and hands it to each sink (a webhook); a sink queues and sends on its own, so
+ * raising an alert never waits for the network and a failing sink never blocks ingestion.
  */
 import type { Clock } from '../core/clock.js';
 import type { Alert, AlertRaiser, AlertSink } from '../core/alert.js';

@@ -23,7 +23,7 @@ import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
 import type { BatchCounts } from '../core/store.js';
 import { formatKwh, type TruthStream } from '../simulator/truth.js';
 import { CLI_MAIN, readDatabase, runOnce, type Exit } from './crash-runs.js';
-import { portAnswers } from '../sources/broker/port-answers.js';
+import { portAnswers } from '../sources/common/loopback-port.js';
 import { newestConsumerOf } from '../sources/nats/nats-consumer-names.js';
 import { requireOrSkip } from './services.js';
 

@@ -2,6 +2,7 @@
  * A SourceContext for tests: a manual clock, counting ids, a memory logger and the given
  * environment, on a real store.
  */
+import type { AlertRaiser } from '../core/alert.js';
 import { CountingRandom, ManualClock, type TimerClock } from '../core/clock.js';
 import { MemoryLogger } from '../core/log.js';
 import type { PauseGate } from '../core/pause.js';
@@ -15,7 +16,12 @@ export interface TestSourceContext extends SourceContext {
 
 export function testSourceContext(
   store: Store,
-  options: { clock?: TimerClock; env?: Record<string, string>; pauseGate?: PauseGate } = {},
+  options: {
+    clock?: TimerClock;
+    env?: Record<string, string>;
+    pauseGate?: PauseGate;
+    alerts?: AlertRaiser;
+  } = {},
 ): TestSourceContext {
   const log = new MemoryLogger();
   const context = createSourceContext({
@@ -25,6 +31,7 @@ export function testSourceContext(
     log,
     env: options.env ?? {},
     ...(options.pauseGate === undefined ? {} : { pauseGate: options.pauseGate }),
+    ...(options.alerts === undefined ? {} : { alerts: options.alerts }),
   });
   return { ...context, log };
 }

@@ -12,10 +12,10 @@ import {
   readFileSync,
   writeFileSync,
 } from 'node:fs';
-import { createServer } from 'node:net';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { tempDir } from './temp.js';
+import { freePort } from '../sources/common/loopback-port.js';
 
 export const SSHD_PATH = '/usr/sbin/sshd';
 const SSH_KEYGEN_PATH = '/usr/bin/ssh-keygen';
@@ -67,18 +67,6 @@ export function fingerprintOf(publicKeyFile: string): string {
   );
   if (match === null) throw new Error(`no SHA256 fingerprint for ${publicKeyFile}`);
   return match[0];
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 function sshdConfig(dir: string, port: number, username: string): string {

@@ -10,7 +10,6 @@
  */
 import { EventEmitter } from 'node:events';
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { SOURCE_KINDS } from '../config/kinds.js';
@@ -30,6 +29,7 @@ import { runRun } from './run.js';
 import { addToken } from './tokens.js';
 import { addVendor } from './vendors.js';
 import { CONTENT_TYPES } from '../../simulator/push-plan.js';
+import { freePort } from '../../sources/common/loopback-port.js';
 
 const DAY_MS = 86_400_000;
 /** A new file lands in the drop folder this often. */
@@ -41,15 +41,6 @@ const DEMO_PUSH_SEED = 500;
 /** Each body is the next six hours of its meters' reads; after two days they come round again. */
 const DEMO_PUSH_BODY_INTERVALS = 24;
 const DEMO_PUSH_BODIES_DISTINCT = 8;
-
-/** A free TCP port on loopback (the API's, when --port 0 asks for any). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return typeof address === 'object' && address !== null ? address.port : 0;
-}
 
 /** Waits until the service's API answers (it starts after the service has loaded its file). */
 async function untilListening(url: string, running: Promise<unknown>): Promise<void> {

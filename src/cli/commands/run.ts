@@ -37,7 +37,7 @@ import {
 import { printJson, printLines } from '../output.js';
 import { countsTable } from './ingest.js';
 import { webhookFor, webhookHeaders, wireResilience } from '../config/resilience-wiring.js';
-import { AlertDispatcher } from '../../resilience/alerts.js';
+import { AlertDispatcher, type AlertRaiser } from '../../resilience/alerts.js';
 import { QuarantineSpikeRule } from '../../resilience/quarantine-spike.js';
 import { quarantineSpikeFor } from '../../resilience/resilience-config.js';
 import type { ResilienceFigures } from '../../resilience/resilient-source.js';
@@ -95,6 +95,7 @@ export function load(
   log: Logger,
   store: () => Store,
   pauseGate?: PauseGate,
+  alerts?: () => AlertRaiser | null,
 ): LoadedConfig {
   const clock = timersOf(runtime.clock);
   const context = createSourceContext({
@@ -104,6 +105,7 @@ export function load(
     log,
     env: environment.env,
     ...(pauseGate === undefined ? {} : { pauseGate }),
+    ...(alerts === undefined ? {} : { alerts }),
   });
   return loadServiceConfig(configPathOf(options), environment.kinds, context);
 }
@@ -188,7 +190,16 @@ export async function runRun(
   // One gate for the source loops and the push endpoint: it reads the store's pauses at most once
   // a second, so `amisync pause` from another process holds here without a restart.
   const pauseGate = new StorePauseGate({ store: () => store ?? storeNotOpen(), clock, log });
-  const loaded = load(options, environment, log, () => store ?? storeNotOpen(), pauseGate);
+  // Sources raise alerts through the dispatcher wired below, once the store is open.
+  let alerts: AlertRaiser | null = null;
+  const loaded = load(
+    options,
+    environment,
+    log,
+    () => store ?? storeNotOpen(),
+    pauseGate,
+    () => alerts,
+  );
   const partitioned = loaded.sources.find((source) => source.partitions !== undefined);
   if (partitioned !== undefined) {
     throw new AmisyncError(
@@ -247,6 +258,7 @@ export async function runRun(
       log,
       env: environment.env,
     });
+    alerts = resilience.alerts;
     const spike = new QuarantineSpikeRule(
       quarantineSpikeFor(loaded.settings.resilience),
       clock,

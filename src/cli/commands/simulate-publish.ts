@@ -317,7 +317,8 @@ function printSummary(summary: SimulatePublishSummary, json: boolean): void {
       `note: an MQTT broker keeps a bounded number of messages for a subscriber that is away ` +
         `(Mosquitto's max_queued_messages, ${MQTT_QUEUED_DEFAULT} by default) and drops the ` +
         'rest without telling the publisher; if the consumer was not connected throughout, ' +
-        'size that limit (docs/config-brokers.md) or compare what it received with the truth.',
+        'size that limit (docs/config-brokers.md) or compare what it received with the truth ' +
+        '(amisync run alerts broker.messages_lost when the broker counts drops).',
     );
   }
   printLines(lines);

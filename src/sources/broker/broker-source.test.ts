@@ -153,7 +153,7 @@ describe('messageLines', () => {
 describe('BrokerSource', () => {
   it('hands a batch over once it holds messagesMax messages, and bounds the broker at two', async () => {
     const { link, source } = setup({ batch: { ...BATCH_DEFAULTS, messagesMax: 3 } });
-    await source.connect();
+    await source.connect(new AbortController().signal, null);
     expect(link.unackedMax).toBe(6);
     link.publish(reading(0));
     link.publish(reading(1));
@@ -174,7 +174,7 @@ describe('BrokerSource', () => {
     const { harness, link, source } = setup({
       batch: { messagesMax: 100, bytesMax: 2 * reading(0).length + 2, delayMs: 500 },
     });
-    await source.connect();
+    await source.connect(new AbortController().signal, null);
     for (let slot = 0; slot < 3; slot++) link.publish(reading(slot));
     expect(asDelivery(await source.read()).metadata['messages']).toBe('2');
     const early = await source.read();
@@ -185,7 +185,7 @@ describe('BrokerSource', () => {
 
   it('wakes the waiting runner when a batch fills or a first message comes, not the clock', async () => {
     const { harness, link, source } = setup({ batch: { ...BATCH_DEFAULTS, messagesMax: 2 } });
-    await source.connect();
+    await source.connect(new AbortController().signal, null);
     const empty = await source.read();
     assert(isIdle(empty));
     const firstCame = waitIdle(harness.clock, empty);
@@ -206,7 +206,7 @@ describe('BrokerSource', () => {
 
   it('is caught up only once nothing has come for quietMs', async () => {
     const { harness, source } = setup({ quietMs: 1000 });
-    await source.connect();
+    await source.connect(new AbortController().signal, null);
     const first = await source.read();
     expect(isIdle(first) && first.reason).toBe('throttled');
     harness.clock.advanceMs(1000);
@@ -221,7 +221,7 @@ describe('BrokerSource', () => {
       batch: { ...BATCH_DEFAULTS, messagesMax: 4 },
       ackLog,
     });
-    await source.connect();
+    await source.connect(new AbortController().signal, null);
     link.publish(reading(0));
     link.publish(`[${reading(1)},${reading(2)}]`);
     link.publish('not json at all');
@@ -250,7 +250,7 @@ describe('BrokerSource', () => {
     const { harness, link, source, options } = setup({
       batch: { ...BATCH_DEFAULTS, messagesMax: 2 },
     });
-    await source.connect();
+    await source.connect(new AbortController().signal, null);
     link.publish(reading(0));
     link.publish(reading(1));
     const failing = failingStore(harness.store, 1);

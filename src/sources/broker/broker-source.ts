@@ -22,6 +22,7 @@
 import { appendFileSync } from 'node:fs';
 import { hash } from 'node:crypto';
 import { AmisyncError } from '../../core/errors.js';
+import type { AlertFigures } from '../../core/alert.js';
 import type { Logger } from '../../core/log.js';
 import {
   AckOnce,
@@ -29,11 +30,16 @@ import {
   type Delivery,
   type DeliveryReceipt,
   type Idle,
+  type SavedPosition,
   type Source,
   type SourceContext,
+  type SourcePosition,
 } from '../../core/source.js';
 import type { BrokerSourceSettings } from './broker-config.js';
 import { messageLines } from './message-lines.js';
+
+/** The audit entry of a broker's loss (src/audit/README.md). */
+export const LOSS_AUDIT_KIND = 'source.messages_lost';
 
 /** One message as the transport delivered it. */
 export interface BrokerMessage {
@@ -44,11 +50,26 @@ export interface BrokerMessage {
   readonly attempt: number;
 }
 
+/**
+ * What a link learned of messages the broker lost before they reached the source: it kept no
+ * session for a source that had one (`session-lost`), or its own count of messages it dropped
+ * rose (`dropped`).
+ */
+export interface BrokerLoss {
+  readonly cause: 'session-lost' | 'dropped';
+  readonly severity: 'warning' | 'critical';
+  /** One sentence an operator can act on, naming the broker. */
+  readonly message: string;
+  readonly figures: AlertFigures;
+}
+
 /** Where a link puts what the broker delivers. */
 export interface BrokerInbox<H> {
   take(message: BrokerMessage, handle: H): void;
   /** The connection is gone: the next read fails and the service connects again. */
   lost(error: Error): void;
+  /** The broker lost messages meant for the source: alerted and audited, and reading goes on. */
+  loss(report: BrokerLoss): void;
 }
 
 /**
@@ -59,7 +80,13 @@ export interface BrokerInbox<H> {
 export interface BrokerLink<H> {
   /** The broker and what is consumed, for names and logs: `amqp://127.0.0.1:5672 queue q`. */
   readonly where: string;
-  open(inbox: BrokerInbox<H>, unackedMax: number): Promise<void>;
+  /** `saved`: what `position` gave for the source's last committed delivery, if anything. */
+  open(inbox: BrokerInbox<H>, unackedMax: number, saved: SourcePosition | null): Promise<void>;
+  /**
+   * What the link must know again after a restart (MQTT: the session it had and the broker's
+   * count of dropped messages it last saw), saved with each delivery; absent: nothing.
+   */
+  position?(): SourcePosition | null;
   ack(handles: readonly H[]): Promise<void>;
   nack(handles: readonly H[], error: Error): Promise<void>;
   close(): Promise<void>;
@@ -79,11 +106,17 @@ class Inbox<H> implements BrokerInbox<H> {
   lostError: Error | null = null;
   lastArrivalMs: number;
   readonly #nowMs: () => number;
+  readonly #onLoss: (report: BrokerLoss) => void;
   #waiter: { messages: number; bytes: number; resolve: () => void } | null = null;
 
-  constructor(nowMs: () => number) {
+  constructor(nowMs: () => number, onLoss: (report: BrokerLoss) => void) {
     this.#nowMs = nowMs;
+    this.#onLoss = onLoss;
     this.lastArrivalMs = nowMs();
+  }
+
+  loss(report: BrokerLoss): void {
+    this.#onLoss(report);
   }
 
   take(message: BrokerMessage, handle: H): void {
@@ -150,11 +183,40 @@ export class BrokerSource<H> implements Source {
     this.#log = context.log.child({ source: settings.id });
   }
 
-  async connect(): Promise<void> {
-    const inbox = new Inbox<H>(() => this.#context.clock.nowMs());
+  async connect(_signal: AbortSignal, saved: SavedPosition | null): Promise<void> {
+    const inbox = new Inbox<H>(
+      () => this.#context.clock.nowMs(),
+      (report) => this.#lostByBroker(report),
+    );
     this.#inbox = inbox;
-    await this.#link.open(inbox, 2 * this.#settings.batch.messagesMax);
+    await this.#link.open(inbox, 2 * this.#settings.batch.messagesMax, saved?.position ?? null);
     this.#log.info({ where: this.#link.where }, `connected to ${this.#link.where}`);
+  }
+
+  /**
+   * Messages the broker lost never reach a batch, so nothing else would show them: an alert
+   * (`broker.messages_lost`) and an audit entry (`source.messages_lost`) with the broker's figures.
+   */
+  #lostByBroker(report: BrokerLoss): void {
+    const { cause, severity, message, figures } = report;
+    if (this.#context.alert === undefined) {
+      this.#log.error({ cause, ...figures }, message);
+    } else {
+      this.#context.alert({
+        rule: 'broker.messages_lost',
+        source: this.id,
+        severity,
+        message,
+        figures,
+      });
+    }
+    const payload = { source: this.id, broker: this.#link.where, cause, message, ...figures };
+    this.#context.audit(LOSS_AUDIT_KIND, payload).catch((error: unknown) => {
+      this.#log.error(
+        { cause, error: (error as Error).message },
+        `the audit entry of a broker's loss could not be written: ${(error as Error).message}`,
+      );
+    });
   }
 
   async read(): Promise<Delivery | Idle> {
@@ -220,7 +282,7 @@ export class BrokerSource<H> implements Source {
         lastMessageId: last.message.id,
       },
       partitionKey: null,
-      position: null,
+      position: this.#link.position?.() ?? null,
       bytes: async function* () {
         yield bytes;
       },

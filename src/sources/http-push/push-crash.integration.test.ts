@@ -5,7 +5,7 @@
 // port while `simulate push` (which resends a body with its Idempotency-Key after a cut) runs.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
+import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -17,19 +17,12 @@ import { removeTempDirs, tempDir } from '../../test-support/temp.js';
 import { newApiKey } from './push-auth.js';
 import { CountingRandom } from '../../core/clock.js';
 import { formatKwh } from '../../simulator/truth.js';
+import { freePort } from '../common/loopback-port.js';
 
 afterAll(removeTempDirs);
 
 const MAIN = fileURLToPath(new URL('../../../dist/cli/main.js', import.meta.url));
 const KILLS = 4;
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** Waits for the restarted service's port: up to a minute, as a loaded machine may need. */
 async function listening(port: number): Promise<void> {

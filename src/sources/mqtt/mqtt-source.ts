@@ -11,14 +11,30 @@
  * itself, once it has committed, to the client's socket. MQTT has no negative acknowledgement:
  * `nack` closes the connection, and the broker delivers every unacknowledged message again when
  * the session is resumed.
+ *
+ * What the broker loses never reaches a batch, so the link watches for it (docs/config-brokers.md,
+ * "Messages the broker lost"): a CONNACK without a session for a client id that had one, and a
+ * rise of the broker's own count of dropped messages (Mosquitto's `$SYS`, broker-wide, kept in
+ * each delivery's saved position so that the time away is covered). Either is an alert and an
+ * audit entry; reading goes on. A message published at QoS 0 is read and never acknowledged.
  */
 import type { IClientOptions, IPublishPacket, MqttClient } from 'mqtt';
 import { z } from 'zod';
 import { AmisyncError } from '../../core/errors.js';
-import type { SourceContext } from '../../core/source.js';
+import type { TimerClock } from '../../core/clock.js';
+import type { Logger } from '../../core/log.js';
+import type { SourceContext, SourcePosition } from '../../core/source.js';
 import type { SourceKind } from '../common/config.js';
 import { brokerSourceFields } from '../broker/broker-config.js';
-import { BrokerSource, type BrokerInbox, type BrokerLink } from '../broker/broker-source.js';
+import {
+  BrokerSource,
+  type BrokerInbox,
+  type BrokerLink,
+  type BrokerLoss,
+} from '../broker/broker-source.js';
+
+/** Where Mosquitto publishes (retained, every `sys_interval`) how many messages it dropped. */
+export const DROPPED_COUNTER_TOPIC = '$SYS/broker/publish/messages/dropped';
 
 export const mqttSourceSchema = z
   .object({
@@ -39,18 +55,36 @@ export const mqttSourceSchema = z
     passwordFile: z.string().min(1).optional(),
     connectTimeoutMs: z.number().int().min(100).max(600_000).default(10_000),
     keepaliveSeconds: z.number().int().min(0).max(65_535).default(30),
+    /**
+     * The broker's count of messages it dropped (Mosquitto's, broker-wide), watched so that a
+     * loss is alerted; null for a broker that publishes no such count.
+     */
+    droppedCounterTopic: z.string().min(1).max(65_535).nullable().default(DROPPED_COUNTER_TOPIC),
   })
   .strict();
 
 export type MqttSourceConfig = z.infer<typeof mqttSourceSchema>;
+
+/** How long a retained dropped count may take to come after its subscription is granted. */
+export const RETAINED_WAIT_MS = 2_000;
 
 /** What `handleMessage` is answered with so that mqtt.js sends no PUBACK by itself. */
 const HELD = new Error('held until its batch commits');
 
 interface MqttHandle {
   readonly client: MqttClient;
-  readonly packetId: number;
+  /** null for a message published at QoS 0: the broker expects no acknowledgement of it. */
+  readonly packetId: number | null;
 }
+
+/** What the link saves with each delivery, and reads back when it opens after a restart. */
+const savedSessionSchema = z.object({
+  mqtt: z.object({
+    url: z.string(),
+    clientId: z.string(),
+    droppedSeen: z.number().int().nonnegative().nullable(),
+  }),
+});
 
 /** The publisher's `message-id` user property, else the topic and packet id. */
 function messageIdOf(packet: IPublishPacket): string {
@@ -81,16 +115,39 @@ export class MqttLink implements BrokerLink<MqttHandle> {
   readonly where: string;
   readonly #config: MqttSourceConfig;
   readonly #password: string | null;
+  readonly #log: Logger;
+  readonly #clock: TimerClock;
   #client: MqttClient | null = null;
+  /** The connection a value of the dropped count last came on. */
+  #countCameOn: MqttClient | null = null;
+  /** Whether a CONNACK of this link has created or resumed the session. */
+  #hadSession = false;
+  /** The broker's count of dropped messages as last seen; null before any. */
+  #droppedSeen: number | null = null;
+  #qos0Told = false;
 
-  constructor(config: MqttSourceConfig, password: string | null) {
+  constructor(
+    config: MqttSourceConfig,
+    password: string | null,
+    context: Pick<SourceContext, 'log' | 'clock'>,
+  ) {
     this.#config = config;
     this.#password = password;
+    this.#log = context.log.child({ source: config.id });
+    this.#clock = context.clock;
     this.where = `${config.url} topic ${config.topic}`;
   }
 
-  async open(inbox: BrokerInbox<MqttHandle>, unackedMax: number): Promise<void> {
+  async open(
+    inbox: BrokerInbox<MqttHandle>,
+    unackedMax: number,
+    saved: SourcePosition | null,
+  ): Promise<void> {
     const config = this.#config;
+    const before = this.#savedSession(saved);
+    // A session is expected once this link or a committed delivery of this client id had one.
+    const sessionExpected = this.#hadSession || before !== null;
+    if (this.#droppedSeen === null && before !== null) this.#droppedSeen = before.droppedSeen;
     const options: IClientOptions = {
       clientId: config.clientId,
       clean: false,
@@ -110,15 +167,27 @@ export class MqttLink implements BrokerLink<MqttHandle> {
     const client = mqtt.connect(config.url, options);
     // Set before the connection is made: a resumed session's messages come right after CONNACK.
     client.handleMessage = (packet, callback) => {
-      if (packet.qos === 1 && packet.messageId !== undefined) {
-        const bytes =
-          typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
-        const message = { id: messageIdOf(packet), bytes, attempt: packet.dup ? 2 : 1 };
-        inbox.take(message, { client, packetId: packet.messageId });
+      if (packet.topic === config.droppedCounterTopic) {
+        this.#countCameOn = client;
+        this.#counted(packet.payload.toString(), inbox);
+        callback();
+        return;
       }
+      const bytes =
+        typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+      const message = { id: messageIdOf(packet), bytes, attempt: packet.dup ? 2 : 1 };
+      if (packet.qos === 0 || packet.messageId === undefined) {
+        this.#tellQos0();
+        inbox.take(message, { client, packetId: null });
+        callback();
+        return;
+      }
+      inbox.take(message, { client, packetId: packet.messageId });
       callback(HELD);
     };
-    await this.#connected(client);
+    const sessionPresent = await this.#connected(client);
+    if (sessionExpected && !sessionPresent) inbox.loss(this.#sessionLost());
+    this.#hadSession = true;
     client.on('close', () => {
       if (this.#client === client) inbox.lost(new Error('the broker closed the connection'));
     });
@@ -133,9 +202,113 @@ export class MqttLink implements BrokerLink<MqttHandle> {
         `${this.where}: the subscription was refused: ${(error as Error).message}`,
       );
     }
+    if (config.droppedCounterTopic !== null) {
+      await this.#watchDrops(client, config.droppedCounterTopic, inbox);
+    }
   }
 
-  #connected(client: MqttClient): Promise<void> {
+  /** Saved with each delivery: which session, and the broker's dropped count seen by then. */
+  position(): SourcePosition {
+    const { url, clientId } = this.#config;
+    return { mqtt: { url, clientId, droppedSeen: this.#droppedSeen } };
+  }
+
+  /** The saved position of this broker and client id; null for none, another's, or unreadable. */
+  #savedSession(saved: SourcePosition | null): { droppedSeen: number | null } | null {
+    const parsed = savedSessionSchema.safeParse(saved);
+    if (!parsed.success) return null;
+    const { url, clientId, droppedSeen } = parsed.data.mqtt;
+    return url === this.#config.url && clientId === this.#config.clientId ? { droppedSeen } : null;
+  }
+
+  #sessionLost(): BrokerLoss {
+    const { clientId, sessionExpirySeconds } = this.#config;
+    return {
+      cause: 'session-lost',
+      severity: 'critical',
+      message:
+        `${this.where}: the broker kept no session for client id ${clientId}, which this ` +
+        `source had used before (away longer than sessionExpirySeconds, ${sessionExpirySeconds}, ` +
+        'or the broker restarted without persistence, or another client took the id with a ' +
+        'clean start): messages published while it was away were not kept for it, and their ' +
+        'readings are missing unless the head-end sends them again',
+      figures: { clientId, sessionExpirySeconds },
+    };
+  }
+
+  /**
+   * Subscribes to the broker's dropped count. The count is retained, so its value comes right
+   * after the subscription is granted; Mosquitto publishes it only once it is above 0, so when
+   * none has come within `RETAINED_WAIT_MS` the count is taken as 0. A broker that refuses the
+   * subscription (an ACL on `$SYS`) is read without the watch, and says so once a connection.
+   */
+  async #watchDrops(
+    client: MqttClient,
+    topic: string,
+    inbox: BrokerInbox<MqttHandle>,
+  ): Promise<void> {
+    try {
+      await client.subscribeAsync(topic, { qos: 0 });
+    } catch (error) {
+      this.#log.warn(
+        { topic, error: (error as Error).message },
+        `${this.where}: the broker refused ${topic}, so messages it drops are not watched`,
+      );
+      return;
+    }
+    void this.#clock.sleep(RETAINED_WAIT_MS).then(() => {
+      if (this.#client === client && this.#countCameOn !== client) this.#counted('0', inbox);
+    });
+  }
+
+  /**
+   * One value of the broker's dropped count (retained, so the first comes at once and covers the
+   * time away). A rise since the value last seen is a loss, for some client of the broker; a
+   * value below it means the broker restarted, and every message it counts was dropped since.
+   */
+  #counted(value: string, inbox: BrokerInbox<MqttHandle>): void {
+    const text = value.trim();
+    if (!/^\d{1,15}$/.test(text)) {
+      this.#log.warn(
+        { topic: this.#config.droppedCounterTopic, value: text.slice(0, 64) },
+        `${this.where}: the broker's dropped count is not a count; ignored`,
+      );
+      return;
+    }
+    const counter = Number(text);
+    const seen = this.#droppedSeen;
+    this.#droppedSeen = counter;
+    if (seen === null || counter === seen) return;
+    const restarted = counter < seen;
+    const dropped = restarted ? counter : counter - seen;
+    if (dropped === 0) return;
+    inbox.loss({
+      cause: 'dropped',
+      severity: 'warning',
+      message:
+        `${this.where}: the broker says it dropped ${dropped} message(s) since this source ` +
+        `last looked (its count went from ${seen} to ${counter}` +
+        (restarted ? ', after a restart of the broker' : '') +
+        '; the count covers all its clients: one away longer than its queue allows, or with a ' +
+        'full in-flight window); any that were published for this source are missing: compare ' +
+        'with the head-end',
+      figures: { dropped, counter, counterBefore: seen, counterRestarted: restarted },
+    });
+  }
+
+  /** QoS 0 messages are read too, but a crash before their commit loses them: said once. */
+  #tellQos0(): void {
+    if (this.#qos0Told) return;
+    this.#qos0Told = true;
+    this.#log.warn(
+      { topic: this.#config.topic },
+      `${this.where}: messages published at QoS 0 are read, but the broker cannot deliver them ` +
+        'again, so a crash before their batch commits loses them: publish at QoS 1',
+    );
+  }
+
+  /** Resolves at CONNACK with whether the broker resumed a session for the client id. */
+  #connected(client: MqttClient): Promise<boolean> {
     return new Promise((resolve, reject) => {
       const fail = (error: Error) => {
         client.end(true);
@@ -148,10 +321,10 @@ export class MqttLink implements BrokerLink<MqttHandle> {
           ),
         );
       };
-      client.once('connect', () => {
+      client.once('connect', (connack) => {
         client.removeListener('error', fail);
         client.removeListener('close', closed);
-        resolve();
+        resolve(connack.sessionPresent);
       });
       const closed = () => fail(new Error('the connection closed before CONNACK'));
       client.once('error', fail);
@@ -169,9 +342,11 @@ export class MqttLink implements BrokerLink<MqttHandle> {
   async ack(handles: readonly MqttHandle[]): Promise<void> {
     const client = this.#client;
     if (client === null || !client.connected) return;
-    const live = handles.filter((handle) => handle.client === client);
+    const live = handles.flatMap((handle) =>
+      handle.client === client && handle.packetId !== null ? [handle.packetId] : [],
+    );
     if (live.length === 0) return;
-    const bytes = pubacks(live.map((handle) => handle.packetId));
+    const bytes = pubacks(live);
     await new Promise<void>((resolve) => {
       client.stream.write(bytes, () => resolve());
     });
@@ -201,5 +376,5 @@ export const mqttSourceKind: SourceKind<MqttSourceConfig> = {
   kind: 'mqtt',
   schema: mqttSourceSchema,
   create: (config, context) =>
-    new BrokerSource(config, new MqttLink(config, passwordOf(config, context)), context),
+    new BrokerSource(config, new MqttLink(config, passwordOf(config, context), context), context),
 };

@@ -39,7 +39,10 @@ class Reader {
 
   async open(): Promise<this> {
     const held = this.held;
-    await this.link.open({ take: (_message, handle) => held.push(handle), lost: () => {} }, 10);
+    await this.link.open(
+      { take: (_message, handle) => held.push(handle), lost: () => {}, loss: () => {} },
+      10,
+    );
     return this;
   }
 
