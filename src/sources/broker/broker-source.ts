@@ -52,11 +52,11 @@ export interface BrokerMessage {
 
 /**
  * What a link learned of messages the broker lost before they reached the source: it kept no
- * session for a source that had one (`session-lost`), or its own count of messages it dropped
- * rose (`dropped`).
+ * session for a source that had one (`session-lost`), its own count of messages it dropped rose
+ * (`dropped`), or it stopped delivering a message the source never committed (`max-deliveries`).
  */
 export interface BrokerLoss {
-  readonly cause: 'session-lost' | 'dropped';
+  readonly cause: 'session-lost' | 'dropped' | 'max-deliveries';
   readonly severity: 'warning' | 'critical';
   /** One sentence an operator can act on, naming the broker. */
   readonly message: string;

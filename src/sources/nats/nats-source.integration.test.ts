@@ -2,12 +2,14 @@
 // configured ack wait and max deliver, naks a batch that could not commit (delivered again at
 // once, its delivery count raised), and after the commit the consumer has nothing pending; a link
 // that reads its consumer alone (a worker's, and a configured source's by default: `exclusive`) and
-// is opened again starts at the ack floor, not after ack wait.
+// is opened again starts at the ack floor, not after ack wait. With a finite maxDeliver, a message
+// the server stops delivering before it was committed is alerted and audited as lost.
 // Method: the source in process over a real SQLite store and a store that fails its first
 // transaction; the stream and consumer inspected with the JetStream manager.
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, nanos } from '@nats-io/transport-node';
+import type { Alert, AlertRaiser } from '../../core/alert.js';
 import { systemClock } from '../../core/clock.js';
 import { BROKER_BATCH_DELAY_MS_MAX } from '../../core/limits.js';
 import { deliverOne } from '../../pipeline/run-source.js';
@@ -22,7 +24,7 @@ import { brokerTestStore, nextDelivery, readingText } from '../../test-support/b
 import { failingStore } from '../../test-support/failing-store.js';
 import { testSourceContext } from '../../test-support/source-context.js';
 import { removeTempDirs } from '../../test-support/temp.js';
-import { BrokerSource } from '../broker/broker-source.js';
+import { BrokerSource, LOSS_AUDIT_KIND } from '../broker/broker-source.js';
 import { NatsLink, natsSourceKind, natsSourceSchema } from './nats-source.js';
 
 const available = await brokerOrSkip('NATS JetStream', 4222);
@@ -90,6 +92,70 @@ describe.runIf(available)('nats source on JetStream', () => {
       await source.close();
     }
     expect(await natsConsumerBacklog(stream, durable)).toBe(0);
+  });
+});
+
+describe.runIf(available)('nats source with a finite maxDeliver', () => {
+  it('alerts and audits a message the server gave up on before it was committed', async () => {
+    const suffix = uniqueSuffix().replace(/[^A-Za-z0-9]/g, '_');
+    const stream = `AMISYNC_TEST_${suffix}`;
+    const subject = `amisync-test.${suffix}`;
+    streams.push(stream);
+    const { store, options } = brokerTestStore(stores);
+    const alerts: Alert[] = [];
+    const raiser: AlertRaiser = {
+      raise(input) {
+        const alert = { ...input, atMs: Date.now() };
+        alerts.push(alert);
+        return alert;
+      },
+    };
+    const config = natsSourceSchema.parse({
+      kind: 'nats',
+      id: 'nats-max-deliver',
+      url: 'nats://127.0.0.1:4222',
+      stream,
+      subject,
+      durable: `amisync_${suffix}`,
+      maxDeliver: 2,
+      batch: { messagesMax: 1, delayMs: 50 },
+      quietMs: 300,
+    });
+    const context = testSourceContext(store, { clock: systemClock, alerts: raiser });
+    const source = natsSourceKind.create(config, context);
+    await source.connect(new AbortController().signal, null);
+    const connection = await connect({ servers: 'nats://127.0.0.1:4222' });
+    let seq: number;
+    try {
+      seq = (await jetstream(connection).publish(subject, readingText(0))).seq;
+    } finally {
+      await connection.close();
+    }
+    try {
+      // The store is out for both deliveries the consumer allows: each is naked, then no more.
+      for (const attempt of [1, 2]) {
+        const delivery = await nextDelivery(source);
+        expect(delivery.attempt).toBe(attempt);
+        const failing = { ...options, store: failingStore(store, 1) };
+        await expect(deliverOne(source, delivery, failing)).rejects.toThrow(/disk is full/);
+      }
+      for (let tries = 0; tries < 100 && alerts.length === 0; tries++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    } finally {
+      await source.close();
+    }
+    expect(alerts).toHaveLength(1);
+    expect(alerts[0]).toMatchObject({
+      rule: 'broker.messages_lost',
+      severity: 'critical',
+      source: 'nats-max-deliver',
+      figures: { stream, streamSeq: seq, deliveries: 2, maxDeliver: 2 },
+    });
+    expect(alerts[0]?.message).toMatch(/stopped delivering stream message \d+ after 2 deliveries/);
+    const kinds: string[] = [];
+    for await (const page of store.iterateAuditEntries()) kinds.push(...page.map((e) => e.kind));
+    expect(kinds).toContain(LOSS_AUDIT_KIND);
   });
 });
 

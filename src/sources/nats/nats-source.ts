@@ -10,6 +10,9 @@
  * The stream deduplicates what publishers send twice with the same `Nats-Msg-Id` within its
  * duplicate window; what passes is absorbed by idempotency.
  *
+ * With a finite `maxDeliver`, the server's max-deliveries advisory for the consumer is a loss:
+ * alerted and audited (broker-source.ts, `BrokerLoss`).
+ *
  * A link that reads its consumer alone (a worker holding the partition's lease, docs/workers.md)
  * starts each time at the consumer's ack floor: messages an earlier reader fetched and did not
  * acknowledge come first and in stream order, instead of after the ack wait behind later ones.
@@ -162,6 +165,7 @@ export class NatsLink implements BrokerLink<JsMsg> {
       const { jetstream, jetstreamManager } = await natsClient();
       const manager = await jetstreamManager(connection);
       await this.#declare(manager, unackedMax);
+      this.#watchMaxDeliveries(connection, inbox);
       const consumer = await jetstream(connection).consumers.get(config.stream, this.#consumer);
       const messages = await consumer.consume({
         max_messages: Math.min(unackedMax, 10_000),
@@ -176,6 +180,35 @@ export class NatsLink implements BrokerLink<JsMsg> {
         `${this.where}: cannot declare or consume: ${(error as Error).message}`,
       );
     }
+  }
+
+  /**
+   * With a finite `maxDeliver`, the server stops delivering a message after that many deliveries,
+   * and amisync settles a message only by committing it: so the server's advisory for this
+   * consumer means a message that is not in the ledger. It is a loss to alert and audit.
+   */
+  #watchMaxDeliveries(connection: NatsConnection, inbox: BrokerInbox<JsMsg>): void {
+    const { stream, maxDeliver } = this.#config;
+    if (maxDeliver < 1) return;
+    const subject = `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${stream}.${this.#consumer}`;
+    connection.subscribe(subject, {
+      callback: (error, message) => {
+        if (error !== null) return;
+        const advisory = maxDeliveriesAdvisory.safeParse(parseJson(message.string()));
+        const streamSeq = advisory.success ? advisory.data.stream_seq : null;
+        const deliveries = advisory.success ? advisory.data.deliveries : maxDeliver;
+        inbox.loss({
+          cause: 'max-deliveries',
+          severity: 'critical',
+          message:
+            `${this.where}: the server stopped delivering stream message ${streamSeq ?? '?'} ` +
+            `after ${deliveries} deliveries (maxDeliver ${maxDeliver}), and amisync never ` +
+            'committed it: its readings are not in the ledger. It stays in the stream until the ' +
+            "stream's limits remove it: publish it again (nats stream get), or raise maxDeliver",
+          figures: { stream, consumer: this.#consumer, streamSeq, deliveries, maxDeliver },
+        });
+      },
+    });
   }
 
   async #connect(): Promise<NatsConnection> {
@@ -372,6 +405,20 @@ export class NatsLink implements BrokerLink<JsMsg> {
     this.#messages = null;
     await messages?.close().catch(() => undefined);
     if (connection !== null) await connection.close().catch(() => undefined);
+  }
+}
+
+/** The fields amisync reads of `io.nats.jetstream.advisory.v1.max_deliver`. */
+const maxDeliveriesAdvisory = z.object({
+  stream_seq: z.number().int().nonnegative(),
+  deliveries: z.number().int().nonnegative(),
+});
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
   }
 }
 
