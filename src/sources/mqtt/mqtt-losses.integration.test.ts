@@ -28,12 +28,7 @@ import { testSourceContext } from '../../test-support/source-context.js';
 import { removeTempDirs, tempDir } from '../../test-support/temp.js';
 import { startWebhookReceiver } from '../../test-support/webhook-receiver.js';
 import { LOSS_AUDIT_KIND } from '../broker/broker-source.js';
-import {
-  DROPPED_COUNTER_TOPIC,
-  RETAINED_WAIT_MS,
-  mqttSourceKind,
-  mqttSourceSchema,
-} from './mqtt-source.js';
+import { DROPPED_COUNTER_TOPIC, mqttSourceKind, mqttSourceSchema } from './mqtt-source.js';
 
 const QUEUED_MAX = 5;
 const SETTINGS = [`max_queued_messages ${QUEUED_MAX}`, 'sys_interval 1', 'persistence false'];
@@ -83,8 +78,6 @@ async function until(what: string, check: () => Promise<boolean>): Promise<void>
   }
   throw new Error(`timed out waiting until ${what}`);
 }
-
-const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Stops the broker and starts it again on its port; it kept nothing (`persistence false`). */
 async function restartBroker(): Promise<void> {
@@ -151,28 +144,42 @@ describe.runIf(available)('mqtt source: messages the broker lost', () => {
   beforeAll(() => expect(broker).not.toBeNull());
 
   it('alerts and audits what the broker dropped while it was away; nothing when nothing was', async () => {
+    // Another client away while 12 messages come for it: the broker keeps 5 and counts 7 drops.
+    const other = `amisync-losses-other-${uniqueSuffix()}`;
+    const away = await mqtt.connectAsync(url(), {
+      protocolVersion: 5,
+      clientId: other,
+      clean: false,
+      properties: { sessionExpiryInterval: 600 },
+    });
+    await away.subscribeAsync(`amisync-test/losses/${other}`, { qos: 1 });
+    await away.endAsync();
+    const start = await brokerDropped();
+    const twelve = Array.from({ length: 12 }, (_, slot) => readingText(slot + 1));
+    await publish(`amisync-test/losses/${other}`, twelve);
+    await until('the broker counts its drops', async () => (await brokerDropped()) === start + 7);
+
     const run = rig();
-    await run.connect();
-    await wait(RETAINED_WAIT_MS + 500);
+    await run.connect(); // makes the session; nothing is committed yet
+    await run.close();
     await publish(run.topic, [readingText(0)]);
+    // The message comes right after the CONNACK, before the broker's count does; the delivery
+    // must still carry the count as it is now, or the next run would take the other client's
+    // 7 drops for a loss of its own, or miss its own.
+    await run.connect();
     await run.drainTo(1);
     const saved = await loadSavedPosition(run.store, run.id);
-    expect(saved?.position).toMatchObject({ mqtt: { url: url(), droppedSeen: 0 } });
+    expect(saved?.position).toMatchObject({ mqtt: { url: url(), droppedSeen: start + 7 } });
 
     // Away and back with nothing lost: no alert.
     await run.close();
     await run.connect();
-    await wait(RETAINED_WAIT_MS + 500);
     expect(run.alerts).toEqual([]);
     await run.close();
 
     // Away while 12 messages are published: the broker keeps 5 for the session, drops 7.
-    const before = await brokerDropped();
-    await publish(
-      run.topic,
-      Array.from({ length: 12 }, (_, slot) => readingText(slot + 1)),
-    );
-    await until('the broker counts its drops', async () => (await brokerDropped()) >= before + 7);
+    await publish(run.topic, twelve);
+    await until('the broker counts its drops', async () => (await brokerDropped()) === start + 14);
     await run.connect();
     await run.drainTo(1 + QUEUED_MAX);
     await until('the loss is alerted', async () => run.alerts.length > 0);
@@ -182,7 +189,12 @@ describe.runIf(available)('mqtt source: messages the broker lost', () => {
       rule: 'broker.messages_lost',
       severity: 'warning',
       source: run.id,
-      figures: { dropped: 7, counter: before + 7, counterBefore: before, counterRestarted: false },
+      figures: {
+        dropped: 7,
+        counter: start + 14,
+        counterBefore: start + 7,
+        counterRestarted: false,
+      },
     });
     expect(alert.message).toMatch(/the broker says it dropped 7 message\(s\)/);
     await until('the loss is audited', async () => (await run.lossEntries()).length === 1);
@@ -205,7 +217,6 @@ describe.runIf(available)('mqtt source: messages the broker lost', () => {
   it('alerts and audits a session the broker no longer has (it restarted keeping nothing)', async () => {
     const run = rig();
     await run.connect();
-    await wait(RETAINED_WAIT_MS + 500);
     await publish(run.topic, [readingText(0)]);
     await run.drainTo(1);
     await run.close();
@@ -223,7 +234,6 @@ describe.runIf(available)('mqtt source: messages the broker lost', () => {
     expect((await run.lossEntries())[0]).toMatchObject({ cause: 'session-lost' });
 
     // The broker's dropped count began again at 0: that is a restart, not a loss.
-    await wait(RETAINED_WAIT_MS + 500);
     expect(run.alerts).toHaveLength(1);
     // Reading goes on.
     await publish(run.topic, [readingText(1)]);

@@ -26,6 +26,7 @@ import type { Logger } from '../../core/log.js';
 import type { SourceContext, SourcePosition } from '../../core/source.js';
 import type { SourceKind } from '../common/config.js';
 import { brokerSourceFields } from '../broker/broker-config.js';
+import { countOf, judgeDrops, uptimeMsOf, type DropsSeen } from './mqtt-drops.js';
 import {
   BrokerSource,
   type BrokerInbox,
@@ -65,7 +66,14 @@ export const mqttSourceSchema = z
 
 export type MqttSourceConfig = z.infer<typeof mqttSourceSchema>;
 
-/** How long a retained dropped count may take to come after its subscription is granted. */
+/**
+ * Mosquitto's uptime, republished every `sys_interval` and so always retained: subscribed to right
+ * after the dropped count, in the same packet, it comes after the count's value, so when it comes
+ * first the broker gave no value (mqtt-drops.ts says what that means); it also dates the start.
+ */
+export const UPTIME_TOPIC = '$SYS/broker/uptime';
+
+/** How long the values may take to come, at most, where the uptime never comes. */
 export const RETAINED_WAIT_MS = 2_000;
 
 /** What `handleMessage` is answered with so that mqtt.js sends no PUBACK by itself. */
@@ -83,6 +91,7 @@ const savedSessionSchema = z.object({
     url: z.string(),
     clientId: z.string(),
     droppedSeen: z.number().int().nonnegative().nullable(),
+    brokerStartedAtMs: z.number().int().nullable().default(null),
   }),
 });
 
@@ -118,12 +127,12 @@ export class MqttLink implements BrokerLink<MqttHandle> {
   readonly #log: Logger;
   readonly #clock: TimerClock;
   #client: MqttClient | null = null;
-  /** The connection a value of the dropped count last came on. */
-  #countCameOn: MqttClient | null = null;
+  /** The connection that watches the broker's dropped count, beside the session's. */
+  #watch: MqttClient | null = null;
   /** Whether a CONNACK of this link has created or resumed the session. */
   #hadSession = false;
-  /** The broker's count of dropped messages as last seen; null before any. */
-  #droppedSeen: number | null = null;
+  /** The broker's count of dropped messages and its start, as last seen. */
+  #drops: DropsSeen = { droppedSeen: null, brokerStartedAtMs: null };
   #qos0Told = false;
 
   constructor(
@@ -147,29 +156,24 @@ export class MqttLink implements BrokerLink<MqttHandle> {
     const before = this.#savedSession(saved);
     // A session is expected once this link or a committed delivery of this client id had one.
     const sessionExpected = this.#hadSession || before !== null;
-    if (this.#droppedSeen === null && before !== null) this.#droppedSeen = before.droppedSeen;
+    if (this.#drops.droppedSeen === null && before !== null) this.#drops = before;
     const options: IClientOptions = {
+      ...this.#connectOptions(),
       clientId: config.clientId,
       clean: false,
-      protocolVersion: 5,
       properties: {
         sessionExpiryInterval: config.sessionExpirySeconds,
         receiveMaximum: Math.min(unackedMax, 65_535),
       },
-      reconnectPeriod: 0,
-      connectTimeout: config.connectTimeoutMs,
-      keepalive: config.keepaliveSeconds,
-      ...(config.username === undefined ? {} : { username: config.username }),
-      ...(this.#password === null ? {} : { password: this.#password }),
     };
     // Loaded on first connect, so commands that never connect start without it.
     const { default: mqtt } = await import('mqtt');
     const client = mqtt.connect(config.url, options);
     // Set before the connection is made: a resumed session's messages come right after CONNACK.
     client.handleMessage = (packet, callback) => {
-      if (packet.topic === config.droppedCounterTopic) {
-        this.#countCameOn = client;
-        this.#counted(packet.payload.toString(), inbox);
+      // The broker's own topics are the watch's, never readings (a session an earlier version
+      // subscribed to them keeps those subscriptions).
+      if (packet.topic.startsWith('$')) {
         callback();
         return;
       }
@@ -203,22 +207,36 @@ export class MqttLink implements BrokerLink<MqttHandle> {
       );
     }
     if (config.droppedCounterTopic !== null) {
-      await this.#watchDrops(client, config.droppedCounterTopic, inbox);
+      await this.#watchDrops(mqtt, config.droppedCounterTopic, inbox);
     }
+  }
+
+  /** How every connection of the link connects: no reconnection of its own, MQTT 5. */
+  #connectOptions(): IClientOptions {
+    const config = this.#config;
+    return {
+      protocolVersion: 5,
+      reconnectPeriod: 0,
+      connectTimeout: config.connectTimeoutMs,
+      keepalive: config.keepaliveSeconds,
+      ...(config.username === undefined ? {} : { username: config.username }),
+      ...(this.#password === null ? {} : { password: this.#password }),
+    };
   }
 
   /** Saved with each delivery: which session, and the broker's dropped count seen by then. */
   position(): SourcePosition {
     const { url, clientId } = this.#config;
-    return { mqtt: { url, clientId, droppedSeen: this.#droppedSeen } };
+    return { mqtt: { url, clientId, ...this.#drops } };
   }
 
   /** The saved position of this broker and client id; null for none, another's, or unreadable. */
-  #savedSession(saved: SourcePosition | null): { droppedSeen: number | null } | null {
+  #savedSession(saved: SourcePosition | null): DropsSeen | null {
     const parsed = savedSessionSchema.safeParse(saved);
     if (!parsed.success) return null;
-    const { url, clientId, droppedSeen } = parsed.data.mqtt;
-    return url === this.#config.url && clientId === this.#config.clientId ? { droppedSeen } : null;
+    const { url, clientId, droppedSeen, brokerStartedAtMs } = parsed.data.mqtt;
+    const same = url === this.#config.url && clientId === this.#config.clientId;
+    return same ? { droppedSeen, brokerStartedAtMs } : null;
   }
 
   #sessionLost(): BrokerLoss {
@@ -237,62 +255,97 @@ export class MqttLink implements BrokerLink<MqttHandle> {
   }
 
   /**
-   * Subscribes to the broker's dropped count. The count is retained, so its value comes right
-   * after the subscription is granted; Mosquitto publishes it only once it is above 0, so when
-   * none has come within `RETAINED_WAIT_MS` the count is taken as 0. A broker that refuses the
-   * subscription (an ACL on `$SYS`) is read without the watch, and says so once a connection.
+   * Watches the broker's dropped count on a connection of its own (clean, with an id the broker
+   * gives): on the session's, the retained values would queue behind the session's messages while
+   * its in-flight window is full. Resolves once the retained values are read (the uptime comes
+   * last), so that no delivery is handed over, and saved, with a value older than the broker's.
+   * A broker that refuses the connection or the subscription (an ACL on `$SYS`) is read without
+   * the watch, and says so once a connection.
    */
   async #watchDrops(
-    client: MqttClient,
+    mqtt: typeof import('mqtt').default,
     topic: string,
     inbox: BrokerInbox<MqttHandle>,
   ): Promise<void> {
+    await this.#endWatch();
+    let count: string | null = null;
+    let uptimeCame: ((uptime: string | null) => void) | null = null;
+    const uptime = new Promise<string | null>((resolve) => {
+      uptimeCame = resolve;
+    });
     try {
-      await client.subscribeAsync(topic, { qos: 0 });
+      const watch = await mqtt.connectAsync(this.#config.url, this.#connectOptions());
+      this.#watch = watch;
+      watch.on('error', () => undefined);
+      watch.on('message', (name, payload) => {
+        const text = payload.toString();
+        if (uptimeCame !== null) {
+          // The retained values, in the order subscribed: the count (if any), then the uptime.
+          if (name === topic) count = text;
+          else if (name === UPTIME_TOPIC) uptimeCame(text);
+        } else if (name === topic) {
+          this.#observed(text, null, inbox);
+        }
+      });
+      await watch.subscribeAsync([topic, UPTIME_TOPIC], { qos: 0 });
     } catch (error) {
+      await this.#endWatch();
       this.#log.warn(
         { topic, error: (error as Error).message },
-        `${this.where}: the broker refused ${topic}, so messages it drops are not watched`,
+        `${this.where}: cannot watch ${topic}, so messages the broker drops are not seen: ` +
+          (error as Error).message,
       );
       return;
     }
-    void this.#clock.sleep(RETAINED_WAIT_MS).then(() => {
-      if (this.#client === client && this.#countCameOn !== client) this.#counted('0', inbox);
-    });
+    const stop = new AbortController();
+    const came = await Promise.race([
+      uptime,
+      this.#clock.sleep(RETAINED_WAIT_MS, stop.signal).then(() => null),
+    ]);
+    stop.abort();
+    uptimeCame = null;
+    this.#observed(count, came, inbox);
   }
 
-  /**
-   * One value of the broker's dropped count (retained, so the first comes at once and covers the
-   * time away). A rise since the value last seen is a loss, for some client of the broker; a
-   * value below it means the broker restarted, and every message it counts was dropped since.
-   */
-  #counted(value: string, inbox: BrokerInbox<MqttHandle>): void {
-    const text = value.trim();
-    if (!/^\d{1,15}$/.test(text)) {
-      this.#log.warn(
-        { topic: this.#config.droppedCounterTopic, value: text.slice(0, 64) },
-        `${this.where}: the broker's dropped count is not a count; ignored`,
-      );
-      return;
-    }
-    const counter = Number(text);
-    const seen = this.#droppedSeen;
-    this.#droppedSeen = counter;
-    if (seen === null || counter === seen) return;
-    const restarted = counter < seen;
-    const dropped = restarted ? counter : counter - seen;
-    if (dropped === 0) return;
+  async #endWatch(): Promise<void> {
+    const watch = this.#watch;
+    this.#watch = null;
+    if (watch !== null) await watch.endAsync(true).catch(() => undefined);
+  }
+
+  /** A value of the count (and, at a connection, the uptime): a loss when it rose since seen. */
+  #observed(count: string | null, uptime: string | null, inbox: BrokerInbox<MqttHandle>): void {
+    const before = this.#drops;
+    const judged = judgeDrops(before, {
+      count: count === null ? null : countOf(count),
+      uptimeMs: uptime === null ? null : uptimeMsOf(uptime),
+      nowMs: this.#clock.nowMs(),
+    });
+    this.#drops = judged.seen;
+    if (judged.dropped === null) return;
+    const { dropped, restarted, countedFrom } = judged;
+    const counter = judged.seen.droppedSeen;
+    const how =
+      dropped === 'unknown'
+        ? `dropped messages since this source last looked (its count is now ${counter}; it ` +
+          'gave none then, so how many is not known)'
+        : `dropped ${dropped} message(s) since this source last looked (its count went from ` +
+          `${countedFrom} to ${counter}` +
+          (restarted ? ', counted again from 0 since the broker restarted' : '') +
+          ')';
     inbox.loss({
       cause: 'dropped',
       severity: 'warning',
       message:
-        `${this.where}: the broker says it dropped ${dropped} message(s) since this source ` +
-        `last looked (its count went from ${seen} to ${counter}` +
-        (restarted ? ', after a restart of the broker' : '') +
-        '; the count covers all its clients: one away longer than its queue allows, or with a ' +
-        'full in-flight window); any that were published for this source are missing: compare ' +
-        'with the head-end',
-      figures: { dropped, counter, counterBefore: seen, counterRestarted: restarted },
+        `${this.where}: the broker says it ${how}. The count covers all its clients (one away ` +
+        'longer than its queue allows, or with a full in-flight window): any that were ' +
+        'published for this source are missing; compare with the head-end',
+      figures: {
+        dropped: dropped === 'unknown' ? null : dropped,
+        counter,
+        counterBefore: before.droppedSeen,
+        counterRestarted: restarted,
+      },
     });
   }
 
@@ -356,6 +409,7 @@ export class MqttLink implements BrokerLink<MqttHandle> {
   async nack(): Promise<void> {
     const client = this.#client;
     this.#client = null;
+    await this.#endWatch();
     if (client !== null) await client.endAsync(true).catch(() => undefined);
   }
 
@@ -363,6 +417,7 @@ export class MqttLink implements BrokerLink<MqttHandle> {
   async close(): Promise<void> {
     const client = this.#client;
     this.#client = null;
+    await this.#endWatch();
     if (client !== null) await client.endAsync(!client.connected).catch(() => undefined);
   }
 }
