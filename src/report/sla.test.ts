@@ -5,7 +5,7 @@
 // each arrival, collect the report, and compare every figure with values worked out by hand.
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { Temporal } from 'temporal-polyfill';
-import type { Alert, AlertRaiser } from '../core/alert.js';
+import { alertList } from '../test-support/alert-list.js';
 import { join } from 'node:path';
 import { CountingRandom, ManualClock } from '../core/clock.js';
 import { formatUtcSeconds } from '../core/identity.js';
@@ -263,14 +263,8 @@ describe('the vendor SLA report', () => {
 
   it('raises each breach once, however often it is evaluated', async () => {
     const result = await report();
-    const raised: Alert[] = [];
-    const alerts: AlertRaiser = {
-      raise: (input) => {
-        const alert = { ...input, atMs: SLA_NOW_MS };
-        raised.push(alert);
-        return alert;
-      },
-    };
+    const alerts = alertList(() => SLA_NOW_MS);
+    const { raised } = alerts;
     const first = await alertSlaBreaches(fixture!.store, alerts, result);
     expect(first).toHaveLength(9);
     expect(raised).toHaveLength(9);
@@ -390,14 +384,8 @@ describe("the service's daily evaluation", () => {
   it('judges the recent days at start and on each new local day, each breach once', async () => {
     fixture = await buildSlaFixture();
     // 2026-10-31 00:00 in Berlin: yesterday is the 30th; the days judged run from the 26th.
-    const raised: Alert[] = [];
-    const alerts: AlertRaiser = {
-      raise: (input) => {
-        const alert = { ...input, atMs: fixture!.clock.nowMs() };
-        raised.push(alert);
-        return alert;
-      },
-    };
+    const alerts = alertList(() => fixture!.clock.nowMs());
+    const { raised } = alerts;
     const stop = new AbortController();
     const log = new MemoryLogger();
     const watching = watchSla({

@@ -13,12 +13,13 @@
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import mqtt from 'mqtt';
-import type { Alert, AlertRaiser } from '../../core/alert.js';
+import type { Alert } from '../../core/alert.js';
 import { systemClock } from '../../core/clock.js';
 import type { Source } from '../../core/source.js';
 import { deliverOne, loadSavedPosition } from '../../pipeline/run-source.js';
 import type { SqliteStore } from '../../store/sqlite/sqlite-store.js';
 import { privateMosquitto, type PrivateMosquitto } from '../../bench/private-mosquitto.js';
+import { alertList } from '../../test-support/alert-list.js';
 import { uniqueSuffix } from '../../test-support/broker-rig.js';
 import { brokerTestStore, nextDelivery, readingText } from '../../test-support/broker-messages.js';
 import { runCli } from '../../test-support/crash-runs.js';
@@ -91,14 +92,7 @@ function rig() {
   const suffix = uniqueSuffix();
   const topic = `amisync-test/losses/${suffix}`;
   const { store, options } = brokerTestStore(stores);
-  const alerts: Alert[] = [];
-  const raiser: AlertRaiser = {
-    raise(input) {
-      const alert = { ...input, atMs: Date.now() };
-      alerts.push(alert);
-      return alert;
-    },
-  };
+  const alerts = alertList();
   const config = mqttSourceSchema.parse({
     kind: 'mqtt',
     id: `mqtt-losses-${suffix}`,
@@ -109,7 +103,7 @@ function rig() {
     batch: { messagesMax: 20, delayMs: 50 },
     quietMs: 300,
   });
-  const context = testSourceContext(store, { clock: systemClock, alerts: raiser });
+  const context = testSourceContext(store, { clock: systemClock, alerts });
   const source = mqttSourceKind.create(config, context);
   sources.push(source);
   const signal = new AbortController().signal;
@@ -117,7 +111,7 @@ function rig() {
     id: source.id,
     topic,
     store,
-    alerts,
+    alerts: alerts.raised,
     log: context.log,
     /** Connects as the service does: with the position its last committed delivery saved. */
     connect: async () => source.connect(signal, await loadSavedPosition(store, source.id)),

@@ -9,11 +9,11 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, nanos } from '@nats-io/transport-node';
-import type { Alert, AlertRaiser } from '../../core/alert.js';
 import { systemClock } from '../../core/clock.js';
 import { BROKER_BATCH_DELAY_MS_MAX } from '../../core/limits.js';
 import { deliverOne } from '../../pipeline/run-source.js';
 import type { SqliteStore } from '../../store/sqlite/sqlite-store.js';
+import { alertList } from '../../test-support/alert-list.js';
 import {
   brokerOrSkip,
   deleteNatsStream,
@@ -102,14 +102,8 @@ describe.runIf(available)('nats source with a finite maxDeliver', () => {
     const subject = `amisync-test.${suffix}`;
     streams.push(stream);
     const { store, options } = brokerTestStore(stores);
-    const alerts: Alert[] = [];
-    const raiser: AlertRaiser = {
-      raise(input) {
-        const alert = { ...input, atMs: Date.now() };
-        alerts.push(alert);
-        return alert;
-      },
-    };
+    const list = alertList();
+    const alerts = list.raised;
     const config = natsSourceSchema.parse({
       kind: 'nats',
       id: 'nats-max-deliver',
@@ -121,7 +115,7 @@ describe.runIf(available)('nats source with a finite maxDeliver', () => {
       batch: { messagesMax: 1, delayMs: 50 },
       quietMs: 300,
     });
-    const context = testSourceContext(store, { clock: systemClock, alerts: raiser });
+    const context = testSourceContext(store, { clock: systemClock, alerts: list });
     const source = natsSourceKind.create(config, context);
     await source.connect(new AbortController().signal, null);
     const connection = await connect({ servers: 'nats://127.0.0.1:4222' });
