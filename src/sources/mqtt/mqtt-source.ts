@@ -14,9 +14,10 @@
  *
  * What the broker loses never reaches a batch, so the link watches for it (docs/config-brokers.md,
  * "Messages the broker lost"): a CONNACK without a session for a client id that had one, and a
- * rise of the broker's own count of dropped messages (Mosquitto's `$SYS`, broker-wide, kept in
- * each delivery's saved position so that the time away is covered). Either is an alert and an
- * audit entry; reading goes on. A message published at QoS 0 is read and never acknowledged.
+ * rise of the broker's own count of dropped messages (Mosquitto's `$SYS`, broker-wide, read on a
+ * second connection and kept in each delivery's saved position so that the time away is
+ * covered). Either is an alert and an audit entry; reading goes on. A message published at QoS 0
+ * is read and never acknowledged.
  */
 import type { IClientOptions, IPublishPacket, MqttClient } from 'mqtt';
 import { z } from 'zod';
@@ -34,7 +35,10 @@ import {
   type BrokerLoss,
 } from '../broker/broker-source.js';
 
-/** Where Mosquitto publishes (retained, every `sys_interval`) how many messages it dropped. */
+/**
+ * Where Mosquitto publishes how many messages it has dropped since it started: when the count
+ * changes, retained for about a minute after (mqtt-drops.ts).
+ */
 export const DROPPED_COUNTER_TOPIC = '$SYS/broker/publish/messages/dropped';
 
 export const mqttSourceSchema = z
@@ -156,7 +160,8 @@ export class MqttLink implements BrokerLink<MqttHandle> {
     const before = this.#savedSession(saved);
     // A session is expected once this link or a committed delivery of this client id had one.
     const sessionExpected = this.#hadSession || before !== null;
-    if (this.#drops.droppedSeen === null && before !== null) this.#drops = before;
+    // Until this link has looked itself, what the last committed delivery saw is all it knows.
+    if (!this.#hadSession && before !== null) this.#drops = before;
     const options: IClientOptions = {
       ...this.#connectOptions(),
       clientId: config.clientId,
