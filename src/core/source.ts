@@ -222,10 +222,10 @@ export interface SourceContext {
   readonly pauseGate?: PauseGate;
   /**
    * Raises an operator alert through the service's dispatcher (its log and webhook), for what a
-   * source learns outside any delivery: a broker that says it dropped messages. Absent (a
-   * command with no alerts wired): the source logs it and nothing else.
+   * source learns outside any delivery: a broker that says it dropped messages. Where no
+   * dispatcher is wired (a one-shot command) the alert is logged only.
    */
-  alert?(alert: Omit<Alert, 'atMs'>): void;
+  alert(alert: Omit<Alert, 'atMs'>): void;
 }
 
 /** Where a secret lives: never in the configuration file itself. */

@@ -173,7 +173,7 @@ function sourceContextAt(
     },
     audit: (kind, payload) => context.audit(kind, payload),
     ...(context.pauseGate === undefined ? {} : { pauseGate: context.pauseGate }),
-    ...(context.alert === undefined ? {} : { alert: (alert) => context.alert?.(alert) }),
+    alert: (alert) => context.alert(alert),
     secret(ref: SecretRef, key: string) {
       const file = ref.file === undefined ? undefined : resolveFrom(base, ref.file);
       return context.secret({ env: ref.env, file }, `${keyPath(at)}.${key}`);

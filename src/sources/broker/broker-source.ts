@@ -199,17 +199,13 @@ export class BrokerSource<H> implements Source {
    */
   #lostByBroker(report: BrokerLoss): void {
     const { cause, severity, message, figures } = report;
-    if (this.#context.alert === undefined) {
-      this.#log.error({ cause, ...figures }, message);
-    } else {
-      this.#context.alert({
-        rule: 'broker.messages_lost',
-        source: this.id,
-        severity,
-        message,
-        figures,
-      });
-    }
+    this.#context.alert({
+      rule: 'broker.messages_lost',
+      source: this.id,
+      severity,
+      message,
+      figures,
+    });
     const payload = { source: this.id, broker: this.#link.where, cause, message, ...figures };
     this.#context.audit(LOSS_AUDIT_KIND, payload).catch((error: unknown) => {
       this.#log.error(

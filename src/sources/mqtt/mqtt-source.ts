@@ -321,8 +321,15 @@ export class MqttLink implements BrokerLink<MqttHandle> {
   /** A value of the count (and, at a connection, the uptime): a loss when it rose since seen. */
   #observed(count: string | null, uptime: string | null, inbox: BrokerInbox<MqttHandle>): void {
     const before = this.#drops;
+    const counted = count === null ? null : countOf(count);
+    if (count !== null && counted === null) {
+      this.#log.warn(
+        { topic: this.#config.droppedCounterTopic, value: count.slice(0, 64) },
+        `${this.where}: the broker's dropped count is not a whole number; taken as no value`,
+      );
+    }
     const judged = judgeDrops(before, {
-      count: count === null ? null : countOf(count),
+      count: counted,
       uptimeMs: uptime === null ? null : uptimeMsOf(uptime),
       nowMs: this.#clock.nowMs(),
     });
